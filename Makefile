@@ -1,0 +1,62 @@
+# vpcctl — every target installs what it needs first, so a fresh machine only
+# needs `sudo make demo` or `sudo make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:/root/.cargo/bin:$(PATH)
+.DEFAULT_GOAL := build
+
+DEBS := libnftables1 nftables iproute2 util-linux strace procps
+NATIVE := vpcctl.linux-x64-gnu.node
+RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml $(wildcard Cargo.lock)
+TS_SRC := $(shell find src -name '*.ts') tsconfig.json
+
+.PHONY: install deps build test test-unit test-rust test-integration demo bench clean
+
+install: deps node_modules/.stamp build
+
+# Debian packages: only when one is missing (apt-get update once, then install).
+deps:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs) to build the native module" >&2; exit 1; }
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+build: node_modules/.stamp $(NATIVE) dist/.stamp topology.schema.json
+
+$(NATIVE) index.js index.d.ts &: $(RUST_SRC) | node_modules/.stamp
+	npx napi build --platform --release --esm --manifest-path crates/vpcctl-node/Cargo.toml --output-dir .
+	@touch $(NATIVE)
+
+dist/.stamp: $(TS_SRC) index.d.ts | node_modules/.stamp
+	npx tsc -p tsconfig.json
+	@touch $@
+
+topology.schema.json: src/model/schema.ts | node_modules/.stamp
+	npx tsx scripts/gen-schema.ts
+
+test: install
+	@bash scripts/test.sh
+
+test-unit: install
+	npx ava test/unit
+
+test-rust: install
+	cargo build --release --tests -p netkit
+	scripts/sandbox.sh cargo test --release -p netkit
+
+test-integration: install
+	bash scripts/test-integration.sh
+
+demo: install
+	./vpcctl demo
+
+bench: install
+	bash bench/run.sh
+
+clean:
+	rm -rf dist target node_modules $(NATIVE)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Run a command as root in a throwaway sandbox: new network, mount and PID
+# namespaces, a fresh tmpfs on /run (so /run/netns and the state dir start
+# empty) and loopback up. When the command exits, PID 1 of the sandbox exits
+# and the kernel reclaims every namespace, link, rule and process made in it:
+# nothing can leak onto the host, even after a crash.
+set -euo pipefail
+if [[ ${VPCCTL_SANDBOX:-} != 1 ]]; then
+  export VPCCTL_SANDBOX=1
+  exec unshare --net --mount --pid --fork --mount-proc --propagation private -- "$0" "$@"
+fi
+mount -t tmpfs -o mode=755 vpcctl-sandbox /run
+mkdir -p /run/netns /run/vpcctl/state
+export VPCCTL_STATE_DIR=${VPCCTL_STATE_DIR:-/run/vpcctl/state}
+ip link set lo up  # harness only: vpcctl itself never spawns ip
+"$@"  # not exec: bash stays PID 1 and reaps orphaned apps

@@ -1,0 +1,121 @@
+import { VpcctlError } from '../errors.js';
+import { kernel, native } from '../native.js';
+import { hostNs, parseTag, routerNs } from '../model/names.js';
+import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
+import { HOST_NS } from '../plan/ops.js';
+import type { State } from '../state/types.js';
+import type { StateStore } from '../state/store.js';
+
+export interface ChangeOptions {
+  /** Plan only: nothing is written to the kernel or the state. */
+  dryRun?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ChangeResult<T = void> {
+  /** False when the state and the kernel already matched the request. */
+  changed: boolean;
+  /** What changed, one line per object ("create subnet demo/web"). */
+  changes: string[];
+  plan: Plan;
+  dryRun: boolean;
+  elapsedMs: number;
+  warnings: string[];
+  value: T;
+}
+
+/** Context handed to a mutation: room for warnings, and the kernel as the planner will see it. */
+export interface Draft {
+  state: State;
+  warn(message: string): void;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The one path to the kernel: lock, read the state, apply a mutation to a
+ * copy (validation throws before anything is touched), plan against the
+ * kernel, mark the plan's namespaces pending, run the plan in one native
+ * call (which rolls itself back on failure), save. A crash between the
+ * pending mark and the save is repaired by the next run.
+ */
+export class Engine {
+  constructor(readonly store: StateStore) {}
+
+  async kernelView(): Promise<KernelView> {
+    const n = await native();
+    const [namespaces, hostForward] = await Promise.all([
+      kernel(n.netnsList()),
+      kernel(n.sysctlGet(HOST_NS, 'net/ipv4/ip_forward')),
+    ]);
+    return { namespaces: new Set(namespaces), hostForward: hostForward.trim() };
+  }
+
+  async change<T>(mutate: (draft: Draft) => T | Promise<T>, opts: ChangeOptions = {}): Promise<ChangeResult<T>> {
+    return this.store.locked(async () => {
+      const started = performance.now();
+      const current = await this.store.read();
+      const warnings: string[] = [];
+      const draft: Draft = { state: structuredClone(current), warn: (m) => warnings.push(m) };
+      const value = await mutate(draft);
+      const desired = draft.state;
+      desired.pending = [];
+      const view = await this.kernelView();
+      if (Object.keys(desired.vpcs).length > 0) desired.hostForwardBefore ??= view.hostForward;
+
+      const plan = makePlan(current, desired, view);
+      await this.refuseForeign(plan, current, view);
+      const result = (changed: boolean): ChangeResult<T> => ({
+        changed, changes: plan.changes, plan, dryRun: !!opts.dryRun, warnings, value,
+        elapsedMs: performance.now() - started,
+      });
+      if (opts.dryRun) return result(plan.ops.length > 0);
+      if (plan.ops.length === 0) {
+        if (!same(current, desired)) await this.store.write(desired);
+        return result(!same(current, desired));
+      }
+
+      if (plan.namespaces.length > 0) {
+        await this.store.write({ ...current, pending: [...new Set([...current.pending, ...plan.namespaces])] });
+      }
+      try {
+        await this.run(plan, opts);
+      } catch (e) {
+        // The executor has undone what it did: the kernel is as it was.
+        await this.store.write(current);
+        throw e;
+      }
+      if (Object.keys(desired.vpcs).length === 0) delete desired.hostForwardBefore;
+      await this.store.write(desired);
+      return result(true);
+    });
+  }
+
+  async run(plan: Plan, opts: ChangeOptions = {}): Promise<void> {
+    const n = await native();
+    const faultAt = process.env.VPCCTL_FAULT_AT ? Number(process.env.VPCCTL_FAULT_AT) : undefined;
+    const progress = opts.onProgress ? (err: unknown, done: number, total: number) => { if (!err) opts.onProgress!(done, total); } : undefined;
+    await kernel(n.execute(JSON.stringify(plan.ops), { faultAt }, progress));
+  }
+
+  /**
+   * A namespace the plan would delete that the state does not know (a crash
+   * leftover) must carry vpcctl's tag: a foreign namespace of the same name
+   * is never touched.
+   */
+  private async refuseForeign(plan: Plan, current: State, view: KernelView): Promise<void> {
+    const known = new Set<string>();
+    for (const v of Object.values(current.vpcs)) {
+      known.add(routerNs(v.name));
+      for (const s of Object.values(v.subnets)) known.add(hostNs(v.name, s.name));
+    }
+    const n = await native();
+    for (const o of plan.ops) {
+      if (o.op !== 'netnsDel' || known.has(o.ns) || !view.namespaces.has(o.ns)) continue;
+      const tag = await kernel(n.netnsTag(o.ns));
+      if (!tag || !parseTag(tag)) {
+        throw new VpcctlError('CONFLICT', `network namespace "${o.ns}" exists and is not vpcctl's: remove or rename it first`);
+      }
+    }
+  }
+}

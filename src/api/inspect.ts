@@ -1,0 +1,97 @@
+import { kernel, native } from '../native.js';
+import { gatewayHostLink, hostNs, parseTag, routerNs } from '../model/names.js';
+import { wantedNamespaces } from '../plan/planner.js';
+import { transitEnds } from '../plan/build.js';
+import type { State, SubnetType, VpcState } from '../state/types.js';
+import { gatewayOf, hostAddressOf } from './lookup.js';
+import { appStatus, type AppInfo } from './apps.js';
+
+export interface VpcSummary {
+  name: string;
+  cidr: string;
+  subnets: number;
+  public: number;
+  private: number;
+  peers: string[];
+  uplink: string | null;
+}
+
+export interface SubnetDetail {
+  name: string;
+  cidr: string;
+  type: SubnetType;
+  namespace: string;
+  gateway: string;
+  host: string;
+  policy: boolean;
+  apps: AppInfo[];
+}
+
+export interface VpcDetail extends VpcSummary {
+  router: string;
+  gateway: null | { uplink: string | null; transit: string; hostAddress: string; routerAddress: string; hostLink: string };
+  subnetDetails: SubnetDetail[];
+  peerings: { peer: string; peerCidr: string; link: string }[];
+}
+
+const peersOf = (state: State, vpc: string) =>
+  state.peerings.flatMap((p) => (p.vpc1 === vpc ? [p.vpc2] : p.vpc2 === vpc ? [p.vpc1] : []));
+
+export function summarize(state: State, v: VpcState): VpcSummary {
+  const subnets = Object.values(v.subnets);
+  return {
+    name: v.name, cidr: v.cidr, subnets: subnets.length,
+    public: subnets.filter((s) => s.type === 'public').length,
+    private: subnets.filter((s) => s.type === 'private').length,
+    peers: peersOf(state, v.name), uplink: v.uplink,
+  };
+}
+
+export function detail(state: State, v: VpcState): VpcDetail {
+  const t = v.transit ? transitEnds(v.transit) : null;
+  return {
+    ...summarize(state, v),
+    router: routerNs(v.name),
+    gateway: t && v.transit
+      ? { uplink: v.uplink, transit: v.transit, hostAddress: t.nearIp, routerAddress: t.farIp, hostLink: gatewayHostLink(v.transit) }
+      : null,
+    subnetDetails: Object.values(v.subnets).map((s) => ({
+      name: s.name, cidr: s.cidr, type: s.type, namespace: hostNs(v.name, s.name),
+      gateway: gatewayOf(s), host: hostAddressOf(s), policy: !!s.policy,
+      apps: s.apps.map((a) => appStatus(v.name, s.name, a)),
+    })),
+    peerings: state.peerings
+      .filter((p) => p.vpc1 === v.name || p.vpc2 === v.name)
+      .map((p) => {
+        const peer = p.vpc1 === v.name ? p.vpc2 : p.vpc1;
+        return { peer, peerCidr: state.vpcs[peer]?.cidr ?? '?', link: p.link };
+      }),
+  };
+}
+
+export interface StatusReport {
+  /** True when the kernel holds exactly what the state describes. */
+  ok: boolean;
+  /** Namespaces the state wants that the kernel lacks. */
+  missing: string[];
+  /** Namespaces tagged as vpcctl's that the state does not know. */
+  orphaned: string[];
+  /** Namespaces a crashed run left mid-change. */
+  pending: string[];
+}
+
+/** Compare the state with the kernel: namespaces present and tagged as they should be. */
+export async function status(state: State): Promise<StatusReport> {
+  const n = await native();
+  const wanted = wantedNamespaces(state);
+  const present = new Set(await kernel(n.netnsList()));
+  const missing = [...wanted].filter((ns) => !present.has(ns));
+  const orphaned: string[] = [];
+  for (const ns of present) {
+    if (wanted.has(ns)) continue;
+    const tag = await kernel(n.netnsTag(ns));
+    if (tag && parseTag(tag)) orphaned.push(ns);
+  }
+  const pending = state.pending;
+  return { ok: missing.length === 0 && orphaned.length === 0 && pending.length === 0, missing, orphaned, pending };
+}

@@ -1,0 +1,87 @@
+import { VpcctlError } from '../errors.js';
+import { formatCidr, parseCidr } from '../model/cidr.js';
+import { parseTopology, type Topology } from '../model/schema.js';
+import { validateTopology } from '../model/validate.js';
+import type { State, SubnetState, VpcState } from '../state/types.js';
+import { allocateLink, checkUplink, defaultUplink } from './network.js';
+
+const norm = (cidr: string) => formatCidr(parseCidr(cidr));
+const key = (a: string, b: string) => [a, b].sort().join('~');
+
+/** Parse and check a topology document (from YAML or JSON): shape, then semantics. */
+export function readTopology(value: unknown): Topology {
+  return validateTopology(parseTopology(value));
+}
+
+/** The topology a state describes: lets the whole desired state be checked by the file's rules. */
+export function topologyOf(state: State): Topology {
+  return {
+    vpcs: Object.values(state.vpcs).map((v) => ({
+      name: v.name, cidr: v.cidr, ...(v.uplink ? { uplink: v.uplink } : {}),
+      subnets: Object.values(v.subnets).map((s) => ({
+        name: s.name, cidr: s.cidr, type: s.type, ...(s.policy ? { policy: s.policy } : {}),
+        apps: s.apps.map((a) => ({ port: a.port })),
+      })),
+    })),
+    peerings: state.peerings.map(({ vpc1, vpc2 }) => ({ vpc1, vpc2 })),
+  };
+}
+
+/**
+ * Merge a topology into a draft state: what the file names is made to match
+ * it; what the state has beyond the file stays unless `prune`. Allocations
+ * (transit links) and running apps of kept objects are kept.
+ */
+export async function mergeTopology(state: State, topo: Topology, opts: { prune?: boolean; uplink?: string }): Promise<void> {
+  const named = new Set(topo.vpcs.map((v) => v.name));
+  if (opts.prune) for (const name of Object.keys(state.vpcs)) if (!named.has(name)) delete state.vpcs[name];
+
+  for (const spec of topo.vpcs) {
+    const cidr = norm(spec.cidr);
+    const old = state.vpcs[spec.name];
+    const uplinkAsked = spec.uplink ?? opts.uplink;
+    let vpc: VpcState;
+    if (old && old.cidr === cidr && (uplinkAsked === undefined || uplinkAsked === old.uplink)) {
+      vpc = old;
+    } else {
+      if (uplinkAsked) await checkUplink(uplinkAsked);
+      const uplink = uplinkAsked ?? (await defaultUplink());
+      vpc = { name: spec.name, cidr, uplink, transit: null, subnets: old?.subnets ?? {} };
+      delete state.vpcs[spec.name];
+      vpc.transit = uplink ? await allocateLink(state) : null;
+    }
+    state.vpcs[spec.name] = vpc;
+
+    const subnets: Record<string, SubnetState> = opts.prune ? {} : { ...vpc.subnets };
+    for (const s of spec.subnets) {
+      const prev = vpc.subnets[s.name];
+      const policy = s.policy ? { ...s.policy, subnet: s.policy.subnet ?? s.cidr } : undefined;
+      subnets[s.name] = { name: s.name, cidr: norm(s.cidr), type: s.type, apps: prev?.apps ?? [], ...(policy ? { policy } : {}) };
+    }
+    vpc.subnets = subnets;
+  }
+
+  const wanted = new Map(topo.peerings.map((p) => [key(p.vpc1, p.vpc2), p]));
+  state.peerings = state.peerings.filter((p) =>
+    state.vpcs[p.vpc1] && state.vpcs[p.vpc2] && (!opts.prune || wanted.has(key(p.vpc1, p.vpc2))));
+  for (const p of wanted.values()) {
+    if (state.peerings.some((q) => key(q.vpc1, q.vpc2) === key(p.vpc1, p.vpc2))) continue;
+    state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state) });
+  }
+
+  // The merged whole must satisfy the file's rules too (a kept subnet may overlap a new one).
+  try {
+    validateTopology(topologyOf(state));
+  } catch (e) {
+    if (e instanceof VpcctlError) throw new VpcctlError(e.code, `with what vpcctl already has: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Remove what a topology names: its VPCs (with their subnets and peerings). */
+export function removeTopology(state: State, topo: Topology): string[] {
+  const gone = topo.vpcs.map((v) => v.name).filter((name) => state.vpcs[name]);
+  for (const name of gone) delete state.vpcs[name];
+  state.peerings = state.peerings.filter((p) => state.vpcs[p.vpc1] && state.vpcs[p.vpc2]);
+  return gone;
+}

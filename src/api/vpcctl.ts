@@ -1,0 +1,293 @@
+import { VpcctlError } from '../errors.js';
+import { formatCidr, parseCidr } from '../model/cidr.js';
+import { hostNs, validateName } from '../model/names.js';
+import { parseSubnetPolicy, type SubnetPolicy } from '../model/schema.js';
+import { checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
+import { StateStore, stateDirFrom } from '../state/store.js';
+import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js';
+import { readFile } from 'node:fs/promises';
+import { kernel, native } from '../native.js';
+import { NFT_FAMILY, NFT_TABLE } from '../model/names.js';
+import { renderGraph, type GraphFormat } from '../graph/index.js';
+import { viewFromState } from '../graph/view.js';
+import type { PeeringState } from '../state/types.js';
+import { ruleCounters, type PolicyReport } from './policy-report.js';
+import { alive, appStatus, checkPort, startApp, stopProcess, type AppInfo, type DeployAppInput } from './apps.js';
+import { cleanupAll, type CleanupReport } from './cleanup.js';
+import { connectivityMatrix, testConnectivity, type ConnectivityInput, type ConnectivityResult, type MatrixResult } from './connectivity.js';
+import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcSummary } from './inspect.js';
+import { mergeTopology, readTopology, removeTopology } from './topology.js';
+import { findSubnet, findVpc, hostAddressOf } from './lookup.js';
+import { Engine, type ChangeOptions, type ChangeResult, type Draft } from './engine.js';
+import { allocateLink, checkUplink, defaultUplink } from './network.js';
+
+export interface VpcctlOptions {
+  /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
+  stateDir?: string;
+  /** Host interface for internet traffic of new VPCs (default: the default route's). */
+  uplink?: string;
+}
+
+export interface CreateVpcInput { name: string; cidr: string; uplink?: string }
+export interface CreateSubnetInput { vpc: string; name: string; cidr: string; type: SubnetType }
+export interface SubnetRef { vpc: string; subnet: string }
+export interface ApplyOptions extends ChangeOptions {
+  /** Also remove what the state has and the topology does not name. */
+  prune?: boolean;
+}
+export interface ApplyResult extends ChangeResult { appsStarted: AppInfo[] }
+
+/**
+ * vpcctl's engine as a library: the CLI is a thin layer over this class.
+ * Every method validates first (throwing a VpcctlError with a stable code and
+ * leaving state and kernel untouched), then changes the kernel through the
+ * planner and the native batch executor, which undoes its work on failure.
+ */
+export class Vpcctl {
+  readonly store: StateStore;
+  readonly engine: Engine;
+  private readonly uplink?: string;
+
+  constructor(options: VpcctlOptions = {}) {
+    this.store = new StateStore(stateDirFrom(options.stateDir));
+    this.engine = new Engine(this.store);
+    this.uplink = options.uplink;
+  }
+
+  /** The current intent, as saved. */
+  state(): Promise<State> {
+    return this.store.read();
+  }
+
+  /** Apply any mutation of the desired state through the one path to the kernel. */
+  change<T>(mutate: (draft: Draft) => T | Promise<T>, opts?: ChangeOptions): Promise<ChangeResult<T>> {
+    return this.engine.change(mutate, opts);
+  }
+
+  createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
+    validateName('vpc', input.name);
+    const cidr = formatCidr(checkVpcCidr(input.cidr));
+    return this.change(async ({ state, warn }) => {
+      const existing = state.vpcs[input.name];
+      const uplinkAsked = input.uplink ?? this.uplink;
+      if (existing) {
+        if (existing.cidr === cidr && (uplinkAsked === undefined || uplinkAsked === existing.uplink)) return;
+        throw new VpcctlError('CONFLICT', `vpc "${input.name}" already exists with cidr ${existing.cidr}${existing.uplink ? ` and uplink ${existing.uplink}` : ''}`);
+      }
+      if (uplinkAsked) await checkUplink(uplinkAsked);
+      const uplink = uplinkAsked ?? (await defaultUplink());
+      if (!uplink) warn(`the host has no default route: vpc "${input.name}" has no internet gateway (pass --uplink IFACE)`);
+      const vpc: VpcState = { name: input.name, cidr, uplink, transit: null, subnets: {} };
+      if (uplink) vpc.transit = await allocateLink(state);
+      state.vpcs[input.name] = vpc;
+    }, opts);
+  }
+
+  deleteVpc(name: string, opts?: ChangeOptions): Promise<ChangeResult> {
+    return this.change(({ state }) => {
+      findVpc(state, name);
+      delete state.vpcs[name];
+      state.peerings = state.peerings.filter((p) => p.vpc1 !== name && p.vpc2 !== name);
+    }, opts);
+  }
+
+  createSubnet(input: CreateSubnetInput, opts?: ChangeOptions): Promise<ChangeResult> {
+    validateName('subnet', input.name);
+    if (input.type !== 'public' && input.type !== 'private') {
+      throw new VpcctlError('INVALID_INPUT', `subnet type "${String(input.type)}" is invalid: use public or private`);
+    }
+    const cidr = formatCidr(parseCidr(input.cidr, { what: 'subnet' }));
+    return this.change(({ state }) => {
+      const vpc = findVpc(state, input.vpc);
+      const existing = vpc.subnets[input.name];
+      if (existing) {
+        if (existing.cidr === cidr && existing.type === input.type) return;
+        throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${existing.cidr} (${existing.type})`);
+      }
+      checkSubnetCidr(vpc.cidr, cidr, Object.values(vpc.subnets));
+      const all = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).map((s) => ({ vpc: v.name, subnet: s.name })));
+      checkHostNsFree(input.vpc, input.name, all);
+      vpc.subnets[input.name] = { name: input.name, cidr, type: input.type, apps: [] };
+    }, opts);
+  }
+
+  deleteSubnet(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
+    return this.change(({ state }) => {
+      findSubnet(state, ref.vpc, ref.subnet);
+      delete state.vpcs[ref.vpc]!.subnets[ref.subnet];
+    }, opts);
+  }
+
+  peer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
+    return this.change(async ({ state }) => {
+      findVpc(state, vpc1);
+      findVpc(state, vpc2);
+      if (state.peerings.some((p) => (p.vpc1 === vpc1 && p.vpc2 === vpc2) || (p.vpc1 === vpc2 && p.vpc2 === vpc1))) return;
+      checkPeering(Object.values(state.vpcs), { vpc1, vpc2 }, state.peerings);
+      state.peerings.push({ vpc1, vpc2, link: await allocateLink(state) });
+    }, opts);
+  }
+
+  unpeer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
+    return this.change(({ state }) => {
+      findVpc(state, vpc1);
+      findVpc(state, vpc2);
+      state.peerings = state.peerings.filter((p) => !((p.vpc1 === vpc1 && p.vpc2 === vpc2) || (p.vpc1 === vpc2 && p.vpc2 === vpc1)));
+    }, opts);
+  }
+
+  /**
+   * Replace a subnet's security policy atomically. `subnet` may be left out
+   * when the policy's own `subnet` names the subnet's CIDR.
+   */
+  applyPolicy(input: { vpc: string; subnet?: string; policy: unknown }, opts?: ChangeOptions): Promise<ChangeResult<string>> {
+    const policy: SubnetPolicy = parseSubnetPolicy(input.policy);
+    return this.change(({ state }) => {
+      const vpc = findVpc(state, input.vpc);
+      let subnet: SubnetState | undefined;
+      if (input.subnet) {
+        subnet = findSubnet(state, input.vpc, input.subnet);
+        if (policy.subnet && formatCidr(parseCidr(policy.subnet)) !== subnet.cidr) {
+          throw new VpcctlError('INVALID_POLICY', `policy is for subnet ${policy.subnet}, but subnet "${subnet.name}" is ${subnet.cidr}`);
+        }
+      } else {
+        if (!policy.subnet) throw new VpcctlError('INVALID_POLICY', 'policy names no subnet: pass --subnet or set "subnet" in the policy');
+        const cidr = formatCidr(parseCidr(policy.subnet));
+        subnet = Object.values(vpc.subnets).find((s) => s.cidr === cidr);
+        if (!subnet) throw new VpcctlError('NOT_FOUND', `vpc "${vpc.name}" has no subnet ${cidr}`);
+      }
+      subnet.policy = policy;
+      return subnet.name;
+    }, opts);
+  }
+
+  removePolicy(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
+    return this.change(({ state }) => {
+      delete findSubnet(state, ref.vpc, ref.subnet).policy;
+    }, opts);
+  }
+
+  /** The policy of a subnet with the kernel's per-rule packet counters. */
+  async showPolicy(ref: SubnetRef): Promise<PolicyReport> {
+    const state = await this.state();
+    const subnet = findSubnet(state, ref.vpc, ref.subnet);
+    const json = await kernel((await native()).nftListTable(hostNs(ref.vpc, ref.subnet), NFT_FAMILY, NFT_TABLE));
+    return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json) : [] };
+  }
+
+  // --- apps ---------------------------------------------------------------
+
+  deployApp(input: DeployAppInput): Promise<AppInfo> {
+    checkPort(input.port);
+    return this.store.locked(async () => {
+      const state = await this.store.read();
+      const subnet = findSubnet(state, input.vpc, input.subnet);
+      const app = await startApp(this.store.dir, hostAddressOf(subnet), input, subnet);
+      subnet.apps = [...subnet.apps.filter((a) => a.port !== app.port), app];
+      await this.store.write(state);
+      return appStatus(input.vpc, input.subnet, app);
+    });
+  }
+
+  /** Stop a subnet's apps (or the one on `port`); returns what was stopped. */
+  stopApp(ref: SubnetRef & { port?: number }): Promise<AppInfo[]> {
+    return this.store.locked(async () => {
+      const state = await this.store.read();
+      const subnet = findSubnet(state, ref.vpc, ref.subnet);
+      const stopping = subnet.apps.filter((a) => ref.port === undefined || a.port === ref.port);
+      if (ref.port !== undefined && stopping.length === 0) {
+        throw new VpcctlError('NOT_FOUND', `no app on port ${ref.port} in subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
+      }
+      await Promise.all(stopping.map((a) => stopProcess(a.pid)));
+      subnet.apps = subnet.apps.filter((a) => !stopping.includes(a));
+      await this.store.write(state);
+      return stopping.map((a) => appStatus(ref.vpc, ref.subnet, a));
+    });
+  }
+
+  async listApps(vpc?: string): Promise<AppInfo[]> {
+    const state = await this.state();
+    if (vpc) findVpc(state, vpc);
+    return Object.values(state.vpcs)
+      .filter((v) => !vpc || v.name === vpc)
+      .flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps.map((a) => appStatus(v.name, s.name, a))));
+  }
+
+  async appLog(ref: SubnetRef & { port: number }): Promise<string> {
+    const subnet = findSubnet(await this.state(), ref.vpc, ref.subnet);
+    const app = subnet.apps.find((a) => a.port === ref.port);
+    if (!app) throw new VpcctlError('NOT_FOUND', `no app on port ${ref.port} in subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
+    return readFile(app.logFile, 'utf8').catch(() => '');
+  }
+
+  // --- connectivity -------------------------------------------------------
+
+  async testConnectivity(input: ConnectivityInput): Promise<ConnectivityResult> {
+    return testConnectivity(await this.state(), input);
+  }
+
+  async connectivityMatrix(timeoutMs?: number): Promise<MatrixResult> {
+    return connectivityMatrix(await this.state(), timeoutMs);
+  }
+
+  // --- topology files -----------------------------------------------------
+
+  /**
+   * Converge on a topology: what it names is created or changed to match;
+   * what the state has beyond it is removed only with `prune`. Apps it names
+   * are started when not running. Re-applying the same file changes nothing.
+   */
+  async apply(topology: unknown, opts: ApplyOptions = {}): Promise<ApplyResult> {
+    const topo = readTopology(topology);
+    const result = await this.change((d) => mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink }), opts);
+    const started: AppInfo[] = [];
+    if (!opts.dryRun) {
+      const state = await this.state();
+      for (const v of topo.vpcs) {
+        for (const s of v.subnets) {
+          for (const app of s.apps) {
+            const running = state.vpcs[v.name]!.subnets[s.name]!.apps.some((a) => a.port === app.port && alive(a.pid));
+            if (!running) started.push(await this.deployApp({ vpc: v.name, subnet: s.name, ...app }));
+          }
+        }
+      }
+    }
+    return { ...result, appsStarted: started, changed: result.changed || started.length > 0 };
+  }
+
+  /** Remove the VPCs a topology names, with their subnets, apps and peerings. */
+  destroy(topology: unknown, opts?: ChangeOptions): Promise<ChangeResult<string[]>> {
+    const topo = readTopology(topology);
+    return this.change((d) => removeTopology(d.state, topo), opts);
+  }
+
+  // --- inspection ---------------------------------------------------------
+
+  async list(): Promise<VpcSummary[]> {
+    const state = await this.state();
+    return Object.values(state.vpcs).map((v) => summarize(state, v));
+  }
+
+  async show(name: string): Promise<VpcDetail> {
+    const state = await this.state();
+    return detail(state, findVpc(state, name));
+  }
+
+  async peerings(): Promise<PeeringState[]> {
+    return (await this.state()).peerings;
+  }
+
+  /** Drift between the state and the kernel. */
+  async status(): Promise<StatusReport> {
+    return status(await this.state());
+  }
+
+  /** Remove everything vpcctl made, found by its tags even without a state file. */
+  cleanupAll(): Promise<CleanupReport> {
+    return this.store.locked(() => cleanupAll(this.store, this.engine));
+  }
+
+  async graph(format: GraphFormat = 'svg'): Promise<string> {
+    return renderGraph(viewFromState(await this.state()), format);
+  }
+}

@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline/promises';
+import pc from 'picocolors';
+import { Vpcctl } from '../api/vpcctl.js';
+import { kernel, native } from '../native.js';
+import { hostNs } from '../model/names.js';
+import { SIM, buildSimInternet } from '../sim/internet.js';
+import { renderMatrix } from './matrix.js';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'vpcctl');
+const FETCH = join(dirname(fileURLToPath(import.meta.url)), '..', 'app', 'fetch.js');
+
+/**
+ * Re-run this command in a throwaway sandbox (new network, mount and PID
+ * namespaces, a tmpfs on /run): everything the demo builds dies with it.
+ * `unshare` only makes the sandbox; vpcctl itself spawns nothing for the kernel.
+ */
+function inSandbox(args: string[]): Promise<number> {
+  const setup = 'mount -t tmpfs -o mode=755 vpcctl-demo /run && mkdir -p /run/netns /run/vpcctl/state && exec "$0" "$@"';
+  const child = spawn('unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--',
+    '/bin/sh', '-c', setup, process.execPath, CLI, 'demo', ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, VPCCTL_SANDBOX: '1', VPCCTL_STATE_DIR: '/run/vpcctl/state', VPCCTL_DEMO_OUT: process.cwd() },
+  });
+  return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))));
+}
+
+const step = (text: string) => console.log(`\n${pc.bold(pc.cyan('==>'))} ${pc.bold(text)}`);
+const say = (text: string) => console.log(`    ${text}`);
+
+export async function demo(opts: { keep: boolean }): Promise<number> {
+  if (process.env.VPCCTL_SANDBOX !== '1') return inSandbox(opts.keep ? ['--keep'] : []);
+  const v = new Vpcctl();
+  const n = await native();
+  const matrix = async () => console.log(renderMatrix(await v.connectivityMatrix(), process.stdout.isTTY === true));
+  const probe = async (vpc: string, from: string, to: string, port?: number, toVpc?: string) => {
+    const r = await v.testConnectivity({ vpc, fromSubnet: from, toSubnet: to, toVpc, port });
+    const target = `${r.to.vpc}/${r.to.subnet}${port ? `:${port}` : ''}`;
+    say(`${vpc}/${from} -> ${target}: ${r.reachable ? pc.green('reachable') : pc.red('blocked')}`);
+    return r.reachable;
+  };
+  const fetchFrom = async (vpc: string, subnet: string) => {
+    const code = await kernel(n.runInNetns(hostNs(vpc, subnet), [process.execPath, FETCH, `http://${SIM.serverAddress}/`]));
+    say(`${vpc}/${subnet} fetching http://${SIM.serverAddress}/ : ${code === 0 ? pc.green('ok') : pc.red('no internet')}`);
+  };
+
+  step(`simulated internet: server ${SIM.serverAddress}, host uplink ${SIM.uplink} ${SIM.uplinkAddress}`);
+  await buildSimInternet();
+
+  step('two VPCs, each with a public and a private subnet');
+  await v.createVpc({ name: 'prod', cidr: '10.0.0.0/16' });
+  await v.createSubnet({ vpc: 'prod', name: 'web', cidr: '10.0.1.0/24', type: 'public' });
+  await v.createSubnet({ vpc: 'prod', name: 'db', cidr: '10.0.2.0/24', type: 'private' });
+  await v.createVpc({ name: 'dev', cidr: '10.1.0.0/16' });
+  await v.createSubnet({ vpc: 'dev', name: 'web', cidr: '10.1.1.0/24', type: 'public' });
+  await v.createSubnet({ vpc: 'dev', name: 'db', cidr: '10.1.2.0/24', type: 'private' });
+  for (const vpc of await v.list()) say(`${vpc.name} ${vpc.cidr}: ${vpc.public} public, ${vpc.private} private subnet(s), uplink ${vpc.uplink}`);
+
+  step('apps: the built-in HTTP server in every subnet, plus ssh-like port 22 on prod/web');
+  for (const [vpc, subnet, port] of [['prod', 'web', 80], ['prod', 'web', 22], ['prod', 'db', 5432], ['dev', 'web', 80], ['dev', 'db', 5432]] as const) {
+    const a = await v.deployApp({ vpc, subnet, port });
+    say(`${vpc}/${subnet}:${port} pid ${a.pid} as ${a.user}`);
+  }
+
+  step('connectivity: subnets of a VPC reach each other; VPCs are isolated');
+  await matrix();
+
+  step('NAT: public subnets reach the internet, private ones never do');
+  await fetchFrom('prod', 'web');
+  await fetchFrom('prod', 'db');
+
+  step('peering prod <-> dev');
+  await v.peer('prod', 'dev');
+  await matrix();
+
+  step("the seed's policy on prod/web: port 80 allowed, 22 denied");
+  await v.applyPolicy({ vpc: 'prod', subnet: 'web', policy: {
+    subnet: '10.0.1.0/24',
+    ingress: [{ port: 80, protocol: 'tcp', action: 'allow' }, { port: 22, protocol: 'tcp', action: 'deny' }],
+  } });
+  await probe('prod', 'db', 'web', 80);
+  await probe('prod', 'db', 'web', 22);
+  await probe('dev', 'web', 'web', 80, 'prod');
+  await probe('dev', 'web', 'web', 22, 'prod');
+
+  const out = process.env.VPCCTL_DEMO_OUT ?? process.cwd();
+  mkdirSync(out, { recursive: true });
+  const svg = join(out, 'vpcctl-demo.svg');
+  writeFileSync(svg, await v.graph('svg'));
+  step(`topology drawn to ${svg}`);
+
+  if (opts.keep) {
+    step('the topology stays up: inspect it from another shell with');
+    say(`sudo nsenter --net=/proc/${process.pid}/ns/net --mount=/proc/${process.pid}/ns/mnt ip netns list`);
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    await rl.question('    press Enter to tear everything down ');
+    rl.close();
+  }
+
+  step('teardown');
+  const r = await v.cleanupAll();
+  say(`removed ${r.namespaces.length} namespaces; the sandbox goes with this process, leaving nothing on the host`);
+  return 0;
+}

@@ -1,0 +1,114 @@
+import { existsSync, readFileSync } from 'node:fs';
+import pc from 'picocolors';
+import { native, type Native } from '../native.js';
+import { platformInfo } from '../platform.js';
+import { NFT_TABLE } from '../model/names.js';
+
+type Level = 'ok' | 'warn' | 'fail';
+interface Finding { level: Level; text: string; fix?: string }
+
+const mark: Record<Level, string> = { ok: pc.green('✔'), warn: pc.yellow('!'), fail: pc.red('✘') };
+
+/** Effective capabilities of this process: CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21. */
+function capabilities(): { netAdmin: boolean; sysAdmin: boolean } {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:')) ?? 'CapEff: 0';
+  const caps = BigInt(`0x${line.split(/\s+/)[1]}`);
+  return { netAdmin: ((caps >> 12n) & 1n) === 1n, sysAdmin: ((caps >> 21n) & 1n) === 1n };
+}
+
+const read = (path: string) => { try { return readFileSync(path, 'utf8').trim(); } catch { return null; } };
+
+interface NftChain { family: string; table: string; name: string; hook?: string; policy?: string }
+
+/** Base chains of other tables that drop forwarded packets by policy (Docker's FORWARD DROP, ...). */
+export function foreignForwardDrops(ruleset: string): NftChain[] {
+  const doc = JSON.parse(ruleset) as { nftables?: { chain?: NftChain }[] };
+  return (doc.nftables ?? [])
+    .flatMap((o) => (o.chain ? [o.chain] : []))
+    .filter((c) => c.hook === 'forward' && c.policy === 'drop' && c.table !== NFT_TABLE);
+}
+
+/**
+ * Everything vpcctl needs from this host, tried for real in a scratch
+ * namespace (created and removed here): netns, veth, nf_tables with nat and
+ * masquerade. Prints findings with their fixes; 0 when vpcctl can work.
+ */
+export async function doctor(): Promise<number> {
+  const findings: Finding[] = [];
+  const add = (level: Level, text: string, fix?: string) => findings.push({ level, text, fix });
+
+  const p = platformInfo();
+  if (p.supported) add('ok', `platform ${p.platformArchABI} (${p.triple})`);
+  else add('fail', `platform ${process.platform}-${process.arch} has no vpcctl native binary`, `supported: ${p.targets.join(', ')}`);
+
+  const caps = capabilities();
+  if (process.getuid?.() === 0 && caps.netAdmin && caps.sysAdmin) add('ok', 'running as root with CAP_NET_ADMIN and CAP_SYS_ADMIN');
+  else add('fail', 'vpcctl needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)', 'run it with sudo');
+
+  let n: Native | null = null;
+  try {
+    n = await native();
+    add('ok', 'native module loaded');
+  } catch (e) {
+    add('fail', (e as Error).message, "run 'make build'");
+  }
+  if (n) {
+    const nft = n.nftAvailable();
+    if (nft.ok) add('ok', `libnftables ${nft.version ?? ''} loaded in-process`.replace('  ', ' '));
+    else add('fail', `libnftables cannot be loaded: ${nft.error}`, 'apt-get install libnftables1');
+    if (process.getuid?.() === 0 && nft.ok) await tryKernel(n, add);
+  }
+
+  const forward = read('/proc/sys/net/ipv4/ip_forward');
+  add('ok', `net.ipv4.ip_forward is ${forward} (vpcctl turns it on while a VPC exists and restores it after the last)`);
+
+  if (existsSync('/proc/sys/net/bridge')) {
+    const call = read('/proc/sys/net/bridge/bridge-nf-call-iptables');
+    add(call === '1' ? 'warn' : 'ok', `br_netfilter is loaded (bridge-nf-call-iptables=${call}): vpcctl uses no bridges, so it does not affect VPC traffic`);
+  } else add('ok', 'br_netfilter not loaded');
+
+  if (n && process.getuid?.() === 0) {
+    try {
+      const drops = foreignForwardDrops(await n.nftListRuleset(''));
+      for (const c of drops) {
+        add('warn', `table ${c.family} ${c.table}, chain ${c.name} drops forwarded packets by default (policy drop, as Docker sets it): public subnets would get no internet`,
+          c.family === 'ip' && c.table === 'filter'
+            ? `iptables -I ${c.name} -i vg-+ -j ACCEPT && iptables -I ${c.name} -o vg-+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`
+            : `nft insert rule ${c.family} ${c.table} ${c.name} iifname "vg-*" accept; nft insert rule ${c.family} ${c.table} ${c.name} oifname "vg-*" ct state established,related accept`);
+      }
+      if (drops.length === 0) add('ok', 'no other firewall table drops forwarded traffic');
+    } catch (e) {
+      add('warn', `cannot read the host's nftables ruleset: ${(e as Error).message}`);
+    }
+    const legacy = read('/proc/net/ip_tables_names');
+    if (legacy) add('warn', `legacy iptables tables are loaded (${legacy.split('\n').join(', ')}): doctor cannot read them`, "check 'iptables-legacy -S FORWARD' for a DROP policy");
+  }
+
+  for (const f of findings) {
+    console.log(`${mark[f.level]} ${f.text}`);
+    if (f.fix && f.level !== 'ok') console.log(`    fix: ${f.fix}`);
+  }
+  const failed = findings.filter((f) => f.level === 'fail').length;
+  console.log(failed ? pc.red(`\nvpcctl cannot work here: ${failed} problem(s) above`) : pc.green('\nvpcctl can work on this host'));
+  return failed ? 1 : 0;
+}
+
+/** Make a scratch namespace with a veth and a NAT table in it, then remove it all. */
+async function tryKernel(n: Native, add: (l: Level, t: string, f?: string) => void): Promise<void> {
+  const ns = `vpcctl-doctor-${process.pid}`;
+  try {
+    await n.netnsAdd(ns, 'vpcctl-doctor');
+    add('ok', 'network namespaces');
+    await n.vethAdd({ ns, name: 'doc0', peerNs: ns, peerName: 'doc1' });
+    add('ok', 'veth pairs');
+    await n.nftApply(ns, 'inet', 'doctor', JSON.stringify([
+      { chain: { family: 'inet', table: 'doctor', name: 'post', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } },
+      { rule: { family: 'inet', table: 'doctor', chain: 'post', expr: [{ match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'doc0' } }, { masquerade: null }] } },
+    ]));
+    add('ok', 'nf_tables with nat and masquerade');
+  } catch (e) {
+    add('fail', `kernel feature missing: ${(e as Error).message}`, 'a kernel with CONFIG_NET_NS, CONFIG_VETH, CONFIG_NF_TABLES, CONFIG_NFT_NAT, CONFIG_NFT_MASQ');
+  } finally {
+    await n.netnsDel(ns).catch(() => undefined);
+  }
+}

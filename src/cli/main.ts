@@ -1,0 +1,285 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import YAML from 'yaml';
+import { VpcctlError } from '../errors.js';
+import { Vpcctl } from '../api/vpcctl.js';
+import { kernel, native } from '../native.js';
+import { hostNs } from '../model/names.js';
+import { findSubnet } from '../api/lookup.js';
+import { bad, dim, isTty, ok, printJson, progress, reportChange, table, warn } from './output.js';
+import { renderMatrix } from './matrix.js';
+import { doctor } from './doctor.js';
+import { demo } from './demo.js';
+import { version } from './version.js';
+
+/** Commands that work without root: they read nothing privileged or explain why root is needed. */
+const NO_ROOT = new Set(['doctor', 'help']);
+
+const api = (cmd: Command) => {
+  const g = cmd.optsWithGlobals<{ stateDir?: string }>();
+  return new Vpcctl({ stateDir: g.stateDir });
+};
+
+const port = (v: string) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new VpcctlError('INVALID_INPUT', `port ${v} is invalid: use 1-65535`);
+  return n;
+};
+
+/** Read a JSON or YAML file; errors name the file and, for JSON, the line and column. */
+export async function readDocument(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new VpcctlError('INVALID_INPUT', `${what} ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  if (/\.ya?ml$/i.test(path)) {
+    try {
+      return YAML.parse(text);
+    } catch (e) {
+      throw new VpcctlError('INVALID_INPUT', `${what} ${path}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec((e as Error).message);
+    let where = '';
+    if (m) {
+      const before = text.slice(0, Number(m[1]));
+      where = ` at line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`;
+    }
+    throw new VpcctlError('INVALID_INPUT', `${what} ${path}: invalid JSON${where}: ${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')}`);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('vpcctl')
+    .description('AWS-style virtual private clouds on one Linux host (network namespaces, veth, routes, nftables)')
+    .version(version(), '-V, --version')
+    .option('--state-dir <dir>', 'state directory (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl)')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `vpcctl: ${s.slice(7)}` : s) });
+
+  program.hook('preAction', (_root, cmd) => {
+    if (!NO_ROOT.has(cmd.name()) && process.getuid?.() !== 0) {
+      throw new VpcctlError('NOT_ROOT', 'vpcctl needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN): run it with sudo');
+    }
+  });
+
+  // --- VPCs and subnets ----------------------------------------------------
+  program.command('create-vpc').description('create a VPC: its router namespace, internet gateway and firewall table')
+    .requiredOption('--name <name>', 'VPC name').requiredOption('--cidr <cidr>', 'VPC CIDR, /8 to /28')
+    .option('--uplink <iface>', "host interface for internet traffic (default: the default route's)")
+    .action(async (o, cmd) => {
+      const r = await api(cmd).createVpc({ name: o.name, cidr: o.cidr, uplink: o.uplink });
+      reportChange(r, `vpc ${o.name}`);
+    });
+  program.command('delete-vpc').description('delete a VPC with its subnets, apps and peerings')
+    .requiredOption('--name <name>', 'VPC name')
+    .action(async (o, cmd) => reportChange(await api(cmd).deleteVpc(o.name), `delete vpc ${o.name}`));
+  program.command('create-subnet').description("create a subnet: a host namespace routed by the VPC's router")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
+    .requiredOption('--cidr <cidr>', 'subnet CIDR inside the VPC, /8 to /30')
+    .addOption(new Option('--type <type>', 'public (internet via NAT) or private').default('private'))
+    .action(async (o, cmd) => {
+      const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type });
+      reportChange(r, `subnet ${o.vpc}/${o.name}`);
+    });
+  program.command('delete-subnet').description('delete a subnet and its apps')
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
+    .action(async (o, cmd) => reportChange(await api(cmd).deleteSubnet({ vpc: o.vpc, subnet: o.name }), `delete subnet ${o.vpc}/${o.name}`));
+  program.command('list-vpcs').description('list VPCs').option('--json', 'machine-readable output')
+    .action(async (o, cmd) => {
+      const vpcs = await api(cmd).list();
+      if (o.json) return printJson(vpcs);
+      if (vpcs.length === 0) return console.log('no VPCs');
+      console.log(table(['VPC', 'CIDR', 'SUBNETS', 'PUBLIC', 'PRIVATE', 'PEERS', 'UPLINK'],
+        vpcs.map((v) => [v.name, v.cidr, v.subnets, v.public, v.private, v.peers.join(', ') || '-', v.uplink ?? '(none)'])));
+    });
+  program.command('show-vpc').description('show a VPC: gateway, subnets, peerings, apps')
+    .requiredOption('--name <name>', 'VPC name').option('--json', 'machine-readable output')
+    .action(async (o, cmd) => {
+      const v = await api(cmd).show(o.name);
+      if (o.json) return printJson(v);
+      console.log(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);
+      console.log(v.gateway
+        ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on igw0)`
+        : 'internet gateway: none (no uplink)');
+      if (v.peerings.length) console.log(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
+      if (v.subnetDetails.length) {
+        console.log(table(['SUBNET', 'CIDR', 'TYPE', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
+          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.namespace, s.gateway, s.host, s.policy ? 'yes' : '-',
+            s.apps.map((a) => `${a.port}${a.running ? '' : ' (exited)'}`).join(', ') || '-'])));
+      }
+    });
+  program.command('status').description('compare the state with the kernel; exit 1 on drift').option('--json', 'machine-readable output')
+    .action(async (o, cmd) => {
+      const s = await api(cmd).status();
+      if (o.json) printJson(s);
+      else if (s.ok) console.log(ok('in sync: the kernel matches the state'));
+      else {
+        for (const ns of s.missing) console.log(`${bad('missing')}   netns ${ns} (in the state, not in the kernel): 'vpcctl apply' or re-run the create`);
+        for (const ns of s.orphaned) console.log(`${bad('orphaned')}  netns ${ns} (tagged vpcctl's, not in the state): 'vpcctl cleanup-all' removes it`);
+        for (const ns of s.pending) console.log(`${bad('pending')}   netns ${ns} (a run stopped mid-change): the next command repairs it`);
+      }
+      if (!s.ok) process.exitCode = 1;
+    });
+  program.command('cleanup-all').description("remove every kernel object tagged as vpcctl's, and the state")
+    .action(async (_o, cmd) => {
+      const r = await api(cmd).cleanupAll();
+      console.log(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
+    });
+
+  // --- peering and policies ------------------------------------------------
+  program.command('peer-vpcs').description('peer two VPCs (not transitive)')
+    .requiredOption('--vpc1 <vpc>', 'first VPC').requiredOption('--vpc2 <vpc>', 'second VPC')
+    .action(async (o, cmd) => reportChange(await api(cmd).peer(o.vpc1, o.vpc2), `peering ${o.vpc1} <-> ${o.vpc2}`));
+  program.command('unpeer-vpcs').description('remove a peering')
+    .requiredOption('--vpc1 <vpc>', 'first VPC').requiredOption('--vpc2 <vpc>', 'second VPC')
+    .action(async (o, cmd) => reportChange(await api(cmd).unpeer(o.vpc1, o.vpc2), `unpeer ${o.vpc1} <-> ${o.vpc2}`));
+  program.command('list-peerings').description('list peerings').option('--json', 'machine-readable output')
+    .action(async (o, cmd) => {
+      const p = await api(cmd).peerings();
+      if (o.json) return printJson(p);
+      console.log(p.length ? table(['VPC 1', 'VPC 2', 'LINK'], p.map((x) => [x.vpc1, x.vpc2, x.link])) : 'no peerings');
+    });
+  program.command('apply-policy').description("replace a subnet's security policy (JSON) atomically")
+    .requiredOption('--vpc <vpc>', 'VPC name').option('--subnet <name>', "subnet name (default: the one the policy's \"subnet\" names)")
+    .requiredOption('--policy <file>', 'policy JSON file')
+    .action(async (o, cmd) => {
+      const policy = await readDocument(o.policy, 'policy');
+      const r = await api(cmd).applyPolicy({ vpc: o.vpc, subnet: o.subnet, policy });
+      reportChange(r, `policy on ${o.vpc}/${r.value}`);
+    });
+  program.command('show-policy').description("show a subnet's policy with packet counters")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').option('--json', 'machine-readable output')
+    .action(async (o, cmd) => {
+      const r = await api(cmd).showPolicy({ vpc: o.vpc, subnet: o.subnet });
+      if (o.json) return printJson(r);
+      if (!r.policy) return console.log(`subnet ${o.vpc}/${o.subnet} has no policy (everything allowed)`);
+      console.log(`policy of ${o.vpc}/${o.subnet}: default ${r.policy.default}`);
+      console.log(table(['CHAIN', 'RULE', 'PACKETS', 'BYTES'], r.rules.map((x) => [x.chain, x.rule, x.packets, x.bytes])));
+    });
+  program.command('remove-policy').description("remove a subnet's policy")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
+    .action(async (o, cmd) => reportChange(await api(cmd).removePolicy({ vpc: o.vpc, subnet: o.subnet }), `remove policy ${o.vpc}/${o.subnet}`));
+
+  // --- apps and connectivity -----------------------------------------------
+  program.command('deploy-app').description("start an app in a subnet's host (default: a small HTTP server)")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
+    .requiredOption('--port <port>', 'TCP port', port)
+    .option('--command <cmd>', 'command line to run instead of the built-in server (run by /bin/sh)')
+    .option('--user <user>', 'user to run as', 'nobody')
+    .action(async (o, cmd) => {
+      const a = await api(cmd).deployApp({ vpc: o.vpc, subnet: o.subnet, port: o.port, command: o.command, user: o.user });
+      console.log(`app on ${o.vpc}/${o.subnet}:${a.port} running as ${a.user} (pid ${a.pid}); log: ${a.logFile}`);
+    });
+  program.command('list-apps').description('list apps and whether they run').option('--vpc <vpc>', 'only this VPC').option('--json', 'machine-readable output')
+    .action(async (o, cmd) => {
+      const apps = await api(cmd).listApps(o.vpc);
+      if (o.json) return printJson(apps);
+      if (apps.length === 0) return console.log('no apps');
+      console.log(table(['VPC', 'SUBNET', 'PORT', 'PID', 'STATE', 'USER', 'COMMAND'],
+        apps.map((a) => [a.vpc, a.subnet, a.port, a.pid, a.running ? ok('running') : bad('exited'), a.user, a.command.join(' ')])));
+    });
+  program.command('stop-app').description("stop a subnet's apps (or the one on --port)")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').option('--port <port>', 'TCP port', port)
+    .action(async (o, cmd) => {
+      const stopped = await api(cmd).stopApp({ vpc: o.vpc, subnet: o.subnet, port: o.port });
+      console.log(stopped.length ? `stopped ${stopped.map((a) => `port ${a.port} (pid ${a.pid})`).join(', ')}` : 'no app to stop');
+    });
+  program.command('logs').description("print an app's log")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').requiredOption('--port <port>', 'TCP port', port)
+    .action(async (o, cmd) => process.stdout.write(await api(cmd).appLog({ vpc: o.vpc, subnet: o.subnet, port: o.port })));
+  program.command('test-connectivity').description('probe from one subnet to another (ICMP, and TCP with --port); exit 1 when unreachable')
+    .option('--vpc <vpc>', 'source VPC').option('--from-subnet <name>', 'source subnet').option('--to-subnet <name>', 'target subnet')
+    .option('--to-vpc <vpc>', 'target VPC (default: the source VPC)').option('--port <port>', 'also try a TCP connect', port)
+    .option('--all', 'every subnet against every subnet').option('--json', 'machine-readable output')
+    .action(async (o, cmd) => {
+      const v = api(cmd);
+      if (o.all) {
+        const m = await v.connectivityMatrix();
+        if (o.json) return printJson(m);
+        return console.log(renderMatrix(m, isTty()));
+      }
+      if (!o.vpc || !o.fromSubnet || !o.toSubnet) throw new VpcctlError('INVALID_INPUT', 'test-connectivity needs --vpc, --from-subnet and --to-subnet (or --all)');
+      const r = await v.testConnectivity({ vpc: o.vpc, fromSubnet: o.fromSubnet, toSubnet: o.toSubnet, toVpc: o.toVpc, port: o.port });
+      if (o.json) printJson(r);
+      else {
+        const line = (what: string, p: { ok: boolean; rttMs?: number; error?: string }) =>
+          console.log(`${what}: ${p.ok ? ok(`reachable (${p.rttMs?.toFixed(3)} ms)`) : bad(`unreachable${p.error ? ` (${p.error})` : ''}`)}`);
+        console.log(`${r.from.vpc}/${r.from.subnet} (${r.from.address}) -> ${r.to.vpc}/${r.to.subnet} (${r.to.address})`);
+        line('icmp', r.icmp);
+        if (r.tcp) line(`tcp ${r.tcp.port}`, r.tcp);
+      }
+      if (!r.reachable) process.exitCode = 1;
+    });
+  program.command('exec').description("run a command inside a subnet's host namespace")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
+    .argument('<command...>', 'command and arguments (after --)')
+    .action(async (argv: string[], o, cmd) => {
+      findSubnet(await api(cmd).state(), o.vpc, o.subnet);
+      process.exitCode = await kernel((await native()).runInNetns(hostNs(o.vpc, o.subnet), argv));
+    });
+
+  // --- topology files, pictures, diagnostics -------------------------------
+  program.command('apply').description('converge on a topology file (YAML or JSON)')
+    .requiredOption('-f, --file <file>', 'topology file').option('--dry-run', 'print the plan, change nothing')
+    .option('--prune', 'also remove what the file does not name')
+    .action(async (o, cmd) => {
+      const topo = await readDocument(o.file, 'topology');
+      const bar = progress();
+      const r = await api(cmd).apply(topo, { dryRun: o.dryRun, prune: o.prune, onProgress: bar.onProgress }).finally(bar.stop);
+      for (const w of r.warnings) warn(w);
+      if (o.dryRun) {
+        console.log(`plan: ${r.changes.length} changes, ${r.plan.ops.length} kernel operations (dry run)`);
+        for (const c of r.changes) console.log(`  ${c}`);
+        return;
+      }
+      if (!r.changed) return console.log('0 changes');
+      console.log(`${r.changes.length} changes, ${r.plan.ops.length} kernel operations in ${r.elapsedMs.toFixed(0)} ms${r.appsStarted.length ? `, ${r.appsStarted.length} apps started` : ''}`);
+      for (const c of r.changes.slice(0, 20)) console.log(dim(`  ${c}`));
+      if (r.changes.length > 20) console.log(dim(`  ... and ${r.changes.length - 20} more`));
+    });
+  program.command('destroy').description('remove the VPCs a topology file names')
+    .requiredOption('-f, --file <file>', 'topology file')
+    .action(async (o, cmd) => {
+      const r = await api(cmd).destroy(await readDocument(o.file, 'topology'));
+      console.log(r.changed ? `removed ${r.value.join(', ')} (${r.plan.ops.length} kernel operations, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
+    });
+  program.command('graph').description('draw the topology')
+    .addOption(new Option('--format <format>', 'output format').choices(['svg', 'mermaid', 'dot']).default('svg'))
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (o, cmd) => {
+      const text = await api(cmd).graph(o.format);
+      if (o.output) { await writeFile(o.output, text); console.log(`wrote ${o.output}`); } else process.stdout.write(text);
+    });
+  program.command('doctor').description('check that this host can run vpcctl, and explain what would get in the way')
+    .action(async () => { process.exitCode = await doctor(); });
+  program.command('demo').description("walk the seed's scenario in a throwaway sandbox with a simulated internet")
+    .option('--keep', 'keep the topology until Enter is pressed')
+    .action(async (o) => { process.exitCode = await demo({ keep: !!o.keep }); });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2; // commander has printed the message
+    }
+    if (e instanceof VpcctlError) {
+      process.stderr.write(`vpcctl: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`vpcctl: ${(e as Error).message ?? String(e)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Every failure vpcctl reports carries a stable code, so programs can branch on
+ * it and the CLI can map it to an exit code: 2 for bad input, 1 otherwise.
+ */
+export type ErrorCode =
+  | 'INVALID_INPUT' // malformed flag, file or value
+  | 'INVALID_NAME'
+  | 'INVALID_CIDR'
+  | 'INVALID_POLICY'
+  | 'OVERLAP' // CIDRs that may not overlap do
+  | 'CONFLICT' // same name, another spec
+  | 'NOT_FOUND'
+  | 'IN_USE' // e.g. a port already taken by an app
+  | 'NOT_ROOT'
+  | 'KERNEL' // the kernel refused an operation (the plan was rolled back)
+  | 'STATE'; // the state file is unreadable or locked
+
+const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
+  'INVALID_INPUT', 'INVALID_NAME', 'INVALID_CIDR', 'INVALID_POLICY', 'OVERLAP', 'CONFLICT', 'NOT_FOUND', 'IN_USE',
+]);
+
+export class VpcctlError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VpcctlError';
+    this.code = code;
+  }
+  /** 2 when the user's input was wrong (state and kernel untouched), 1 otherwise. */
+  get exitCode(): number {
+    return INPUT_CODES.has(this.code) ? 2 : 1;
+  }
+}
+
+export const fail = (code: ErrorCode, message: string): never => {
+  throw new VpcctlError(code, message);
+};

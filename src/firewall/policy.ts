@@ -1,0 +1,107 @@
+/**
+ * Compiles a validated security policy into the nftables objects of table
+ * `inet vpcctl` in a subnet's host namespace. Stateful like a cloud security
+ * group: replies pass, then the user's rules in order (first match wins), then
+ * the chain policy from `default`. Ports and CIDRs become anonymous sets so a
+ * rule with many ports is still one lookup per packet.
+ */
+import { type Cidr, contains, formatCidr, parseCidr } from '../model/cidr.js';
+import { type PolicyRule, type SubnetPolicy, portRangesOf } from '../model/schema.js';
+import type { NftObject } from '../plan/ops.js';
+import { type Expr, accept, chain, counter, ctState, daddr, drop, iif, oif, prefix, rule, saddr } from './nft.js';
+
+export type Direction = 'ingress' | 'egress';
+export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
+
+const HOOK: Record<Direction, string> = { ingress: 'input', egress: 'output' };
+
+/** What the compiler needs; a topology subnet's policy (subnet omitted) qualifies. */
+export type CompilablePolicy = Pick<SubnetPolicy, 'ingress' | 'egress' | 'default'>;
+
+/** The rule comment, `ingress[1]`: how show-policy joins counters back to the policy. */
+export const ruleComment = (direction: Direction, index: number): string => `${direction}[${index}]`;
+
+/** Sorted, merged port ranges: interval sets refuse overlapping elements. */
+function mergedPorts(rule: PolicyRule): Array<[number, number]> {
+  const ranges = portRangesOf(rule.port!).sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [lo, hi] of ranges) {
+    const last = out.at(-1);
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
+}
+
+/** CIDRs with any block inside another dropped (same reason as ports). */
+function mergedCidrs(rule: PolicyRule): Cidr[] {
+  const list = (Array.isArray(rule.cidr) ? rule.cidr : [rule.cidr!]).map((c) => parseCidr(c));
+  list.sort((a, b) => a.prefix - b.prefix || a.network - b.network);
+  const out: Cidr[] = [];
+  for (const c of list) if (!out.some((o) => contains(o, c))) out.push(c);
+  return out.sort((a, b) => a.network - b.network);
+}
+
+/** One element stays a plain value (`tcp dport 80`); more become `{ set: [...] }`. */
+const oneOrSet = (items: unknown[]): unknown => (items.length === 1 ? items[0] : { set: items });
+
+function matchesOf(direction: Direction, r: PolicyRule): Expr[] {
+  const exprs: Expr[] = [];
+  if (r.cidr !== undefined) {
+    const cidrs = mergedCidrs(r);
+    // 0.0.0.0/0 is "any IPv4": say so instead of a zero-length prefix.
+    if (cidrs.some((c) => c.prefix === 0)) {
+      exprs.push({ match: { op: '==', left: { meta: { key: 'nfproto' } }, right: 'ipv4' } });
+    } else {
+      const peer = oneOrSet(cidrs.map((c) => prefix(formatCidr(c))));
+      exprs.push(direction === 'ingress' ? saddr(peer) : daddr(peer));
+    }
+  }
+  if (r.port !== undefined) {
+    const ports = mergedPorts(r).map(([lo, hi]) => (lo === hi ? lo : { range: [lo, hi] }));
+    // `tcp dport` carries its own `meta l4proto tcp` dependency.
+    exprs.push({ match: { op: '==', left: { payload: { protocol: r.protocol, field: 'dport' } }, right: oneOrSet(ports) } });
+  } else if (r.protocol !== 'all') {
+    exprs.push({ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: r.protocol } });
+  }
+  return exprs;
+}
+
+/** The objects inside table `inet vpcctl`; the caller adds the table itself. */
+export function compilePolicy(policy: CompilablePolicy): NftObject[] {
+  const out: NftObject[] = [];
+  for (const direction of DIRECTIONS) {
+    out.push(chain(direction, HOOK[direction], 'filter', 0, policy.default === 'deny' ? 'drop' : 'accept'));
+    // Replies to allowed traffic must pass whatever the rules say, or every deny breaks the other direction.
+    out.push(rule(direction, [ctState('established', 'related'), accept], 'established'));
+    out.push(rule(direction, [ctState('invalid'), drop], 'invalid'));
+    out.push(rule(direction, [direction === 'ingress' ? iif('lo') : oif('lo'), accept], 'loopback'));
+    policy[direction].forEach((r, i) => {
+      out.push(rule(direction, [...matchesOf(direction, r), counter, r.action === 'allow' ? accept : drop], ruleComment(direction, i)));
+    });
+  }
+  return out;
+}
+
+/** `allow tcp port 80,8000-8100 from 10.0.0.0/8`: one line per rule, as the user wrote it. */
+export function describeRule(direction: Direction, r: PolicyRule): string {
+  const parts: string[] = [r.action.padEnd(5), r.protocol];
+  if (r.port !== undefined) parts.push('port', (Array.isArray(r.port) ? r.port : [r.port]).join(','));
+  const peers = r.cidr === undefined ? 'anywhere' : (Array.isArray(r.cidr) ? r.cidr : [r.cidr]).join(',');
+  parts.push(direction === 'ingress' ? 'from' : 'to', peers);
+  return parts.join(' ');
+}
+
+/** Human summary for show-policy; each rule line starts with its comment key. */
+export function describePolicy(policy: CompilablePolicy & { subnet?: string }): string[] {
+  const lines: string[] = [];
+  if (policy.subnet) lines.push(`subnet ${policy.subnet}`);
+  const verdict = policy.default === 'deny' ? 'deny' : 'allow';
+  for (const direction of DIRECTIONS) {
+    lines.push(`${direction} (established/related allowed; otherwise first match wins; default ${verdict}):`);
+    const rules = policy[direction];
+    if (rules.length === 0) lines.push('  (no rules)');
+    rules.forEach((r, i) => lines.push(`  ${ruleComment(direction, i).padEnd(12)} ${describeRule(direction, r)}`));
+  }
+  return lines;
+}

@@ -1,0 +1,63 @@
+/**
+ * What the graph renderers draw: a plain snapshot of the topology, built from
+ * either a topology file or the state, so renderers depend on neither.
+ */
+import type { Topology } from '../model/schema.js';
+import type { State } from '../state/types.js';
+
+export interface SubnetView {
+  name: string;
+  cidr: string;
+  type: 'public' | 'private';
+  apps: Array<{ port: number }>;
+}
+
+export interface VpcView {
+  name: string;
+  cidr: string;
+  /** Host interface of the internet gateway; null when the VPC has no gateway. */
+  uplink: string | null;
+  /** Transit block between router and host; null when not allocated (yet). */
+  transit: string | null;
+  subnets: SubnetView[];
+}
+
+export interface TopologyView {
+  vpcs: VpcView[];
+  peerings: Array<{ vpc1: string; vpc2: string }>;
+}
+
+/** A topology file has no transit allocations yet; an absent uplink means the default route's interface. */
+export function viewFromTopology(t: Topology): TopologyView {
+  return {
+    vpcs: t.vpcs.map((v) => ({
+      name: v.name,
+      cidr: v.cidr,
+      uplink: v.uplink ?? '(default route)',
+      transit: null,
+      subnets: v.subnets.map((s) => ({ name: s.name, cidr: s.cidr, type: s.type, apps: s.apps.map((a) => ({ port: a.port })) })),
+    })),
+    peerings: t.peerings.map((p) => ({ vpc1: p.vpc1, vpc2: p.vpc2 })),
+  };
+}
+
+export function viewFromState(state: State): TopologyView {
+  return {
+    vpcs: Object.values(state.vpcs).map((v) => ({
+      name: v.name,
+      cidr: v.cidr,
+      uplink: v.uplink,
+      transit: v.transit,
+      subnets: Object.values(v.subnets).map((s) => ({
+        name: s.name,
+        cidr: s.cidr,
+        type: s.type,
+        apps: s.apps.map((a) => ({ port: a.port })),
+      })),
+    })),
+    peerings: state.peerings.map((p) => ({ vpc1: p.vpc1, vpc2: p.vpc2 })),
+  };
+}
+
+/** Apps as a short label: ":80 :8080". */
+export const appsLabel = (s: SubnetView): string => s.apps.map((a) => `:${a.port}`).join(' ');

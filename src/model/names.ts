@@ -1,0 +1,107 @@
+/**
+ * User-facing names and every kernel name derived from them. All derivations
+ * are pure functions of the desired state, so the planner, `status` and
+ * `cleanup-all` compute the same names without consulting the state file.
+ */
+import { VpcctlError } from '../errors.js';
+import { type Cidr, hexOf, parseCidr } from './cidr.js';
+
+export type NameKind = 'vpc' | 'subnet';
+
+/** Letters, digits, '-': safe in namespace names, tags ('/', '~', ':' are separators) and files. */
+export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+export function validateName(kind: NameKind, name: string): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new VpcctlError(
+      'INVALID_NAME',
+      `${kind} name ${JSON.stringify(name)} is invalid: use a-z, 0-9 and '-', start with a letter or digit, at most 32 characters`,
+    );
+  }
+  return name;
+}
+
+export const isValidName = (name: string): boolean => NAME_RE.test(name);
+
+// --- Namespaces -----------------------------------------------------------
+
+/** Namespace of a subnet's first host (the seed's tests use this exact name). */
+export const hostNs = (vpc: string, subnet: string): string => `ns-${vpc}-${subnet}`;
+/** Namespace of a VPC's router. */
+export const routerNs = (vpc: string): string => `vpcr-${vpc}`;
+
+// --- Interfaces (IFNAMSIZ: at most 15 chars; "xx-" + 8 hex = 11) -----------
+
+/** "xx-" + the block's network in hex: the caller guarantees the network is unique where the link lives. */
+const linkName = (prefix: string, cidr: Cidr | string): string =>
+  `${prefix}-${hexOf((typeof cidr === 'string' ? parseCidr(cidr) : cidr).network)}`;
+
+/** Router end of a subnet's veth; subnets of a VPC never overlap, so the network is unique in the router. */
+export const subnetLink = (subnetCidr: Cidr | string): string => linkName('sn', subnetCidr);
+/** Router end of a peering veth; a VPC's peers never overlap each other, so unique in the router. */
+export const peerLink = (peerVpcCidr: Cidr | string): string => linkName('px', peerVpcCidr);
+/** Host-namespace end of a VPC's internet gateway; transit blocks are unique in the host. */
+export const gatewayHostLink = (transitCidr: Cidr | string): string => linkName('vg', transitCidr);
+/** Router end of the internet gateway: one per router namespace, so a constant. */
+export const ROUTER_GATEWAY_LINK = 'igw0';
+/** The host's end of its subnet link, as on a cloud instance. */
+export const HOST_LINK = 'eth0';
+
+// --- Ownership tags (link aliases, alias of `lo` in each namespace) ----------
+
+export const TAG_PREFIX = 'vpcctl:';
+
+/** What a tagged kernel object belongs to. */
+export type Owner =
+  | { kind: 'router'; vpc: string }
+  | { kind: 'host'; vpc: string; subnet: string }
+  | { kind: 'subnet'; vpc: string; subnet: string }
+  | { kind: 'peer'; vpc1: string; vpc2: string }
+  | { kind: 'igw'; vpc: string };
+
+/** Both ends of a peering carry the same tag whichever side created it. */
+const peerPair = (a: string, b: string): [string, string] => (a <= b ? [a, b] : [b, a]);
+
+export function formatTag(owner: Owner): string {
+  switch (owner.kind) {
+    case 'router':
+    case 'igw':
+      return `${TAG_PREFIX}${owner.kind}:${owner.vpc}`;
+    case 'host':
+    case 'subnet':
+      return `${TAG_PREFIX}${owner.kind}:${owner.vpc}/${owner.subnet}`;
+    case 'peer': {
+      const [a, b] = peerPair(owner.vpc1, owner.vpc2);
+      return `${TAG_PREFIX}peer:${a}~${b}`;
+    }
+  }
+}
+
+export const routerTag = (vpc: string): string => formatTag({ kind: 'router', vpc });
+export const hostTag = (vpc: string, subnet: string): string => formatTag({ kind: 'host', vpc, subnet });
+
+/** Tag of a link: a subnet's veth, a peering's veth or a VPC's gateway veth. */
+export function linkTag(owner: Extract<Owner, { kind: 'subnet' | 'peer' | 'igw' }>): string {
+  return formatTag(owner);
+}
+
+const N = '[a-z0-9][a-z0-9-]{0,31}';
+const TAG_RE = new RegExp(
+  `^${TAG_PREFIX}(?:(router|igw):(${N})|(host|subnet):(${N})/(${N})|peer:(${N})~(${N}))$`,
+);
+
+/** The owner encoded in a tag, or null when the tag is not one of ours (never touch those). */
+export function parseTag(tag: string): Owner | null {
+  const m = TAG_RE.exec(tag);
+  if (!m) return null;
+  if (m[1]) return { kind: m[1] as 'router' | 'igw', vpc: m[2]! };
+  if (m[3]) return { kind: m[3] as 'host' | 'subnet', vpc: m[4]!, subnet: m[5]! };
+  const [vpc1, vpc2] = peerPair(m[6]!, m[7]!);
+  return { kind: 'peer', vpc1, vpc2 };
+}
+
+// --- nftables ---------------------------------------------------------------
+
+/** The one table vpcctl owns in every namespace it touches (host included). */
+export const NFT_TABLE = 'vpcctl';
+export const NFT_FAMILY = 'inet';

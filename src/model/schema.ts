@@ -1,0 +1,257 @@
+/**
+ * The one definition of vpcctl's input documents (topology file and security
+ * policy): the TypeScript types, runtime validation and the published JSON
+ * Schema all come from these zod schemas. Only shape and per-value checks live
+ * here; cross-object rules (overlaps, uniqueness, references) are in validate.ts.
+ */
+import { z } from 'zod';
+import { VpcctlError, type ErrorCode } from '../errors.js';
+import { parseCidr } from './cidr.js';
+import { NAME_RE, validateName, type NameKind } from './names.js';
+
+const messageOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
+
+// --- Leaf values --------------------------------------------------------------
+
+/** A CIDR string, checked by cidr.ts so messages match the CLI's. */
+const CidrString = z
+  .string()
+  .superRefine((text, ctx) => {
+    const message = messageOf(() => parseCidr(text));
+    if (message) ctx.addIssue({ code: 'custom', message, input: text });
+  })
+  .meta({ description: 'IPv4 CIDR block, host bits clear', examples: ['10.0.1.0/24'], pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$' });
+
+const nameString = (kind: NameKind) =>
+  z.string().regex(NAME_RE, { error: (iss) => messageOf(() => validateName(kind, String(iss.input))) });
+
+const portError = (iss: { input?: unknown }) => `${String(iss.input)} is not a port (use 1-65535)`;
+const PortNumber = z.number().int({ error: portError }).min(1, { error: portError }).max(65535, { error: portError });
+
+const PORT_RANGE_RE = /^(\d{1,5})(?:-(\d{1,5}))?$/;
+
+/** "8000-8100" (or "80") as [lo, hi]; null when not a valid range. */
+function parsePortRange(text: string): [number, number] | null {
+  const m = PORT_RANGE_RE.exec(text.trim());
+  if (!m) return null;
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  return lo >= 1 && hi <= 65535 && lo <= hi ? [lo, hi] : null;
+}
+
+const PortRangeString = z
+  .string()
+  .superRefine((text, ctx) => {
+    if (!parsePortRange(text)) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a port range (use "lo-hi" within 1-65535, lo <= hi)`, input: text });
+    }
+  })
+  .meta({ pattern: '^\\d{1,5}(-\\d{1,5})?$', examples: ['8000-8100'] });
+
+const PortItem = z.union([PortNumber, PortRangeString]);
+const PortSpecSchema = z.union([PortItem, z.array(PortItem).min(1)]).meta({
+  description: 'a port, a range "lo-hi", or a list of those',
+  examples: [80, '8000-8100', [80, 443]],
+});
+
+export type PortSpec = z.infer<typeof PortSpecSchema>;
+
+/** Inclusive [lo, hi] ranges of an already validated port spec. */
+export function portRangesOf(spec: PortSpec): Array<[number, number]> {
+  const items = Array.isArray(spec) ? spec : [spec];
+  return items.map((item) => (typeof item === 'number' ? [item, item] : parsePortRange(item)!));
+}
+
+// --- Policy -----------------------------------------------------------------
+
+export const PROTOCOLS = ['tcp', 'udp', 'icmp', 'all'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+const RuleSchema = z
+  .strictObject({
+    port: PortSpecSchema.optional(),
+    protocol: z.enum(PROTOCOLS).optional().meta({ description: 'default: tcp when a port is given, else all' }),
+    action: z.enum(['allow', 'deny']),
+    cidr: z
+      .union([CidrString, z.array(CidrString).min(1)])
+      .optional()
+      .meta({ description: 'peer range(s): source for ingress, destination for egress' }),
+  })
+  .superRefine((rule, ctx) => {
+    if (rule.port !== undefined && (rule.protocol === 'icmp' || rule.protocol === 'all')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['port'],
+        message: `a port needs protocol tcp or udp, not ${rule.protocol}`,
+        input: rule.port,
+      });
+    }
+  })
+  // Filling the protocol here means every consumer sees the effective one.
+  .transform((rule) => ({ ...rule, protocol: rule.protocol ?? (rule.port !== undefined ? 'tcp' : 'all') }) as PolicyRule);
+
+export interface PolicyRule {
+  port?: PortSpec;
+  protocol: Protocol;
+  action: 'allow' | 'deny';
+  cidr?: string | string[];
+}
+
+const policyFields = {
+  ingress: z.array(RuleSchema).default([]),
+  egress: z.array(RuleSchema).default([]),
+  default: z.enum(['allow', 'deny']).default('allow').meta({ description: 'verdict when no rule matches' }),
+};
+
+/** A policy document for apply-policy: names its subnet by CIDR. */
+export const PolicySchema = z.strictObject({ subnet: CidrString, ...policyFields });
+/** A policy inside a topology subnet: the subnet is implied. */
+export const SubnetPolicySchema = z.strictObject({ subnet: CidrString.optional(), ...policyFields });
+
+export type Policy = z.output<typeof PolicySchema>;
+export type SubnetPolicy = z.output<typeof SubnetPolicySchema>;
+
+// --- Topology -----------------------------------------------------------------
+
+const AppSchema = z.strictObject({
+  port: PortNumber,
+  command: z
+    .union([z.array(z.string()).min(1), z.string().min(1)])
+    .optional()
+    .meta({ description: 'argv, or a command line run by /bin/sh; default: a tiny HTTP server' }),
+  user: z.string().min(1).optional(),
+});
+
+const SubnetSchema = z.strictObject({
+  name: nameString('subnet'),
+  cidr: CidrString,
+  type: z.enum(['public', 'private']),
+  policy: SubnetPolicySchema.optional(),
+  apps: z.array(AppSchema).default([]),
+});
+
+const VpcSchema = z.strictObject({
+  name: nameString('vpc'),
+  cidr: CidrString,
+  uplink: z
+    .string()
+    .regex(/^[^\s/:]{1,15}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name` })
+    .optional()
+    .meta({ description: "host interface for internet traffic; default: the default route's" }),
+  subnets: z.array(SubnetSchema).default([]),
+});
+
+const PeeringSchema = z.strictObject({ vpc1: nameString('vpc'), vpc2: nameString('vpc') });
+
+export const TopologySchema = z.strictObject({
+  $schema: z.string().optional(),
+  vpcs: z.array(VpcSchema),
+  peerings: z.array(PeeringSchema).default([]),
+});
+
+export type Topology = z.output<typeof TopologySchema>;
+export type TopologyInput = z.input<typeof TopologySchema>;
+export type VpcSpec = Topology['vpcs'][number];
+export type SubnetSpec = VpcSpec['subnets'][number];
+export type AppSpec = SubnetSpec['apps'][number];
+export type PeeringSpec = Topology['peerings'][number];
+
+// --- Issues -> one clear error -------------------------------------------------
+
+type Issue = z.core.$ZodIssue;
+
+/** `vpcs[0].subnets[1].cidr` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+}
+
+/** "null", "array", or the type and value of a scalar: enough to spot the mistake. */
+const describeValue = (v: unknown): string =>
+  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+
+/** An issue meaning "this branch is for another type" (not "right type, bad content"). */
+function isTypeMismatch(issue: Issue): boolean {
+  if (issue.path.length > 0) return false;
+  if (issue.code === 'invalid_type') return issue.expected !== 'int'; // zod reports non-integers as a type
+  if (issue.code === 'invalid_union') return issue.errors.every((b) => b.some(isTypeMismatch));
+  return false;
+}
+
+const expectedTypes = (issue: Issue): string[] =>
+  issue.code === 'invalid_type' ? [issue.expected] : issue.code === 'invalid_union' ? issue.errors.flat().flatMap(expectedTypes) : [];
+
+/**
+ * A union reports every branch. The interesting one is a branch whose type
+ * matched but whose content was wrong; report that instead of "no match".
+ */
+function describeIssue(issue: Issue, label: string, prefix: readonly PropertyKey[] = []): string {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union') {
+    for (const branch of issue.errors) {
+      const deep = branch.find((i) => !isTypeMismatch(i));
+      if (deep) return describeIssue(deep, label, path);
+    }
+  }
+  const where = path.length > 0 ? formatPath(path) : label;
+  // A missing field shows up as a type or enum mismatch on `undefined`.
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_value') && issue.input === undefined) return `${where}: is required`;
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.expected === 'int') return `${where}: ${issue.message}`;
+      return `${where}: expected ${issue.expected}, got ${describeValue(issue.input)}`;
+    case 'invalid_union':
+      return `${where}: expected ${[...new Set(expectedTypes(issue))].join(' or ')}, got ${describeValue(issue.input)}`;
+    case 'unrecognized_keys':
+      return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_value':
+      return `${where}: ${JSON.stringify(issue.input)} is not one of ${issue.values.map(String).join(', ')}`;
+    case 'too_small':
+      return issue.origin === 'array' || issue.origin === 'string' ? `${where}: must not be empty` : `${where}: ${issue.message}`;
+    default:
+      return `${where}: ${issue.message}`;
+  }
+}
+
+function parseWith<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode, label: string): z.output<S> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  throw new VpcctlError(code, describeIssue(result.error.issues[0]!, label));
+}
+
+/** Shape-check a topology document (already read from JSON/YAML). */
+export function parseTopology(value: unknown): Topology {
+  return parseWith(TopologySchema, value, 'INVALID_INPUT', 'topology');
+}
+
+/** Shape-check an apply-policy document. */
+export function parsePolicy(value: unknown): Policy {
+  return parseWith(PolicySchema, value, 'INVALID_POLICY', 'policy');
+}
+
+/** Shape-check a policy whose subnet is named elsewhere (a flag, the API); `subnet` may be omitted. */
+export function parseSubnetPolicy(value: unknown): SubnetPolicy {
+  return parseWith(SubnetPolicySchema, value, 'INVALID_POLICY', 'policy');
+}
+
+// --- JSON Schema -----------------------------------------------------------------
+
+/** JSON Schema of the topology file as users write it (defaults optional). */
+export function topologyJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(TopologySchema, { io: 'input', target: 'draft-2020-12' }),
+    title: 'vpcctl topology',
+  };
+}
+
+export function policyJsonSchema(): Record<string, unknown> {
+  return { ...z.toJSONSchema(PolicySchema, { io: 'input', target: 'draft-2020-12' }), title: 'vpcctl security policy' };
+}

@@ -1,0 +1,177 @@
+/**
+ * Semantic checks across objects: what the schema cannot see. The small
+ * checkers are shared with the single-object CLI commands; `at` is the
+ * context prefixed to the message ("vpcs[0].subnets[1]" in a file, nothing or
+ * a phrase on the command line), so both read naturally.
+ */
+import { VpcctlError, type ErrorCode } from '../errors.js';
+import { type Cidr, checkPrefix, contains, formatCidr, overlaps, parseCidr } from './cidr.js';
+import { hostNs } from './names.js';
+import type { Topology } from './schema.js';
+
+export const VPC_PREFIX = { min: 8, max: 28 } as const;
+/** A /31 or /32 has no room for the gateway (.1) plus a host (.2). */
+export const SUBNET_PREFIX = { min: 8, max: 30 } as const;
+
+export interface NamedCidr {
+  name: string;
+  cidr: Cidr | string;
+}
+export interface PeeringRef {
+  vpc1: string;
+  vpc2: string;
+}
+
+const fail = (code: ErrorCode, at: string | undefined, message: string): never => {
+  throw new VpcctlError(code, at ? `${at}: ${message}` : message);
+};
+
+/** Run a check from cidr.ts, keeping its code but adding our context. */
+const withAt = <T>(at: string | undefined, fn: () => T): T => {
+  try {
+    return fn();
+  } catch (err) {
+    if (at && err instanceof VpcctlError) throw new VpcctlError(err.code, `${at}: ${err.message}`, { cause: err });
+    throw err;
+  }
+};
+
+const asCidr = (c: Cidr | string, what: string, at?: string): Cidr =>
+  typeof c === 'string' ? withAt(at, () => parseCidr(c, { what })) : c;
+const show = (c: Cidr | string): string => (typeof c === 'string' ? c : formatCidr(c));
+
+export function checkVpcCidr(cidr: Cidr | string, at?: string): Cidr {
+  const c = asCidr(cidr, 'vpc', at);
+  withAt(at, () => checkPrefix(c, VPC_PREFIX.min, VPC_PREFIX.max, 'vpc'));
+  return c;
+}
+
+/** A subnet must fit its VPC and not overlap its siblings (the router would have two routes). */
+export function checkSubnetCidr(
+  vpcCidr: Cidr | string,
+  subnetCidr: Cidr | string,
+  siblings: readonly NamedCidr[],
+  at?: string,
+): Cidr {
+  const vpc = asCidr(vpcCidr, 'vpc', at);
+  const c = asCidr(subnetCidr, 'subnet', at);
+  withAt(at, () => checkPrefix(c, SUBNET_PREFIX.min, SUBNET_PREFIX.max, 'subnet'));
+  if (!contains(vpc, c)) fail('INVALID_CIDR', at, `${formatCidr(c)} is not inside the vpc's CIDR ${formatCidr(vpc)}`);
+  for (const s of siblings) {
+    if (overlaps(c, asCidr(s.cidr, 'subnet'))) {
+      fail('OVERLAP', at, `${formatCidr(c)} overlaps subnet "${s.name}" (${show(s.cidr)})`);
+    }
+  }
+  return c;
+}
+
+/** For create-vpc / create-subnet: the name must be new in its scope. */
+export function checkNewName(kind: 'vpc' | 'subnet', name: string, existing: Iterable<string>, at?: string): void {
+  for (const e of existing) if (e === name) fail('CONFLICT', at, `${kind} "${name}" already exists`);
+}
+
+/**
+ * Host namespace names join vpc and subnet with '-', which names may contain:
+ * ("a-b", "c") and ("a", "b-c") would share ns-a-b-c.
+ */
+export function checkHostNsFree(
+  vpc: string,
+  subnet: string,
+  existing: Iterable<{ vpc: string; subnet: string }>,
+  at?: string,
+): void {
+  const ns = hostNs(vpc, subnet);
+  for (const e of existing) {
+    if ((e.vpc !== vpc || e.subnet !== subnet) && hostNs(e.vpc, e.subnet) === ns) {
+      fail('CONFLICT', at, `subnet "${subnet}" of vpc "${vpc}" would use namespace "${ns}", already used by subnet "${e.subnet}" of vpc "${e.vpc}"`);
+    }
+  }
+}
+
+/** An app port is bound in the subnet's host namespace: one app per port. */
+export function checkAppPort(port: number, usedPorts: Iterable<number>, at?: string): void {
+  for (const p of usedPorts) if (p === port) fail('IN_USE', at, `port ${port} is already used by another app in this subnet`);
+}
+
+/**
+ * A peering routes each VPC's CIDR into the other's router, so the CIDRs must
+ * be disjoint, and each VPC's peers must be disjoint from each other (else its
+ * router would have two routes for one destination).
+ */
+export function checkPeering(
+  vpcs: readonly NamedCidr[],
+  peering: PeeringRef,
+  existing: readonly PeeringRef[],
+  at?: string,
+): void {
+  const byName = new Map(vpcs.map((v) => [v.name, v]));
+  const find = (name: string): NamedCidr => byName.get(name) ?? fail('NOT_FOUND', at, `vpc "${name}" does not exist`);
+  const a = find(peering.vpc1);
+  const b = find(peering.vpc2);
+  if (a.name === b.name) fail('CONFLICT', at, `vpc "${a.name}" cannot peer with itself`);
+  const same = (p: PeeringRef) =>
+    (p.vpc1 === a.name && p.vpc2 === b.name) || (p.vpc1 === b.name && p.vpc2 === a.name);
+  if (existing.some(same)) fail('CONFLICT', at, `vpcs "${a.name}" and "${b.name}" are already peered`);
+  const ac = asCidr(a.cidr, 'vpc');
+  const bc = asCidr(b.cidr, 'vpc');
+  if (overlaps(ac, bc)) {
+    fail('OVERLAP', at, `vpc "${a.name}" (${formatCidr(ac)}) overlaps vpc "${b.name}" (${formatCidr(bc)}); peered vpcs need disjoint CIDRs`);
+  }
+  // The new peer of each side must not overlap that side's existing peers.
+  for (const [self, other, otherCidr] of [[a, b, bc], [b, a, ac]] as const) {
+    for (const p of existing) {
+      const peerName = p.vpc1 === self.name ? p.vpc2 : p.vpc2 === self.name ? p.vpc1 : undefined;
+      const peer = peerName === undefined ? undefined : byName.get(peerName);
+      if (!peer) continue;
+      const pc = asCidr(peer.cidr, 'vpc');
+      if (overlaps(pc, otherCidr)) {
+        fail(
+          'OVERLAP',
+          at,
+          `vpc "${self.name}" is already peered with "${peer.name}" (${formatCidr(pc)}), which overlaps "${other.name}" (${formatCidr(otherCidr)}): routes in "${self.name}" would be ambiguous`,
+        );
+      }
+    }
+  }
+}
+
+/** Every semantic rule of a topology; throws the first violation, naming its path. */
+export function validateTopology(topology: Topology): Topology {
+  const vpcNames = new Map<string, number>();
+  const hosts: Array<{ vpc: string; subnet: string }> = [];
+  topology.vpcs.forEach((vpc, i) => {
+    const at = `vpcs[${i}]`;
+    const dup = vpcNames.get(vpc.name);
+    if (dup !== undefined) fail('CONFLICT', `${at}.name`, `vpc "${vpc.name}" is also defined at vpcs[${dup}]`);
+    vpcNames.set(vpc.name, i);
+    const vpcCidr = checkVpcCidr(vpc.cidr, `${at}.cidr`);
+
+    const siblings: Array<NamedCidr & { index: number }> = [];
+    vpc.subnets.forEach((subnet, j) => {
+      const sat = `${at}.subnets[${j}]`;
+      const twin = siblings.find((s) => s.name === subnet.name);
+      if (twin) fail('CONFLICT', `${sat}.name`, `subnet "${subnet.name}" is also defined at ${at}.subnets[${twin.index}]`);
+      const cidr = checkSubnetCidr(vpcCidr, subnet.cidr, siblings, sat);
+      checkHostNsFree(vpc.name, subnet.name, hosts, sat);
+      hosts.push({ vpc: vpc.name, subnet: subnet.name });
+      siblings.push({ name: subnet.name, cidr, index: j });
+
+      const policySubnet = subnet.policy?.subnet;
+      if (policySubnet !== undefined && policySubnet !== formatCidr(cidr)) {
+        fail('INVALID_POLICY', `${sat}.policy.subnet`, `${policySubnet} is not this subnet's CIDR (${formatCidr(cidr)})`);
+      }
+      const ports: number[] = [];
+      subnet.apps.forEach((app, k) => {
+        checkAppPort(app.port, ports, `${sat}.apps[${k}].port`);
+        ports.push(app.port);
+      });
+    });
+  });
+
+  const done: PeeringRef[] = [];
+  topology.peerings.forEach((p, k) => {
+    checkPeering(topology.vpcs, p, done, `peerings[${k}]`);
+    done.push(p);
+  });
+  return topology;
+}

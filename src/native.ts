@@ -1,0 +1,30 @@
+import { VpcctlError } from './errors.js';
+
+/**
+ * The native module (crates/vpcctl-node), typed by the generated index.d.ts.
+ * Loaded on first use so `vpcctl --help` and `vpcctl doctor` work (and say
+ * why) even where the addon cannot load.
+ */
+export type Native = typeof import('../index.js');
+
+let cached: Native | undefined;
+
+export async function native(): Promise<Native> {
+  if (cached) return cached;
+  try {
+    // index.js is the napi-rs loader: it picks the .node file for this platform.
+    cached = (await import('../index.js')) as Native;
+  } catch (e) {
+    throw new VpcctlError('KERNEL', `cannot load vpcctl's native module: ${(e as Error).message.split('\n')[0]} (run 'make build')`);
+  }
+  return cached;
+}
+
+/** Turn a rejection of the native module into a VpcctlError('KERNEL') with its message. */
+export async function kernel<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw e instanceof VpcctlError ? e : new VpcctlError('KERNEL', (e as Error).message, { cause: e });
+  }
+}

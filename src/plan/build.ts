@@ -1,0 +1,129 @@
+import type { Op } from './ops.js';
+import { HOST_NS } from './ops.js';
+import {
+  HOST_LINK, NFT_TABLE, ROUTER_GATEWAY_LINK, gatewayHostLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
+} from '../model/names.js';
+import { formatCidr, hostAddress, ipToString, parseCidr } from '../model/cidr.js';
+import { compilePolicy } from '../firewall/policy.js';
+import { routerRuleset } from '../firewall/router.js';
+import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
+
+/**
+ * The kernel operations that make (or unmake) one piece of the model. The
+ * planner decides which pieces change; these say what each piece is made of.
+ */
+
+const addr = (cidr: string, n: number) => ipToString(hostAddress(parseCidr(cidr), n));
+const withLen = (cidr: string, n: number) => `${addr(cidr, n)}/${parseCidr(cidr).prefix}`;
+
+/** Transit and peering /30s: .1 is the host (or vpc1) end, .2 the router (or vpc2) end. */
+export const transitEnds = (cidr: string) => ({ near: withLen(cidr, 1), far: withLen(cidr, 2), nearIp: addr(cidr, 1), farIp: addr(cidr, 2) });
+
+const ROUTER_SYSCTLS: [string, string][] = [
+  ['net/ipv4/ip_forward', '1'],
+  // Strict reverse-path filtering on every router link: a host can only send
+  // from its own address (anti-spoofing without a rule).
+  ['net/ipv4/conf/all/rp_filter', '1'],
+  ['net/ipv4/conf/default/rp_filter', '1'],
+  // The router answers ARP for its subnets' neighbours: hosts stay on routed /32s.
+  ['net/ipv4/conf/all/proxy_arp', '1'],
+];
+
+export function routerTable(vpc: VpcState): Op {
+  return { op: 'nftApply', ns: routerNs(vpc.name), family: 'inet', table: NFT_TABLE, ruleset: routerRuleset(vpc) };
+}
+
+export function createVpc(vpc: VpcState): Op[] {
+  const ns = routerNs(vpc.name);
+  const ops: Op[] = [
+    { op: 'netnsAdd', ns, tag: routerTag(vpc.name) },
+    ...ROUTER_SYSCTLS.map(([key, value]): Op => ({ op: 'sysctlSet', ns, key, value })),
+  ];
+  if (vpc.transit) {
+    const t = transitEnds(vpc.transit);
+    const hostLink = gatewayHostLink(vpc.transit);
+    const tag = linkTag({ kind: 'igw', vpc: vpc.name });
+    ops.push(
+      { op: 'vethAdd', ns: HOST_NS, name: hostLink, alias: tag, peerNs: ns, peerName: ROUTER_GATEWAY_LINK, peerAlias: tag },
+      { op: 'addrAdd', ns: HOST_NS, dev: hostLink, cidr: t.near },
+      { op: 'addrAdd', ns, dev: ROUTER_GATEWAY_LINK, cidr: t.far },
+      { op: 'routeAdd', ns, dst: 'default', via: t.nearIp, dev: ROUTER_GATEWAY_LINK },
+    );
+  }
+  return ops;
+}
+
+/** Routes a subnet host needs beyond its own subnet: the VPC (or everything, if public) and its peers. */
+function hostRoutes(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op[] {
+  const ns = hostNs(vpc.name, subnet.name);
+  const via = addr(subnet.cidr, 1);
+  const route = (dst: string): Op => ({ op: 'routeAdd', ns, dst, via, dev: HOST_LINK });
+  if (subnet.type === 'public') return [route('default')];
+  return [route(vpc.cidr), ...peerCidrs.map(route)];
+}
+
+export function createSubnet(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op[] {
+  const rns = routerNs(vpc.name);
+  const ns = hostNs(vpc.name, subnet.name);
+  const link = subnetLink(subnet.cidr);
+  const tag = linkTag({ kind: 'subnet', vpc: vpc.name, subnet: subnet.name });
+  const ops: Op[] = [
+    { op: 'netnsAdd', ns, tag: hostTag(vpc.name, subnet.name) },
+    { op: 'vethAdd', ns: rns, name: link, alias: tag, peerNs: ns, peerName: HOST_LINK, peerAlias: tag },
+    { op: 'addrAdd', ns: rns, dev: link, cidr: `${addr(subnet.cidr, 1)}/32` },
+    { op: 'routeAdd', ns: rns, dst: `${addr(subnet.cidr, 2)}/32`, dev: link },
+    { op: 'addrAdd', ns, dev: HOST_LINK, cidr: withLen(subnet.cidr, 2) },
+    ...hostRoutes(vpc, subnet, peerCidrs),
+    // Apps run unprivileged and may still serve port 80 inside their namespace.
+    { op: 'sysctlSet', ns, key: 'net/ipv4/ip_unprivileged_port_start', value: '0' },
+  ];
+  const policy = policyOp(vpc, subnet);
+  if (policy) ops.push(policy);
+  return ops;
+}
+
+export function policyOp(vpc: VpcState, subnet: SubnetState): Op | null {
+  if (!subnet.policy) return null;
+  return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: 'inet', table: NFT_TABLE, ruleset: compilePolicy(subnet.policy) };
+}
+
+export const removePolicy = (vpc: string, subnet: string): Op =>
+  ({ op: 'nftDelete', ns: hostNs(vpc, subnet), family: 'inet', table: NFT_TABLE });
+
+/** A peering: one veth between the two routers, and a route each way. */
+export function createPeering(p: PeeringState, a: VpcState, b: VpcState): Op[] {
+  const ends = transitEnds(p.link);
+  const tag = linkTag({ kind: 'peer', vpc1: a.name, vpc2: b.name });
+  const linkA = peerLink(b.cidr);
+  const linkB = peerLink(a.cidr);
+  const nsA = routerNs(a.name);
+  const nsB = routerNs(b.name);
+  return [
+    { op: 'vethAdd', ns: nsA, name: linkA, alias: tag, peerNs: nsB, peerName: linkB, peerAlias: tag },
+    { op: 'addrAdd', ns: nsA, dev: linkA, cidr: ends.near },
+    { op: 'addrAdd', ns: nsB, dev: linkB, cidr: ends.far },
+    { op: 'routeAdd', ns: nsA, dst: b.cidr, via: ends.farIp, dev: linkA },
+    { op: 'routeAdd', ns: nsB, dst: a.cidr, via: ends.nearIp, dev: linkB },
+  ];
+}
+
+export const deletePeering = (_p: PeeringState, a: VpcState, b: VpcState): Op[] =>
+  [{ op: 'linkDel', ns: routerNs(a.name), name: peerLink(b.cidr) }];
+
+/** Routes to a peer in the private hosts of a VPC (public hosts reach it by their default route). */
+export function peerRoutes(vpc: VpcState, peerCidr: string, subnets: SubnetState[], add: boolean): Op[] {
+  return subnets
+    .filter((s) => s.type === 'private')
+    .map((s): Op => {
+      const ns = hostNs(vpc.name, s.name);
+      return add
+        ? { op: 'routeAdd', ns, dst: peerCidr, via: addr(s.cidr, 1), dev: HOST_LINK }
+        : { op: 'routeDel', ns, dst: peerCidr, dev: HOST_LINK };
+    });
+}
+
+/** The host's route to a public subnet over the VPC's gateway link. */
+export function hostRouteToSubnet(vpc: VpcState, subnetCidr: string): Op {
+  const t = transitEnds(vpc.transit!);
+  return { op: 'routeAdd', ns: HOST_NS, dst: formatCidr(parseCidr(subnetCidr)), via: t.farIp, dev: gatewayHostLink(vpc.transit!) };
+}

@@ -1,0 +1,50 @@
+/**
+ * Plan operations: the contract between the planner and the native executor.
+ * docs/plan-ops.md describes their effect and undo; crates/netkit/src/plan.rs
+ * is the Rust side. `ns: ""` is the namespace vpcctl itself runs in (the host).
+ */
+export type Op =
+  | { op: 'netnsAdd'; ns: string; tag: string }
+  | { op: 'netnsDel'; ns: string }
+  | {
+      op: 'vethAdd';
+      ns: string;
+      name: string;
+      alias: string;
+      peerNs: string;
+      peerName: string;
+      peerAlias: string;
+      mtu?: number;
+    }
+  | { op: 'linkDel'; ns: string; name: string }
+  | { op: 'addrAdd'; ns: string; dev: string; cidr: string }
+  | { op: 'addrDel'; ns: string; dev: string; cidr: string }
+  | { op: 'routeAdd'; ns: string; dst: string; dev?: string; via?: string; onlink?: boolean; src?: string }
+  | { op: 'routeDel'; ns: string; dst: string; dev?: string; via?: string }
+  | { op: 'sysctlSet'; ns: string; key: string; value: string }
+  | { op: 'nftApply'; ns: string; family: string; table: string; ruleset: NftObject[] }
+  | { op: 'nftDelete'; ns: string; family: string; table: string };
+
+/** One entry of libnftables' JSON `nftables` array (`{ "chain": {...} }`, `{ "rule": {...} }`, ...). */
+export type NftObject = Record<string, unknown>;
+
+export const HOST_NS = '';
+
+/** A one-line description of an op, for `--dry-run` and progress output. */
+export function describeOp(o: Op): string {
+  const where = (ns: string) => (ns === HOST_NS ? 'host' : ns);
+  switch (o.op) {
+    case 'netnsAdd': return `create netns ${o.ns}`;
+    case 'netnsDel': return `delete netns ${o.ns}`;
+    case 'vethAdd': return `create veth ${o.name}@${where(o.ns)} <-> ${o.peerName}@${where(o.peerNs)}`;
+    case 'linkDel': return `delete link ${o.name}@${where(o.ns)}`;
+    case 'addrAdd': return `add address ${o.cidr} on ${o.dev}@${where(o.ns)}`;
+    case 'addrDel': return `remove address ${o.cidr} from ${o.dev}@${where(o.ns)}`;
+    case 'routeAdd':
+      return `add route ${o.dst}${o.via ? ` via ${o.via}` : ''}${o.dev ? ` dev ${o.dev}` : ''} in ${where(o.ns)}`;
+    case 'routeDel': return `delete route ${o.dst}${o.dev ? ` dev ${o.dev}` : ''} in ${where(o.ns)}`;
+    case 'sysctlSet': return `set ${o.key.replaceAll('/', '.')}=${o.value} in ${where(o.ns)}`;
+    case 'nftApply': return `replace nftables table ${o.family} ${o.table} in ${where(o.ns)} (${o.ruleset.length} objects)`;
+    case 'nftDelete': return `delete nftables table ${o.family} ${o.table} in ${where(o.ns)}`;
+  }
+}

@@ -1,0 +1,225 @@
+import type { Op } from './ops.js';
+import { HOST_NS } from './ops.js';
+import { NFT_TABLE, hostNs, routerNs } from '../model/names.js';
+import { overlaps, parseCidr } from '../model/cidr.js';
+import { hostRuleset } from '../firewall/host.js';
+import type { State, SubnetState, VpcState } from '../state/types.js';
+import {
+  createPeering, createSubnet, createVpc, hostRouteToSubnet, deletePeering, peerRoutes, policyOp, removePolicy, routerTable,
+} from './build.js';
+
+/** What the planner knows of the kernel: which namespaces exist (one readdir), and the host's ip_forward. */
+export interface KernelView {
+  namespaces: ReadonlySet<string>;
+  hostForward: string;
+}
+
+export interface Plan {
+  ops: Op[];
+  /** One line per change a person would name ("create subnet demo/web"). */
+  changes: string[];
+  /** Namespaces the plan creates or deletes: saved as pending while it runs. */
+  namespaces: string[];
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const vpcSpec = (v: VpcState) => [v.cidr, v.uplink, v.transit];
+const subnetSpec = (s: SubnetState) => [s.cidr, s.type];
+const peeringKey = (p: { vpc1: string; vpc2: string }) => [p.vpc1, p.vpc2].sort().join('~');
+
+/**
+ * Diff the desired state against the current one and the kernel, and return
+ * the smallest ordered list of operations that makes the kernel match the
+ * desired state. Pure: no I/O, so every decision here is unit-tested.
+ *
+ * The unit of rebuild is the namespace: a VPC whose router namespace is
+ * missing (or was mid-change when a run crashed) is rebuilt whole, a subnet
+ * whose host namespace is missing is rebuilt alone. Deletions come first, so a
+ * rebuild's delete precedes its create.
+ */
+export function plan(current: State, desired: State, kernel: KernelView): Plan {
+  const dels: Op[] = [];
+  const adds: Op[] = [];
+  const changes: string[] = [];
+  const pending = new Set(current.pending);
+  const present = (ns: string) => kernel.namespaces.has(ns);
+  const broken = (ns: string) => !present(ns) || pending.has(ns);
+  const deleted = new Set<string>();
+  const delNs = (ns: string) => {
+    if (present(ns) && !deleted.has(ns)) { deleted.add(ns); dels.push({ op: 'netnsDel', ns }); }
+  };
+
+  const rebuiltVpcs = new Set<string>();
+  const touchedRouters = new Set<string>();
+
+  // VPCs that go, or whose router must be rebuilt.
+  for (const cur of Object.values(current.vpcs)) {
+    const des = desired.vpcs[cur.name];
+    if (des && same(vpcSpec(cur), vpcSpec(des)) && !broken(routerNs(cur.name))) continue;
+    for (const s of Object.values(cur.subnets)) delNs(hostNs(cur.name, s.name));
+    delNs(routerNs(cur.name));
+    changes.push(des ? `rebuild vpc ${cur.name}` : `delete vpc ${cur.name}`);
+  }
+  // Leftovers of a crashed run that are no longer wanted.
+  for (const ns of pending) {
+    if (!wantedNamespaces(desired).has(ns)) delNs(ns);
+  }
+
+  // VPCs that are new or rebuilt: the router, every subnet, every peering.
+  for (const des of Object.values(desired.vpcs)) {
+    const cur = current.vpcs[des.name];
+    if (cur && same(vpcSpec(cur), vpcSpec(des)) && !broken(routerNs(des.name))) continue;
+    rebuiltVpcs.add(des.name);
+    if (!cur) {
+      delNs(routerNs(des.name)); // a leftover of a crash
+      changes.push(`create vpc ${des.name}`);
+    }
+    adds.push(...createVpc(des));
+    for (const s of Object.values(des.subnets)) {
+      if (!cur) delNs(hostNs(des.name, s.name));
+      adds.push(...createSubnet(des, s, peerCidrs(desired, des.name)));
+      if (!cur) changes.push(`create subnet ${des.name}/${s.name}`);
+    }
+    adds.push(routerTable(des));
+  }
+
+  // Subnets of VPCs that stay.
+  for (const des of Object.values(desired.vpcs)) {
+    const cur = current.vpcs[des.name];
+    if (!cur || rebuiltVpcs.has(des.name)) continue;
+    for (const s of Object.values(cur.subnets)) {
+      const d = des.subnets[s.name];
+      if (d && same(subnetSpec(s), subnetSpec(d))) continue;
+      delNs(hostNs(des.name, s.name));
+      touchedRouters.add(des.name);
+      changes.push(d ? `replace subnet ${des.name}/${s.name}` : `delete subnet ${des.name}/${s.name}`);
+      if (s.type === 'public') dels.push({ op: 'routeDel', ns: HOST_NS, dst: s.cidr });
+    }
+    for (const d of Object.values(des.subnets)) {
+      const s = cur.subnets[d.name];
+      const ns = hostNs(des.name, d.name);
+      const fresh = !s || !same(subnetSpec(s), subnetSpec(d));
+      if (fresh || broken(ns)) {
+        if (!fresh) { delNs(ns); changes.push(`repair subnet ${des.name}/${d.name}`); }
+        if (!s) { delNs(ns); changes.push(`create subnet ${des.name}/${d.name}`); }
+        adds.push(...createSubnet(des, d, peerCidrs(desired, des.name)));
+        touchedRouters.add(des.name);
+      } else if (!same(s.policy, d.policy)) {
+        adds.push(d.policy ? policyOp(des, d)! : removePolicy(des.name, d.name));
+        changes.push(`${d.policy ? 'apply' : 'remove'} policy on ${des.name}/${d.name}`);
+      }
+    }
+  }
+
+  // Peerings between VPCs that both stay (rebuilt VPCs get theirs below).
+  const curPeerings = new Map(current.peerings.map((p) => [peeringKey(p), p]));
+  const desPeerings = new Map(desired.peerings.map((p) => [peeringKey(p), p]));
+  for (const [key, p] of curPeerings) {
+    if (desPeerings.has(key) && same(p, desPeerings.get(key))) continue;
+    changes.push(`unpeer ${p.vpc1} ${p.vpc2}`);
+    const [a, b] = [desired.vpcs[p.vpc1], desired.vpcs[p.vpc2]];
+    const stays = (v: VpcState | undefined) => v && !rebuiltVpcs.has(v.name);
+    if (stays(a) && stays(b)) dels.push(...deletePeering(p, a!, b!));
+    for (const [v, other] of [[a, current.vpcs[p.vpc2]], [b, current.vpcs[p.vpc1]]] as const) {
+      if (stays(v) && other) dels.push(...peerRoutes(v!, other.cidr, keptSubnets(current, desired, v!.name), false));
+    }
+  }
+  for (const [key, p] of desPeerings) {
+    const a = desired.vpcs[p.vpc1]!;
+    const b = desired.vpcs[p.vpc2]!;
+    const isNew = !(curPeerings.has(key) && same(curPeerings.get(key), p));
+    if (!isNew && !rebuiltVpcs.has(a.name) && !rebuiltVpcs.has(b.name)) continue;
+    if (isNew) changes.push(`peer ${p.vpc1} ${p.vpc2}`);
+    adds.push(...createPeering(p, a, b));
+    for (const [v, other] of [[a, b], [b, a]] as const) {
+      if (!rebuiltVpcs.has(v.name)) adds.push(...peerRoutes(v, other.cidr, keptSubnets(current, desired, v.name), true));
+    }
+  }
+
+  for (const name of touchedRouters) {
+    if (!rebuiltVpcs.has(name)) adds.push(routerTable(desired.vpcs[name]!));
+  }
+
+  adds.push(...hostLevel(current, desired, kernel, rebuiltVpcs));
+
+  const ops = [...dels, ...adds];
+  const namespaces = [...new Set(ops.flatMap((o) => (o.op === 'netnsAdd' || o.op === 'netnsDel' ? [o.ns] : [])))];
+  return { ops, changes, namespaces };
+}
+
+/** Subnets that exist before and after this plan without being rebuilt. */
+function keptSubnets(current: State, desired: State, vpc: string): SubnetState[] {
+  const cur = current.vpcs[vpc];
+  const des = desired.vpcs[vpc];
+  if (!cur || !des) return [];
+  return Object.values(des.subnets).filter((d) => {
+    const s = cur.subnets[d.name];
+    return s && same(subnetSpec(s), subnetSpec(d));
+  });
+}
+
+function peerCidrs(state: State, vpc: string): string[] {
+  return state.peerings.flatMap((p) => {
+    const other = p.vpc1 === vpc ? p.vpc2 : p.vpc2 === vpc ? p.vpc1 : null;
+    return other && state.vpcs[other] ? [state.vpcs[other]!.cidr] : [];
+  });
+}
+
+/** Every namespace a state's kernel realisation has. */
+export function wantedNamespaces(state: State): Set<string> {
+  const out = new Set<string>();
+  for (const v of Object.values(state.vpcs)) {
+    out.add(routerNs(v.name));
+    for (const s of Object.values(v.subnets)) out.add(hostNs(v.name, s.name));
+  }
+  return out;
+}
+
+/**
+ * Routes the host keeps to public subnets: only for VPCs whose CIDR overlaps
+ * no other VPC's, since the host has one routing table for all of them.
+ */
+export function hostRoutes(state: State): Map<string, { vpc: VpcState; cidr: string }> {
+  const vpcs = Object.values(state.vpcs);
+  const out = new Map<string, { vpc: VpcState; cidr: string }>();
+  for (const v of vpcs) {
+    if (!v.transit) continue;
+    const cidr = parseCidr(v.cidr);
+    if (vpcs.some((o) => o !== v && overlaps(cidr, parseCidr(o.cidr)))) continue;
+    for (const s of Object.values(v.subnets)) {
+      if (s.type === 'public') out.set(s.cidr, { vpc: v, cidr: s.cidr });
+    }
+  }
+  return out;
+}
+
+/** The host's table, its routes to public subnets, and ip_forward. */
+function hostLevel(current: State, desired: State, kernel: KernelView, rebuilt: Set<string>): Op[] {
+  const ops: Op[] = [];
+  const before = hostRoutes(current);
+  const after = hostRoutes(desired);
+  for (const [cidr, r] of before) {
+    const next = after.get(cidr);
+    if (!next && desired.vpcs[r.vpc.name]) ops.push({ op: 'routeDel', ns: HOST_NS, dst: cidr });
+  }
+  for (const [cidr, r] of after) {
+    const prev = before.get(cidr);
+    if (!prev || rebuilt.has(r.vpc.name) || prev.vpc.transit !== r.vpc.transit) ops.push(hostRouteToSubnet(r.vpc, cidr));
+  }
+
+  const was = hostRuleset(current);
+  const will = hostRuleset(desired);
+  const dirty = current.pending.length > 0 || rebuilt.size > 0;
+  if (will && (dirty || !same(was, will))) ops.push({ op: 'nftApply', ns: HOST_NS, family: 'inet', table: NFT_TABLE, ruleset: will });
+  if (!will && was) ops.push({ op: 'nftDelete', ns: HOST_NS, family: 'inet', table: NFT_TABLE });
+
+  const needsForward = Object.keys(desired.vpcs).length > 0;
+  if (needsForward && kernel.hostForward !== '1') {
+    ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: '1' });
+  }
+  if (!needsForward && desired.hostForwardBefore !== undefined && kernel.hostForward !== desired.hostForwardBefore) {
+    ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: desired.hostForwardBefore });
+  }
+  return ops;
+}
+

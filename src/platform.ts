@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { platformArchTriples } from '@napi-rs/triples';
+
+/**
+ * Which prebuilt native binary this machine needs, from @napi-rs/triples (the
+ * same table napi-rs uses to name per-platform packages), checked against
+ * the targets the package ships (package.json "napi.targets").
+ */
+export interface PlatformInfo {
+  /** e.g. linux-x64-gnu: the suffix of the .node file and of the per-platform package. */
+  platformArchABI: string | null;
+  triple: string | null;
+  supported: boolean;
+  targets: string[];
+}
+
+const libc = (): 'gnu' | 'musl' => {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  if (report?.header?.glibcVersionRuntime) return 'gnu';
+  try {
+    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl') ? 'musl' : 'gnu';
+  } catch {
+    return 'gnu';
+  }
+};
+
+export function platformInfo(): PlatformInfo {
+  const require = createRequire(import.meta.url);
+  const pkg = require('../package.json') as { napi: { targets: string[] } };
+  const candidates = platformArchTriples[process.platform]?.[process.arch] ?? [];
+  const abi = process.platform === 'linux' ? libc() : undefined;
+  const match = candidates.find((t) => t.abi === abi) ?? null;
+  return {
+    platformArchABI: match?.platformArchABI ?? null,
+    triple: match?.triple ?? null,
+    supported: !!match && pkg.napi.targets.includes(match.triple),
+    targets: pkg.napi.targets,
+  };
+}

@@ -1,0 +1,41 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { kernel, native } from '../native.js';
+
+/**
+ * A simulated internet for the demo and the tests: a namespace holding the
+ * far end of the host's uplink and a web server on a documentation address.
+ * Only ever built inside a sandbox (its own network namespace), so no packet
+ * reaches a real network. Made with the native module, like everything else.
+ */
+export const SIM = {
+  ns: 'sim-inet',
+  uplink: 'uplink0',
+  uplinkAddress: '203.0.113.1',
+  upstreamAddress: '203.0.113.254',
+  serverAddress: '198.51.100.10',
+  serverPort: 80,
+} as const;
+
+const SERVER = join(dirname(fileURLToPath(import.meta.url)), '..', 'app', 'server.js');
+
+export interface SimInternet { serverPid: number }
+
+export async function buildSimInternet(logFile = '/run/sim-inet.log'): Promise<SimInternet> {
+  if (process.env.VPCCTL_SANDBOX !== '1') throw new Error('the simulated internet is only built inside a sandbox (VPCCTL_SANDBOX=1)');
+  const n = await native();
+  await kernel(n.netnsAdd(SIM.ns, 'sim-internet'));
+  await kernel(n.vethAdd({ ns: '', name: SIM.uplink, peerNs: SIM.ns, peerName: 'wan0' }));
+  await kernel(n.addrAdd('', SIM.uplink, `${SIM.uplinkAddress}/24`));
+  await kernel(n.routeAdd('', { dst: 'default', via: SIM.upstreamAddress, dev: SIM.uplink }));
+  await kernel(n.addrAdd(SIM.ns, 'wan0', `${SIM.upstreamAddress}/24`));
+  await kernel(n.addrAdd(SIM.ns, 'lo', `${SIM.serverAddress}/32`));
+  const serverPid = await kernel(n.spawnDetached(SIM.ns, [process.execPath, SERVER, String(SIM.serverPort)], {
+    logFile, env: ['VPCCTL_APP_VPC=internet', 'VPCCTL_APP_SUBNET=web', `VPCCTL_APP_ADDRESS=${SIM.serverAddress}`],
+  }));
+  for (let i = 0; i < 50; i++) {
+    if ((await kernel(n.tcpConnect(SIM.ns, SIM.serverAddress, SIM.serverPort, 100))).ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { serverPid };
+}

@@ -1,0 +1,65 @@
+import type { SubnetPolicy } from '../model/schema.js';
+
+/**
+ * The persisted intent. The kernel is the truth about what exists; this is
+ * what the user asked for, plus the few facts vpcctl must remember (transit
+ * allocations, the host's ip_forward before vpcctl turned it on, apps' pids).
+ */
+export const STATE_VERSION = 1;
+
+export type SubnetType = 'public' | 'private';
+
+export interface AppState {
+  port: number;
+  pid: number;
+  command: string[];
+  user: string;
+  logFile: string;
+  startedAt: string;
+}
+
+export interface SubnetState {
+  name: string;
+  cidr: string;
+  type: SubnetType;
+  policy?: SubnetPolicy;
+  apps: AppState[];
+}
+
+export interface VpcState {
+  name: string;
+  cidr: string;
+  /** Host interface the VPC's internet traffic leaves by; null: no internet. */
+  uplink: string | null;
+  /** The /30 of the transit pool joining the router to the host; null without uplink. */
+  transit: string | null;
+  subnets: Record<string, SubnetState>;
+}
+
+export interface PeeringState {
+  vpc1: string;
+  vpc2: string;
+  /** The /30 of the transit pool addressing the link between the two routers. */
+  link: string;
+}
+
+export interface State {
+  version: typeof STATE_VERSION;
+  transitPool: string;
+  /** net.ipv4.ip_forward on the host before the first VPC, restored after the last. */
+  hostForwardBefore?: string;
+  vpcs: Record<string, VpcState>;
+  peerings: PeeringState[];
+  /** Namespaces a run was changing when it stopped; the next run rebuilds them. */
+  pending: string[];
+}
+
+export const DEFAULT_TRANSIT_POOL = '100.64.0.0/16';
+
+export const emptyState = (transitPool = DEFAULT_TRANSIT_POOL): State => ({
+  version: STATE_VERSION,
+  transitPool,
+  vpcs: {},
+  peerings: [],
+  pending: [],
+});

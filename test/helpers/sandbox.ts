@@ -1,0 +1,61 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+/**
+ * Integration tests run only inside scripts/sandbox.sh (new net, mount and PID
+ * namespaces; tmpfs on /run). Outside one, they refuse to run rather than
+ * touch the real host.
+ */
+if (process.env.VPCCTL_SANDBOX !== '1') {
+  throw new Error('integration tests must run in the sandbox: scripts/sandbox.sh npx ava test/integration/...');
+}
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'vpcctl');
+const pexec = promisify(execFile);
+
+/** A fresh state directory on the sandbox's tmpfs. */
+export const freshStateDir = () => mkdtempSync('/run/vpcctl/test-');
+
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+/** Run ./vpcctl with a state dir; never throws on a non-zero exit. */
+export async function vpcctl(stateDir: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await pexec(process.execPath, [CLI, ...args], {
+      env: { ...process.env, VPCCTL_STATE_DIR: stateDir, NO_COLOR: '1', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+/** iproute2 as an independent witness of what the kernel holds (tests only). */
+export function ip(args: string[], ns?: string): string {
+  const argv = ns ? ['-n', ns, ...args] : args;
+  const r = spawnSync('ip', argv, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip ${argv.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+export const netnsList = (): string[] =>
+  ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean).sort();
+
+/** Run a command inside a namespace (tests only). */
+export function inNs(ns: string, argv: string[], timeoutMs = 5000) {
+  return spawnSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8', timeout: timeoutMs });
+}
+
+export function nft(args: string[], ns?: string): string {
+  const r = ns ? spawnSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8' }) : spawnSync('nft', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`nft ${args.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** The tiny HTTP client run inside subnets to fetch from the simulated internet. */
+export const FETCH = join(ROOT, 'dist', 'app', 'fetch.js');
