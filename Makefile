@@ -9,7 +9,7 @@ NATIVE := vpcctl.linux-x64-gnu.node
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml $(wildcard Cargo.lock)
 TS_SRC := $(shell find src -name '*.ts') tsconfig.json
 
-.PHONY: install deps build test test-unit test-rust test-integration demo bench clean
+.PHONY: install deps build test test-unit demo bench clean
 
 install: deps node_modules/.stamp build
 
@@ -42,15 +42,9 @@ topology.schema.json: src/model/schema.ts | node_modules/.stamp
 test: install
 	@bash scripts/test.sh
 
-test-unit: install
+# Pure logic only: no root, no kernel.
+test-unit: node_modules/.stamp
 	npx ava test/unit
-
-test-rust: install
-	cargo build --release --tests -p netkit
-	scripts/sandbox.sh cargo test --release -p netkit
-
-test-integration: install
-	bash scripts/test-integration.sh
 
 demo: install
 	./vpcctl demo

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from './paths.js';
 import { platformArchTriples } from '@napi-rs/triples';
 
 /**
@@ -26,15 +27,16 @@ const libc = (): 'gnu' | 'musl' => {
 };
 
 export function platformInfo(): PlatformInfo {
-  const require = createRequire(import.meta.url);
-  const pkg = require('../package.json') as { napi: { targets: string[] } };
+  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { napi: { targets: string[] } };
   const candidates = platformArchTriples[process.platform]?.[process.arch] ?? [];
   const abi = process.platform === 'linux' ? libc() : undefined;
   const match = candidates.find((t) => t.abi === abi) ?? null;
+  // The package's typings call the triple `raw`; its data calls it `triple`.
+  const triple = match ? ((match as unknown as { triple?: string }).triple ?? match.raw) : null;
   return {
     platformArchABI: match?.platformArchABI ?? null,
-    triple: match?.triple ?? null,
-    supported: !!match && pkg.napi.targets.includes(match.triple),
+    triple,
+    supported: !!triple && pkg.napi.targets.includes(triple),
     targets: pkg.napi.targets,
   };
 }

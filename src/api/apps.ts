@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { APP_SERVER } from '../paths.js';
 import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
@@ -22,8 +22,6 @@ export interface DeployAppInput {
   /** User the app runs as (default: nobody). */
   user?: string;
 }
-
-const DEFAULT_SERVER = join(dirname(fileURLToPath(import.meta.url)), '..', 'app', 'server.js');
 
 /** True while the process exists and is not a zombie waiting to be reaped. */
 export function alive(pid: number): boolean {
@@ -54,7 +52,7 @@ async function lookupUser(user: string): Promise<{ uid: number; gid: number }> {
 }
 
 export const argvOf = (command: string[] | string | undefined, port: number): string[] =>
-  command === undefined ? [process.execPath, DEFAULT_SERVER, String(port)]
+  command === undefined ? [process.execPath, APP_SERVER, String(port)]
     : typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
 
 /**
@@ -76,11 +74,11 @@ export async function startApp(stateDir: string, vpcAddress: string, input: Depl
   const ns = hostNs(input.vpc, input.subnet);
   const pid = await kernel(n.spawnDetached(ns, argv, {
     uid: ids.uid, gid: ids.gid, logFile,
-    env: [
-      `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
-      `VPCCTL_APP_VPC=${input.vpc}`, `VPCCTL_APP_SUBNET=${input.subnet}`,
-      `VPCCTL_APP_ADDRESS=${vpcAddress}`, `VPCCTL_APP_PORT=${port}`,
-    ],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      VPCCTL_APP_VPC: input.vpc, VPCCTL_APP_SUBNET: input.subnet,
+      VPCCTL_APP_ADDRESS: vpcAddress, VPCCTL_APP_PORT: String(port),
+    },
   }));
   // Ready when a TCP connect from inside the namespace succeeds; a custom
   // command that never listens is given the benefit of the doubt after 5 s.

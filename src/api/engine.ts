@@ -94,8 +94,7 @@ export class Engine {
   async run(plan: Plan, opts: ChangeOptions = {}): Promise<void> {
     const n = await native();
     const faultAt = process.env.VPCCTL_FAULT_AT ? Number(process.env.VPCCTL_FAULT_AT) : undefined;
-    const progress = opts.onProgress ? (err: unknown, done: number, total: number) => { if (!err) opts.onProgress!(done, total); } : undefined;
-    await kernel(n.execute(JSON.stringify(plan.ops), { faultAt }, progress));
+    await kernel(n.execute(JSON.stringify(plan.ops), { faultAt }, opts.onProgress));
   }
 
   /**

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
 import { Vpcctl } from '../api/vpcctl.js';
@@ -9,9 +8,8 @@ import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import { SIM, buildSimInternet } from '../sim/internet.js';
 import { renderMatrix } from './matrix.js';
+import { APP_FETCH, CLI_BIN } from '../paths.js';
 
-const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'vpcctl');
-const FETCH = join(dirname(fileURLToPath(import.meta.url)), '..', 'app', 'fetch.js');
 
 /**
  * Re-run this command in a throwaway sandbox (new network, mount and PID
@@ -21,7 +19,7 @@ const FETCH = join(dirname(fileURLToPath(import.meta.url)), '..', 'app', 'fetch.
 function inSandbox(args: string[]): Promise<number> {
   const setup = 'mount -t tmpfs -o mode=755 vpcctl-demo /run && mkdir -p /run/netns /run/vpcctl/state && exec "$0" "$@"';
   const child = spawn('unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--',
-    '/bin/sh', '-c', setup, process.execPath, CLI, 'demo', ...args], {
+    '/bin/sh', '-c', setup, process.execPath, CLI_BIN, 'demo', ...args], {
     stdio: 'inherit',
     env: { ...process.env, VPCCTL_SANDBOX: '1', VPCCTL_STATE_DIR: '/run/vpcctl/state', VPCCTL_DEMO_OUT: process.cwd() },
   });
@@ -43,7 +41,7 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
     return r.reachable;
   };
   const fetchFrom = async (vpc: string, subnet: string) => {
-    const code = await kernel(n.runInNetns(hostNs(vpc, subnet), [process.execPath, FETCH, `http://${SIM.serverAddress}/`]));
+    const code = await kernel(n.runInNetns(hostNs(vpc, subnet), [process.execPath, APP_FETCH, `http://${SIM.serverAddress}/`]));
     say(`${vpc}/${subnet} fetching http://${SIM.serverAddress}/ : ${code === 0 ? pc.green('ok') : pc.red('no internet')}`);
   };
 

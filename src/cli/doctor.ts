@@ -53,7 +53,7 @@ export async function doctor(): Promise<number> {
     add('fail', (e as Error).message, "run 'make build'");
   }
   if (n) {
-    const nft = n.nftAvailable();
+    const nft = await n.nftAvailable();
     if (nft.ok) add('ok', `libnftables ${nft.version ?? ''} loaded in-process`.replace('  ', ' '));
     else add('fail', `libnftables cannot be loaded: ${nft.error}`, 'apt-get install libnftables1');
     if (process.getuid?.() === 0 && nft.ok) await tryKernel(n, add);

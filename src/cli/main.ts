@@ -193,7 +193,9 @@ export function buildProgram(): Command {
     });
   program.command('logs').description("print an app's log")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').requiredOption('--port <port>', 'TCP port', port)
-    .action(async (o, cmd) => process.stdout.write(await api(cmd).appLog({ vpc: o.vpc, subnet: o.subnet, port: o.port })));
+    .action(async (o, cmd) => {
+      process.stdout.write(await api(cmd).appLog({ vpc: o.vpc, subnet: o.subnet, port: o.port }));
+    });
   program.command('test-connectivity').description('probe from one subnet to another (ICMP, and TCP with --port); exit 1 when unreachable')
     .option('--vpc <vpc>', 'source VPC').option('--from-subnet <name>', 'source subnet').option('--to-subnet <name>', 'target subnet')
     .option('--to-vpc <vpc>', 'target VPC (default: the source VPC)').option('--port <port>', 'also try a TCP connect', port)

@@ -1,6 +1,5 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { kernel, native } from '../native.js';
+import { APP_SERVER } from '../paths.js';
 
 /**
  * A simulated internet for the demo and the tests: a namespace holding the
@@ -17,8 +16,6 @@ export const SIM = {
   serverPort: 80,
 } as const;
 
-const SERVER = join(dirname(fileURLToPath(import.meta.url)), '..', 'app', 'server.js');
-
 export interface SimInternet { serverPid: number }
 
 export async function buildSimInternet(logFile = '/run/sim-inet.log'): Promise<SimInternet> {
@@ -30,8 +27,8 @@ export async function buildSimInternet(logFile = '/run/sim-inet.log'): Promise<S
   await kernel(n.routeAdd('', { dst: 'default', via: SIM.upstreamAddress, dev: SIM.uplink }));
   await kernel(n.addrAdd(SIM.ns, 'wan0', `${SIM.upstreamAddress}/24`));
   await kernel(n.addrAdd(SIM.ns, 'lo', `${SIM.serverAddress}/32`));
-  const serverPid = await kernel(n.spawnDetached(SIM.ns, [process.execPath, SERVER, String(SIM.serverPort)], {
-    logFile, env: ['VPCCTL_APP_VPC=internet', 'VPCCTL_APP_SUBNET=web', `VPCCTL_APP_ADDRESS=${SIM.serverAddress}`],
+  const serverPid = await kernel(n.spawnDetached(SIM.ns, [process.execPath, APP_SERVER, String(SIM.serverPort)], {
+    logFile, env: { VPCCTL_APP_VPC: 'internet', VPCCTL_APP_SUBNET: 'web', VPCCTL_APP_ADDRESS: SIM.serverAddress },
   }));
   for (let i = 0; i < 50; i++) {
     if ((await kernel(n.tcpConnect(SIM.ns, SIM.serverAddress, SIM.serverPort, 100))).ok) break;

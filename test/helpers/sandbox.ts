@@ -16,6 +16,9 @@ if (process.env.VPCCTL_SANDBOX !== '1') {
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'vpcctl');
 const pexec = promisify(execFile);
+// Absolute paths: npx puts node_modules/.bin first on PATH, and it has an `nft` of its own.
+const IP = '/usr/sbin/ip';
+const NFT = '/usr/sbin/nft';
 
 /** A fresh state directory on the sandbox's tmpfs. */
 export const freshStateDir = () => mkdtempSync('/run/vpcctl/test-');
@@ -38,7 +41,7 @@ export async function vpcctl(stateDir: string, args: string[], env: Record<strin
 /** iproute2 as an independent witness of what the kernel holds (tests only). */
 export function ip(args: string[], ns?: string): string {
   const argv = ns ? ['-n', ns, ...args] : args;
-  const r = spawnSync('ip', argv, { encoding: 'utf8' });
+  const r = spawnSync(IP, argv, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ip ${argv.join(' ')}: ${r.stderr.trim()}`);
   return r.stdout;
 }
@@ -48,14 +51,14 @@ export const netnsList = (): string[] =>
 
 /** Run a command inside a namespace (tests only). */
 export function inNs(ns: string, argv: string[], timeoutMs = 5000) {
-  return spawnSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8', timeout: timeoutMs });
+  return spawnSync(IP, ['netns', 'exec', ns, ...argv], { encoding: 'utf8', timeout: timeoutMs });
 }
 
 export function nft(args: string[], ns?: string): string {
-  const r = ns ? spawnSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8' }) : spawnSync('nft', args, { encoding: 'utf8' });
+  const r = ns ? spawnSync(IP, ['netns', 'exec', ns, NFT, ...args], { encoding: 'utf8' }) : spawnSync(NFT, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`nft ${args.join(' ')}: ${r.stderr.trim()}`);
   return r.stdout;
 }
 
 /** The tiny HTTP client run inside subnets to fetch from the simulated internet. */
-export const FETCH = join(ROOT, 'dist', 'app', 'fetch.js');
+export { APP_FETCH as FETCH } from '../../src/paths.js';

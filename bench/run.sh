@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# `make bench`: vpcctl against the seed's way (one ip/nft process per step)
+# and against the floor (the same objects from a minimal raw-netlink
+# program), for one VPC with N subnets, plus per-packet cost and peak RSS.
+# Writes bench/results.md and bench/results.json and prints each target as
+# met or missed. Scratch files go to bench/out (git-ignored).
+#
+# Knobs (environment):
+#   BENCH_N=500          subnets per VPC (half public, half private, each with a policy)
+#   BENCH_CLI_N=100      create-subnet calls timed one by one
+#   BENCH_REPEAT=3       runs of each floor/vpcctl scenario (median reported);
+#                        the seed's way runs once, it is slow and far off target
+#   BENCH_RTT_COUNT=2000 timed round trips per RTT run (after 200 warm-up ones)
+#   BENCH_RTT_ROUNDS=5   RTT runs (medians over runs reported)
+#   BENCH_ONLY="floor seed vpcctl cli rtt"   scenarios to run
+#
+# Everything runs inside scripts/sandbox.sh (new net/mount/pid namespaces,
+# tmpfs /run): no packet leaves namespaces made here, nothing leaks.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+OUT=$ROOT/bench/out
+export CARGO_TARGET_DIR=$OUT/floor-target
+FLOOR=$CARGO_TARGET_DIR/release/floor
+RTT=$CARGO_TARGET_DIR/release/rtt
+
+if [[ ${VPCCTL_SANDBOX:-} != 1 ]]; then
+  # Built out here: the sandbox has no network for crates.io.
+  [[ $(id -u) == 0 ]] || { echo "bench: run as root (sudo make bench)" >&2; exit 1; }
+  export PATH=$HOME/.cargo/bin:/root/.cargo/bin:$PATH
+  mkdir -p "$OUT"
+  cargo build --quiet --release --manifest-path bench/floor/Cargo.toml || exit 1
+  exec scripts/sandbox.sh bash "$ROOT/bench/run.sh" "$@"
+fi
+
+N=${BENCH_N:-500}
+CLI_N=${BENCH_CLI_N:-100}
+REPEAT=${BENCH_REPEAT:-3}
+RTT_COUNT=${BENCH_RTT_COUNT:-2000}
+RTT_ROUNDS=${BENCH_RTT_ROUNDS:-5}
+ONLY=" ${BENCH_ONLY:-floor seed vpcctl cli rtt} "
+VPC=bench
+RESULTS=$OUT/results.tsv
+: >"$RESULTS"
+mkdir -p "$OUT"
+
+log() { printf '\e[2m[bench %s]\e[0m %s\n' "$(date +%T)" "$*" >&2; }
+record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
+wants() { [[ $ONLY == *" $1 "* ]]; }
+
+# Wall time from bash's own clock (no process for `date`) around the
+# command, and its peak RSS from /usr/bin/time (max over the process tree).
+# Sets WALL_MS and RSS_KB; output goes to $OUT/cmd.{out,err}.
+timed() {
+  local t0=$EPOCHREALTIME t1
+  if ! /usr/bin/time -f %M -o "$OUT/time.txt" "$@" >"$OUT/cmd.out" 2>"$OUT/cmd.err"; then
+    t1=$EPOCHREALTIME
+    log "FAILED: $* ($(tail -n 3 "$OUT/cmd.err" | tr '\n' ' '))"
+    return 1
+  fi
+  t1=$EPOCHREALTIME
+  WALL_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+  RSS_KB=$(tail -n 1 "$OUT/time.txt")
+}
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+maxof() { tr ' ' '\n' | grep . | sort -g | tail -n 1; }
+quantile() { tr ' ' '\n' | grep . | sort -g | awk -v q="$1" '{ v[NR] = $1 } END { i = int((NR - 1) * q + 0.5) + 1; print v[i] }'; }
+
+# --- clean state between scenarios ---------------------------------------------
+
+VPCCTL_OK=0
+VPCCTL_WHY=""
+if [[ ! -d dist ]]; then
+  VPCCTL_WHY="not built (no dist/): run make build"
+elif ! ./vpcctl --version >/dev/null 2>&1; then
+  VPCCTL_WHY="./vpcctl --version fails: $(./vpcctl --version 2>&1 | head -n 1)"
+else
+  VPCCTL_OK=1
+fi
+
+netns_objects() { awk '$1 == "net_namespace" { print $2 }' /proc/slabinfo; }
+NETNS_BASE=$(netns_objects)
+
+# Removes whatever a scenario left, then waits for the kernel to finish
+# destroying namespaces, so the next scenario does not share the CPU with
+# that work. Two kernel facts shape this:
+#  - destruction runs in a worker after the deleting command returns;
+#  - on this kernel (6.18) a namespace whose file was lazily unmounted
+#    (umount2 MNT_DETACH, what `ip netns del`, netkit and the floor do) is
+#    not released until some later umount happens: after a bulk delete all
+#    of them linger. One throwaway `ip netns add/del` (the "kick") lets them go.
+# Done when the count of live netns objects (global: other work on the
+# machine moves it too) is down to $2, by default where it was when the
+# bench started, or has stopped moving for 2 s.
+# Sets SETTLE_MS: time from $1 (an $EPOCHREALTIME) until done.
+settle() {
+  local since=${1:-$EPOCHREALTIME}
+  wait_destroyed "${2:-$NETNS_BASE}"
+  SETTLE_MS=$(awk -v a="$since" -v b="$DONE_AT" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+  # Then whatever the scenario left (vpcctl's state and host table included).
+  ((VPCCTL_OK)) && ./vpcctl cleanup-all >/dev/null 2>&1
+  local f
+  for f in /run/netns/*; do [[ -e $f ]] && ip netns del "${f##*/}" 2>/dev/null; done
+  wait_destroyed "$NETNS_BASE"
+  sleep 0.3
+}
+
+# Sets DONE_AT to when the count reached the base or last moved.
+wait_destroyed() {
+  local target=$1 last=-1 still=0 cur deadline=$((SECONDS + 60))
+  ip netns add bench-kick && ip netns del bench-kick
+  DONE_AT=$EPOCHREALTIME
+  while ((SECONDS < deadline)); do
+    cur=$(netns_objects)
+    if ((cur <= target + 8)); then DONE_AT=$EPOCHREALTIME; return; fi
+    if ((cur == last)); then
+      ((++still >= 40)) && return
+    else
+      still=0 DONE_AT=$EPOCHREALTIME
+    fi
+    last=$cur
+    sleep 0.05
+  done
+}
+
+# Compares what a builder made with what the floor made (bench/fingerprint.mjs).
+same_objects() {
+  local who=$1 n=$2
+  node bench/fingerprint.mjs "$VPC" "$n" >"$OUT/fingerprint-$who-$n.json"
+  if [[ $who == floor ]]; then
+    echo reference
+  elif [[ ! -f $OUT/fingerprint-floor-$n.json ]]; then
+    echo "unchecked (floor not run)"
+  elif diff -q "$OUT/fingerprint-floor-$n.json" "$OUT/fingerprint-$who-$n.json" >/dev/null; then
+    echo yes
+  else
+    log "$who made different objects than the floor: diff $OUT/fingerprint-floor-$n.json $OUT/fingerprint-$who-$n.json"
+    echo "NO (see bench/out/fingerprint-*.json)"
+  fi
+}
+
+leftover_namespaces() { find /run/netns -mindepth 1 -maxdepth 1 \( -name "ns-$VPC-*" -o -name "vpcr-$VPC" \) | wc -l; }
+
+# --- scenarios -------------------------------------------------------------------
+
+scenario_floor() {
+  local creates=() deletes=() completes=() rss=() r t0 pre
+  for ((r = 1; r <= REPEAT; r++)); do
+    log "floor: create $N (run $r/$REPEAT)"
+    timed "$FLOOR" create "$N" "$VPC" || { record floor.error "create failed"; settle; return; }
+    creates+=("$WALL_MS") rss+=("$RSS_KB")
+    cp "$OUT/cmd.out" "$OUT/floor-create.json"
+    ((r == 1)) && record floor.same_objects "$(same_objects floor "$N")"
+    pre=$(netns_objects) t0=$EPOCHREALTIME
+    timed "$FLOOR" delete "$VPC" || { record floor.error "delete failed"; settle; return; }
+    deletes+=("$WALL_MS")
+    settle "$t0" $((pre - N - 1))
+    completes+=("$SETTLE_MS")
+  done
+  record floor.create_ms "$(echo "${creates[*]}" | median)"
+  record floor.create_runs_ms "${creates[*]}"
+  record floor.delete_ms "$(echo "${deletes[*]}" | median)"
+  record floor.delete_complete_ms "$(echo "${completes[*]}" | median)"
+  record floor.rss_kb "$(echo "${rss[*]}" | maxof)"
+  record floor.phases "$(cat "$OUT/floor-create.json")"
+}
+
+scenario_seed() {
+  log "seed's way: create $N (one process per step; this takes a while)"
+  timed bash bench/seed.sh create "$N" "$VPC" || { record seed.error "create failed"; settle; return; }
+  record seed.create_ms "$WALL_MS"
+  record seed.same_objects "$(same_objects seed "$N")"
+  log "seed's way: delete"
+  local pre t0
+  pre=$(netns_objects) t0=$EPOCHREALTIME
+  timed bash bench/seed.sh delete "$VPC" || { record seed.error "delete failed"; settle; return; }
+  record seed.delete_ms "$WALL_MS"
+  settle "$t0" $((pre - N - 1))
+  record seed.delete_complete_ms "$SETTLE_MS"
+}
+
+scenario_vpcctl() {
+  local topo=$OUT/topology-$N.json applies=() reapplies=() deletes=() completes=() rss=() r t0 pre zero=yes
+  node bench/topology.mjs "$N" --vpc "$VPC" >"$topo"
+  for ((r = 1; r <= REPEAT; r++)); do
+    log "vpcctl: apply -f ($N subnets, run $r/$REPEAT)"
+    timed ./vpcctl apply -f "$topo" || { record vpcctl.error "apply failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
+    applies+=("$WALL_MS") rss+=("$RSS_KB")
+    ((r == 1)) && record vpcctl.same_objects "$(same_objects vpcctl "$N")"
+    log "vpcctl: re-apply (no-op)"
+    timed ./vpcctl apply -f "$topo" || { record vpcctl.error "re-apply failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
+    reapplies+=("$WALL_MS") rss+=("$RSS_KB")
+    grep -q '^0 changes' "$OUT/cmd.out" || zero="no: $(head -n 1 "$OUT/cmd.out")"
+    log "vpcctl: delete-vpc"
+    pre=$(netns_objects) t0=$EPOCHREALTIME
+    timed ./vpcctl delete-vpc --name "$VPC" || { record vpcctl.error "delete-vpc failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
+    deletes+=("$WALL_MS") rss+=("$RSS_KB")
+    record vpcctl.leftover_namespaces "$(leftover_namespaces)"
+    settle "$t0" $((pre - N - 1))
+    completes+=("$SETTLE_MS")
+  done
+  record vpcctl.apply_ms "$(echo "${applies[*]}" | median)"
+  record vpcctl.apply_runs_ms "${applies[*]}"
+  record vpcctl.reapply_ms "$(echo "${reapplies[*]}" | median)"
+  record vpcctl.reapply_runs_ms "${reapplies[*]}"
+  record vpcctl.reapply_noop "$zero"
+  record vpcctl.delete_ms "$(echo "${deletes[*]}" | median)"
+  record vpcctl.delete_complete_ms "$(echo "${completes[*]}" | median)"
+  record vpcctl.rss_kb "$(echo "${rss[*]}" | maxof)"
+}
+
+scenario_cli() {
+  log "vpcctl: $CLI_N create-subnet calls, one process each"
+  timed ./vpcctl create-vpc --name "$VPC" --cidr 10.0.0.0/8 || { record cli.error "create-vpc failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
+  local walls=() rss=() i type
+  for ((i = 0; i < CLI_N; i++)); do
+    ((i % 2 == 0)) && type=public || type=private
+    timed ./vpcctl create-subnet --vpc "$VPC" --name "s$i" --cidr "10.$((i >> 8)).$((i & 255)).0/24" --type "$type" ||
+      { record cli.error "create-subnet s$i failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
+    walls+=("$WALL_MS") rss+=("$RSS_KB")
+  done
+  record cli.median_ms "$(echo "${walls[*]}" | median)"
+  record cli.p95_ms "$(echo "${walls[*]}" | quantile 0.95)"
+  record cli.max_ms "$(echo "${walls[*]}" | maxof)"
+  record cli.first_ms "${walls[0]}"
+  record cli.last_ms "${walls[-1]}"
+  record cli.rss_kb "$(echo "${rss[*]}" | maxof)"
+  settle
+}
+
+# Per-packet cost: round trips between the hosts of s0 and s2 (both public)
+# through their router, on port 80 (allowed by the policy), in VPC `small`
+# (5 subnets) and VPC `bench` (N subnets). What a packet costs is set by its
+# VPC's router and hosts, so both VPCs are built at once (same CIDR: unpeered
+# VPCs may overlap) and the rtt tool alternates between them block by block;
+# load from other work on the machine then hits both alike.
+scenario_rtt() {
+  local builder r smalls=() larges=() sp99=() lp99=() ratios=() get
+  get='const r = JSON.parse(require("fs").readFileSync(process.argv[1]))[process.argv[2]]; console.log(r[process.argv[3]])'
+  for builder in floor vpcctl; do
+    [[ $builder == vpcctl ]] && ((!VPCCTL_OK)) && continue
+    log "RTT: $builder, VPC of 5 subnets vs VPC of $N subnets ($RTT_ROUNDS x $RTT_COUNT round trips each)"
+    smalls=() larges=() sp99=() lp99=() ratios=()
+    case $builder in
+      floor) timed "$FLOOR" create "$N" "$VPC" && timed "$FLOOR" create 5 small ;;
+      vpcctl)
+        node bench/topology.mjs "$N" --vpc "$VPC" >"$OUT/topology-rtt-large.json" &&
+          node bench/topology.mjs 5 --vpc small >"$OUT/topology-rtt-small.json" &&
+          timed ./vpcctl apply -f "$OUT/topology-rtt-large.json" && timed ./vpcctl apply -f "$OUT/topology-rtt-small.json" ;;
+    esac || { record "rtt.$builder.error" "building the two VPCs failed: $(tail -n 1 "$OUT/cmd.err")"; settle; continue; }
+    for ((r = 1; r <= RTT_ROUNDS; r++)); do
+      if ! "$RTT" -n "$RTT_COUNT" small:ns-small-s2:10.0.2.2:ns-small-s0 large:ns-$VPC-s2:10.0.2.2:ns-$VPC-s0 >"$OUT/rtt.json" 2>"$OUT/rtt.err"; then
+        record "rtt.$builder.error" "$(head -n 1 "$OUT/rtt.err")"
+        break
+      fi
+      smalls+=("$(node -e "$get" "$OUT/rtt.json" small median_us)") larges+=("$(node -e "$get" "$OUT/rtt.json" large median_us)")
+      sp99+=("$(node -e "$get" "$OUT/rtt.json" small p99_us)") lp99+=("$(node -e "$get" "$OUT/rtt.json" large p99_us)")
+      ratios+=("$(awk -v a="${larges[-1]}" -v b="${smalls[-1]}" 'BEGIN { printf "%.4f", a / b }')")
+    done
+    if ((${#ratios[@]})); then
+      record "rtt.$builder.5.median_us" "$(echo "${smalls[*]}" | median)"
+      record "rtt.$builder.5.p99_us" "$(echo "${sp99[*]}" | median)"
+      record "rtt.$builder.$N.median_us" "$(echo "${larges[*]}" | median)"
+      record "rtt.$builder.$N.p99_us" "$(echo "${lp99[*]}" | median)"
+      record "rtt.$builder.median_ratio" "$(echo "${ratios[*]}" | median)"
+      record "rtt.$builder.rounds" "small ${smalls[*]} / large ${larges[*]}"
+    fi
+    settle
+  done
+}
+
+# --- run -----------------------------------------------------------------------------
+
+record meta.n "$N"
+record meta.cli_n "$CLI_N"
+record meta.repeat "$REPEAT"
+record meta.rtt_count "$RTT_COUNT"
+record meta.rtt_rounds "$RTT_ROUNDS"
+record meta.date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+record meta.kernel "$(uname -r)"
+record meta.cpus "$(nproc)"
+record meta.cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+record meta.node "$(node --version)"
+record meta.nft "$(nft --version)"
+record meta.commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+record meta.loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+record vpcctl.available "$( ((VPCCTL_OK)) && echo yes || echo "no: $VPCCTL_WHY")"
+((VPCCTL_OK)) || log "vpcctl scenarios skipped: $VPCCTL_WHY"
+
+settle
+wants floor && scenario_floor
+wants seed && scenario_seed
+if ((VPCCTL_OK)); then
+  wants vpcctl && scenario_vpcctl
+  wants cli && scenario_cli
+fi
+wants rtt && scenario_rtt
+record meta.loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+node bench/report.mjs "$RESULTS" bench/results.json bench/results.md

@@ -1,0 +1,358 @@
+//! The batch executor: runs a plan as a dependency graph with bounded
+//! concurrency, one rtnetlink connection and one nft context per namespace,
+//! a timeout per op, and an undo stack run in reverse on failure.
+
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures::{stream::FuturesUnordered, StreamExt};
+use rtnetlink::LinkUnspec;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::{
+    addr, conn::{self, Conns}, error::{Context, Error, Result}, link::{self, Veth}, netns, nft::{self, Nft}, plan::{self, Op}, route,
+    sysctl,
+};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Ops in flight at once.
+    pub concurrency: usize,
+    /// 1-based index of an op made to fail with `injected fault` before it
+    /// touches the kernel (tests); `VPCCTL_FAULT_AT` if None.
+    pub fault_at: Option<usize>,
+    /// Per-op limit; an overrun is an error, not a hang.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { concurrency: 64, fault_at: None, timeout: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    pub ops: usize,
+    pub elapsed: Duration,
+}
+
+/// The inverse of a completed op, and the namespaces whose deletion makes
+/// running it unnecessary (deleting a netns removes everything in it, and
+/// both ends of any veth with an end in it).
+struct Undo {
+    op: Op,
+    gone_with: Vec<String>,
+}
+
+/// Netns creation contends on the kernel's mount lock; a few threads suffice.
+const NETNS_THREADS: usize = 4;
+
+/// A namespace's nft context, made on first use by a thread inside it.
+type NftCell = Arc<Mutex<Option<Nft>>>;
+
+/// Connections, nft contexts and the netns-thread limit of one execution.
+#[derive(Clone)]
+struct Exec {
+    conns: Conns,
+    nfts: Arc<Mutex<HashMap<String, NftCell>>>,
+    netns_pool: Arc<Semaphore>,
+    /// Namespaces created by this execution.
+    made: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Runs `f` on a blocking-pool thread; `f` enters namespaces only through
+/// `netns::run_in`, which always restores the thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::msg("worker thread", e.to_string()))?
+}
+
+impl Exec {
+    fn new() -> Self {
+        Exec { conns: Conns::default(), nfts: Default::default(), netns_pool: Arc::new(Semaphore::new(NETNS_THREADS)), made: Default::default() }
+    }
+
+    /// Runs `f` with the namespace's nft context, on a thread inside it.
+    async fn nft<T: Send + 'static>(
+        &self,
+        ns: &str,
+        what: String,
+        f: impl FnOnce(&mut Nft) -> std::result::Result<T, String> + Send + 'static,
+    ) -> Result<T> {
+        let cell = self.nfts.lock().unwrap().entry(ns.to_string()).or_default().clone();
+        let ns = ns.to_string();
+        blocking(move || {
+            netns::run_in(&ns, || {
+                let mut ctx = cell.lock().unwrap();
+                if ctx.is_none() {
+                    *ctx = Some(Nft::new()?);
+                }
+                f(ctx.as_mut().unwrap())
+            })?
+            .map_err(|e| Error::msg(what, e))
+        })
+        .await
+    }
+
+    /// Forgets the connection and nft context of a namespace so they stop
+    /// holding it alive.
+    fn forget(&self, ns: &str) {
+        self.conns.forget(ns);
+        self.nfts.lock().unwrap().remove(ns);
+    }
+
+    /// Runs one op; returns its undo if it changed something.
+    async fn run(&self, op: &Op) -> Result<Option<Undo>> {
+        let here = |op: Op| Some(Undo { gone_with: vec![op.ns().to_string()], op });
+        Ok(match op {
+            Op::NetnsAdd { ns, tag } => {
+                let _permit = self.netns_pool.acquire().await.expect("semaphore closed");
+                let name = ns.clone();
+                let sock = blocking(move || netns::add_with(&name, conn::route_socket)).await?;
+                let h = match sock {
+                    Ok(fd) => conn::from_socket(fd),
+                    Err(e) => {
+                        let _ = netns::del(ns);
+                        return Err(Error::os(op.to_string(), e));
+                    }
+                };
+                self.conns.insert(ns, h.clone());
+                self.made.lock().unwrap().insert(ns.clone());
+                let lo = LinkUnspec::new_with_name("lo").up();
+                let lo = if tag.is_empty() { lo } else { lo.alias(tag) };
+                let up = h.link().set(lo.build()).execute().await.ctx(|| format!("lo up in netns \"{ns}\""));
+                if let Err(e) = up {
+                    self.forget(ns);
+                    let _ = netns::del(ns);
+                    return Err(e);
+                }
+                Some(Undo { op: Op::NetnsDel { ns: ns.clone() }, gone_with: vec![] })
+            }
+            Op::NetnsDel { ns } => {
+                self.forget(ns);
+                self.made.lock().unwrap().remove(ns);
+                let ns = ns.clone();
+                blocking(move || netns::del(&ns)).await?;
+                None
+            }
+            Op::VethAdd { ns, name, alias, peer_ns, peer_name, peer_alias, mtu } => {
+                let v = Veth {
+                    ns: ns.clone(),
+                    name: name.clone(),
+                    alias: alias.clone(),
+                    peer_ns: peer_ns.clone(),
+                    peer_name: peer_name.clone(),
+                    peer_alias: peer_alias.clone(),
+                    mtu: *mtu,
+                };
+                link::veth_add(&self.conns.get(ns).await?, &self.conns.get(peer_ns).await?, &v).await?;
+                let del = Op::LinkDel { ns: ns.clone(), name: name.clone() };
+                Some(Undo { op: del, gone_with: vec![ns.clone(), peer_ns.clone()] })
+            }
+            Op::LinkDel { ns, name } => {
+                link::del(&self.conns.get(ns).await?, ns, name).await?;
+                None
+            }
+            Op::AddrAdd { ns, dev, cidr } => {
+                let added = addr::add(&self.conns.get(ns).await?, ns, dev, cidr).await?;
+                added.then(|| here(Op::AddrDel { ns: ns.clone(), dev: dev.clone(), cidr: cidr.clone() })).flatten()
+            }
+            Op::AddrDel { ns, dev, cidr } => {
+                let removed = addr::del(&self.conns.get(ns).await?, ns, dev, cidr).await?;
+                removed.then(|| here(Op::AddrAdd { ns: ns.clone(), dev: dev.clone(), cidr: cidr.clone() })).flatten()
+            }
+            Op::RouteAdd { ns, route: r } => {
+                route::add(&self.conns.get(ns).await?, ns, r).await?;
+                here(Op::RouteDel { ns: ns.clone(), route: r.clone() })
+            }
+            Op::RouteDel { ns, route: r } => {
+                route::del(&self.conns.get(ns).await?, ns, r).await?;
+                None
+            }
+            Op::SysctlSet { ns, key, value } => {
+                let (n, k, v) = (ns.clone(), key.clone(), value.clone());
+                let old = blocking(move || {
+                    let old = sysctl::get(&n, &k)?;
+                    sysctl::set(&n, &k, &v)?;
+                    Ok(old)
+                })
+                .await?;
+                (old != *value).then(|| here(Op::SysctlSet { ns: ns.clone(), key: key.clone(), value: old })).flatten()
+            }
+            Op::NftApply { ns, family, table, ruleset } => {
+                // A namespace this plan made has no table to restore yet.
+                let fresh = self.made.lock().unwrap().contains(ns);
+                let (f, t, rules) = (family.clone(), table.clone(), ruleset.clone());
+                let old = self
+                    .nft(ns, op.to_string(), move |n| {
+                        let fam = nft::parse_family(&f)?;
+                        let typed = nft::parse_ruleset(&f, &t, &rules)?;
+                        let old = if fresh { None } else { n.list_table(fam, &t)? };
+                        n.apply_table(fam, &t, typed)?;
+                        Ok(old)
+                    })
+                    .await?;
+                here(restore(ns, family, table, old))
+            }
+            Op::NftDelete { ns, family, table } => {
+                let fam = nft::parse_family(family).map_err(|e| Error::msg(op.to_string(), e))?;
+                let t = table.clone();
+                let old = self
+                    .nft(ns, op.to_string(), move |n| {
+                        let old = n.list_table(fam, &t)?;
+                        n.delete_table(fam, &t)?;
+                        Ok(old)
+                    })
+                    .await?;
+                old.map(|o| restore(ns, family, table, Some(o))).and_then(here)
+            }
+        })
+    }
+}
+
+/// The op that puts a table back as it was listed (or removes it if it was absent).
+fn restore(ns: &str, family: &str, table: &str, listed: Option<Value>) -> Op {
+    let (ns, family, table) = (ns.to_string(), family.to_string(), table.to_string());
+    match listed {
+        Some(l) => Op::NftApply { ns, family, table, ruleset: nft::listed_objects(&l) },
+        None => Op::NftDelete { ns, family, table },
+    }
+}
+
+/// The failed op as `op K (what)`, and its cause (with the error's own
+/// context when that does not just repeat the op).
+fn op_error(k: usize, op: &Op, e: &Error) -> (String, String) {
+    let what = op.to_string();
+    let cause = if e.context == what { e.cause.to_string() } else { e.to_string() };
+    (format!("op {k} ({what})"), cause)
+}
+
+/// Runs one op on its own (no plan, no undo kept); the error names the op.
+pub async fn run_one(op: &Op, timeout: Duration) -> Result<()> {
+    match tokio::time::timeout(timeout, Exec::new().run(op)).await {
+        Ok(r) => r.map(drop),
+        Err(_) => Err(Error::msg(op.to_string(), format!("timed out after {timeout:?}"))),
+    }
+}
+
+/// Runs `ops` (see docs/plan-ops.md). On the first failure no new op starts,
+/// the ops in flight finish, then the undos of all completed ops run in
+/// reverse order of completion. Must be called inside a tokio runtime.
+pub async fn execute(ops: &[Op], opts: &Options, progress: &(dyn Fn(usize, usize) + Send + Sync)) -> Result<Report> {
+    let start = Instant::now();
+    let fault_at = opts.fault_at.or_else(|| std::env::var("VPCCTL_FAULT_AT").ok()?.parse().ok());
+    let deps = plan::dependencies(ops);
+    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents = vec![Vec::new(); ops.len()];
+    for (i, d) in deps.iter().enumerate() {
+        for &j in d {
+            dependents[j].push(i);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..ops.len()).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    // Ops left per namespace: when none are, its connection and nft context
+    // are closed, so a plan over many namespaces never holds sockets in all
+    // of them at once (libnftables select()s on its socket: fds must stay
+    // below FD_SETSIZE).
+    let mut left: HashMap<&str, usize> = HashMap::new();
+    for op in ops {
+        for ns in op.namespaces() {
+            *left.entry(ns).or_default() += 1;
+        }
+    }
+    let ex = Exec::new();
+    let mut running = FuturesUnordered::new();
+    let mut completed: Vec<(usize, Option<Undo>)> = Vec::with_capacity(ops.len());
+    let mut failure: Option<(usize, Error)> = None;
+    loop {
+        while failure.is_none() && running.len() < opts.concurrency.max(1) {
+            let Some(Reverse(i)) = ready.pop() else { break };
+            let (ex, op) = (&ex, &ops[i]);
+            running.push(async move {
+                if fault_at == Some(i + 1) {
+                    return (i, Err(Error::msg(op.to_string(), "injected fault")));
+                }
+                let r = match tokio::time::timeout(opts.timeout, ex.run(op)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::msg(op.to_string(), format!("timed out after {:?}", opts.timeout))),
+                };
+                (i, r)
+            });
+        }
+        let Some((i, r)) = running.next().await else { break };
+        match r {
+            Ok(undo) => {
+                for ns in ops[i].namespaces() {
+                    let n = left.get_mut(ns).expect("counted");
+                    *n -= 1;
+                    if *n == 0 {
+                        ex.forget(ns);
+                    }
+                }
+                completed.push((i, undo));
+                progress(completed.len(), ops.len());
+                for &d in &dependents[i] {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 {
+                        ready.push(Reverse(d));
+                    }
+                }
+            }
+            Err(e) => {
+                failure.get_or_insert((i, e));
+            }
+        }
+    }
+    drop(running);
+    let Some((i, e)) = failure else {
+        return Ok(Report { ops: ops.len(), elapsed: start.elapsed() });
+    };
+    let undo_errors = rollback(&ex, completed.iter_mut().rev().filter_map(|(_, u)| u.take()).collect(), opts).await;
+    let (what, cause) = op_error(i + 1, &ops[i], &e);
+    let mut msg = format!("{cause}; rolled back {} ops", completed.len());
+    if !undo_errors.is_empty() {
+        msg += &format!("; undo failed: {}", undo_errors.join("; "));
+    }
+    Err(Error::msg(what, msg))
+}
+
+/// Runs undos in the given order, skipping those whose objects disappear
+/// anyway with a namespace that a later undo deletes.
+async fn rollback(ex: &Exec, undos: Vec<Undo>, opts: &Options) -> Vec<String> {
+    let deleted: HashSet<String> = undos
+        .iter()
+        .filter_map(|u| if let Op::NetnsDel { ns } = &u.op { Some(ns.clone()) } else { None })
+        .collect();
+    // Links of veths made by this plan die with either end's namespace.
+    let mut veth_gone: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for u in &undos {
+        if let Op::LinkDel { ns, name } = &u.op {
+            veth_gone.insert((ns.clone(), name.clone()), u.gone_with.clone());
+        }
+    }
+    let mut errors = Vec::new();
+    for u in undos {
+        let mut gone = u.gone_with.clone();
+        if let Op::AddrAdd { ns, dev, .. } | Op::AddrDel { ns, dev, .. } = &u.op {
+            gone.extend(veth_gone.get(&(ns.clone(), dev.clone())).cloned().unwrap_or_default());
+        }
+        if let Op::RouteDel { ns, route: route::Route { dev: Some(dev), .. } } = &u.op {
+            gone.extend(veth_gone.get(&(ns.clone(), dev.clone())).cloned().unwrap_or_default());
+        }
+        if gone.iter().any(|ns| deleted.contains(ns)) {
+            continue;
+        }
+        let r = tokio::time::timeout(opts.timeout, ex.run(&u.op)).await;
+        match r {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => errors.push(format!("{}: {}", u.op, e.cause)),
+            Err(_) => errors.push(format!("{}: timed out", u.op)),
+        }
+    }
+    errors
+}

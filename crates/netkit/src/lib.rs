@@ -1,0 +1,20 @@
+//! netkit: Linux network plumbing programmed in-process — network
+//! namespaces, veth pairs, IPv4 addresses and routes over rtnetlink,
+//! nftables through libnftables, probes and processes inside namespaces,
+//! and the batch executor for vpcctl's plans. It knows nothing of VPCs.
+
+pub mod addr;
+pub mod cidr;
+pub mod conn;
+pub mod error;
+pub mod exec;
+pub mod link;
+pub mod netns;
+pub mod nft;
+pub mod plan;
+pub mod probe;
+pub mod route;
+pub mod spawn;
+pub mod sysctl;
+
+pub use error::{Error, Result};

@@ -1,0 +1,158 @@
+//! Links: veth pairs with the peer created in place, lookups by name with a
+//! kernel-side filter, up/down, alias (the ownership tag), delete.
+
+use std::os::fd::AsRawFd;
+
+use futures::TryStreamExt;
+use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as Info, LinkMessage};
+use rtnetlink::{Handle, LinkUnspec, LinkVeth};
+use serde::Serialize;
+
+use crate::{
+    error::{in_ns, Context, Result},
+    netns,
+};
+
+/// A veth pair: `name` in `ns`, its peer `peer_name` created directly inside `peer_ns`.
+#[derive(Debug, Clone, Default)]
+pub struct Veth {
+    pub ns: String,
+    pub name: String,
+    pub alias: Option<String>,
+    pub peer_ns: String,
+    pub peer_name: String,
+    pub peer_alias: Option<String>,
+    pub mtu: Option<u32>,
+}
+
+impl Veth {
+    pub fn describe(&self) -> String {
+        format!("vethAdd {}{} <-> {}{}", self.name, in_ns(&self.ns), self.peer_name, in_ns(&self.peer_ns))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkInfo {
+    pub index: u32,
+    pub name: String,
+    pub alias: Option<String>,
+    pub up: bool,
+    pub mtu: u32,
+    pub mac: Option<String>,
+    pub kind: Option<String>,
+}
+
+impl From<LinkMessage> for LinkInfo {
+    fn from(m: LinkMessage) -> Self {
+        let mut info = LinkInfo {
+            index: m.header.index,
+            name: String::new(),
+            alias: None,
+            up: m.header.flags.contains(LinkFlags::Up),
+            mtu: 0,
+            mac: None,
+            kind: None,
+        };
+        for a in m.attributes {
+            match a {
+                LinkAttribute::IfName(n) => info.name = n,
+                LinkAttribute::IfAlias(a) => info.alias = Some(a),
+                LinkAttribute::Mtu(v) => info.mtu = v,
+                LinkAttribute::Address(b) if b.len() == 6 => {
+                    info.mac = Some(b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":"))
+                }
+                LinkAttribute::LinkInfo(infos) => {
+                    info.kind = infos.into_iter().find_map(|i| match i {
+                        Info::Kind(k) => Some(k.to_string()),
+                        _ => None,
+                    })
+                }
+                _ => {}
+            }
+        }
+        info
+    }
+}
+
+/// Creates the pair over `h` (a connection in `v.ns`), its peer created
+/// inside `v.peer_ns` (IFLA_NET_NS_FD in the peer's info), so no link is
+/// ever moved. The kernel ignores IFLA_IFALIAS at creation and cannot bring
+/// the peer up before the pair is linked (ENOTCONN), so aliases and the
+/// peer's up follow as setlinks, the peer's over `peer_h` (in `v.peer_ns`).
+/// If those fail the pair is removed again.
+pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
+    let peer_fd = netns::open(&v.peer_ns)?;
+    let mut peer = LinkUnspec::new_with_name(&v.peer_name).setns_by_fd(peer_fd.as_raw_fd());
+    let mut main = LinkVeth::new(&v.name, &v.peer_name).up();
+    if let Some(m) = v.mtu {
+        peer = peer.mtu(m);
+        main = main.mtu(m);
+    }
+    let msg = main.set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build()))).build();
+    let r = h.link().add(msg).execute().await;
+    drop(peer_fd);
+    r.ctx(|| v.describe())?;
+
+    let mut peer_set = LinkUnspec::new_with_name(&v.peer_name).up();
+    if let Some(a) = &v.peer_alias {
+        peer_set = peer_set.alias(a);
+    }
+    let main_alias = async {
+        match &v.alias {
+            Some(a) => h.link().set(LinkUnspec::new_with_name(&v.name).alias(a).build()).execute().await,
+            None => Ok(()),
+        }
+    };
+    let (a, b) = futures::join!(main_alias, peer_h.link().set(peer_set.build()).execute());
+    if let Err(e) = a.and(b) {
+        let _ = del(h, &v.ns, &v.name).await;
+        return Err(e).ctx(|| v.describe());
+    }
+    Ok(())
+}
+
+fn is_absent(e: &crate::Error) -> bool {
+    e.errno() == Some(libc::ENODEV)
+}
+
+/// One link by name, asked of the kernel by name (no dump). None if absent.
+pub async fn get(h: &Handle, ns: &str, name: &str) -> Result<Option<LinkInfo>> {
+    let r = h.link().get().match_name(name).execute().try_next().await;
+    match r.ctx(|| format!("linkGet {name}{}", in_ns(ns))) {
+        Ok(m) => Ok(m.map(LinkInfo::from)),
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn list(h: &Handle, ns: &str) -> Result<Vec<LinkInfo>> {
+    let msgs: Vec<LinkMessage> = h.link().get().execute().try_collect().await.ctx(|| format!("linkList{}", in_ns(ns)))?;
+    Ok(msgs.into_iter().map(LinkInfo::from).collect())
+}
+
+async fn set(h: &Handle, what: impl FnOnce() -> String, msg: LinkMessage) -> Result<()> {
+    h.link().set(msg).execute().await.ctx(what)
+}
+
+pub async fn set_up(h: &Handle, ns: &str, name: &str, up: bool) -> Result<()> {
+    let b = LinkUnspec::new_with_name(name);
+    let msg = if up { b.up() } else { b.down() }.build();
+    set(h, || format!("link{} {name}{}", if up { "Up" } else { "Down" }, in_ns(ns)), msg).await
+}
+
+/// Sets IFLA_IFALIAS (vpcctl's ownership tag, also used on `lo` for namespaces).
+pub async fn set_alias(h: &Handle, ns: &str, name: &str, alias: &str) -> Result<()> {
+    let msg = LinkUnspec::new_with_name(name).alias(alias).build();
+    set(h, || format!("linkAlias {name}{}", in_ns(ns)), msg).await
+}
+
+/// Deletes by name; absent is success. Deleting one end of a veth removes both.
+pub async fn del(h: &Handle, ns: &str, name: &str) -> Result<()> {
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+    match h.link().del_with_message(msg).execute().await.ctx(|| format!("linkDel {name}{}", in_ns(ns))) {
+        Err(e) if is_absent(&e) => Ok(()),
+        r => r,
+    }
+}
+

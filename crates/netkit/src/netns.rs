@@ -1,0 +1,173 @@
+//! Named network namespaces under /run/netns, made in-process (never by
+//! forking), and `run_in` to do work inside one without leaving the thread there.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io,
+    os::{fd::AsFd, unix::fs::MetadataExt},
+    path::PathBuf,
+    sync::Mutex,
+};
+
+use nix::{
+    mount::{mount, umount2, MntFlags, MsFlags},
+    sched::{setns, unshare, CloneFlags},
+    sys::{
+        signal::{kill, Signal},
+        statfs::{fstatfs, NSFS_MAGIC},
+    },
+    unistd::Pid,
+};
+
+use crate::error::{Context, Error, Result};
+
+pub const NETNS_DIR: &str = "/run/netns";
+
+pub fn path(name: &str) -> PathBuf {
+    PathBuf::from(NETNS_DIR).join(name)
+}
+
+fn what(name: &str) -> String {
+    format!("netns \"{name}\"")
+}
+
+/// Opens the namespace file of `name`; `""` is the process's own netns.
+pub fn open(name: &str) -> Result<File> {
+    let p = if name.is_empty() { PathBuf::from("/proc/self/ns/net") } else { path(name) };
+    File::open(p).ctx(|| what(name))
+}
+
+/// Puts the calling thread back into its saved netns when dropped, even on
+/// panic. If that is impossible the thread would keep running in the wrong
+/// namespace, so the process aborts instead.
+struct Restore(File);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if let Err(e) = setns(self.0.as_fd(), CloneFlags::CLONE_NEWNET) {
+            eprintln!("netkit: cannot restore thread netns: {e}");
+            std::process::abort();
+        }
+    }
+}
+
+fn save_current() -> Result<Restore> {
+    File::open("/proc/thread-self/ns/net").map(Restore).ctx(|| "open own thread netns".into())
+}
+
+/// Runs `f` on the calling thread inside netns `ns` and restores the
+/// thread's netns afterwards. Sockets opened by `f` stay in `ns`.
+/// `""` runs `f` as is.
+pub fn run_in<T>(ns: &str, f: impl FnOnce() -> T) -> Result<T> {
+    if ns.is_empty() {
+        return Ok(f());
+    }
+    let target = open(ns)?;
+    let _restore = save_current()?;
+    setns(target.as_fd(), CloneFlags::CLONE_NEWNET).ctx(|| format!("setns into {}", what(ns)))?;
+    Ok(f())
+}
+
+/// Like iproute2: /run/netns must be a shared mount point so that mounts
+/// made under it propagate to other mount namespaces.
+fn prepare_dir() -> Result<()> {
+    static DONE: Mutex<bool> = Mutex::new(false);
+    let mut done = DONE.lock().unwrap();
+    if *done {
+        return Ok(());
+    }
+    let ctx = || format!("prepare {NETNS_DIR}");
+    fs::create_dir_all(NETNS_DIR).ctx(ctx)?;
+    let shared = MsFlags::MS_SHARED | MsFlags::MS_REC;
+    if let Err(nix::Error::EINVAL) = mount(None::<&str>, NETNS_DIR, Some("none"), shared, None::<&str>) {
+        // Not a mount point yet: bind it onto itself, then make it shared.
+        mount(Some(NETNS_DIR), NETNS_DIR, Some("none"), MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).ctx(ctx)?;
+        mount(None::<&str>, NETNS_DIR, Some("none"), shared, None::<&str>).ctx(ctx)?;
+    }
+    *done = true;
+    Ok(())
+}
+
+/// Creates netns `name` on the calling thread and runs `inside` in it before
+/// the thread returns to its own netns (used to open sockets in the new
+/// namespace for free). Fails with EEXIST if the name is taken.
+pub fn add_with<T>(name: &str, inside: impl FnOnce() -> T) -> Result<T> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(Error::msg(what(name), "invalid namespace name"));
+    }
+    prepare_dir()?;
+    let p = path(name);
+    OpenOptions::new().write(true).create_new(true).open(&p).ctx(|| what(name))?;
+    let made = (|| {
+        let _restore = save_current()?;
+        unshare(CloneFlags::CLONE_NEWNET).ctx(|| format!("unshare for {}", what(name)))?;
+        mount(Some("/proc/thread-self/ns/net"), &p, Some("none"), MsFlags::MS_BIND, None::<&str>)
+            .ctx(|| format!("bind-mount {}", what(name)))?;
+        Ok(inside())
+    })();
+    if made.is_err() {
+        let _ = fs::remove_file(&p);
+    }
+    made
+}
+
+pub fn add(name: &str) -> Result<()> {
+    add_with(name, || ())
+}
+
+/// True if `name` is a mounted network namespace (not a stale empty file).
+pub fn exists(name: &str) -> bool {
+    File::open(path(name))
+        .ok()
+        .and_then(|f| fstatfs(&f).ok())
+        .is_some_and(|s| s.filesystem_type() == NSFS_MAGIC)
+}
+
+pub fn list() -> Result<Vec<String>> {
+    let rd = match fs::read_dir(NETNS_DIR) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+        r => r.ctx(|| format!("list {NETNS_DIR}"))?,
+    };
+    let mut names: Vec<String> =
+        rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| exists(n)).collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Processes whose network namespace is `name` (same nsfs dev + inode).
+pub fn pids_in(name: &str) -> Result<Vec<u32>> {
+    let meta = fs::metadata(path(name)).ctx(|| what(name))?;
+    let id = (meta.dev(), meta.ino());
+    let mut pids: Vec<u32> = fs::read_dir("/proc")
+        .ctx(|| "read /proc".into())?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| (m.dev(), m.ino()) == id)
+        })
+        .collect();
+    pids.sort();
+    Ok(pids)
+}
+
+/// Kills every process in `name`, then unmounts and removes it. The kernel
+/// destroys the namespace (and the veth peers in it) once nothing holds it.
+/// Absent is success.
+pub fn del(name: &str) -> Result<()> {
+    let p = path(name);
+    if fs::symlink_metadata(&p).is_err() {
+        return Ok(());
+    }
+    if exists(name) {
+        for pid in pids_in(name)? {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+    match umount2(&p, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
+        Err(e) => return Err(e).ctx(|| what(name)),
+    }
+    match fs::remove_file(&p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).ctx(|| what(name)),
+        _ => Ok(()),
+    }
+}

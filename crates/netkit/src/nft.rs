@@ -1,0 +1,258 @@
+//! nftables through libnftables, loaded at run time. A context belongs to
+//! the netns it was made in; tables are replaced whole in one transaction.
+
+use std::{
+    ffi::{c_char, c_int, c_uint, c_void, CStr, CString},
+    sync::{Mutex, OnceLock},
+};
+
+use libloading::Library;
+use nftables::{
+    schema::{NfCmd, NfListObject, NfObject, Nftables, Table},
+    types::NfFamily,
+};
+use serde_json::Value;
+
+use crate::{
+    error::{in_ns, Error, Result},
+    netns,
+};
+
+const NFT_CTX_OUTPUT_JSON: c_uint = 1 << 4;
+const LIB: &str = "libnftables.so.1";
+
+struct Lib {
+    _lib: Library,
+    ctx_new: unsafe extern "C" fn(u32) -> *mut c_void,
+    ctx_free: unsafe extern "C" fn(*mut c_void),
+    set_flags: unsafe extern "C" fn(*mut c_void, c_uint),
+    buffer_output: unsafe extern "C" fn(*mut c_void) -> c_int,
+    buffer_error: unsafe extern "C" fn(*mut c_void) -> c_int,
+    output_buffer: unsafe extern "C" fn(*mut c_void) -> *const c_char,
+    error_buffer: unsafe extern "C" fn(*mut c_void) -> *const c_char,
+    run_cmd: unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int,
+}
+
+fn lib() -> std::result::Result<&'static Lib, String> {
+    static LIB_CELL: OnceLock<std::result::Result<Lib, String>> = OnceLock::new();
+    LIB_CELL
+        .get_or_init(|| {
+            let missing = |e: libloading::Error| {
+                format!("cannot load {LIB} ({e}); install the Debian/Ubuntu package libnftables1")
+            };
+            // SAFETY: loading a system library whose initialisers are benign; the
+            // symbols are looked up with the signatures of libnftables.h.
+            unsafe {
+                let l = Library::new(LIB).map_err(missing)?;
+                Ok(Lib {
+                    ctx_new: *l.get(b"nft_ctx_new\0").map_err(missing)?,
+                    ctx_free: *l.get(b"nft_ctx_free\0").map_err(missing)?,
+                    set_flags: *l.get(b"nft_ctx_output_set_flags\0").map_err(missing)?,
+                    buffer_output: *l.get(b"nft_ctx_buffer_output\0").map_err(missing)?,
+                    buffer_error: *l.get(b"nft_ctx_buffer_error\0").map_err(missing)?,
+                    output_buffer: *l.get(b"nft_ctx_get_output_buffer\0").map_err(missing)?,
+                    error_buffer: *l.get(b"nft_ctx_get_error_buffer\0").map_err(missing)?,
+                    run_cmd: *l.get(b"nft_run_cmd_from_buffer\0").map_err(missing)?,
+                    _lib: l,
+                })
+            }
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// One libnftables context with JSON in/out and buffered output and errors.
+/// Make it and use it on a thread inside its namespace (see [`netns::run_in`]).
+pub struct Nft {
+    lib: &'static Lib,
+    ctx: *mut c_void,
+}
+
+// SAFETY: a context is used by one thread at a time (callers hold it by
+// value or behind a Mutex); libnftables keeps no thread-local state in it.
+unsafe impl Send for Nft {}
+
+/// nft_ctx_new initialises library globals; serialise it.
+static NEW_LOCK: Mutex<()> = Mutex::new(());
+
+impl Nft {
+    pub fn new() -> std::result::Result<Self, String> {
+        let lib = lib()?;
+        let _g = NEW_LOCK.lock().unwrap();
+        // SAFETY: plain libnftables calls on a context we own.
+        unsafe {
+            let ctx = (lib.ctx_new)(0);
+            if ctx.is_null() {
+                return Err("nft_ctx_new failed".into());
+            }
+            // JSON input is only parsed when JSON output is on.
+            (lib.set_flags)(ctx, NFT_CTX_OUTPUT_JSON);
+            (lib.buffer_output)(ctx);
+            (lib.buffer_error)(ctx);
+            Ok(Nft { lib, ctx })
+        }
+    }
+
+    /// Runs one command buffer (JSON or nft syntax); the error is
+    /// libnftables' own message text.
+    pub fn run(&mut self, cmd: &str) -> std::result::Result<String, String> {
+        let c = CString::new(cmd).map_err(|_| "command contains a NUL byte".to_string())?;
+        // SAFETY: ctx is live; the returned buffers stay valid until the next call.
+        unsafe {
+            let rc = (self.lib.run_cmd)(self.ctx, c.as_ptr());
+            let take = |p: *const c_char| if p.is_null() { String::new() } else { CStr::from_ptr(p).to_string_lossy().trim().to_string() };
+            let out = take((self.lib.output_buffer)(self.ctx));
+            let err = take((self.lib.error_buffer)(self.ctx));
+            if rc == 0 { Ok(out) } else { Err(if err.is_empty() { format!("libnftables failed ({rc})") } else { err }) }
+        }
+    }
+
+    fn run_objects(&mut self, objects: Vec<NfObject<'static>>) -> std::result::Result<String, String> {
+        let doc = Nftables { objects: objects.into() };
+        self.run(&serde_json::to_string(&doc).map_err(|e| e.to_string())?)
+    }
+
+    /// Replaces table `family name` with `objects` in one transaction:
+    /// add table, delete table, add table, objects. All or nothing.
+    pub fn apply_table(&mut self, family: NfFamily, name: &str, objects: Vec<NfObject<'static>>) -> std::result::Result<(), String> {
+        let t = || NfListObject::Table(Table { family, name: name.to_string().into(), handle: None });
+        let mut all = vec![
+            NfObject::CmdObject(NfCmd::Add(t())),
+            NfObject::CmdObject(NfCmd::Delete(t())),
+            NfObject::CmdObject(NfCmd::Add(t())),
+        ];
+        all.extend(objects);
+        self.run_objects(all).map(drop)
+    }
+
+    /// Deletes the table; returns false if it did not exist.
+    pub fn delete_table(&mut self, family: NfFamily, name: &str) -> std::result::Result<bool, String> {
+        let t = NfListObject::Table(Table { family, name: name.to_string().into(), handle: None });
+        match self.run_objects(vec![NfObject::CmdObject(NfCmd::Delete(t))]) {
+            Err(e) if is_absent(&e) => Ok(false),
+            r => r.map(|_| true),
+        }
+    }
+
+    /// The table as libnftables JSON (`{"nftables":[...]}`), None if absent.
+    pub fn list_table(&mut self, family: NfFamily, name: &str) -> std::result::Result<Option<Value>, String> {
+        let t = NfListObject::Table(Table { family, name: name.to_string().into(), handle: None });
+        match self.run_objects(vec![NfObject::CmdObject(NfCmd::List(t))]) {
+            Err(e) if is_absent(&e) => Ok(None),
+            r => serde_json::from_str(&r?).map(Some).map_err(|e| e.to_string()),
+        }
+    }
+
+    pub fn list_ruleset(&mut self) -> std::result::Result<Value, String> {
+        serde_json::from_str(&self.run("list ruleset")?).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Nft {
+    fn drop(&mut self) {
+        // SAFETY: ctx came from nft_ctx_new and is freed once.
+        unsafe { (self.lib.ctx_free)(self.ctx) }
+    }
+}
+
+fn is_absent(err: &str) -> bool {
+    err.contains("No such file or directory")
+}
+
+pub fn parse_family(family: &str) -> std::result::Result<NfFamily, String> {
+    serde_json::from_value(Value::String(family.to_string())).map_err(|_| format!("unknown nftables family \"{family}\""))
+}
+
+/// Checks the objects that go inside table `family table` and converts them
+/// to the typed schema. Each must name that family and table (an apply can
+/// never touch another table), and must survive the typed schema unchanged:
+/// a field the schema does not know would otherwise be dropped silently,
+/// weakening a firewall.
+pub fn parse_ruleset(family: &str, table: &str, objects: &[Value]) -> std::result::Result<Vec<NfObject<'static>>, String> {
+    objects
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let fail = |m: String| format!("ruleset object {i}: {m}");
+            let body = inner(v).ok_or_else(|| fail("expected {\"kind\": {...}} or {\"command\": {\"kind\": {...}}}".into()))?;
+            if body.0 == "table" {
+                return Err(fail("tables are managed by the executor; give only the table's content".into()));
+            }
+            let f = body.1.get("family").and_then(Value::as_str);
+            let t = body.1.get("table").and_then(Value::as_str);
+            if f != Some(family) || t != Some(table) {
+                return Err(fail(format!("must name family \"{family}\" and table \"{table}\"")));
+            }
+            let typed: NfObject<'static> = serde_json::from_value(v.clone()).map_err(|e| fail(e.to_string()))?;
+            if serde_json::to_value(&typed).map_err(|e| fail(e.to_string()))? != *v {
+                return Err(fail(format!("not represented exactly by the nftables schema: {v}")));
+            }
+            Ok(typed)
+        })
+        .collect()
+}
+
+/// `{"add": {"rule": {..}}}` or `{"rule": {..}}` -> ("rule", {..}).
+fn inner(v: &Value) -> Option<(&str, &Value)> {
+    const CMDS: [&str; 8] = ["add", "create", "insert", "replace", "delete", "flush", "reset", "rename"];
+    let (k, body) = single(v)?;
+    if CMDS.contains(&k) { single(body) } else { Some((k, body)) }
+}
+
+fn single(v: &Value) -> Option<(&str, &Value)> {
+    let o = v.as_object().filter(|o| o.len() == 1)?;
+    o.iter().next().map(|(k, v)| (k.as_str(), v))
+}
+
+/// Turns `list table` output back into objects for [`Nft::apply_table`]
+/// (the undo of a replace): drops metainfo and the table, strips handles.
+pub fn listed_objects(listed: &Value) -> Vec<Value> {
+    let items = listed.get("nftables").and_then(Value::as_array).cloned().unwrap_or_default();
+    items
+        .into_iter()
+        .filter(|o| single(o).is_some_and(|(k, _)| k != "metainfo" && k != "table"))
+        .map(|mut o| {
+            if let Some(body) = o.as_object_mut().and_then(|m| m.values_mut().next()).and_then(Value::as_object_mut) {
+                body.remove("handle");
+            }
+            o
+        })
+        .collect()
+}
+
+/// [`Nft`] made and used inside `ns` for one call.
+fn with_ctx<T>(ns: &str, what: impl Fn() -> String, f: impl FnOnce(&mut Nft) -> std::result::Result<T, String>) -> Result<T> {
+    netns::run_in(ns, || Nft::new().and_then(|mut n| f(&mut n)))?.map_err(|e| Error::msg(what(), e))
+}
+
+pub fn apply_table(ns: &str, family: &str, table: &str, objects: &[Value]) -> Result<()> {
+    let what = || format!("nftApply {family} {table}{}", in_ns(ns));
+    let fam = parse_family(family).map_err(|e| Error::msg(what(), e))?;
+    let typed = parse_ruleset(family, table, objects).map_err(|e| Error::msg(what(), e))?;
+    with_ctx(ns, what, |n| n.apply_table(fam, table, typed))
+}
+
+/// Deletes the table; absent is success.
+pub fn delete_table(ns: &str, family: &str, table: &str) -> Result<()> {
+    let what = || format!("nftDelete {family} {table}{}", in_ns(ns));
+    let fam = parse_family(family).map_err(|e| Error::msg(what(), e))?;
+    with_ctx(ns, what, |n| n.delete_table(fam, table).map(drop))
+}
+
+pub fn list_table(ns: &str, family: &str, table: &str) -> Result<Option<Value>> {
+    let what = || format!("nftList {family} {table}{}", in_ns(ns));
+    let fam = parse_family(family).map_err(|e| Error::msg(what(), e))?;
+    with_ctx(ns, what, |n| n.list_table(fam, table))
+}
+
+pub fn list_ruleset(ns: &str) -> Result<Value> {
+    with_ctx(ns, || format!("nftListRuleset{}", in_ns(ns)), Nft::list_ruleset)
+}
+
+/// Whether libnftables loads and works here, with its version (from the
+/// JSON metainfo).
+pub fn available() -> std::result::Result<String, String> {
+    let v = Nft::new()?.run("list tables")?;
+    let v: Value = serde_json::from_str(&v).map_err(|e| e.to_string())?;
+    Ok(v["nftables"][0]["metainfo"]["version"].as_str().unwrap_or("unknown").to_string())
+}

@@ -1,0 +1,29 @@
+//! /proc/sys from inside a namespace: net.* sysctls belong to the netns of
+//! the thread that opens the file.
+
+use std::fs;
+
+use crate::{
+    error::{in_ns, Context, Error, Result},
+    netns,
+};
+
+fn file(key: &str, what: impl Fn() -> String) -> Result<String> {
+    if key.is_empty() || key.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err(Error::msg(what(), "invalid sysctl key (want e.g. net/ipv4/ip_forward)"));
+    }
+    Ok(format!("/proc/sys/{key}"))
+}
+
+pub fn get(ns: &str, key: &str) -> Result<String> {
+    let what = || format!("sysctlGet {key}{}", in_ns(ns));
+    let path = file(key, what)?;
+    let v = netns::run_in(ns, || fs::read_to_string(&path))?.ctx(what)?;
+    Ok(v.trim_end().to_string())
+}
+
+pub fn set(ns: &str, key: &str, value: &str) -> Result<()> {
+    let what = || format!("sysctlSet {key}={value}{}", in_ns(ns));
+    let path = file(key, what)?;
+    netns::run_in(ns, || fs::write(&path, value))?.ctx(what)
+}

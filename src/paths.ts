@@ -1,0 +1,20 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (where package.json is), from src/ under tsx or from dist/ when built. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('vpcctl: package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+export const PACKAGE_ROOT = packageRoot();
+/** The built-in test app and HTTP client run inside namespaces: always the compiled JS. */
+export const APP_SERVER = join(PACKAGE_ROOT, 'dist', 'app', 'server.js');
+export const APP_FETCH = join(PACKAGE_ROOT, 'dist', 'app', 'fetch.js');
+export const CLI_BIN = join(PACKAGE_ROOT, 'vpcctl');

@@ -1,0 +1,114 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { freshStateDir, inNs, netnsList, vpcctl, FETCH } from '../helpers/sandbox.js';
+import { alive } from '../../src/api/apps.js';
+import { native } from '../../src/native.js';
+
+const state = freshStateDir();
+const run = (...args: string[]) => vpcctl(state, args);
+const get = (ns: string, url: string) => inNs(ns, [process.execPath, FETCH, url]);
+const pidsIn = async (ns: string) => (await native()).netnsPids(ns);
+
+test.before(async () => {
+  for (const s of [
+    ['create-vpc', '--name', 'prod', '--cidr', '10.0.0.0/16'],
+    ['create-subnet', '--vpc', 'prod', '--name', 'web', '--cidr', '10.0.1.0/24', '--type', 'public'],
+    ['create-subnet', '--vpc', 'prod', '--name', 'db', '--cidr', '10.0.2.0/24', '--type', 'private'],
+    ['create-vpc', '--name', 'dev', '--cidr', '10.1.0.0/16'],
+    ['create-subnet', '--vpc', 'dev', '--name', 'web', '--cidr', '10.1.1.0/24', '--type', 'public'],
+  ]) {
+    const r = await run(...s);
+    if (r.code !== 0) throw new Error(`${s.join(' ')}: ${r.stderr}`);
+  }
+});
+
+test.serial('deploy-app: the built-in server answers from the right subnet, as nobody, detached', async (t) => {
+  const r = await run('deploy-app', '--vpc', 'prod', '--subnet', 'web', '--port', '80');
+  t.is(r.code, 0, r.stderr);
+  await run('deploy-app', '--vpc', 'prod', '--subnet', 'web', '--port', '8080');
+  await run('deploy-app', '--vpc', 'prod', '--subnet', 'db', '--port', '5432');
+  const res = get('ns-prod-db', 'http://10.0.1.2/');
+  t.is(res.status, 0, res.stderr);
+  t.like(JSON.parse(res.stdout), { vpc: 'prod', subnet: 'web', address: '10.0.1.2', port: 80, client: '10.0.2.2' });
+  t.like(JSON.parse(get('ns-prod-web', 'http://10.0.2.2:5432/').stdout), { subnet: 'db', port: 5432 });
+  const apps = JSON.parse((await run('list-apps', '--json')).stdout);
+  t.is(apps.length, 3);
+  for (const a of apps) {
+    t.true(a.running);
+    t.is(a.user, 'nobody');
+    const status = readFileSync(`/proc/${a.pid}/status`, 'utf8');
+    t.regex(status, /^Uid:\s+65534/m, 'runs unprivileged');
+  }
+  t.regex((await run('logs', '--vpc', 'prod', '--subnet', 'web', '--port', '80')).stdout, /listening on 10\.0\.1\.2:80/);
+});
+
+test.serial('a port in use in the subnet is a clear error; a custom command runs too', async (t) => {
+  const r = await run('deploy-app', '--vpc', 'prod', '--subnet', 'web', '--port', '80');
+  t.is(r.code, 2);
+  t.regex(r.stderr, /port 80 is already used/);
+  const c = await run('deploy-app', '--vpc', 'dev', '--subnet', 'web', '--port', '9000', '--command', `${process.execPath} -e "require('net').createServer(s=>s.end('custom')).listen(9000)"`);
+  t.is(c.code, 0, c.stderr);
+  t.true((await (await native()).tcpConnect('ns-dev-web', '10.1.1.2', 9000, 500)).ok);
+});
+
+test.serial('test-connectivity exit codes match reality (ICMP and TCP)', async (t) => {
+  const ok = await run('test-connectivity', '--vpc', 'prod', '--from-subnet', 'db', '--to-subnet', 'web', '--port', '80');
+  t.is(ok.code, 0, ok.stdout);
+  t.regex(ok.stdout, /icmp: reachable \([\d.]+ ms\)/);
+  t.is((await run('test-connectivity', '--vpc', 'prod', '--from-subnet', 'db', '--to-subnet', 'web', '--port', '81')).code, 1, 'nothing listens on 81');
+  const iso = await run('test-connectivity', '--vpc', 'prod', '--from-subnet', 'web', '--to-subnet', 'web', '--to-vpc', 'dev');
+  t.is(iso.code, 1);
+  t.regex(iso.stdout, /icmp: unreachable/);
+  const json = JSON.parse((await run('test-connectivity', '--vpc', 'prod', '--from-subnet', 'web', '--to-subnet', 'db', '--json')).stdout);
+  t.true(json.reachable);
+});
+
+test.serial('the matrix before and after peering', async (t) => {
+  const before = JSON.parse((await run('test-connectivity', '--all', '--json')).stdout);
+  const cell = (m: { subnets: string[]; cells: ({ ok: boolean } | null)[][] }, a: string, b: string) =>
+    m.cells[m.subnets.indexOf(a)]![m.subnets.indexOf(b)]!.ok;
+  t.true(cell(before, 'prod/web', 'prod/db'));
+  t.false(cell(before, 'prod/web', 'dev/web'));
+  t.false(cell(before, 'dev/web', 'prod/db'));
+  await run('peer-vpcs', '--vpc1', 'prod', '--vpc2', 'dev');
+  const after = JSON.parse((await run('test-connectivity', '--all', '--json')).stdout);
+  t.true(cell(after, 'prod/web', 'dev/web'));
+  t.true(cell(after, 'dev/web', 'prod/db'));
+  t.regex((await run('test-connectivity', '--all')).stdout, /prod\/web/);
+});
+
+test.serial('graph: mermaid, dot and a well-formed SVG naming every subnet', async (t) => {
+  const svg = (await run('graph', '--format', 'svg')).stdout;
+  t.regex(svg, /^<svg|<\?xml/);
+  for (const name of ['web', 'db', '10.0.1.0/24', '10.0.2.0/24', '10.1.1.0/24']) t.true(svg.includes(name), name);
+  const open = (svg.match(/<[a-z][^>]*[^/]>/g) ?? []).filter((x) => !x.startsWith('<?')).length;
+  const close = (svg.match(/<\/[a-z]+>/g) ?? []).length;
+  t.is(open, close, 'tags balance');
+  t.regex((await run('graph', '--format', 'mermaid')).stdout, /prod/);
+  t.regex((await run('graph', '--format', 'dot')).stdout, /digraph|graph/);
+});
+
+test.serial('exec runs a command inside the subnet', async (t) => {
+  const r = await run('exec', '--vpc', 'prod', '--subnet', 'db', '--', process.execPath, '-e', "process.exit(require('os').networkInterfaces().eth0[0].address === '10.0.2.2' ? 0 : 3)");
+  t.is(r.code, 0, r.stderr);
+});
+
+test.serial('stop-app and deletions leave no process behind', async (t) => {
+  const apps = JSON.parse((await run('list-apps', '--json')).stdout) as { pid: number; port: number; subnet: string; vpc: string }[];
+  const web8080 = apps.find((a) => a.port === 8080)!;
+  t.is((await run('stop-app', '--vpc', 'prod', '--subnet', 'web', '--port', '8080')).code, 0);
+  t.false(alive(web8080.pid));
+  t.is((await run('stop-app', '--vpc', 'prod', '--subnet', 'web', '--port', '8080')).code, 2, 'no such app');
+  const db = apps.find((a) => a.subnet === 'db')!;
+  t.is((await run('delete-subnet', '--vpc', 'prod', '--name', 'db')).code, 0);
+  t.false(alive(db.pid));
+  const rest = apps.filter((a) => a.vpc === 'prod' && a.subnet === 'web' && a.port !== 8080);
+  t.deepEqual(await pidsIn('ns-prod-web'), rest.map((a) => a.pid));
+  t.is((await run('delete-vpc', '--name', 'prod')).code, 0);
+  for (const a of rest) t.false(alive(a.pid));
+  t.is((await run('cleanup-all')).code, 0);
+  const all = JSON.parse((await run('list-apps', '--json')).stdout) as unknown[];
+  t.deepEqual(all, []);
+  t.false(netnsList().some((n) => n.startsWith('ns-') || n.startsWith('vpcr-')));
+  t.false(alive(apps.find((a) => a.vpc === 'dev')!.pid), 'cleanup-all stopped dev\'s apps');
+});

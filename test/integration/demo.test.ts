@@ -1,0 +1,26 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { CLI, ip, netnsList, nft } from '../helpers/sandbox.js';
+
+test('the demo runs to the end in a sandbox of its own and leaves nothing behind', (t) => {
+  const out = mkdtempSync('/run/vpcctl/demo-');
+  const linksBefore = ip(['-br', 'link']);
+  const r = spawnSync(process.execPath, [CLI, 'demo'], {
+    cwd: out, encoding: 'utf8', timeout: 120_000,
+    env: { ...process.env, VPCCTL_SANDBOX: '', NO_COLOR: '1' },
+  });
+  t.is(r.status, 0, r.stdout + r.stderr);
+  for (const step of ['simulated internet', 'two VPCs', 'NAT', 'peering prod <-> dev', "seed's policy", 'teardown']) {
+    t.true(r.stdout.includes(step), step);
+  }
+  t.regex(r.stdout, /prod\/web fetching http:\/\/198\.51\.100\.10\/ : ok/);
+  t.regex(r.stdout, /prod\/db fetching http:\/\/198\.51\.100\.10\/ : no internet/);
+  t.regex(r.stdout, /prod\/db -> prod\/web:80: reachable/);
+  t.regex(r.stdout, /prod\/db -> prod\/web:22: blocked/);
+  t.true(existsSync(`${out}/vpcctl-demo.svg`));
+  t.regex(readFileSync(`${out}/vpcctl-demo.svg`, 'utf8'), /<svg/);
+  t.deepEqual(netnsList(), []);
+  t.is(ip(['-br', 'link']), linksBefore);
+  t.notRegex(nft(['list', 'ruleset']), /vpcctl/);
+});
