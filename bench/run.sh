@@ -17,6 +17,8 @@
 # Everything runs inside scripts/sandbox.sh (new net/mount/pid namespaces,
 # tmpfs /run): no packet leaves namespaces made here, nothing leaks.
 set -uo pipefail
+# System ip/nft first: under npx, PATH has an unrelated `nft` (@vercel/nft).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 OUT=$ROOT/bench/out

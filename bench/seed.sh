@@ -13,6 +13,8 @@
 # `ip -n NS` is used wherever it suffices; `ip netns exec` (which also makes
 # a mount namespace) only for sysctl and nft, which have no netns option.
 set -euo pipefail
+# System ip/nft first: under npx, PATH has an unrelated `nft` (@vercel/nft).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
 cmd=${1:?usage: seed.sh create N [VPC] | delete [VPC]}
 

@@ -18,8 +18,8 @@ let hostService: Server;
 test.before(async () => {
   await buildSimInternet();
   nft(['add', 'table', 'inet', 'foreign']);
-  nft(['add', 'chain', 'inet', 'foreign', 'fwd', '{ type filter hook forward priority 10; policy accept; }']);
-  nft(['add', 'rule', 'inet', 'foreign', 'fwd', 'ip', 'daddr', '192.0.2.0/24', 'counter', 'accept']);
+  nft(['add', 'chain', 'inet', 'foreign', 'passthru', '{ type filter hook forward priority 10; policy accept; }']);
+  nft(['add', 'rule', 'inet', 'foreign', 'passthru', 'ip', 'daddr', '192.0.2.0/24', 'counter', 'accept']);
   foreignBefore = foreign();
   (await native()).sysctlSet('', 'net/ipv4/ip_forward', '0');
   // A service of the host itself, on its uplink address and everywhere else.

@@ -31,10 +31,18 @@ fn parse(what: impl Fn() -> String, cidr: &str) -> Result<Cidr> {
 }
 
 /// Index of `dev`, or ENODEV naming the device.
-pub(crate) async fn index_of(h: &Handle, ns: &str, dev: &str, what: impl Fn() -> String) -> Result<u32> {
+pub(crate) async fn index_of(
+    h: &Handle,
+    ns: &str,
+    dev: &str,
+    what: impl Fn() -> String,
+) -> Result<u32> {
     match link::get(h, ns, dev).await? {
         Some(l) => Ok(l.index),
-        None => Err(Error::os(what(), std::io::Error::from_raw_os_error(libc::ENODEV))),
+        None => Err(Error::os(
+            what(),
+            std::io::Error::from_raw_os_error(libc::ENODEV),
+        )),
     }
 }
 
@@ -44,7 +52,13 @@ pub async fn add(h: &Handle, ns: &str, dev: &str, cidr: &str) -> Result<bool> {
     let what = || describe("addrAdd", ns, dev, cidr);
     let c = parse(what, cidr)?;
     let index = index_of(h, ns, dev, what).await?;
-    match h.address().add(index, c.addr.into(), c.len).execute().await.ctx(what) {
+    match h
+        .address()
+        .add(index, c.addr.into(), c.len)
+        .execute()
+        .await
+        .ctx(what)
+    {
         Err(e) if e.errno() == Some(libc::EEXIST) => Ok(false),
         r => r.map(|_| true),
     }
@@ -54,8 +68,13 @@ pub async fn add(h: &Handle, ns: &str, dev: &str, cidr: &str) -> Result<bool> {
 pub async fn del(h: &Handle, ns: &str, dev: &str, cidr: &str) -> Result<bool> {
     let what = || describe("addrDel", ns, dev, cidr);
     let c = parse(what, cidr)?;
-    let Some(l) = link::get(h, ns, dev).await? else { return Ok(false) };
-    let msg = AddressMessageBuilder::<std::net::Ipv4Addr>::new().index(l.index).address(c.addr, c.len).build();
+    let Some(l) = link::get(h, ns, dev).await? else {
+        return Ok(false);
+    };
+    let msg = AddressMessageBuilder::<std::net::Ipv4Addr>::new()
+        .index(l.index)
+        .address(c.addr, c.len)
+        .build();
     match h.address().del(msg).execute().await.ctx(what) {
         Err(e) if e.errno() == Some(libc::EADDRNOTAVAIL) => Ok(false),
         r => r.map(|_| true),
@@ -67,7 +86,11 @@ pub async fn list(h: &Handle, ns: &str) -> Result<Vec<AddrInfo>> {
     let links = link::list(h, ns).await?;
     let mut req = h.address().get();
     req.message_mut().header.family = AddressFamily::Inet;
-    let msgs: Vec<AddressMessage> = req.execute().try_collect().await.ctx(|| format!("addrList{}", in_ns(ns)))?;
+    let msgs: Vec<AddressMessage> = req
+        .execute()
+        .try_collect()
+        .await
+        .ctx(|| format!("addrList{}", in_ns(ns)))?;
     Ok(msgs
         .into_iter()
         .filter_map(|m| {
@@ -75,8 +98,15 @@ pub async fn list(h: &Handle, ns: &str) -> Result<Vec<AddrInfo>> {
                 AddressAttribute::Local(IpAddr::V4(ip)) => Some(*ip),
                 _ => None,
             })?;
-            let dev = links.iter().find(|l| l.index == m.header.index)?.name.clone();
-            Some(AddrInfo { dev, cidr: format!("{ip}/{}", m.header.prefix_len) })
+            let dev = links
+                .iter()
+                .find(|l| l.index == m.header.index)?
+                .name
+                .clone();
+            Some(AddrInfo {
+                dev,
+                cidr: format!("{ip}/{}", m.header.prefix_len),
+            })
         })
         .collect())
 }

@@ -14,11 +14,20 @@ impl FromStr for Cidr {
     /// `a.b.c.d/len`, a bare address (= /32), or `default` (= 0.0.0.0/0).
     fn from_str(s: &str) -> Result<Self, String> {
         if s == "default" {
-            return Ok(Cidr { addr: Ipv4Addr::UNSPECIFIED, len: 0 });
+            return Ok(Cidr {
+                addr: Ipv4Addr::UNSPECIFIED,
+                len: 0,
+            });
         }
         let (a, l) = s.split_once('/').unwrap_or((s, "32"));
-        let addr = a.parse().map_err(|_| format!("invalid IPv4 address in \"{s}\""))?;
-        let len = l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| format!("invalid prefix length in \"{s}\""))?;
+        let addr = a
+            .parse()
+            .map_err(|_| format!("invalid IPv4 address in \"{s}\""))?;
+        let len = l
+            .parse()
+            .ok()
+            .filter(|l| *l <= 32)
+            .ok_or_else(|| format!("invalid prefix length in \"{s}\""))?;
         Ok(Cidr { addr, len })
     }
 }

@@ -45,18 +45,29 @@ pub fn connect(ns: &str) -> Result<Handle> {
 /// One rtnetlink Handle per namespace for the length of an execution.
 /// Dropping the cache (or an entry) closes those connections, which lets
 /// deleted namespaces actually go away.
-#[derive(Default, Clone)]
-pub struct Conns(Arc<Mutex<HashMap<String, Arc<OnceCell<Handle>>>>>);
+#[derive(Default)]
+pub struct Conns(Mutex<HashMap<String, Arc<OnceCell<Handle>>>>);
 
 impl Conns {
     pub async fn get(&self, ns: &str) -> Result<Handle> {
-        let cell = self.0.lock().unwrap().entry(ns.to_string()).or_default().clone();
-        cell.get_or_try_init(|| async { connect(ns) }).await.cloned()
+        let cell = self
+            .0
+            .lock()
+            .unwrap()
+            .entry(ns.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async { connect(ns) })
+            .await
+            .cloned()
     }
 
     /// Replaces the entry with a freshly made connection (after netnsAdd).
     pub fn insert(&self, ns: &str, handle: Handle) {
-        self.0.lock().unwrap().insert(ns.to_string(), Arc::new(OnceCell::new_with(Some(handle))));
+        self.0
+            .lock()
+            .unwrap()
+            .insert(ns.to_string(), Arc::new(OnceCell::new_with(Some(handle))));
     }
 
     pub fn forget(&self, ns: &str) {

@@ -21,11 +21,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn os(context: impl Into<String>, err: io::Error) -> Self {
-        Error { context: context.into(), cause: Cause::Os(err) }
+        Error {
+            context: context.into(),
+            cause: Cause::Os(err),
+        }
     }
 
     pub fn msg(context: impl Into<String>, msg: impl Into<String>) -> Self {
-        Error { context: context.into(), cause: Cause::Msg(msg.into()) }
+        Error {
+            context: context.into(),
+            cause: Cause::Msg(msg.into()),
+        }
     }
 
     pub fn errno(&self) -> Option<i32> {
@@ -90,11 +96,18 @@ pub trait Context<T> {
 
 impl<T, E: IntoCause> Context<T> for std::result::Result<T, E> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| Error { context: what(), cause: e.into_cause() })
+        self.map_err(|e| Error {
+            context: what(),
+            cause: e.into_cause(),
+        })
     }
 }
 
 /// ` in netns "x"`, or nothing for the process's own namespace.
 pub fn in_ns(ns: &str) -> String {
-    if ns.is_empty() { String::new() } else { format!(" in netns \"{ns}\"") }
+    if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" in netns \"{ns}\"")
+    }
 }

@@ -15,8 +15,14 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::{
-    addr, conn::{self, Conns}, error::{Context, Error, Result}, link::{self, Veth}, netns, nft::{self, Nft}, plan::{self, Op}, route,
-    sysctl,
+    addr,
+    conn::{self, Conns},
+    error::{Context, Error, Result},
+    link::{self, Veth},
+    netns,
+    nft::{self, Nft},
+    plan::{self, Op},
+    route, sysctl,
 };
 
 #[derive(Debug, Clone)]
@@ -32,7 +38,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { concurrency: 64, fault_at: None, timeout: Duration::from_secs(5) }
+        Options {
+            concurrency: 64,
+            fault_at: None,
+            timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -57,24 +67,30 @@ const NETNS_THREADS: usize = 4;
 type NftCell = Arc<Mutex<Option<Nft>>>;
 
 /// Connections, nft contexts and the netns-thread limit of one execution.
-#[derive(Clone)]
 struct Exec {
     conns: Conns,
-    nfts: Arc<Mutex<HashMap<String, NftCell>>>,
-    netns_pool: Arc<Semaphore>,
+    nfts: Mutex<HashMap<String, NftCell>>,
+    netns_pool: Semaphore,
     /// Namespaces created by this execution.
-    made: Arc<Mutex<HashSet<String>>>,
+    made: Mutex<HashSet<String>>,
 }
 
 /// Runs `f` on a blocking-pool thread; `f` enters namespaces only through
 /// `netns::run_in`, which always restores the thread.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::msg("worker thread", e.to_string()))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::msg("worker thread", e.to_string()))?
 }
 
 impl Exec {
     fn new() -> Self {
-        Exec { conns: Conns::default(), nfts: Default::default(), netns_pool: Arc::new(Semaphore::new(NETNS_THREADS)), made: Default::default() }
+        Exec {
+            conns: Conns::default(),
+            nfts: Default::default(),
+            netns_pool: Semaphore::new(NETNS_THREADS),
+            made: Default::default(),
+        }
     }
 
     /// Runs `f` with the namespace's nft context, on a thread inside it.
@@ -84,7 +100,13 @@ impl Exec {
         what: String,
         f: impl FnOnce(&mut Nft) -> std::result::Result<T, String> + Send + 'static,
     ) -> Result<T> {
-        let cell = self.nfts.lock().unwrap().entry(ns.to_string()).or_default().clone();
+        let cell = self
+            .nfts
+            .lock()
+            .unwrap()
+            .entry(ns.to_string())
+            .or_default()
+            .clone();
         let ns = ns.to_string();
         blocking(move || {
             netns::run_in(&ns, || {
@@ -108,7 +130,12 @@ impl Exec {
 
     /// Runs one op; returns its undo if it changed something.
     async fn run(&self, op: &Op) -> Result<Option<Undo>> {
-        let here = |op: Op| Some(Undo { gone_with: vec![op.ns().to_string()], op });
+        let here = |op: Op| {
+            Some(Undo {
+                gone_with: vec![op.ns().to_string()],
+                op,
+            })
+        };
         Ok(match op {
             Op::NetnsAdd { ns, tag } => {
                 let _permit = self.netns_pool.acquire().await.expect("semaphore closed");
@@ -125,13 +152,21 @@ impl Exec {
                 self.made.lock().unwrap().insert(ns.clone());
                 let lo = LinkUnspec::new_with_name("lo").up();
                 let lo = if tag.is_empty() { lo } else { lo.alias(tag) };
-                let up = h.link().set(lo.build()).execute().await.ctx(|| format!("lo up in netns \"{ns}\""));
+                let up = h
+                    .link()
+                    .set(lo.build())
+                    .execute()
+                    .await
+                    .ctx(|| format!("lo up in netns \"{ns}\""));
                 if let Err(e) = up {
                     self.forget(ns);
                     let _ = netns::del(ns);
                     return Err(e);
                 }
-                Some(Undo { op: Op::NetnsDel { ns: ns.clone() }, gone_with: vec![] })
+                Some(Undo {
+                    op: Op::NetnsDel { ns: ns.clone() },
+                    gone_with: vec![],
+                })
             }
             Op::NetnsDel { ns } => {
                 self.forget(ns);
@@ -140,7 +175,15 @@ impl Exec {
                 blocking(move || netns::del(&ns)).await?;
                 None
             }
-            Op::VethAdd { ns, name, alias, peer_ns, peer_name, peer_alias, mtu } => {
+            Op::VethAdd {
+                ns,
+                name,
+                alias,
+                peer_ns,
+                peer_name,
+                peer_alias,
+                mtu,
+            } => {
                 let v = Veth {
                     ns: ns.clone(),
                     name: name.clone(),
@@ -150,9 +193,20 @@ impl Exec {
                     peer_alias: peer_alias.clone(),
                     mtu: *mtu,
                 };
-                link::veth_add(&self.conns.get(ns).await?, &self.conns.get(peer_ns).await?, &v).await?;
-                let del = Op::LinkDel { ns: ns.clone(), name: name.clone() };
-                Some(Undo { op: del, gone_with: vec![ns.clone(), peer_ns.clone()] })
+                link::veth_add(
+                    &self.conns.get(ns).await?,
+                    &self.conns.get(peer_ns).await?,
+                    &v,
+                )
+                .await?;
+                let del = Op::LinkDel {
+                    ns: ns.clone(),
+                    name: name.clone(),
+                };
+                Some(Undo {
+                    op: del,
+                    gone_with: vec![ns.clone(), peer_ns.clone()],
+                })
             }
             Op::LinkDel { ns, name } => {
                 link::del(&self.conns.get(ns).await?, ns, name).await?;
@@ -160,15 +214,34 @@ impl Exec {
             }
             Op::AddrAdd { ns, dev, cidr } => {
                 let added = addr::add(&self.conns.get(ns).await?, ns, dev, cidr).await?;
-                added.then(|| here(Op::AddrDel { ns: ns.clone(), dev: dev.clone(), cidr: cidr.clone() })).flatten()
+                added
+                    .then(|| {
+                        here(Op::AddrDel {
+                            ns: ns.clone(),
+                            dev: dev.clone(),
+                            cidr: cidr.clone(),
+                        })
+                    })
+                    .flatten()
             }
             Op::AddrDel { ns, dev, cidr } => {
                 let removed = addr::del(&self.conns.get(ns).await?, ns, dev, cidr).await?;
-                removed.then(|| here(Op::AddrAdd { ns: ns.clone(), dev: dev.clone(), cidr: cidr.clone() })).flatten()
+                removed
+                    .then(|| {
+                        here(Op::AddrAdd {
+                            ns: ns.clone(),
+                            dev: dev.clone(),
+                            cidr: cidr.clone(),
+                        })
+                    })
+                    .flatten()
             }
             Op::RouteAdd { ns, route: r } => {
                 route::add(&self.conns.get(ns).await?, ns, r).await?;
-                here(Op::RouteDel { ns: ns.clone(), route: r.clone() })
+                here(Op::RouteDel {
+                    ns: ns.clone(),
+                    route: r.clone(),
+                })
             }
             Op::RouteDel { ns, route: r } => {
                 route::del(&self.conns.get(ns).await?, ns, r).await?;
@@ -182,9 +255,22 @@ impl Exec {
                     Ok(old)
                 })
                 .await?;
-                (old != *value).then(|| here(Op::SysctlSet { ns: ns.clone(), key: key.clone(), value: old })).flatten()
+                (old != *value)
+                    .then(|| {
+                        here(Op::SysctlSet {
+                            ns: ns.clone(),
+                            key: key.clone(),
+                            value: old,
+                        })
+                    })
+                    .flatten()
             }
-            Op::NftApply { ns, family, table, ruleset } => {
+            Op::NftApply {
+                ns,
+                family,
+                table,
+                ruleset,
+            } => {
                 // A namespace this plan made has no table to restore yet.
                 let fresh = self.made.lock().unwrap().contains(ns);
                 let (f, t, rules) = (family.clone(), table.clone(), ruleset.clone());
@@ -209,7 +295,8 @@ impl Exec {
                         Ok(old)
                     })
                     .await?;
-                old.map(|o| restore(ns, family, table, Some(o))).and_then(here)
+                old.map(|o| restore(ns, family, table, Some(o)))
+                    .and_then(here)
             }
         })
     }
@@ -219,7 +306,12 @@ impl Exec {
 fn restore(ns: &str, family: &str, table: &str, listed: Option<Value>) -> Op {
     let (ns, family, table) = (ns.to_string(), family.to_string(), table.to_string());
     match listed {
-        Some(l) => Op::NftApply { ns, family, table, ruleset: nft::listed_objects(&l) },
+        Some(l) => Op::NftApply {
+            ns,
+            family,
+            table,
+            ruleset: nft::listed_objects(&l),
+        },
         None => Op::NftDelete { ns, family, table },
     }
 }
@@ -228,7 +320,11 @@ fn restore(ns: &str, family: &str, table: &str, listed: Option<Value>) -> Op {
 /// context when that does not just repeat the op).
 fn op_error(k: usize, op: &Op, e: &Error) -> (String, String) {
     let what = op.to_string();
-    let cause = if e.context == what { e.cause.to_string() } else { e.to_string() };
+    let cause = if e.context == what {
+        e.cause.to_string()
+    } else {
+        e.to_string()
+    };
     (format!("op {k} ({what})"), cause)
 }
 
@@ -236,16 +332,25 @@ fn op_error(k: usize, op: &Op, e: &Error) -> (String, String) {
 pub async fn run_one(op: &Op, timeout: Duration) -> Result<()> {
     match tokio::time::timeout(timeout, Exec::new().run(op)).await {
         Ok(r) => r.map(drop),
-        Err(_) => Err(Error::msg(op.to_string(), format!("timed out after {timeout:?}"))),
+        Err(_) => Err(Error::msg(
+            op.to_string(),
+            format!("timed out after {timeout:?}"),
+        )),
     }
 }
 
 /// Runs `ops` (see docs/plan-ops.md). On the first failure no new op starts,
 /// the ops in flight finish, then the undos of all completed ops run in
 /// reverse order of completion. Must be called inside a tokio runtime.
-pub async fn execute(ops: &[Op], opts: &Options, progress: &(dyn Fn(usize, usize) + Send + Sync)) -> Result<Report> {
+pub async fn execute(
+    ops: &[Op],
+    opts: &Options,
+    progress: &(dyn Fn(usize, usize) + Send + Sync),
+) -> Result<Report> {
     let start = Instant::now();
-    let fault_at = opts.fault_at.or_else(|| std::env::var("VPCCTL_FAULT_AT").ok()?.parse().ok());
+    let fault_at = opts
+        .fault_at
+        .or_else(|| std::env::var("VPCCTL_FAULT_AT").ok()?.parse().ok());
     let deps = plan::dependencies(ops);
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents = vec![Vec::new(); ops.len()];
@@ -254,7 +359,10 @@ pub async fn execute(ops: &[Op], opts: &Options, progress: &(dyn Fn(usize, usize
             dependents[j].push(i);
         }
     }
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..ops.len()).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..ops.len())
+        .filter(|&i| waiting[i] == 0)
+        .map(Reverse)
+        .collect();
     // Ops left per namespace: when none are, its connection and nft context
     // are closed, so a plan over many namespaces never holds sockets in all
     // of them at once (libnftables select()s on its socket: fds must stay
@@ -279,12 +387,17 @@ pub async fn execute(ops: &[Op], opts: &Options, progress: &(dyn Fn(usize, usize
                 }
                 let r = match tokio::time::timeout(opts.timeout, ex.run(op)).await {
                     Ok(r) => r,
-                    Err(_) => Err(Error::msg(op.to_string(), format!("timed out after {:?}", opts.timeout))),
+                    Err(_) => Err(Error::msg(
+                        op.to_string(),
+                        format!("timed out after {:?}", opts.timeout),
+                    )),
                 };
                 (i, r)
             });
         }
-        let Some((i, r)) = running.next().await else { break };
+        let Some((i, r)) = running.next().await else {
+            break;
+        };
         match r {
             Ok(undo) => {
                 for ns in ops[i].namespaces() {
@@ -310,9 +423,21 @@ pub async fn execute(ops: &[Op], opts: &Options, progress: &(dyn Fn(usize, usize
     }
     drop(running);
     let Some((i, e)) = failure else {
-        return Ok(Report { ops: ops.len(), elapsed: start.elapsed() });
+        return Ok(Report {
+            ops: ops.len(),
+            elapsed: start.elapsed(),
+        });
     };
-    let undo_errors = rollback(&ex, completed.iter_mut().rev().filter_map(|(_, u)| u.take()).collect(), opts).await;
+    let undo_errors = rollback(
+        &ex,
+        completed
+            .iter_mut()
+            .rev()
+            .filter_map(|(_, u)| u.take())
+            .collect(),
+        opts,
+    )
+    .await;
     let (what, cause) = op_error(i + 1, &ops[i], &e);
     let mut msg = format!("{cause}; rolled back {} ops", completed.len());
     if !undo_errors.is_empty() {
@@ -326,7 +451,13 @@ pub async fn execute(ops: &[Op], opts: &Options, progress: &(dyn Fn(usize, usize
 async fn rollback(ex: &Exec, undos: Vec<Undo>, opts: &Options) -> Vec<String> {
     let deleted: HashSet<String> = undos
         .iter()
-        .filter_map(|u| if let Op::NetnsDel { ns } = &u.op { Some(ns.clone()) } else { None })
+        .filter_map(|u| {
+            if let Op::NetnsDel { ns } = &u.op {
+                Some(ns.clone())
+            } else {
+                None
+            }
+        })
         .collect();
     // Links of veths made by this plan die with either end's namespace.
     let mut veth_gone: HashMap<(String, String), Vec<String>> = HashMap::new();
@@ -339,10 +470,24 @@ async fn rollback(ex: &Exec, undos: Vec<Undo>, opts: &Options) -> Vec<String> {
     for u in undos {
         let mut gone = u.gone_with.clone();
         if let Op::AddrAdd { ns, dev, .. } | Op::AddrDel { ns, dev, .. } = &u.op {
-            gone.extend(veth_gone.get(&(ns.clone(), dev.clone())).cloned().unwrap_or_default());
+            gone.extend(
+                veth_gone
+                    .get(&(ns.clone(), dev.clone()))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
-        if let Op::RouteDel { ns, route: route::Route { dev: Some(dev), .. } } = &u.op {
-            gone.extend(veth_gone.get(&(ns.clone(), dev.clone())).cloned().unwrap_or_default());
+        if let Op::RouteDel {
+            ns,
+            route: route::Route { dev: Some(dev), .. },
+        } = &u.op
+        {
+            gone.extend(
+                veth_gone
+                    .get(&(ns.clone(), dev.clone()))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
         if gone.iter().any(|ns| deleted.contains(ns)) {
             continue;

@@ -4,7 +4,9 @@
 use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
-use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as Info, LinkMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as Info, LinkMessage,
+};
 use rtnetlink::{Handle, LinkUnspec, LinkVeth};
 use serde::Serialize;
 
@@ -27,7 +29,13 @@ pub struct Veth {
 
 impl Veth {
     pub fn describe(&self) -> String {
-        format!("vethAdd {}{} <-> {}{}", self.name, in_ns(&self.ns), self.peer_name, in_ns(&self.peer_ns))
+        format!(
+            "vethAdd {}{} <-> {}{}",
+            self.name,
+            in_ns(&self.ns),
+            self.peer_name,
+            in_ns(&self.peer_ns)
+        )
     }
 }
 
@@ -59,7 +67,12 @@ impl From<LinkMessage> for LinkInfo {
                 LinkAttribute::IfAlias(a) => info.alias = Some(a),
                 LinkAttribute::Mtu(v) => info.mtu = v,
                 LinkAttribute::Address(b) if b.len() == 6 => {
-                    info.mac = Some(b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":"))
+                    info.mac = Some(
+                        b.iter()
+                            .map(|x| format!("{x:02x}"))
+                            .collect::<Vec<_>>()
+                            .join(":"),
+                    )
                 }
                 LinkAttribute::LinkInfo(infos) => {
                     info.kind = infos.into_iter().find_map(|i| match i {
@@ -88,7 +101,9 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
         peer = peer.mtu(m);
         main = main.mtu(m);
     }
-    let msg = main.set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build()))).build();
+    let msg = main
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+        .build();
     let r = h.link().add(msg).execute().await;
     drop(peer_fd);
     r.ctx(|| v.describe())?;
@@ -99,7 +114,12 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
     }
     let main_alias = async {
         match &v.alias {
-            Some(a) => h.link().set(LinkUnspec::new_with_name(&v.name).alias(a).build()).execute().await,
+            Some(a) => {
+                h.link()
+                    .set(LinkUnspec::new_with_name(&v.name).alias(a).build())
+                    .execute()
+                    .await
+            }
             None => Ok(()),
         }
     };
@@ -126,7 +146,13 @@ pub async fn get(h: &Handle, ns: &str, name: &str) -> Result<Option<LinkInfo>> {
 }
 
 pub async fn list(h: &Handle, ns: &str) -> Result<Vec<LinkInfo>> {
-    let msgs: Vec<LinkMessage> = h.link().get().execute().try_collect().await.ctx(|| format!("linkList{}", in_ns(ns)))?;
+    let msgs: Vec<LinkMessage> = h
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .ctx(|| format!("linkList{}", in_ns(ns)))?;
     Ok(msgs.into_iter().map(LinkInfo::from).collect())
 }
 
@@ -137,7 +163,12 @@ async fn set(h: &Handle, what: impl FnOnce() -> String, msg: LinkMessage) -> Res
 pub async fn set_up(h: &Handle, ns: &str, name: &str, up: bool) -> Result<()> {
     let b = LinkUnspec::new_with_name(name);
     let msg = if up { b.up() } else { b.down() }.build();
-    set(h, || format!("link{} {name}{}", if up { "Up" } else { "Down" }, in_ns(ns)), msg).await
+    set(
+        h,
+        || format!("link{} {name}{}", if up { "Up" } else { "Down" }, in_ns(ns)),
+        msg,
+    )
+    .await
 }
 
 /// Sets IFLA_IFALIAS (vpcctl's ownership tag, also used on `lo` for namespaces).
@@ -150,9 +181,14 @@ pub async fn set_alias(h: &Handle, ns: &str, name: &str, alias: &str) -> Result<
 pub async fn del(h: &Handle, ns: &str, name: &str) -> Result<()> {
     let mut msg = LinkMessage::default();
     msg.attributes.push(LinkAttribute::IfName(name.to_string()));
-    match h.link().del_with_message(msg).execute().await.ctx(|| format!("linkDel {name}{}", in_ns(ns))) {
+    match h
+        .link()
+        .del_with_message(msg)
+        .execute()
+        .await
+        .ctx(|| format!("linkDel {name}{}", in_ns(ns)))
+    {
         Err(e) if is_absent(&e) => Ok(()),
         r => r,
     }
 }
-

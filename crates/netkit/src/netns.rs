@@ -33,7 +33,11 @@ fn what(name: &str) -> String {
 
 /// Opens the namespace file of `name`; `""` is the process's own netns.
 pub fn open(name: &str) -> Result<File> {
-    let p = if name.is_empty() { PathBuf::from("/proc/self/ns/net") } else { path(name) };
+    let p = if name.is_empty() {
+        PathBuf::from("/proc/self/ns/net")
+    } else {
+        path(name)
+    };
     File::open(p).ctx(|| what(name))
 }
 
@@ -52,7 +56,9 @@ impl Drop for Restore {
 }
 
 fn save_current() -> Result<Restore> {
-    File::open("/proc/thread-self/ns/net").map(Restore).ctx(|| "open own thread netns".into())
+    File::open("/proc/thread-self/ns/net")
+        .map(Restore)
+        .ctx(|| "open own thread netns".into())
 }
 
 /// Runs `f` on the calling thread inside netns `ns` and restores the
@@ -79,9 +85,18 @@ fn prepare_dir() -> Result<()> {
     let ctx = || format!("prepare {NETNS_DIR}");
     fs::create_dir_all(NETNS_DIR).ctx(ctx)?;
     let shared = MsFlags::MS_SHARED | MsFlags::MS_REC;
-    if let Err(nix::Error::EINVAL) = mount(None::<&str>, NETNS_DIR, Some("none"), shared, None::<&str>) {
+    if let Err(nix::Error::EINVAL) =
+        mount(None::<&str>, NETNS_DIR, Some("none"), shared, None::<&str>)
+    {
         // Not a mount point yet: bind it onto itself, then make it shared.
-        mount(Some(NETNS_DIR), NETNS_DIR, Some("none"), MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).ctx(ctx)?;
+        mount(
+            Some(NETNS_DIR),
+            NETNS_DIR,
+            Some("none"),
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .ctx(ctx)?;
         mount(None::<&str>, NETNS_DIR, Some("none"), shared, None::<&str>).ctx(ctx)?;
     }
     *done = true;
@@ -97,12 +112,22 @@ pub fn add_with<T>(name: &str, inside: impl FnOnce() -> T) -> Result<T> {
     }
     prepare_dir()?;
     let p = path(name);
-    OpenOptions::new().write(true).create_new(true).open(&p).ctx(|| what(name))?;
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .ctx(|| what(name))?;
     let made = (|| {
         let _restore = save_current()?;
         unshare(CloneFlags::CLONE_NEWNET).ctx(|| format!("unshare for {}", what(name)))?;
-        mount(Some("/proc/thread-self/ns/net"), &p, Some("none"), MsFlags::MS_BIND, None::<&str>)
-            .ctx(|| format!("bind-mount {}", what(name)))?;
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            &p,
+            Some("none"),
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| format!("bind-mount {}", what(name)))?;
         Ok(inside())
     })();
     if made.is_err() {
@@ -128,8 +153,10 @@ pub fn list() -> Result<Vec<String>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
         r => r.ctx(|| format!("list {NETNS_DIR}"))?,
     };
-    let mut names: Vec<String> =
-        rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| exists(n)).collect();
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| exists(n))
+        .collect();
     names.sort();
     Ok(names)
 }

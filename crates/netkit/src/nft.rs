@@ -100,22 +100,52 @@ impl Nft {
         // SAFETY: ctx is live; the returned buffers stay valid until the next call.
         unsafe {
             let rc = (self.lib.run_cmd)(self.ctx, c.as_ptr());
-            let take = |p: *const c_char| if p.is_null() { String::new() } else { CStr::from_ptr(p).to_string_lossy().trim().to_string() };
+            let take = |p: *const c_char| {
+                if p.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr(p).to_string_lossy().trim().to_string()
+                }
+            };
             let out = take((self.lib.output_buffer)(self.ctx));
             let err = take((self.lib.error_buffer)(self.ctx));
-            if rc == 0 { Ok(out) } else { Err(if err.is_empty() { format!("libnftables failed ({rc})") } else { err }) }
+            if rc == 0 {
+                Ok(out)
+            } else {
+                Err(if err.is_empty() {
+                    format!("libnftables failed ({rc})")
+                } else {
+                    err
+                })
+            }
         }
     }
 
-    fn run_objects(&mut self, objects: Vec<NfObject<'static>>) -> std::result::Result<String, String> {
-        let doc = Nftables { objects: objects.into() };
+    fn run_objects(
+        &mut self,
+        objects: Vec<NfObject<'static>>,
+    ) -> std::result::Result<String, String> {
+        let doc = Nftables {
+            objects: objects.into(),
+        };
         self.run(&serde_json::to_string(&doc).map_err(|e| e.to_string())?)
     }
 
     /// Replaces table `family name` with `objects` in one transaction:
     /// add table, delete table, add table, objects. All or nothing.
-    pub fn apply_table(&mut self, family: NfFamily, name: &str, objects: Vec<NfObject<'static>>) -> std::result::Result<(), String> {
-        let t = || NfListObject::Table(Table { family, name: name.to_string().into(), handle: None });
+    pub fn apply_table(
+        &mut self,
+        family: NfFamily,
+        name: &str,
+        objects: Vec<NfObject<'static>>,
+    ) -> std::result::Result<(), String> {
+        let t = || {
+            NfListObject::Table(Table {
+                family,
+                name: name.to_string().into(),
+                handle: None,
+            })
+        };
         let mut all = vec![
             NfObject::CmdObject(NfCmd::Add(t())),
             NfObject::CmdObject(NfCmd::Delete(t())),
@@ -126,8 +156,16 @@ impl Nft {
     }
 
     /// Deletes the table; returns false if it did not exist.
-    pub fn delete_table(&mut self, family: NfFamily, name: &str) -> std::result::Result<bool, String> {
-        let t = NfListObject::Table(Table { family, name: name.to_string().into(), handle: None });
+    pub fn delete_table(
+        &mut self,
+        family: NfFamily,
+        name: &str,
+    ) -> std::result::Result<bool, String> {
+        let t = NfListObject::Table(Table {
+            family,
+            name: name.to_string().into(),
+            handle: None,
+        });
         match self.run_objects(vec![NfObject::CmdObject(NfCmd::Delete(t))]) {
             Err(e) if is_absent(&e) => Ok(false),
             r => r.map(|_| true),
@@ -135,11 +173,21 @@ impl Nft {
     }
 
     /// The table as libnftables JSON (`{"nftables":[...]}`), None if absent.
-    pub fn list_table(&mut self, family: NfFamily, name: &str) -> std::result::Result<Option<Value>, String> {
-        let t = NfListObject::Table(Table { family, name: name.to_string().into(), handle: None });
+    pub fn list_table(
+        &mut self,
+        family: NfFamily,
+        name: &str,
+    ) -> std::result::Result<Option<Value>, String> {
+        let t = NfListObject::Table(Table {
+            family,
+            name: name.to_string().into(),
+            handle: None,
+        });
         match self.run_objects(vec![NfObject::CmdObject(NfCmd::List(t))]) {
             Err(e) if is_absent(&e) => Ok(None),
-            r => serde_json::from_str(&r?).map(Some).map_err(|e| e.to_string()),
+            r => serde_json::from_str(&r?)
+                .map(Some)
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -160,7 +208,8 @@ fn is_absent(err: &str) -> bool {
 }
 
 pub fn parse_family(family: &str) -> std::result::Result<NfFamily, String> {
-    serde_json::from_value(Value::String(family.to_string())).map_err(|_| format!("unknown nftables family \"{family}\""))
+    serde_json::from_value(Value::String(family.to_string()))
+        .map_err(|_| format!("unknown nftables family \"{family}\""))
 }
 
 /// Checks the objects that go inside table `family table` and converts them
@@ -168,24 +217,37 @@ pub fn parse_family(family: &str) -> std::result::Result<NfFamily, String> {
 /// never touch another table), and must survive the typed schema unchanged:
 /// a field the schema does not know would otherwise be dropped silently,
 /// weakening a firewall.
-pub fn parse_ruleset(family: &str, table: &str, objects: &[Value]) -> std::result::Result<Vec<NfObject<'static>>, String> {
+pub fn parse_ruleset(
+    family: &str,
+    table: &str,
+    objects: &[Value],
+) -> std::result::Result<Vec<NfObject<'static>>, String> {
     objects
         .iter()
         .enumerate()
         .map(|(i, v)| {
             let fail = |m: String| format!("ruleset object {i}: {m}");
-            let body = inner(v).ok_or_else(|| fail("expected {\"kind\": {...}} or {\"command\": {\"kind\": {...}}}".into()))?;
+            let body = inner(v).ok_or_else(|| {
+                fail("expected {\"kind\": {...}} or {\"command\": {\"kind\": {...}}}".into())
+            })?;
             if body.0 == "table" {
-                return Err(fail("tables are managed by the executor; give only the table's content".into()));
+                return Err(fail(
+                    "tables are managed by the executor; give only the table's content".into(),
+                ));
             }
             let f = body.1.get("family").and_then(Value::as_str);
             let t = body.1.get("table").and_then(Value::as_str);
             if f != Some(family) || t != Some(table) {
-                return Err(fail(format!("must name family \"{family}\" and table \"{table}\"")));
+                return Err(fail(format!(
+                    "must name family \"{family}\" and table \"{table}\""
+                )));
             }
-            let typed: NfObject<'static> = serde_json::from_value(v.clone()).map_err(|e| fail(e.to_string()))?;
+            let typed: NfObject<'static> =
+                serde_json::from_value(v.clone()).map_err(|e| fail(e.to_string()))?;
             if serde_json::to_value(&typed).map_err(|e| fail(e.to_string()))? != *v {
-                return Err(fail(format!("not represented exactly by the nftables schema: {v}")));
+                return Err(fail(format!(
+                    "not represented exactly by the nftables schema: {v}"
+                )));
             }
             Ok(typed)
         })
@@ -194,9 +256,15 @@ pub fn parse_ruleset(family: &str, table: &str, objects: &[Value]) -> std::resul
 
 /// `{"add": {"rule": {..}}}` or `{"rule": {..}}` -> ("rule", {..}).
 fn inner(v: &Value) -> Option<(&str, &Value)> {
-    const CMDS: [&str; 8] = ["add", "create", "insert", "replace", "delete", "flush", "reset", "rename"];
+    const CMDS: [&str; 8] = [
+        "add", "create", "insert", "replace", "delete", "flush", "reset", "rename",
+    ];
     let (k, body) = single(v)?;
-    if CMDS.contains(&k) { single(body) } else { Some((k, body)) }
+    if CMDS.contains(&k) {
+        single(body)
+    } else {
+        Some((k, body))
+    }
 }
 
 fn single(v: &Value) -> Option<(&str, &Value)> {
@@ -207,12 +275,20 @@ fn single(v: &Value) -> Option<(&str, &Value)> {
 /// Turns `list table` output back into objects for [`Nft::apply_table`]
 /// (the undo of a replace): drops metainfo and the table, strips handles.
 pub fn listed_objects(listed: &Value) -> Vec<Value> {
-    let items = listed.get("nftables").and_then(Value::as_array).cloned().unwrap_or_default();
+    let items = listed
+        .get("nftables")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     items
         .into_iter()
         .filter(|o| single(o).is_some_and(|(k, _)| k != "metainfo" && k != "table"))
         .map(|mut o| {
-            if let Some(body) = o.as_object_mut().and_then(|m| m.values_mut().next()).and_then(Value::as_object_mut) {
+            if let Some(body) = o
+                .as_object_mut()
+                .and_then(|m| m.values_mut().next())
+                .and_then(Value::as_object_mut)
+            {
                 body.remove("handle");
             }
             o
@@ -221,7 +297,11 @@ pub fn listed_objects(listed: &Value) -> Vec<Value> {
 }
 
 /// [`Nft`] made and used inside `ns` for one call.
-fn with_ctx<T>(ns: &str, what: impl Fn() -> String, f: impl FnOnce(&mut Nft) -> std::result::Result<T, String>) -> Result<T> {
+fn with_ctx<T>(
+    ns: &str,
+    what: impl Fn() -> String,
+    f: impl FnOnce(&mut Nft) -> std::result::Result<T, String>,
+) -> Result<T> {
     netns::run_in(ns, || Nft::new().and_then(|mut n| f(&mut n)))?.map_err(|e| Error::msg(what(), e))
 }
 
@@ -246,7 +326,11 @@ pub fn list_table(ns: &str, family: &str, table: &str) -> Result<Option<Value>> 
 }
 
 pub fn list_ruleset(ns: &str) -> Result<Value> {
-    with_ctx(ns, || format!("nftListRuleset{}", in_ns(ns)), Nft::list_ruleset)
+    with_ctx(
+        ns,
+        || format!("nftListRuleset{}", in_ns(ns)),
+        Nft::list_ruleset,
+    )
 }
 
 /// Whether libnftables loads and works here, with its version (from the
@@ -254,5 +338,86 @@ pub fn list_ruleset(ns: &str) -> Result<Value> {
 pub fn available() -> std::result::Result<String, String> {
     let v = Nft::new()?.run("list tables")?;
     let v: Value = serde_json::from_str(&v).map_err(|e| e.to_string())?;
-    Ok(v["nftables"][0]["metainfo"]["version"].as_str().unwrap_or("unknown").to_string())
+    Ok(v["nftables"][0]["metainfo"]["version"]
+        .as_str()
+        .unwrap_or("unknown")
+        .to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The shapes vpcctl's firewall compiler (src/firewall) emits survive
+    /// the typed schema exactly.
+    #[test]
+    fn firewall_shapes_round_trip() {
+        let r = |chain: &str, expr: Value| json!({"rule": {"family": "inet", "table": "vpcctl", "chain": chain, "expr": expr, "comment": "c"}});
+        let m = |left: Value, right: Value| json!({"match": {"op": "==", "left": left, "right": right}});
+        let objs = vec![
+            json!({"set": {"family": "inet", "table": "vpcctl", "name": "public", "type": "ipv4_addr", "flags": ["interval"],
+                "elem": [{"prefix": {"addr": "10.0.1.0", "len": 24}}, "10.0.2.5"]}}),
+            json!({"set": {"family": "inet", "table": "vpcctl", "name": "private", "type": "ipv4_addr", "flags": ["interval"]}}),
+            json!({"chain": {"family": "inet", "table": "vpcctl", "name": "ingress", "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}),
+            json!({"chain": {"family": "inet", "table": "vpcctl", "name": "postrouting", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}),
+            r(
+                "ingress",
+                json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]),
+            ),
+            r(
+                "ingress",
+                json!([{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "px-*"}}, {"counter": null}, {"drop": null}]),
+            ),
+            r(
+                "ingress",
+                json!([m(json!({"payload": {"protocol": "ip", "field": "saddr"}}), json!({"set": [{"prefix": {"addr": "10.0.0.0", "len": 16}}, "192.0.2.1"]})),
+                m(json!({"payload": {"protocol": "tcp", "field": "dport"}}), json!({"set": [22, {"range": [8000, 8080]}]})), {"counter": null}, {"accept": null}]),
+            ),
+            r(
+                "ingress",
+                json!([m(json!({"meta": {"key": "nfproto"}}), json!("ipv4")), m(json!({"meta": {"key": "l4proto"}}), json!("udp")), {"accept": null}]),
+            ),
+            r(
+                "ingress",
+                json!([m(json!({"payload": {"protocol": "ip", "field": "saddr"}}), json!("@private")), {"drop": null}]),
+            ),
+            r(
+                "postrouting",
+                json!([m(json!({"meta": {"key": "oifname"}}), json!("vg0")), {"snat": {"family": "ip", "addr": "100.64.0.2"}}]),
+            ),
+            r("postrouting", json!([{"masquerade": null}])),
+        ];
+        let typed = parse_ruleset("inet", "vpcctl", &objs).unwrap();
+        assert_eq!(typed.len(), objs.len());
+        let e = parse_ruleset("inet", "other", &objs).unwrap_err();
+        assert!(
+            e.starts_with("ruleset object 0: must name family \"inet\" and table \"other\""),
+            "{e}"
+        );
+        let e = parse_ruleset(
+            "inet",
+            "vpcctl",
+            &[json!({"table": {"family": "inet", "name": "vpcctl"}})],
+        )
+        .unwrap_err();
+        assert!(e.contains("tables are managed by the executor"), "{e}");
+    }
+
+    #[test]
+    fn listed_table_becomes_objects_without_handles() {
+        let listed = json!({"nftables": [
+            {"metainfo": {"version": "1.0.6"}},
+            {"table": {"family": "inet", "name": "t", "handle": 1}},
+            {"chain": {"family": "inet", "table": "t", "name": "c", "handle": 2}},
+            {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 3, "expr": [{"accept": null}]}}
+        ]});
+        assert_eq!(
+            listed_objects(&listed),
+            vec![
+                json!({"chain": {"family": "inet", "table": "t", "name": "c"}}),
+                json!({"rule": {"family": "inet", "table": "t", "chain": "c", "expr": [{"accept": null}]}})
+            ]
+        );
+    }
 }

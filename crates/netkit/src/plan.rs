@@ -10,10 +10,21 @@ use serde_json::Value;
 use crate::{error::in_ns, route::Route};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "op",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum Op {
-    NetnsAdd { ns: String, #[serde(default)] tag: String },
-    NetnsDel { ns: String },
+    NetnsAdd {
+        ns: String,
+        #[serde(default)]
+        tag: String,
+    },
+    NetnsDel {
+        ns: String,
+    },
     VethAdd {
         ns: String,
         name: String,
@@ -26,14 +37,46 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mtu: Option<u32>,
     },
-    LinkDel { ns: String, name: String },
-    AddrAdd { ns: String, dev: String, cidr: String },
-    AddrDel { ns: String, dev: String, cidr: String },
-    RouteAdd { ns: String, #[serde(flatten)] route: Route },
-    RouteDel { ns: String, #[serde(flatten)] route: Route },
-    SysctlSet { ns: String, key: String, value: String },
-    NftApply { ns: String, family: String, table: String, ruleset: Vec<Value> },
-    NftDelete { ns: String, family: String, table: String },
+    LinkDel {
+        ns: String,
+        name: String,
+    },
+    AddrAdd {
+        ns: String,
+        dev: String,
+        cidr: String,
+    },
+    AddrDel {
+        ns: String,
+        dev: String,
+        cidr: String,
+    },
+    RouteAdd {
+        ns: String,
+        #[serde(flatten)]
+        route: Route,
+    },
+    RouteDel {
+        ns: String,
+        #[serde(flatten)]
+        route: Route,
+    },
+    SysctlSet {
+        ns: String,
+        key: String,
+        value: String,
+    },
+    NftApply {
+        ns: String,
+        family: String,
+        table: String,
+        ruleset: Vec<Value>,
+    },
+    NftDelete {
+        ns: String,
+        family: String,
+        table: String,
+    },
 }
 
 /// Parses a plan: a JSON array of ops.
@@ -70,15 +113,25 @@ impl Op {
     fn resources(&self) -> Vec<(Res, bool)> {
         let ns = self.ns().to_string();
         let link = |ns: &str, name: &str| (Res::Link(ns.to_string(), name.to_string()), true);
-        let mut r = vec![(Res::Ns(ns.clone()), matches!(self, Op::NetnsAdd { .. } | Op::NetnsDel { .. }))];
+        let mut r = vec![(
+            Res::Ns(ns.clone()),
+            matches!(self, Op::NetnsAdd { .. } | Op::NetnsDel { .. }),
+        )];
         match self {
             Op::NetnsAdd { .. } | Op::NetnsDel { .. } => {}
-            Op::VethAdd { name, peer_ns, peer_name, .. } => {
+            Op::VethAdd {
+                name,
+                peer_ns,
+                peer_name,
+                ..
+            } => {
                 r.push((Res::Ns(peer_ns.clone()), false));
                 r.push(link(&ns, name));
                 r.push(link(peer_ns, peer_name));
             }
-            Op::LinkDel { name: dev, .. } | Op::AddrAdd { dev, .. } | Op::AddrDel { dev, .. } => r.push(link(&ns, dev)),
+            Op::LinkDel { name: dev, .. } | Op::AddrAdd { dev, .. } | Op::AddrDel { dev, .. } => {
+                r.push(link(&ns, dev))
+            }
             Op::RouteAdd { route, .. } | Op::RouteDel { route, .. } => match &route.dev {
                 Some(dev) => r.push(link(&ns, dev)),
                 None => r.push((Res::Route(ns), true)),
@@ -152,8 +205,19 @@ impl fmt::Display for Op {
         match self {
             Op::NetnsAdd { ns, .. } => write!(f, "netnsAdd \"{ns}\""),
             Op::NetnsDel { ns } => write!(f, "netnsDel \"{ns}\""),
-            Op::VethAdd { ns, name, peer_ns, peer_name, .. } => {
-                write!(f, "vethAdd {name}{} <-> {peer_name}{}", in_ns(ns), in_ns(peer_ns))
+            Op::VethAdd {
+                ns,
+                name,
+                peer_ns,
+                peer_name,
+                ..
+            } => {
+                write!(
+                    f,
+                    "vethAdd {name}{} <-> {peer_name}{}",
+                    in_ns(ns),
+                    in_ns(peer_ns)
+                )
             }
             Op::LinkDel { ns, name } => write!(f, "linkDel {name}{}", in_ns(ns)),
             Op::AddrAdd { ns, dev, cidr } => write!(f, "addrAdd {cidr} on {dev}{}", in_ns(ns)),
@@ -161,8 +225,12 @@ impl fmt::Display for Op {
             Op::RouteAdd { ns, route } => f.write_str(&route.describe("routeAdd", ns)),
             Op::RouteDel { ns, route } => f.write_str(&route.describe("routeDel", ns)),
             Op::SysctlSet { ns, key, value } => write!(f, "sysctlSet {key}={value}{}", in_ns(ns)),
-            Op::NftApply { ns, family, table, .. } => write!(f, "nftApply {family} {table}{}", in_ns(ns)),
-            Op::NftDelete { ns, family, table } => write!(f, "nftDelete {family} {table}{}", in_ns(ns)),
+            Op::NftApply {
+                ns, family, table, ..
+            } => write!(f, "nftApply {family} {table}{}", in_ns(ns)),
+            Op::NftDelete { ns, family, table } => {
+                write!(f, "nftDelete {family} {table}{}", in_ns(ns))
+            }
         }
     }
 }
@@ -201,9 +269,17 @@ mod tests {
                 mtu: Some(1400),
             }
         );
-        let Op::RouteAdd { route, .. } = &ops[6] else { panic!() };
-        assert_eq!((route.dst.as_str(), route.via.as_deref(), route.onlink), ("default", Some("10.0.1.1"), true));
-        assert_eq!(ops[3].to_string(), "addrAdd 10.0.1.1/32 on sn-a in netns \"vpcr-demo\"");
+        let Op::RouteAdd { route, .. } = &ops[6] else {
+            panic!()
+        };
+        assert_eq!(
+            (route.dst.as_str(), route.via.as_deref(), route.onlink),
+            ("default", Some("10.0.1.1"), true)
+        );
+        assert_eq!(
+            ops[3].to_string(),
+            "addrAdd 10.0.1.1/32 on sn-a in netns \"vpcr-demo\""
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ fn socket_in(ns: &str, ty: Type, proto: Protocol, what: impl Fn() -> String) -> 
 }
 
 fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32).sum();
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
+        .sum();
     while sum >> 16 != 0 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -38,28 +41,48 @@ pub fn ping(ns: &str, dst: Ipv4Addr, timeout: Duration) -> Result<Duration> {
     let sock = socket_in(ns, Type::RAW, Protocol::ICMPV4, what)?;
     let id = std::process::id() as u16;
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let mut pkt = [8u8, 0, 0, 0, 0, 0, 0, 0, b'v', b'p', b'c', b'c', b't', b'l', 0, 0];
+    let mut pkt = [
+        8u8, 0, 0, 0, 0, 0, 0, 0, b'v', b'p', b'c', b'c', b't', b'l', 0, 0,
+    ];
     pkt[4..6].copy_from_slice(&id.to_be_bytes());
     pkt[6..8].copy_from_slice(&seq.to_be_bytes());
     let c = checksum(&pkt);
     pkt[2..4].copy_from_slice(&c.to_be_bytes());
     let start = Instant::now();
-    sock.send_to(&pkt, &SocketAddr::from((dst, 0)).into()).ctx(what)?;
+    sock.send_to(&pkt, &SocketAddr::from((dst, 0)).into())
+        .ctx(what)?;
     let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
     loop {
-        let left = timeout.checked_sub(start.elapsed()).filter(|d| !d.is_zero());
-        let Some(left) = left else { return Err(Error::msg(what(), "no reply (timed out)")) };
+        let left = timeout
+            .checked_sub(start.elapsed())
+            .filter(|d| !d.is_zero());
+        let Some(left) = left else {
+            return Err(Error::msg(what(), "no reply (timed out)"));
+        };
         sock.set_read_timeout(Some(left)).ctx(what)?;
         let (n, from) = match sock.recv_from(&mut buf) {
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
             r => r.ctx(what)?,
         };
         // SAFETY: recv_from initialised the first n bytes.
         let b: &[u8] = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) };
         let ihl = (b.first().copied().unwrap_or(0) & 0x0f) as usize * 4;
-        let Some(icmp) = b.get(ihl..ihl + 8) else { continue };
+        let Some(icmp) = b.get(ihl..ihl + 8) else {
+            continue;
+        };
         let from_dst = from.as_socket_ipv4().is_some_and(|a| *a.ip() == dst);
-        if from_dst && icmp[0] == 0 && icmp[4..6] == id.to_be_bytes() && icmp[6..8] == seq.to_be_bytes() {
+        if from_dst
+            && icmp[0] == 0
+            && icmp[4..6] == id.to_be_bytes()
+            && icmp[6..8] == seq.to_be_bytes()
+        {
             return Ok(start.elapsed());
         }
     }
@@ -71,6 +94,7 @@ pub fn tcp_connect(ns: &str, dst: Ipv4Addr, port: u16, timeout: Duration) -> Res
     let what = || format!("tcpConnect {dst}:{port}{}", in_ns(ns));
     let sock = socket_in(ns, Type::STREAM, Protocol::TCP, what)?;
     let start = Instant::now();
-    sock.connect_timeout(&SocketAddrV4::new(dst, port).into(), timeout).ctx(what)?;
+    sock.connect_timeout(&SocketAddrV4::new(dst, port).into(), timeout)
+        .ctx(what)?;
     Ok(start.elapsed())
 }

@@ -4,7 +4,8 @@ use std::net::Ipv4Addr;
 
 use futures::TryStreamExt;
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
+    RouteType,
 };
 use rtnetlink::{Handle, RouteMessageBuilder};
 use serde::{Deserialize, Serialize};
@@ -46,7 +47,12 @@ impl Route {
 
     /// The request message: scope link for device routes without a gateway,
     /// like iproute2 does.
-    async fn message(&self, h: &Handle, ns: &str, what: &impl Fn() -> String) -> Result<RouteMessageBuilder<Ipv4Addr>> {
+    async fn message(
+        &self,
+        h: &Handle,
+        ns: &str,
+        what: &impl Fn() -> String,
+    ) -> Result<RouteMessageBuilder<Ipv4Addr>> {
         let bad = |e: String| Error::msg(what(), e);
         let dst: Cidr = self.dst.parse().map_err(bad)?;
         let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst.addr, dst.len);
@@ -54,7 +60,12 @@ impl Route {
             b = b.output_interface(index_of(h, ns, dev, what).await?);
         }
         match &self.via {
-            Some(v) => b = b.gateway(v.parse().map_err(|_| bad(format!("invalid gateway \"{v}\"")))?),
+            Some(v) => {
+                b = b.gateway(
+                    v.parse()
+                        .map_err(|_| bad(format!("invalid gateway \"{v}\"")))?,
+                )
+            }
             None if self.dev.is_some() => b = b.scope(RouteScope::Link),
             None => {}
         }
@@ -62,7 +73,10 @@ impl Route {
             b = b.onlink();
         }
         if let Some(s) = &self.src {
-            b = b.pref_source(s.parse().map_err(|_| bad(format!("invalid source \"{s}\"")))?);
+            b = b.pref_source(
+                s.parse()
+                    .map_err(|_| bad(format!("invalid source \"{s}\"")))?,
+            );
         }
         Ok(b)
     }
@@ -83,7 +97,10 @@ pub async fn del(h: &Handle, ns: &str, r: &Route) -> Result<()> {
         m => m?,
     };
     // Match any scope and protocol, as `ip route del` does.
-    let msg = msg.scope(RouteScope::NoWhere).protocol(RouteProtocol::Unspec).build();
+    let msg = msg
+        .scope(RouteScope::NoWhere)
+        .protocol(RouteProtocol::Unspec)
+        .build();
     match h.route().del(msg).execute().await.ctx(what) {
         Err(e) if e.errno() == Some(libc::ESRCH) => Ok(()),
         r => r,
@@ -95,24 +112,43 @@ pub async fn list(h: &Handle, ns: &str) -> Result<Vec<Route>> {
     let what = || format!("routeList{}", in_ns(ns));
     let links = link::list(h, ns).await?;
     let query = RouteMessageBuilder::<Ipv4Addr>::new().build();
-    let msgs: Vec<RouteMessage> = h.route().get(query).execute().try_collect().await.ctx(what)?;
+    let msgs: Vec<RouteMessage> = h
+        .route()
+        .get(query)
+        .execute()
+        .try_collect()
+        .await
+        .ctx(what)?;
     Ok(msgs
         .into_iter()
-        .filter(|m| m.header.kind == RouteType::Unicast && table(m) == RouteHeader::RT_TABLE_MAIN as u32)
+        .filter(|m| {
+            m.header.kind == RouteType::Unicast && table(m) == RouteHeader::RT_TABLE_MAIN as u32
+        })
         .map(|m| {
-            let mut r = Route { onlink: m.header.flags.contains(RouteFlags::Onlink), ..Default::default() };
+            let mut r = Route {
+                onlink: m.header.flags.contains(RouteFlags::Onlink),
+                ..Default::default()
+            };
             let mut dst = Ipv4Addr::UNSPECIFIED;
             for a in &m.attributes {
                 match a {
                     RouteAttribute::Destination(RouteAddress::Inet(ip)) => dst = *ip,
                     RouteAttribute::Gateway(RouteAddress::Inet(ip)) => r.via = Some(ip.to_string()),
-                    RouteAttribute::PrefSource(RouteAddress::Inet(ip)) => r.src = Some(ip.to_string()),
-                    RouteAttribute::Oif(i) => r.dev = links.iter().find(|l| l.index == *i).map(|l| l.name.clone()),
+                    RouteAttribute::PrefSource(RouteAddress::Inet(ip)) => {
+                        r.src = Some(ip.to_string())
+                    }
+                    RouteAttribute::Oif(i) => {
+                        r.dev = links.iter().find(|l| l.index == *i).map(|l| l.name.clone())
+                    }
                     _ => {}
                 }
             }
             let len = m.header.destination_prefix_length;
-            r.dst = if len == 0 { "default".into() } else { format!("{dst}/{len}") };
+            r.dst = if len == 0 {
+                "default".into()
+            } else {
+                format!("{dst}/{len}")
+            };
             r
         })
         .collect())
@@ -121,6 +157,12 @@ pub async fn list(h: &Handle, ns: &str) -> Result<Vec<Route>> {
 fn table(m: &RouteMessage) -> u32 {
     m.attributes
         .iter()
-        .find_map(|a| if let RouteAttribute::Table(t) = a { Some(*t) } else { None })
+        .find_map(|a| {
+            if let RouteAttribute::Table(t) = a {
+                Some(*t)
+            } else {
+                None
+            }
+        })
         .unwrap_or(m.header.table as u32)
 }

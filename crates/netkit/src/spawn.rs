@@ -27,16 +27,47 @@ pub struct SpawnOptions {
     pub log_file: PathBuf,
 }
 
-fn command(ns: &str, argv: &[String], what: impl Fn() -> String, detach: bool) -> Result<Command> {
-    let Some((prog, args)) = argv.split_first() else { return Err(Error::msg(what(), "empty argv")) };
+/// Who the child becomes, after it has entered the namespace (setns needs root).
+#[derive(Clone, Copy, Default)]
+struct Ids {
+    uid: Option<u32>,
+    gid: Option<u32>,
+}
+
+fn command(
+    ns: &str,
+    argv: &[String],
+    what: impl Fn() -> String,
+    detach: bool,
+    ids: Ids,
+) -> Result<Command> {
+    let Some((prog, args)) = argv.split_first() else {
+        return Err(Error::msg(what(), "empty argv"));
+    };
     let mut cmd = Command::new(prog);
     cmd.args(args);
-    let ns_file: Option<File> = if ns.is_empty() { None } else { Some(netns::open(ns)?) };
+    let ns_file: Option<File> = if ns.is_empty() {
+        None
+    } else {
+        Some(netns::open(ns)?)
+    };
     // SAFETY: only async-signal-safe syscalls run between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             if let Some(f) = &ns_file {
                 if libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            // std's Command::uid/gid would drop root before pre_exec runs,
+            // and setns would then fail: change identity here, after it.
+            if let Some(g) = ids.gid {
+                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(g) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if let Some(u) = ids.uid {
+                if libc::setuid(u) != 0 {
                     return Err(io::Error::last_os_error());
                 }
             }
@@ -63,22 +94,41 @@ fn command(ns: &str, argv: &[String], what: impl Fn() -> String, detach: bool) -
 /// output appended to the log file; returns its pid. A thread waits for it
 /// so it never lingers as a zombie of this process.
 pub fn spawn_detached(ns: &str, argv: &[String], opts: &SpawnOptions) -> Result<u32> {
-    let what = || format!("spawn {}{}", argv.first().map_or("", String::as_str), in_ns(ns));
-    let log = OpenOptions::new().create(true).append(true).open(&opts.log_file).ctx(|| format!("open log {}", opts.log_file.display()))?;
-    let mut cmd = command(ns, argv, what, true)?;
-    cmd.stdin(Stdio::null()).stdout(log.try_clone().ctx(what)?).stderr(log).envs(&opts.env);
+    let what = || {
+        format!(
+            "spawn {}{}",
+            argv.first().map_or("", String::as_str),
+            in_ns(ns)
+        )
+    };
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&opts.log_file)
+        .ctx(|| format!("open log {}", opts.log_file.display()))?;
+    let mut cmd = command(
+        ns,
+        argv,
+        what,
+        true,
+        Ids {
+            uid: opts.uid,
+            gid: opts.gid,
+        },
+    )?;
+    cmd.stdin(Stdio::null())
+        .stdout(log.try_clone().ctx(what)?)
+        .stderr(log)
+        .envs(&opts.env);
     if let Some(d) = &opts.cwd {
         cmd.current_dir(d);
     }
-    if let Some(g) = opts.gid {
-        cmd.gid(g);
-    }
-    if let Some(u) = opts.uid {
-        cmd.uid(u);
-    }
     let mut child = cmd.spawn().ctx(what)?;
     let pid = child.id();
-    std::thread::Builder::new().name(format!("reap-{pid}")).spawn(move || child.wait()).ctx(what)?;
+    std::thread::Builder::new()
+        .name(format!("reap-{pid}"))
+        .spawn(move || child.wait())
+        .ctx(what)?;
     Ok(pid)
 }
 
@@ -86,16 +136,30 @@ pub fn spawn_detached(ns: &str, argv: &[String], opts: &SpawnOptions) -> Result<
 /// code, or 128 + signal number if it was killed.
 pub fn run(ns: &str, argv: &[String]) -> Result<i32> {
     use std::os::unix::process::ExitStatusExt;
-    let what = || format!("run {}{}", argv.first().map_or("", String::as_str), in_ns(ns));
-    let status = command(ns, argv, what, false)?.status().ctx(what)?;
-    Ok(status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1))
+    let what = || {
+        format!(
+            "run {}{}",
+            argv.first().map_or("", String::as_str),
+            in_ns(ns)
+        )
+    };
+    let status = command(ns, argv, what, false, Ids::default())?
+        .status()
+        .ctx(what)?;
+    Ok(status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1))
 }
 
 /// True if `pid` exists and is not a zombie.
 pub fn pid_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // state is the field after the parenthesised command name
-        Ok(s) => s.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|st| st != "Z"),
+        Ok(s) => s
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|st| st != "Z"),
         Err(_) => false,
     }
 }

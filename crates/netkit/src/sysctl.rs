@@ -9,8 +9,15 @@ use crate::{
 };
 
 fn file(key: &str, what: impl Fn() -> String) -> Result<String> {
-    if key.is_empty() || key.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-        return Err(Error::msg(what(), "invalid sysctl key (want e.g. net/ipv4/ip_forward)"));
+    if key.is_empty()
+        || key
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(Error::msg(
+            what(),
+            "invalid sysctl key (want e.g. net/ipv4/ip_forward)",
+        ));
     }
     Ok(format!("/proc/sys/{key}"))
 }

@@ -12,9 +12,12 @@ use netkit::{addr, conn, exec, link, netns, nft, plan, probe, route, spawn, sysc
 use serde_json::{json, Value};
 
 fn sandboxed() -> bool {
-    let ok = std::env::var("VPCCTL_SANDBOX").as_deref() == Ok("1") && nix::unistd::geteuid().is_root();
+    let ok =
+        std::env::var("VPCCTL_SANDBOX").as_deref() == Ok("1") && nix::unistd::geteuid().is_root();
     if !ok {
-        eprintln!("skipped: kernel test needs root inside the sandbox (scripts/sandbox.sh cargo test)");
+        eprintln!(
+            "skipped: kernel test needs root inside the sandbox (scripts/sandbox.sh cargo test)"
+        );
     }
     ok
 }
@@ -45,8 +48,12 @@ async fn pair(ns_a: &str, ns_b: &str, dev_a: &str, n: u8) -> rtnetlink::Handle {
         mtu: Some(1400),
     };
     link::veth_add(&ha, &hb, &v).await.unwrap();
-    assert!(addr::add(&ha, ns_a, dev_a, &format!("10.77.{n}.1/24")).await.unwrap());
-    assert!(addr::add(&hb, ns_b, "eth0", &format!("10.77.{n}.2/24")).await.unwrap());
+    assert!(addr::add(&ha, ns_a, dev_a, &format!("10.77.{n}.1/24"))
+        .await
+        .unwrap());
+    assert!(addr::add(&hb, ns_b, "eth0", &format!("10.77.{n}.2/24"))
+        .await
+        .unwrap());
     ha
 }
 
@@ -59,10 +66,17 @@ fn netns_made_used_and_removed() {
     assert!(netns::list().unwrap().contains(&ns.to_string()));
     let err = netns::add(ns).unwrap_err().to_string();
     assert_eq!(err, "netns \"nk-netns\": File exists (os error 17)");
-    let inside = netns::run_in(ns, || std::fs::read_link("/proc/thread-self/ns/net").unwrap()).unwrap();
+    let inside = netns::run_in(ns, || {
+        std::fs::read_link("/proc/thread-self/ns/net").unwrap()
+    })
+    .unwrap();
     let here = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
     assert_ne!(inside, here, "run_in entered the namespace");
-    assert_eq!(std::fs::read_link("/proc/thread-self/ns/net").unwrap(), here, "and left it");
+    assert_eq!(
+        std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
+        here,
+        "and left it"
+    );
     assert_eq!(netns::pids_in(ns).unwrap(), Vec::<u32>::new());
     netns::del(ns).unwrap();
     assert!(!netns::exists(ns));
@@ -76,27 +90,69 @@ async fn veth_peer_in_namespace_with_address_and_routes() {
     let ha = pair(a, b, "sn-test", 1).await;
     let hb = conn::connect(b).unwrap();
 
-    let la = link::get(&ha, a, "sn-test").await.unwrap().expect("router end");
+    let la = link::get(&ha, a, "sn-test")
+        .await
+        .unwrap()
+        .expect("router end");
     assert!(la.up);
-    assert_eq!((la.alias.as_deref(), la.mtu, la.kind.as_deref()), (Some("vpcctl:test"), 1400, Some("veth")));
-    let lb = link::get(&hb, b, "eth0").await.unwrap().expect("peer made inside its namespace");
+    assert_eq!(
+        (la.alias.as_deref(), la.mtu, la.kind.as_deref()),
+        (Some("vpcctl:test"), 1400, Some("veth"))
+    );
+    let lb = link::get(&hb, b, "eth0")
+        .await
+        .unwrap()
+        .expect("peer made inside its namespace");
     assert!(lb.up);
     assert_eq!((lb.alias.as_deref(), lb.mtu), (Some("vpcctl:peer"), 1400));
-    assert!(link::get(&ha, a, "eth0").await.unwrap().is_none(), "peer is not in the router namespace");
+    assert!(
+        link::get(&ha, a, "eth0").await.unwrap().is_none(),
+        "peer is not in the router namespace"
+    );
     assert!(link::get(&ha, a, "nope").await.unwrap().is_none());
 
     let addrs = addr::list(&hb, b).await.unwrap();
-    assert!(addrs.contains(&addr::AddrInfo { dev: "eth0".into(), cidr: "10.77.1.2/24".into() }), "{addrs:?}");
-    assert!(!addr::add(&hb, b, "eth0", "10.77.1.2/24").await.unwrap(), "EEXIST is success");
-    let e = addr::add(&hb, b, "nope0", "10.77.9.9/32").await.unwrap_err().to_string();
-    assert_eq!(e, "addrAdd 10.77.9.9/32 on nope0 in netns \"nk-link-b\": No such device (os error 19)");
+    assert!(
+        addrs.contains(&addr::AddrInfo {
+            dev: "eth0".into(),
+            cidr: "10.77.1.2/24".into()
+        }),
+        "{addrs:?}"
+    );
+    assert!(
+        !addr::add(&hb, b, "eth0", "10.77.1.2/24").await.unwrap(),
+        "EEXIST is success"
+    );
+    let e = addr::add(&hb, b, "nope0", "10.77.9.9/32")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "addrAdd 10.77.9.9/32 on nope0 in netns \"nk-link-b\": No such device (os error 19)"
+    );
 
-    let default = route::Route { dst: "default".into(), via: Some("10.77.1.1".into()), dev: Some("eth0".into()), ..Default::default() };
+    let default = route::Route {
+        dst: "default".into(),
+        via: Some("10.77.1.1".into()),
+        dev: Some("eth0".into()),
+        ..Default::default()
+    };
     route::add(&hb, b, &default).await.unwrap();
     route::add(&hb, b, &default).await.unwrap(); // replace semantics
-    let host = route::Route { dst: "10.77.1.2/32".into(), dev: Some("sn-test".into()), ..Default::default() };
+    let host = route::Route {
+        dst: "10.77.1.2/32".into(),
+        dev: Some("sn-test".into()),
+        ..Default::default()
+    };
     route::add(&ha, a, &host).await.unwrap();
-    let onlink = route::Route { dst: "10.99.0.0/16".into(), via: Some("10.99.0.1".into()), dev: Some("sn-test".into()), onlink: true, ..Default::default() };
+    let onlink = route::Route {
+        dst: "10.99.0.0/16".into(),
+        via: Some("10.99.0.1".into()),
+        dev: Some("sn-test".into()),
+        onlink: true,
+        ..Default::default()
+    };
     route::add(&ha, a, &onlink).await.unwrap();
     let rb = route::list(&hb, b).await.unwrap();
     assert!(rb.contains(&default), "{rb:?}");
@@ -111,11 +167,18 @@ async fn veth_peer_in_namespace_with_address_and_routes() {
 
     sysctl::set(a, "net/ipv4/ip_forward", "1").unwrap();
     assert_eq!(sysctl::get(a, "net/ipv4/ip_forward").unwrap(), "1");
-    assert_eq!(sysctl::get(b, "net/ipv4/ip_forward").unwrap(), "0", "sysctls are per namespace");
+    assert_eq!(
+        sysctl::get(b, "net/ipv4/ip_forward").unwrap(),
+        "0",
+        "sysctls are per namespace"
+    );
 
     link::del(&ha, a, "sn-test").await.unwrap();
     link::del(&ha, a, "sn-test").await.unwrap();
-    assert!(link::get(&hb, b, "eth0").await.unwrap().is_none(), "deleting one end removes the pair");
+    assert!(
+        link::get(&hb, b, "eth0").await.unwrap().is_none(),
+        "deleting one end removes the pair"
+    );
     netns::del(a).unwrap();
     netns::del(b).unwrap();
 }
@@ -123,14 +186,35 @@ async fn veth_peer_in_namespace_with_address_and_routes() {
 fn ruleset(port: u16) -> Vec<Value> {
     let t = |o: Value| o;
     vec![
-        t(json!({"set": {"family": "inet", "table": "nk", "name": "ports", "type": "inet_service", "elem": [22, port]}})),
-        t(json!({"chain": {"family": "inet", "table": "nk", "name": "input", "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}})),
-        t(json!({"rule": {"family": "inet", "table": "nk", "chain": "input", "expr": [
+        t(
+            json!({"set": {"family": "inet", "table": "nk", "name": "ports", "type": "inet_service", "elem": [22, port]}}),
+        ),
+        t(
+            json!({"set": {"family": "inet", "table": "nk", "name": "nets", "type": "ipv4_addr", "flags": ["interval"],
+            "elem": [{"prefix": {"addr": "10.0.1.0", "len": 24}}, "10.0.2.5"]}}),
+        ),
+        t(
+            json!({"chain": {"family": "inet", "table": "nk", "name": "post", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}),
+        ),
+        t(
+            json!({"rule": {"family": "inet", "table": "nk", "chain": "post", "comment": "snat", "expr": [
+            {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@nets"}},
+            {"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "px-*"}},
+            {"counter": null}, {"snat": {"family": "ip", "addr": "100.64.0.2"}}]}}),
+        ),
+        t(
+            json!({"chain": {"family": "inet", "table": "nk", "name": "input", "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}),
+        ),
+        t(
+            json!({"rule": {"family": "inet", "table": "nk", "chain": "input", "expr": [
             {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}},
-            {"accept": null}]}})),
-        t(json!({"rule": {"family": "inet", "table": "nk", "chain": "input", "expr": [
+            {"accept": null}]}}),
+        ),
+        t(
+            json!({"rule": {"family": "inet", "table": "nk", "chain": "input", "expr": [
             {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": "@ports"}},
-            {"accept": null}]}})),
+            {"accept": null}]}}),
+        ),
     ]
 }
 
@@ -146,22 +230,50 @@ fn nft_table_replaced_whole_or_not_at_all() {
     let listed = nft::list_table(ns, "inet", "nk").unwrap().expect("table");
     let text = listed.to_string();
     assert!(text.contains("8081") && !text.contains("8080"), "{text}");
-    assert_eq!(nft::listed_objects(&listed).len(), 4, "set, chain, 2 rules");
+    assert_eq!(
+        nft::listed_objects(&listed).len(),
+        7,
+        "2 sets, 2 chains, 3 rules"
+    );
+    // what libnftables lists can be applied back (the executor's undo)
+    nft::apply_table(ns, "inet", "nk", &nft::listed_objects(&listed)).unwrap();
+    let relisted = nft::list_table(ns, "inet", "nk").unwrap().unwrap();
+    assert_eq!(nft::listed_objects(&relisted), nft::listed_objects(&listed));
 
     let mut broken = ruleset(9090);
     broken.push(json!({"rule": {"family": "inet", "table": "nk", "chain": "input", "expr": [{"jump": {"target": "missing"}}]}}));
-    let err = nft::apply_table(ns, "inet", "nk", &broken).unwrap_err().to_string();
-    assert!(err.starts_with("nftApply inet nk in netns \"nk-nft\": "), "{err}");
-    assert_eq!(nft::list_table(ns, "inet", "nk").unwrap().unwrap().to_string(), text, "previous table unchanged");
+    let err = nft::apply_table(ns, "inet", "nk", &broken)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("nftApply inet nk in netns \"nk-nft\": "),
+        "{err}"
+    );
+    let after = nft::list_table(ns, "inet", "nk").unwrap().unwrap();
+    assert_eq!(
+        nft::listed_objects(&after),
+        nft::listed_objects(&relisted),
+        "previous table unchanged"
+    );
 
     let foreign = vec![json!({"chain": {"family": "inet", "table": "other", "name": "x"}})];
-    assert!(nft::apply_table(ns, "inet", "nk", &foreign).unwrap_err().to_string().contains("must name family"));
-    let unknown = vec![json!({"chain": {"family": "inet", "table": "nk", "name": "x", "bogus": 1}})];
-    assert!(nft::apply_table(ns, "inet", "nk", &unknown).is_err(), "fields the schema would drop are refused");
+    assert!(nft::apply_table(ns, "inet", "nk", &foreign)
+        .unwrap_err()
+        .to_string()
+        .contains("must name family"));
+    let unknown =
+        vec![json!({"chain": {"family": "inet", "table": "nk", "name": "x", "bogus": 1}})];
+    assert!(
+        nft::apply_table(ns, "inet", "nk", &unknown).is_err(),
+        "fields the schema would drop are refused"
+    );
 
     // the host (sandbox) namespace is untouched
     assert_eq!(nft::list_table("", "inet", "nk").unwrap(), None);
-    assert!(nft::list_ruleset(ns).unwrap().to_string().contains("\"nk\""));
+    assert!(nft::list_ruleset(ns)
+        .unwrap()
+        .to_string()
+        .contains("\"nk\""));
     nft::delete_table(ns, "inet", "nk").unwrap();
     nft::delete_table(ns, "inet", "nk").unwrap();
     assert_eq!(nft::list_table(ns, "inet", "nk").unwrap(), None);
@@ -173,16 +285,20 @@ async fn namespaces_talk_over_veth() {
     sandbox_only!();
     let (a, b) = ("nk-talk-a", "nk-talk-b");
     pair(a, b, "sn-talk", 2).await;
-    let listener = netns::run_in(b, || TcpListener::bind("10.77.2.2:7000")).unwrap().unwrap();
+    let listener = netns::run_in(b, || TcpListener::bind("10.77.2.2:7000"))
+        .unwrap()
+        .unwrap();
     let server = std::thread::spawn(move || {
         let (mut s, peer) = listener.accept().unwrap();
         s.write_all(b"hi").unwrap();
         peer
     });
-    let rtt = probe::tcp_connect(a, Ipv4Addr::new(10, 77, 2, 2), 7000, Duration::from_secs(2)).unwrap();
+    let rtt =
+        probe::tcp_connect(a, Ipv4Addr::new(10, 77, 2, 2), 7000, Duration::from_secs(2)).unwrap();
     assert!(rtt < Duration::from_secs(1));
     assert_eq!(server.join().unwrap().ip().to_string(), "10.77.2.1");
-    let e = probe::tcp_connect(a, Ipv4Addr::new(10, 77, 2, 2), 7001, Duration::from_secs(2)).unwrap_err();
+    let e = probe::tcp_connect(a, Ipv4Addr::new(10, 77, 2, 2), 7001, Duration::from_secs(2))
+        .unwrap_err();
     assert!(e.to_string().contains("Connection refused"), "{e}");
 
     probe::ping(a, Ipv4Addr::new(10, 77, 2, 2), Duration::from_secs(2)).unwrap();
@@ -194,8 +310,18 @@ async fn namespaces_talk_over_veth() {
 
     // a process started inside the namespace, listed, killed by netns deletion
     let log = std::env::temp_dir().join("nk-talk.log");
-    let argv: Vec<String> = ["sh", "-c", "readlink /proc/self/ns/net; exec sleep 30"].map(String::from).to_vec();
-    let pid = spawn::spawn_detached(b, &argv, &spawn::SpawnOptions { log_file: log.clone(), ..Default::default() }).unwrap();
+    let argv: Vec<String> = ["sh", "-c", "readlink /proc/self/ns/net; exec sleep 30"]
+        .map(String::from)
+        .to_vec();
+    let pid = spawn::spawn_detached(
+        b,
+        &argv,
+        &spawn::SpawnOptions {
+            log_file: log.clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let t = Instant::now();
     while !netns::pids_in(b).unwrap().contains(&pid) {
         assert!(t.elapsed() < Duration::from_secs(2), "process not in netns");
@@ -208,11 +334,17 @@ async fn namespaces_talk_over_veth() {
     netns::del(b).unwrap();
     let t = Instant::now();
     while spawn::pid_alive(pid) {
-        assert!(t.elapsed() < Duration::from_secs(2), "process survived its namespace");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "process survived its namespace"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let mut out = String::new();
-    std::fs::File::open(&log).unwrap().read_to_string(&mut out).unwrap();
+    std::fs::File::open(&log)
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(out.starts_with("net:["), "{out}");
 }
 
@@ -243,7 +375,11 @@ fn vpc_plan(prefix: &str, n: usize) -> Vec<plan::Op> {
 }
 
 fn leftovers(prefix: &str) -> Vec<String> {
-    netns::list().unwrap().into_iter().filter(|n| n.starts_with(prefix)).collect()
+    netns::list()
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,26 +387,68 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
     sandbox_only!();
     let ops = vpc_plan("nk-ex", 3);
     let progress = std::sync::Mutex::new(vec![]);
-    let report = exec::execute(&ops, &exec::Options::default(), &|d, t| progress.lock().unwrap().push((d, t))).await.unwrap();
+    let report = exec::execute(&ops, &exec::Options::default(), &|d, t| {
+        progress.lock().unwrap().push((d, t))
+    })
+    .await
+    .unwrap();
     assert_eq!(report.ops, ops.len());
-    assert_eq!(progress.lock().unwrap().last(), Some(&(ops.len(), ops.len())));
+    assert_eq!(
+        progress.lock().unwrap().last(),
+        Some(&(ops.len(), ops.len()))
+    );
     assert_eq!(sysctl::get("nk-ex-r", "net/ipv4/ip_forward").unwrap(), "1");
-    probe::ping("nk-ex-h0", Ipv4Addr::new(10, 100, 2, 2), Duration::from_secs(2)).expect("subnets routed through the router");
-    assert!(nft::list_table("nk-ex-h1", "inet", "vpcctl").unwrap().is_some());
+    probe::ping(
+        "nk-ex-h0",
+        Ipv4Addr::new(10, 100, 2, 2),
+        Duration::from_secs(2),
+    )
+    .expect("subnets routed through the router");
+    assert!(nft::list_table("nk-ex-h1", "inet", "vpcctl")
+        .unwrap()
+        .is_some());
 
     // a second plan that fails at its last op leaves the kernel as it was
     let mut more = vpc_plan("nk-ex2", 2);
-    more.push(plan::Op::AddrAdd { ns: "nk-ex-h0".into(), dev: "eth0".into(), cidr: "10.100.0.9/24".into() });
-    more.push(plan::Op::NftDelete { ns: "nk-ex-h1".into(), family: "inet".into(), table: "vpcctl".into() });
-    more.push(plan::Op::SysctlSet { ns: "nk-ex-r".into(), key: "net/ipv4/ip_forward".into(), value: "0".into() });
+    more.push(plan::Op::AddrAdd {
+        ns: "nk-ex-h0".into(),
+        dev: "eth0".into(),
+        cidr: "10.100.0.9/24".into(),
+    });
+    more.push(plan::Op::NftDelete {
+        ns: "nk-ex-h1".into(),
+        family: "inet".into(),
+        table: "vpcctl".into(),
+    });
+    more.push(plan::Op::SysctlSet {
+        ns: "nk-ex-r".into(),
+        key: "net/ipv4/ip_forward".into(),
+        value: "0".into(),
+    });
     let k = more.len();
-    let opts = exec::Options { fault_at: Some(k), concurrency: 1, ..Default::default() };
-    let err = exec::execute(&more, &opts, &|_, _| {}).await.unwrap_err().to_string();
+    let opts = exec::Options {
+        fault_at: Some(k),
+        concurrency: 1,
+        ..Default::default()
+    };
+    let err = exec::execute(&more, &opts, &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, format!("op {k} (sysctlSet net/ipv4/ip_forward=0 in netns \"nk-ex-r\"): injected fault; rolled back {} ops", k - 1));
     assert_eq!(leftovers("nk-ex2"), Vec::<String>::new());
     let h0 = conn::connect("nk-ex-h0").unwrap();
-    assert!(!addr::list(&h0, "nk-ex-h0").await.unwrap().iter().any(|a| a.cidr == "10.100.0.9/24"));
-    assert!(nft::list_table("nk-ex-h1", "inet", "vpcctl").unwrap().is_some(), "deleted table restored");
+    assert!(!addr::list(&h0, "nk-ex-h0")
+        .await
+        .unwrap()
+        .iter()
+        .any(|a| a.cidr == "10.100.0.9/24"));
+    assert!(
+        nft::list_table("nk-ex-h1", "inet", "vpcctl")
+            .unwrap()
+            .is_some(),
+        "deleted table restored"
+    );
 
     // a real kernel error names the op; earlier ops are undone
     let bad: Vec<plan::Op> = serde_json::from_value(json!([
@@ -278,12 +456,20 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
         {"op": "addrAdd", "ns": "nk-ex3", "dev": "missing0", "cidr": "10.1.1.1/32"}
     ]))
     .unwrap();
-    let err = exec::execute(&bad, &exec::Options::default(), &|_, _| {}).await.unwrap_err().to_string();
+    let err = exec::execute(&bad, &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "op 2 (addrAdd 10.1.1.1/32 on missing0 in netns \"nk-ex3\"): No such device (os error 19); rolled back 1 ops");
     assert_eq!(leftovers("nk-ex3"), Vec::<String>::new());
 
-    let teardown: Vec<plan::Op> = leftovers("nk-ex").into_iter().map(|ns| plan::Op::NetnsDel { ns }).collect();
-    exec::execute(&teardown, &exec::Options::default(), &|_, _| {}).await.unwrap();
+    let teardown: Vec<plan::Op> = leftovers("nk-ex")
+        .into_iter()
+        .map(|ns| plan::Op::NetnsDel { ns })
+        .collect();
+    exec::execute(&teardown, &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap();
     assert_eq!(leftovers("nk-ex"), Vec::<String>::new());
 }
 
@@ -291,14 +477,31 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executor_scale() {
     sandbox_only!();
-    let n: usize = std::env::var("NETKIT_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    let n: usize = std::env::var("NETKIT_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
     let ops = vpc_plan("nk-sc", n);
-    let r = exec::execute(&ops, &exec::Options::default(), &|_, _| {}).await.unwrap();
+    let r = exec::execute(&ops, &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap();
     eprintln!("executor: {n} subnets, {} ops in {:?}", r.ops, r.elapsed);
     let last = format!("nk-sc-h{}", n - 1);
     assert!(nft::list_table(&last, "inet", "vpcctl").unwrap().is_some());
-    let teardown: Vec<plan::Op> = leftovers("nk-sc").into_iter().map(|ns| plan::Op::NetnsDel { ns }).collect();
-    let t = exec::execute(&teardown, &exec::Options::default(), &|_, _| {}).await.unwrap();
-    eprintln!("executor: teardown of {} namespaces in {:?}", t.ops, t.elapsed);
-    assert!(r.elapsed < Duration::from_secs(20), "way too slow: {:?}", r.elapsed);
+    let teardown: Vec<plan::Op> = leftovers("nk-sc")
+        .into_iter()
+        .map(|ns| plan::Op::NetnsDel { ns })
+        .collect();
+    let t = exec::execute(&teardown, &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap();
+    eprintln!(
+        "executor: teardown of {} namespaces in {:?}",
+        t.ops, t.elapsed
+    );
+    assert!(
+        r.elapsed < Duration::from_secs(20),
+        "way too slow: {:?}",
+        r.elapsed
+    );
 }

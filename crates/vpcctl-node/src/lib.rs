@@ -20,19 +20,30 @@ fn err(e: impl Display) -> napi::Error {
 }
 
 /// Runs blocking netkit work (files, libnftables, waits) off the runtime workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> netkit::Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(err)?.map_err(err)
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> netkit::Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(err)?
+        .map_err(err)
 }
 
 async fn run(op: Op) -> Result<()> {
-    exec::run_one(&op, exec::Options::default().timeout).await.map_err(err)
+    exec::run_one(&op, exec::Options::default().timeout)
+        .await
+        .map_err(err)
 }
 
 /// Creates named netns `name` (under /run/netns), brings its `lo` up and
 /// sets `lo`'s alias to `tag` (vpcctl's ownership tag).
 #[napi]
 pub async fn netns_add(name: String, tag: Option<String>) -> Result<()> {
-    run(Op::NetnsAdd { ns: name, tag: tag.unwrap_or_default() }).await
+    run(Op::NetnsAdd {
+        ns: name,
+        tag: tag.unwrap_or_default(),
+    })
+    .await
 }
 
 /// Kills every process in netns `name`, then removes it. Absent is success.
@@ -57,7 +68,10 @@ pub async fn netns_list() -> Result<Vec<String>> {
 #[napi]
 pub async fn netns_tag(name: String) -> Result<Option<String>> {
     let h = conn::connect(&name).map_err(err)?;
-    Ok(link::get(&h, &name, "lo").await.map_err(err)?.and_then(|l| l.alias))
+    Ok(link::get(&h, &name, "lo")
+        .await
+        .map_err(err)?
+        .and_then(|l| l.alias))
 }
 
 /// Pids of the processes whose network namespace is `name`.
@@ -108,7 +122,15 @@ pub struct LinkInfo {
 
 impl From<link::LinkInfo> for LinkInfo {
     fn from(l: link::LinkInfo) -> Self {
-        LinkInfo { index: l.index, name: l.name, alias: l.alias, up: l.up, mtu: l.mtu, mac: l.mac, kind: l.kind }
+        LinkInfo {
+            index: l.index,
+            name: l.name,
+            alias: l.alias,
+            up: l.up,
+            mtu: l.mtu,
+            mac: l.mac,
+            kind: l.kind,
+        }
     }
 }
 
@@ -116,14 +138,22 @@ impl From<link::LinkInfo> for LinkInfo {
 #[napi]
 pub async fn link_get(ns: String, name: String) -> Result<Option<LinkInfo>> {
     let h = conn::connect(&ns).map_err(err)?;
-    Ok(link::get(&h, &ns, &name).await.map_err(err)?.map(LinkInfo::from))
+    Ok(link::get(&h, &ns, &name)
+        .await
+        .map_err(err)?
+        .map(LinkInfo::from))
 }
 
 /// Every link in `ns`.
 #[napi]
 pub async fn link_list(ns: String) -> Result<Vec<LinkInfo>> {
     let h = conn::connect(&ns).map_err(err)?;
-    Ok(link::list(&h, &ns).await.map_err(err)?.into_iter().map(LinkInfo::from).collect())
+    Ok(link::list(&h, &ns)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(LinkInfo::from)
+        .collect())
 }
 
 /// Deletes a link (both ends for a veth). Absent is success.
@@ -155,7 +185,13 @@ pub struct AddrInfo {
 pub async fn addr_list(ns: String) -> Result<Vec<AddrInfo>> {
     let h = conn::connect(&ns).map_err(err)?;
     let list = addr::list(&h, &ns).await.map_err(err)?;
-    Ok(list.into_iter().map(|a| AddrInfo { dev: a.dev, cidr: a.cidr }).collect())
+    Ok(list
+        .into_iter()
+        .map(|a| AddrInfo {
+            dev: a.dev,
+            cidr: a.cidr,
+        })
+        .collect())
 }
 
 /// An IPv4 route of the main table.
@@ -171,20 +207,34 @@ pub struct RouteInfo {
 
 impl From<RouteInfo> for route::Route {
     fn from(r: RouteInfo) -> Self {
-        route::Route { dst: r.dst, dev: r.dev, via: r.via, onlink: r.onlink.unwrap_or(false), src: r.src }
+        route::Route {
+            dst: r.dst,
+            dev: r.dev,
+            via: r.via,
+            onlink: r.onlink.unwrap_or(false),
+            src: r.src,
+        }
     }
 }
 
 /// Adds or replaces (NLM_F_REPLACE) an IPv4 route in the main table.
 #[napi]
 pub async fn route_add(ns: String, route: RouteInfo) -> Result<()> {
-    run(Op::RouteAdd { ns, route: route.into() }).await
+    run(Op::RouteAdd {
+        ns,
+        route: route.into(),
+    })
+    .await
 }
 
 /// Deletes an IPv4 route. Absent is success.
 #[napi]
 pub async fn route_del(ns: String, route: RouteInfo) -> Result<()> {
-    run(Op::RouteDel { ns, route: route.into() }).await
+    run(Op::RouteDel {
+        ns,
+        route: route.into(),
+    })
+    .await
 }
 
 /// The IPv4 routes of the main table in `ns`.
@@ -194,7 +244,13 @@ pub async fn route_list(ns: String) -> Result<Vec<RouteInfo>> {
     let list = route::list(&h, &ns).await.map_err(err)?;
     Ok(list
         .into_iter()
-        .map(|r| RouteInfo { dst: r.dst, dev: r.dev, via: r.via, onlink: Some(r.onlink), src: r.src })
+        .map(|r| RouteInfo {
+            dst: r.dst,
+            dev: r.dev,
+            via: r.via,
+            onlink: Some(r.onlink),
+            src: r.src,
+        })
         .collect())
 }
 
@@ -215,9 +271,24 @@ pub async fn sysctl_set(ns: String, key: String, value: String) -> Result<()> {
 /// table (chains, sets, maps, rules, elements), each naming that family
 /// and table. On error the previous table is left as it was.
 #[napi]
-pub async fn nft_apply(ns: String, family: String, table: String, ruleset_json: String) -> Result<()> {
-    let ruleset = serde_json::from_str(&ruleset_json).map_err(|e| err(format!("nftApply {family} {table}: invalid ruleset JSON: {e}")))?;
-    run(Op::NftApply { ns, family, table, ruleset }).await
+pub async fn nft_apply(
+    ns: String,
+    family: String,
+    table: String,
+    ruleset_json: String,
+) -> Result<()> {
+    let ruleset = serde_json::from_str(&ruleset_json).map_err(|e| {
+        err(format!(
+            "nftApply {family} {table}: invalid ruleset JSON: {e}"
+        ))
+    })?;
+    run(Op::NftApply {
+        ns,
+        family,
+        table,
+        ruleset,
+    })
+    .await
 }
 
 /// Deletes table `family table` in `ns`. Absent is success.
@@ -229,7 +300,9 @@ pub async fn nft_delete(ns: String, family: String, table: String) -> Result<()>
 /// The table as libnftables JSON (`{"nftables":[...]}`), or null if absent.
 #[napi]
 pub async fn nft_list_table(ns: String, family: String, table: String) -> Result<Option<String>> {
-    Ok(blocking(move || nft::list_table(&ns, &family, &table)).await?.map(|v| v.to_string()))
+    Ok(blocking(move || nft::list_table(&ns, &family, &table))
+        .await?
+        .map(|v| v.to_string()))
 }
 
 /// The whole ruleset of `ns` as libnftables JSON.
@@ -248,9 +321,21 @@ pub struct NftStatus {
 /// Whether libnftables (Debian package libnftables1) loads and answers.
 #[napi]
 pub async fn nft_available() -> NftStatus {
-    match tokio::task::spawn_blocking(nft::available).await.map_err(|e| e.to_string()).and_then(|r| r) {
-        Ok(v) => NftStatus { ok: true, version: Some(v), error: None },
-        Err(e) => NftStatus { ok: false, version: None, error: Some(e) },
+    match tokio::task::spawn_blocking(nft::available)
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)
+    {
+        Ok(v) => NftStatus {
+            ok: true,
+            version: Some(v),
+            error: None,
+        },
+        Err(e) => NftStatus {
+            ok: false,
+            version: None,
+            error: Some(e),
+        },
     }
 }
 
@@ -261,27 +346,47 @@ pub struct ProbeResult {
     pub error: Option<String>,
 }
 
-async fn probe_result(f: impl FnOnce() -> netkit::Result<Duration> + Send + 'static) -> ProbeResult {
+async fn probe_result(
+    f: impl FnOnce() -> netkit::Result<Duration> + Send + 'static,
+) -> ProbeResult {
     match blocking(f).await {
-        Ok(d) => ProbeResult { ok: true, rtt_ms: Some(d.as_secs_f64() * 1e3), error: None },
-        Err(e) => ProbeResult { ok: false, rtt_ms: None, error: Some(e.reason) },
+        Ok(d) => ProbeResult {
+            ok: true,
+            rtt_ms: Some(d.as_secs_f64() * 1e3),
+            error: None,
+        },
+        Err(e) => ProbeResult {
+            ok: false,
+            rtt_ms: None,
+            error: Some(e.reason),
+        },
     }
 }
 
 fn ipv4(s: &str) -> netkit::Result<Ipv4Addr> {
-    s.parse().map_err(|_| netkit::Error::msg(format!("address \"{s}\""), "not an IPv4 address"))
+    s.parse()
+        .map_err(|_| netkit::Error::msg(format!("address \"{s}\""), "not an IPv4 address"))
 }
 
 /// One ICMP echo from inside `ns` to `dst`.
 #[napi]
 pub async fn ping(ns: String, dst: String, timeout_ms: u32) -> ProbeResult {
-    probe_result(move || probe::ping(&ns, ipv4(&dst)?, Duration::from_millis(timeout_ms.into()))).await
+    probe_result(move || probe::ping(&ns, ipv4(&dst)?, Duration::from_millis(timeout_ms.into())))
+        .await
 }
 
 /// A TCP connect from inside `ns` to `dst:port` (closed right away).
 #[napi]
 pub async fn tcp_connect(ns: String, dst: String, port: u16, timeout_ms: u32) -> ProbeResult {
-    probe_result(move || probe::tcp_connect(&ns, ipv4(&dst)?, port, Duration::from_millis(timeout_ms.into()))).await
+    probe_result(move || {
+        probe::tcp_connect(
+            &ns,
+            ipv4(&dst)?,
+            port,
+            Duration::from_millis(timeout_ms.into()),
+        )
+    })
+    .await
 }
 
 #[napi(object)]
@@ -341,25 +446,45 @@ pub struct ExecuteResult {
 }
 
 /// `(done, total)` progress callback.
-type Progress = ThreadsafeFunction<FnArgs<(u32, u32)>, napi::bindgen_prelude::Unknown<'static>, FnArgs<(u32, u32)>, Status, false>;
+type Progress = ThreadsafeFunction<
+    FnArgs<(u32, u32)>,
+    napi::bindgen_prelude::Unknown<'static>,
+    FnArgs<(u32, u32)>,
+    Status,
+    false,
+>;
 
 /// Runs a plan (JSON array of ops, docs/plan-ops.md) in one call: ops
 /// pipelined along their dependencies, undone in reverse on the first
 /// failure. Rejects with `op K (what): cause; rolled back N ops`.
-#[napi(ts_args_type = "planJson: string, options?: ExecuteOptions | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null")]
-pub async fn execute(plan_json: String, options: Option<ExecuteOptions>, on_progress: Option<Progress>) -> Result<ExecuteResult> {
+#[napi(
+    ts_args_type = "planJson: string, options?: ExecuteOptions | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null"
+)]
+pub async fn execute(
+    plan_json: String,
+    options: Option<ExecuteOptions>,
+    on_progress: Option<Progress>,
+) -> Result<ExecuteResult> {
     let ops = plan::parse(&plan_json).map_err(err)?;
     let mut opts = exec::Options::default();
     if let Some(o) = options {
         opts.concurrency = o.concurrency.map_or(opts.concurrency, |c| c as usize);
         opts.fault_at = o.fault_at.map(|k| k as usize);
-        opts.timeout = o.timeout_ms.map_or(opts.timeout, |ms| Duration::from_millis(ms.into()));
+        opts.timeout = o
+            .timeout_ms
+            .map_or(opts.timeout, |ms| Duration::from_millis(ms.into()));
     }
     let progress = move |done: usize, total: usize| {
         if let Some(cb) = &on_progress {
-            cb.call((done as u32, total as u32).into(), ThreadsafeFunctionCallMode::NonBlocking);
+            cb.call(
+                (done as u32, total as u32).into(),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
         }
     };
     let r = exec::execute(&ops, &opts, &progress).await.map_err(err)?;
-    Ok(ExecuteResult { ops: r.ops as u32, elapsed_ms: r.elapsed.as_secs_f64() * 1e3 })
+    Ok(ExecuteResult {
+        ops: r.ops as u32,
+        elapsed_ms: r.elapsed.as_secs_f64() * 1e3,
+    })
 }
