@@ -1,6 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
-import YAML from 'yaml';
 import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
 import { kernel, native } from '../native.js';
@@ -11,6 +10,7 @@ import { renderMatrix } from './matrix.js';
 import { doctor } from './doctor.js';
 import { demo } from './demo.js';
 import { version } from './version.js';
+import { readDocument } from './document.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
 const NO_ROOT = new Set(['doctor', 'help']);
@@ -25,34 +25,6 @@ const port = (v: string) => {
   if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new VpcctlError('INVALID_INPUT', `port ${v} is invalid: use 1-65535`);
   return n;
 };
-
-/** Read a JSON or YAML file; errors name the file and, for JSON, the line and column. */
-export async function readDocument(path: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new VpcctlError('INVALID_INPUT', `${what} ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  if (/\.ya?ml$/i.test(path)) {
-    try {
-      return YAML.parse(text);
-    } catch (e) {
-      throw new VpcctlError('INVALID_INPUT', `${what} ${path}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
-    }
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const m = /position (\d+)/.exec((e as Error).message);
-    let where = '';
-    if (m) {
-      const before = text.slice(0, Number(m[1]));
-      where = ` at line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`;
-    }
-    throw new VpcctlError('INVALID_INPUT', `${what} ${path}: invalid JSON${where}: ${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')}`);
-  }
-}
 
 export function buildProgram(): Command {
   const program = new Command('vpcctl')

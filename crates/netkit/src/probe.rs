@@ -39,8 +39,11 @@ pub fn ping(ns: &str, dst: Ipv4Addr, timeout: Duration) -> Result<Duration> {
     static SEQ: AtomicU16 = AtomicU16::new(1);
     let what = || format!("ping {dst}{}", in_ns(ns));
     let sock = socket_in(ns, Type::RAW, Protocol::ICMPV4, what)?;
-    let id = std::process::id() as u16;
+    // Each probe is its own flow: conntrack keys ICMP echoes by identifier,
+    // so reusing one would let a later probe pass as "established" through
+    // a policy applied after an earlier one.
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let id = (std::process::id() as u16).wrapping_mul(31).wrapping_add(seq);
     let mut pkt = [
         8u8, 0, 0, 0, 0, 0, 0, 0, b'v', b'p', b'c', b'c', b't', b'l', 0, 0,
     ];
