@@ -64,7 +64,7 @@ export class Vpcctl {
     return this.engine.change(mutate, opts);
   }
 
-  createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
+  async createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
     validateName('vpc', input.name);
     const cidr = formatCidr(checkVpcCidr(input.cidr));
     return this.change(async ({ state, warn }) => {
@@ -83,7 +83,7 @@ export class Vpcctl {
     }, opts);
   }
 
-  deleteVpc(name: string, opts?: ChangeOptions): Promise<ChangeResult> {
+  async deleteVpc(name: string, opts?: ChangeOptions): Promise<ChangeResult> {
     return this.change(({ state }) => {
       findVpc(state, name);
       delete state.vpcs[name];
@@ -91,7 +91,7 @@ export class Vpcctl {
     }, opts);
   }
 
-  createSubnet(input: CreateSubnetInput, opts?: ChangeOptions): Promise<ChangeResult> {
+  async createSubnet(input: CreateSubnetInput, opts?: ChangeOptions): Promise<ChangeResult> {
     validateName('subnet', input.name);
     if (input.type !== 'public' && input.type !== 'private') {
       throw new VpcctlError('INVALID_INPUT', `subnet type "${String(input.type)}" is invalid: use public or private`);
@@ -111,14 +111,14 @@ export class Vpcctl {
     }, opts);
   }
 
-  deleteSubnet(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
+  async deleteSubnet(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
     return this.change(({ state }) => {
       findSubnet(state, ref.vpc, ref.subnet);
       delete state.vpcs[ref.vpc]!.subnets[ref.subnet];
     }, opts);
   }
 
-  peer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
+  async peer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
     return this.change(async ({ state }) => {
       findVpc(state, vpc1);
       findVpc(state, vpc2);
@@ -128,7 +128,7 @@ export class Vpcctl {
     }, opts);
   }
 
-  unpeer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
+  async unpeer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
     return this.change(({ state }) => {
       findVpc(state, vpc1);
       findVpc(state, vpc2);
@@ -140,7 +140,7 @@ export class Vpcctl {
    * Replace a subnet's security policy atomically. `subnet` may be left out
    * when the policy's own `subnet` names the subnet's CIDR.
    */
-  applyPolicy(input: { vpc: string; subnet?: string; policy: unknown }, opts?: ChangeOptions): Promise<ChangeResult<string>> {
+  async applyPolicy(input: { vpc: string; subnet?: string; policy: unknown }, opts?: ChangeOptions): Promise<ChangeResult<string>> {
     const policy: SubnetPolicy = parseSubnetPolicy(input.policy);
     return this.change(({ state }) => {
       const vpc = findVpc(state, input.vpc);
@@ -161,7 +161,7 @@ export class Vpcctl {
     }, opts);
   }
 
-  removePolicy(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
+  async removePolicy(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
     return this.change(({ state }) => {
       delete findSubnet(state, ref.vpc, ref.subnet).policy;
     }, opts);
@@ -177,7 +177,7 @@ export class Vpcctl {
 
   // --- apps ---------------------------------------------------------------
 
-  deployApp(input: DeployAppInput): Promise<AppInfo> {
+  async deployApp(input: DeployAppInput): Promise<AppInfo> {
     checkPort(input.port);
     return this.store.locked(async () => {
       const state = await this.store.read();
@@ -190,7 +190,7 @@ export class Vpcctl {
   }
 
   /** Stop a subnet's apps (or the one on `port`); returns what was stopped. */
-  stopApp(ref: SubnetRef & { port?: number }): Promise<AppInfo[]> {
+  async stopApp(ref: SubnetRef & { port?: number }): Promise<AppInfo[]> {
     return this.store.locked(async () => {
       const state = await this.store.read();
       const subnet = findSubnet(state, ref.vpc, ref.subnet);
@@ -256,7 +256,7 @@ export class Vpcctl {
   }
 
   /** Remove the VPCs a topology names, with their subnets, apps and peerings. */
-  destroy(topology: unknown, opts?: ChangeOptions): Promise<ChangeResult<string[]>> {
+  async destroy(topology: unknown, opts?: ChangeOptions): Promise<ChangeResult<string[]>> {
     const topo = readTopology(topology);
     return this.change((d) => removeTopology(d.state, topo), opts);
   }
@@ -283,7 +283,7 @@ export class Vpcctl {
   }
 
   /** Remove everything vpcctl made, found by its tags even without a state file. */
-  cleanupAll(): Promise<CleanupReport> {
+  async cleanupAll(): Promise<CleanupReport> {
     return this.store.locked(() => cleanupAll(this.store, this.engine));
   }
 
