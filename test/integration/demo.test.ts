@@ -1,10 +1,14 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CLI, ip, netnsList, nft } from '../helpers/sandbox.js';
 
 test('the demo runs to the end in a sandbox of its own and leaves nothing behind', (t) => {
-  const out = mkdtempSync('/run/vpcctl/demo-');
+  // Not under /run: the demo's own sandbox mounts a fresh tmpfs there.
+  const out = mkdtempSync(join(tmpdir(), 'vpcctl-demo-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const linksBefore = ip(['-br', 'link']);
   const r = spawnSync(process.execPath, [CLI, 'demo'], {
     cwd: out, encoding: 'utf8', timeout: 120_000,
