@@ -5,7 +5,6 @@ export PATH := $(HOME)/.cargo/bin:/root/.cargo/bin:$(PATH)
 .DEFAULT_GOAL := build
 
 DEBS := libnftables1 nftables iproute2 util-linux strace procps
-NATIVE := vpcctl.linux-x64-gnu.node
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml $(wildcard Cargo.lock)
 TS_SRC := $(shell find src -name '*.ts') tsconfig.json
 
@@ -26,13 +25,14 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-build: node_modules/.stamp $(NATIVE) dist/.stamp topology.schema.json
+build: node_modules/.stamp .stamp-native dist/.stamp topology.schema.json
 
-$(NATIVE) index.js index.d.ts &: $(RUST_SRC) | node_modules/.stamp
+# napi names the .node file after this machine's platform triple (vpcctl.linux-x64-gnu.node, ...).
+.stamp-native: $(RUST_SRC) | node_modules/.stamp
 	npx napi build --platform --release --esm --manifest-path crates/vpcctl-node/Cargo.toml --output-dir .
-	@touch $(NATIVE)
+	@touch $@
 
-dist/.stamp: $(TS_SRC) index.d.ts | node_modules/.stamp
+dist/.stamp: $(TS_SRC) .stamp-native | node_modules/.stamp
 	npx tsc -p tsconfig.json
 	@touch $@
 
@@ -53,4 +53,4 @@ bench: install
 	bash bench/run.sh
 
 clean:
-	rm -rf dist target node_modules $(NATIVE)
+	rm -rf dist target node_modules vpcctl.*.node .stamp-native

@@ -34,6 +34,7 @@ export function topologyOf(state: State): Topology {
  */
 export async function mergeTopology(state: State, topo: Topology, opts: { prune?: boolean; uplink?: string }): Promise<void> {
   const named = new Set(topo.vpcs.map((v) => v.name));
+  let kept = false; // does the result hold anything the file does not name?
   if (opts.prune) for (const name of Object.keys(state.vpcs)) if (!named.has(name)) delete state.vpcs[name];
 
   for (const spec of topo.vpcs) {
@@ -53,6 +54,8 @@ export async function mergeTopology(state: State, topo: Topology, opts: { prune?
     state.vpcs[spec.name] = vpc;
 
     const subnets: Record<string, SubnetState> = opts.prune ? {} : { ...vpc.subnets };
+    const inFile = new Set(spec.subnets.map((s) => s.name));
+    kept ||= Object.keys(subnets).some((name) => !inFile.has(name));
     for (const s of spec.subnets) {
       const prev = vpc.subnets[s.name];
       const policy = s.policy ? { ...s.policy, subnet: s.policy.subnet ?? s.cidr } : undefined;
@@ -69,7 +72,10 @@ export async function mergeTopology(state: State, topo: Topology, opts: { prune?
     state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state) });
   }
 
-  // The merged whole must satisfy the file's rules too (a kept subnet may overlap a new one).
+  kept ||= Object.keys(state.vpcs).some((name) => !named.has(name)) || state.peerings.length > topo.peerings.length;
+  // What the file names was checked with it; what the state kept beside it must fit too
+  // (a kept subnet may overlap a new one).
+  if (!kept) return;
   try {
     validateTopology(topologyOf(state));
   } catch (e) {

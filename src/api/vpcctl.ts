@@ -1,22 +1,22 @@
 import { VpcctlError } from '../errors.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { hostNs, validateName } from '../model/names.js';
-import { parseSubnetPolicy, type SubnetPolicy } from '../model/schema.js';
+import type { SubnetPolicy } from '../model/schema.js';
 import { checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { wantedNamespaces } from '../plan/planner.js';
 import { kernel, native } from '../native.js';
 import { NFT_FAMILY, NFT_TABLE } from '../model/names.js';
-import { renderGraph, type GraphFormat } from '../graph/index.js';
-import { viewFromState } from '../graph/view.js';
+import type { GraphFormat } from '../graph/index.js';
 import type { PeeringState } from '../state/types.js';
 import { ruleCounters, type PolicyReport } from './policy-report.js';
 import { alive, appStatus, checkPort, startApp, stopProcess, type AppInfo, type DeployAppInput } from './apps.js';
 import { cleanupAll, type CleanupReport } from './cleanup.js';
 import { connectivityMatrix, testConnectivity, type ConnectivityInput, type ConnectivityResult, type MatrixResult } from './connectivity.js';
 import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcSummary } from './inspect.js';
-import { mergeTopology, readTopology, removeTopology } from './topology.js';
 import { findSubnet, findVpc, hostAddressOf } from './lookup.js';
 import { Engine, type ChangeOptions, type ChangeResult, type Draft } from './engine.js';
 import { allocateLink, checkUplink, defaultUplink } from './network.js';
@@ -141,6 +141,8 @@ export class Vpcctl {
    * when the policy's own `subnet` names the subnet's CIDR.
    */
   async applyPolicy(input: { vpc: string; subnet?: string; policy: unknown }, opts?: ChangeOptions): Promise<ChangeResult<string>> {
+    // zod loads only for the commands that read documents: it costs more than the rest of a start-up.
+    const { parseSubnetPolicy } = await import('../model/schema.js');
     const policy: SubnetPolicy = parseSubnetPolicy(input.policy);
     return this.change(({ state }) => {
       const vpc = findVpc(state, input.vpc);
@@ -238,6 +240,10 @@ export class Vpcctl {
    * are started when not running. Re-applying the same file changes nothing.
    */
   async apply(topology: unknown, opts: ApplyOptions = {}): Promise<ApplyResult> {
+    const digest = createHash('sha256').update(JSON.stringify(topology)).update(opts.prune ? '+prune' : '').digest('hex');
+    const unchanged = opts.dryRun ? null : await this.unchangedSince(digest);
+    if (unchanged) return unchanged;
+    const { mergeTopology, readTopology } = await import('./topology.js');
     const topo = readTopology(topology);
     const result = await this.change((d) => mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink }), opts);
     const started: AppInfo[] = [];
@@ -252,11 +258,41 @@ export class Vpcctl {
         }
       }
     }
+    if (!opts.dryRun) {
+      await this.store.locked(async () => {
+        const state = await this.store.read();
+        state.lastApply = { digest, revision: (state.revision ?? 0) + 1 };
+        await this.store.write(state);
+      });
+    }
     return { ...result, appsStarted: started, changed: result.changed || started.length > 0 };
+  }
+
+  /**
+   * The same document applied again, with nothing written to the state
+   * since and the kernel still holding every namespace, its apps running and
+   * forwarding on: the plan would be empty, so say so without parsing,
+   * validating and diffing hundreds of subnets again.
+   */
+  private async unchangedSince(digest: string): Promise<ApplyResult | null> {
+    const started = performance.now();
+    const state = await this.state();
+    const last = state.lastApply;
+    if (!last || last.digest !== digest || last.revision !== state.revision || state.pending.length > 0) return null;
+    const view = await this.engine.kernelView();
+    if (Object.keys(state.vpcs).length > 0 && view.hostForward !== '1') return null;
+    for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;
+    const apps = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps));
+    if (!apps.every((a) => alive(a.pid))) return null;
+    return {
+      changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
+      elapsedMs: performance.now() - started, warnings: [], value: undefined, appsStarted: [],
+    };
   }
 
   /** Remove the VPCs a topology names, with their subnets, apps and peerings. */
   async destroy(topology: unknown, opts?: ChangeOptions): Promise<ChangeResult<string[]>> {
+    const { readTopology, removeTopology } = await import('./topology.js');
     const topo = readTopology(topology);
     return this.change((d) => removeTopology(d.state, topo), opts);
   }
@@ -288,6 +324,7 @@ export class Vpcctl {
   }
 
   async graph(format: GraphFormat = 'svg'): Promise<string> {
+    const { renderGraph, viewFromState } = await import('../graph/index.js');
     return renderGraph(viewFromState(await this.state()), format);
   }
 }

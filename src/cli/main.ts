@@ -6,9 +6,6 @@ import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import { findSubnet } from '../api/lookup.js';
 import { bad, dim, isTty, ok, printJson, progress, reportChange, table, warn } from './output.js';
-import { renderMatrix } from './matrix.js';
-import { doctor } from './doctor.js';
-import { demo } from './demo.js';
 import { version } from './version.js';
 import { readDocument } from './document.js';
 
@@ -177,6 +174,7 @@ export function buildProgram(): Command {
       if (o.all) {
         const m = await v.connectivityMatrix();
         if (o.json) return printJson(m);
+        const { renderMatrix } = await import('./matrix.js');
         return console.log(renderMatrix(m, isTty()));
       }
       if (!o.vpc || !o.fromSubnet || !o.toSubnet) throw new VpcctlError('INVALID_INPUT', 'test-connectivity needs --vpc, --from-subnet and --to-subnet (or --all)');
@@ -232,10 +230,10 @@ export function buildProgram(): Command {
       if (o.output) { await writeFile(o.output, text); console.log(`wrote ${o.output}`); } else process.stdout.write(text);
     });
   program.command('doctor').description('check that this host can run vpcctl, and explain what would get in the way')
-    .action(async () => { process.exitCode = await doctor(); });
+    .action(async () => { process.exitCode = await (await import('./doctor.js')).doctor(); });
   program.command('demo').description("walk the seed's scenario in a throwaway sandbox with a simulated internet")
     .option('--keep', 'keep the topology until Enter is pressed')
-    .action(async (o) => { process.exitCode = await demo({ keep: !!o.keep }); });
+    .action(async (o) => { process.exitCode = await (await import('./demo.js')).demo({ keep: !!o.keep }); });
   return program;
 }
 

@@ -1,10 +1,14 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
 import pc from 'picocolors';
-import cliProgress from 'cli-progress';
+import type CliTable from 'cli-table3';
+import type CliProgress from 'cli-progress';
 import type { ChangeResult } from '../api/engine.js';
 import { describeOp } from '../plan/ops.js';
 
 /** How results reach a person (tables, colours on a terminal) or a script (--json). */
+
+// Tables and progress bars load on first use: most commands print one line.
+const require = createRequire(import.meta.url);
 
 export const isTty = () => process.stdout.isTTY === true;
 
@@ -13,6 +17,7 @@ export function printJson(value: unknown): void {
 }
 
 export function table(head: string[], rows: (string | number)[][]): string {
+  const Table = require('cli-table3') as typeof CliTable;
   const t = new Table({ head: head.map((h) => pc.bold(h)), style: { head: [], border: [] } });
   t.push(...rows.map((r) => r.map(String)));
   return t.toString();
@@ -41,7 +46,8 @@ export function reportChange(result: ChangeResult<unknown>, what: string): void 
 /** A progress bar on a terminal for long plans; nothing at all when piped. */
 export function progress(): { onProgress?: (done: number, total: number) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { stop: () => undefined };
-  let bar: cliProgress.SingleBar | undefined;
+  const cliProgress = require('cli-progress') as typeof CliProgress;
+  let bar: CliProgress.SingleBar | undefined;
   return {
     onProgress: (done, total) => {
       if (total < 200) return;

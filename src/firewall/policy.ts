@@ -6,7 +6,8 @@
  * rule with many ports is still one lookup per packet.
  */
 import { type Cidr, contains, formatCidr, parseCidr } from '../model/cidr.js';
-import { type PolicyRule, type SubnetPolicy, portRangesOf } from '../model/schema.js';
+import type { PolicyRule, SubnetPolicy } from '../model/schema.js';
+import { portRangesOf } from '../model/ports.js';
 import type { NftObject } from '../plan/ops.js';
 import { type Expr, accept, chain, counter, ctState, daddr, drop, iif, oif, prefix, rule, saddr } from './nft.js';
 

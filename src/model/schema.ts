@@ -8,6 +8,12 @@ import { z } from 'zod';
 import { VpcctlError, type ErrorCode } from '../errors.js';
 import { parseCidr } from './cidr.js';
 import { NAME_RE, validateName, type NameKind } from './names.js';
+import { parsePortRange } from './ports.js';
+
+import type { PortSpec } from './ports.js';
+
+export type { PortSpec } from './ports.js';
+export { portRangesOf } from './ports.js';
 
 const messageOf = (fn: () => unknown): string | undefined => {
   try {
@@ -35,17 +41,6 @@ const nameString = (kind: NameKind) =>
 const portError = (iss: { input?: unknown }) => `${String(iss.input)} is not a port (use 1-65535)`;
 const PortNumber = z.number().int({ error: portError }).min(1, { error: portError }).max(65535, { error: portError });
 
-const PORT_RANGE_RE = /^(\d{1,5})(?:-(\d{1,5}))?$/;
-
-/** "8000-8100" (or "80") as [lo, hi]; null when not a valid range. */
-function parsePortRange(text: string): [number, number] | null {
-  const m = PORT_RANGE_RE.exec(text.trim());
-  if (!m) return null;
-  const lo = Number(m[1]);
-  const hi = m[2] === undefined ? lo : Number(m[2]);
-  return lo >= 1 && hi <= 65535 && lo <= hi ? [lo, hi] : null;
-}
-
 const PortRangeString = z
   .string()
   .superRefine((text, ctx) => {
@@ -61,13 +56,6 @@ const PortSpecSchema = z.union([PortItem, z.array(PortItem).min(1)]).meta({
   examples: [80, '8000-8100', [80, 443]],
 });
 
-export type PortSpec = z.infer<typeof PortSpecSchema>;
-
-/** Inclusive [lo, hi] ranges of an already validated port spec. */
-export function portRangesOf(spec: PortSpec): Array<[number, number]> {
-  const items = Array.isArray(spec) ? spec : [spec];
-  return items.map((item) => (typeof item === 'number' ? [item, item] : parsePortRange(item)!));
-}
 
 // --- Policy -----------------------------------------------------------------
 

@@ -138,7 +138,7 @@ export function checkPeering(
 /** Every semantic rule of a topology; throws the first violation, naming its path. */
 export function validateTopology(topology: Topology): Topology {
   const vpcNames = new Map<string, number>();
-  const hosts: Array<{ vpc: string; subnet: string }> = [];
+  const hosts = new Map<string, { vpc: string; subnet: string }>();
   topology.vpcs.forEach((vpc, i) => {
     const at = `vpcs[${i}]`;
     const dup = vpcNames.get(vpc.name);
@@ -146,15 +146,20 @@ export function validateTopology(topology: Topology): Topology {
     vpcNames.set(vpc.name, i);
     const vpcCidr = checkVpcCidr(vpc.cidr, `${at}.cidr`);
 
-    const siblings: Array<NamedCidr & { index: number }> = [];
+    // Maps and one sort, not pairwise scans: topologies have hundreds of subnets.
+    const names = new Map<string, number>();
+    const blocks: Array<{ name: string; cidr: Cidr; index: number }> = [];
     vpc.subnets.forEach((subnet, j) => {
       const sat = `${at}.subnets[${j}]`;
-      const twin = siblings.find((s) => s.name === subnet.name);
-      if (twin) fail('CONFLICT', `${sat}.name`, `subnet "${subnet.name}" is also defined at ${at}.subnets[${twin.index}]`);
-      const cidr = checkSubnetCidr(vpcCidr, subnet.cidr, siblings, sat);
-      checkHostNsFree(vpc.name, subnet.name, hosts, sat);
-      hosts.push({ vpc: vpc.name, subnet: subnet.name });
-      siblings.push({ name: subnet.name, cidr, index: j });
+      const twin = names.get(subnet.name);
+      if (twin !== undefined) fail('CONFLICT', `${sat}.name`, `subnet "${subnet.name}" is also defined at ${at}.subnets[${twin}]`);
+      names.set(subnet.name, j);
+      const cidr = checkSubnetCidr(vpcCidr, subnet.cidr, [], sat);
+      const ns = hostNs(vpc.name, subnet.name);
+      const other = hosts.get(ns);
+      if (other) checkHostNsFree(vpc.name, subnet.name, [other], sat);
+      hosts.set(ns, { vpc: vpc.name, subnet: subnet.name });
+      blocks.push({ name: subnet.name, cidr, index: j });
 
       const policySubnet = subnet.policy?.subnet;
       if (policySubnet !== undefined && policySubnet !== formatCidr(cidr)) {
@@ -166,6 +171,14 @@ export function validateTopology(topology: Topology): Topology {
         ports.push(app.port);
       });
     });
+    // Sorted by network, a block that overlaps any later one overlaps the next one.
+    blocks.sort((a, b) => a.cidr.network - b.cidr.network || a.cidr.prefix - b.cidr.prefix);
+    for (let k = 1; k < blocks.length; k++) {
+      const [a, b] = [blocks[k - 1]!, blocks[k]!];
+      if (!overlaps(a.cidr, b.cidr)) continue;
+      const [first, later] = a.index < b.index ? [a, b] : [b, a];
+      checkSubnetCidr(vpcCidr, later.cidr, [first], `${at}.subnets[${later.index}]`);
+    }
   });
 
   const done: PeeringRef[] = [];

@@ -1,7 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
-import writeFileAtomic from 'write-file-atomic';
 import { VpcctlError } from '../errors.js';
 import { STATE_VERSION, emptyState, type State } from './types.js';
 
@@ -43,12 +41,16 @@ export class StateStore {
   }
 
   async write(state: State): Promise<void> {
+    state.revision = (state.revision ?? 0) + 1;
+    // Loaded on first write: read-only commands never pay for it.
+    const { default: writeFileAtomic } = await import('write-file-atomic');
     await writeFileAtomic(this.file, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   }
 
   /** Run `fn` holding the lock; other vpcctl processes wait (up to a minute) for their turn. */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const { default: lockfile } = await import('proper-lockfile');
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(this.file, {

@@ -52,6 +52,10 @@ export interface State {
   peerings: PeeringState[];
   /** Namespaces a run was changing when it stopped; the next run rebuilds them. */
   pending: string[];
+  /** Bumped by every write: tells whether anything changed since a given moment. */
+  revision?: number;
+  /** The last topology applied, to answer an unchanged re-apply without re-validating it. */
+  lastApply?: { digest: string; revision: number };
 }
 
 export const DEFAULT_TRANSIT_POOL = '100.64.0.0/16';

@@ -3,12 +3,16 @@
 
 use std::{
     collections::HashMap,
-    os::fd::{FromRawFd, IntoRawFd, OwnedFd},
+    os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd},
     sync::{Arc, Mutex},
 };
 
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, TokioSocket};
-use rtnetlink::Handle;
+use rtnetlink::{
+    packet_core::{NetlinkMessage, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST},
+    packet_route::RouteNetlinkMessage,
+    Handle,
+};
 use tokio::sync::OnceCell;
 
 use crate::{
@@ -24,6 +28,56 @@ pub fn route_socket() -> std::io::Result<OwnedFd> {
     let _ = s.set_rx_buf_sz(4 << 20);
     // SAFETY: into_raw_fd hands over sole ownership of the descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(s.into_raw_fd()) })
+}
+
+/// Sends one request (with NLM_F_ACK) on a socket from [`route_socket`]
+/// and waits for its ack, on the calling thread. Lets the thread that makes
+/// a namespace also set it up, without a trip through the async connection.
+/// Use it before the socket is handed to [`from_socket`].
+pub fn request_sync(fd: &OwnedFd, msg: RouteNetlinkMessage) -> std::io::Result<()> {
+    let mut m = NetlinkMessage::from(msg);
+    m.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    m.header.sequence_number = 1;
+    m.finalize();
+    let mut buf = vec![0u8; m.buffer_len()];
+    m.serialize(&mut buf);
+    let fd = fd.as_raw_fd();
+    // SAFETY: plain send/recv on an open socket with buffers we own.
+    let sent = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), 0) };
+    if sent < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut rx = vec![0u8; 8192];
+    loop {
+        let n = unsafe { libc::recv(fd, rx.as_mut_ptr().cast(), rx.len(), 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        // Replies: nlmsghdr (len u32, type u16, flags u16, seq u32, pid u32);
+        // an NLMSG_ERROR carries the errno (0 = ack) right after it.
+        let (n, mut off) = (n as usize, 0);
+        while off + 16 <= n {
+            let word = |at: usize| u32::from_ne_bytes(rx[at..at + 4].try_into().unwrap());
+            let len = word(off) as usize;
+            let kind = u16::from_ne_bytes(rx[off + 4..off + 6].try_into().unwrap());
+            if kind == NLMSG_ERROR && word(off + 8) == 1 && off + 20 <= n {
+                let code = word(off + 16) as i32;
+                return if code == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::from_raw_os_error(-code))
+                };
+            }
+            if len < 16 {
+                break;
+            }
+            off += (len + 3) & !3;
+        }
+    }
 }
 
 /// Wraps a socket from [`route_socket`] into a Handle and spawns its

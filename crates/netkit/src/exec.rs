@@ -5,12 +5,13 @@
 use std::{
     cmp::Reverse,
     collections::{BinaryHeap, HashMap, HashSet},
-    sync::{Arc, Mutex},
+    os::fd::OwnedFd,
+    sync::{Arc, Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
 use futures::{stream::FuturesUnordered, StreamExt};
-use rtnetlink::LinkUnspec;
+use rtnetlink::{packet_route::RouteNetlinkMessage, LinkUnspec};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -52,6 +53,37 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
+/// Thins out progress reports that cross into another runtime (the JS
+/// thread): lets one through when at least 1% of the plan, or 50 ms, has
+/// passed since the last one, and always the final one (`done == total`).
+pub struct ProgressThrottle {
+    last: Mutex<(usize, Instant)>,
+}
+
+impl Default for ProgressThrottle {
+    fn default() -> Self {
+        ProgressThrottle {
+            last: Mutex::new((0, Instant::now())),
+        }
+    }
+}
+
+impl ProgressThrottle {
+    pub const INTERVAL: Duration = Duration::from_millis(50);
+
+    /// Whether `(done, total)` should be reported.
+    pub fn pass(&self, done: usize, total: usize) -> bool {
+        let mut last = self.last.lock().unwrap();
+        let step = (total / 100).max(1);
+        if done >= total || done >= last.0 + step || last.1.elapsed() >= Self::INTERVAL {
+            *last = (done, Instant::now());
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The inverse of a completed op, and the namespaces whose deletion makes
 /// running it unnecessary (deleting a netns removes everything in it, and
 /// both ends of any veth with an end in it).
@@ -70,9 +102,31 @@ type NftCell = Arc<Mutex<Option<Nft>>>;
 struct Exec {
     conns: Conns,
     nfts: Mutex<HashMap<String, NftCell>>,
+    /// nft ops of the plan not yet run, per namespace: the last one frees
+    /// the context on its own (blocking) thread, so a context is never
+    /// freed on a runtime worker.
+    nft_left: Mutex<HashMap<String, usize>>,
     netns_pool: Semaphore,
     /// Namespaces created by this execution.
     made: Mutex<HashSet<String>>,
+    /// Tables (ns, family, table) an op of this execution has worked on.
+    nft_touched: Mutex<HashSet<(String, String, String)>>,
+    /// One scan of /proc for the processes to kill, shared by every
+    /// netnsDel of the execution (a scan stats every process).
+    pids: Arc<OnceLock<netns::NsPids>>,
+}
+
+/// Frees an nft context on a blocking thread (freeing can wait ~10+ ms
+/// for the kernel) if there is one and a runtime to run it.
+fn free_nft(cell: NftCell) {
+    let open = cell.lock().map(|c| c.is_some()).unwrap_or(false);
+    if !open {
+        return;
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => drop(rt.spawn_blocking(move || drop(cell))),
+        Err(_) => drop(cell),
+    }
 }
 
 /// Runs `f` on a blocking-pool thread; `f` enters namespaces only through
@@ -84,12 +138,21 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 impl Exec {
-    fn new() -> Self {
+    fn new(ops: &[Op]) -> Self {
+        let mut nft_left: HashMap<String, usize> = HashMap::new();
+        for op in ops {
+            if let Op::NftApply { ns, .. } | Op::NftDelete { ns, .. } = op {
+                *nft_left.entry(ns.clone()).or_default() += 1;
+            }
+        }
         Exec {
             conns: Conns::default(),
             nfts: Default::default(),
+            nft_left: Mutex::new(nft_left),
             netns_pool: Semaphore::new(NETNS_THREADS),
             made: Default::default(),
+            nft_touched: Default::default(),
+            pids: Default::default(),
         }
     }
 
@@ -107,6 +170,10 @@ impl Exec {
             .entry(ns.to_string())
             .or_default()
             .clone();
+        let last = self.nft_left.lock().unwrap().get_mut(ns).is_some_and(|n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
         let ns = ns.to_string();
         blocking(move || {
             netns::run_in(&ns, || {
@@ -114,18 +181,35 @@ impl Exec {
                 if ctx.is_none() {
                     *ctx = Some(Nft::new()?);
                 }
-                f(ctx.as_mut().unwrap())
+                let r = f(ctx.as_mut().unwrap());
+                if last {
+                    // Freed here, off the runtime: freeing may wait for
+                    // the kernel (see Nft::apply_table).
+                    drop(ctx.take());
+                }
+                r
             })?
             .map_err(|e| Error::msg(what, e))
         })
         .await
     }
 
+    /// Records that an op works on table `family table` in `ns`; true the
+    /// first time.
+    fn nft_touched(&self, ns: &str, family: &str, table: &str) -> bool {
+        self.nft_touched
+            .lock()
+            .unwrap()
+            .insert((ns.to_string(), family.to_string(), table.to_string()))
+    }
+
     /// Forgets the connection and nft context of a namespace so they stop
-    /// holding it alive.
+    /// holding it alive. A context still open is freed on a blocking thread.
     fn forget(&self, ns: &str) {
         self.conns.forget(ns);
-        self.nfts.lock().unwrap().remove(ns);
+        if let Some(cell) = self.nfts.lock().unwrap().remove(ns) {
+            free_nft(cell);
+        }
     }
 
     /// Runs one op; returns its undo if it changed something.
@@ -139,30 +223,29 @@ impl Exec {
         Ok(match op {
             Op::NetnsAdd { ns, tag } => {
                 let _permit = self.netns_pool.acquire().await.expect("semaphore closed");
-                let name = ns.clone();
-                let sock = blocking(move || netns::add_with(&name, conn::route_socket)).await?;
-                let h = match sock {
-                    Ok(fd) => conn::from_socket(fd),
-                    Err(e) => {
-                        let _ = netns::del(ns);
-                        return Err(Error::os(op.to_string(), e));
+                // One trip to a blocking thread: make the namespace, open its
+                // rtnetlink socket, and bring `lo` up with its tag over that
+                // socket while the thread is still inside.
+                let (name, tag) = (ns.clone(), tag.clone());
+                let what = op.to_string();
+                let made = blocking(move || {
+                    let setup = || -> Result<OwnedFd> {
+                        let fd = conn::route_socket().map_err(|e| Error::os(what.clone(), e))?;
+                        let lo = LinkUnspec::new_with_name("lo").up();
+                        let lo = if tag.is_empty() { lo } else { lo.alias(&tag) };
+                        conn::request_sync(&fd, RouteNetlinkMessage::SetLink(lo.build()))
+                            .ctx(|| format!("lo up in netns \"{name}\""))?;
+                        Ok(fd)
+                    };
+                    let r = netns::add_with(&name, setup)?;
+                    if r.is_err() {
+                        let _ = netns::del(&name);
                     }
-                };
-                self.conns.insert(ns, h.clone());
+                    r
+                })
+                .await?;
+                self.conns.insert(ns, conn::from_socket(made));
                 self.made.lock().unwrap().insert(ns.clone());
-                let lo = LinkUnspec::new_with_name("lo").up();
-                let lo = if tag.is_empty() { lo } else { lo.alias(tag) };
-                let up = h
-                    .link()
-                    .set(lo.build())
-                    .execute()
-                    .await
-                    .ctx(|| format!("lo up in netns \"{ns}\""));
-                if let Err(e) = up {
-                    self.forget(ns);
-                    let _ = netns::del(ns);
-                    return Err(e);
-                }
                 Some(Undo {
                     op: Op::NetnsDel { ns: ns.clone() },
                     gone_with: vec![],
@@ -171,8 +254,16 @@ impl Exec {
             Op::NetnsDel { ns } => {
                 self.forget(ns);
                 self.made.lock().unwrap().remove(ns);
-                let ns = ns.clone();
-                blocking(move || netns::del(&ns)).await?;
+                // Unmounts contend on the kernel's mount lock: few threads.
+                let _permit = self.netns_pool.acquire().await.expect("semaphore closed");
+                let (ns, pids) = (ns.clone(), self.pids.clone());
+                blocking(move || {
+                    if pids.get().is_none() {
+                        let _ = pids.set(netns::scan_pids()?);
+                    }
+                    netns::del_with(&ns, pids.get())
+                })
+                .await?;
                 None
             }
             Op::VethAdd {
@@ -271,21 +362,24 @@ impl Exec {
                 table,
                 ruleset,
             } => {
-                // A namespace this plan made has no table to restore yet.
-                let fresh = self.made.lock().unwrap().contains(ns);
+                // A namespace this plan made has no table to restore yet,
+                // unless an earlier op of the plan made one.
+                let first = self.nft_touched(ns, family, table);
+                let fresh = first && self.made.lock().unwrap().contains(ns);
                 let (f, t, rules) = (family.clone(), table.clone(), ruleset.clone());
                 let old = self
                     .nft(ns, op.to_string(), move |n| {
                         let fam = nft::parse_family(&f)?;
                         let typed = nft::parse_ruleset(&f, &t, &rules)?;
                         let old = if fresh { None } else { n.list_table(fam, &t)? };
-                        n.apply_table(fam, &t, typed)?;
+                        n.apply_table(fam, &t, typed, old.is_some())?;
                         Ok(old)
                     })
                     .await?;
                 here(restore(ns, family, table, old))
             }
             Op::NftDelete { ns, family, table } => {
+                self.nft_touched(ns, family, table);
                 let fam = nft::parse_family(family).map_err(|e| Error::msg(op.to_string(), e))?;
                 let t = table.clone();
                 let old = self
@@ -328,14 +422,64 @@ fn op_error(k: usize, op: &Op, e: &Error) -> (String, String) {
     (format!("op {k} ({what})"), cause)
 }
 
-/// Runs one op on its own (no plan, no undo kept); the error names the op.
+/// How long an op that overran its limit is still waited for. Work on a
+/// blocking thread (namespaces, sysctls, nftables) cannot be cancelled, and
+/// a netlink request already sent is carried out by the kernel whether or
+/// not its ack is read: dropping such an op would let it finish after the
+/// rollback and leave its object behind. So the overrun is an error, but
+/// the op is awaited a while longer and, if it did complete, undone.
+const LATE_LIMIT: Duration = Duration::from_secs(30);
+
+/// An op run under the per-op limit.
+struct Ran {
+    /// What the op itself returned (or a timeout if it never finished).
+    result: Result<Option<Undo>>,
+    /// Set when the op overran the limit: the error to report, even if the
+    /// op completed later (then `result` holds its undo).
+    overrun: Option<Error>,
+}
+
+async fn run_limited(ex: &Exec, op: &Op, limit: Duration) -> Ran {
+    let run = ex.run(op);
+    tokio::pin!(run);
+    if let Ok(result) = tokio::time::timeout(limit, &mut run).await {
+        return Ran {
+            result,
+            overrun: None,
+        };
+    }
+    let overrun = Error::msg(op.to_string(), format!("timed out after {limit:?}"));
+    match tokio::time::timeout(LATE_LIMIT, run).await {
+        Ok(result) => Ran {
+            result,
+            overrun: Some(overrun),
+        },
+        Err(_) => {
+            let msg = format!(
+                "timed out after {limit:?}, still running {LATE_LIMIT:?} later (it may yet take effect)"
+            );
+            Ran {
+                result: Err(Error::msg(op.to_string(), msg.clone())),
+                overrun: Some(Error::msg(op.to_string(), msg)),
+            }
+        }
+    }
+}
+
+/// Runs one op on its own (no plan); the error names the op. An op that
+/// overruns `timeout` but completes later is undone before the error.
 pub async fn run_one(op: &Op, timeout: Duration) -> Result<()> {
-    match tokio::time::timeout(timeout, Exec::new().run(op)).await {
-        Ok(r) => r.map(drop),
-        Err(_) => Err(Error::msg(
-            op.to_string(),
-            format!("timed out after {timeout:?}"),
-        )),
+    let ex = Exec::new(std::slice::from_ref(op));
+    let ran = run_limited(&ex, op, timeout).await;
+    match (ran.result, ran.overrun) {
+        (r, None) => r.map(drop),
+        (Ok(undo), Some(e)) => {
+            if let Some(u) = undo {
+                let _ = run_limited(&ex, &u.op, timeout).await;
+            }
+            Err(e)
+        }
+        (Err(_), Some(e)) => Err(e),
     }
 }
 
@@ -373,7 +517,7 @@ pub async fn execute(
             *left.entry(ns).or_default() += 1;
         }
     }
-    let ex = Exec::new();
+    let ex = Exec::new(ops);
     let mut running = FuturesUnordered::new();
     let mut completed: Vec<(usize, Option<Undo>)> = Vec::with_capacity(ops.len());
     let mut failure: Option<(usize, Error)> = None;
@@ -383,23 +527,28 @@ pub async fn execute(
             let (ex, op) = (&ex, &ops[i]);
             running.push(async move {
                 if fault_at == Some(i + 1) {
-                    return (i, Err(Error::msg(op.to_string(), "injected fault")));
+                    let e = Error::msg(op.to_string(), "injected fault");
+                    return (
+                        i,
+                        Ran {
+                            result: Err(e),
+                            overrun: None,
+                        },
+                    );
                 }
-                let r = match tokio::time::timeout(opts.timeout, ex.run(op)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(Error::msg(
-                        op.to_string(),
-                        format!("timed out after {:?}", opts.timeout),
-                    )),
-                };
-                (i, r)
+                (i, run_limited(ex, op, opts.timeout).await)
             });
         }
-        let Some((i, r)) = running.next().await else {
+        let Some((i, ran)) = running.next().await else {
             break;
         };
-        match r {
-            Ok(undo) => {
+        match (ran.result, ran.overrun) {
+            // Overran but completed: a failure whose effect is undone too.
+            (Ok(undo), Some(e)) => {
+                completed.push((i, undo));
+                failure.get_or_insert((i, e));
+            }
+            (Ok(undo), None) => {
                 for ns in ops[i].namespaces() {
                     let n = left.get_mut(ns).expect("counted");
                     *n -= 1;
@@ -416,8 +565,8 @@ pub async fn execute(
                     }
                 }
             }
-            Err(e) => {
-                failure.get_or_insert((i, e));
+            (Err(e), overrun) => {
+                failure.get_or_insert((i, overrun.unwrap_or(e)));
             }
         }
     }
@@ -492,12 +641,32 @@ async fn rollback(ex: &Exec, undos: Vec<Undo>, opts: &Options) -> Vec<String> {
         if gone.iter().any(|ns| deleted.contains(ns)) {
             continue;
         }
-        let r = tokio::time::timeout(opts.timeout, ex.run(&u.op)).await;
-        match r {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => errors.push(format!("{}: {}", u.op, e.cause)),
-            Err(_) => errors.push(format!("{}: timed out", u.op)),
+        // An undo that overruns is still awaited (run_limited): the next
+        // undo must not run before it, and if it completes it did its job.
+        if let Err(e) = run_limited(ex, &u.op, opts.timeout).await.result {
+            errors.push(format!("{}: {}", u.op, e.cause));
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_throttle_passes_one_percent_steps_and_the_end() {
+        let t = ProgressThrottle::default();
+        let passed: Vec<usize> = (1..=1000).filter(|&d| t.pass(d, 1000)).collect();
+        // Without time passing: every 10th op (1% of 1000), the last included.
+        assert!(passed.len() < 200, "{}", passed.len());
+        assert!(passed.len() >= 100, "{}", passed.len());
+        assert_eq!(passed.last(), Some(&1000));
+        let t = ProgressThrottle::default();
+        assert!(t.pass(1, 3) && t.pass(2, 3) && t.pass(3, 3), "small plans: every op");
+        let t = ProgressThrottle::default();
+        assert!(!t.pass(1, 1000));
+        std::thread::sleep(ProgressThrottle::INTERVAL);
+        assert!(t.pass(2, 1000), "after 50 ms");
+    }
 }

@@ -2,6 +2,7 @@
 //! forking), and `run_in` to do work inside one without leaving the thread there.
 
 use std::{
+    collections::HashMap,
     fs::{self, File, OpenOptions},
     io,
     os::{fd::AsFd, unix::fs::MetadataExt},
@@ -161,38 +162,86 @@ pub fn list() -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Processes whose network namespace is `name` (same nsfs dev + inode).
-pub fn pids_in(name: &str) -> Result<Vec<u32>> {
-    let meta = fs::metadata(path(name)).ctx(|| what(name))?;
-    let id = (meta.dev(), meta.ino());
-    let mut pids: Vec<u32> = fs::read_dir("/proc")
+/// Which processes are in which network namespace, from one scan of
+/// /proc: (nsfs dev, inode) of the namespace -> pids, sorted.
+pub type NsPids = HashMap<(u64, u64), Vec<u32>>;
+
+pub fn scan_pids() -> Result<NsPids> {
+    let mut map = NsPids::new();
+    for pid in fs::read_dir("/proc")
         .ctx(|| "read /proc".into())?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| (m.dev(), m.ino()) == id)
-        })
-        .collect();
-    pids.sort();
-    Ok(pids)
+    {
+        if let Ok(m) = fs::metadata(format!("/proc/{pid}/ns/net")) {
+            map.entry((m.dev(), m.ino())).or_default().push(pid);
+        }
+    }
+    for pids in map.values_mut() {
+        pids.sort_unstable();
+    }
+    Ok(map)
+}
+
+fn ns_id(name: &str) -> Result<(u64, u64)> {
+    let meta = fs::metadata(path(name)).ctx(|| what(name))?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// Processes whose network namespace is `name` (same nsfs dev + inode).
+pub fn pids_in(name: &str) -> Result<Vec<u32>> {
+    let id = ns_id(name)?;
+    Ok(scan_pids()?.remove(&id).unwrap_or_default())
+}
+
+/// Unmounts a namespace file. A plain (synchronous) unmount lets the kernel
+/// release the namespace at once; after a lazy one (MNT_DETACH, what
+/// `ip netns del` does) kernel 6.18 keeps the namespace, with its links and
+/// memory, until some later unmount, so a bulk delete would leave them all
+/// alive. MNT_DETACH is only the fallback when the mount is busy. Not
+/// mounted (a stale file) is success.
+fn unmount(p: &std::path::Path) -> nix::Result<()> {
+    let r = match umount2(p, MntFlags::empty()) {
+        Err(nix::Error::EBUSY) => umount2(p, MntFlags::MNT_DETACH),
+        r => r,
+    };
+    match r {
+        Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Kills every process in `name`, then unmounts and removes it. The kernel
 /// destroys the namespace (and the veth peers in it) once nothing holds it.
 /// Absent is success.
 pub fn del(name: &str) -> Result<()> {
+    del_with(name, None)
+}
+
+/// [`del`] with the processes found by an earlier [`scan_pids`] (one scan
+/// for a whole teardown instead of one per namespace: a scan stats every
+/// process). A process that entered the namespace after that scan is not
+/// killed; it keeps the (unmounted) namespace alive until it exits.
+pub fn del_with(name: &str, pids: Option<&NsPids>) -> Result<()> {
     let p = path(name);
     if fs::symlink_metadata(&p).is_err() {
         return Ok(());
     }
     if exists(name) {
-        for pid in pids_in(name)? {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        let id = ns_id(name)?;
+        let found = match pids {
+            Some(map) => map.get(&id).cloned().unwrap_or_default(),
+            None => scan_pids()?.remove(&id).unwrap_or_default(),
+        };
+        for pid in found {
+            // Checked again: a pid from an earlier scan may have been reused.
+            let still_there = fs::metadata(format!("/proc/{pid}/ns/net"))
+                .is_ok_and(|m| (m.dev(), m.ino()) == id);
+            if still_there {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
         }
     }
-    match umount2(&p, MntFlags::MNT_DETACH) {
-        Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
-        Err(e) => return Err(e).ctx(|| what(name)),
-    }
+    unmount(&p).ctx(|| what(name))?;
     match fs::remove_file(&p) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).ctx(|| what(name)),
         _ => Ok(()),

@@ -131,13 +131,20 @@ impl Nft {
         self.run(&serde_json::to_string(&doc).map_err(|e| e.to_string())?)
     }
 
-    /// Replaces table `family name` with `objects` in one transaction:
-    /// add table, delete table, add table, objects. All or nothing.
+    /// Replaces table `family name` with `objects` in one transaction, all
+    /// or nothing: `add table; delete table; add table; objects`. When the
+    /// caller knows the table is absent (`exists` false: a namespace made
+    /// moments ago, or a listing that found nothing) it is `create table;
+    /// objects` instead. That matters: once a transaction has deleted a
+    /// table, freeing the context waits for the kernel's cleanup (an RCU
+    /// grace period, ~10-17 ms). `create` fails (EEXIST) rather than merge
+    /// into a table that appeared after all.
     pub fn apply_table(
         &mut self,
         family: NfFamily,
         name: &str,
         objects: Vec<NfObject<'static>>,
+        exists: bool,
     ) -> std::result::Result<(), String> {
         let t = || {
             NfListObject::Table(Table {
@@ -146,11 +153,15 @@ impl Nft {
                 handle: None,
             })
         };
-        let mut all = vec![
-            NfObject::CmdObject(NfCmd::Add(t())),
-            NfObject::CmdObject(NfCmd::Delete(t())),
-            NfObject::CmdObject(NfCmd::Add(t())),
-        ];
+        let mut all = if exists {
+            vec![
+                NfObject::CmdObject(NfCmd::Add(t())),
+                NfObject::CmdObject(NfCmd::Delete(t())),
+                NfObject::CmdObject(NfCmd::Add(t())),
+            ]
+        } else {
+            vec![NfObject::CmdObject(NfCmd::Create(t()))]
+        };
         all.extend(objects);
         self.run_objects(all).map(drop)
     }
@@ -309,7 +320,10 @@ pub fn apply_table(ns: &str, family: &str, table: &str, objects: &[Value]) -> Re
     let what = || format!("nftApply {family} {table}{}", in_ns(ns));
     let fam = parse_family(family).map_err(|e| Error::msg(what(), e))?;
     let typed = parse_ruleset(family, table, objects).map_err(|e| Error::msg(what(), e))?;
-    with_ctx(ns, what, |n| n.apply_table(fam, table, typed))
+    with_ctx(ns, what, |n| {
+        let exists = n.list_table(fam, table)?.is_some();
+        n.apply_table(fam, table, typed, exists)
+    })
 }
 
 /// Deletes the table; absent is success.

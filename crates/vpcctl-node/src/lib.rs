@@ -474,8 +474,11 @@ pub async fn execute(
             .timeout_ms
             .map_or(opts.timeout, |ms| Duration::from_millis(ms.into()));
     }
+    // Each call crosses into JS: at most every ~1% of the plan or 50 ms,
+    // and always the last one.
+    let throttle = exec::ProgressThrottle::default();
     let progress = move |done: usize, total: usize| {
-        if let Some(cb) = &on_progress {
+        if let Some(cb) = on_progress.as_ref().filter(|_| throttle.pass(done, total)) {
             cb.call(
                 (done as u32, total as u32).into(),
                 ThreadsafeFunctionCallMode::NonBlocking,
