@@ -1,4 +1,5 @@
 import { VpcctlError } from './errors.js';
+import { platformInfo } from './platform.js';
 
 /**
  * The native module (crates/vpcctl-node), typed by the generated index.d.ts.
@@ -11,6 +12,10 @@ let cached: Native | undefined;
 
 export async function native(): Promise<Native> {
   if (cached) return cached;
+  const platform = platformInfo();
+  if (!platform.supported) {
+    throw new VpcctlError('KERNEL', `vpcctl has no native binary for ${process.platform}-${process.arch}${platform.triple ? ` (${platform.triple})` : ''}: it ships ${platform.targets.join(', ')}`);
+  }
   try {
     // index.js is the napi-rs loader: it picks the .node file for this platform.
     cached = (await import('../index.js')) as Native;
