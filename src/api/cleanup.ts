@@ -26,7 +26,10 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   const state: State | null = await store.read().catch(() => null);
   const all = await kernel(n.netnsList());
   const tags = await Promise.all(all.map((ns) => kernel(n.netnsTag(ns)).catch(() => null)));
-  const namespaces = all.filter((_, i) => tags[i] && parseTag(tags[i]!));
+  // Tagged as ours, or recorded as pending before a crash could tag it (or
+  // even mount it: netnsDel also removes a half-made /run/netns entry).
+  const pending = state?.pending ?? [];
+  const namespaces = [...new Set([...all.filter((_, i) => tags[i] && parseTag(tags[i]!)), ...pending])];
   const links = (await kernel(n.linkList(HOST_NS))).filter((l) => l.alias && parseTag(l.alias)).map((l) => l.name);
 
   const ops: Op[] = [

@@ -76,7 +76,13 @@ export class Engine {
       }
 
       if (plan.namespaces.length > 0) {
-        await this.store.write({ ...current, pending: [...new Set([...current.pending, ...plan.namespaces])] });
+        // hostForwardBefore too: a crash after the plan turned ip_forward on
+        // must not make the next run record 1 as the host's own value.
+        await this.store.write({
+          ...current,
+          pending: [...new Set([...current.pending, ...plan.namespaces])],
+          hostForwardBefore: current.hostForwardBefore ?? desired.hostForwardBefore,
+        });
       }
       try {
         await this.run(plan, opts);
@@ -103,7 +109,9 @@ export class Engine {
    * is never touched.
    */
   private async refuseForeign(plan: Plan, current: State, view: KernelView): Promise<void> {
-    const known = new Set<string>();
+    // A pending namespace was recorded before it was made: it is ours even
+    // if a crash came before its tag.
+    const known = new Set<string>(current.pending);
     for (const v of Object.values(current.vpcs)) {
       known.add(routerNs(v.name));
       for (const s of Object.values(v.subnets)) known.add(hostNs(v.name, s.name));

@@ -48,7 +48,7 @@ export async function readDocument(path: string, what: string): Promise<unknown>
     try {
       return YAML.parse(text);
     } catch (e) {
-      throw new VpcctlError('INVALID_INPUT', `${what} ${path}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
+      throw new VpcctlError('INVALID_INPUT', `${what} ${path}: invalid YAML: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
     }
   }
   try {

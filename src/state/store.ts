@@ -55,8 +55,9 @@ export class StateStore {
     try {
       release = await lockfile.lock(this.file, {
         realpath: false,
-        stale: 30_000,
-        update: 5_000,
+        // A crashed vpcctl leaves its lock; a live one refreshes it every 2 s.
+        stale: 10_000,
+        update: 2_000,
         retries: { retries: 600, factor: 1.2, minTimeout: 10, maxTimeout: 100 },
       });
     } catch (e) {
