@@ -176,20 +176,26 @@ impl Exec {
         });
         let ns = ns.to_string();
         blocking(move || {
-            netns::run_in(&ns, || {
+            let (r, dead) = netns::run_in(&ns, || {
                 let mut ctx = cell.lock().unwrap();
                 if ctx.is_none() {
-                    *ctx = Some(Nft::new()?);
+                    match Nft::new() {
+                        Ok(n) => *ctx = Some(n),
+                        Err(e) => return (Err(e), None),
+                    }
                 }
                 let r = f(ctx.as_mut().unwrap());
-                if last {
-                    // Freed here, off the runtime: freeing may wait for
-                    // the kernel (see Nft::apply_table).
-                    drop(ctx.take());
-                }
-                r
-            })?
-            .map_err(|e| Error::msg(what, e))
+                (r, if last { ctx.take() } else { None })
+            })?;
+            // Freeing may wait ~10+ ms for the kernel when the transaction
+            // deleted something (see Nft::apply_table): done on another
+            // blocking thread, so the op is done now. Only spawned once
+            // this thread is back in its own netns: a thread spawned from
+            // inside a namespace would be born, and stay, in it.
+            if let Some(d) = dead {
+                free_nft(Arc::new(Mutex::new(Some(d))));
+            }
+            r.map_err(|e| Error::msg(what, e))
         })
         .await
     }
@@ -197,10 +203,11 @@ impl Exec {
     /// Records that an op works on table `family table` in `ns`; true the
     /// first time.
     fn nft_touched(&self, ns: &str, family: &str, table: &str) -> bool {
-        self.nft_touched
-            .lock()
-            .unwrap()
-            .insert((ns.to_string(), family.to_string(), table.to_string()))
+        self.nft_touched.lock().unwrap().insert((
+            ns.to_string(),
+            family.to_string(),
+            table.to_string(),
+        ))
     }
 
     /// Forgets the connection and nft context of a namespace so they stop
@@ -340,12 +347,7 @@ impl Exec {
             }
             Op::SysctlSet { ns, key, value } => {
                 let (n, k, v) = (ns.clone(), key.clone(), value.clone());
-                let old = blocking(move || {
-                    let old = sysctl::get(&n, &k)?;
-                    sysctl::set(&n, &k, &v)?;
-                    Ok(old)
-                })
-                .await?;
+                let old = blocking(move || sysctl::swap(&n, &k, &v)).await?;
                 (old != *value)
                     .then(|| {
                         here(Op::SysctlSet {
@@ -663,7 +665,10 @@ mod tests {
         assert!(passed.len() >= 100, "{}", passed.len());
         assert_eq!(passed.last(), Some(&1000));
         let t = ProgressThrottle::default();
-        assert!(t.pass(1, 3) && t.pass(2, 3) && t.pass(3, 3), "small plans: every op");
+        assert!(
+            t.pass(1, 3) && t.pass(2, 3) && t.pass(3, 3),
+            "small plans: every op"
+        );
         let t = ProgressThrottle::default();
         assert!(!t.pass(1, 1000));
         std::thread::sleep(ProgressThrottle::INTERVAL);

@@ -234,8 +234,8 @@ pub fn del_with(name: &str, pids: Option<&NsPids>) -> Result<()> {
         };
         for pid in found {
             // Checked again: a pid from an earlier scan may have been reused.
-            let still_there = fs::metadata(format!("/proc/{pid}/ns/net"))
-                .is_ok_and(|m| (m.dev(), m.ino()) == id);
+            let still_there =
+                fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| (m.dev(), m.ino()) == id);
             if still_there {
                 let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
             }

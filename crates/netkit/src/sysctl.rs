@@ -34,3 +34,22 @@ pub fn set(ns: &str, key: &str, value: &str) -> Result<()> {
     let path = file(key, what)?;
     netns::run_in(ns, || fs::write(&path, value))?.ctx(what)
 }
+
+/// Writes `value` and returns the previous value, entering `ns` once.
+pub fn swap(ns: &str, key: &str, value: &str) -> Result<String> {
+    let get = || format!("sysctlGet {key}{}", in_ns(ns));
+    let set = || format!("sysctlSet {key}={value}{}", in_ns(ns));
+    let path = file(key, set)?;
+    let (old, written) = netns::run_in(ns, || {
+        let old = fs::read_to_string(&path);
+        let written = match &old {
+            Ok(o) if o.trim_end() == value => Ok(()),
+            Ok(_) => fs::write(&path, value),
+            Err(_) => Ok(()),
+        };
+        (old, written)
+    })?;
+    let old = old.ctx(get)?;
+    written.ctx(set)?;
+    Ok(old.trim_end().to_string())
+}

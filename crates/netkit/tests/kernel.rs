@@ -374,6 +374,60 @@ fn vpc_plan(prefix: &str, n: usize) -> Vec<plan::Op> {
     serde_json::from_value(Value::Array(ops)).unwrap()
 }
 
+/// Every thread named `name` is in the process's own netns: none was
+/// left, or born, inside a namespace it worked in.
+fn threads_at_home(name: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: String| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    let home = id("/proc/self/ns/net".into());
+    let mut seen = 0;
+    for t in std::fs::read_dir("/proc/self/task").unwrap() {
+        let tid = t.unwrap().file_name().into_string().unwrap();
+        let comm =
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        seen += 1;
+        let ns = id(format!("/proc/self/task/{tid}/ns/net"));
+        assert!(
+            ns.is_none() || ns == home,
+            "thread {tid} ({name}) is in another netns"
+        );
+    }
+    assert!(seen > 0, "no thread named {name}");
+}
+
+/// The executor's threads (runtime workers and blocking pool, including
+/// ones spawned while it ran) all end up in the process's netns.
+#[test]
+fn executor_threads_stay_home() {
+    sandbox_only!();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("nk-home")
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ops = vpc_plan("nk-hm", 40);
+        exec::execute(&ops, &exec::Options::default(), &|_, _| {})
+            .await
+            .unwrap();
+        // deferred frees of nft contexts run on the blocking pool
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        threads_at_home("nk-home");
+        let teardown: Vec<plan::Op> = leftovers("nk-hm")
+            .into_iter()
+            .map(|ns| plan::Op::NetnsDel { ns })
+            .collect();
+        exec::execute(&teardown, &exec::Options::default(), &|_, _| {})
+            .await
+            .unwrap();
+        threads_at_home("nk-home");
+    });
+}
+
 fn leftovers(prefix: &str) -> Vec<String> {
     netns::list()
         .unwrap()
@@ -443,6 +497,7 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
         .unwrap()
         .iter()
         .any(|a| a.cidr == "10.100.0.9/24"));
+    drop(h0); // its socket would keep nk-ex-h0 alive after deletion
     assert!(
         nft::list_table("nk-ex-h1", "inet", "vpcctl")
             .unwrap()
@@ -463,6 +518,56 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
     assert_eq!(err, "op 2 (addrAdd 10.1.1.1/32 on missing0 in netns \"nk-ex3\"): No such device (os error 19); rolled back 1 ops");
     assert_eq!(leftovers("nk-ex3"), Vec::<String>::new());
 
+    // a table made earlier in the same plan is replaced, not created twice
+    let twice: Vec<plan::Op> = serde_json::from_value(json!([
+        {"op": "netnsAdd", "ns": "nk-ex4", "tag": ""},
+        {"op": "nftApply", "ns": "nk-ex4", "family": "inet", "table": "t", "ruleset": [
+            {"chain": {"family": "inet", "table": "t", "name": "a"}}]},
+        {"op": "nftApply", "ns": "nk-ex4", "family": "inet", "table": "t", "ruleset": [
+            {"chain": {"family": "inet", "table": "t", "name": "b"}}]}
+    ]))
+    .unwrap();
+    exec::execute(&twice, &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap();
+    let listed = nft::list_table("nk-ex4", "inet", "t").unwrap().unwrap();
+    let chains: Vec<&str> = listed["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["chain"]["name"].as_str())
+        .collect();
+    assert_eq!(chains, vec!["b"]);
+
+    // Deleting the hosts destroys them at once (their veth ends in the
+    // router go with them): nothing keeps a deleted namespace alive.
+    let hosts: Vec<plan::Op> = leftovers("nk-ex")
+        .into_iter()
+        .filter(|ns| ns != "nk-ex-r")
+        .map(|ns| plan::Op::NetnsDel { ns })
+        .collect();
+    exec::execute(&hosts, &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap();
+    let router = conn::connect("nk-ex-r").unwrap();
+    let t = Instant::now();
+    loop {
+        let veths = link::list(&router, "nk-ex-r")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|l| l.name.starts_with("sn-"))
+            .count();
+        if veths == 0 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{veths} deleted host namespaces still alive"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(router);
     let teardown: Vec<plan::Op> = leftovers("nk-ex")
         .into_iter()
         .map(|ns| plan::Op::NetnsDel { ns })
@@ -471,6 +576,56 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
         .await
         .unwrap();
     assert_eq!(leftovers("nk-ex"), Vec::<String>::new());
+}
+
+/// An op that overruns its limit on a blocking thread still finishes; the
+/// executor waits for it and undoes it, so a timeout leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executor_timeout_leaves_nothing_behind() {
+    sandbox_only!();
+    let opts = exec::Options {
+        timeout: Duration::from_micros(1),
+        ..Default::default()
+    };
+    let mut timed_out = 0;
+    for i in 0..5 {
+        let ns = format!("nk-to{i}");
+        let ops = vec![
+            plan::Op::NetnsAdd {
+                ns: ns.clone(),
+                tag: String::new(),
+            },
+            plan::Op::SysctlSet {
+                ns: ns.clone(),
+                key: "net/ipv4/ip_forward".into(),
+                value: "1".into(),
+            },
+        ];
+        match exec::execute(&ops, &opts, &|_, _| {}).await {
+            Ok(_) => netns::del(&ns).unwrap(),
+            Err(e) => {
+                assert!(e.to_string().contains("timed out after"), "{e}");
+                assert_eq!(leftovers(&ns), Vec::<String>::new(), "{e}");
+                timed_out += 1;
+            }
+        }
+        let one = exec::run_one(
+            &plan::Op::NetnsAdd {
+                ns: ns.clone(),
+                tag: String::new(),
+            },
+            Duration::from_micros(1),
+        )
+        .await;
+        match one {
+            Ok(()) => netns::del(&ns).unwrap(),
+            Err(e) => {
+                assert!(e.to_string().contains("timed out after"), "{e}");
+                assert_eq!(leftovers(&ns), Vec::<String>::new(), "{e}");
+            }
+        }
+    }
+    assert!(timed_out > 0, "a 1 µs limit never ran out");
 }
 
 /// Pipelining: a VPC of N subnets (default 500, env NETKIT_SCALE) built and torn down.
