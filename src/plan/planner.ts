@@ -45,8 +45,8 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
   const present = (ns: string) => kernel.namespaces.has(ns);
   const broken = (ns: string) => !present(ns) || pending.has(ns);
   const deleted = new Set<string>();
-  const delNs = (ns: string) => {
-    if (present(ns) && !deleted.has(ns)) { deleted.add(ns); dels.push({ op: 'netnsDel', ns }); }
+  const delNs = (ns: string, evenIfAbsent = false) => {
+    if ((evenIfAbsent || present(ns)) && !deleted.has(ns)) { deleted.add(ns); dels.push({ op: 'netnsDel', ns }); }
   };
 
   const rebuiltVpcs = new Set<string>();
@@ -60,10 +60,10 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     delNs(routerNs(cur.name));
     changes.push(des ? `rebuild vpc ${cur.name}` : `delete vpc ${cur.name}`);
   }
-  // Leftovers of a crashed run that are no longer wanted.
-  for (const ns of pending) {
-    if (!wantedNamespaces(desired).has(ns)) delNs(ns);
-  }
+  // Leftovers of a crashed run that are no longer wanted, even when only a
+  // half-made /run/netns entry is left (netnsDel removes those too).
+  const wanted = wantedNamespaces(desired);
+  for (const ns of pending) if (!wanted.has(ns)) delNs(ns, true);
 
   // VPCs that are new or rebuilt: the router, every subnet, every peering.
   for (const des of Object.values(desired.vpcs)) {

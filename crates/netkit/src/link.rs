@@ -104,9 +104,16 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
     let msg = main
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
         .build();
-    let r = h.link().add(msg).execute().await;
+    let mut r = h.link().add(msg.clone()).execute().await.ctx(|| v.describe());
+    if r.as_ref().is_err_and(|e| e.errno() == Some(libc::EEXIST)) && is_leftover(h, v).await {
+        // The same object's link, left by a namespace the kernel has not
+        // finished destroying (a rebuild, or a create right after a delete):
+        // remove it and try once more.
+        del(h, &v.ns, &v.name).await?;
+        r = h.link().add(msg).execute().await.ctx(|| v.describe());
+    }
     drop(peer_fd);
-    r.ctx(|| v.describe())?;
+    r?;
 
     let mut peer_set = LinkUnspec::new_with_name(&v.peer_name).up();
     if let Some(a) = &v.peer_alias {
@@ -129,6 +136,15 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
         return Err(e).ctx(|| v.describe());
     }
     Ok(())
+}
+
+/// True if `v.name` exists carrying `v.alias`: vpcctl's own link for this
+/// very object (aliases name the owner), so replacing it touches nothing else.
+async fn is_leftover(h: &Handle, v: &Veth) -> bool {
+    match (&v.alias, get(h, &v.ns, &v.name).await) {
+        (Some(alias), Ok(Some(link))) => link.alias.as_deref() == Some(alias.as_str()),
+        _ => false,
+    }
 }
 
 fn is_absent(e: &crate::Error) -> bool {

@@ -113,11 +113,18 @@ pub fn add_with<T>(name: &str, inside: impl FnOnce() -> T) -> Result<T> {
     }
     prepare_dir()?;
     let p = path(name);
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&p)
-        .ctx(|| what(name))?;
+    let create = || OpenOptions::new().write(true).create_new(true).open(&p);
+    match create() {
+        // A plain file where no namespace is mounted is what a process killed
+        // between creating the file and mounting onto it leaves: reuse the name.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !exists(name) => {
+            fs::remove_file(&p).ctx(|| what(name))?;
+            create().ctx(|| what(name))?;
+        }
+        r => {
+            r.ctx(|| what(name))?;
+        }
+    }
     let made = (|| {
         let _restore = save_current()?;
         unshare(CloneFlags::CLONE_NEWNET).ctx(|| format!("unshare for {}", what(name)))?;

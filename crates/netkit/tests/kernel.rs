@@ -660,3 +660,46 @@ async fn executor_scale() {
         r.elapsed
     );
 }
+
+/// What a `kill -9` leaves behind must not block the next run: an empty
+/// /run/netns entry (killed between creating the file and mounting onto it),
+/// and a veth of the same object whose other namespace is still held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_leftovers_do_not_block_recreation() {
+    sandbox_only!();
+    std::fs::write(netns::path("nk-stale"), b"").unwrap();
+    assert!(!netns::exists("nk-stale"), "a plain file is not a namespace");
+    netns::add("nk-stale").unwrap();
+    assert!(netns::exists("nk-stale"));
+    netns::del("nk-stale").unwrap();
+
+    netns::add("nk-left-r").unwrap();
+    netns::add("nk-left-h").unwrap();
+    let (hr, hh) = (conn::connect("nk-left-r").unwrap(), conn::connect("nk-left-h").unwrap());
+    let v = link::Veth {
+        ns: "nk-left-r".into(),
+        name: "sn-test".into(),
+        alias: Some("vpcctl:subnet:t/s".into()),
+        peer_ns: "nk-left-h".into(),
+        peer_name: "eth0".into(),
+        peer_alias: Some("vpcctl:subnet:t/s".into()),
+        mtu: None,
+    };
+    link::veth_add(&hr, &hh, &v).await.unwrap();
+    // Hold the host namespace open, as a kernel still destroying it would.
+    let held = std::fs::File::open(netns::path("nk-left-h")).unwrap();
+    netns::del("nk-left-h").unwrap();
+    assert!(link::get(&hr, "nk-left-r", "sn-test").await.unwrap().is_some(), "the old pair lingers");
+    netns::add("nk-left-h").unwrap();
+    let hh = conn::connect("nk-left-h").unwrap();
+    link::veth_add(&hr, &hh, &v).await.unwrap();
+    assert!(link::get(&hh, "nk-left-h", "eth0").await.unwrap().is_some());
+
+    // A link of the same name with another owner's alias is never replaced.
+    let foreign = link::Veth { alias: Some("someone-else".into()), ..v.clone() };
+    let err = link::veth_add(&hr, &hh, &foreign).await.unwrap_err();
+    assert_eq!(err.errno(), Some(libc::EEXIST));
+    drop(held);
+    netns::del("nk-left-h").unwrap();
+    netns::del("nk-left-r").unwrap();
+}
