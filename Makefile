@@ -34,6 +34,7 @@ build: node_modules/.stamp .stamp-native dist/.stamp topology.schema.json
 
 dist/.stamp: $(TS_SRC) .stamp-native | node_modules/.stamp
 	npx tsc -p tsconfig.json
+	node scripts/bundle-cli.mjs
 	@touch $@
 
 topology.schema.json: src/model/schema.ts | node_modules/.stamp

@@ -1,4 +1,7 @@
 import { VpcctlError } from './errors.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from './paths.js';
 import { platformInfo } from './platform.js';
 
 /**
@@ -18,7 +21,8 @@ export async function native(): Promise<Native> {
   }
   try {
     // index.js is the napi-rs loader: it picks the .node file for this platform.
-    cached = (await import('../index.js')) as Native;
+    // By path from the package root, so the bundled CLI (dist/bundle/) finds it too.
+    cached = (await import(pathToFileURL(join(PACKAGE_ROOT, 'index.js')).href)) as Native;
   } catch (e) {
     throw new VpcctlError('KERNEL', `cannot load vpcctl's native module: ${(e as Error).message.split('\n')[0]} (run 'make build')`);
   }

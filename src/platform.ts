@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from './paths.js';
 import { platformArchTriples } from '@napi-rs/triples';
@@ -16,11 +16,10 @@ export interface PlatformInfo {
   targets: string[];
 }
 
+/** musl systems have a musl dynamic loader in /lib (process.report would tell too, at ~40 ms). */
 const libc = (): 'gnu' | 'musl' => {
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  if (report?.header?.glibcVersionRuntime) return 'gnu';
   try {
-    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl') ? 'musl' : 'gnu';
+    return readdirSync('/lib').some((f) => f.startsWith('ld-musl-')) ? 'musl' : 'gnu';
   } catch {
     return 'gnu';
   }

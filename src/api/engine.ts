@@ -87,8 +87,8 @@ export class Engine {
       try {
         await this.run(plan, opts);
       } catch (e) {
-        // The executor has undone what it did: the kernel is as it was.
-        await this.store.write(current);
+        // The executor has undone what it did: the kernel is as it was, and so is the state.
+        await this.store.write(current, { restore: true });
         throw e;
       }
       if (Object.keys(desired.vpcs).length === 0) delete desired.hostForwardBefore;

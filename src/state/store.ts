@@ -40,8 +40,9 @@ export class StateStore {
     return state;
   }
 
-  async write(state: State): Promise<void> {
-    state.revision = (state.revision ?? 0) + 1;
+  /** Replace the state; `restore` puts back an earlier state as it was, revision included. */
+  async write(state: State, opts: { restore?: boolean } = {}): Promise<void> {
+    if (!opts.restore) state.revision = (state.revision ?? 0) + 1;
     // Loaded on first write: read-only commands never pay for it.
     const { default: writeFileAtomic } = await import('write-file-atomic');
     await writeFileAtomic(this.file, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
