@@ -228,6 +228,10 @@ scenario_cli() {
   record cli.first_ms "${walls[0]}"
   record cli.last_ms "${walls[-1]}"
   record cli.rss_kb "$(echo "${rss[*]}" | maxof)"
+  # The floor under any Node CLI on this machine: Node starting and exiting.
+  local bare=()
+  for ((i = 0; i < 20; i++)); do timed node -e 0 && bare+=("$WALL_MS"); done
+  record cli.node_bare_ms "$(echo "${bare[*]}" | median)"
   settle
 }
 

@@ -1,25 +1,23 @@
-import { VpcctlError } from '../errors.js';
-import { formatCidr, parseCidr } from '../model/cidr.js';
-import { hostNs, validateName } from '../model/names.js';
-import type { SubnetPolicy } from '../model/schema.js';
-import { checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
-import { StateStore, stateDirFrom } from '../state/store.js';
-import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { wantedNamespaces } from '../plan/planner.js';
-import { kernel, native } from '../native.js';
-import { NFT_FAMILY, NFT_TABLE } from '../model/names.js';
+import { VpcctlError } from '../errors.js';
 import type { GraphFormat } from '../graph/index.js';
-import type { PeeringState } from '../state/types.js';
-import { ruleCounters, type PolicyReport } from './policy-report.js';
+import { kernel, native } from '../native.js';
+import { formatCidr, parseCidr } from '../model/cidr.js';
+import { NFT_FAMILY, NFT_TABLE, hostNs, validateName } from '../model/names.js';
+import type { SubnetPolicy } from '../model/schema.js';
+import { checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
+import { wantedNamespaces } from '../plan/planner.js';
+import { StateStore, stateDirFrom } from '../state/store.js';
+import type { PeeringState, State, SubnetState, SubnetType, VpcState } from '../state/types.js';
 import { alive, appStatus, checkPort, startApp, stopProcess, type AppInfo, type DeployAppInput } from './apps.js';
 import { cleanupAll, type CleanupReport } from './cleanup.js';
 import { connectivityMatrix, testConnectivity, type ConnectivityInput, type ConnectivityResult, type MatrixResult } from './connectivity.js';
+import { Engine, type ChangeOptions, type ChangeResult, type Draft } from './engine.js';
 import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcSummary } from './inspect.js';
 import { findSubnet, findVpc, hostAddressOf } from './lookup.js';
-import { Engine, type ChangeOptions, type ChangeResult, type Draft } from './engine.js';
 import { allocateLink, checkUplink, defaultUplink } from './network.js';
+import { ruleCounters, type PolicyReport } from './policy-report.js';
 
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
