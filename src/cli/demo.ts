@@ -23,6 +23,9 @@ function inSandbox(args: string[]): Promise<number> {
     stdio: 'inherit',
     env: { ...process.env, VPCCTL_SANDBOX: '1', VPCCTL_STATE_DIR: '/run/vpcctl/state', VPCCTL_DEMO_OUT: process.cwd() },
   });
+  // unshare itself holds the sandbox's network and mount namespaces; only
+  // this side knows its pid as the host sees it.
+  if (args.includes('--keep')) console.log(pc.dim(`(to look inside the sandbox from another shell: sudo nsenter -t ${child.pid} -n -m)`));
   return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))));
 }
 
@@ -91,8 +94,8 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   step(`topology drawn to ${svg}`);
 
   if (opts.keep) {
-    step('the topology stays up: inspect it from another shell with');
-    say(`sudo nsenter --net=/proc/${process.pid}/ns/net --mount=/proc/${process.pid}/ns/mnt ip netns list`);
+    step('the topology stays up: inspect it from another shell (nsenter line at the top), e.g.');
+    say('ip netns list; ip -n vpcr-prod route; ip netns exec ns-prod-web ss -ltn');
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     await rl.question('    press Enter to tear everything down ');
     rl.close();
