@@ -1,4 +1,4 @@
-import type { Op } from './ops.js';
+import type { NftObject, Op } from './ops.js';
 import { HOST_NS } from './ops.js';
 import {
   HOST_LINK, NFT_TABLE, ROUTER_GATEWAY_LINK, gatewayHostLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
@@ -82,9 +82,27 @@ export function createSubnet(vpc: VpcState, subnet: SubnetState, peerCidrs: stri
   return ops;
 }
 
+/**
+ * Topologies give hundreds of subnets the same policy: compile each distinct
+ * one once. Rulesets are never mutated after compilation, so sharing is safe;
+ * the cache is small and bounded for long-lived library users.
+ */
+const compiled = new Map<string, NftObject[]>();
+function compileOnce(policy: NonNullable<SubnetState['policy']>): NftObject[] {
+  const { subnet: _ignored, ...rules } = policy; // the compiled rules do not depend on it
+  const key = JSON.stringify(rules);
+  let ruleset = compiled.get(key);
+  if (!ruleset) {
+    if (compiled.size >= 64) compiled.clear();
+    ruleset = compilePolicy(policy);
+    compiled.set(key, ruleset);
+  }
+  return ruleset;
+}
+
 export function policyOp(vpc: VpcState, subnet: SubnetState): Op | null {
   if (!subnet.policy) return null;
-  return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: 'inet', table: NFT_TABLE, ruleset: compilePolicy(subnet.policy) };
+  return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: 'inet', table: NFT_TABLE, ruleset: compileOnce(subnet.policy) };
 }
 
 export const removePolicy = (vpc: string, subnet: string): Op =>
