@@ -20,6 +20,11 @@ test('the packed package installs into an empty project and works there', (t) =>
 
   const version = spawnSync(join(app, 'node_modules', '.bin', 'vpcctl'), ['--version'], { encoding: 'utf8' });
   t.is(version.stdout.trim(), '0.1.0', version.stderr);
+  const plain = spawnSync(process.execPath, ['--input-type=module', '-e',
+    "const n = await import('vpcctl/native'); await n.netnsAdd('pkg-plain', 't'); console.log(JSON.stringify(await n.netnsList())); await n.netnsDel('pkg-plain');"],
+  { cwd: app, encoding: 'utf8' });
+  t.is(plain.status, 0, plain.stderr);
+  t.deepEqual(JSON.parse(plain.stdout), ['pkg-plain'], "the native module alone, as 'vpcctl/native'");
   copyFileSync(join(ROOT, 'examples', 'two-vpcs.mjs'), join(app, 'two-vpcs.mjs'));
   const run = spawnSync(process.execPath, ['two-vpcs.mjs'], { cwd: app, encoding: 'utf8', env: { ...process.env, VPCCTL_STATE_DIR: join(work, 'state') } });
   t.is(run.status, 0, run.stdout + run.stderr);
