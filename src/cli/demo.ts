@@ -86,6 +86,8 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   await probe('prod', 'db', 'web', 22);
   await probe('dev', 'web', 'web', 80, 'prod');
   await probe('dev', 'web', 'web', 22, 'prod');
+  say('ICMP is still allowed (the policy has no default deny), so the matrix is unchanged:');
+  await matrix();
 
   const out = process.env.VPCCTL_DEMO_OUT ?? process.cwd();
   mkdirSync(out, { recursive: true });
