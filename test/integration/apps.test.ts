@@ -46,7 +46,7 @@ test.serial('a port in use in the subnet is a clear error; a custom command runs
   const r = await run('deploy-app', '--vpc', 'prod', '--subnet', 'web', '--port', '80');
   t.is(r.code, 2);
   t.regex(r.stderr, /port 80 is already used/);
-  const c = await run('deploy-app', '--vpc', 'dev', '--subnet', 'web', '--port', '9000', '--command', `${process.execPath} -e "require('net').createServer(s=>s.end('custom')).listen(9000)"`);
+  const c = await run('deploy-app', '--vpc', 'dev', '--subnet', 'web', '--port', '9000', '--command', `${process.execPath} -e "require('net').createServer(s=>{s.on('error',()=>{});s.end('custom')}).listen(9000)"`);
   t.is(c.code, 0, c.stderr);
   t.true((await (await native()).tcpConnect('ns-dev-web', '10.1.1.2', 9000, 500)).ok);
 });
