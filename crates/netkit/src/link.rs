@@ -104,7 +104,12 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
     let msg = main
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
         .build();
-    let mut r = h.link().add(msg.clone()).execute().await.ctx(|| v.describe());
+    let mut r = h
+        .link()
+        .add(msg.clone())
+        .execute()
+        .await
+        .ctx(|| v.describe());
     if r.as_ref().is_err_and(|e| e.errno() == Some(libc::EEXIST)) && is_leftover(h, v).await {
         // The same object's link, left by a namespace the kernel has not
         // finished destroying (a rebuild, or a create right after a delete):

@@ -43,7 +43,9 @@ pub fn ping(ns: &str, dst: Ipv4Addr, timeout: Duration) -> Result<Duration> {
     // so reusing one would let a later probe pass as "established" through
     // a policy applied after an earlier one.
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let id = (std::process::id() as u16).wrapping_mul(31).wrapping_add(seq);
+    let id = (std::process::id() as u16)
+        .wrapping_mul(31)
+        .wrapping_add(seq);
     let mut pkt = [
         8u8, 0, 0, 0, 0, 0, 0, 0, b'v', b'p', b'c', b'c', b't', b'l', 0, 0,
     ];

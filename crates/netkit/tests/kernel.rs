@@ -417,13 +417,7 @@ fn executor_threads_stay_home() {
         // deferred frees of nft contexts run on the blocking pool
         tokio::time::sleep(Duration::from_millis(200)).await;
         threads_at_home("nk-home");
-        let teardown: Vec<plan::Op> = leftovers("nk-hm")
-            .into_iter()
-            .map(|ns| plan::Op::NetnsDel { ns })
-            .collect();
-        exec::execute(&teardown, &exec::Options::default(), &|_, _| {})
-            .await
-            .unwrap();
+        delete_all("nk-hm").await;
         threads_at_home("nk-home");
     });
 }
@@ -434,6 +428,17 @@ fn leftovers(prefix: &str) -> Vec<String> {
         .into_iter()
         .filter(|n| n.starts_with(prefix))
         .collect()
+}
+
+/// Deletes every namespace whose name starts with `prefix`, in one plan.
+async fn delete_all(prefix: &str) {
+    let teardown: Vec<plan::Op> = leftovers(prefix)
+        .into_iter()
+        .map(|ns| plan::Op::NetnsDel { ns })
+        .collect();
+    exec::execute(&teardown, &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,13 +573,7 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(router);
-    let teardown: Vec<plan::Op> = leftovers("nk-ex")
-        .into_iter()
-        .map(|ns| plan::Op::NetnsDel { ns })
-        .collect();
-    exec::execute(&teardown, &exec::Options::default(), &|_, _| {})
-        .await
-        .unwrap();
+    delete_all("nk-ex").await;
     assert_eq!(leftovers("nk-ex"), Vec::<String>::new());
 }
 
@@ -668,14 +667,20 @@ async fn executor_scale() {
 async fn crash_leftovers_do_not_block_recreation() {
     sandbox_only!();
     std::fs::write(netns::path("nk-stale"), b"").unwrap();
-    assert!(!netns::exists("nk-stale"), "a plain file is not a namespace");
+    assert!(
+        !netns::exists("nk-stale"),
+        "a plain file is not a namespace"
+    );
     netns::add("nk-stale").unwrap();
     assert!(netns::exists("nk-stale"));
     netns::del("nk-stale").unwrap();
 
     netns::add("nk-left-r").unwrap();
     netns::add("nk-left-h").unwrap();
-    let (hr, hh) = (conn::connect("nk-left-r").unwrap(), conn::connect("nk-left-h").unwrap());
+    let (hr, hh) = (
+        conn::connect("nk-left-r").unwrap(),
+        conn::connect("nk-left-h").unwrap(),
+    );
     let v = link::Veth {
         ns: "nk-left-r".into(),
         name: "sn-test".into(),
@@ -689,14 +694,23 @@ async fn crash_leftovers_do_not_block_recreation() {
     // Hold the host namespace open, as a kernel still destroying it would.
     let held = std::fs::File::open(netns::path("nk-left-h")).unwrap();
     netns::del("nk-left-h").unwrap();
-    assert!(link::get(&hr, "nk-left-r", "sn-test").await.unwrap().is_some(), "the old pair lingers");
+    assert!(
+        link::get(&hr, "nk-left-r", "sn-test")
+            .await
+            .unwrap()
+            .is_some(),
+        "the old pair lingers"
+    );
     netns::add("nk-left-h").unwrap();
     let hh = conn::connect("nk-left-h").unwrap();
     link::veth_add(&hr, &hh, &v).await.unwrap();
     assert!(link::get(&hh, "nk-left-h", "eth0").await.unwrap().is_some());
 
     // A link of the same name with another owner's alias is never replaced.
-    let foreign = link::Veth { alias: Some("someone-else".into()), ..v.clone() };
+    let foreign = link::Veth {
+        alias: Some("someone-else".into()),
+        ..v.clone()
+    };
     let err = link::veth_add(&hr, &hh, &foreign).await.unwrap_err();
     assert_eq!(err.errno(), Some(libc::EEXIST));
     drop(held);
