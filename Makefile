@@ -32,7 +32,7 @@ build: node_modules/.stamp .stamp-native dist/.stamp topology.schema.json
 	npx napi build --platform --release --esm --manifest-path crates/vpcctl-node/Cargo.toml --output-dir .
 	@touch $@
 
-dist/.stamp: $(TS_SRC) .stamp-native | node_modules/.stamp
+dist/.stamp: $(TS_SRC) scripts/bundle-cli.mjs bin/compile-cache.cjs .stamp-native | node_modules/.stamp
 	npx tsc -p tsconfig.json
 	node scripts/bundle-cli.mjs
 	@touch $@

@@ -9,6 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * An exclusive lock on a file, held until `release()` (or until this
+ * process ends: the kernel drops it then, so a crash leaves no stale lock).
+ */
+export declare class FileLock {
+  /** Lets the next waiter in. Releasing twice is harmless. */
+  release(): void
+}
+
 /** Adds an IPv4 address (`10.0.1.1/24`) to `dev`. Already there is success. */
 export declare function addrAdd(ns: string, dev: string, cidr: string): Promise<void>
 
@@ -65,6 +74,12 @@ export interface LinkInfo {
 
 /** Every link in `ns`. */
 export declare function linkList(ns: string): Promise<Array<LinkInfo>>
+
+/**
+ * Takes the lock on `path` (created, mode 0600), waiting up to `timeoutMs`
+ * for another holder; rejects with the holder's pid if it is not released.
+ */
+export declare function lockFile(path: string, timeoutMs: number): Promise<FileLock>
 
 /**
  * Creates named netns `name` (under /run/netns), brings its `lo` up and

@@ -773,7 +773,8 @@ if (
   }
 }
 
-const { addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, vethAdd } = nativeBinding
+const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, vethAdd } = nativeBinding
+export { FileLock }
 export { addrAdd }
 export { addrDel }
 export { addrList }
@@ -781,6 +782,7 @@ export { execute }
 export { linkDel }
 export { linkGet }
 export { linkList }
+export { lockFile }
 export { netnsAdd }
 export { netnsDel }
 export { netnsExists }

@@ -39,7 +39,8 @@ const vpcctl = {
 const cli = {
   calls: cliN, median_ms: num('cli.median_ms'), p95_ms: num('cli.p95_ms'), max_ms: num('cli.max_ms'),
   first_ms: num('cli.first_ms'), last_ms: num('cli.last_ms'), peak_rss_mb: round(div(num('cli.rss_kb'), 1024), 1),
-  node_bare_ms: num('cli.node_bare_ms'),
+  node_bare_ms: num('cli.node_bare_ms'), node_nocerts_ms: num('cli.node_nocerts_ms'),
+  extra_ca_certs: raw['cli.extra_ca_certs'] === 'set',
 };
 const rttOf = (b) => ({
   small: { subnets: 5, median_us: num(`rtt.${b}.5.median_us`), p99_us: num(`rtt.${b}.5.p99_us`) },
@@ -127,7 +128,11 @@ if (result.floor_phases) {
 md.push('', `## One CLI call (${cliN} \`create-subnet\` calls, one process each)`, '');
 md.push('| median | p95 | max | first | last | peak RSS |', '|---|---|---|---|---|---|');
 md.push(`| ${f(cli.median_ms)} ms | ${f(cli.p95_ms)} ms | ${f(cli.max_ms)} ms | ${f(cli.first_ms)} ms | ${f(cli.last_ms)} ms | ${f(cli.peak_rss_mb)} MB |`);
-if (cli.node_bare_ms !== null) md.push('', `For scale: \`node -e 0\` alone (Node starting and exiting, median of 20) takes ${f(cli.node_bare_ms)} ms on this machine; vpcctl's own share of a call is the difference.`);
+if (cli.node_bare_ms !== null) {
+  md.push('', `For scale: \`node -e 0\` alone (Node starting and exiting, median of 20) takes ${f(cli.node_bare_ms)} ms in this environment`
+    + (cli.extra_ca_certs ? `, where NODE_EXTRA_CA_CERTS is set, and ${f(cli.node_nocerts_ms)} ms without it (vpcctl's launcher drops it: Node 20 parses that CA bundle at start-up, and vpcctl makes no TLS connection)` : '')
+    + `. vpcctl's own share of a call is the rest.`);
+}
 md.push('', `## Per-packet cost: TCP round trip s0 -> s2 (port 80) through the router`, '');
 md.push(`VPC \`small\` (5 subnets) and VPC \`bench\` (N subnets) exist at once, built by the same builder; one process times both host pairs (s0 -> s2), alternating in 10 blocks so that other load hits both alike. ${meta.rtt_rounds} runs of ${meta.rtt_count} round trips per pair (64 bytes, TCP_NODELAY, all threads pinned to one CPU, after 200 warm-up); medians over runs of each run's median, p99 and ratio.`, '');
 md.push('| built by | 5 subnets median / p99 (µs) | N subnets median / p99 (µs) | ratio (median) | ratio (p99) |', '|---|---|---|---|---|');

@@ -228,10 +228,17 @@ scenario_cli() {
   record cli.first_ms "${walls[0]}"
   record cli.last_ms "${walls[-1]}"
   record cli.rss_kb "$(echo "${rss[*]}" | maxof)"
-  # The floor under any Node CLI on this machine: Node starting and exiting.
-  local bare=()
-  for ((i = 0; i < 20; i++)); do timed node -e 0 && bare+=("$WALL_MS"); done
+  # The floor under any Node CLI on this machine: Node starting and exiting,
+  # in this environment and without NODE_EXTRA_CA_CERTS (which vpcctl's
+  # launcher drops: Node 20 parses that CA bundle at start-up).
+  local bare=() nocerts=()
+  for ((i = 0; i < 20; i++)); do
+    timed node -e 0 && bare+=("$WALL_MS")
+    timed env -u NODE_EXTRA_CA_CERTS node -e 0 && nocerts+=("$WALL_MS")
+  done
   record cli.node_bare_ms "$(echo "${bare[*]}" | median)"
+  record cli.node_nocerts_ms "$(echo "${nocerts[*]}" | median)"
+  record cli.extra_ca_certs "${NODE_EXTRA_CA_CERTS:+set}"
   settle
 }
 

@@ -1,27 +1,83 @@
-// Bundle the CLI into dist/bundle/: one module graph instead of ~60 files and
-// their packages, so each `vpcctl` call spends less time resolving and
-// compiling modules. Dynamic imports (zod, yaml, graph, doctor, demo) stay
-// separate chunks, loaded only by the commands that need them. The library
-// (dist/index.js) is left unbundled.
+// Bundle the CLI into one CommonJS file, dist/bundle/cli.cjs, which the
+// launcher bin/vpcctl.cjs requires. Why CommonJS: on Node 20 the ES module
+// loader costs every call ~20-30 ms (its resolver, async loading through
+// fs/promises, linking each chunk) before vpcctl runs a line; require() of a
+// single file is a read and a compile. Packages only some commands use
+// (yaml, tables, progress bars) stay external and are required from
+// node_modules on first use. zod is too big for either: required from
+// node_modules it is ~90 files to resolve and compile (~150 ms of an
+// `apply`), and inside the bundle it would cost every other call ~20 ms to
+// read and deserialize. So it gets a bundle of its own, dist/bundle/zod.cjs,
+// loaded (from its own code cache) by the commands that validate documents. The library (dist/index.js) stays ES modules.
 import { build } from 'esbuild';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+
+// commander requires node:child_process at load time, for executable
+// subcommands vpcctl does not have; that module drags in net and dgram
+// (~7 ms of every call). Give commander a stand-in that loads the real
+// module on first use instead.
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer) ? { path: 'lazy-child-process', namespace: 'vpcctl' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'vpcctl' }, () => ({
+      contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
+      loader: 'js',
+    }));
+  },
+};
+
+// `zod` inside the CLI bundle: dist/bundle/zod.cjs, through the code cache.
+const zodBundle = {
+  name: 'zod-bundle',
+  setup(b) {
+    b.onResolve({ filter: /^zod$/ }, () => ({ path: 'zod', namespace: 'zod-bundle' }));
+    b.onResolve({ filter: /compile-cache\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: 'zod-bundle' }, () => ({
+      contents: "module.exports = require('../../bin/compile-cache.cjs').load(require('node:path').join(__dirname, 'zod.cjs'));",
+      loader: 'js',
+    }));
+  },
+};
 
 await build({
-  entryPoints: ['dist/cli/main.js'],
-  outdir: 'dist/bundle',
+  stdin: { contents: "module.exports = require('zod');", resolveDir: '.', loader: 'js' },
+  outfile: 'dist/bundle/zod.cjs',
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   logLevel: 'warning',
-  // Bundled CommonJS packages use require() and __filename: give the ESM bundle both.
-  banner: {
-    js: [
-      "import { createRequire as __vpcctlRequire } from 'node:module';",
-      "import { fileURLToPath as __vpcctlPath } from 'node:url';",
-      'const require = __vpcctlRequire(import.meta.url);',
-      'const __filename = __vpcctlPath(import.meta.url);',
-      "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
-    ].join(' '),
-  },
 });
+
+const { metafile } = await build({
+  entryPoints: ['dist/cli/main.js'],
+  metafile: true,
+  outfile: 'dist/bundle/cli.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external: ['yaml', 'cli-table3', 'cli-progress'],
+  logLevel: 'warning',
+  plugins: [lazyChildProcess, zodBundle],
+  // The sources locate files from import.meta.url (ES modules); here it is this file's URL.
+  define: { 'import.meta.url': '__vpcctlUrl' },
+  banner: { js: "const __vpcctlUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+
+// Code loaded from V8's cache cannot import(): every package the bundle does
+// not hold must be require()d (createRequire in an ES module source).
+for (const [input, { imports }] of Object.entries(metafile.inputs)) {
+  const bad = imports.find((i) => i.kind === 'dynamic-import' && i.external);
+  if (bad) throw new Error(`${input}: import('${bad.path}') of a package the bundle leaves out: require() it instead (bin/compile-cache.cjs)`);
+}
+
+// V8's code caches for both bundles (bin/compile-cache.cjs), warmed with the
+// code most calls run (main.ts, warmUp).
+const require = createRequire(import.meta.url);
+const cache = require('../bin/compile-cache.cjs');
+await cache.load(resolve('dist/bundle/cli.cjs')).warmUp();
+cache.save();

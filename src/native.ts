@@ -1,6 +1,6 @@
-import { VpcctlError } from './errors.js';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { VpcctlError } from './errors.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { platformInfo } from './platform.js';
 
@@ -19,14 +19,22 @@ export async function native(): Promise<Native> {
   if (!platform.supported) {
     throw new VpcctlError('KERNEL', `vpcctl has no native binary for ${process.platform}-${process.arch}${platform.triple ? ` (${platform.triple})` : ''}: it ships ${platform.targets.join(', ')}`);
   }
-  try {
-    // index.js is the napi-rs loader: it picks the .node file for this platform.
-    // By path from the package root, so the bundled CLI (dist/bundle/) finds it too.
-    cached = (await import(pathToFileURL(join(PACKAGE_ROOT, 'index.js')).href)) as Native;
-  } catch (e) {
-    throw new VpcctlError('KERNEL', `cannot load vpcctl's native module: ${(e as Error).message.split('\n')[0]} (run 'make build')`);
+  // The addon itself, not napi's generic loader (index.js, what `vpcctl/native`
+  // exports): that one probes for musl by reading /usr/bin/ldd and is an ES
+  // module of its own, which every CLI call would pay for. platformInfo has
+  // already named the binary: next to package.json in a build from source,
+  // or in the per-platform package npm installs.
+  const require = createRequire(join(PACKAGE_ROOT, 'package.json'));
+  const errors: string[] = [];
+  for (const where of [`./vpcctl.${platform.platformArchABI}.node`, `vpcctl-${platform.platformArchABI}`]) {
+    try {
+      cached = require(where) as Native;
+      return cached;
+    } catch (e) {
+      errors.push((e as Error).message.split('\n')[0]!);
+    }
   }
-  return cached;
+  throw new VpcctlError('KERNEL', `cannot load vpcctl's native module: ${errors.join('; ')} (run 'make build')`);
 }
 
 /** Turn a rejection of the native module into a VpcctlError('KERNEL') with its message. */

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { readText } from './files.js';
 import { join } from 'node:path';
 import { APP_SERVER } from '../paths.js';
 import { VpcctlError } from '../errors.js';
@@ -43,7 +43,7 @@ export function checkPort(port: number): number {
 }
 
 async function lookupUser(user: string): Promise<{ uid: number; gid: number }> {
-  const passwd = await readFile('/etc/passwd', 'utf8');
+  const passwd = readFileSync('/etc/passwd', 'utf8');
   for (const line of passwd.split('\n')) {
     const [name, , uid, gid] = line.split(':');
     if (name === user || uid === user) return { uid: Number(uid), gid: Number(gid) };
@@ -68,7 +68,7 @@ export async function startApp(stateDir: string, vpcAddress: string, input: Depl
   const ids = await lookupUser(user);
   const argv = argvOf(input.command, port);
   const logDir = join(stateDir, 'logs');
-  await mkdir(logDir, { recursive: true });
+  mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${input.vpc}-${input.subnet}-${port}.log`);
   const n = await native();
   const ns = hostNs(input.vpc, input.subnet);
@@ -84,7 +84,7 @@ export async function startApp(stateDir: string, vpcAddress: string, input: Depl
   // command that never listens is given the benefit of the doubt after 5 s.
   for (let i = 0; i < 50; i++) {
     if (!alive(pid)) {
-      const log = await readFile(logFile, 'utf8').catch(() => '');
+      const log = readText(logFile);
       const inUse = /EADDRINUSE|address already in use/i.test(log);
       throw new VpcctlError(inUse ? 'IN_USE' : 'INVALID_INPUT',
         inUse ? `port ${port} is already in use in subnet "${input.subnet}"`

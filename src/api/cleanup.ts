@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernel, native } from '../native.js';
 import { NFT_FAMILY, NFT_TABLE, parseTag } from '../model/names.js';
@@ -40,7 +40,7 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   const before = state?.hostForwardBefore;
   if (before !== undefined) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: before });
   await engine.run({ ops, changes: [], namespaces });
-  await rm(store.file, { force: true });
-  await rm(join(store.dir, 'logs'), { recursive: true, force: true });
+  rmSync(store.file, { force: true });
+  rmSync(join(store.dir, 'logs'), { recursive: true, force: true });
   return { namespaces, links, ...(before !== undefined ? { ipForwardRestored: before } : {}) };
 }

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { VpcctlError } from '../errors.js';
+import { readText } from './files.js';
 import type { GraphFormat } from '../graph/index.js';
 import { kernel, native } from '../native.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
@@ -217,7 +216,7 @@ export class Vpcctl {
     const subnet = findSubnet(await this.state(), ref.vpc, ref.subnet);
     const app = subnet.apps.find((a) => a.port === ref.port);
     if (!app) throw new VpcctlError('NOT_FOUND', `no app on port ${ref.port} in subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
-    return readFile(app.logFile, 'utf8').catch(() => '');
+    return readText(app.logFile);
   }
 
   // --- connectivity -------------------------------------------------------
@@ -238,8 +237,8 @@ export class Vpcctl {
    * are started when not running. Re-applying the same file changes nothing.
    */
   async apply(topology: unknown, opts: ApplyOptions = {}): Promise<ApplyResult> {
-    const digest = createHash('sha256').update(JSON.stringify(topology)).update(opts.prune ? '+prune' : '').digest('hex');
-    const unchanged = opts.dryRun ? null : await this.unchangedSince(digest);
+    const prune = !!opts.prune;
+    const unchanged = opts.dryRun ? null : await this.unchangedSince(topology, prune);
     if (unchanged) return unchanged;
     const { mergeTopology, readTopology } = await import('./topology.js');
     const topo = readTopology(topology);
@@ -259,7 +258,7 @@ export class Vpcctl {
     if (!opts.dryRun) {
       await this.store.locked(async () => {
         const state = await this.store.read();
-        state.lastApply = { digest, revision: (state.revision ?? 0) + 1 };
+        state.lastApply = { topology, prune, revision: (state.revision ?? 0) + 1 };
         await this.store.write(state);
       });
     }
@@ -272,11 +271,12 @@ export class Vpcctl {
    * forwarding on: the plan would be empty, so say so without parsing,
    * validating and diffing hundreds of subnets again.
    */
-  private async unchangedSince(digest: string): Promise<ApplyResult | null> {
+  private async unchangedSince(topology: unknown, prune: boolean): Promise<ApplyResult | null> {
     const started = performance.now();
     const state = await this.state();
     const last = state.lastApply;
-    if (!last || last.digest !== digest || last.revision !== state.revision || state.pending.length > 0) return null;
+    if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0) return null;
+    if (JSON.stringify(last.topology) !== JSON.stringify(topology)) return null;
     const view = await this.engine.kernelView();
     if (Object.keys(state.vpcs).length > 0 && view.hostForward !== '1') return null;
     for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;

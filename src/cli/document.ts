@@ -1,5 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { VpcctlError } from '../errors.js';
+
+// yaml loads on first use, by require: the CLI bundle runs from V8's code
+// cache, where import() of a package is not available (bin/compile-cache.cjs).
+const require = createRequire(import.meta.url);
 
 /**
  * Where JSON.parse gave up, as an offset. V8's messages do not always carry a
@@ -38,13 +43,13 @@ export function lineColumn(text: string, offset: number): { line: number; column
 export async function readDocument(path: string, what: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (e) {
     const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
     throw new VpcctlError('INVALID_INPUT', `${what} ${path}: ${reason}`);
   }
   if (/\.ya?ml$/i.test(path)) {
-    const YAML = (await import('yaml')).default;
+    const YAML = require('yaml') as typeof import('yaml');
     try {
       return YAML.parse(text);
     } catch (e) {

@@ -1,11 +1,12 @@
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
 import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import { findSubnet } from '../api/lookup.js';
-import { bad, dim, isTty, ok, printJson, progress, reportChange, table, warn } from './output.js';
+import { bad, dim, ok, printJson, progress, reportChange, table, warn } from './output.js';
+import { isTerminal, print, writeErr, writeOut } from './stdio.js';
 import { version } from './version.js';
 import { readDocument } from './document.js';
 
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .option('--state-dir <dir>', 'state directory (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl)')
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `vpcctl: ${s.slice(7)}` : s) });
+    .configureOutput({ writeErr: (s) => writeErr(s.startsWith('error:') ? `vpcctl: ${s.slice(7)}` : s) });
 
   program.hook('preAction', (_root, cmd) => {
     if (!NO_ROOT.has(cmd.name()) && process.getuid?.() !== 0) {
@@ -64,8 +65,8 @@ export function buildProgram(): Command {
     .action(async (o, cmd) => {
       const vpcs = await api(cmd).list();
       if (o.json) return printJson(vpcs);
-      if (vpcs.length === 0) return console.log('no VPCs');
-      console.log(table(['VPC', 'CIDR', 'SUBNETS', 'PUBLIC', 'PRIVATE', 'PEERS', 'UPLINK'],
+      if (vpcs.length === 0) return print('no VPCs');
+      print(table(['VPC', 'CIDR', 'SUBNETS', 'PUBLIC', 'PRIVATE', 'PEERS', 'UPLINK'],
         vpcs.map((v) => [v.name, v.cidr, v.subnets, v.public, v.private, v.peers.join(', ') || '-', v.uplink ?? '(none)'])));
     });
   program.command('show-vpc').description('show a VPC: gateway, subnets, peerings, apps')
@@ -73,13 +74,13 @@ export function buildProgram(): Command {
     .action(async (o, cmd) => {
       const v = await api(cmd).show(o.name);
       if (o.json) return printJson(v);
-      console.log(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);
-      console.log(v.gateway
+      print(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);
+      print(v.gateway
         ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on igw0)`
         : 'internet gateway: none (no uplink)');
-      if (v.peerings.length) console.log(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
+      if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
       if (v.subnetDetails.length) {
-        console.log(table(['SUBNET', 'CIDR', 'TYPE', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
+        print(table(['SUBNET', 'CIDR', 'TYPE', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
           v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.namespace, s.gateway, s.host, s.policy ? 'yes' : '-',
             s.apps.map((a) => `${a.port}${a.running ? '' : ' (exited)'}`).join(', ') || '-'])));
       }
@@ -88,18 +89,18 @@ export function buildProgram(): Command {
     .action(async (o, cmd) => {
       const s = await api(cmd).status();
       if (o.json) printJson(s);
-      else if (s.ok) console.log(ok('in sync: the kernel matches the state'));
+      else if (s.ok) print(ok('in sync: the kernel matches the state'));
       else {
-        for (const ns of s.missing) console.log(`${bad('missing')}   netns ${ns} (in the state, not in the kernel): 'vpcctl apply' or re-run the create`);
-        for (const ns of s.orphaned) console.log(`${bad('orphaned')}  netns ${ns} (tagged vpcctl's, not in the state): 'vpcctl cleanup-all' removes it`);
-        for (const ns of s.pending) console.log(`${bad('pending')}   netns ${ns} (a run stopped mid-change): the next command repairs it`);
+        for (const ns of s.missing) print(`${bad('missing')}   netns ${ns} (in the state, not in the kernel): 'vpcctl apply' or re-run the create`);
+        for (const ns of s.orphaned) print(`${bad('orphaned')}  netns ${ns} (tagged vpcctl's, not in the state): 'vpcctl cleanup-all' removes it`);
+        for (const ns of s.pending) print(`${bad('pending')}   netns ${ns} (a run stopped mid-change): the next command repairs it`);
       }
       if (!s.ok) process.exitCode = 1;
     });
   program.command('cleanup-all').description("remove every kernel object tagged as vpcctl's, and the state")
     .action(async (_o, cmd) => {
       const r = await api(cmd).cleanupAll();
-      console.log(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
+      print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
     });
 
   // --- peering and policies ------------------------------------------------
@@ -113,7 +114,7 @@ export function buildProgram(): Command {
     .action(async (o, cmd) => {
       const p = await api(cmd).peerings();
       if (o.json) return printJson(p);
-      console.log(p.length ? table(['VPC 1', 'VPC 2', 'LINK'], p.map((x) => [x.vpc1, x.vpc2, x.link])) : 'no peerings');
+      print(p.length ? table(['VPC 1', 'VPC 2', 'LINK'], p.map((x) => [x.vpc1, x.vpc2, x.link])) : 'no peerings');
     });
   program.command('apply-policy').description("replace a subnet's security policy (JSON) atomically")
     .requiredOption('--vpc <vpc>', 'VPC name').option('--subnet <name>', "subnet name (default: the one the policy's \"subnet\" names)")
@@ -128,9 +129,9 @@ export function buildProgram(): Command {
     .action(async (o, cmd) => {
       const r = await api(cmd).showPolicy({ vpc: o.vpc, subnet: o.subnet });
       if (o.json) return printJson(r);
-      if (!r.policy) return console.log(`subnet ${o.vpc}/${o.subnet} has no policy (everything allowed)`);
-      console.log(`policy of ${o.vpc}/${o.subnet}: default ${r.policy.default}`);
-      console.log(table(['CHAIN', 'RULE', 'PACKETS', 'BYTES'], r.rules.map((x) => [x.chain, x.rule, x.packets, x.bytes])));
+      if (!r.policy) return print(`subnet ${o.vpc}/${o.subnet} has no policy (everything allowed)`);
+      print(`policy of ${o.vpc}/${o.subnet}: default ${r.policy.default}`);
+      print(table(['CHAIN', 'RULE', 'PACKETS', 'BYTES'], r.rules.map((x) => [x.chain, x.rule, x.packets, x.bytes])));
     });
   program.command('remove-policy').description("remove a subnet's policy")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
@@ -144,26 +145,26 @@ export function buildProgram(): Command {
     .option('--user <user>', 'user to run as', 'nobody')
     .action(async (o, cmd) => {
       const a = await api(cmd).deployApp({ vpc: o.vpc, subnet: o.subnet, port: o.port, command: o.command, user: o.user });
-      console.log(`app on ${o.vpc}/${o.subnet}:${a.port} running as ${a.user} (pid ${a.pid}); log: ${a.logFile}`);
+      print(`app on ${o.vpc}/${o.subnet}:${a.port} running as ${a.user} (pid ${a.pid}); log: ${a.logFile}`);
     });
   program.command('list-apps').description('list apps and whether they run').option('--vpc <vpc>', 'only this VPC').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
       const apps = await api(cmd).listApps(o.vpc);
       if (o.json) return printJson(apps);
-      if (apps.length === 0) return console.log('no apps');
-      console.log(table(['VPC', 'SUBNET', 'PORT', 'PID', 'STATE', 'USER', 'COMMAND'],
+      if (apps.length === 0) return print('no apps');
+      print(table(['VPC', 'SUBNET', 'PORT', 'PID', 'STATE', 'USER', 'COMMAND'],
         apps.map((a) => [a.vpc, a.subnet, a.port, a.pid, a.running ? ok('running') : bad('exited'), a.user, a.command.join(' ')])));
     });
   program.command('stop-app').description("stop a subnet's apps (or the one on --port)")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').option('--port <port>', 'TCP port', port)
     .action(async (o, cmd) => {
       const stopped = await api(cmd).stopApp({ vpc: o.vpc, subnet: o.subnet, port: o.port });
-      console.log(stopped.length ? `stopped ${stopped.map((a) => `port ${a.port} (pid ${a.pid})`).join(', ')}` : 'no app to stop');
+      print(stopped.length ? `stopped ${stopped.map((a) => `port ${a.port} (pid ${a.pid})`).join(', ')}` : 'no app to stop');
     });
   program.command('logs').description("print an app's log")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').requiredOption('--port <port>', 'TCP port', port)
     .action(async (o, cmd) => {
-      process.stdout.write(await api(cmd).appLog({ vpc: o.vpc, subnet: o.subnet, port: o.port }));
+      writeOut(await api(cmd).appLog({ vpc: o.vpc, subnet: o.subnet, port: o.port }));
     });
   program.command('test-connectivity').description('probe from one subnet to another (ICMP, and TCP with --port); exit 1 when unreachable')
     .option('--vpc <vpc>', 'source VPC').option('--from-subnet <name>', 'source subnet').option('--to-subnet <name>', 'target subnet')
@@ -175,15 +176,15 @@ export function buildProgram(): Command {
         const m = await v.connectivityMatrix();
         if (o.json) return printJson(m);
         const { renderMatrix } = await import('./matrix.js');
-        return console.log(renderMatrix(m, isTty()));
+        return print(renderMatrix(m, isTerminal()));
       }
       if (!o.vpc || !o.fromSubnet || !o.toSubnet) throw new VpcctlError('INVALID_INPUT', 'test-connectivity needs --vpc, --from-subnet and --to-subnet (or --all)');
       const r = await v.testConnectivity({ vpc: o.vpc, fromSubnet: o.fromSubnet, toSubnet: o.toSubnet, toVpc: o.toVpc, port: o.port });
       if (o.json) printJson(r);
       else {
         const line = (what: string, p: { ok: boolean; rttMs?: number; error?: string }) =>
-          console.log(`${what}: ${p.ok ? ok(`reachable (${p.rttMs?.toFixed(3)} ms)`) : bad(`unreachable${p.error ? ` (${p.error})` : ''}`)}`);
-        console.log(`${r.from.vpc}/${r.from.subnet} (${r.from.address}) -> ${r.to.vpc}/${r.to.subnet} (${r.to.address})`);
+          print(`${what}: ${p.ok ? ok(`reachable (${p.rttMs?.toFixed(3)} ms)`) : bad(`unreachable${p.error ? ` (${p.error})` : ''}`)}`);
+        print(`${r.from.vpc}/${r.from.subnet} (${r.from.address}) -> ${r.to.vpc}/${r.to.subnet} (${r.to.address})`);
         line('icmp', r.icmp);
         if (r.tcp) line(`tcp ${r.tcp.port}`, r.tcp);
       }
@@ -207,27 +208,27 @@ export function buildProgram(): Command {
       const r = await api(cmd).apply(topo, { dryRun: o.dryRun, prune: o.prune, onProgress: bar.onProgress }).finally(bar.stop);
       for (const w of r.warnings) warn(w);
       if (o.dryRun) {
-        console.log(`plan: ${r.changes.length} changes, ${r.plan.ops.length} kernel operations (dry run)`);
-        for (const c of r.changes) console.log(`  ${c}`);
+        print(`plan: ${r.changes.length} changes, ${r.plan.ops.length} kernel operations (dry run)`);
+        for (const c of r.changes) print(`  ${c}`);
         return;
       }
-      if (!r.changed) return console.log('0 changes');
-      console.log(`${r.changes.length} changes, ${r.plan.ops.length} kernel operations in ${r.elapsedMs.toFixed(0)} ms${r.appsStarted.length ? `, ${r.appsStarted.length} apps started` : ''}`);
-      for (const c of r.changes.slice(0, 20)) console.log(dim(`  ${c}`));
-      if (r.changes.length > 20) console.log(dim(`  ... and ${r.changes.length - 20} more`));
+      if (!r.changed) return print('0 changes');
+      print(`${r.changes.length} changes, ${r.plan.ops.length} kernel operations in ${r.elapsedMs.toFixed(0)} ms${r.appsStarted.length ? `, ${r.appsStarted.length} apps started` : ''}`);
+      for (const c of r.changes.slice(0, 20)) print(dim(`  ${c}`));
+      if (r.changes.length > 20) print(dim(`  ... and ${r.changes.length - 20} more`));
     });
   program.command('destroy').description('remove the VPCs a topology file names')
     .requiredOption('-f, --file <file>', 'topology file')
     .action(async (o, cmd) => {
       const r = await api(cmd).destroy(await readDocument(o.file, 'topology'));
-      console.log(r.changed ? `removed ${r.value.join(', ')} (${r.plan.ops.length} kernel operations, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
+      print(r.changed ? `removed ${r.value.join(', ')} (${r.plan.ops.length} kernel operations, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
     });
   program.command('graph').description('draw the topology')
     .addOption(new Option('--format <format>', 'output format').choices(['svg', 'mermaid', 'dot']).default('svg'))
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (o, cmd) => {
       const text = await api(cmd).graph(o.format);
-      if (o.output) { await writeFile(o.output, text); console.log(`wrote ${o.output}`); } else process.stdout.write(text);
+      if (o.output) { writeFileSync(o.output, text); print(`wrote ${o.output}`); } else writeOut(text);
     });
   program.command('doctor').description('check that this host can run vpcctl, and explain what would get in the way')
     .action(async () => { process.exitCode = await (await import('./doctor.js')).doctor(); });
@@ -248,10 +249,28 @@ export async function main(argv: string[]): Promise<number> {
       return 2; // commander has printed the message
     }
     if (e instanceof VpcctlError) {
-      process.stderr.write(`vpcctl: ${e.message}\n`);
+      writeErr(`vpcctl: ${e.message}\n`);
       return e.exitCode;
     }
-    process.stderr.write(`vpcctl: ${(e as Error).message ?? String(e)}\n`);
+    writeErr(`vpcctl: ${(e as Error).message ?? String(e)}\n`);
     return 1;
   }
+}
+
+/**
+ * Runs, without touching state or kernel, the code most calls run: building
+ * the command tree and reading a topology. The build calls it before saving
+ * V8's code cache of the CLI bundle (bin/compile-cache.cjs), so that code is
+ * in the cache instead of compiled on every call.
+ */
+export async function warmUp(): Promise<void> {
+  buildProgram();
+  const { readTopology } = await import('../api/topology.js');
+  readTopology({
+    vpcs: [
+      { name: 'a', cidr: '10.0.0.0/16', subnets: [{ name: 'web', cidr: '10.0.1.0/24', type: 'public', policy: { ingress: [{ port: 80, protocol: 'tcp', action: 'allow' }] }, apps: [{ port: 8080 }] }] },
+      { name: 'b', cidr: '10.1.0.0/16', subnets: [{ name: 'db', cidr: '10.1.1.0/24', type: 'private' }] },
+    ],
+    peerings: [{ vpc1: 'a', vpc2: 'b' }],
+  });
 }

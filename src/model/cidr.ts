@@ -16,11 +16,23 @@ export interface Cidr {
 /** Netmask of a prefix as uint32. `<< 32` is a no-op in JS, hence the /0 case. */
 const maskOf = (prefix: number): number => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
 
-/** Strict dotted quad (no shorthand, octal or hex forms) to uint32, or null. */
+/**
+ * Strict dotted quad (no shorthand, octal or hex forms) to uint32, or null.
+ * Memoised: a plan for hundreds of subnets parses the same few thousand
+ * strings again and again, and ipaddr.js's validation is regex-heavy.
+ */
+const parsed = new Map<string, number | null>();
 const ipOrNull = (text: string): number | null => {
-  if (!ipaddr.IPv4.isValidFourPartDecimal(text)) return null;
-  const [a, b, c, d] = ipaddr.IPv4.parse(text).octets as [number, number, number, number];
-  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+  let ip = parsed.get(text);
+  if (ip !== undefined) return ip;
+  ip = null;
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
+    const [a, b, c, d] = ipaddr.IPv4.parse(text).octets as [number, number, number, number];
+    ip = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+  }
+  if (parsed.size >= 65536) parsed.clear(); // a long-lived library process stays bounded
+  parsed.set(text, ip);
+  return ip;
 };
 
 export function parseIp(text: string): number {
@@ -30,7 +42,7 @@ export function parseIp(text: string): number {
 }
 
 export function ipToString(ip: number): string {
-  return ipaddr.fromByteArray([(ip >>> 24) & 255, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255]).toString();
+  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
 export function formatCidr(cidr: Cidr): string {

@@ -1,6 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VpcctlError } from '../errors.js';
+import { native } from '../native.js';
 import { STATE_VERSION, emptyState, type State } from './types.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/vpcctl';
@@ -11,7 +12,9 @@ export const stateDirFrom = (explicit?: string): string =>
 /**
  * One versioned JSON file, replaced atomically (write + rename) and changed
  * only under an exclusive lock, so concurrent invocations queue instead of
- * losing each other's updates.
+ * losing each other's updates. The lock is flock(2) on `lock` next to it: the
+ * kernel releases it when its holder exits, crash or not, so no run ever
+ * waits out a stale lock.
  */
 export class StateStore {
   readonly file: string;
@@ -22,7 +25,7 @@ export class StateStore {
   async read(): Promise<State> {
     let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      text = readFileSync(this.file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(process.env.VPCCTL_TRANSIT_POOL);
       throw new VpcctlError('STATE', `cannot read state ${this.file}: ${(e as Error).message}`);
@@ -45,29 +48,26 @@ export class StateStore {
     if (!opts.restore) state.revision = (state.revision ?? 0) + 1;
     // Loaded on first write: read-only commands never pay for it.
     const { default: writeFileAtomic } = await import('write-file-atomic');
-    await writeFileAtomic(this.file, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+    // Compact: every call reads it, and with hundreds of subnets indentation doubles it ('jq .' reads it indented).
+    await writeFileAtomic(this.file, JSON.stringify(state) + '\n', { mode: 0o600 });
   }
 
   /** Run `fn` holding the lock; other vpcctl processes wait (up to a minute) for their turn. */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const { default: lockfile } = await import('proper-lockfile');
-    let release: () => Promise<void>;
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    let lock;
     try {
-      release = await lockfile.lock(this.file, {
-        realpath: false,
-        // A crashed vpcctl leaves its lock; a live one refreshes it every 2 s.
-        stale: 10_000,
-        update: 2_000,
-        retries: { retries: 600, factor: 1.2, minTimeout: 10, maxTimeout: 100 },
-      });
+      lock = await (await native()).lockFile(join(this.dir, 'lock'), LOCK_WAIT_MS);
     } catch (e) {
-      throw new VpcctlError('STATE', `state ${this.dir} is locked by another vpcctl: ${(e as Error).message}`);
+      if (e instanceof VpcctlError) throw e;
+      throw new VpcctlError('STATE', `state ${this.dir} is busy: another vpcctl is running (${(e as Error).message})`);
     }
     try {
       return await fn();
     } finally {
-      await release().catch(() => undefined);
+      lock.release();
     }
   }
 }
+
+const LOCK_WAIT_MS = 60_000;

@@ -54,8 +54,12 @@ export interface State {
   pending: string[];
   /** Bumped by every write: tells whether anything changed since a given moment. */
   revision?: number;
-  /** The last topology applied, to answer an unchanged re-apply without re-validating it. */
-  lastApply?: { digest: string; revision: number };
+  /**
+   * The last topology applied (as given), to answer a re-apply of the same
+   * document, with nothing written since (`revision`), without re-validating
+   * and re-planning it.
+   */
+  lastApply?: { topology: unknown; prune: boolean; revision: number };
 }
 
 export const DEFAULT_TRANSIT_POOL = '100.64.0.0/16';

@@ -9,6 +9,7 @@ pub mod conn;
 pub mod error;
 pub mod exec;
 pub mod link;
+pub mod lock;
 pub mod netns;
 pub mod nft;
 pub mod plan;

@@ -491,3 +491,28 @@ pub async fn execute(
         elapsed_ms: r.elapsed.as_secs_f64() * 1e3,
     })
 }
+
+/// An exclusive lock on a file, held until `release()` (or until this
+/// process ends: the kernel drops it then, so a crash leaves no stale lock).
+#[napi]
+pub struct FileLock {
+    held: Option<netkit::lock::FileLock>,
+}
+
+#[napi]
+impl FileLock {
+    /// Lets the next waiter in. Releasing twice is harmless.
+    #[napi]
+    pub fn release(&mut self) {
+        self.held = None;
+    }
+}
+
+/// Takes the lock on `path` (created, mode 0600), waiting up to `timeoutMs`
+/// for another holder; rejects with the holder's pid if it is not released.
+#[napi]
+pub async fn lock_file(path: String, timeout_ms: u32) -> Result<FileLock> {
+    let timeout = Duration::from_millis(timeout_ms.into());
+    let held = blocking(move || netkit::lock::acquire(&path, timeout)).await?;
+    Ok(FileLock { held: Some(held) })
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
+// vpcctl's command line: a thin layer over the library, bundled into
+// dist/bundle/cli.cjs by `make`. `./vpcctl` links here.
+//
+// Three choices keep a call's start-up cheap (README, "Benchmark"):
+//  - CommonJS, so Node 20 never starts its ES module loader for the CLI;
+//  - V8's code cache for the bundle (compile-cache.cjs);
+//  - NODE_EXTRA_CA_CERTS is dropped before Node starts: Node 20 parses that
+//    bundle eagerly at start-up (~100 ms for a distribution's CA set), and
+//    vpcctl makes no TLS connection.
+'use strict';
+const { join } = require('node:path');
+
+let cli;
+try {
+  cli = require('./compile-cache.cjs').load(join(__dirname, '..', 'dist', 'bundle', 'cli.cjs'));
+} catch (e) {
+  const missing = e.code === 'ENOENT' && String(e.path).endsWith('cli.cjs');
+  process.stderr.write(`vpcctl: ${missing ? "not built yet: run 'make build' (or 'sudo make demo')" : e.message}\n`);
+  process.exit(1);
+}
+cli.main(process.argv).then((code) => { process.exitCode = code; });

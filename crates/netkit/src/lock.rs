@@ -1,0 +1,94 @@
+//! An exclusive lock on a file (flock(2)) for callers that must take turns,
+//! such as vpcctl processes sharing one state. The kernel releases it when
+//! the holder's descriptor closes, so also when the holder dies: a crash
+//! leaves no stale lock for the next run to wait out.
+
+use std::{
+    fs::{File, OpenOptions},
+    io::{self, Read, Seek, Write},
+    os::{fd::AsRawFd, unix::fs::OpenOptionsExt},
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::error::{Error, Result};
+
+/// Held until dropped. The file (created with mode 0600) holds the pid of the
+/// holder, for the message of whoever waits in vain.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+}
+
+fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock on a descriptor this function's caller owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EWOULDBLOCK) => Ok(false),
+        Some(libc::EINTR) => try_lock(file),
+        _ => Err(e),
+    }
+}
+
+/// Takes the lock on `path`, waiting up to `timeout` for its holder.
+/// Blocking: call it off any async runtime's workers.
+pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
+    let what = || format!("lock {path}");
+    // O_CLOEXEC (std's default): processes spawned while it is held must not inherit it.
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::os(what(), e))?;
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    while !try_lock(&file).map_err(|e| Error::os(what(), e))? {
+        if start.elapsed() >= timeout {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let by = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" by pid {pid}"),
+            };
+            return Err(Error::msg(what(), format!("still held{by} after {timeout:?}")));
+        }
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+    // Best effort: the pid is only for messages.
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(FileLock { _file: file })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_waits_and_is_told_who_holds_it() {
+        let dir = std::env::temp_dir().join(format!("netkit-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lock");
+        let path = path.to_str().unwrap();
+
+        let first = acquire(path, Duration::from_millis(10)).unwrap();
+        // flock belongs to the open file, so a second open in this process contends.
+        let err = acquire(path, Duration::from_millis(30)).unwrap_err().to_string();
+        assert!(err.contains("still held by pid"), "{err}");
+        assert!(err.contains(&std::process::id().to_string()), "{err}");
+
+        drop(first);
+        let second = acquire(path, Duration::from_millis(10));
+        assert!(second.is_ok(), "free once the holder is gone");
+        drop(second);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,83 @@
+import { createRequire } from 'node:module';
+import { fstatSync, writeSync } from 'node:fs';
+import type { Colors } from 'picocolors/types.js';
+
+/**
+ * stdout and stderr for a command that prints a line or two and exits.
+ *
+ * Touching process.stdout builds a Node stream (a SyncWriteStream for a file,
+ * a net.Socket for a pipe, a tty.WriteStream for a terminal) and loads the
+ * stream modules behind it: ~6 ms of every call. When a descriptor is a file
+ * or a pipe, plain write(2) does the same job. A terminal, or a pipe that
+ * turns out to be non-blocking (EAGAIN), gets the Node stream as usual, and
+ * output order is kept: direct writes are complete when they return.
+ */
+
+const require = createRequire(import.meta.url);
+
+type Fd = 1 | 2;
+const mode = new Map<Fd, 'direct' | 'stream'>();
+
+function kind(fd: Fd): 'direct' | 'stream' {
+  let k = mode.get(fd);
+  if (k === undefined) {
+    let st;
+    try {
+      st = fstatSync(fd);
+    } catch {
+      st = undefined;
+    }
+    k = st && (st.isFile() || st.isFIFO()) ? 'direct' : 'stream';
+    mode.set(fd, k);
+  }
+  return k;
+}
+
+function write(fd: Fd, text: string): void {
+  if (kind(fd) === 'direct') {
+    const buf = Buffer.from(text);
+    let done = 0;
+    try {
+      while (done < buf.length) done += writeSync(fd, buf, done);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') return; // the reader left (`vpcctl ... | head -1`)
+      if (code !== 'EAGAIN') throw e;
+      mode.set(fd, 'stream');
+      text = buf.subarray(done).toString();
+    }
+  }
+  (fd === 1 ? process.stdout : process.stderr).write(text);
+}
+
+export const writeOut = (text: string) => write(1, text);
+export const writeErr = (text: string) => write(2, text);
+/** One line to stdout. */
+export const print = (line = '') => write(1, `${line}\n`);
+
+/** Whether stdout (or stderr) is a terminal; only a character device can be one. */
+export function isTerminal(fd: Fd = 1): boolean {
+  try {
+    if (!fstatSync(fd).isCharacterDevice()) return false;
+  } catch {
+    return false;
+  }
+  return (require('node:tty') as typeof import('node:tty')).isatty(fd);
+}
+
+const plain: Pick<Colors, 'bold' | 'dim' | 'green' | 'red' | 'yellow'> = {
+  bold: String, dim: String, green: String, red: String, yellow: String,
+};
+let colors: typeof plain | undefined;
+
+/**
+ * picocolors when colour may be wanted (a terminal, or FORCE_COLOR), loaded
+ * then; it decides from the environment as usual. Plain text otherwise.
+ */
+export function color(): typeof plain {
+  colors ??= process.env.FORCE_COLOR !== undefined || isTerminal(1) || isTerminal(2)
+    ? (require('picocolors') as Colors)
+    : plain;
+  return colors;
+}
