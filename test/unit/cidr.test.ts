@@ -80,3 +80,10 @@ test('checkPrefix names the object and the bounds', (t) => {
   t.is(err?.code, 'INVALID_CIDR');
   t.is(err?.message, 'subnet 10.0.0.0/31 has prefix /31; it must be between /8 and /30');
 });
+
+test('only strict dotted quads are addresses', (t) => {
+  for (const ok of ['0.0.0.0', '1.2.3.4', '9.99.199.249', '250.251.252.255', '100.64.0.1']) t.is(ipToString(parseIp(ok)), ok);
+  for (const bad of ['01.2.3.4', '1.2.3.04', '256.0.0.1', '1.2.3', '1.2.3.4.5', '0x1.2.3.4', '1..2.3', '1.2.3.4 x', '１.2.3.4', '-1.2.3.4', '1.2.3.260']) {
+    t.throws(() => parseIp(bad), { message: /is not an IPv4 address/ }, bad);
+  }
+});

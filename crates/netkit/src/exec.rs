@@ -372,9 +372,9 @@ impl Exec {
                 let old = self
                     .nft(ns, op.to_string(), move |n| {
                         let fam = nft::parse_family(&f)?;
-                        let typed = nft::parse_ruleset(&f, &t, &rules)?;
+                        nft::check_ruleset(&f, &t, &rules)?;
                         let old = if fresh { None } else { n.list_table(fam, &t)? };
-                        n.apply_table(fam, &t, typed, old.is_some())?;
+                        n.apply_table(fam, &t, &rules, old.is_some())?;
                         Ok(old)
                     })
                     .await?;
