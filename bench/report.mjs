@@ -111,7 +111,8 @@ const row = (name, s) => md.push(`| ${name} | ${f(s.create_ms)} | ${f(s.create_m
 row('vpcctl `apply -f` / `delete-vpc`', vpcctl);
 row("seed's way (one ip/nft process per step)", seed);
 row('floor (raw netlink, one process)', floor);
-md.push('', `vpcctl re-apply (no-op): ${f(vpcctl.reapply_ms)} ms (reported "0 changes": ${vpcctl.reapply_noop ?? '—'}).`);
+const reapplies = String(raw['vpcctl.reapply_runs_ms'] ?? '').split(' ').filter(Boolean).length;
+md.push('', `vpcctl re-apply (no-op): ${f(vpcctl.reapply_ms)} ms, median of ${reapplies} (reported "0 changes": ${vpcctl.reapply_noop ?? '—'}).`);
 md.push(`Floor and vpcctl: median of ${meta.repeat} runs; the seed's way: one run.`, '');
 md.push('| ratio (same run) | value |', '|---|---|');
 md.push(`| seed create / vpcctl create | ${f(ratios.create_speedup_vs_seed, 2)} |`);

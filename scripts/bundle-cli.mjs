@@ -13,19 +13,30 @@ import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
-// commander requires node:child_process at load time, for executable
-// subcommands vpcctl does not have; that module drags in net and dgram
-// (~7 ms of every call). Give commander a stand-in that loads the real
-// module on first use instead.
-const lazyChildProcess = {
-  name: 'lazy-child-process',
+// Two packages load a heavy Node module at load time for a case the CLI
+// never meets; each gets a stand-in here:
+//  - commander requires node:child_process (which drags in net and dgram,
+//    ~7 ms) for executable subcommands vpcctl does not have: the stand-in
+//    loads the real module on first use;
+//  - write-file-atomic reads worker_threads.threadId (node:worker_threads
+//    drags in streams, ~9 ms) to name its temporary files: the CLI runs on
+//    the main thread, whose threadId is 0.
+const STAND_INS = {
+  'node:child_process': {
+    importer: /[\\/]commander[\\/]/,
+    contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
+  },
+  worker_threads: {
+    importer: /[\\/]write-file-atomic[\\/]/,
+    contents: 'module.exports = { threadId: 0, isMainThread: true };',
+  },
+};
+const standIns = {
+  name: 'stand-ins',
   setup(b) {
-    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
-      /[\\/]commander[\\/]/.test(args.importer) ? { path: 'lazy-child-process', namespace: 'vpcctl' } : undefined);
-    b.onLoad({ filter: /.*/, namespace: 'vpcctl' }, () => ({
-      contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
-      loader: 'js',
-    }));
+    b.onResolve({ filter: /^(node:child_process|worker_threads)$/ }, (args) =>
+      STAND_INS[args.path].importer.test(args.importer) ? { path: args.path, namespace: 'stand-in' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'stand-in' }, (args) => ({ contents: STAND_INS[args.path].contents, loader: 'js' }));
   },
 };
 
@@ -62,7 +73,7 @@ const { metafile } = await build({
   target: 'node20',
   external: ['yaml', 'cli-table3', 'cli-progress'],
   logLevel: 'warning',
-  plugins: [lazyChildProcess, zodBundle],
+  plugins: [standIns, zodBundle],
   // The sources locate files from import.meta.url (ES modules); here it is this file's URL.
   define: { 'import.meta.url': '__vpcctlUrl' },
   banner: { js: "const __vpcctlUrl = require('node:url').pathToFileURL(__filename).href;" },

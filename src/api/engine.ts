@@ -5,6 +5,7 @@ import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js
 import { HOST_NS } from '../plan/ops.js';
 import type { State } from '../state/types.js';
 import type { StateStore } from '../state/store.js';
+import { stopwatch } from './stopwatch.js';
 
 export interface ChangeOptions {
   /** Plan only: nothing is written to the kernel or the state. */
@@ -53,7 +54,7 @@ export class Engine {
 
   async change<T>(mutate: (draft: Draft) => T | Promise<T>, opts: ChangeOptions = {}): Promise<ChangeResult<T>> {
     return this.store.locked(async () => {
-      const started = performance.now();
+      const elapsed = stopwatch();
       const current = await this.store.read();
       const warnings: string[] = [];
       const draft: Draft = { state: structuredClone(current), warn: (m) => warnings.push(m) };
@@ -67,7 +68,7 @@ export class Engine {
       await this.refuseForeign(plan, current, view);
       const result = (changed: boolean): ChangeResult<T> => ({
         changed, changes: plan.changes, plan, dryRun: !!opts.dryRun, warnings, value,
-        elapsedMs: performance.now() - started,
+        elapsedMs: elapsed(),
       });
       if (opts.dryRun) return result(plan.ops.length > 0);
       if (plan.ops.length === 0) {

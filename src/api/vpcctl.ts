@@ -17,6 +17,7 @@ import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcS
 import { findSubnet, findVpc, hostAddressOf } from './lookup.js';
 import { allocateLink, checkUplink, defaultUplink } from './network.js';
 import { ruleCounters, type PolicyReport } from './policy-report.js';
+import { stopwatch } from './stopwatch.js';
 
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
@@ -272,7 +273,7 @@ export class Vpcctl {
    * validating and diffing hundreds of subnets again.
    */
   private async unchangedSince(topology: unknown, prune: boolean): Promise<ApplyResult | null> {
-    const started = performance.now();
+    const elapsed = stopwatch();
     const state = await this.state();
     const last = state.lastApply;
     if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0) return null;
@@ -284,7 +285,7 @@ export class Vpcctl {
     if (!apps.every((a) => alive(a.pid))) return null;
     return {
       changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
-      elapsedMs: performance.now() - started, warnings: [], value: undefined, appsStarted: [],
+      elapsedMs: elapsed(), warnings: [], value: undefined, appsStarted: [],
     };
   }
 
