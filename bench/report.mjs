@@ -111,6 +111,9 @@ const row = (name, s) => md.push(`| ${name} | ${f(s.create_ms)} | ${f(s.create_m
 row('vpcctl `apply -f` / `delete-vpc`', vpcctl);
 row("seed's way (one ip/nft process per step)", seed);
 row('floor (raw netlink, one process)', floor);
+if (num('vpcctl.change_ms') !== null) {
+  md.push('', `Of vpcctl's create, ${f(num('vpcctl.change_ms'))} ms (median) is the change under its lock as vpcctl reports it: planning, state writes and the native executor; the rest is Node starting, reading and validating the file, and exiting.`);
+}
 const reapplies = String(raw['vpcctl.reapply_runs_ms'] ?? '').split(' ').filter(Boolean).length;
 md.push('', `vpcctl re-apply (no-op): ${f(vpcctl.reapply_ms)} ms, median of ${reapplies} (reported "0 changes": ${vpcctl.reapply_noop ?? '—'}).`);
 md.push(`Floor and vpcctl: median of ${meta.repeat} runs; the seed's way: one run.`, '');

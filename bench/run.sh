@@ -185,12 +185,14 @@ scenario_seed() {
 }
 
 scenario_vpcctl() {
-  local topo=$OUT/topology-$N.json applies=() reapplies=() deletes=() completes=() rss=() r t0 pre zero=yes
+  local topo=$OUT/topology-$N.json applies=() changes=() reapplies=() deletes=() completes=() rss=() r t0 pre zero=yes
   node bench/topology.mjs "$N" --vpc "$VPC" >"$topo"
   for ((r = 1; r <= REPEAT; r++)); do
     log "vpcctl: apply -f ($N subnets, run $r/$REPEAT)"
     timed ./vpcctl apply -f "$topo" || { record vpcctl.error "apply failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
     applies+=("$WALL_MS") rss+=("$RSS_KB")
+    # vpcctl's own report: the change under its lock (plan, state writes, executor).
+    changes+=("$(grep -oE 'in [0-9]+ ms' "$OUT/cmd.out" | grep -oE '[0-9]+')")
     ((r == 1)) && record vpcctl.same_objects "$(same_objects vpcctl "$N")"
     log "vpcctl: re-apply (no-op, $REAPPLY times)"
     for ((k = 0; k < REAPPLY; k++)); do
@@ -208,6 +210,7 @@ scenario_vpcctl() {
   done
   record vpcctl.apply_ms "$(echo "${applies[*]}" | median)"
   record vpcctl.apply_runs_ms "${applies[*]}"
+  record vpcctl.change_ms "$(echo "${changes[*]}" | median)"
   record vpcctl.reapply_ms "$(echo "${reapplies[*]}" | median)"
   record vpcctl.reapply_runs_ms "${reapplies[*]}"
   record vpcctl.reapply_noop "$zero"

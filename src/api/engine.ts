@@ -29,6 +29,11 @@ export interface ChangeResult<T = void> {
 export interface Draft {
   state: State;
   warn(message: string): void;
+  /**
+   * Runs `fn` on the desired state just before it is saved (not for a dry
+   * run, nor when the plan fails), for bookkeeping that is not a change.
+   */
+  beforeSave(fn: (state: State) => void): void;
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -57,7 +62,8 @@ export class Engine {
       const elapsed = stopwatch();
       const current = await this.store.read();
       const warnings: string[] = [];
-      const draft: Draft = { state: structuredClone(current), warn: (m) => warnings.push(m) };
+      const saving: Array<(state: State) => void> = [];
+      const draft: Draft = { state: structuredClone(current), warn: (m) => warnings.push(m), beforeSave: (fn) => saving.push(fn) };
       const value = await mutate(draft);
       const desired = draft.state;
       desired.pending = [];
@@ -72,8 +78,10 @@ export class Engine {
       });
       if (opts.dryRun) return result(plan.ops.length > 0);
       if (plan.ops.length === 0) {
+        const changed = !same(current, desired);
+        for (const fn of saving) fn(desired);
         if (!same(current, desired)) await this.store.write(desired);
-        return result(!same(current, desired));
+        return result(changed);
       }
 
       if (plan.namespaces.length > 0) {
@@ -93,6 +101,7 @@ export class Engine {
         throw e;
       }
       if (Object.keys(desired.vpcs).length === 0) delete desired.hostForwardBefore;
+      for (const fn of saving) fn(desired);
       await this.store.write(desired);
       return result(true);
     });

@@ -243,9 +243,15 @@ export class Vpcctl {
     if (unchanged) return unchanged;
     const { mergeTopology, readTopology } = await import('./topology.js');
     const topo = readTopology(topology);
-    const result = await this.change((d) => mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink }), opts);
+    // Saved with the change itself: the write gives the state revision + 1.
+    const remember = (state: State) => { state.lastApply = { topology, prune, revision: (state.revision ?? 0) + 1 }; };
+    const result = await this.change((d) => {
+      d.beforeSave(remember);
+      return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink });
+    }, opts);
     const started: AppInfo[] = [];
-    if (!opts.dryRun) {
+    const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));
+    if (!opts.dryRun && wantApps) {
       const state = await this.state();
       for (const v of topo.vpcs) {
         for (const s of v.subnets) {
@@ -256,10 +262,11 @@ export class Vpcctl {
         }
       }
     }
-    if (!opts.dryRun) {
+    // Starting apps wrote the state after the change: remember the document again.
+    if (started.length > 0) {
       await this.store.locked(async () => {
         const state = await this.store.read();
-        state.lastApply = { topology, prune, revision: (state.revision ?? 0) + 1 };
+        remember(state);
         await this.store.write(state);
       });
     }
