@@ -85,8 +85,9 @@ impl ProgressThrottle {
 }
 
 /// The inverse of a completed op, and the namespaces whose deletion makes
-/// running it unnecessary (deleting a netns removes everything in it, and
-/// both ends of any veth with an end in it).
+/// running it unnecessary (deleting a netns removes everything in it; the
+/// other end of a veth only later, when a kernel worker destroys the
+/// namespace, so a veth's undo waits for its own namespace alone).
 struct Undo {
     op: Op,
     gone_with: Vec<String>,
@@ -114,6 +115,10 @@ struct Exec {
     /// One scan of /proc for the processes to kill, shared by every
     /// netnsDel of the execution (a scan stats every process).
     pids: Arc<OnceLock<netns::NsPids>>,
+    /// Link indexes by (namespace, name), learnt on first use: a subnet's
+    /// address and route name the same two devices, and each lookup is a
+    /// netlink round trip. Ops that delete or replace links forget theirs.
+    indexes: Mutex<HashMap<(String, String), u32>>,
 }
 
 /// Frees an nft context on a blocking thread (freeing can wait ~10+ ms
@@ -153,7 +158,26 @@ impl Exec {
             made: Default::default(),
             nft_touched: Default::default(),
             pids: Default::default(),
+            indexes: Default::default(),
         }
+    }
+
+    /// The index of link `dev` in `ns`, from the cache or the kernel.
+    async fn index(&self, ns: &str, dev: &str, what: impl Fn() -> String) -> Result<u32> {
+        let key = (ns.to_string(), dev.to_string());
+        if let Some(&i) = self.indexes.lock().unwrap().get(&key) {
+            return Ok(i);
+        }
+        let i = addr::index_of(&self.conns.get(ns).await?, ns, dev, what).await?;
+        self.indexes.lock().unwrap().insert(key, i);
+        Ok(i)
+    }
+
+    fn forget_link(&self, ns: &str, dev: &str) {
+        self.indexes
+            .lock()
+            .unwrap()
+            .remove(&(ns.to_string(), dev.to_string()));
     }
 
     /// Runs `f` with the namespace's nft context, on a thread inside it.
@@ -214,6 +238,7 @@ impl Exec {
     /// holding it alive. A context still open is freed on a blocking thread.
     fn forget(&self, ns: &str) {
         self.conns.forget(ns);
+        self.indexes.lock().unwrap().retain(|(n, _), _| n != ns);
         if let Some(cell) = self.nfts.lock().unwrap().remove(ns) {
             free_nft(cell);
         }
@@ -291,6 +316,9 @@ impl Exec {
                     peer_alias: peer_alias.clone(),
                     mtu: *mtu,
                 };
+                // A leftover veth may be replaced: its old indexes are stale.
+                self.forget_link(ns, name);
+                self.forget_link(peer_ns, peer_name);
                 link::veth_add(
                     &self.conns.get(ns).await?,
                     &self.conns.get(peer_ns).await?,
@@ -301,17 +329,23 @@ impl Exec {
                     ns: ns.clone(),
                     name: name.clone(),
                 };
+                // Deleted explicitly even when the peer's namespace goes too:
+                // a namespace is destroyed by a kernel worker after the
+                // rollback returns, and until then this end (with its
+                // addresses and routes) would still be up in `ns`.
                 Some(Undo {
                     op: del,
-                    gone_with: vec![ns.clone(), peer_ns.clone()],
+                    gone_with: vec![ns.clone()],
                 })
             }
             Op::LinkDel { ns, name } => {
+                self.forget_link(ns, name);
                 link::del(&self.conns.get(ns).await?, ns, name).await?;
                 None
             }
             Op::AddrAdd { ns, dev, cidr } => {
-                let added = addr::add(&self.conns.get(ns).await?, ns, dev, cidr).await?;
+                let index = self.index(ns, dev, || op.to_string()).await?;
+                let added = addr::add_at(&self.conns.get(ns).await?, ns, dev, index, cidr).await?;
                 added
                     .then(|| {
                         here(Op::AddrDel {
@@ -335,7 +369,11 @@ impl Exec {
                     .flatten()
             }
             Op::RouteAdd { ns, route: r } => {
-                route::add(&self.conns.get(ns).await?, ns, r).await?;
+                let index = match &r.dev {
+                    Some(dev) => Some(self.index(ns, dev, || op.to_string()).await?),
+                    None => None,
+                };
+                route::add_at(&self.conns.get(ns).await?, ns, r, index).await?;
                 here(Op::RouteDel {
                     ns: ns.clone(),
                     route: r.clone(),
@@ -610,7 +648,7 @@ async fn rollback(ex: &Exec, undos: Vec<Undo>, opts: &Options) -> Vec<String> {
             }
         })
         .collect();
-    // Links of veths made by this plan die with either end's namespace.
+    // Links of veths made by this plan die with their own namespace.
     let mut veth_gone: HashMap<(String, String), Vec<String>> = HashMap::new();
     for u in &undos {
         if let Op::LinkDel { ns, name } = &u.op {

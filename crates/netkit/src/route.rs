@@ -53,11 +53,24 @@ impl Route {
         ns: &str,
         what: &impl Fn() -> String,
     ) -> Result<RouteMessageBuilder<Ipv4Addr>> {
+        let index = match &self.dev {
+            Some(dev) => Some(index_of(h, ns, dev, what).await?),
+            None => None,
+        };
+        self.message_at(index, what)
+    }
+
+    /// The request message with the device's index already known.
+    fn message_at(
+        &self,
+        index: Option<u32>,
+        what: &impl Fn() -> String,
+    ) -> Result<RouteMessageBuilder<Ipv4Addr>> {
         let bad = |e: String| Error::msg(what(), e);
         let dst: Cidr = self.dst.parse().map_err(bad)?;
         let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst.addr, dst.len);
-        if let Some(dev) = &self.dev {
-            b = b.output_interface(index_of(h, ns, dev, what).await?);
+        if let Some(index) = index {
+            b = b.output_interface(index);
         }
         match &self.via {
             Some(v) => {
@@ -86,6 +99,13 @@ impl Route {
 pub async fn add(h: &Handle, ns: &str, r: &Route) -> Result<()> {
     let what = || r.describe("routeAdd", ns);
     let msg = r.message(h, ns, &what).await?.build();
+    h.route().add(msg).replace().execute().await.ctx(what)
+}
+
+/// [`add`] with the index of `r.dev` known to the caller.
+pub async fn add_at(h: &Handle, ns: &str, r: &Route, dev_index: Option<u32>) -> Result<()> {
+    let what = || r.describe("routeAdd", ns);
+    let msg = r.message_at(dev_index, &what)?.build();
     h.route().add(msg).replace().execute().await.ctx(what)
 }
 
