@@ -8,7 +8,8 @@
 // node_modules it is ~90 files to resolve and compile (~150 ms of an
 // `apply`), and inside the bundle it would cost every other call ~20 ms to
 // read and deserialize. So it gets a bundle of its own, dist/bundle/zod.cjs,
-// loaded (from its own code cache) by the commands that validate documents. The library (dist/index.js) stays ES modules.
+// loaded (from its own code cache) by the commands that validate documents.
+// The library (dist/index.js) stays ES modules.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
