@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,3 +18,16 @@ export const PACKAGE_ROOT = packageRoot();
 export const APP_SERVER = join(PACKAGE_ROOT, 'dist', 'app', 'server.js');
 export const APP_FETCH = join(PACKAGE_ROOT, 'dist', 'app', 'fetch.js');
 export const CLI_BIN = join(PACKAGE_ROOT, 'vpcctl');
+
+/** The fields of package.json vpcctl reads about itself. */
+export interface PackageJson {
+  version: string;
+  napi: { targets: string[] };
+}
+
+let pkg: PackageJson | undefined;
+/** package.json, read once per process (the version and the platform check both need it). */
+export function packageJson(): PackageJson {
+  pkg ??= JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as PackageJson;
+  return pkg;
+}

@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { PACKAGE_ROOT } from './paths.js';
+import { readdirSync } from 'node:fs';
+import { packageJson } from './paths.js';
 import { platformArchTriples } from '@napi-rs/triples';
 
 /**
@@ -26,7 +25,7 @@ const libc = (): 'gnu' | 'musl' => {
 };
 
 export function platformInfo(): PlatformInfo {
-  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { napi: { targets: string[] } };
+  const pkg = packageJson();
   const candidates = platformArchTriples[process.platform]?.[process.arch] ?? [];
   const abi = process.platform === 'linux' ? libc() : undefined;
   const match = candidates.find((t) => t.abi === abi) ?? null;
