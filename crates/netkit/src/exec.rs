@@ -22,7 +22,7 @@ use crate::{
     link::{self, Veth},
     netns,
     nft::{self, Nft},
-    plan::{self, Op},
+    plan::{self, Op, Ruleset},
     route, sysctl,
 };
 
@@ -187,17 +187,7 @@ impl Exec {
         what: String,
         f: impl FnOnce(&mut Nft) -> std::result::Result<T, String> + Send + 'static,
     ) -> Result<T> {
-        let cell = self
-            .nfts
-            .lock()
-            .unwrap()
-            .entry(ns.to_string())
-            .or_default()
-            .clone();
-        let last = self.nft_left.lock().unwrap().get_mut(ns).is_some_and(|n| {
-            *n = n.saturating_sub(1);
-            *n == 0
-        });
+        let (cell, last) = self.nft_cell(ns);
         let ns = ns.to_string();
         blocking(move || {
             let (r, dead) = netns::run_in(&ns, || {
@@ -244,6 +234,90 @@ impl Exec {
         }
     }
 
+    /// The namespace's nft context cell, and whether the op taking it is
+    /// the plan's last nft op there (which then frees the context).
+    fn nft_cell(&self, ns: &str) -> (NftCell, bool) {
+        let cell = self
+            .nfts
+            .lock()
+            .unwrap()
+            .entry(ns.to_string())
+            .or_default()
+            .clone();
+        let last = self.nft_left.lock().unwrap().get_mut(ns).is_some_and(|n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+        (cell, last)
+    }
+
+    /// Makes a namespace (`op` is its NetnsAdd) in one trip to a blocking
+    /// thread: the namespace, its rtnetlink socket, `lo` up with its tag,
+    /// then the `setup` ops (sysctls and nft tables of the new namespace,
+    /// see [`fusable`]) while the thread is still inside. Returns the
+    /// NetnsAdd's undo and each setup op's result, in order, up to the
+    /// first that failed; a failed setup op leaves the namespace made.
+    async fn netns_add(
+        &self,
+        op: &Op,
+        setup: &[(usize, &Op)],
+    ) -> Result<(Option<Undo>, Vec<Done>)> {
+        let Op::NetnsAdd { ns, tag } = op else {
+            unreachable!("netns_add takes a NetnsAdd")
+        };
+        let _permit = self.netns_pool.acquire().await.expect("semaphore closed");
+        let steps: Vec<(usize, Setup)> = setup
+            .iter()
+            .map(|&(k, o)| (k, Setup::of(self, o)))
+            .collect();
+        let (name, tag) = (ns.clone(), tag.clone());
+        let what = op.to_string();
+        let (fd, done) = blocking(move || {
+            let inside = || -> Result<(OwnedFd, Vec<Done>)> {
+                let fd = conn::route_socket().map_err(|e| Error::os(what.clone(), e))?;
+                let lo = LinkUnspec::new_with_name("lo").up();
+                let lo = if tag.is_empty() { lo } else { lo.alias(&tag) };
+                conn::request_sync(&fd, RouteNetlinkMessage::SetLink(lo.build()))
+                    .ctx(|| format!("lo up in netns \"{name}\""))?;
+                let mut done = Vec::with_capacity(steps.len());
+                for (k, step) in steps {
+                    let r = step.run_here(&name);
+                    let failed = r.is_err();
+                    done.push((k, r));
+                    if failed {
+                        break;
+                    }
+                }
+                Ok((fd, done))
+            };
+            let r = netns::add_with(&name, inside)?;
+            if r.is_err() {
+                let _ = netns::del(&name);
+            }
+            r
+        })
+        .await?;
+        self.conns.insert(ns, conn::from_socket(fd));
+        self.made.lock().unwrap().insert(ns.clone());
+        let undo = Undo {
+            op: Op::NetnsDel { ns: ns.clone() },
+            gone_with: vec![],
+        };
+        Ok((Some(undo), done))
+    }
+
+    /// Runs op `i` with the setup ops fused into it (only a NetnsAdd takes
+    /// any): the result of `i` first, then those of the setup ops that ran.
+    async fn run_group(&self, i: usize, op: &Op, setup: &[(usize, &Op)]) -> Vec<Done> {
+        if setup.is_empty() {
+            return vec![(i, self.run(op).await)];
+        }
+        match self.netns_add(op, setup).await {
+            Ok((undo, done)) => std::iter::once((i, Ok(undo))).chain(done).collect(),
+            Err(e) => vec![(i, Err(e))],
+        }
+    }
+
     /// Runs one op; returns its undo if it changed something.
     async fn run(&self, op: &Op) -> Result<Option<Undo>> {
         let here = |op: Op| {
@@ -253,36 +327,7 @@ impl Exec {
             })
         };
         Ok(match op {
-            Op::NetnsAdd { ns, tag } => {
-                let _permit = self.netns_pool.acquire().await.expect("semaphore closed");
-                // One trip to a blocking thread: make the namespace, open its
-                // rtnetlink socket, and bring `lo` up with its tag over that
-                // socket while the thread is still inside.
-                let (name, tag) = (ns.clone(), tag.clone());
-                let what = op.to_string();
-                let made = blocking(move || {
-                    let setup = || -> Result<OwnedFd> {
-                        let fd = conn::route_socket().map_err(|e| Error::os(what.clone(), e))?;
-                        let lo = LinkUnspec::new_with_name("lo").up();
-                        let lo = if tag.is_empty() { lo } else { lo.alias(&tag) };
-                        conn::request_sync(&fd, RouteNetlinkMessage::SetLink(lo.build()))
-                            .ctx(|| format!("lo up in netns \"{name}\""))?;
-                        Ok(fd)
-                    };
-                    let r = netns::add_with(&name, setup)?;
-                    if r.is_err() {
-                        let _ = netns::del(&name);
-                    }
-                    r
-                })
-                .await?;
-                self.conns.insert(ns, conn::from_socket(made));
-                self.made.lock().unwrap().insert(ns.clone());
-                Some(Undo {
-                    op: Op::NetnsDel { ns: ns.clone() },
-                    gone_with: vec![],
-                })
-            }
+            Op::NetnsAdd { .. } => self.netns_add(op, &[]).await?.0,
             Op::NetnsDel { ns } => {
                 self.forget(ns);
                 self.made.lock().unwrap().remove(ns);
@@ -383,6 +428,13 @@ impl Exec {
                 route::del(&self.conns.get(ns).await?, ns, r).await?;
                 None
             }
+            // A namespace this execution made goes whole on rollback: no
+            // old value to keep.
+            Op::SysctlSet { ns, key, value } if self.made.lock().unwrap().contains(ns) => {
+                let (n, k, v) = (ns.clone(), key.clone(), value.clone());
+                blocking(move || sysctl::set(&n, &k, &v)).await?;
+                None
+            }
             Op::SysctlSet { ns, key, value } => {
                 let (n, k, v) = (ns.clone(), key.clone(), value.clone());
                 let old = blocking(move || sysctl::swap(&n, &k, &v)).await?;
@@ -410,9 +462,9 @@ impl Exec {
                 let old = self
                     .nft(ns, op.to_string(), move |n| {
                         let fam = nft::parse_family(&f)?;
-                        nft::check_ruleset(&f, &t, &rules)?;
+                        rules.check(&f, &t)?;
                         let old = if fresh { None } else { n.list_table(fam, &t)? };
-                        n.apply_table(fam, &t, &rules, old.is_some())?;
+                        n.apply_table(fam, &t, rules.text(), old.is_some())?;
                         Ok(old)
                     })
                     .await?;
@@ -436,6 +488,100 @@ impl Exec {
     }
 }
 
+/// An op's index and what it returned.
+type Done = (usize, Result<Option<Undo>>);
+
+/// Whether `op` can run inside the thread visit that makes namespace `ns`:
+/// a sysctl or nft table of that namespace. This is what the floor does
+/// (bench/): each namespace is set up while a thread is in it anyway,
+/// instead of two more trips to a blocking thread and two more setns.
+fn fusable(op: &Op, ns: &str) -> bool {
+    matches!(op, Op::SysctlSet { ns: n, .. } | Op::NftApply { ns: n, .. } if n == ns)
+}
+
+/// A setup op made ready to run on the thread inside its new namespace.
+enum Setup {
+    Sysctl {
+        key: String,
+        value: String,
+    },
+    Nft {
+        what: String,
+        family: String,
+        table: String,
+        ruleset: Arc<Ruleset>,
+        cell: NftCell,
+        last: bool,
+    },
+}
+
+impl Setup {
+    fn of(ex: &Exec, op: &Op) -> Setup {
+        match op {
+            Op::SysctlSet { key, value, .. } => Setup::Sysctl {
+                key: key.clone(),
+                value: value.clone(),
+            },
+            Op::NftApply {
+                ns,
+                family,
+                table,
+                ruleset,
+            } => {
+                ex.nft_touched(ns, family, table);
+                let (cell, last) = ex.nft_cell(ns);
+                Setup::Nft {
+                    what: op.to_string(),
+                    family: family.clone(),
+                    table: table.clone(),
+                    ruleset: ruleset.clone(),
+                    cell,
+                    last,
+                }
+            }
+            _ => unreachable!("not fusable: {op}"),
+        }
+    }
+
+    /// Runs on a thread inside the namespace `ns`, made moments ago: a
+    /// sysctl has no old value to keep, a table no old table to replace.
+    fn run_here(self, ns: &str) -> Result<Option<Undo>> {
+        match self {
+            Setup::Sysctl { key, value } => sysctl::set_here(ns, &key, &value).map(|()| None),
+            Setup::Nft {
+                what,
+                family,
+                table,
+                ruleset,
+                cell,
+                last,
+            } => {
+                let mut ctx = cell.lock().unwrap();
+                let applied = (|| {
+                    let fam = nft::parse_family(&family)?;
+                    ruleset.check(&family, &table)?;
+                    if ctx.is_none() {
+                        *ctx = Some(Nft::new()?);
+                    }
+                    ctx.as_mut()
+                        .unwrap()
+                        .apply_table(fam, &table, ruleset.text(), false)
+                })();
+                // Freed here, on this thread: a transaction that only
+                // created a table does not make freeing wait (Nft::apply_table).
+                if last {
+                    drop(ctx.take());
+                }
+                applied.map_err(|e| Error::msg(what, e))?;
+                Ok(Some(Undo {
+                    op: restore(ns, &family, &table, None),
+                    gone_with: vec![ns.to_string()],
+                }))
+            }
+        }
+    }
+}
+
 /// The op that puts a table back as it was listed (or removes it if it was absent).
 fn restore(ns: &str, family: &str, table: &str, listed: Option<Value>) -> Op {
     let (ns, family, table) = (ns.to_string(), family.to_string(), table.to_string());
@@ -444,7 +590,7 @@ fn restore(ns: &str, family: &str, table: &str, listed: Option<Value>) -> Op {
             ns,
             family,
             table,
-            ruleset: nft::listed_objects(&l),
+            ruleset: Ruleset::from_objects(&nft::listed_objects(&l)),
         },
         None => Op::NftDelete { ns, family, table },
     }
@@ -479,43 +625,62 @@ struct Ran {
     overrun: Option<Error>,
 }
 
-async fn run_limited(ex: &Exec, op: &Op, limit: Duration) -> Ran {
-    let run = ex.run(op);
+/// Runs op `i` (with the setup ops fused into it) under the per-op limit;
+/// one [`Ran`] per op that ran, `i` first.
+async fn run_limited(
+    ex: &Exec,
+    i: usize,
+    op: &Op,
+    setup: &[(usize, &Op)],
+    limit: Duration,
+) -> Vec<(usize, Ran)> {
+    let run = ex.run_group(i, op, setup);
     tokio::pin!(run);
-    if let Ok(result) = tokio::time::timeout(limit, &mut run).await {
-        return Ran {
-            result,
-            overrun: None,
-        };
+    let ran = |done: Vec<Done>, mut overrun: Option<Error>| -> Vec<(usize, Ran)> {
+        done.into_iter()
+            .map(|(k, result)| {
+                let overrun = if k == i { overrun.take() } else { None };
+                (k, Ran { result, overrun })
+            })
+            .collect()
+    };
+    if let Ok(done) = tokio::time::timeout(limit, &mut run).await {
+        return ran(done, None);
     }
     let overrun = Error::msg(op.to_string(), format!("timed out after {limit:?}"));
     match tokio::time::timeout(LATE_LIMIT, run).await {
-        Ok(result) => Ran {
-            result,
-            overrun: Some(overrun),
-        },
+        Ok(done) => ran(done, Some(overrun)),
         Err(_) => {
             let msg = format!(
                 "timed out after {limit:?}, still running {LATE_LIMIT:?} later (it may yet take effect)"
             );
-            Ran {
-                result: Err(Error::msg(op.to_string(), msg.clone())),
-                overrun: Some(Error::msg(op.to_string(), msg)),
-            }
+            vec![(
+                i,
+                Ran {
+                    result: Err(Error::msg(op.to_string(), msg.clone())),
+                    overrun: Some(Error::msg(op.to_string(), msg)),
+                },
+            )]
         }
     }
+}
+
+/// One op alone under the limit.
+async fn run_single(ex: &Exec, op: &Op, limit: Duration) -> Ran {
+    let mut ran = run_limited(ex, 0, op, &[], limit).await;
+    ran.swap_remove(0).1
 }
 
 /// Runs one op on its own (no plan); the error names the op. An op that
 /// overruns `timeout` but completes later is undone before the error.
 pub async fn run_one(op: &Op, timeout: Duration) -> Result<()> {
     let ex = Exec::new(std::slice::from_ref(op));
-    let ran = run_limited(&ex, op, timeout).await;
+    let ran = run_single(&ex, op, timeout).await;
     match (ran.result, ran.overrun) {
         (r, None) => r.map(drop),
         (Ok(undo), Some(e)) => {
             if let Some(u) = undo {
-                let _ = run_limited(&ex, &u.op, timeout).await;
+                let _ = run_single(&ex, &u.op, timeout).await;
             }
             Err(e)
         }
@@ -558,6 +723,9 @@ pub async fn execute(
         }
     }
     let ex = Exec::new(ops);
+    // Ops fused into the NetnsAdd of their namespace (run_group): they
+    // never go to `ready` themselves.
+    let mut claimed = vec![false; ops.len()];
     let mut running = FuturesUnordered::new();
     let mut completed: Vec<(usize, Option<Undo>)> = Vec::with_capacity(ops.len());
     let mut failure: Option<(usize, Error)> = None;
@@ -565,48 +733,62 @@ pub async fn execute(
         while failure.is_none() && running.len() < opts.concurrency.max(1) {
             let Some(Reverse(i)) = ready.pop() else { break };
             let (ex, op) = (&ex, &ops[i]);
+            let setup: Vec<(usize, &Op)> = match op {
+                Op::NetnsAdd { ns, .. } => dependents[i]
+                    .iter()
+                    .filter(|&&d| deps[d] == [i] && fault_at != Some(d + 1) && fusable(&ops[d], ns))
+                    .map(|&d| (d, &ops[d]))
+                    .collect(),
+                _ => vec![],
+            };
+            for &(d, _) in &setup {
+                claimed[d] = true;
+            }
             running.push(async move {
                 if fault_at == Some(i + 1) {
                     let e = Error::msg(op.to_string(), "injected fault");
-                    return (
+                    let result = Err(e);
+                    return vec![(
                         i,
                         Ran {
-                            result: Err(e),
+                            result,
                             overrun: None,
                         },
-                    );
+                    )];
                 }
-                (i, run_limited(ex, op, opts.timeout).await)
+                run_limited(ex, i, op, &setup, opts.timeout).await
             });
         }
-        let Some((i, ran)) = running.next().await else {
+        let Some(ran) = running.next().await else {
             break;
         };
-        match (ran.result, ran.overrun) {
-            // Overran but completed: a failure whose effect is undone too.
-            (Ok(undo), Some(e)) => {
-                completed.push((i, undo));
-                failure.get_or_insert((i, e));
-            }
-            (Ok(undo), None) => {
-                for ns in ops[i].namespaces() {
-                    let n = left.get_mut(ns).expect("counted");
-                    *n -= 1;
-                    if *n == 0 {
-                        ex.forget(ns);
+        for (i, ran) in ran {
+            match (ran.result, ran.overrun) {
+                // Overran but completed: a failure whose effect is undone too.
+                (Ok(undo), Some(e)) => {
+                    completed.push((i, undo));
+                    failure.get_or_insert((i, e));
+                }
+                (Ok(undo), None) => {
+                    for ns in ops[i].namespaces() {
+                        let n = left.get_mut(ns).expect("counted");
+                        *n -= 1;
+                        if *n == 0 {
+                            ex.forget(ns);
+                        }
+                    }
+                    completed.push((i, undo));
+                    progress(completed.len(), ops.len());
+                    for &d in &dependents[i] {
+                        waiting[d] -= 1;
+                        if waiting[d] == 0 && !claimed[d] {
+                            ready.push(Reverse(d));
+                        }
                     }
                 }
-                completed.push((i, undo));
-                progress(completed.len(), ops.len());
-                for &d in &dependents[i] {
-                    waiting[d] -= 1;
-                    if waiting[d] == 0 {
-                        ready.push(Reverse(d));
-                    }
+                (Err(e), overrun) => {
+                    failure.get_or_insert((i, overrun.unwrap_or(e)));
                 }
-            }
-            (Err(e), overrun) => {
-                failure.get_or_insert((i, overrun.unwrap_or(e)));
             }
         }
     }
@@ -683,7 +865,7 @@ async fn rollback(ex: &Exec, undos: Vec<Undo>, opts: &Options) -> Vec<String> {
         }
         // An undo that overruns is still awaited (run_limited): the next
         // undo must not run before it, and if it completes it did its job.
-        if let Err(e) = run_limited(ex, &u.op, opts.timeout).await.result {
+        if let Err(e) = run_single(ex, &u.op, opts.timeout).await.result {
             errors.push(format!("{}: {}", u.op, e.cause));
         }
     }

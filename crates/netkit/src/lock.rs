@@ -56,7 +56,10 @@ pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
                 "" => String::new(),
                 pid => format!(" by pid {pid}"),
             };
-            return Err(Error::msg(what(), format!("still held{by} after {timeout:?}")));
+            return Err(Error::msg(
+                what(),
+                format!("still held{by} after {timeout:?}"),
+            ));
         }
         thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
@@ -81,7 +84,9 @@ mod tests {
 
         let first = acquire(path, Duration::from_millis(10)).unwrap();
         // flock belongs to the open file, so a second open in this process contends.
-        let err = acquire(path, Duration::from_millis(30)).unwrap_err().to_string();
+        let err = acquire(path, Duration::from_millis(30))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("still held by pid"), "{err}");
         assert!(err.contains(&std::process::id().to_string()), "{err}");
 

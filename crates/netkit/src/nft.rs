@@ -2,8 +2,8 @@
 //! the netns it was made in; tables are replaced whole in one transaction.
 
 use std::{
-    ffi::{c_char, c_int, c_uint, c_void, CStr, CString},
     collections::HashSet,
+    ffi::{c_char, c_int, c_uint, c_void, CStr, CString},
     sync::{Mutex, OnceLock},
 };
 
@@ -126,30 +126,41 @@ impl Nft {
         self.run(&serde_json::json!({ "nftables": objects }).to_string())
     }
 
-    /// Replaces table `family name` with `objects` in one transaction, all
-    /// or nothing: `add table; delete table; add table; objects`. When the
-    /// caller knows the table is absent (`exists` false: a namespace made
-    /// moments ago, or a listing that found nothing) it is `create table;
-    /// objects` instead. That matters: once a transaction has deleted a
-    /// table, freeing the context waits for the kernel's cleanup (an RCU
-    /// grace period, ~10-17 ms). `create` fails (EEXIST) rather than merge
-    /// into a table that appeared after all.
-    /// `objects` must have passed [`check_ruleset`] for this table.
+    /// Replaces table `family name` with `objects` (the JSON text of an
+    /// array of objects) in one transaction, all or nothing: `add table;
+    /// delete table; add table; objects`. When the caller knows the table
+    /// is absent (`exists` false: a namespace made moments ago, or a listing
+    /// that found nothing) it is `create table; objects` instead. That
+    /// matters: once a transaction has deleted a table, freeing the context
+    /// waits for the kernel's cleanup (an RCU grace period, ~10-17 ms).
+    /// `create` fails (EEXIST) rather than merge into a table that appeared
+    /// after all. `objects` must have passed [`check_ruleset`] for this
+    /// table; the text is spliced into the command as it is.
     pub fn apply_table(
         &mut self,
         family: NfFamily,
         name: &str,
-        objects: &[Value],
+        objects: &str,
         exists: bool,
     ) -> std::result::Result<(), String> {
-        let cmd = |c: fn(NfListObject<'static>) -> NfCmd<'static>| table_cmd(c, family, name);
+        let cmd =
+            |c: fn(NfListObject<'static>) -> NfCmd<'static>| table_cmd(c, family, name).to_string();
         let mut all = if exists {
-            vec![cmd(NfCmd::Add), cmd(NfCmd::Delete), cmd(NfCmd::Add)]
+            [cmd(NfCmd::Add), cmd(NfCmd::Delete), cmd(NfCmd::Add)].join(",")
         } else {
-            vec![cmd(NfCmd::Create)]
+            cmd(NfCmd::Create)
         };
-        all.extend_from_slice(objects);
-        self.run_objects(all).map(drop)
+        let inner = objects
+            .trim()
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .ok_or("the ruleset is not a JSON array")?
+            .trim();
+        if !inner.is_empty() {
+            all.push(',');
+            all.push_str(inner);
+        }
+        self.run(&format!("{{\"nftables\":[{all}]}}")).map(drop)
     }
 
     /// Deletes the table; returns false if it did not exist.
@@ -223,7 +234,11 @@ pub fn parse_family(family: &str) -> std::result::Result<NfFamily, String> {
 /// distinct object: hosts of one VPC share most of their objects (chains,
 /// rules of the same policy), and a plan for hundreds of them would
 /// otherwise spend several percent of its time re-checking the same JSON.
-pub fn check_ruleset(family: &str, table: &str, objects: &[Value]) -> std::result::Result<(), String> {
+pub fn check_ruleset(
+    family: &str,
+    table: &str,
+    objects: &[Value],
+) -> std::result::Result<(), String> {
     static CHECKED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     for (i, v) in objects.iter().enumerate() {
         let fail = |m: String| format!("ruleset object {i}: {m}");
@@ -243,7 +258,12 @@ pub fn check_ruleset(family: &str, table: &str, objects: &[Value]) -> std::resul
             )));
         }
         let key = v.to_string();
-        if CHECKED.lock().unwrap().as_ref().is_some_and(|c| c.contains(&key)) {
+        if CHECKED
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(|c| c.contains(&key))
+        {
             continue;
         }
         let typed: NfObject<'static> =
@@ -318,9 +338,10 @@ pub fn apply_table(ns: &str, family: &str, table: &str, objects: &[Value]) -> Re
     let what = || format!("nftApply {family} {table}{}", in_ns(ns));
     let fam = parse_family(family).map_err(|e| Error::msg(what(), e))?;
     check_ruleset(family, table, objects).map_err(|e| Error::msg(what(), e))?;
+    let text = Value::from(objects.to_vec()).to_string();
     with_ctx(ns, what, |n| {
         let exists = n.list_table(fam, table)?.is_some();
-        n.apply_table(fam, table, objects, exists)
+        n.apply_table(fam, table, &text, exists)
     })
 }
 
@@ -421,7 +442,10 @@ mod tests {
             &[json!({"chain": {"family": "inet", "table": "vpcctl", "name": "x", "polcy": "drop"}})],
         )
         .unwrap_err();
-        assert!(e.contains("not represented exactly"), "a misspelt field: {e}");
+        assert!(
+            e.contains("not represented exactly"),
+            "a misspelt field: {e}"
+        );
     }
 
     #[test]

@@ -2,24 +2,23 @@
 //! dependency graph that lets the executor pipeline them while keeping the
 //! meaning of their list order.
 
-use std::{collections::HashMap, fmt};
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{Arc, Mutex},
+};
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{value::RawValue, Value};
 
-use crate::{error::in_ns, route::Route};
+use crate::{error::in_ns, nft, route::Route};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "op",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    deny_unknown_fields
-)]
+/// One kernel operation. Plans arrive as JSON from the planner (see
+/// [`parse`]); undos are made here.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     NetnsAdd {
         ns: String,
-        #[serde(default)]
         tag: String,
     },
     NetnsDel {
@@ -28,13 +27,10 @@ pub enum Op {
     VethAdd {
         ns: String,
         name: String,
-        #[serde(default)]
         alias: Option<String>,
         peer_ns: String,
         peer_name: String,
-        #[serde(default)]
         peer_alias: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         mtu: Option<u32>,
     },
     LinkDel {
@@ -53,12 +49,10 @@ pub enum Op {
     },
     RouteAdd {
         ns: String,
-        #[serde(flatten)]
         route: Route,
     },
     RouteDel {
         ns: String,
-        #[serde(flatten)]
         route: Route,
     },
     SysctlSet {
@@ -70,7 +64,7 @@ pub enum Op {
         ns: String,
         family: String,
         table: String,
-        ruleset: Vec<Value>,
+        ruleset: Arc<Ruleset>,
     },
     NftDelete {
         ns: String,
@@ -79,9 +73,207 @@ pub enum Op {
     },
 }
 
-/// Parses a plan: a JSON array of ops.
+/// The content of an nftables table: the JSON text of an array of
+/// libnftables objects, kept as text. It goes to libnftables as given, and
+/// a plan's ops that give the same text share one `Ruleset`, checked once:
+/// hundreds of hosts with one policy would otherwise each be parsed into a
+/// JSON tree, checked, serialised again and freed.
+#[derive(Debug)]
+pub struct Ruleset {
+    text: Box<str>,
+    /// (family, table) the objects were found to belong to.
+    checked: Mutex<Option<(String, String)>>,
+}
+
+impl PartialEq for Ruleset {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Ruleset {
+    pub fn from_objects(objects: &[Value]) -> Arc<Ruleset> {
+        Self::from_text(Value::from(objects.to_vec()).to_string())
+    }
+
+    /// Takes JSON text as is; [`Ruleset::check`] says whether it is an
+    /// array of objects fit for a table.
+    pub fn from_text(text: impl Into<Box<str>>) -> Arc<Ruleset> {
+        Arc::new(Ruleset {
+            text: text.into(),
+            checked: Mutex::new(None),
+        })
+    }
+
+    /// The JSON array text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Checks the objects for table `family table` ([`nft::check_ruleset`]);
+    /// remembered for the last table that passed.
+    pub fn check(&self, family: &str, table: &str) -> Result<(), String> {
+        let mut checked = self.checked.lock().unwrap();
+        if checked
+            .as_ref()
+            .is_some_and(|(f, t)| f == family && t == table)
+        {
+            return Ok(());
+        }
+        let objects: Vec<Value> = serde_json::from_str(&self.text)
+            .map_err(|e| format!("ruleset is not a JSON array of objects: {e}"))?;
+        nft::check_ruleset(family, table, &objects)?;
+        *checked = Some((family.to_string(), table.to_string()));
+        Ok(())
+    }
+}
+
+/// Parses a plan: a JSON array of ops (docs/plan-ops.md). Field names are
+/// checked per op, as strictly as serde's `deny_unknown_fields`; rulesets
+/// stay text, one [`Ruleset`] per distinct text.
 pub fn parse(json: &str) -> Result<Vec<Op>, String> {
-    serde_json::from_str(json).map_err(|e| format!("invalid plan: {e}"))
+    let wires: Vec<Wire> = serde_json::from_str(json).map_err(|e| format!("invalid plan: {e}"))?;
+    let mut rulesets: HashMap<&str, Arc<Ruleset>> = HashMap::new();
+    wires
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| {
+            w.into_op(&mut rulesets)
+                .map_err(|e| format!("invalid plan: op {}: {e}", i + 1))
+        })
+        .collect()
+}
+
+/// An op as JSON spells it: every field any op has, each optional. A
+/// plain struct, not serde's internally tagged enum, which would buffer
+/// every op (rulesets included) into an intermediate tree first.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Wire<'a> {
+    op: String,
+    ns: Option<String>,
+    tag: Option<String>,
+    name: Option<String>,
+    alias: Option<String>,
+    peer_ns: Option<String>,
+    peer_name: Option<String>,
+    peer_alias: Option<String>,
+    mtu: Option<u32>,
+    dev: Option<String>,
+    cidr: Option<String>,
+    dst: Option<String>,
+    via: Option<String>,
+    onlink: Option<bool>,
+    src: Option<String>,
+    key: Option<String>,
+    value: Option<String>,
+    family: Option<String>,
+    table: Option<String>,
+    #[serde(borrow)]
+    ruleset: Option<&'a RawValue>,
+}
+
+impl<'a> Wire<'a> {
+    fn into_op(mut self, rulesets: &mut HashMap<&'a str, Arc<Ruleset>>) -> Result<Op, String> {
+        fn need<T>(v: &mut Option<T>, field: &str) -> Result<T, String> {
+            v.take().ok_or_else(|| format!("missing field `{field}`"))
+        }
+        let w = &mut self;
+        let ns = need(&mut w.ns, "ns")?;
+        let route = |w: &mut Wire| -> Result<Route, String> {
+            Ok(Route {
+                dst: need(&mut w.dst, "dst")?,
+                dev: w.dev.take(),
+                via: w.via.take(),
+                onlink: w.onlink.take().unwrap_or(false),
+                src: w.src.take(),
+            })
+        };
+        let op = match w.op.as_str() {
+            "netnsAdd" => Op::NetnsAdd {
+                ns,
+                tag: w.tag.take().unwrap_or_default(),
+            },
+            "netnsDel" => Op::NetnsDel { ns },
+            "vethAdd" => Op::VethAdd {
+                ns,
+                name: need(&mut w.name, "name")?,
+                alias: w.alias.take(),
+                peer_ns: need(&mut w.peer_ns, "peerNs")?,
+                peer_name: need(&mut w.peer_name, "peerName")?,
+                peer_alias: w.peer_alias.take(),
+                mtu: w.mtu.take(),
+            },
+            "linkDel" => Op::LinkDel {
+                ns,
+                name: need(&mut w.name, "name")?,
+            },
+            "addrAdd" | "addrDel" => {
+                let (dev, cidr) = (need(&mut w.dev, "dev")?, need(&mut w.cidr, "cidr")?);
+                if w.op == "addrAdd" {
+                    Op::AddrAdd { ns, dev, cidr }
+                } else {
+                    Op::AddrDel { ns, dev, cidr }
+                }
+            }
+            "routeAdd" => Op::RouteAdd {
+                ns,
+                route: route(w)?,
+            },
+            "routeDel" => Op::RouteDel {
+                ns,
+                route: route(w)?,
+            },
+            "sysctlSet" => Op::SysctlSet {
+                ns,
+                key: need(&mut w.key, "key")?,
+                value: need(&mut w.value, "value")?,
+            },
+            "nftApply" => {
+                let raw = need(&mut w.ruleset, "ruleset")?.get();
+                Op::NftApply {
+                    ns,
+                    family: need(&mut w.family, "family")?,
+                    table: need(&mut w.table, "table")?,
+                    ruleset: rulesets
+                        .entry(raw)
+                        .or_insert_with(|| Ruleset::from_text(raw))
+                        .clone(),
+                }
+            }
+            "nftDelete" => Op::NftDelete {
+                ns,
+                family: need(&mut w.family, "family")?,
+                table: need(&mut w.table, "table")?,
+            },
+            other => return Err(format!("unknown op `{other}`")),
+        };
+        // What the op did not take does not belong to it.
+        let left = [
+            ("tag", w.tag.is_some()),
+            ("name", w.name.is_some()),
+            ("alias", w.alias.is_some()),
+            ("peerNs", w.peer_ns.is_some()),
+            ("peerName", w.peer_name.is_some()),
+            ("peerAlias", w.peer_alias.is_some()),
+            ("mtu", w.mtu.is_some()),
+            ("dev", w.dev.is_some()),
+            ("cidr", w.cidr.is_some()),
+            ("dst", w.dst.is_some()),
+            ("via", w.via.is_some()),
+            ("onlink", w.onlink.is_some()),
+            ("src", w.src.is_some()),
+            ("key", w.key.is_some()),
+            ("value", w.value.is_some()),
+            ("family", w.family.is_some()),
+            ("table", w.table.is_some()),
+            ("ruleset", w.ruleset.is_some()),
+        ];
+        match left.iter().find(|(_, set)| *set) {
+            Some((field, _)) => Err(format!("unknown field `{field}` for {}", w.op)),
+            None => Ok(op),
+        }
+    }
 }
 
 impl Op {
@@ -284,9 +476,45 @@ mod tests {
 
     #[test]
     fn rejects_unknown_ops_and_fields() {
-        assert!(parse(r#"[{"op":"bridgeAdd","ns":"x"}]"#).is_err());
-        assert!(parse(r#"[{"op":"netnsDel","ns":"x","bogus":1}]"#).is_err());
-        assert!(parse(r#"[{"op":"addrAdd","ns":"x","dev":"eth0"}]"#).is_err());
+        let e = |plan: &str| parse(plan).unwrap_err();
+        assert!(e(r#"[{"op":"bridgeAdd","ns":"x"}]"#).contains("unknown op `bridgeAdd`"));
+        assert!(e(r#"[{"op":"netnsDel","ns":"x","bogus":1}]"#).contains("unknown field `bogus`"));
+        assert_eq!(
+            e(r#"[{"op":"netnsDel","ns":"x"},{"op":"addrAdd","ns":"x","dev":"eth0"}]"#),
+            "invalid plan: op 2: missing field `cidr`"
+        );
+        // A field another op has is still foreign to this one.
+        assert_eq!(
+            e(r#"[{"op":"netnsDel","ns":"x","mtu":1400}]"#),
+            "invalid plan: op 1: unknown field `mtu` for netnsDel"
+        );
+        assert!(e(r#"[{"op":"routeAdd","ns":"x","dev":"eth0"}]"#).contains("missing field `dst`"));
+    }
+
+    #[test]
+    fn ops_with_the_same_ruleset_text_share_it() {
+        let rs = r#"[{"chain":{"family":"inet","table":"t","name":"c"}}]"#;
+        let plan = format!(
+            r#"[{{"op":"nftApply","ns":"a","family":"inet","table":"t","ruleset":{rs}}},
+                {{"op":"nftApply","ns":"b","family":"inet","table":"t","ruleset":{rs}}},
+                {{"op":"nftApply","ns":"c","family":"inet","table":"t","ruleset":[]}}]"#
+        );
+        let ops = parse(&plan).unwrap();
+        let ruleset = |op: &Op| match op {
+            Op::NftApply { ruleset, .. } => ruleset.clone(),
+            _ => panic!(),
+        };
+        assert!(Arc::ptr_eq(&ruleset(&ops[0]), &ruleset(&ops[1])));
+        assert!(!Arc::ptr_eq(&ruleset(&ops[0]), &ruleset(&ops[2])));
+        assert_eq!(ruleset(&ops[0]).text(), rs);
+        ruleset(&ops[0]).check("inet", "t").unwrap();
+        let e = ruleset(&ops[0]).check("inet", "other").unwrap_err();
+        assert!(
+            e.contains("must name family \"inet\" and table \"other\""),
+            "{e}"
+        );
+        let e = Ruleset::from_text("{}").check("inet", "t").unwrap_err();
+        assert!(e.starts_with("ruleset is not a JSON array"), "{e}");
     }
 
     #[test]

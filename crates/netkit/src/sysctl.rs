@@ -35,6 +35,13 @@ pub fn set(ns: &str, key: &str, value: &str) -> Result<()> {
     netns::run_in(ns, || fs::write(&path, value))?.ctx(what)
 }
 
+/// Writes `value` in the calling thread's netns (a thread already inside
+/// `ns`, which only names it in errors).
+pub fn set_here(ns: &str, key: &str, value: &str) -> Result<()> {
+    let what = || format!("sysctlSet {key}={value}{}", in_ns(ns));
+    fs::write(file(key, what)?, value).ctx(what)
+}
+
 /// Writes `value` and returns the previous value, entering `ns` once.
 pub fn swap(ns: &str, key: &str, value: &str) -> Result<String> {
     let get = || format!("sysctlGet {key}{}", in_ns(ns));

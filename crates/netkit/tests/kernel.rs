@@ -371,7 +371,7 @@ fn vpc_plan(prefix: &str, n: usize) -> Vec<plan::Op> {
             {"rule": {"family": "inet", "table": "vpcctl", "chain": "input", "expr": [
                 {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}}]}));
     }
-    serde_json::from_value(Value::Array(ops)).unwrap()
+    plan::parse(&Value::Array(ops).to_string()).unwrap()
 }
 
 /// Every thread named `name` is in the process's own netns: none was
@@ -511,10 +511,13 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
     );
 
     // a real kernel error names the op; earlier ops are undone
-    let bad: Vec<plan::Op> = serde_json::from_value(json!([
-        {"op": "netnsAdd", "ns": "nk-ex3", "tag": ""},
-        {"op": "addrAdd", "ns": "nk-ex3", "dev": "missing0", "cidr": "10.1.1.1/32"}
-    ]))
+    let bad: Vec<plan::Op> = plan::parse(
+        &json!([
+            {"op": "netnsAdd", "ns": "nk-ex3", "tag": ""},
+            {"op": "addrAdd", "ns": "nk-ex3", "dev": "missing0", "cidr": "10.1.1.1/32"}
+        ])
+        .to_string(),
+    )
     .unwrap();
     let err = exec::execute(&bad, &exec::Options::default(), &|_, _| {})
         .await
@@ -524,13 +527,16 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
     assert_eq!(leftovers("nk-ex3"), Vec::<String>::new());
 
     // a table made earlier in the same plan is replaced, not created twice
-    let twice: Vec<plan::Op> = serde_json::from_value(json!([
-        {"op": "netnsAdd", "ns": "nk-ex4", "tag": ""},
-        {"op": "nftApply", "ns": "nk-ex4", "family": "inet", "table": "t", "ruleset": [
-            {"chain": {"family": "inet", "table": "t", "name": "a"}}]},
-        {"op": "nftApply", "ns": "nk-ex4", "family": "inet", "table": "t", "ruleset": [
-            {"chain": {"family": "inet", "table": "t", "name": "b"}}]}
-    ]))
+    let twice: Vec<plan::Op> = plan::parse(
+        &json!([
+            {"op": "netnsAdd", "ns": "nk-ex4", "tag": ""},
+            {"op": "nftApply", "ns": "nk-ex4", "family": "inet", "table": "t", "ruleset": [
+                {"chain": {"family": "inet", "table": "t", "name": "a"}}]},
+            {"op": "nftApply", "ns": "nk-ex4", "family": "inet", "table": "t", "ruleset": [
+                {"chain": {"family": "inet", "table": "t", "name": "b"}}]}
+        ])
+        .to_string(),
+    )
     .unwrap();
     exec::execute(&twice, &exec::Options::default(), &|_, _| {})
         .await

@@ -282,16 +282,11 @@ pub async fn nft_apply(
     table: String,
     ruleset_json: String,
 ) -> Result<()> {
-    let ruleset = serde_json::from_str(&ruleset_json).map_err(|e| {
-        err(format!(
-            "nftApply {family} {table}: invalid ruleset JSON: {e}"
-        ))
-    })?;
     run(Op::NftApply {
         ns,
         family,
         table,
-        ruleset,
+        ruleset: plan::Ruleset::from_text(ruleset_json),
     })
     .await
 }
