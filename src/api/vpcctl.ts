@@ -244,7 +244,8 @@ export class Vpcctl {
     const { mergeTopology, readTopology } = await import('./topology.js');
     const topo = readTopology(topology);
     // Saved with the change itself: the write gives the state revision + 1.
-    const remember = (state: State) => { state.lastApply = { topology, prune, revision: (state.revision ?? 0) + 1 }; };
+    const document = JSON.stringify(topology);
+    const remember = (state: State) => { state.lastApply = { document, prune, revision: (state.revision ?? 0) + 1 }; };
     const result = await this.change((d) => {
       d.beforeSave(remember);
       return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink });
@@ -284,7 +285,7 @@ export class Vpcctl {
     const state = await this.state();
     const last = state.lastApply;
     if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0) return null;
-    if (JSON.stringify(last.topology) !== JSON.stringify(topology)) return null;
+    if (last.document !== JSON.stringify(topology)) return null;
     const view = await this.engine.kernelView();
     if (Object.keys(state.vpcs).length > 0 && view.hostForward !== '1') return null;
     for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;

@@ -55,11 +55,13 @@ export interface State {
   /** Bumped by every write: tells whether anything changed since a given moment. */
   revision?: number;
   /**
-   * The last topology applied (as given), to answer a re-apply of the same
-   * document, with nothing written since (`revision`), without re-validating
-   * and re-planning it.
+   * The last topology applied, as JSON text of the document given, to answer
+   * a re-apply of the same document, with nothing written since
+   * (`revision`), without re-validating and re-planning it. Text rather than
+   * the document itself: reading the state then parses one string, not a
+   * second copy of every subnet.
    */
-  lastApply?: { topology: unknown; prune: boolean; revision: number };
+  lastApply?: { document: string; prune: boolean; revision: number };
 }
 
 export const DEFAULT_TRANSIT_POOL = '100.64.0.0/16';

@@ -64,6 +64,15 @@ fn netns_made_used_and_removed() {
     netns::add(ns).unwrap();
     assert!(netns::exists(ns));
     assert!(netns::list().unwrap().contains(&ns.to_string()));
+    // A plain file (what a crash between create and mount leaves) is not a
+    // namespace; a name the mount table escapes still is one.
+    std::fs::write(netns::path("nk-plain"), "").unwrap();
+    netns::add("nk sp").unwrap();
+    let listed = netns::list().unwrap();
+    assert!(!listed.contains(&"nk-plain".to_string()), "{listed:?}");
+    assert!(listed.contains(&"nk sp".to_string()), "{listed:?}");
+    netns::del("nk sp").unwrap();
+    std::fs::remove_file(netns::path("nk-plain")).unwrap();
     let err = netns::add(ns).unwrap_err().to_string();
     assert_eq!(err, "netns \"nk-netns\": File exists (os error 17)");
     let inside = netns::run_in(ns, || {
