@@ -2,7 +2,7 @@ import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import { hostNs, parseTag, routerNs } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
-import { HOST_NS } from '../plan/ops.js';
+import { HOST_NS, planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
 import type { StateStore } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
@@ -110,7 +110,7 @@ export class Engine {
   async run(plan: Plan, opts: ChangeOptions = {}): Promise<void> {
     const n = await native();
     const faultAt = process.env.VPCCTL_FAULT_AT ? Number(process.env.VPCCTL_FAULT_AT) : undefined;
-    await kernel(n.execute(JSON.stringify(plan.ops), { faultAt }, opts.onProgress));
+    await kernel(n.execute(planJson(plan.ops), { faultAt }, opts.onProgress));
   }
 
   /**

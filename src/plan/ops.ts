@@ -30,6 +30,27 @@ export type NftObject = Record<string, unknown>;
 
 export const HOST_NS = '';
 
+/**
+ * The plan as the executor reads it: the JSON array of its ops. Hosts of a
+ * topology share compiled rulesets (build.ts), so each distinct ruleset is
+ * written once and its text reused: JSON.stringify of the whole plan would
+ * serialise the same policy hundreds of times.
+ */
+export function planJson(ops: readonly Op[]): string {
+  const texts = new Map<NftObject[], string>();
+  const parts = ops.map((o) => {
+    if (o.op !== 'nftApply') return JSON.stringify(o);
+    let text = texts.get(o.ruleset);
+    if (text === undefined) {
+      text = JSON.stringify(o.ruleset);
+      texts.set(o.ruleset, text);
+    }
+    const { ruleset: _written, ...rest } = o;
+    return `${JSON.stringify(rest).slice(0, -1)},"ruleset":${text}}`;
+  });
+  return `[${parts.join(',')}]`;
+}
+
 /** A one-line description of an op, for `--dry-run` and progress output. */
 export function describeOp(o: Op): string {
   const where = (ns: string) => (ns === HOST_NS ? 'host' : ns);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { plan, type KernelView } from '../../src/plan/planner.js';
-import type { Op } from '../../src/plan/ops.js';
+import { planJson, type Op } from '../../src/plan/ops.js';
 import { emptyState, type State } from '../../src/state/types.js';
 
 const kernelWith = (state: State, forward = '1'): KernelView => {
@@ -127,4 +127,21 @@ test('a policy change is one nftables transaction in the host namespace', (t) =>
   t.deepEqual(kinds(p.ops), ['nftApply']);
   t.like(p.ops[0], { ns: 'ns-demo-web', table: 'vpcctl' });
   t.deepEqual(kinds(plan(des, cur, kernelWith(cur)).ops), ['nftDelete']);
+});
+
+test('planJson writes exactly what JSON.stringify writes, for hosts sharing a compiled ruleset', (t) => {
+  let state = withVpc(emptyState());
+  const policy = { ingress: [{ port: 80, protocol: 'tcp' as const, action: 'allow' as const }], egress: [], default: 'deny' as const };
+  for (let i = 0; i < 3; i++) {
+    state = withSubnet(state, 'demo', `s${i}`, `10.0.${i}.0/24`, i === 0 ? 'public' : 'private');
+    state.vpcs.demo!.subnets[`s${i}`]!.policy = policy;
+  }
+  const { ops } = plan(emptyState(), state, { namespaces: new Set(), hostForward: '0' });
+  const applies = find(ops, 'nftApply');
+  const hosts = applies.filter((o) => o.ns.startsWith('ns-'));
+  t.is(hosts.length, 3, 'three hosts with one policy');
+  t.is(hosts[0]!.ruleset, hosts[2]!.ruleset, 'compiled once, shared');
+  t.is(planJson(ops), JSON.stringify(ops));
+  t.deepEqual(JSON.parse(planJson(ops)), JSON.parse(JSON.stringify(ops)));
+  t.is(planJson([]), '[]');
 });
