@@ -535,6 +535,26 @@ async fn executor_runs_plan_and_rolls_back_on_fault() {
     assert_eq!(err, "op 2 (addrAdd 10.1.1.1/32 on missing0 in netns \"nk-ex3\"): No such device (os error 19); rolled back 1 ops");
     assert_eq!(leftovers("nk-ex3"), Vec::<String>::new());
 
+    // a setup op run inside its namespace's creation (fused) fails as
+    // itself: the ops before it in that visit count as done and are undone
+    let fused: Vec<plan::Op> = plan::parse(
+        &json!([
+            {"op": "netnsAdd", "ns": "nk-ex5", "tag": ""},
+            {"op": "sysctlSet", "ns": "nk-ex5", "key": "net/ipv4/ip_unprivileged_port_start", "value": "0"},
+            {"op": "nftApply", "ns": "nk-ex5", "family": "inet", "table": "t", "ruleset": [
+                {"chain": {"family": "inet", "table": "t", "name": "a"}}]},
+            {"op": "sysctlSet", "ns": "nk-ex5", "key": "net/ipv4/no_such_key", "value": "1"}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let err = exec::execute(&fused, &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "op 4 (sysctlSet net/ipv4/no_such_key=1 in netns \"nk-ex5\"): No such file or directory (os error 2); rolled back 3 ops");
+    assert_eq!(leftovers("nk-ex5"), Vec::<String>::new());
+
     // a table made earlier in the same plan is replaced, not created twice
     let twice: Vec<plan::Op> = plan::parse(
         &json!([
