@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { fstatSync, writeSync } from 'node:fs';
+import { fstatSync, writeSync, type Stats } from 'node:fs';
 import type { Colors } from 'picocolors/types.js';
 
 /**
@@ -7,10 +7,11 @@ import type { Colors } from 'picocolors/types.js';
  *
  * Touching process.stdout builds a Node stream (a SyncWriteStream for a file,
  * a net.Socket for a pipe, a tty.WriteStream for a terminal) and loads the
- * stream modules behind it: ~6 ms of every call. When a descriptor is a file
- * or a pipe, plain write(2) does the same job. A terminal, or a pipe that
- * turns out to be non-blocking (EAGAIN), gets the Node stream as usual, and
- * output order is kept: direct writes are complete when they return.
+ * stream modules behind it: ~6 ms of every call. Unless a descriptor may be
+ * a terminal, plain write(2) does the same job (a file, a pipe, a socket,
+ * /dev/null). A terminal, or a descriptor that turns out to be non-blocking
+ * (EAGAIN), gets the Node stream as usual, and output order is kept: direct
+ * writes are complete when they return.
  */
 
 const require = createRequire(import.meta.url);
@@ -18,16 +19,25 @@ const require = createRequire(import.meta.url);
 type Fd = 1 | 2;
 const mode = new Map<Fd, 'direct' | 'stream'>();
 
+/** Linux's major number of memory devices: /dev/null, /dev/zero, /dev/full. */
+const MEM_MAJOR = 1;
+
+/** Only a character device can be a terminal, and not a memory device. */
+const mayBeTerminal = (st: Stats) => st.isCharacterDevice() && ((st.rdev >> 8) & 0xfff) !== MEM_MAJOR;
+
+function stat(fd: Fd): Stats | undefined {
+  try {
+    return fstatSync(fd);
+  } catch {
+    return undefined;
+  }
+}
+
 function kind(fd: Fd): 'direct' | 'stream' {
   let k = mode.get(fd);
   if (k === undefined) {
-    let st;
-    try {
-      st = fstatSync(fd);
-    } catch {
-      st = undefined;
-    }
-    k = st && (st.isFile() || st.isFIFO()) ? 'direct' : 'stream';
+    const st = stat(fd);
+    k = st && !mayBeTerminal(st) ? 'direct' : 'stream';
     mode.set(fd, k);
   }
   return k;
@@ -56,22 +66,14 @@ export const writeErr = (text: string) => write(2, text);
 /** One line to stdout. */
 export const print = (line = '') => write(1, `${line}\n`);
 
-/** Linux's major number of memory devices: /dev/null, /dev/zero, /dev/full. */
-const MEM_MAJOR = 1;
-
 /**
- * Whether stdout (or stderr) is a terminal. Only a character device can be
- * one, and not /dev/null: node:tty is asked only then, since loading it
- * (with node:net and streams) costs ~10 ms, a tenth of a quick call.
+ * Whether stdout (or stderr) is a terminal. node:tty is asked only when the
+ * descriptor may be one: loading it (with node:net and streams) costs
+ * ~10 ms, a tenth of a quick call.
  */
 export function isTerminal(fd: Fd = 1): boolean {
-  try {
-    const st = fstatSync(fd);
-    if (!st.isCharacterDevice() || ((st.rdev >> 8) & 0xfff) === MEM_MAJOR) return false;
-  } catch {
-    return false;
-  }
-  return (require('node:tty') as typeof import('node:tty')).isatty(fd);
+  const st = stat(fd);
+  return !!st && mayBeTerminal(st) && (require('node:tty') as typeof import('node:tty')).isatty(fd);
 }
 
 const plain: Pick<Colors, 'bold' | 'dim' | 'green' | 'red' | 'yellow'> = {
