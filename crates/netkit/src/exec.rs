@@ -418,10 +418,17 @@ impl Exec {
                     Some(dev) => Some(self.index(ns, dev, || op.to_string()).await?),
                     None => None,
                 };
-                route::add_at(&self.conns.get(ns).await?, ns, r, index).await?;
-                here(Op::RouteDel {
-                    ns: ns.clone(),
-                    route: r.clone(),
+                let replaced = route::add_at(&self.conns.get(ns).await?, ns, r, index).await?;
+                here(match replaced {
+                    // Put back the route this one took over.
+                    Some(old) => Op::RouteAdd {
+                        ns: ns.clone(),
+                        route: old,
+                    },
+                    None => Op::RouteDel {
+                        ns: ns.clone(),
+                        route: r.clone(),
+                    },
                 })
             }
             Op::RouteDel { ns, route: r } => {

@@ -95,18 +95,44 @@ impl Route {
     }
 }
 
-/// Adds or replaces (NLM_F_REPLACE) the route.
-pub async fn add(h: &Handle, ns: &str, r: &Route) -> Result<()> {
-    let what = || r.describe("routeAdd", ns);
-    let msg = r.message(h, ns, &what).await?.build();
-    h.route().add(msg).replace().execute().await.ctx(what)
+/// Adds the route, or replaces the one with the same destination; returns
+/// the route it replaced (see [`add_at`]).
+pub async fn add(h: &Handle, ns: &str, r: &Route) -> Result<Option<Route>> {
+    let index = match &r.dev {
+        Some(dev) => Some(index_of(h, ns, dev, &|| r.describe("routeAdd", ns)).await?),
+        None => None,
+    };
+    add_at(h, ns, r, index).await
 }
 
-/// [`add`] with the index of `r.dev` known to the caller.
-pub async fn add_at(h: &Handle, ns: &str, r: &Route, dev_index: Option<u32>) -> Result<()> {
+/// [`add`] with the index of `r.dev` known to the caller. The route is
+/// first added exclusively (NLM_F_EXCL): the common case, a new route,
+/// costs one request. Only when one with the same destination is there
+/// (EEXIST) is that one listed, then replaced (NLM_F_REPLACE), and
+/// returned, so that an undo can put it back rather than leave a hole
+/// where a route was (one of the host's own, say). It comes back as the
+/// listing spells it: destination, gateway, device, onlink, source.
+pub async fn add_at(
+    h: &Handle,
+    ns: &str,
+    r: &Route,
+    dev_index: Option<u32>,
+) -> Result<Option<Route>> {
     let what = || r.describe("routeAdd", ns);
     let msg = r.message_at(dev_index, &what)?.build();
-    h.route().add(msg).replace().execute().await.ctx(what)
+    match h.route().add(msg.clone()).execute().await.ctx(what) {
+        Err(e) if e.errno() == Some(libc::EEXIST) => {}
+        added => return added.map(|()| None),
+    }
+    // The kernel's dump lists routes to one destination by metric: the
+    // first is the one a replace of a metric-0 route takes over.
+    let dst: Cidr = r.dst.parse().map_err(|e: String| Error::msg(what(), e))?;
+    let old = list(h, ns)
+        .await?
+        .into_iter()
+        .find(|o| o.dst.parse::<Cidr>().is_ok_and(|d| d == dst));
+    h.route().add(msg).replace().execute().await.ctx(what)?;
+    Ok(old)
 }
 
 /// Deletes the route; absent (ESRCH, or its device gone) is success.

@@ -148,7 +148,10 @@ async fn veth_peer_in_namespace_with_address_and_routes() {
         ..Default::default()
     };
     route::add(&hb, b, &default).await.unwrap();
-    route::add(&hb, b, &default).await.unwrap(); // replace semantics
+    assert_eq!(
+        route::add(&hb, b, &default).await.unwrap(),
+        Some(default.clone())
+    ); // replace semantics
     let host = route::Route {
         dst: "10.77.1.2/32".into(),
         dev: Some("sn-test".into()),
@@ -751,4 +754,62 @@ async fn crash_leftovers_do_not_block_recreation() {
     drop(held);
     netns::del("nk-left-h").unwrap();
     netns::del("nk-left-r").unwrap();
+}
+
+/// A plan that replaces a route and then fails puts the old route back,
+/// instead of deleting the destination's route altogether.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_restores_a_replaced_route() {
+    sandbox_only!();
+    let run = |ops: Value| async move {
+        let ops = plan::parse(&ops.to_string()).unwrap();
+        exec::execute(&ops, &exec::Options::default(), &|_, _| {}).await
+    };
+    let old = route::Route {
+        dst: "10.88.0.0/16".into(),
+        dev: Some("lo".into()),
+        ..Default::default()
+    };
+    run(json!([
+        {"op": "netnsAdd", "ns": "nk-rt", "tag": ""},
+        {"op": "routeAdd", "ns": "nk-rt", "dst": "10.88.0.0/16", "dev": "lo"}
+    ]))
+    .await
+    .unwrap();
+    let h = conn::connect("nk-rt").unwrap();
+    assert!(route::list(&h, "nk-rt").await.unwrap().contains(&old));
+
+    let err = run(json!([
+        {"op": "routeAdd", "ns": "nk-rt", "dst": "10.88.0.0/16", "dev": "lo", "src": "127.0.0.1"},
+        {"op": "sysctlSet", "ns": "nk-rt", "key": "net/ipv4/no_such_key", "value": "1"}
+    ]))
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("op 2 (sysctlSet"), "{err}");
+    let routes = route::list(&h, "nk-rt").await.unwrap();
+    assert!(
+        routes.contains(&old),
+        "the replaced route is back: {routes:?}"
+    );
+    assert!(
+        !routes.iter().any(|r| r.src.is_some()),
+        "the new one is gone: {routes:?}"
+    );
+
+    // Replacing outside a plan reports what it replaced.
+    let new = route::Route {
+        src: Some("127.0.0.1".into()),
+        ..old.clone()
+    };
+    assert_eq!(
+        route::add(&h, "nk-rt", &new).await.unwrap(),
+        Some(old.clone())
+    );
+    assert_eq!(
+        route::add(&h, "nk-rt", &new).await.unwrap(),
+        Some(new.clone())
+    );
+    drop(h);
+    netns::del("nk-rt").unwrap();
 }
