@@ -79,8 +79,9 @@ export class Engine {
       if (opts.dryRun) return result(plan.ops.length > 0);
       if (plan.ops.length === 0) {
         const changed = !same(current, desired);
+        // Bookkeeping (beforeSave) is saved, but is not a change.
         for (const fn of saving) fn(desired);
-        if (!same(current, desired)) await this.store.write(desired);
+        if (changed || saving.length > 0) await this.store.write(desired);
         return result(changed);
       }
 

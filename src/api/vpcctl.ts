@@ -239,12 +239,12 @@ export class Vpcctl {
    */
   async apply(topology: unknown, opts: ApplyOptions = {}): Promise<ApplyResult> {
     const prune = !!opts.prune;
-    const unchanged = opts.dryRun ? null : await this.unchangedSince(topology, prune);
+    const document = JSON.stringify(topology);
+    const unchanged = opts.dryRun ? null : await this.unchangedSince(document, prune);
     if (unchanged) return unchanged;
     const { mergeTopology, readTopology } = await import('./topology.js');
     const topo = readTopology(topology);
     // Saved with the change itself: the write gives the state revision + 1.
-    const document = JSON.stringify(topology);
     const remember = (state: State) => { state.lastApply = { document, prune, revision: (state.revision ?? 0) + 1 }; };
     const result = await this.change((d) => {
       d.beforeSave(remember);
@@ -280,12 +280,12 @@ export class Vpcctl {
    * forwarding on: the plan would be empty, so say so without parsing,
    * validating and diffing hundreds of subnets again.
    */
-  private async unchangedSince(topology: unknown, prune: boolean): Promise<ApplyResult | null> {
+  private async unchangedSince(document: string, prune: boolean): Promise<ApplyResult | null> {
     const elapsed = stopwatch();
     const state = await this.state();
     const last = state.lastApply;
     if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0) return null;
-    if (last.document !== JSON.stringify(topology)) return null;
+    if (last.document !== document) return null;
     const view = await this.engine.kernelView();
     if (Object.keys(state.vpcs).length > 0 && view.hostForward !== '1') return null;
     for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;

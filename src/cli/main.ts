@@ -31,7 +31,7 @@ export function buildProgram(): Command {
     .option('--state-dir <dir>', 'state directory (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl)')
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => writeErr(s.startsWith('error:') ? `vpcctl: ${s.slice(7)}` : s) });
+    .configureOutput({ writeOut, writeErr: (s) => writeErr(s.startsWith('error:') ? `vpcctl: ${s.slice(7)}` : s) });
 
   program.hook('preAction', (_root, cmd) => {
     if (!NO_ROOT.has(cmd.name()) && process.getuid?.() !== 0) {

@@ -50,15 +50,18 @@ pub(crate) async fn index_of(
 /// but nothing to undo).
 pub async fn add(h: &Handle, ns: &str, dev: &str, cidr: &str) -> Result<bool> {
     let what = || describe("addrAdd", ns, dev, cidr);
-    parse(what, cidr)?;
+    let c = parse(what, cidr)?;
     let index = index_of(h, ns, dev, what).await?;
-    add_at(h, ns, dev, index, cidr).await
+    add_parsed(h, index, c, what).await
 }
 
 /// [`add`] on a device whose index the caller knows (`dev` names it in errors).
 pub async fn add_at(h: &Handle, ns: &str, dev: &str, index: u32, cidr: &str) -> Result<bool> {
     let what = || describe("addrAdd", ns, dev, cidr);
-    let c = parse(what, cidr)?;
+    add_parsed(h, index, parse(what, cidr)?, what).await
+}
+
+async fn add_parsed(h: &Handle, index: u32, c: Cidr, what: impl Fn() -> String) -> Result<bool> {
     match h
         .address()
         .add(index, c.addr.into(), c.len)

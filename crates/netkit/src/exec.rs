@@ -191,15 +191,9 @@ impl Exec {
         let ns = ns.to_string();
         blocking(move || {
             let (r, dead) = netns::run_in(&ns, || {
-                let mut ctx = cell.lock().unwrap();
-                if ctx.is_none() {
-                    match Nft::new() {
-                        Ok(n) => *ctx = Some(n),
-                        Err(e) => return (Err(e), None),
-                    }
-                }
-                let r = f(ctx.as_mut().unwrap());
-                (r, if last { ctx.take() } else { None })
+                let mut slot = cell.lock().unwrap();
+                let r = context(&mut slot).and_then(f);
+                (r, if last { slot.take() } else { None })
             })?;
             // Freeing may wait ~10+ ms for the kernel when the transaction
             // deleted something (see Nft::apply_table): done on another
@@ -468,11 +462,7 @@ impl Exec {
                 let (f, t, rules) = (family.clone(), table.clone(), ruleset.clone());
                 let old = self
                     .nft(ns, op.to_string(), move |n| {
-                        let fam = nft::parse_family(&f)?;
-                        rules.check(&f, &t)?;
-                        let old = if fresh { None } else { n.list_table(fam, &t)? };
-                        n.apply_table(fam, &t, rules.text(), old.is_some())?;
-                        Ok(old)
+                        replace_table(n, &f, &t, &rules, fresh)
                     })
                     .await?;
                 here(restore(ns, family, table, old))
@@ -563,30 +553,51 @@ impl Setup {
                 cell,
                 last,
             } => {
-                let mut ctx = cell.lock().unwrap();
-                let applied = (|| {
-                    let fam = nft::parse_family(&family)?;
-                    ruleset.check(&family, &table)?;
-                    if ctx.is_none() {
-                        *ctx = Some(Nft::new()?);
-                    }
-                    ctx.as_mut()
-                        .unwrap()
-                        .apply_table(fam, &table, ruleset.text(), false)
-                })();
+                let mut slot = cell.lock().unwrap();
+                let replaced = context(&mut slot)
+                    .and_then(|n| replace_table(n, &family, &table, &ruleset, true));
                 // Freed here, on this thread: a transaction that only
                 // created a table does not make freeing wait (Nft::apply_table).
                 if last {
-                    drop(ctx.take());
+                    drop(slot.take());
                 }
-                applied.map_err(|e| Error::msg(what, e))?;
+                let old = replaced.map_err(|e| Error::msg(what, e))?;
                 Ok(Some(Undo {
-                    op: restore(ns, &family, &table, None),
+                    op: restore(ns, &family, &table, old),
                     gone_with: vec![ns.to_string()],
                 }))
             }
         }
     }
+}
+
+/// The context in `slot`, made on first use (by a thread inside its namespace).
+fn context(slot: &mut Option<Nft>) -> std::result::Result<&mut Nft, String> {
+    if slot.is_none() {
+        *slot = Some(Nft::new()?);
+    }
+    Ok(slot.as_mut().expect("made above"))
+}
+
+/// Replaces table `family table` with `rules` in the context's namespace;
+/// returns the table as it was, unless `fresh` says it is known absent
+/// (then it is not listed, and is created rather than replaced).
+fn replace_table(
+    n: &mut Nft,
+    family: &str,
+    table: &str,
+    rules: &Ruleset,
+    fresh: bool,
+) -> std::result::Result<Option<Value>, String> {
+    let fam = nft::parse_family(family)?;
+    rules.check(family, table)?;
+    let old = if fresh {
+        None
+    } else {
+        n.list_table(fam, table)?
+    };
+    n.apply_table(fam, table, rules.text(), old.is_some())?;
+    Ok(old)
 }
 
 /// The op that puts a table back as it was listed (or removes it if it was absent).

@@ -2,7 +2,6 @@
 //! the netns it was made in; tables are replaced whole in one transaction.
 
 use std::{
-    collections::HashSet,
     ffi::{c_char, c_int, c_uint, c_void, CStr, CString},
     sync::{Mutex, OnceLock},
 };
@@ -228,18 +227,13 @@ pub fn parse_family(family: &str) -> std::result::Result<NfFamily, String> {
 /// that family and table (an apply can never touch another table), and must
 /// be represented exactly by the typed nftables schema: libnftables ignores
 /// a field it does not know, so a misspelt one would silently weaken a
-/// firewall. Objects are passed to libnftables as given.
-///
-/// The schema check (a typed parse and re-serialisation) is remembered per
-/// distinct object: hosts of one VPC share most of their objects (chains,
-/// rules of the same policy), and a plan for hundreds of them would
-/// otherwise spend several percent of its time re-checking the same JSON.
+/// firewall. Objects are passed to libnftables as given. A plan checks each
+/// distinct ruleset once ([`crate::plan::Ruleset::check`]).
 pub fn check_ruleset(
     family: &str,
     table: &str,
     objects: &[Value],
 ) -> std::result::Result<(), String> {
-    static CHECKED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     for (i, v) in objects.iter().enumerate() {
         let fail = |m: String| format!("ruleset object {i}: {m}");
         let body = inner(v).ok_or_else(|| {
@@ -257,15 +251,6 @@ pub fn check_ruleset(
                 "must name family \"{family}\" and table \"{table}\""
             )));
         }
-        let key = v.to_string();
-        if CHECKED
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_some_and(|c| c.contains(&key))
-        {
-            continue;
-        }
         let typed: NfObject<'static> =
             serde_json::from_value(v.clone()).map_err(|e| fail(e.to_string()))?;
         if serde_json::to_value(&typed).map_err(|e| fail(e.to_string()))? != *v {
@@ -273,12 +258,6 @@ pub fn check_ruleset(
                 "not represented exactly by the nftables schema: {v}"
             )));
         }
-        let mut checked = CHECKED.lock().unwrap();
-        let set = checked.get_or_insert_with(HashSet::new);
-        if set.len() >= 100_000 {
-            set.clear(); // bounded in a long-lived process
-        }
-        set.insert(key);
     }
     Ok(())
 }
@@ -422,7 +401,7 @@ mod tests {
             r("postrouting", json!([{"masquerade": null}])),
         ];
         check_ruleset("inet", "vpcctl", &objs).unwrap();
-        // Checked again from the memo, the verdict holds.
+        // Checking again gives the same verdict.
         check_ruleset("inet", "vpcctl", &objs).unwrap();
         let e = check_ruleset("inet", "other", &objs).unwrap_err();
         assert!(

@@ -53,11 +53,20 @@ impl Route {
         ns: &str,
         what: &impl Fn() -> String,
     ) -> Result<RouteMessageBuilder<Ipv4Addr>> {
-        let index = match &self.dev {
-            Some(dev) => Some(index_of(h, ns, dev, what).await?),
-            None => None,
-        };
-        self.message_at(index, what)
+        self.message_at(self.dev_index(h, ns, what).await?, what)
+    }
+
+    /// The index of `dev`, if the route names one.
+    async fn dev_index(
+        &self,
+        h: &Handle,
+        ns: &str,
+        what: &impl Fn() -> String,
+    ) -> Result<Option<u32>> {
+        match &self.dev {
+            Some(dev) => Ok(Some(index_of(h, ns, dev, what).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The request message with the device's index already known.
@@ -98,10 +107,7 @@ impl Route {
 /// Adds the route, or replaces the one with the same destination; returns
 /// the route it replaced (see [`add_at`]).
 pub async fn add(h: &Handle, ns: &str, r: &Route) -> Result<Option<Route>> {
-    let index = match &r.dev {
-        Some(dev) => Some(index_of(h, ns, dev, &|| r.describe("routeAdd", ns)).await?),
-        None => None,
-    };
+    let index = r.dev_index(h, ns, &|| r.describe("routeAdd", ns)).await?;
     add_at(h, ns, r, index).await
 }
 
