@@ -191,6 +191,35 @@ export declare function sysctlSet(ns: string, key: string, value: string): Promi
 /** A TCP connect from inside `ns` to `dst:port` (closed right away). */
 export declare function tcpConnect(ns: string, dst: string, port: number, timeoutMs: number): Promise<ProbeResult>
 
+/** A TCP socket listening inside a namespace, and who holds it. */
+export interface TcpListener {
+  addr: string
+  port: number
+  /** Owner uid of the socket. */
+  uid: number
+  inode: number
+  /** Processes with the socket open (empty if none could be found). */
+  pids: Array<number>
+}
+
+/**
+ * The TCP sockets (IPv4 and IPv6) listening on `port` inside `ns`, asked
+ * of the kernel over sock_diag (not by connecting), with their holders' pids.
+ */
+export declare function tcpListeners(ns: string, port: number): Promise<Array<TcpListener>>
+
+export interface UserIds {
+  name: string
+  uid: number
+  gid: number
+}
+
+/**
+ * The user named `name` as the system's user database (NSS: /etc/passwd,
+ * LDAP, ...) knows it, or null. A name, never a number.
+ */
+export declare function userLookup(name: string): Promise<UserIds | null>
+
 /**
  * Creates a veth pair whose peer is made directly inside `peerNs`; both
  * ends up, aliases set.

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { readText } from './files.js';
 import { join } from 'node:path';
 import { APP_SERVER } from '../paths.js';
@@ -6,6 +6,8 @@ import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import type { AppState, SubnetState } from '../state/types.js';
+
+const NETNS_DIR = '/run/netns';
 
 export interface AppInfo extends AppState {
   vpc: string;
@@ -42,13 +44,51 @@ export function checkPort(port: number): number {
   return port;
 }
 
-async function lookupUser(user: string): Promise<{ uid: number; gid: number }> {
-  const passwd = readFileSync('/etc/passwd', 'utf8');
-  for (const line of passwd.split('\n')) {
-    const [name, , uid, gid] = line.split(':');
-    if (name === user || uid === user) return { uid: Number(uid), gid: Number(gid) };
+/**
+ * Who the app runs as: a user *name* known to the system's user database
+ * (NSS, so LDAP users too). Refused before anything starts: an empty name,
+ * an unknown one, and numbers (a uid is not accepted, so `0` or a stray
+ * number can never mean root), and any uid-0 account other than one asked
+ * for as `root` by name: root is only ever what `--user root` says.
+ */
+export async function lookupUser(user: string): Promise<{ uid: number; gid: number }> {
+  if (typeof user !== 'string' || user.trim() === '') {
+    throw new VpcctlError('INVALID_INPUT', 'user is empty: name a user to run the app as (default: nobody)');
   }
-  throw new VpcctlError('INVALID_INPUT', `user "${user}" does not exist on this host`);
+  if (/^\d+$/.test(user)) {
+    throw new VpcctlError('INVALID_INPUT', `user "${user}" is a number: give a user name, not a uid`);
+  }
+  const found = await kernel((await native()).userLookup(user)).catch((e: unknown) => {
+    throw new VpcctlError('INVALID_INPUT', `user ${JSON.stringify(user)} cannot be looked up: ${(e as Error).message}`);
+  });
+  if (!found) throw new VpcctlError('INVALID_INPUT', `user "${user}" does not exist on this host`);
+  if (found.uid === 0 && user !== 'root') {
+    throw new VpcctlError('INVALID_INPUT', `user "${user}" has uid 0: to run an app as root, ask for --user root`);
+  }
+  return { uid: found.uid, gid: found.gid };
+}
+
+/**
+ * Refuses a port that a process already listens on inside the namespace
+ * (IPv4 or IPv6, any address), asked of the kernel over sock_diag: a
+ * readiness probe would otherwise be answered by that other listener.
+ */
+async function refuseHeldPort(ns: string, port: number, where: string): Promise<void> {
+  const held = await kernel((await native()).tcpListeners(ns, port));
+  if (held.length === 0) return;
+  const pids = [...new Set(held.flatMap((l) => l.pids))];
+  const who = pids.length
+    ? `held by ${pids.map((p) => `pid ${p}${commOf(p)}`).join(', ')}`
+    : `held by a socket of uid ${held[0]!.uid} whose process cannot be seen`;
+  throw new VpcctlError('IN_USE', `port ${port} is already in use in ${where} (${who})`);
+}
+
+function commOf(pid: number): string {
+  try {
+    return ` (${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()})`;
+  } catch {
+    return '';
+  }
 }
 
 export const argvOf = (command: string[] | string | undefined, port: number): string[] =>
@@ -58,7 +98,8 @@ export const argvOf = (command: string[] | string | undefined, port: number): st
 /**
  * Start an app detached inside the subnet's host namespace (the native module
  * forks, enters the namespace and execs in the child), then wait until it
- * listens or dies. A port taken in the subnet is refused before anything runs.
+ * listens or dies. A bad user, or a port taken in the subnet (by one of its
+ * apps or any other process), is refused before anything runs.
  */
 export async function startApp(stateDir: string, vpcAddress: string, input: DeployAppInput, subnet: SubnetState): Promise<AppState> {
   const port = checkPort(input.port);
@@ -66,12 +107,13 @@ export async function startApp(stateDir: string, vpcAddress: string, input: Depl
   if (taken) throw new VpcctlError('IN_USE', `port ${port} is already used by an app (pid ${taken.pid}) in subnet "${input.subnet}"`);
   const user = input.user ?? 'nobody';
   const ids = await lookupUser(user);
+  const ns = hostNs(input.vpc, input.subnet);
+  await refuseHeldPort(ns, port, `subnet "${input.subnet}" of vpc "${input.vpc}"`);
   const argv = argvOf(input.command, port);
   const logDir = join(stateDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${input.vpc}-${input.subnet}-${port}.log`);
   const n = await native();
-  const ns = hostNs(input.vpc, input.subnet);
   const pid = await kernel(n.spawnDetached(ns, argv, {
     uid: ids.uid, gid: ids.gid, logFile,
     env: {
@@ -97,9 +139,23 @@ export async function startApp(stateDir: string, vpcAddress: string, input: Depl
   return { port, pid, command: argv, user, logFile, startedAt: new Date().toISOString() };
 }
 
-/** SIGTERM, then SIGKILL if the app is still there after a second. */
-export async function stopProcess(pid: number): Promise<void> {
-  if (!alive(pid)) return;
+/**
+ * True when `pid` lives in network namespace `ns` (same nsfs inode): a pid
+ * read from the state file is only signalled if it is still an app of that
+ * subnet, never some other process that got the number (or was written there).
+ */
+export function inNamespace(pid: number, ns: string): boolean {
+  try {
+    const [p, n] = [statSync(`/proc/${pid}/ns/net`), statSync(`${NETNS_DIR}/${ns}`)];
+    return Number.isInteger(pid) && pid > 0 && p.dev === n.dev && p.ino === n.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL if the app is still there after a second; only if it is in `ns`. */
+export async function stopProcess(pid: number, ns: string): Promise<void> {
+  if (!alive(pid) || !inNamespace(pid, ns)) return;
   try { process.kill(pid, 'SIGTERM'); } catch { return; }
   for (let i = 0; i < 20 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   if (alive(pid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernel, native } from '../native.js';
-import { NFT_FAMILY, NFT_TABLE, parseTag } from '../model/names.js';
+import { NFT_FAMILY, NFT_TABLE, ownsNs, parseTag } from '../model/names.js';
 import { HOST_NS, type Op } from '../plan/ops.js';
 import type { StateStore } from '../state/store.js';
 import type { State } from '../state/types.js';
@@ -10,6 +10,8 @@ import type { Engine } from './engine.js';
 export interface CleanupReport {
   namespaces: string[];
   links: string[];
+  /** Pending names of the state that are not vpcctl's, left alone. */
+  warnings: string[];
   /** ip_forward's value restored on the host, when vpcctl had changed it. */
   ipForwardRestored?: string;
 }
@@ -25,11 +27,19 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   const n = await native();
   const state: State | null = await store.read().catch(() => null);
   const all = await kernel(n.netnsList());
-  const tags = await Promise.all(all.map((ns) => kernel(n.netnsTag(ns)).catch(() => null)));
-  // Tagged as ours, or recorded as pending before a crash could tag it (or
-  // even mount it: netnsDel also removes a half-made /run/netns entry).
-  const pending = state?.pending ?? [];
-  const namespaces = [...new Set([...all.filter((_, i) => tags[i] && parseTag(tags[i]!)), ...pending])];
+  const tags = new Map(await Promise.all(all.map(async (ns) => [ns, await kernel(n.netnsTag(ns)).catch(() => null)] as const)));
+  // Tagged as ours (the tag vpcctl gives that very name), or recorded as
+  // pending before a crash could tag it (or even mount it: netnsDel also
+  // removes a half-made /run/netns entry) and named by vpcctl's rule, and
+  // not tagged by someone else (names.ts ownsNs). Anything else in the
+  // pending list is reported, never deleted.
+  const warnings: string[] = [];
+  const pending = (state?.pending ?? []).filter((ns) => {
+    const ours = typeof ns === 'string' && ownsNs(ns, tags.get(ns), true);
+    if (!ours) warnings.push(`pending entry ${JSON.stringify(ns)} in the state is not a vpcctl namespace: left alone`);
+    return ours;
+  });
+  const namespaces = [...new Set([...all.filter((ns) => ownsNs(ns, tags.get(ns), false)), ...pending])];
   const links = (await kernel(n.linkList(HOST_NS))).filter((l) => l.alias && parseTag(l.alias)).map((l) => l.name);
 
   const ops: Op[] = [
@@ -42,5 +52,5 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   await engine.run({ ops, changes: [], namespaces });
   rmSync(store.file, { force: true });
   rmSync(join(store.dir, 'logs'), { recursive: true, force: true });
-  return { namespaces, links, ...(before !== undefined ? { ipForwardRestored: before } : {}) };
+  return { namespaces, links, warnings, ...(before !== undefined ? { ipForwardRestored: before } : {}) };
 }

@@ -1,6 +1,6 @@
 import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
-import { hostNs, parseTag, routerNs } from '../model/names.js';
+import { hostNs, isVpcctlNsName, ownsNs, routerNs } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import { HOST_NS, planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
@@ -60,8 +60,9 @@ export class Engine {
   async change<T>(mutate: (draft: Draft) => T | Promise<T>, opts: ChangeOptions = {}): Promise<ChangeResult<T>> {
     return this.store.locked(async () => {
       const elapsed = stopwatch();
-      const current = await this.store.read();
       const warnings: string[] = [];
+      const read = await this.store.read();
+      const current = trustPending(read, (m) => warnings.push(m));
       const saving: Array<(state: State) => void> = [];
       const draft: Draft = { state: structuredClone(current), warn: (m) => warnings.push(m), beforeSave: (fn) => saving.push(fn) };
       const value = await mutate(draft);
@@ -71,7 +72,7 @@ export class Engine {
       if (Object.keys(desired.vpcs).length > 0) desired.hostForwardBefore ??= view.hostForward;
 
       const plan = makePlan(current, desired, view);
-      await this.refuseForeign(plan, current, view);
+      await this.keepToOwn(plan, current, view, (m) => warnings.push(m));
       const result = (changed: boolean): ChangeResult<T> => ({
         changed, changes: plan.changes, plan, dryRun: !!opts.dryRun, warnings, value,
         elapsedMs: elapsed(),
@@ -81,7 +82,8 @@ export class Engine {
         const changed = !same(current, desired);
         // Bookkeeping (beforeSave) is saved, but is not a change.
         for (const fn of saving) fn(desired);
-        if (changed || saving.length > 0) await this.store.write(desired);
+        // Untrusted pending entries, once reported, are dropped from the file.
+        if (changed || saving.length > 0 || read !== current) await this.store.write(desired);
         return result(changed);
       }
 
@@ -115,25 +117,51 @@ export class Engine {
   }
 
   /**
-   * A namespace the plan would delete that the state does not know (a crash
-   * leftover) must carry vpcctl's tag: a foreign namespace of the same name
-   * is never touched.
+   * Every namespace the plan would delete (and whose processes it would
+   * kill) is checked against the kernel first (names.ts `ownsNs`): a
+   * well-named one the state records may be untagged, anything else must
+   * carry vpcctl's tag for that name. One that is not ours is dropped from
+   * the plan with a warning, or, when the plan would then create it, the
+   * command is refused: a foreign namespace of that name is never touched.
    */
-  private async refuseForeign(plan: Plan, current: State, view: KernelView): Promise<void> {
-    // A pending namespace was recorded before it was made: it is ours even
-    // if a crash came before its tag.
-    const known = new Set<string>(current.pending);
+  private async keepToOwn(plan: Plan, current: State, view: KernelView, warn: (m: string) => void): Promise<void> {
+    const recorded = new Set<string>(current.pending);
     for (const v of Object.values(current.vpcs)) {
-      known.add(routerNs(v.name));
-      for (const s of Object.values(v.subnets)) known.add(hostNs(v.name, s.name));
+      recorded.add(routerNs(v.name));
+      for (const s of Object.values(v.subnets)) recorded.add(hostNs(v.name, s.name));
     }
+    const dels = plan.ops.filter((o): o is Extract<typeof o, { op: 'netnsDel' }> => o.op === 'netnsDel');
+    if (dels.length === 0) return;
     const n = await native();
-    for (const o of plan.ops) {
-      if (o.op !== 'netnsDel' || known.has(o.ns) || !view.namespaces.has(o.ns)) continue;
-      const tag = await kernel(n.netnsTag(o.ns));
-      if (!tag || !parseTag(tag)) {
+    // Only mounted namespaces have a tag to read; an absent name is a
+    // half-made /run/netns entry, removed only if the rule names it ours.
+    const tags = await Promise.all(dels.map((o) => (view.namespaces.has(o.ns) ? kernel(n.netnsTag(o.ns)) : null)));
+    const creates = new Set(plan.ops.flatMap((o) => (o.op === 'netnsAdd' ? [o.ns] : [])));
+    const foreign = new Set<string>();
+    dels.forEach((o, i) => {
+      if (ownsNs(o.ns, tags[i], recorded.has(o.ns))) return;
+      if (creates.has(o.ns)) {
         throw new VpcctlError('CONFLICT', `network namespace "${o.ns}" exists and is not vpcctl's: remove or rename it first`);
       }
-    }
+      foreign.add(o.ns);
+      warn(`network namespace ${JSON.stringify(o.ns)} is not vpcctl's (${tags[i] ? `tagged "${tags[i]}"` : 'untagged'}): left alone`);
+    });
+    if (foreign.size === 0) return;
+    plan.ops = plan.ops.filter((o) => !(o.op === 'netnsDel' && foreign.has(o.ns)));
+    plan.namespaces = plan.namespaces.filter((ns) => !foreign.has(ns));
   }
+}
+
+/**
+ * Names in the state's pending list are only a record of what a crashed run
+ * was making; the file is no proof of ownership. A name that follows no
+ * vpcctl naming rule ("foreign", "../../tmp/x") is reported and dropped
+ * before the planner sees it (so nothing is deleted, killed or unlinked by
+ * it); well-named ones still pass keepToOwn's tag check before any delete.
+ */
+export function trustPending(state: State, warn: (m: string) => void): State {
+  const bad = state.pending.filter((ns) => typeof ns !== 'string' || !isVpcctlNsName(ns));
+  if (bad.length === 0) return state;
+  for (const ns of bad) warn(`pending entry ${JSON.stringify(ns)} in the state is not a vpcctl namespace name: ignored, nothing done to it`);
+  return { ...state, pending: state.pending.filter((ns) => !bad.includes(ns)) };
 }

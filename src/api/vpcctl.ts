@@ -198,7 +198,7 @@ export class Vpcctl {
       if (ref.port !== undefined && stopping.length === 0) {
         throw new VpcctlError('NOT_FOUND', `no app on port ${ref.port} in subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
       }
-      await Promise.all(stopping.map((a) => stopProcess(a.pid)));
+      await Promise.all(stopping.map((a) => stopProcess(a.pid, hostNs(ref.vpc, ref.subnet))));
       subnet.apps = subnet.apps.filter((a) => !stopping.includes(a));
       await this.store.write(state);
       return stopping.map((a) => appStatus(ref.vpc, ref.subnet, a));

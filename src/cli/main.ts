@@ -100,6 +100,7 @@ export function buildProgram(): Command {
   program.command('cleanup-all').description("remove every kernel object tagged as vpcctl's, and the state")
     .action(async (_o, cmd) => {
       const r = await api(cmd).cleanupAll();
+      for (const w of r.warnings) warn(w);
       print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
     });
 

@@ -105,3 +105,54 @@ export function parseTag(tag: string): Owner | null {
 /** The one table vpcctl owns in every namespace it touches (host included). */
 export const NFT_TABLE = 'vpcctl';
 export const NFT_FAMILY = 'inet';
+
+// --- Which namespaces are vpcctl's (before anything is deleted or killed) ----
+
+/**
+ * The objects a namespace name can stand for under vpcctl's naming rule
+ * (`vpcr-<vpc>`, `ns-<vpc>-<subnet>`, names per NAME_RE); empty when the
+ * name follows no rule (e.g. "foreign", "../../tmp/x"). `ns-a-b-c` is
+ * ambiguous (vpc "a-b" or "a"), hence a list.
+ */
+export function nsOwners(ns: string): Owner[] {
+  if (ns.startsWith('vpcr-')) {
+    const vpc = ns.slice(5);
+    return NAME_RE.test(vpc) ? [{ kind: 'router', vpc }] : [];
+  }
+  if (!ns.startsWith('ns-')) return [];
+  const rest = ns.slice(3);
+  const out: Owner[] = [];
+  for (let i = rest.indexOf('-'); i > 0; i = rest.indexOf('-', i + 1)) {
+    const [vpc, subnet] = [rest.slice(0, i), rest.slice(i + 1)];
+    if (NAME_RE.test(vpc) && NAME_RE.test(subnet)) out.push({ kind: 'host', vpc, subnet });
+  }
+  return out;
+}
+
+export const isVpcctlNsName = (ns: string): boolean => nsOwners(ns).length > 0;
+
+/** True when `tag` is the very tag vpcctl puts on a namespace named `ns`. */
+export function tagFitsNs(tag: string, ns: string): boolean {
+  const o = parseTag(tag);
+  if (o?.kind === 'router') return routerNs(o.vpc) === ns;
+  if (o?.kind === 'host') return hostNs(o.vpc, o.subnet) === ns;
+  return false;
+}
+
+/**
+ * Whether vpcctl may delete (and kill the processes of) namespace `ns`,
+ * given the alias of its `lo` (null/"" when untagged or absent):
+ * - tagged with exactly the tag vpcctl gives that name: ours, whatever the
+ *   state says (an orphan of a lost state);
+ * - tagged with anything else: someone else's, never touched;
+ * - untagged: ours only if the state names it (`recorded`: an object of the
+ *   state, or a pending entry, which the engine writes before it makes the
+ *   namespace, so a crash between the mount and the tag leaves it untagged)
+ *   and the name follows vpcctl's rule. A name merely read from the state
+ *   that follows no rule ("foreign", "../../tmp/x") is never ours.
+ */
+export function ownsNs(ns: string, tag: string | null | undefined, recorded: boolean): boolean {
+  if (!isVpcctlNsName(ns)) return false;
+  if (tag) return tagFitsNs(tag, ns);
+  return recorded;
+}

@@ -1,6 +1,6 @@
 import type { Op } from './ops.js';
 import { HOST_NS } from './ops.js';
-import { NFT_TABLE, hostNs, routerNs } from '../model/names.js';
+import { NFT_TABLE, hostNs, isVpcctlNsName, routerNs } from '../model/names.js';
 import { overlaps, parseCidr } from '../model/cidr.js';
 import { hostRuleset } from '../firewall/host.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
@@ -41,7 +41,9 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
   const dels: Op[] = [];
   const adds: Op[] = [];
   const changes: string[] = [];
-  const pending = new Set(current.pending);
+  // A pending name that follows no vpcctl naming rule is never acted on
+  // (the engine warns about it; ownership by tag is checked there too).
+  const pending = new Set(current.pending.filter(isVpcctlNsName));
   const present = (ns: string) => kernel.namespaces.has(ns);
   const broken = (ns: string) => !present(ns) || pending.has(ns);
   const deleted = new Set<string>();

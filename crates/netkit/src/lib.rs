@@ -15,6 +15,7 @@ pub mod nft;
 pub mod plan;
 pub mod probe;
 pub mod route;
+pub mod sockdiag;
 pub mod spawn;
 pub mod sysctl;
 

@@ -24,6 +24,28 @@ use crate::error::{Context, Error, Result};
 
 pub const NETNS_DIR: &str = "/run/netns";
 
+/// A namespace name is one path component under /run/netns: no '/', not
+/// empty, no "..": a name read from a file or a plan can never reach a path
+/// outside the directory (the callers check ownership; this is the last line).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains('/')
+        && !name.contains("..")
+        && name != "."
+        && !name.contains('\0')
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(Error::msg(
+            what(name),
+            "invalid namespace name (one path component under /run/netns)",
+        ))
+    }
+}
+
 pub fn path(name: &str) -> PathBuf {
     PathBuf::from(NETNS_DIR).join(name)
 }
@@ -108,9 +130,7 @@ fn prepare_dir() -> Result<()> {
 /// the thread returns to its own netns (used to open sockets in the new
 /// namespace for free). Fails with EEXIST if the name is taken.
 pub fn add_with<T>(name: &str, inside: impl FnOnce() -> T) -> Result<T> {
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return Err(Error::msg(what(name), "invalid namespace name"));
-    }
+    check_name(name)?;
     prepare_dir()?;
     let p = path(name);
     let create = || OpenOptions::new().write(true).create_new(true).open(&p);
@@ -205,8 +225,8 @@ pub fn pids_in(name: &str) -> Result<Vec<u32>> {
 /// alive. MNT_DETACH is only the fallback when the mount is busy. Not
 /// mounted (a stale file) is success.
 fn unmount(p: &std::path::Path) -> nix::Result<()> {
-    let r = match umount2(p, MntFlags::empty()) {
-        Err(nix::Error::EBUSY) => umount2(p, MntFlags::MNT_DETACH),
+    let r = match umount2(p, MntFlags::UMOUNT_NOFOLLOW) {
+        Err(nix::Error::EBUSY) => umount2(p, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW),
         r => r,
     };
     match r {
@@ -217,7 +237,9 @@ fn unmount(p: &std::path::Path) -> nix::Result<()> {
 
 /// Kills every process in `name`, then unmounts and removes it. The kernel
 /// destroys the namespace (and the veth peers in it) once nothing holds it.
-/// Absent is success.
+/// Absent is success. A name that is not one path component, or an entry
+/// that is a symlink (it would lead elsewhere: statfs and open follow it),
+/// is refused untouched.
 pub fn del(name: &str) -> Result<()> {
     del_with(name, None)
 }
@@ -227,9 +249,17 @@ pub fn del(name: &str) -> Result<()> {
 /// process). A process that entered the namespace after that scan is not
 /// killed; it keeps the (unmounted) namespace alive until it exits.
 pub fn del_with(name: &str, pids: Option<&NsPids>) -> Result<()> {
+    check_name(name)?;
     let p = path(name);
-    if fs::symlink_metadata(&p).is_err() {
-        return Ok(());
+    match fs::symlink_metadata(&p) {
+        Err(_) => return Ok(()),
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(Error::msg(
+                what(name),
+                "is a symlink, not a namespace: left alone",
+            ));
+        }
+        Ok(_) => {}
     }
     if exists(name) {
         let id = ns_id(name)?;
@@ -250,5 +280,40 @@ pub fn del_with(name: &str, pids: Option<&NsPids>) -> Result<()> {
     match fs::remove_file(&p) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).ctx(|| what(name)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_one_path_component() {
+        for ok in ["ns-a-b", "vpcr-x", "foreign", "a.b"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../../tmp/x",
+            "a/b",
+            "/abs",
+            "x/..",
+            "..x",
+            "a\0b",
+        ] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn del_refuses_bad_names_without_touching_anything() {
+        // Not run as a kernel test: these must fail before any syscall.
+        for bad in ["", "..", "../../tmp/x", "a/b"] {
+            let e = del(bad).unwrap_err();
+            assert!(e.to_string().contains("invalid namespace name"), "{e}");
+        }
+        assert!(add("../x").is_err());
     }
 }

@@ -152,6 +152,30 @@ pub fn run(ns: &str, argv: &[String]) -> Result<i32> {
         .unwrap_or(1))
 }
 
+/// A user of the system's user database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Looks up user `name` through NSS (getpwnam_r: /etc/passwd, LDAP, ...);
+/// None if there is no such user. Only names: an empty name or a number is
+/// refused, so a careless `""` or `0` never resolves to root.
+pub fn user(name: &str) -> Result<Option<User>> {
+    let what = || format!("user \"{name}\"");
+    if name.is_empty() || name.bytes().all(|b| b.is_ascii_digit()) || name.contains('\0') {
+        return Err(Error::msg(what(), "not a user name"));
+    }
+    let u = nix::unistd::User::from_name(name).ctx(what)?;
+    Ok(u.map(|u| User {
+        name: u.name,
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+    }))
+}
+
 /// True if `pid` exists and is not a zombie.
 pub fn pid_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -161,5 +185,19 @@ pub fn pid_alive(pid: u32) -> bool {
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .is_some_and(|st| st != "Z"),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_by_name_only() {
+        for bad in ["", "0", "65534", "a\0b"] {
+            assert!(user(bad).is_err(), "{bad:?} refused");
+        }
+        assert_eq!(user("root").unwrap().map(|u| u.uid), Some(0));
+        assert_eq!(user("no-such-user-vpcctl").unwrap(), None);
     }
 }

@@ -11,7 +11,9 @@ use napi::{
     Status,
 };
 use napi_derive::napi;
-use netkit::{addr, conn, exec, link, netns, nft, plan, plan::Op, probe, route, spawn, sysctl};
+use netkit::{
+    addr, conn, exec, link, netns, nft, plan, plan::Op, probe, route, sockdiag, spawn, sysctl,
+};
 
 /// mimalloc: the executor allocates from many threads at once, where glibc
 /// malloc spent ~10% of an apply's CPU (perf), half of it for Rust code.
@@ -426,6 +428,56 @@ pub async fn run_in_netns(ns: String, argv: Vec<String>) -> Result<i32> {
 #[napi]
 pub async fn pid_alive(pid: u32) -> bool {
     spawn::pid_alive(pid)
+}
+
+/// A TCP socket listening inside a namespace, and who holds it.
+#[napi(object)]
+pub struct TcpListener {
+    pub addr: String,
+    pub port: u32,
+    /// Owner uid of the socket.
+    pub uid: u32,
+    pub inode: u32,
+    /// Processes with the socket open (empty if none could be found).
+    pub pids: Vec<u32>,
+}
+
+/// The TCP sockets (IPv4 and IPv6) listening on `port` inside `ns`, asked
+/// of the kernel over sock_diag (not by connecting), with their holders' pids.
+#[napi]
+pub async fn tcp_listeners(ns: String, port: u16) -> Result<Vec<TcpListener>> {
+    let list = blocking(move || sockdiag::tcp_listeners(&ns, port)).await?;
+    Ok(list
+        .into_iter()
+        .map(|l| TcpListener {
+            addr: l.addr.to_string(),
+            port: l.port.into(),
+            uid: l.uid,
+            inode: l.inode,
+            pids: l.pids,
+        })
+        .collect())
+}
+
+#[napi(object)]
+pub struct UserIds {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The user named `name` as the system's user database (NSS: /etc/passwd,
+/// LDAP, ...) knows it, or null. A name, never a number.
+#[napi]
+pub async fn user_lookup(name: String) -> Result<Option<UserIds>> {
+    blocking(move || {
+        Ok(spawn::user(&name)?.map(|u| UserIds {
+            name: u.name,
+            uid: u.uid,
+            gid: u.gid,
+        }))
+    })
+    .await
 }
 
 #[napi(object)]

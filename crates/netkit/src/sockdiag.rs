@@ -1,0 +1,272 @@
+//! Who listens on a TCP port inside a namespace, asked of the kernel over
+//! NETLINK_SOCK_DIAG (an inet_diag dump of LISTEN sockets, IPv4 and IPv6,
+//! filtered by port in the kernel) instead of by connecting: a connect
+//! cannot tell whose listener answered. A socket's inode then maps to the
+//! processes holding it through /proc/<pid>/fd.
+
+use std::{
+    fs,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd},
+};
+
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
+use nix::sys::{socket::setsockopt, socket::sockopt::ReceiveTimeout, time::TimeVal};
+
+use crate::{
+    error::{in_ns, Context, Error, Result},
+    netns,
+};
+
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const TCP_LISTEN: u32 = 10;
+const NLMSG_HDR: usize = 16;
+/// struct inet_diag_req_v2: family, protocol, ext, pad, states, then the
+/// 48-byte inet_diag_sockid.
+const REQ_LEN: usize = 56;
+/// struct inet_diag_msg: family, state, timer, retrans, sockid (48),
+/// expires, rqueue, wqueue, uid, inode.
+const MSG_LEN: usize = 72;
+
+/// A TCP socket in LISTEN state and the processes that hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub addr: IpAddr,
+    pub port: u16,
+    /// Owner uid of the socket, as the kernel reports it.
+    pub uid: u32,
+    pub inode: u32,
+    /// Processes with the socket open (empty if none could be found, e.g.
+    /// /proc hidden); sorted.
+    pub pids: Vec<u32>,
+}
+
+/// The request: a dump of `family` TCP sockets in LISTEN, with the source
+/// port in the socket id (the kernel skips listeners on other ports).
+fn request(family: u8, port: u16, seq: u32) -> Vec<u8> {
+    let len = NLMSG_HDR + REQ_LEN;
+    let mut b = Vec::with_capacity(len);
+    b.extend_from_slice(&(len as u32).to_ne_bytes());
+    b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b.extend_from_slice(&seq.to_ne_bytes());
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    b.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 0, 0]);
+    b.extend_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
+    b.extend_from_slice(&port.to_be_bytes()); // idiag_sport
+    b.resize(len, 0); // dport, addresses, ifindex, cookie: any
+    b
+}
+
+/// Parses one inet_diag_msg; None for a short or foreign message.
+fn parse_msg(m: &[u8]) -> Option<Listener> {
+    if m.len() < MSG_LEN {
+        return None;
+    }
+    let family = m[0];
+    let port = u16::from_be_bytes([m[4], m[5]]);
+    let src = &m[8..24];
+    let addr = match i32::from(family) {
+        libc::AF_INET => IpAddr::V4(Ipv4Addr::new(src[0], src[1], src[2], src[3])),
+        libc::AF_INET6 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(src).ok()?)),
+        _ => return None,
+    };
+    let word = |at: usize| u32::from_ne_bytes(m[at..at + 4].try_into().unwrap());
+    Some(Listener {
+        addr,
+        port,
+        uid: word(64),
+        inode: word(68),
+        pids: vec![],
+    })
+}
+
+/// Runs one dump on `fd` and collects the listeners on `port`.
+fn dump(fd: &OwnedFd, family: u8, port: u16, out: &mut Vec<Listener>) -> std::io::Result<()> {
+    let req = request(family, port, u32::from(family));
+    let raw = fd.as_raw_fd();
+    // SAFETY: plain send/recv on an open socket with buffers we own.
+    if unsafe { libc::send(raw, req.as_ptr().cast(), req.len(), 0) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut rx = vec![0u8; 32 * 1024];
+    loop {
+        let n = unsafe { libc::recv(raw, rx.as_mut_ptr().cast(), rx.len(), 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        let (n, mut off) = (n as usize, 0);
+        if n == 0 {
+            return Ok(());
+        }
+        while off + NLMSG_HDR <= n {
+            let len = u32::from_ne_bytes(rx[off..off + 4].try_into().unwrap()) as usize;
+            let kind = u16::from_ne_bytes(rx[off + 4..off + 6].try_into().unwrap());
+            if len < NLMSG_HDR || off + len > n {
+                return Err(std::io::Error::other("truncated sock_diag reply"));
+            }
+            match kind {
+                NLMSG_DONE => return Ok(()),
+                NLMSG_ERROR => {
+                    let code = i32::from_ne_bytes(rx[off + 16..off + 20].try_into().unwrap());
+                    // IPv6 compiled out: no IPv6 listeners to report.
+                    if code == -libc::ENOENT && i32::from(family) == libc::AF_INET6 {
+                        return Ok(());
+                    }
+                    return Err(std::io::Error::from_raw_os_error(-code));
+                }
+                SOCK_DIAG_BY_FAMILY => {
+                    // Filtered again here: the kernel's port filter is a courtesy.
+                    if let Some(l) =
+                        parse_msg(&rx[off + NLMSG_HDR..off + len]).filter(|l| l.port == port)
+                    {
+                        out.push(l);
+                    }
+                }
+                _ => {}
+            }
+            off += (len + 3) & !3;
+        }
+    }
+}
+
+fn diag_socket() -> std::io::Result<OwnedFd> {
+    let s = Socket::new(NETLINK_SOCK_DIAG)?;
+    // SAFETY: into_raw_fd hands over sole ownership of the descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(s.into_raw_fd()) })
+}
+
+/// The TCP listeners (IPv4 and IPv6) on `port` inside netns `ns` ("" = this
+/// process's), with the pids holding each socket.
+pub fn tcp_listeners(ns: &str, port: u16) -> Result<Vec<Listener>> {
+    let what = || format!("sock_diag TCP listeners on port {port}{}", in_ns(ns));
+    let fd = netns::run_in(ns, diag_socket)?.ctx(what)?;
+    // A dump that never ends must become an error, not a hang.
+    setsockopt(&fd, ReceiveTimeout, &TimeVal::new(2, 0))
+        .map_err(|e| Error::os(what(), e.into()))?;
+    let mut out = vec![];
+    dump(&fd, libc::AF_INET as u8, port, &mut out).ctx(what)?;
+    dump(&fd, libc::AF_INET6 as u8, port, &mut out).ctx(what)?;
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let inodes: Vec<u32> = out.iter().map(|l| l.inode).collect();
+    // Usually a process of the namespace holds the socket; one that opened
+    // it and then left (or got it over a unix socket) is found by a wider scan.
+    let mut owners = socket_owners(&pids_of(ns)?, &inodes);
+    if owners.iter().all(|(_, p)| p.is_empty()) {
+        owners = socket_owners(&all_pids(), &inodes);
+    }
+    for l in &mut out {
+        if let Some((_, p)) = owners.iter().find(|(i, _)| *i == l.inode) {
+            l.pids.clone_from(p);
+        }
+    }
+    Ok(out)
+}
+
+fn pids_of(ns: &str) -> Result<Vec<u32>> {
+    if ns.is_empty() {
+        let me = fs::metadata("/proc/self/ns/net").ctx(|| "own netns".into())?;
+        use std::os::unix::fs::MetadataExt;
+        return Ok(netns::scan_pids()?
+            .remove(&(me.dev(), me.ino()))
+            .unwrap_or_default());
+    }
+    netns::pids_in(ns)
+}
+
+fn all_pids() -> Vec<u32> {
+    fs::read_dir("/proc").map_or_else(
+        |_| vec![],
+        |rd| {
+            rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        },
+    )
+}
+
+/// For each socket inode, the pids among `pids` that have it open (from the
+/// `socket:[inode]` links in /proc/<pid>/fd).
+pub fn socket_owners(pids: &[u32], inodes: &[u32]) -> Vec<(u32, Vec<u32>)> {
+    let mut out: Vec<(u32, Vec<u32>)> = inodes.iter().map(|&i| (i, vec![])).collect();
+    for &pid in pids {
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.filter_map(|e| e.ok()) {
+            let Ok(target) = fs::read_link(fd.path()) else {
+                continue;
+            };
+            let Some(inode) = socket_inode(&target.to_string_lossy()) else {
+                continue;
+            };
+            if let Some((_, p)) = out.iter_mut().find(|(i, _)| *i == inode) {
+                if !p.contains(&pid) {
+                    p.push(pid);
+                }
+            }
+        }
+    }
+    for (_, p) in &mut out {
+        p.sort_unstable();
+    }
+    out
+}
+
+/// `socket:[12345]` -> 12345.
+fn socket_inode(link: &str) -> Option<u32> {
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_layout() {
+        let r = request(libc::AF_INET as u8, 8080, 7);
+        assert_eq!(r.len(), 72);
+        assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()), 72);
+        assert_eq!(
+            u16::from_ne_bytes(r[4..6].try_into().unwrap()),
+            SOCK_DIAG_BY_FAMILY
+        );
+        assert_eq!(r[16], libc::AF_INET as u8);
+        assert_eq!(r[17], libc::IPPROTO_TCP as u8);
+        assert_eq!(u32::from_ne_bytes(r[20..24].try_into().unwrap()), 1 << 10);
+        assert_eq!(&r[24..26], &8080u16.to_be_bytes());
+    }
+
+    #[test]
+    fn parses_a_message() {
+        let mut m = vec![0u8; MSG_LEN];
+        m[0] = libc::AF_INET as u8;
+        m[1] = TCP_LISTEN as u8;
+        m[4..6].copy_from_slice(&80u16.to_be_bytes());
+        m[8..12].copy_from_slice(&[10, 0, 1, 2]);
+        m[64..68].copy_from_slice(&65534u32.to_ne_bytes());
+        m[68..72].copy_from_slice(&4242u32.to_ne_bytes());
+        let l = parse_msg(&m).unwrap();
+        assert_eq!(l.addr, IpAddr::V4(Ipv4Addr::new(10, 0, 1, 2)));
+        assert_eq!((l.port, l.uid, l.inode), (80, 65534, 4242));
+        assert!(parse_msg(&m[..40]).is_none());
+    }
+
+    #[test]
+    fn socket_links() {
+        assert_eq!(socket_inode("socket:[123]"), Some(123));
+        assert_eq!(socket_inode("pipe:[123]"), None);
+        assert_eq!(socket_inode("/dev/null"), None);
+    }
+}

@@ -1,0 +1,78 @@
+//! sock_diag listeners and netns deletion's refusals, against the real
+//! kernel. Run only inside the sandbox (scripts/sandbox.sh sets VPCCTL_SANDBOX=1).
+
+use std::net::TcpListener;
+
+use netkit::{netns, sockdiag};
+
+fn sandboxed() -> bool {
+    let ok =
+        std::env::var("VPCCTL_SANDBOX").as_deref() == Ok("1") && nix::unistd::geteuid().is_root();
+    if !ok {
+        eprintln!(
+            "skipped: kernel test needs root inside the sandbox (scripts/sandbox.sh cargo test)"
+        );
+    }
+    ok
+}
+
+#[test]
+fn listeners_by_port_v4_and_v6_with_their_holder() {
+    if !sandboxed() {
+        return;
+    }
+    let ns = "sd-listen";
+    netns::add(ns).unwrap();
+    // Opened inside the namespace by this process, which lives outside it:
+    // the holder is found by the wider /proc scan.
+    let v4 = netns::run_in(ns, || TcpListener::bind("0.0.0.0:8081"))
+        .unwrap()
+        .unwrap();
+    let v6 = netns::run_in(ns, || TcpListener::bind("[::]:8082"))
+        .unwrap()
+        .unwrap();
+    let me = std::process::id();
+
+    let l4 = sockdiag::tcp_listeners(ns, 8081).unwrap();
+    assert_eq!(l4.len(), 1, "{l4:?}");
+    assert_eq!(l4[0].addr.to_string(), "0.0.0.0");
+    assert_eq!(l4[0].port, 8081);
+    assert_eq!(l4[0].pids, vec![me]);
+    let l6 = sockdiag::tcp_listeners(ns, 8082).unwrap();
+    assert_eq!(l6.len(), 1, "{l6:?}");
+    assert_eq!(l6[0].addr.to_string(), "::");
+    assert_eq!(l6[0].pids, vec![me]);
+
+    // Another port, and the same port in another namespace: nothing.
+    assert!(sockdiag::tcp_listeners(ns, 8083).unwrap().is_empty());
+    assert!(sockdiag::tcp_listeners("", 8081).unwrap().is_empty());
+    // Closed listeners are gone from the kernel's answer.
+    drop(v4);
+    assert!(sockdiag::tcp_listeners(ns, 8081).unwrap().is_empty());
+    drop(v6);
+    assert!(sockdiag::tcp_listeners(ns, 8082).unwrap().is_empty());
+    netns::del(ns).unwrap();
+}
+
+#[test]
+fn netns_del_leaves_paths_outside_and_symlinks_alone() {
+    if !sandboxed() {
+        return;
+    }
+    std::fs::create_dir_all("/run/netns").unwrap();
+    std::fs::write("/run/sd-victim", "x").unwrap();
+    for bad in ["../sd-victim", "", "..", "a/b"] {
+        assert!(netns::del(bad).is_err(), "{bad:?} refused");
+    }
+    assert!(std::path::Path::new("/run/sd-victim").exists());
+    // A symlink to this process's own namespace: deleting "it" would kill
+    // every process of the namespace, this test included.
+    let link = "/run/netns/sd-link";
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink("/proc/self/ns/net", link).unwrap();
+    let e = netns::del("sd-link").unwrap_err();
+    assert!(e.to_string().contains("symlink"), "{e}");
+    assert!(std::fs::symlink_metadata(link).is_ok(), "left in place");
+    std::fs::remove_file(link).unwrap();
+    std::fs::remove_file("/run/sd-victim").unwrap();
+}
