@@ -95,7 +95,6 @@ for ((i = 0; i < n; i++)); do
   ip -n "$r" route add "$net.2/32" dev "$link"
   ip -n "$ns" addr add "$net.2/24" dev eth0
   ip -n "$ns" route add "$dst" via "$net.1" dev eth0
-  ip netns exec "$ns" sysctl -qw net.ipv4.ip_unprivileged_port_start=0
   ip netns exec "$ns" nft -f "$work/policy.nft"
   ip netns exec "$r" nft add element inet vpcctl "$type" "{ $net.0/24 }"
 done

@@ -73,9 +73,9 @@ export function createSubnet(vpc: VpcState, subnet: SubnetState, peerCidrs: stri
     { op: 'addrAdd', ns: rns, dev: link, cidr: `${addr(subnet.cidr, 1)}/32` },
     { op: 'routeAdd', ns: rns, dst: `${addr(subnet.cidr, 2)}/32`, dev: link },
     { op: 'addrAdd', ns, dev: HOST_LINK, cidr: withLen(subnet.cidr, 2) },
+    // No per-namespace sysctl for apps to serve port 80: they get
+    // CAP_NET_BIND_SERVICE as an ambient capability instead (netkit spawn.rs).
     ...hostRoutes(vpc, subnet, peerCidrs),
-    // Apps run unprivileged and may still serve port 80 inside their namespace.
-    { op: 'sysctlSet', ns, key: 'net/ipv4/ip_unprivileged_port_start', value: '0' },
   ];
   const policy = policyOp(vpc, subnet);
   if (policy) ops.push(policy);

@@ -7,7 +7,7 @@ import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshStateDir, ip, netnsList, vpcctl } from '../helpers/sandbox.js';
+import { FETCH, freshStateDir, inNs, ip, netnsList, vpcctl } from '../helpers/sandbox.js';
 import { alive } from '../../src/api/apps.js';
 import { native } from '../../src/native.js';
 
@@ -109,6 +109,22 @@ test.serial('a port another process listens on (IPv4 or IPv6) is refused with it
   const other = await run('deploy-app', '--vpc', 'prod', '--subnet', 'db', '--port', '8080');
   t.is(other.code, 0, other.stderr);
   for (const c of [v4, v6]) process.kill(c.pid!, 'SIGKILL');
+});
+
+test.serial('an app as nobody serves port 80 with CAP_NET_BIND_SERVICE alone, without the per-subnet sysctl', async (t) => {
+  const sysctl = inNs('ns-prod-web', ['cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start']);
+  t.is(sysctl.stdout.trim(), '1024', 'the namespace keeps the kernel default');
+  const r = await deploy('--port', '80');
+  t.is(r.code, 0, r.stderr);
+  const app = readState().vpcs.prod.subnets.web.apps.find((a: { port: number }) => a.port === 80);
+  const status = readFileSync(`/proc/${app.pid}/status`, 'utf8');
+  t.regex(status, /^Uid:\s+65534\s/m, 'unprivileged');
+  // Bit 10 (CAP_NET_BIND_SERVICE) and nothing else: effective, permitted, ambient.
+  for (const set of ['CapEff', 'CapPrm', 'CapAmb']) t.regex(status, new RegExp(`^${set}:\\s+0+400$`, 'm'), set);
+  const res = inNs('ns-prod-db', [process.execPath, FETCH, 'http://10.0.1.2/']);
+  t.is(res.status, 0, res.stderr);
+  t.like(JSON.parse(res.stdout), { subnet: 'web', port: 80 });
+  t.is((await run('stop-app', '--vpc', 'prod', '--subnet', 'web')).code, 0);
 });
 
 test.serial('stop-app signals a pid from the state only if it is an app of that subnet', async (t) => {

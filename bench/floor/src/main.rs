@@ -387,14 +387,13 @@ fn create(n: usize, vpc: &str) {
     });
     let mut router = router.unwrap();
 
-    // Host namespaces: each gets its socket, sysctl and policy table while the
+    // Host namespaces: each gets its socket and policy table while the
     // thread is inside it (nothing there depends on eth0 existing yet).
     let t_ns = Instant::now();
     let mut hosts: Vec<(File, Nl)> = Vec::with_capacity(n);
     for s in &subnets {
         let mut nl = None;
         let fd = netns_add(&format!("ns-{vpc}-{}", s.name), home.as_raw_fd(), || {
-            sysctl("net/ipv4/ip_unprivileged_port_start", "0");
             nft.run("host table", &table(POLICY));
             let mut h = Nl::new("host");
             h.set_link(1, true, &format!("vpcctl:host:{vpc}/{}", s.name));

@@ -18,6 +18,8 @@ use crate::{
 
 #[derive(Debug, Clone, Default)]
 pub struct SpawnOptions {
+    /// A non-zero uid keeps CAP_NET_BIND_SERVICE (ambient, so it survives
+    /// exec) and no other capability: apps may serve port 80 unprivileged.
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     /// Added to (or overriding) the inherited environment.
@@ -66,10 +68,18 @@ fn command(
                     return Err(io::Error::last_os_error());
                 }
             }
-            if let Some(u) = ids.uid {
-                if libc::setuid(u) != 0 {
+            if let Some(u) = ids.uid.filter(|&u| u != 0) {
+                // Keep the permitted set across setuid, then narrow it to
+                // CAP_NET_BIND_SERVICE alone and make that ambient, so the
+                // unprivileged app may bind ports < 1024 in its namespace
+                // (no per-namespace ip_unprivileged_port_start sysctl) and
+                // holds no other capability after exec.
+                if libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || libc::setuid(u) != 0 {
                     return Err(io::Error::last_os_error());
                 }
+                bind_service_only()?;
+            } else if ids.uid == Some(0) && libc::setuid(0) != 0 {
+                return Err(io::Error::last_os_error());
             }
             if detach {
                 if libc::setsid() < 0 {
@@ -88,6 +98,58 @@ fn command(
         });
     }
     Ok(cmd)
+}
+
+const CAP_NET_BIND_SERVICE: u32 = 10;
+
+/// struct __user_cap_header_struct / __user_cap_data_struct (capset(2)).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Sets this thread's capabilities to CAP_NET_BIND_SERVICE only (effective,
+/// permitted, inheritable) and raises it as ambient, so it survives exec
+/// of an ordinary binary. Called between fork and exec: raw syscalls only.
+unsafe fn bind_service_only() -> io::Result<()> {
+    const VERSION_3: u32 = 0x2008_0522;
+    let bit = 1u32 << CAP_NET_BIND_SERVICE;
+    let hdr = CapHeader {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: bit,
+            permitted: bit,
+            inheritable: bit,
+        },
+        CapData {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+    ];
+    if libc::syscall(libc::SYS_capset, &hdr as *const CapHeader, data.as_ptr()) != 0
+        || libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE,
+            libc::c_ulong::from(CAP_NET_BIND_SERVICE),
+            0,
+            0,
+        ) != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Starts `argv` inside `ns` in its own session, stdin from /dev/null and
