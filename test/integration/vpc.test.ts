@@ -89,7 +89,7 @@ test.serial('VPCs are isolated, also with overlapping CIDRs', async (t) => {
 
 test.serial('a failure mid-command is rolled back: injected fault at each step', async (t) => {
   const before = { ns: netnsList(), state: readFileSync(join(state, 'state.json'), 'utf8'), routes: ip(['route'], 'vpcr-demo') };
-  for (const k of [1, 3, 6, 8]) {
+  for (const k of [1, 3, 6, 7]) { // 7 is the last op (the router table)
     const r = await vpcctl(state, ['create-subnet', '--vpc', 'demo', '--name', 'new', '--cidr', '10.0.9.0/24', '--type', 'private'], { VPCCTL_FAULT_AT: String(k) });
     t.is(r.code, 1, `fault at ${k}`);
     t.regex(r.stderr, /injected fault/);
