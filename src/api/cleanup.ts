@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernel, native } from '../native.js';
-import { NFT_FAMILY, NFT_TABLE, ownsNs, parseTag } from '../model/names.js';
+import { NFT_FAMILY, NFT_TABLE, isVpcctlNsName, ownsNs, parseTag } from '../model/names.js';
 import { HOST_NS, type Op } from '../plan/ops.js';
 import type { StateStore } from '../state/store.js';
 import type { State } from '../state/types.js';
@@ -27,7 +27,13 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   const n = await native();
   const state: State | null = await store.read().catch(() => null);
   const all = await kernel(n.netnsList());
-  const tags = new Map(await Promise.all(all.map(async (ns) => [ns, await kernel(n.netnsTag(ns)).catch(() => null)] as const)));
+  const pendingNames = (state?.pending ?? []).filter((ns) => typeof ns === 'string' && isVpcctlNsName(ns));
+  const names = [...new Set([...all, ...pendingNames])];
+  // One native call; if some tag cannot be read, each on its own, and an
+  // unreadable one counts as untagged (then only a recorded name is ours).
+  const read = await kernel(n.netnsTags(names))
+    .catch(() => Promise.all(names.map((ns) => kernel(n.netnsTag(ns)).catch(() => null))));
+  const tags = new Map(read.map((tag, i) => [names[i]!, tag]));
   // Tagged as ours (the tag vpcctl gives that very name), or recorded as
   // pending before a crash could tag it (or even mount it: netnsDel also
   // removes a half-made /run/netns entry) and named by vpcctl's rule, and

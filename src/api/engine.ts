@@ -72,7 +72,7 @@ export class Engine {
       if (Object.keys(desired.vpcs).length > 0) desired.hostForwardBefore ??= view.hostForward;
 
       const plan = makePlan(current, desired, view);
-      await this.keepToOwn(plan, current, view, (m) => warnings.push(m));
+      await this.keepToOwn(plan, current, (m) => warnings.push(m));
       const result = (changed: boolean): ChangeResult<T> => ({
         changed, changes: plan.changes, plan, dryRun: !!opts.dryRun, warnings, value,
         elapsedMs: elapsed(),
@@ -124,7 +124,7 @@ export class Engine {
    * the plan with a warning, or, when the plan would then create it, the
    * command is refused: a foreign namespace of that name is never touched.
    */
-  private async keepToOwn(plan: Plan, current: State, view: KernelView, warn: (m: string) => void): Promise<void> {
+  private async keepToOwn(plan: Plan, current: State, warn: (m: string) => void): Promise<void> {
     const recorded = new Set<string>(current.pending);
     for (const v of Object.values(current.vpcs)) {
       recorded.add(routerNs(v.name));
@@ -133,9 +133,9 @@ export class Engine {
     const dels = plan.ops.filter((o): o is Extract<typeof o, { op: 'netnsDel' }> => o.op === 'netnsDel');
     if (dels.length === 0) return;
     const n = await native();
-    // Only mounted namespaces have a tag to read; an absent name is a
-    // half-made /run/netns entry, removed only if the rule names it ours.
-    const tags = await Promise.all(dels.map((o) => (view.namespaces.has(o.ns) ? kernel(n.netnsTag(o.ns)) : null)));
+    // One native call reads every tag (null for an absent name: a half-made
+    // /run/netns entry, removed only if the rule names it ours).
+    const tags = await kernel(n.netnsTags(dels.map((o) => o.ns)));
     const creates = new Set(plan.ops.flatMap((o) => (o.op === 'netnsAdd' ? [o.ns] : [])));
     const foreign = new Set<string>();
     dels.forEach((o, i) => {

@@ -12,6 +12,7 @@ pub mod link;
 pub mod lock;
 pub mod netns;
 pub mod nft;
+pub mod nstag;
 pub mod plan;
 pub mod probe;
 pub mod route;

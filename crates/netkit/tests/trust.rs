@@ -1,9 +1,10 @@
-//! sock_diag listeners and netns deletion's refusals, against the real
-//! kernel. Run only inside the sandbox (scripts/sandbox.sh sets VPCCTL_SANDBOX=1).
+//! What vpcctl checks before it takes anything: sock_diag listeners, the
+//! tags of namespaces read in one call, and netns deletion's refusals,
+//! against the real kernel. Run only inside the sandbox (scripts/sandbox.sh sets VPCCTL_SANDBOX=1).
 
 use std::net::TcpListener;
 
-use netkit::{netns, sockdiag};
+use netkit::{exec, netns, nstag, plan, sockdiag};
 
 fn sandboxed() -> bool {
     let ok =
@@ -75,4 +76,28 @@ fn netns_del_leaves_paths_outside_and_symlinks_alone() {
     assert!(std::fs::symlink_metadata(link).is_ok(), "left in place");
     std::fs::remove_file(link).unwrap();
     std::fs::remove_file("/run/sd-victim").unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lo_aliases_of_many_namespaces_in_one_call() {
+    if !sandboxed() {
+        return;
+    }
+    let add = plan::Op::NetnsAdd {
+        ns: "tg-tagged".into(),
+        tag: "vpcctl:host:a/b".into(),
+    };
+    exec::run_one(&add, exec::Options::default().timeout)
+        .await
+        .unwrap();
+    netns::add("tg-plain").unwrap();
+    let names: Vec<String> = ["tg-tagged", "tg-plain", "tg-absent"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        nstag::lo_aliases(&names).unwrap(),
+        vec![Some("vpcctl:host:a/b".to_string()), None, None]
+    );
+    netns::del("tg-tagged").unwrap();
+    netns::del("tg-plain").unwrap();
 }

@@ -12,7 +12,8 @@ use napi::{
 };
 use napi_derive::napi;
 use netkit::{
-    addr, conn, exec, link, netns, nft, plan, plan::Op, probe, route, sockdiag, spawn, sysctl,
+    addr, conn, exec, link, netns, nft, nstag, plan, plan::Op, probe, route, sockdiag, spawn,
+    sysctl,
 };
 
 /// mimalloc: the executor allocates from many threads at once, where glibc
@@ -79,6 +80,14 @@ pub async fn netns_tag(name: String) -> Result<Option<String>> {
         .await
         .map_err(err)?
         .and_then(|l| l.alias))
+}
+
+/// The ownership tags (alias of `lo`) of many namespaces in one call, in
+/// order; null for none or for an absent namespace. One synchronous GET per
+/// namespace: much cheaper than `netnsTag` each (a connection each).
+#[napi]
+pub async fn netns_tags(names: Vec<String>) -> Result<Vec<Option<String>>> {
+    blocking(move || nstag::lo_aliases(&names)).await
 }
 
 /// Pids of the processes whose network namespace is `name`.
