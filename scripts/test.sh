@@ -30,6 +30,13 @@ passed=$((passed + r_ok)); failed=$((failed + r_nok))
 [[ $rc == 0 || $r_nok -gt 0 ]] || { tail -30 "$log/rust.txt"; failed=$((failed + 1)); }
 
 echo "== integration (TypeScript, one sandbox per file)"
+# package.test.ts installs the packed package offline inside a sandbox (no
+# network there): npm's cache must already hold the metadata and tarballs of
+# its dependencies, which `npm ci` alone does not put there on a fresh machine.
+warm=$(mktemp -d)
+node -e 'const p = require("./package.json"); console.log(JSON.stringify({ name: "warm", version: "1.0.0", private: true, dependencies: p.dependencies }))' >"$warm/package.json"
+(cd "$warm" && npm install --prefer-offline --ignore-scripts --no-audit --no-fund --silent) || echo "warning: could not warm npm's cache for the package test"
+rm -rf "$warm"
 files=(test/integration/*.test.ts)
 run_one() { # file -> log/<name>.tap
   local f=$1 name; name=$(basename "$f" .test.ts)
