@@ -59,7 +59,7 @@ const zodBundle = {
 };
 
 // The zod functions the CLI's sources call, as `z.name` (types are erased).
-const ZOD_USERS = ['dist/model/schema.js'];
+const ZOD_USERS = ['dist/model/schema.js', 'dist/state/schema.js'];
 const zodNames = new Set();
 for (const file of ZOD_USERS) {
   const js = readFileSync(file, 'utf8');
