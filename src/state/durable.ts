@@ -75,6 +75,8 @@ function writeComplete(path: string, data: Buffer, mode: number): void {
 
 /** Point `to` at the inode of `from` atomically (a link under a temporary name, then rename). */
 function relink(from: string, to: string): void {
+  // Already so (rename(2) of two links to one inode would do nothing and leave the temporary name).
+  if (sameFile(fileId(from), fileId(to))) return;
   const tmp = tempName(to);
   unlinkQuietly(tmp);
   linkSync(from, tmp);
