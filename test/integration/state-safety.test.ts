@@ -278,7 +278,9 @@ test.serial('output to a closed pipe ends quietly with exit 0, also under a pty'
   const vpcs: Record<string, unknown> = {};
   for (let i = 0; i < 3000; i++) vpcs[`v${i}`] = { name: `v${i}`, cidr: `10.${i % 250}.0.0/16`, uplink: null, transit: null, subnets: {} };
   writeFileSync(join(dir, 'state.json'), JSON.stringify({ version: 1, transitPool: '100.64.0.0/16', vpcs, peerings: [], pending: [] }));
-  const env = { ...process.env, VPCCTL_STATE_DIR: dir };
+  // As from a person's terminal: ava's workers set FORCE_COLOR, which skips the code that touches process.stdout.
+  const env: NodeJS.ProcessEnv = { ...process.env, VPCCTL_STATE_DIR: dir, TERM: 'xterm' };
+  for (const k of ['FORCE_COLOR', 'NO_COLOR', 'CI']) delete env[k];
   for (const args of ['list-vpcs', 'list-vpcs --json']) {
     const line = `${process.execPath} ${CLI} ${args} | head -1; echo "exit=\${PIPESTATUS[0]}"`;
     const plain = spawnSync('bash', ['-c', line], { encoding: 'utf8', env });
