@@ -15,7 +15,8 @@ export const TOPOLOGY_MAX_BYTES = 16 * 1024 * 1024;
 /** The largest policy file vpcctl reads (port and address lists go into sets: a big one is ~100 KiB). */
 export const POLICY_MAX_BYTES = 1024 * 1024;
 
-const mib = (n: number) => `${(n / 1024 / 1024).toFixed(n % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
+const sizeText = (n: number) =>
+  n % 2 ** 20 === 0 ? `${n / 2 ** 20} MiB` : n % 2 ** 10 === 0 ? `${n / 2 ** 10} KiB` : `${n} bytes`;
 
 function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
@@ -44,7 +45,7 @@ export function readInputFile(path: string, what: string, limit: number): string
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new VpcctlError('INVALID_INPUT', `${what} ${path} is ${kindOf(st)}: give a regular file`);
-    const tooBig = () => new VpcctlError('INVALID_INPUT', `${what} ${path} is larger than ${mib(limit)}, the most vpcctl reads for a ${what}`);
+    const tooBig = () => new VpcctlError('INVALID_INPUT', `${what} ${path} is larger than ${sizeText(limit)}, the most vpcctl reads for a ${what}`);
     if (st.size > limit) throw tooBig();
     // One byte more than the limit: a file growing while read is caught too.
     const buf = Buffer.allocUnsafe(Math.min(st.size, limit) + 1);
