@@ -123,17 +123,17 @@ export class Engine {
    * state.json back as it was, byte for byte. If even the undo fails, the
    * pending mark (written before the plan) makes the next command repair.
    */
-  private async undoUnsaved(current: State, desired: State, saved: StateTransaction, cause: unknown): Promise<unknown> {
-    if (!(cause instanceof VpcctlError)) return cause;
+  private async undoUnsaved(current: State, desired: State, saved: StateTransaction, cause: unknown): Promise<VpcctlError> {
+    const why = (cause as Error).message ?? String(cause);
     // ip_forward goes back to what it was before this command, also when this command turned it on first.
     const back: State = { ...current, hostForwardBefore: current.hostForwardBefore ?? desired.hostForwardBefore };
     try {
       await this.run(makePlan(desired, back, await this.kernelView()));
     } catch (e) {
-      return new VpcctlError('STATE', `${cause.message}; undoing this command's kernel changes failed too (${(e as Error).message}): 'vpcctl status' shows what differs, the next command repairs what it can`);
+      return new VpcctlError('STATE', `${why}; undoing this command's kernel changes failed too (${(e as Error).message}): 'vpcctl status' shows what differs, the next command repairs what it can`);
     }
     const reverted = saved.revert();
-    return new VpcctlError('STATE', `${cause.message}; this command's kernel changes were undone${reverted ? `, the state is as before` : `; ${await this.store.restoreHint()}`}`);
+    return new VpcctlError('STATE', `${why}; this command's kernel changes were undone${reverted ? `, the state is as before` : `; ${await this.store.restoreHint()}`}`);
   }
 
   async run(plan: Plan, opts: ChangeOptions = {}): Promise<void> {
