@@ -184,7 +184,13 @@ export class Vpcctl {
       const subnet = findSubnet(state, input.vpc, input.subnet);
       const app = await startApp(this.store.dir, hostAddressOf(subnet), input, subnet);
       subnet.apps = [...subnet.apps.filter((a) => a.port !== app.port), app];
-      await this.store.write(state);
+      try {
+        await this.store.write(state);
+      } catch (e) {
+        // An app the state does not know would run untracked: stop it.
+        await stopProcess(app.pid);
+        throw e;
+      }
       return appStatus(input.vpc, input.subnet, app);
     });
   }

@@ -101,6 +101,7 @@ export function buildProgram(): Command {
     .action(async (_o, cmd) => {
       const r = await api(cmd).cleanupAll();
       print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
+      if (r.ipForwardLeft !== undefined) print(`ip_forward left at ${r.ipForwardLeft}: something else changed it after vpcctl set it to 1`);
     });
 
   // --- peering and policies ------------------------------------------------
