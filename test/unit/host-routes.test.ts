@@ -174,3 +174,15 @@ test('special ranges: loopback, link-local, multicast, class E, 0/8 are refused;
   const e = errorOf(() => validateTopology(parseTopology({ vpcs: [{ name: 'm', cidr: '169.254.0.0/16', subnets: [] }] })));
   t.is(e.message, 'vpcs[0].cidr: vpc 169.254.0.0/16 overlaps the link-local 169.254.0.0/16 range, which is not routable: choose another CIDR');
 });
+
+test('a claim from a topology file is named by its path; one kept from the state by none', async (t) => {
+  const { claimPath, readTopology } = await import('../../src/api/topology.js');
+  const topo = readTopology({ vpcs: [
+    { name: 'a', cidr: '10.1.0.0/16', subnets: [] },
+    { name: 'b', cidr: '10.2.0.0/16', subnets: [{ name: 'x', cidr: '10.2.1.0/24', type: 'private' }, { name: 'web', cidr: '10.2.2.0/24', type: 'public' }] },
+  ] });
+  t.is(claimPath(topo, { vpc: 'b', cidr: '10.2.0.0/16', uplink: null }), 'vpcs[1].cidr');
+  t.is(claimPath(topo, { vpc: 'b', subnet: 'web', cidr: '10.2.2.0/24', uplink: null }), 'vpcs[1].subnets[1].cidr');
+  t.is(claimPath(topo, { vpc: 'b', subnet: 'kept', cidr: '10.2.3.0/24', uplink: null }), undefined);
+  t.is(claimPath(topo, { vpc: 'old', cidr: '10.3.0.0/16', uplink: null }), undefined);
+});

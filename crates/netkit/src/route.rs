@@ -124,8 +124,7 @@ pub async fn add(h: &Handle, ns: &str, r: &Route) -> Result<Option<Route>> {
 /// caller's own object, being re-made), it is replaced (NLM_F_REPLACE)
 /// and returned, so that an undo can put it back as it was. A route on
 /// another device, or on none (a blackhole, a multipath route), belongs to
-/// someone else: it is never taken over, and the add fails with EEXIST
-/// naming it. The returned route is spelled as the listing spells it:
+/// someone else: it is never taken over, and the add fails, naming it. The returned route is spelled as the listing spells it:
 /// destination, gateway, device, onlink, source.
 pub async fn add_at(
     h: &Handle,

@@ -868,10 +868,22 @@ async fn route_add_never_takes_another_devices_route() {
     assert!(routes.contains(&theirs), "{routes:?}");
     assert!(!routes.iter().any(|r| r.dst == "10.85.0.0/16"), "{routes:?}");
 
-    // All tables: a route of another table is listed with its table.
+    // All tables, with what tells whose a route is: an address gives a
+    // `proto kernel` route in main and a `local` one in the local table.
+    assert!(addr::add(&h, "nk-rx", "rx-a", "10.84.0.1/24").await.unwrap());
     let all = route::list_all(&h, "nk-rx").await.unwrap();
-    assert!(all.iter().any(|r| r.dst == "10.86.0.0/16" && r.table == 254 && r.kind == 1));
-    assert!(all.iter().any(|r| r.table == 255), "the local table is in the dump");
+    assert!(
+        all.iter().any(|r| r.dst == "10.86.0.0/16" && r.table == 254 && r.kind == 1),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|r| r.dst == "10.84.0.0/24" && r.table == 254 && r.protocol == 2),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|r| r.dst == "10.84.0.1/32" && r.table == 255 && r.kind == 2),
+        "{all:?}"
+    );
     drop(h);
     netns::del("nk-rx").unwrap();
 }
