@@ -110,6 +110,49 @@ export declare function netnsTag(name: string): Promise<string | null>
 export declare function netnsTags(names: Array<string>): Promise<Array<string | undefined | null>>
 
 /**
+ * Links, addresses, routes of all tables and rule tables of `ns`, read
+ * in one call (four dumps over one connection).
+ */
+export declare function netView(ns: string): Promise<NetView>
+
+/**
+ * A namespace's IPv4 network in one read: links, addresses, the routes of
+ * every table, and the tables its policy rules look up.
+ */
+export interface NetView {
+  links: Array<NetViewLink>
+  addrs: Array<AddrInfo>
+  routes: Array<NetViewRoute>
+  ruleTables: Array<number>
+}
+
+export interface NetViewLink {
+  index: number
+  name: string
+  alias?: string
+  /** Administratively up (IFF_UP). */
+  up: boolean
+  loopback: boolean
+}
+
+export interface NetViewRoute {
+  /** `default` or a CIDR. */
+  dst: string
+  /** The device's name; absent for blackhole/unreachable and multipath routes. */
+  dev?: string
+  via?: string
+  /** 254 main, 253 default, 255 local, or a policy table. */
+  table: number
+  /** rtm_protocol: 2 kernel, 3 boot, 4 static, 16 dhcp, ... */
+  protocol: number
+  /** rtm_scope: 0 universe, 253 link, 254 host. */
+  scope: number
+  /** rtm_type: 1 unicast, 2 local, 3 broadcast, 6 blackhole, 7 unreachable, 8 prohibit, ... */
+  kind: number
+  metric: number
+}
+
+/**
  * Replaces table `family table` in `ns` whole, in one transaction.
  * `rulesetJson` is a JSON array of libnftables objects that go inside the
  * table (chains, sets, maps, rules, elements), each naming that family
@@ -147,7 +190,10 @@ export interface ProbeResult {
   error?: string
 }
 
-/** Adds or replaces (NLM_F_REPLACE) an IPv4 route in the main table. */
+/**
+ * Adds an IPv4 route to the main table; a route to the same destination
+ * on the same device is replaced, one on another device is refused (EEXIST).
+ */
 export declare function routeAdd(ns: string, route: RouteInfo): Promise<void>
 
 /** Deletes an IPv4 route. Absent is success. */

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, userLookup, vethAdd } = nativeBinding
+const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, userLookup, vethAdd } = nativeBinding
 export { FileLock }
 export { addrAdd }
 export { addrDel }
@@ -790,6 +790,7 @@ export { netnsList }
 export { netnsPids }
 export { netnsTag }
 export { netnsTags }
+export { netView }
 export { nftApply }
 export { nftAvailable }
 export { nftDelete }

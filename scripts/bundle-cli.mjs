@@ -18,28 +18,22 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
-// Two packages load a heavy Node module at load time for a case the CLI
-// never meets; each gets a stand-in here:
+// A package may load a heavy Node module at load time for a case the CLI
+// never meets; it gets a stand-in here:
 //  - commander requires node:child_process (which drags in net and dgram,
 //    ~7 ms) for executable subcommands vpcctl does not have: the stand-in
-//    loads the real module on first use;
-//  - write-file-atomic reads worker_threads.threadId (node:worker_threads
-//    drags in streams, ~9 ms) to name its temporary files: the CLI runs on
-//    the main thread, whose threadId is 0.
+//    loads the real module on first use.
+// (write-file-atomic had one for worker_threads; the state store no longer uses it.)
 const STAND_INS = {
   'node:child_process': {
     importer: /[\\/]commander[\\/]/,
     contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
   },
-  worker_threads: {
-    importer: /[\\/]write-file-atomic[\\/]/,
-    contents: 'module.exports = { threadId: 0, isMainThread: true };',
-  },
 };
 const standIns = {
   name: 'stand-ins',
   setup(b) {
-    b.onResolve({ filter: /^(node:child_process|worker_threads)$/ }, (args) =>
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
       STAND_INS[args.path].importer.test(args.importer) ? { path: args.path, namespace: 'stand-in' } : undefined);
     b.onLoad({ filter: /.*/, namespace: 'stand-in' }, (args) => ({ contents: STAND_INS[args.path].contents, loader: 'js' }));
   },
@@ -59,7 +53,7 @@ const zodBundle = {
 };
 
 // The zod functions the CLI's sources call, as `z.name` (types are erased).
-const ZOD_USERS = ['dist/model/schema.js'];
+const ZOD_USERS = ['dist/model/schema.js', 'dist/state/schema.js'];
 const zodNames = new Set();
 for (const file of ZOD_USERS) {
   const js = readFileSync(file, 'utf8');

@@ -14,6 +14,8 @@ export interface CleanupReport {
   warnings: string[];
   /** ip_forward's value restored on the host, when vpcctl had changed it. */
   ipForwardRestored?: string;
+  /** ip_forward's value left as found: something else changed it after vpcctl set it to 1. */
+  ipForwardLeft?: string;
 }
 
 /**
@@ -53,10 +55,18 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
     ...links.map((name): Op => ({ op: 'linkDel', ns: HOST_NS, name })),
     { op: 'nftDelete', ns: HOST_NS, family: NFT_FAMILY, table: NFT_TABLE },
   ];
+  // ip_forward goes back only if it still holds the 1 vpcctl set: a 0 now
+  // means something else changed it since, and that choice is left alone.
   const before = state?.hostForwardBefore;
-  if (before !== undefined) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: before });
+  const now = before === undefined ? undefined : (await kernel(n.sysctlGet(HOST_NS, 'net/ipv4/ip_forward'))).trim();
+  const restore = before !== undefined && now === '1';
+  if (restore) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: before });
   await engine.run({ ops, changes: [], namespaces });
   rmSync(store.file, { force: true });
   rmSync(join(store.dir, 'logs'), { recursive: true, force: true });
-  return { namespaces, links, warnings, ...(before !== undefined ? { ipForwardRestored: before } : {}) };
+  return {
+    namespaces, links, warnings,
+    ...(restore ? { ipForwardRestored: before } : {}),
+    ...(before !== undefined && !restore ? { ipForwardLeft: now } : {}),
+  };
 }

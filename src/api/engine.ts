@@ -4,7 +4,7 @@ import { hostNs, isVpcctlNsName, ownsNs, routerNs } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import { HOST_NS, planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
-import type { StateStore } from '../state/store.js';
+import type { StateStore, StateTransaction } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
 
 export interface ChangeOptions {
@@ -78,19 +78,22 @@ export class Engine {
         elapsedMs: elapsed(),
       });
       if (opts.dryRun) return result(plan.ops.length > 0);
+      // This command's writes: the first keeps the previous state as the backup, revert() puts it back.
+      const saved = this.store.transaction();
       if (plan.ops.length === 0) {
         const changed = !same(current, desired);
         // Bookkeeping (beforeSave) is saved, but is not a change.
         for (const fn of saving) fn(desired);
         // Untrusted pending entries, once reported, are dropped from the file.
-        if (changed || saving.length > 0 || read !== current) await this.store.write(desired);
+        if (changed || saving.length > 0 || read !== current) await saved.write(desired);
         return result(changed);
       }
 
       if (plan.namespaces.length > 0) {
         // hostForwardBefore too: a crash after the plan turned ip_forward on
         // must not make the next run record 1 as the host's own value.
-        await this.store.write({
+        // If this write fails, nothing has touched the kernel yet.
+        await saved.write({
           ...current,
           pending: [...new Set([...current.pending, ...plan.namespaces])],
           hostForwardBefore: current.hostForwardBefore ?? desired.hostForwardBefore,
@@ -100,14 +103,41 @@ export class Engine {
         await this.run(plan, opts);
       } catch (e) {
         // The executor has undone what it did: the kernel is as it was, and so is the state.
-        await this.store.write(current, { restore: true });
+        if (!saved.revert()) await this.store.write(current, { restore: true });
         throw e;
       }
       if (Object.keys(desired.vpcs).length === 0) delete desired.hostForwardBefore;
       for (const fn of saving) fn(desired);
-      await this.store.write(desired);
+      try {
+        await saved.write(desired);
+      } catch (e) {
+        throw await this.undoUnsaved(current, desired, saved, e);
+      }
       return result(true);
     });
+  }
+
+  /**
+   * The plan ran but its result could not be saved (a full disk, an I/O
+   * error): a kernel the state does not describe is what durable state
+   * forbids, so take the kernel back to the saved state through the same
+   * planner and executor (from `desired` back to `current`), then put
+   * state.json back as it was, byte for byte. If even the undo fails, the
+   * pending mark (written before the plan) makes the next command repair.
+   */
+  private async undoUnsaved(current: State, desired: State, saved: StateTransaction, cause: unknown): Promise<VpcctlError> {
+    const why = (cause as Error).message ?? String(cause);
+    // ip_forward goes back to what it was before this command, also when this command turned it on first.
+    const back: State = { ...current, hostForwardBefore: current.hostForwardBefore ?? desired.hostForwardBefore };
+    try {
+      const undo = makePlan(desired, back, await this.kernelView());
+      await this.keepToOwn(undo, desired, () => {}); // the undo deletes only what is ours, too
+      await this.run(undo);
+    } catch (e) {
+      return new VpcctlError('STATE', `${why}; undoing this command's kernel changes failed too (${(e as Error).message}): 'vpcctl status' shows what differs, the next command repairs what it can`);
+    }
+    const reverted = saved.revert();
+    return new VpcctlError('STATE', `${why}; this command's kernel changes were undone${reverted ? `, the state is as before` : `; ${await this.store.restoreHint()}`}`);
   }
 
   async run(plan: Plan, opts: ChangeOptions = {}): Promise<void> {

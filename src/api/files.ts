@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
+import { VpcctlError } from '../errors.js';
 
 /** A small file's text, or '' when it cannot be read (an app's log that is not there yet). */
 export function readText(path: string): string {
@@ -6,5 +7,60 @@ export function readText(path: string): string {
     return readFileSync(path, 'utf8');
   } catch {
     return '';
+  }
+}
+
+/** The largest topology file vpcctl reads: 500 subnets with policies take well under 1 MiB. */
+export const TOPOLOGY_MAX_BYTES = 16 * 1024 * 1024;
+/** The largest policy file vpcctl reads (port and address lists go into sets: a big one is ~100 KiB). */
+export const POLICY_MAX_BYTES = 1024 * 1024;
+
+const sizeText = (n: number) =>
+  n % 2 ** 20 === 0 ? `${n / 2 ** 20} MiB` : n % 2 ** 10 === 0 ? `${n / 2 ** 10} KiB` : `${n} bytes`;
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * The text of an input file (`what`: "topology", "policy"), refused with
+ * INVALID_INPUT (exit 2) when it is not a regular file or is larger than
+ * `limit`, without reading it: `/dev/zero` would otherwise be read until
+ * memory runs out, and a FIFO would block. Opened non-blocking, so opening
+ * a FIFO with no writer returns at once; fstat then says what it is.
+ */
+export function readInputFile(path: string, what: string, limit: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new VpcctlError('INVALID_INPUT', `${what} ${path}: ${reason}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new VpcctlError('INVALID_INPUT', `${what} ${path} is ${kindOf(st)}: give a regular file`);
+    const tooBig = () => new VpcctlError('INVALID_INPUT', `${what} ${path} is larger than ${sizeText(limit)}, the most vpcctl reads for a ${what}`);
+    if (st.size > limit) throw tooBig();
+    // One byte more than the limit: a file growing while read is caught too.
+    const buf = Buffer.allocUnsafe(Math.min(st.size, limit) + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    if (n > limit) throw tooBig();
+    return buf.toString('utf8', 0, n);
+  } catch (e) {
+    if (e instanceof VpcctlError) throw e;
+    throw new VpcctlError('INVALID_INPUT', `${what} ${path}: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -3,7 +3,8 @@ import { formatCidr, parseCidr } from '../model/cidr.js';
 import { parseTopology, type Topology } from '../model/schema.js';
 import { validateTopology } from '../model/validate.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
-import { allocateLink, checkUplink, defaultUplink } from './network.js';
+import type { Claim } from '../model/host-routes.js';
+import { allocateLink, checkUplink, defaultUplink, type HostView } from './network.js';
 
 const norm = (cidr: string) => formatCidr(parseCidr(cidr));
 const key = (a: string, b: string) => [a, b].sort().join('~');
@@ -32,7 +33,9 @@ export function topologyOf(state: State): Topology {
  * it; what the state has beyond the file stays unless `prune`. Allocations
  * (transit links) and running apps of kept objects are kept.
  */
-export async function mergeTopology(state: State, topo: Topology, opts: { prune?: boolean; uplink?: string }): Promise<void> {
+export async function mergeTopology(
+  state: State, topo: Topology, opts: { prune?: boolean; uplink?: string; host: HostView },
+): Promise<void> {
   const named = new Set(topo.vpcs.map((v) => v.name));
   let kept = false; // does the result hold anything the file does not name?
   if (opts.prune) for (const name of Object.keys(state.vpcs)) if (!named.has(name)) delete state.vpcs[name];
@@ -45,11 +48,18 @@ export async function mergeTopology(state: State, topo: Topology, opts: { prune?
     if (old && old.cidr === cidr && (uplinkAsked === undefined || uplinkAsked === old.uplink)) {
       vpc = old;
     } else {
-      if (uplinkAsked) await checkUplink(uplinkAsked);
-      const uplink = uplinkAsked ?? (await defaultUplink());
+      if (uplinkAsked) {
+        try {
+          await checkUplink(uplinkAsked, opts.host);
+        } catch (e) {
+          if (e instanceof VpcctlError) throw new VpcctlError(e.code, `${uplinkPath(topo, spec.name)}: ${e.message}`);
+          throw e;
+        }
+      }
+      const uplink = uplinkAsked ?? (await defaultUplink(opts.host));
       vpc = { name: spec.name, cidr, uplink, transit: null, subnets: old?.subnets ?? {} };
       delete state.vpcs[spec.name];
-      vpc.transit = uplink ? await allocateLink(state) : null;
+      vpc.transit = uplink ? await allocateLink(state, opts.host) : null;
     }
     state.vpcs[spec.name] = vpc;
 
@@ -69,7 +79,7 @@ export async function mergeTopology(state: State, topo: Topology, opts: { prune?
     state.vpcs[p.vpc1] && state.vpcs[p.vpc2] && (!opts.prune || wanted.has(key(p.vpc1, p.vpc2))));
   for (const p of wanted.values()) {
     if (state.peerings.some((q) => key(q.vpc1, q.vpc2) === key(p.vpc1, p.vpc2))) continue;
-    state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state) });
+    state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state, opts.host) });
   }
 
   kept ||= Object.keys(state.vpcs).some((name) => !named.has(name)) || state.peerings.length > topo.peerings.length;
@@ -82,6 +92,21 @@ export async function mergeTopology(state: State, topo: Topology, opts: { prune?
     if (e instanceof VpcctlError) throw new VpcctlError(e.code, `with what vpcctl already has: ${e.message}`);
     throw e;
   }
+}
+
+/** Where the uplink of a VPC of the file is given (its own, or the command line's). */
+function uplinkPath(topo: Topology, vpc: string): string {
+  const i = topo.vpcs.findIndex((v) => v.name === vpc);
+  return topo.vpcs[i]?.uplink !== undefined ? `vpcs[${i}].uplink` : '--uplink';
+}
+
+/** The path in the file of what a claim of the host-route guard names (undefined: kept from the state). */
+export function claimPath(topo: Topology, claim: Claim): string | undefined {
+  const i = topo.vpcs.findIndex((v) => v.name === claim.vpc);
+  if (i < 0) return undefined;
+  if (claim.subnet === undefined) return `vpcs[${i}].cidr`;
+  const j = topo.vpcs[i]!.subnets.findIndex((s) => s.name === claim.subnet);
+  return j < 0 ? undefined : `vpcs[${i}].subnets[${j}].cidr`;
 }
 
 /** Remove what a topology names: its VPCs (with their subnets and peerings). */

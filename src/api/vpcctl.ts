@@ -15,7 +15,8 @@ import { connectivityMatrix, testConnectivity, type ConnectivityInput, type Conn
 import { Engine, type ChangeOptions, type ChangeResult, type Draft } from './engine.js';
 import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcSummary } from './inspect.js';
 import { findSubnet, findVpc, hostAddressOf } from './lookup.js';
-import { allocateLink, checkUplink, defaultUplink } from './network.js';
+import { allocateLink, checkUplink, defaultUplink, guardHostRoutes, hostFootprint, hostView, type HostView } from './network.js';
+import type { Claim } from '../model/host-routes.js';
 import { ruleCounters, type PolicyReport } from './policy-report.js';
 import { stopwatch } from './stopwatch.js';
 
@@ -57,26 +58,42 @@ export class Vpcctl {
     return this.store.read();
   }
 
-  /** Apply any mutation of the desired state through the one path to the kernel. */
-  change<T>(mutate: (draft: Draft) => T | Promise<T>, opts?: ChangeOptions): Promise<ChangeResult<T>> {
-    return this.engine.change(mutate, opts);
+  /**
+   * Apply any mutation of the desired state through the one path to the
+   * kernel. What the mutation newly claims on the host (a VPC, a public
+   * subnet) is checked against the host's routes before anything is
+   * planned; `host` reads the host's network once for the whole command,
+   * and `at` names where a claim came from (a topology path).
+   */
+  change<T>(
+    mutate: (draft: Draft, host: HostView) => T | Promise<T>,
+    opts?: ChangeOptions,
+    at?: (claim: Claim) => string | undefined,
+  ): Promise<ChangeResult<T>> {
+    return this.engine.change(async (draft) => {
+      const host = hostView();
+      const before = hostFootprint(draft.state);
+      const value = await mutate(draft, host);
+      await guardHostRoutes(before, draft.state, host, at);
+      return value;
+    }, opts);
   }
 
   async createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
     validateName('vpc', input.name);
     const cidr = formatCidr(checkVpcCidr(input.cidr));
-    return this.change(async ({ state, warn }) => {
+    return this.change(async ({ state, warn }, host) => {
       const existing = state.vpcs[input.name];
       const uplinkAsked = input.uplink ?? this.uplink;
       if (existing) {
         if (existing.cidr === cidr && (uplinkAsked === undefined || uplinkAsked === existing.uplink)) return;
         throw new VpcctlError('CONFLICT', `vpc "${input.name}" already exists with cidr ${existing.cidr}${existing.uplink ? ` and uplink ${existing.uplink}` : ''}`);
       }
-      if (uplinkAsked) await checkUplink(uplinkAsked);
-      const uplink = uplinkAsked ?? (await defaultUplink());
+      if (uplinkAsked) await checkUplink(uplinkAsked, host);
+      const uplink = uplinkAsked ?? (await defaultUplink(host));
       if (!uplink) warn(`the host has no default route: vpc "${input.name}" has no internet gateway (pass --uplink IFACE)`);
       const vpc: VpcState = { name: input.name, cidr, uplink, transit: null, subnets: {} };
-      if (uplink) vpc.transit = await allocateLink(state);
+      if (uplink) vpc.transit = await allocateLink(state, host);
       state.vpcs[input.name] = vpc;
     }, opts);
   }
@@ -117,12 +134,12 @@ export class Vpcctl {
   }
 
   async peer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(async ({ state }) => {
+    return this.change(async ({ state }, host) => {
       findVpc(state, vpc1);
       findVpc(state, vpc2);
       if (state.peerings.some((p) => (p.vpc1 === vpc1 && p.vpc2 === vpc2) || (p.vpc1 === vpc2 && p.vpc2 === vpc1))) return;
       checkPeering(Object.values(state.vpcs), { vpc1, vpc2 }, state.peerings);
-      state.peerings.push({ vpc1, vpc2, link: await allocateLink(state) });
+      state.peerings.push({ vpc1, vpc2, link: await allocateLink(state, host) });
     }, opts);
   }
 
@@ -184,7 +201,13 @@ export class Vpcctl {
       const subnet = findSubnet(state, input.vpc, input.subnet);
       const app = await startApp(this.store.dir, hostAddressOf(subnet), input, subnet);
       subnet.apps = [...subnet.apps.filter((a) => a.port !== app.port), app];
-      await this.store.write(state);
+      try {
+        await this.store.write(state);
+      } catch (e) {
+        // An app the state does not know would run untracked: stop it.
+        await stopProcess(app.pid, hostNs(input.vpc, input.subnet));
+        throw e;
+      }
       return appStatus(input.vpc, input.subnet, app);
     });
   }
@@ -242,14 +265,14 @@ export class Vpcctl {
     const document = JSON.stringify(topology);
     const unchanged = opts.dryRun ? null : await this.unchangedSince(document, prune);
     if (unchanged) return unchanged;
-    const { mergeTopology, readTopology } = await import('./topology.js');
+    const { claimPath, mergeTopology, readTopology } = await import('./topology.js');
     const topo = readTopology(topology);
     // Saved with the change itself: the write gives the state revision + 1.
     const remember = (state: State) => { state.lastApply = { document, prune, revision: (state.revision ?? 0) + 1 }; };
-    const result = await this.change((d) => {
+    const result = await this.change((d, host) => {
       d.beforeSave(remember);
-      return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink });
-    }, opts);
+      return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink, host });
+    }, opts, (claim) => claimPath(topo, claim));
     const started: AppInfo[] = [];
     const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));
     if (!opts.dryRun && wantApps) {

@@ -3,6 +3,9 @@ import pc from 'picocolors';
 import { native, type Native } from '../native.js';
 import { platformInfo } from '../platform.js';
 import { NFT_TABLE } from '../model/names.js';
+import { constrainingRoutes, describeRoute } from '../model/host-routes.js';
+import { StateStore, stateDirFrom } from '../state/store.js';
+import { DEFAULT_TRANSIT_POOL } from '../state/types.js';
 
 type Level = 'ok' | 'warn' | 'fail';
 interface Finding { level: Level; text: string; fix?: string }
@@ -80,6 +83,7 @@ export async function doctor(): Promise<number> {
     } catch (e) {
       add('warn', `cannot read the host's nftables ruleset: ${(e as Error).message}`);
     }
+    await cidrConstraints(n, add);
     const legacy = read('/proc/net/ip_tables_names');
     if (legacy) add('warn', `legacy iptables tables are loaded (${legacy.split('\n').join(', ')}): doctor cannot read them`, "check 'iptables-legacy -S FORWARD' for a DROP policy");
   }
@@ -91,6 +95,24 @@ export async function doctor(): Promise<number> {
   const failed = findings.filter((f) => f.level === 'fail').length;
   console.log(failed ? pc.red(`\nvpcctl cannot work here: ${failed} problem(s) above`) : pc.green('\nvpcctl can work on this host'));
   return failed ? 1 : 0;
+}
+
+/**
+ * What a new VPC or public subnet may not overlap (vpcctl refuses those):
+ * the transit pool and the host's routes that are not vpcctl's.
+ */
+async function cidrConstraints(n: Native, add: (l: Level, t: string, f?: string) => void): Promise<void> {
+  let pool = process.env.VPCCTL_TRANSIT_POOL ?? DEFAULT_TRANSIT_POOL;
+  try {
+    pool = (await new StateStore(stateDirFrom()).read()).transitPool;
+  } catch { /* no readable state: the pool a first VPC would get */ }
+  try {
+    const routes = constrainingRoutes(await n.netView(''));
+    const lines = [`transit pool ${pool}`, ...routes.map((r) => `route ${describeRoute(r)}`)];
+    add('ok', `new VPCs and public subnets must not overlap (vpcctl refuses them):${lines.map((l) => `\n      ${l}`).join('')}`);
+  } catch (e) {
+    add('warn', `cannot read the host's routes: ${(e as Error).message}`);
+  }
 }
 
 /** Make a scratch namespace with a veth and a NAT table in it, then remove it all. */

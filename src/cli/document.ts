@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { VpcctlError } from '../errors.js';
+import { POLICY_MAX_BYTES, TOPOLOGY_MAX_BYTES, readInputFile } from '../api/files.js';
 
 // yaml loads on first use, by require: the CLI bundle runs from V8's code
 // cache, where import() of a package is not available (bin/compile-cache.cjs).
@@ -39,15 +39,9 @@ export function lineColumn(text: string, offset: number): { line: number; column
   return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
 }
 
-/** Read a JSON or YAML file; errors name the file and, for JSON, the line and column. */
-export async function readDocument(path: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    throw new VpcctlError('INVALID_INPUT', `${what} ${path}: ${reason}`);
-  }
+/** Read a JSON or YAML file (bounded: api/files.ts); errors name the file and, for JSON, the line and column. */
+export async function readDocument(path: string, what: 'topology' | 'policy'): Promise<unknown> {
+  const text = readInputFile(path, what, what === 'policy' ? POLICY_MAX_BYTES : TOPOLOGY_MAX_BYTES);
   if (/\.ya?ml$/i.test(path)) {
     const YAML = require('yaml') as typeof import('yaml');
     try {

@@ -102,6 +102,7 @@ export function buildProgram(): Command {
       const r = await api(cmd).cleanupAll();
       for (const w of r.warnings) warn(w);
       print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
+      if (r.ipForwardLeft !== undefined) print(`ip_forward left at ${r.ipForwardLeft}: something else changed it after vpcctl set it to 1`);
     });
 
   // --- peering and policies ------------------------------------------------

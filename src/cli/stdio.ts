@@ -43,7 +43,41 @@ function kind(fd: Fd): 'direct' | 'stream' {
   return k;
 }
 
+/**
+ * Descriptors whose reader left (`vpcctl ... | head -1`): the rest of the
+ * output is dropped and the command ends as it would have, exit 0 included,
+ * like `ls | head`, rather than with an EPIPE stack trace.
+ */
+const closed = new Set<Fd>();
+
+const listening = new Set<Fd>();
+
+/**
+ * The Node stream of a descriptor. A stream reports EPIPE later, as an
+ * 'error' event, which would end the process with a stack trace when nobody
+ * listens: listen. (A pipe gets here too once it is non-blocking: creating
+ * process.stdout, e.g. picocolors reading process.stdout.isTTY, makes it so,
+ * and a full pipe then answers write(2) with EAGAIN.)
+ */
+function stream(fd: Fd): NodeJS.WriteStream {
+  const s = fd === 1 ? process.stdout : process.stderr;
+  mode.set(fd, 'stream');
+  if (!listening.has(fd)) {
+    listening.add(fd);
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      closed.add(fd);
+      if (e.code === 'EPIPE') return;
+      // Anything else is a real failure, but still one line, not a trace.
+      if (fd === 1) write(2, `vpcctl: cannot write output: ${e.message}\n`);
+      process.exitCode = 1;
+    });
+  }
+  return s;
+}
+
 function write(fd: Fd, text: string): void {
+  if (closed.has(fd)) return;
+  let rest: string | Buffer = text;
   if (kind(fd) === 'direct') {
     const buf = Buffer.from(text);
     let done = 0;
@@ -52,13 +86,15 @@ function write(fd: Fd, text: string): void {
       return;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE') return; // the reader left (`vpcctl ... | head -1`)
+      if (code === 'EPIPE') {
+        closed.add(fd);
+        return;
+      }
       if (code !== 'EAGAIN') throw e;
-      mode.set(fd, 'stream');
-      text = buf.subarray(done).toString();
+      rest = buf.subarray(done); // bytes, not text: `done` may fall inside a character
     }
   }
-  (fd === 1 ? process.stdout : process.stderr).write(text);
+  stream(fd).write(rest);
 }
 
 export const writeOut = (text: string) => write(1, text);

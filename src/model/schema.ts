@@ -181,7 +181,7 @@ const expectedTypes = (issue: Issue): string[] =>
  * A union reports every branch. The interesting one is a branch whose type
  * matched but whose content was wrong; report that instead of "no match".
  */
-function describeIssue(issue: Issue, label: string, prefix: readonly PropertyKey[] = []): string {
+export function describeIssue(issue: Issue, label: string, prefix: readonly PropertyKey[] = []): string {
   const path = [...prefix, ...issue.path];
   if (issue.code === 'invalid_union') {
     for (const branch of issue.errors) {

@@ -7,6 +7,7 @@
 import { VpcctlError, type ErrorCode } from '../errors.js';
 import { type Cidr, checkPrefix, contains, formatCidr, overlaps, parseCidr } from './cidr.js';
 import { hostNs } from './names.js';
+import { checkNotSpecial } from './special-ranges.js';
 import type { Topology } from './schema.js';
 
 export const VPC_PREFIX = { min: 8, max: 28 } as const;
@@ -43,6 +44,7 @@ const show = (c: Cidr | string): string => (typeof c === 'string' ? c : formatCi
 export function checkVpcCidr(cidr: Cidr | string, at?: string): Cidr {
   const c = asCidr(cidr, 'vpc', at);
   withAt(at, () => checkPrefix(c, VPC_PREFIX.min, VPC_PREFIX.max, 'vpc'));
+  withAt(at, () => checkNotSpecial(c, 'vpc'));
   return c;
 }
 
@@ -56,6 +58,7 @@ export function checkSubnetCidr(
   const vpc = asCidr(vpcCidr, 'vpc', at);
   const c = asCidr(subnetCidr, 'subnet', at);
   withAt(at, () => checkPrefix(c, SUBNET_PREFIX.min, SUBNET_PREFIX.max, 'subnet'));
+  withAt(at, () => checkNotSpecial(c, 'subnet'));
   if (!contains(vpc, c)) fail('INVALID_CIDR', at, `${formatCidr(c)} is not inside the vpc's CIDR ${formatCidr(vpc)}`);
   for (const s of siblings) {
     if (overlaps(c, asCidr(s.cidr, 'subnet'))) {

@@ -1,6 +1,6 @@
 import type { Op } from './ops.js';
 import { HOST_NS } from './ops.js';
-import { NFT_TABLE, hostNs, isVpcctlNsName, routerNs } from '../model/names.js';
+import { NFT_TABLE, gatewayHostLink, hostNs, isVpcctlNsName, routerNs } from '../model/names.js';
 import { overlaps, parseCidr } from '../model/cidr.js';
 import { hostRuleset } from '../firewall/host.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
@@ -95,7 +95,8 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
       delNs(hostNs(des.name, s.name));
       touchedRouters.add(des.name);
       changes.push(d ? `replace subnet ${des.name}/${s.name}` : `delete subnet ${des.name}/${s.name}`);
-      if (s.type === 'public') dels.push({ op: 'routeDel', ns: HOST_NS, dst: s.cidr });
+      // On vpcctl's own gateway link only: a foreign route to the same CIDR is never deleted.
+      if (s.type === 'public' && cur.transit) dels.push({ op: 'routeDel', ns: HOST_NS, dst: s.cidr, dev: gatewayHostLink(cur.transit) });
     }
     for (const d of Object.values(des.subnets)) {
       const s = cur.subnets[d.name];
@@ -202,7 +203,7 @@ function hostLevel(current: State, desired: State, kernel: KernelView, rebuilt: 
   const after = hostRoutes(desired);
   for (const [cidr, r] of before) {
     const next = after.get(cidr);
-    if (!next && desired.vpcs[r.vpc.name]) ops.push({ op: 'routeDel', ns: HOST_NS, dst: cidr });
+    if (!next && desired.vpcs[r.vpc.name]) ops.push({ op: 'routeDel', ns: HOST_NS, dst: cidr, dev: gatewayHostLink(r.vpc.transit!) });
   }
   for (const [cidr, r] of after) {
     const prev = before.get(cidr);

@@ -1,7 +1,9 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VpcctlError } from '../errors.js';
 import { native } from '../native.js';
+import { fileId, replaceFile, restoreFile, sameFile, type FileId } from './durable.js';
+import { isSealed, seal } from './seal.js';
 import { STATE_VERSION, emptyState, type State } from './types.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/vpcctl';
@@ -9,17 +11,29 @@ export const DEFAULT_STATE_DIR = '/var/lib/vpcctl';
 export const stateDirFrom = (explicit?: string): string =>
   explicit ?? process.env.VPCCTL_STATE_DIR ?? DEFAULT_STATE_DIR;
 
+/** "no space left on device (ENOSPC)" from Node's "ENOSPC: no space left on device, write". */
+const reasonOf = (e: unknown): string => {
+  const err = e as NodeJS.ErrnoException;
+  const text = /^[A-Z]+: ([^,]+)/.exec(err.message)?.[1] ?? err.message;
+  return err.code && !text.includes(err.code) ? `${text} (${err.code})` : text;
+};
+
 /**
- * One versioned JSON file, replaced atomically (write + rename) and changed
- * only under an exclusive lock, so concurrent invocations queue instead of
- * losing each other's updates. The lock is flock(2) on `lock` next to it: the
- * kernel releases it when its holder exits, crash or not, so no run ever
- * waits out a stale lock.
+ * One versioned JSON file, replaced durably (durable.ts: complete writes,
+ * fsync of file and directory, rename) and changed only under an exclusive
+ * lock, so concurrent invocations queue instead of losing each other's
+ * updates. The lock is flock(2) on `lock` next to it: the kernel releases it
+ * when its holder exits, crash or not, so no run ever waits out a stale lock.
+ *
+ * `state.json.bak` is the state as it was before the last command that
+ * changed it: every error about the state says how to put it back.
  */
 export class StateStore {
   readonly file: string;
+  readonly backup: string;
   constructor(readonly dir: string) {
     this.file = join(dir, 'state.json');
+    this.backup = `${this.file}.bak`;
   }
 
   async read(): Promise<State> {
@@ -28,39 +42,76 @@ export class StateStore {
       text = readFileSync(this.file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(process.env.VPCCTL_TRANSIT_POOL);
-      throw new VpcctlError('STATE', `cannot read state ${this.file}: ${(e as Error).message}`);
+      throw await this.error(`cannot read state ${this.file}: ${reasonOf(e)}`);
     }
     let state: State;
     try {
-      state = JSON.parse(text) as State;
+      state = await this.parse(text, this.file);
     } catch (e) {
-      throw new VpcctlError('STATE', `state ${this.file} is corrupt (${(e as Error).message}); 'vpcctl cleanup-all' removes everything vpcctl made`);
+      throw e instanceof StateProblem ? await this.error(e.message) : e;
     }
-    if (state.version !== STATE_VERSION) {
-      throw new VpcctlError('STATE', `state ${this.file} has version ${String(state.version)}, this vpcctl reads ${STATE_VERSION}`);
-    }
+    delete (state as { checksum?: unknown }).checksum;
     state.pending ??= [];
     return state;
   }
 
+  /** The state in `text`; a StateProblem (one line, naming `file`) when it is not one. */
+  private async parse(text: string, file: string): Promise<State> {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new StateProblem(`state ${file} is corrupt (${(e as Error).message})`);
+    }
+    const version = (value as { version?: unknown } | null)?.version;
+    if (version !== undefined && version !== STATE_VERSION) {
+      throw new StateProblem(`state ${file} has version ${String(version)}, this vpcctl reads ${STATE_VERSION}`);
+    }
+    // A file vpcctl sealed is trusted as is; anything else gets the schema (and zod's load).
+    if (isSealed(text)) return value as State;
+    const { checkState } = await import('./schema.js');
+    const checked = checkState(value);
+    if ('problem' in checked) throw new StateProblem(`state ${file} is not a valid vpcctl state: ${checked.problem}`);
+    return checked.state;
+  }
+
+  /** A STATE error whose message ends with how to get back to a good state. */
+  async error(message: string): Promise<VpcctlError> {
+    return new VpcctlError('STATE', `${message}; ${await this.restoreHint()}`);
+  }
+
+  /** How to recover: copy the backup back when it is a good state, else start over. */
+  async restoreHint(): Promise<string> {
+    try {
+      await this.parse(readFileSync(this.backup, 'utf8'), this.backup);
+      return `the previous state is in ${this.backup}: cp ${this.backup} ${this.file}`;
+    } catch {
+      return `no good backup (${this.backup}): 'vpcctl cleanup-all' removes everything vpcctl made`;
+    }
+  }
+
   /** Replace the state; `restore` puts back an earlier state as it was, revision included. */
   async write(state: State, opts: { restore?: boolean } = {}): Promise<void> {
-    if (!opts.restore) state.revision = (state.revision ?? 0) + 1;
-    // Loaded on first write: read-only commands never pay for it.
-    const { default: writeFileAtomic } = await import('write-file-atomic');
-    // Compact: every call reads it, and with hundreds of subnets indentation doubles it ('jq .' reads it indented).
-    await writeFileAtomic(this.file, JSON.stringify(state) + '\n', { mode: 0o600 });
+    await this.transaction().write(state, opts);
+  }
+
+  /**
+   * Writes that belong to one command: the first keeps the file it replaces
+   * as the backup, and `revert` puts that file back.
+   */
+  transaction(): StateTransaction {
+    return new StateTransaction(this, fileId(this.file));
   }
 
   /** Run `fn` holding the lock; other vpcctl processes wait (up to a minute) for their turn. */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     let lock;
     try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       lock = await (await native()).lockFile(join(this.dir, 'lock'), LOCK_WAIT_MS);
     } catch (e) {
       if (e instanceof VpcctlError) throw e;
-      throw new VpcctlError('STATE', `state ${this.dir} is busy: another vpcctl is running (${(e as Error).message})`);
+      throw this.unwritable(e) ?? new VpcctlError('STATE', `state ${this.dir} is busy: another vpcctl is running (${(e as Error).message})`);
     }
     try {
       return await fn();
@@ -68,6 +119,53 @@ export class StateStore {
       lock.release();
     }
   }
+
+  /** The error for a state dir vpcctl cannot write in at all, if that is why `e` happened. */
+  unwritable(e: unknown): VpcctlError | undefined {
+    let code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') {
+      try {
+        accessSync(this.dir, constants.W_OK);
+        return undefined;
+      } catch (err) {
+        code = (err as NodeJS.ErrnoException).code;
+      }
+    }
+    const fix = "vpcctl keeps its state there: make it writable, or pass --state-dir (or VPCCTL_STATE_DIR)";
+    if (code === 'EROFS') return new VpcctlError('STATE', `state dir ${this.dir} is read-only: ${fix}`);
+    if (code === 'EACCES' || code === 'EPERM') return new VpcctlError('STATE', `state dir ${this.dir} is not writable (${code}): ${fix}`);
+    return undefined;
+  }
+}
+
+export class StateTransaction {
+  constructor(private readonly store: StateStore, private readonly original: FileId | null) {}
+
+  async write(state: State, opts: { restore?: boolean } = {}): Promise<void> {
+    const { file, backup } = this.store;
+    if (!opts.restore) state.revision = (state.revision ?? 0) + 1;
+    try {
+      // Compact: every call reads it ('jq .' shows it indented). Only the
+      // first write of the command rotates the backup: later ones replace
+      // this command's own file.
+      const first = !!this.original && sameFile(fileId(file), this.original);
+      replaceFile(file, seal(state), { mode: 0o600, backup: first ? backup : undefined });
+    } catch (e) {
+      throw this.store.unwritable(e) ?? new VpcctlError('STATE', `cannot save state ${file}: ${reasonOf(e)}`);
+    }
+  }
+
+  /** Put state.json back as it was when the transaction began (byte for byte); false if that cannot be done. */
+  revert(): boolean {
+    try {
+      return restoreFile(this.store.file, this.store.backup, this.original);
+    } catch {
+      return false;
+    }
+  }
 }
 
 const LOCK_WAIT_MS = 60_000;
+
+/** Why a file is not a usable state: the message of the STATE error, before the restore hint. */
+class StateProblem extends Error {}

@@ -145,3 +145,12 @@ test('planJson writes exactly what JSON.stringify writes, for hosts sharing a co
   t.deepEqual(JSON.parse(planJson(ops)), JSON.parse(JSON.stringify(ops)));
   t.is(planJson([]), '[]');
 });
+
+test('the host route of a deleted public subnet is deleted on its own gateway link only, never by destination alone', (t) => {
+  const cur = withSubnet(withVpc(emptyState()), 'demo', 'web', '10.0.1.0/24', 'public');
+  const des = structuredClone(cur);
+  delete des.vpcs.demo!.subnets.web;
+  const dels = find(plan(cur, des, kernelWith(cur)).ops, 'routeDel').filter((o) => o.ns === '');
+  t.true(dels.length > 0);
+  for (const o of dels) t.like(o, { dst: '10.0.1.0/24', dev: 'vg-64400000' });
+});

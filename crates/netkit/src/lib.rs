@@ -11,6 +11,7 @@ pub mod exec;
 pub mod link;
 pub mod lock;
 pub mod netns;
+pub mod netview;
 pub mod nft;
 pub mod nstag;
 pub mod plan;

@@ -1,4 +1,5 @@
-//! IPv4 routes in the main table.
+//! IPv4 routes: added, replaced (only the caller's own), deleted in the
+//! main table; listed from the main table or from all.
 
 use std::net::Ipv4Addr;
 
@@ -35,14 +36,19 @@ pub struct Route {
 
 impl Route {
     pub fn describe(&self, op: &str, ns: &str) -> String {
-        let mut s = format!("{op} {}", self.dst);
+        format!("{op} {}{}", self.spell(), in_ns(ns))
+    }
+
+    /// As `ip route` spells it: `dst [via gw] [dev d]`.
+    pub fn spell(&self) -> String {
+        let mut s = self.dst.clone();
         if let Some(v) = &self.via {
             s += &format!(" via {v}");
         }
         if let Some(d) = &self.dev {
             s += &format!(" dev {d}");
         }
-        s + &in_ns(ns)
+        s
     }
 
     /// The request message: scope link for device routes without a gateway,
@@ -114,10 +120,12 @@ pub async fn add(h: &Handle, ns: &str, r: &Route) -> Result<Option<Route>> {
 /// [`add`] with the index of `r.dev` known to the caller. The route is
 /// first added exclusively (NLM_F_EXCL): the common case, a new route,
 /// costs one request. Only when one with the same destination is there
-/// (EEXIST) is that one listed, then replaced (NLM_F_REPLACE), and
-/// returned, so that an undo can put it back rather than leave a hole
-/// where a route was (one of the host's own, say). It comes back as the
-/// listing spells it: destination, gateway, device, onlink, source.
+/// (EEXIST) is that one looked at: if it goes out of the same device (the
+/// caller's own object, being re-made), it is replaced (NLM_F_REPLACE)
+/// and returned, so that an undo can put it back as it was. A route on
+/// another device, or on none (a blackhole, a multipath route), belongs to
+/// someone else: it is never taken over, and the add fails, naming it. The returned route is spelled as the listing spells it:
+/// destination, gateway, device, onlink, source.
 pub async fn add_at(
     h: &Handle,
     ns: &str,
@@ -126,19 +134,33 @@ pub async fn add_at(
 ) -> Result<Option<Route>> {
     let what = || r.describe("routeAdd", ns);
     let msg = r.message_at(dev_index, &what)?.build();
-    match h.route().add(msg.clone()).execute().await.ctx(what) {
-        Err(e) if e.errno() == Some(libc::EEXIST) => {}
+    let exists = match h.route().add(msg.clone()).execute().await.ctx(what) {
+        Err(e) if e.errno() == Some(libc::EEXIST) => e,
         added => return added.map(|()| None),
-    }
+    };
     // The kernel's dump lists routes to one destination by metric: the
     // first is the one a replace of a metric-0 route takes over.
     let dst: Cidr = r.dst.parse().map_err(|e: String| Error::msg(what(), e))?;
-    let old = list(h, ns)
+    let old = list_main(h, ns)
         .await?
         .into_iter()
-        .find(|o| o.dst.parse::<Cidr>().is_ok_and(|d| d == dst));
-    h.route().add(msg).replace().execute().await.ctx(what)?;
-    Ok(old)
+        .find(|(o, _)| o.dst.parse::<Cidr>().is_ok_and(|d| d == dst));
+    match old {
+        Some((old, oif)) if oif.is_some() && oif == dev_index => {
+            h.route().add(msg).replace().execute().await.ctx(what)?;
+            Ok(Some(old))
+        }
+        Some((old, _)) => Err(Error::msg(
+            what(),
+            format!(
+                "the route {} is there and not on {}: refusing to replace a route that is not this one's",
+                old.spell(),
+                r.dev.as_deref().unwrap_or("the same device")
+            ),
+        )),
+        // Listed away in between, or another table's: report the kernel's EEXIST.
+        None => Err(exists),
+    }
 }
 
 /// Deletes the route; absent (ESRCH, or its device gone) is success.
@@ -161,17 +183,14 @@ pub async fn del(h: &Handle, ns: &str, r: &Route) -> Result<()> {
 
 /// The IPv4 routes of the main table.
 pub async fn list(h: &Handle, ns: &str) -> Result<Vec<Route>> {
-    let what = || format!("routeList{}", in_ns(ns));
+    Ok(list_main(h, ns).await?.into_iter().map(|(r, _)| r).collect())
+}
+
+/// The IPv4 unicast routes of the main table, each with its device's index.
+async fn list_main(h: &Handle, ns: &str) -> Result<Vec<(Route, Option<u32>)>> {
     let links = link::list(h, ns).await?;
-    let query = RouteMessageBuilder::<Ipv4Addr>::new().build();
-    let msgs: Vec<RouteMessage> = h
-        .route()
-        .get(query)
-        .execute()
-        .try_collect()
-        .await
-        .ctx(what)?;
-    Ok(msgs
+    Ok(dump(h, ns)
+        .await?
         .into_iter()
         .filter(|m| {
             m.header.kind == RouteType::Unicast && table(m) == RouteHeader::RT_TABLE_MAIN as u32
@@ -181,6 +200,7 @@ pub async fn list(h: &Handle, ns: &str) -> Result<Vec<Route>> {
                 onlink: m.header.flags.contains(RouteFlags::Onlink),
                 ..Default::default()
             };
+            let mut oif = None;
             let mut dst = Ipv4Addr::UNSPECIFIED;
             for a in &m.attributes {
                 match a {
@@ -190,18 +210,82 @@ pub async fn list(h: &Handle, ns: &str) -> Result<Vec<Route>> {
                         r.src = Some(ip.to_string())
                     }
                     RouteAttribute::Oif(i) => {
+                        oif = Some(*i);
                         r.dev = links.iter().find(|l| l.index == *i).map(|l| l.name.clone())
                     }
                     _ => {}
                 }
             }
-            let len = m.header.destination_prefix_length;
-            r.dst = if len == 0 {
-                "default".into()
-            } else {
-                format!("{dst}/{len}")
+            r.dst = dst_text(dst, m.header.destination_prefix_length);
+            (r, oif)
+        })
+        .collect())
+}
+
+fn dst_text(dst: Ipv4Addr, len: u8) -> String {
+    if len == 0 {
+        "default".into()
+    } else {
+        format!("{dst}/{len}")
+    }
+}
+
+/// Every IPv4 route message of every table (one dump).
+async fn dump(h: &Handle, ns: &str) -> Result<Vec<RouteMessage>> {
+    let what = || format!("routeList{}", in_ns(ns));
+    let query = RouteMessageBuilder::<Ipv4Addr>::new()
+        .table_id(RouteHeader::RT_TABLE_UNSPEC as u32)
+        .build();
+    h.route().get(query).execute().try_collect().await.ctx(what)
+}
+
+/// A route of any table, with what tells whose it is and whether it
+/// constrains address choice: table, protocol, scope, type, metric, and
+/// its device's index (the caller knows the links).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteEntry {
+    /// `default` or a CIDR.
+    pub dst: String,
+    pub oif: Option<u32>,
+    pub via: Option<String>,
+    pub table: u32,
+    /// rtm_protocol: 2 kernel, 3 boot, 4 static, 16 dhcp, ...
+    pub protocol: u8,
+    /// rtm_scope: 0 universe, 253 link, 254 host.
+    pub scope: u8,
+    /// rtm_type: 1 unicast, 2 local, 3 broadcast, 6 blackhole, 7 unreachable, 8 prohibit, ...
+    pub kind: u8,
+    pub metric: u32,
+}
+
+/// The IPv4 routes of every table (`ip route show table all`), in one dump.
+pub async fn list_all(h: &Handle, ns: &str) -> Result<Vec<RouteEntry>> {
+    Ok(dump(h, ns)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let mut e = RouteEntry {
+                dst: String::new(),
+                oif: None,
+                via: None,
+                table: table(&m),
+                protocol: m.header.protocol.into(),
+                scope: m.header.scope.into(),
+                kind: m.header.kind.into(),
+                metric: 0,
             };
-            r
+            let mut dst = Ipv4Addr::UNSPECIFIED;
+            for a in &m.attributes {
+                match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => dst = *ip,
+                    RouteAttribute::Gateway(RouteAddress::Inet(ip)) => e.via = Some(ip.to_string()),
+                    RouteAttribute::Oif(i) => e.oif = Some(*i),
+                    RouteAttribute::Priority(p) => e.metric = *p,
+                    _ => {}
+                }
+            }
+            e.dst = dst_text(dst, m.header.destination_prefix_length);
+            e
         })
         .collect())
 }

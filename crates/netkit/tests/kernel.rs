@@ -813,3 +813,77 @@ async fn rollback_restores_a_replaced_route() {
     drop(h);
     netns::del("nk-rt").unwrap();
 }
+
+/// A route to the same destination on another device is someone else's
+/// (on the host: the LAN, a VPN): routeAdd fails rather than take it over,
+/// and leaves it exactly as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_add_never_takes_another_devices_route() {
+    sandbox_only!();
+    netns::add("nk-rx").unwrap();
+    let h = conn::connect("nk-rx").unwrap();
+    let v = link::Veth {
+        ns: "nk-rx".into(),
+        name: "rx-a".into(),
+        peer_ns: "nk-rx".into(),
+        peer_name: "rx-b".into(),
+        ..Default::default()
+    };
+    link::veth_add(&h, &h, &v).await.unwrap();
+    let theirs = route::Route {
+        dst: "10.86.0.0/16".into(),
+        dev: Some("rx-a".into()),
+        ..Default::default()
+    };
+    route::add(&h, "nk-rx", &theirs).await.unwrap();
+    let ours = route::Route {
+        dst: "10.86.0.0/16".into(),
+        dev: Some("rx-b".into()),
+        ..Default::default()
+    };
+    let err = route::add(&h, "nk-rx", &ours).await.unwrap_err().to_string();
+    assert!(
+        err.contains("the route 10.86.0.0/16 dev rx-a is there and not on rx-b"),
+        "{err}"
+    );
+    let routes = route::list(&h, "nk-rx").await.unwrap();
+    assert!(routes.contains(&theirs), "{routes:?}");
+    assert!(!routes.contains(&ours), "{routes:?}");
+
+    // Through a plan: the plan fails, and its earlier steps are undone.
+    let ops = plan::parse(
+        &json!([
+            {"op": "routeAdd", "ns": "nk-rx", "dst": "10.85.0.0/16", "dev": "rx-b"},
+            {"op": "routeAdd", "ns": "nk-rx", "dst": "10.86.0.0/16", "dev": "rx-b"}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let err = exec::execute(&ops, &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("refusing to replace"), "{err}");
+    let routes = route::list(&h, "nk-rx").await.unwrap();
+    assert!(routes.contains(&theirs), "{routes:?}");
+    assert!(!routes.iter().any(|r| r.dst == "10.85.0.0/16"), "{routes:?}");
+
+    // All tables, with what tells whose a route is: an address gives a
+    // `proto kernel` route in main and a `local` one in the local table.
+    assert!(addr::add(&h, "nk-rx", "rx-a", "10.84.0.1/24").await.unwrap());
+    let all = route::list_all(&h, "nk-rx").await.unwrap();
+    assert!(
+        all.iter().any(|r| r.dst == "10.86.0.0/16" && r.table == 254 && r.kind == 1),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|r| r.dst == "10.84.0.0/24" && r.table == 254 && r.protocol == 2),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|r| r.dst == "10.84.0.1/32" && r.table == 255 && r.kind == 2),
+        "{all:?}"
+    );
+    drop(h);
+    netns::del("nk-rx").unwrap();
+}

@@ -1,0 +1,166 @@
+/**
+ * What the host's own network forbids a VPC to use, as pure logic over a
+ * snapshot of the host (links, addresses, routes of every table, the
+ * tables its rules look up): a VPC or public subnet must not overlap a
+ * route vpcctl does not own (the LAN, a VPN, another tool's network), the
+ * networks of its uplink, or vpcctl's transit pool. Taking such a route
+ * would cut the host off (an SSH session over the LAN dies, and stays dead).
+ */
+import { VpcctlError } from '../errors.js';
+import { type Cidr, formatCidr, overlaps, parseCidr } from './cidr.js';
+import { parseTag } from './names.js';
+
+// Structural twins of the native NetView (index.d.ts), so this stays pure.
+export interface HostLink { name: string; alias?: string | null; up: boolean; loopback: boolean }
+export interface HostAddr { dev: string; cidr: string }
+export interface HostRoute {
+  dst: string; dev?: string | null; via?: string | null;
+  table: number; protocol: number; scope: number; kind: number; metric: number;
+}
+export interface HostNet { links: HostLink[]; addrs: HostAddr[]; routes: HostRoute[]; ruleTables: number[] }
+
+export const TABLE = { DEFAULT: 253, MAIN: 254, LOCAL: 255 } as const;
+/** rtm_type values of routes that steer traffic: unicast, blackhole, unreachable, prohibit. */
+const STEERING = new Set([1, 6, 7, 8]);
+const TYPE_NAMES: Record<number, string> = { 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' };
+/** rtm_protocol names as iproute2 spells them (/etc/iproute2/rt_protos). */
+const PROTOCOLS: Record<number, string> = {
+  0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 8: 'gated', 9: 'ra', 10: 'mrt', 11: 'zebra',
+  12: 'bird', 13: 'dnrouted', 14: 'xorp', 15: 'ntk', 16: 'dhcp', 17: 'mrouted', 18: 'keepalived', 42: 'babel',
+  99: 'openr', 186: 'bgp', 187: 'isis', 188: 'ospf', 189: 'rip', 192: 'eigrp',
+};
+const TABLE_NAMES: Record<number, string> = { [TABLE.DEFAULT]: 'default', [TABLE.MAIN]: 'main', [TABLE.LOCAL]: 'local' };
+
+/** vpcctl's own host links: its gateway veths, named vg-<hex> and tagged (a name alone could be anyone's). */
+export const isOwnLink = (l: HostLink): boolean => l.name.startsWith('vg-') && !!l.alias && parseTag(l.alias) !== null;
+
+/**
+ * The routes that constrain address choice: in the tables the main lookup
+ * uses (main, default, and any table a rule looks up; never `local`, which
+ * holds the host's own addresses), steering traffic, not the default
+ * route, and not on one of vpcctl's links.
+ */
+export function constrainingRoutes(net: HostNet): HostRoute[] {
+  const tables = new Set<number>([TABLE.MAIN, TABLE.DEFAULT, ...net.ruleTables]);
+  tables.delete(TABLE.LOCAL);
+  const own = new Set(net.links.filter(isOwnLink).map((l) => l.name));
+  return net.routes.filter((r) =>
+    tables.has(r.table) && STEERING.has(r.kind) && r.dst !== 'default' && !(r.dev && own.has(r.dev)));
+}
+
+/** `10.99.0.0/16 via 203.0.113.254 dev uplink0 (proto static)`, as `ip route` would show it. */
+export function describeRoute(r: HostRoute): string {
+  const parts = [TYPE_NAMES[r.kind], r.dst, r.via ? `via ${r.via}` : '', r.dev ? `dev ${r.dev}` : ''].filter(Boolean);
+  const notes = [
+    r.table !== TABLE.MAIN ? `table ${TABLE_NAMES[r.table] ?? r.table}` : '',
+    `proto ${PROTOCOLS[r.protocol] ?? r.protocol}`,
+  ].filter(Boolean);
+  return `${parts.join(' ')} (${notes.join(', ')})`;
+}
+
+/** Something a new VPC or public subnet must not overlap, and how to name it. */
+export interface Constraint { cidr: Cidr; text: string }
+
+/** The network of an address as configured (`203.0.113.1/24` -> 203.0.113.0/24). */
+export function networkOf(address: string): Cidr {
+  const [ip, len] = address.split('/');
+  const prefix = Number(len);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const host = parseCidr(`${ip}/32`).network;
+  return { network: (host & mask) >>> 0, prefix };
+}
+
+/** Every constraint the host puts on CIDRs: foreign routes, the uplinks' networks, the transit pool. */
+export function hostConstraints(net: HostNet, opts: { transitPool: string; uplinks: Iterable<string> }): Constraint[] {
+  // Routes first: they name the device and the protocol (the uplink's own network is a `proto kernel` route).
+  const out: Constraint[] = constrainingRoutes(net).map((r) => ({ cidr: parseCidr(r.dst), text: `the host route ${describeRoute(r)}` }));
+  for (const uplink of new Set(opts.uplinks)) {
+    for (const a of net.addrs) {
+      if (a.dev !== uplink) continue;
+      const c = networkOf(a.cidr);
+      out.push({ cidr: c, text: `the network ${formatCidr(c)} of the uplink ${uplink} (address ${a.cidr})` });
+    }
+  }
+  out.push({ cidr: parseCidr(opts.transitPool), text: `vpcctl's transit pool ${opts.transitPool} (set VPCCTL_TRANSIT_POOL for another)` });
+  return out;
+}
+
+/** The interface of the host's default route in the main table (lowest metric first), or null. */
+export function defaultRouteDev(net: HostNet): string | null {
+  const defaults = net.routes
+    .filter((r) => r.dst === 'default' && r.table === TABLE.MAIN && r.kind === 1 && r.dev)
+    .sort((a, b) => a.metric - b.metric);
+  return defaults[0]?.dev ?? null;
+}
+
+/** `--uplink` must be a real, up, non-loopback link with an IPv4 address, and not one of vpcctl's own. */
+export function checkUplinkLink(net: HostNet, name: string): void {
+  const bad = (why: string): never => { throw new VpcctlError('INVALID_INPUT', `uplink "${name}" ${why}: pass the interface that reaches the internet`); };
+  const link = net.links.find((l) => l.name === name);
+  if (!link) bad('does not exist on this host');
+  if (link!.loopback) bad('is the loopback interface');
+  if (isOwnLink(link!)) bad("is one of vpcctl's own gateway links");
+  if (!link!.up) bad('is down');
+  if (!net.addrs.some((a) => a.dev === name)) bad('has no IPv4 address');
+}
+
+// --- Claims: what a change would newly put on the host's routing table --------
+
+/** A VPC's CIDR and uplink and its public subnets, as they were before a change. */
+export type Footprint = Map<string, { cidr: string; uplink: string | null; publics: Set<string> }>;
+
+interface VpcLike {
+  name: string; cidr: string; uplink: string | null;
+  subnets: Record<string, { name: string; cidr: string; type: string }>;
+}
+
+export function footprint(vpcs: Record<string, VpcLike>): Footprint {
+  const out: Footprint = new Map();
+  for (const v of Object.values(vpcs)) {
+    const publics = new Set<string>();
+    for (const s of Object.values(v.subnets)) if (s.type === 'public') publics.add(`${s.name} ${s.cidr}`);
+    out.set(v.name, { cidr: v.cidr, uplink: v.uplink, publics });
+  }
+  return out;
+}
+
+/** A new VPC (or one whose CIDR or uplink changes), or a new public subnet. */
+export interface Claim { vpc: string; subnet?: string; cidr: string; uplink: string | null }
+
+/**
+ * What a change claims that was not there before. Only these are checked:
+ * a route that appeared after a VPC was made must not block every later
+ * command on it (nor its repair).
+ */
+export function newClaims(before: Footprint, after: Record<string, VpcLike>): Claim[] {
+  const out: Claim[] = [];
+  for (const v of Object.values(after)) {
+    const was = before.get(v.name);
+    const fresh = !was || was.cidr !== v.cidr || was.uplink !== v.uplink;
+    if (fresh) out.push({ vpc: v.name, cidr: v.cidr, uplink: v.uplink });
+    for (const s of Object.values(v.subnets)) {
+      if (s.type === 'public' && (fresh || !was!.publics.has(`${s.name} ${s.cidr}`))) {
+        out.push({ vpc: v.name, subnet: s.name, cidr: s.cidr, uplink: v.uplink });
+      }
+    }
+  }
+  return out;
+}
+
+export const claimName = (c: Claim): string =>
+  c.subnet === undefined ? `vpc "${c.vpc}"` : `subnet "${c.subnet}" of vpc "${c.vpc}"`;
+
+/**
+ * Throws OVERLAP (exit 2) for the first claim that overlaps a constraint,
+ * naming both; `at` prefixes a topology path when the claim came from a file.
+ */
+export function checkClaims(claims: Claim[], constraints: Constraint[], at?: (c: Claim) => string | undefined): void {
+  for (const claim of claims) {
+    const cidr = parseCidr(claim.cidr);
+    const hit = constraints.find((k) => overlaps(k.cidr, cidr));
+    if (!hit) continue;
+    const where = at?.(claim);
+    const message = `${claimName(claim)} ${claim.cidr} overlaps ${hit.text}: choose another CIDR`;
+    throw new VpcctlError('OVERLAP', where ? `${where}: ${message}` : message);
+  }
+}
