@@ -54,7 +54,35 @@ export interface ExecuteOptions {
 export interface ExecuteResult {
   ops: number
   elapsedMs: number
+  /** per namespace where the plan ran nft ops */
+  nft: Record<string, NftMark>
 }
+
+/** One op of a verified plan that the kernel does not hold as the op would make it. */
+export interface Drift {
+  /** 0-based index of the op in the plan given to verify. */
+  index: number
+  /** One line: what is wrong, naming the object and namespace. */
+  detail: string
+  /** 'missing' (the object is absent) or 'differs' (present, not as made). */
+  kind: string
+}
+
+/** Opaque to callers: what execute() learnt about a namespace's nftables ruleset. */
+export interface NftMark {
+  gen: number
+  digest?: string
+}
+
+export interface VerifyOptions {
+  /** Marks from earlier executes, by namespace ("" = the host). */
+  nft?: Record<string, NftMark>
+  /** Concurrency (default: a few threads). */
+  concurrency?: number
+}
+
+/** Checks every op of a plan against the kernel without changing anything. */
+export declare function verify(planJson: string, options?: VerifyOptions | undefined | null): Promise<Array<Drift>>
 
 /** Deletes a link (both ends for a veth). Absent is success. */
 export declare function linkDel(ns: string, name: string): Promise<void>

@@ -1,16 +1,23 @@
 import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
+import type { ExecuteResult } from '../../index.js';
 import { hostNs, parseTag, routerNs } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import { HOST_NS, planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
 import type { StateStore } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
+import { findDrift, nextMarks } from './drift.js';
 
 export interface ChangeOptions {
   /** Plan only: nothing is written to the kernel or the state. */
   dryRun?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Check every VPC for drift (and repair it), not only the VPCs the change
+   * touches: what `apply` does, so that applying an unchanged file repairs.
+   */
+  verifyAll?: boolean;
 }
 
 export interface ChangeResult<T = void> {
@@ -37,6 +44,22 @@ export interface Draft {
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** VPCs a change touches that exist before it: changed ones and both ends of a changed peering. */
+function touchedVpcs(current: State, desired: State): Set<string> {
+  const out = new Set<string>();
+  for (const [name, v] of Object.entries(current.vpcs)) {
+    const d = desired.vpcs[name];
+    if (d && !same(v, d)) out.add(name);
+  }
+  const key = (p: State['peerings'][number]) => JSON.stringify(p);
+  const before = new Set(current.peerings.map(key));
+  const after = new Set(desired.peerings.map(key));
+  for (const p of [...current.peerings, ...desired.peerings]) {
+    if (before.has(key(p)) !== after.has(key(p))) { out.add(p.vpc1); out.add(p.vpc2); }
+  }
+  return out;
+}
 
 /**
  * The one path to the kernel: lock, read the state, apply a mutation to a
@@ -69,6 +92,8 @@ export class Engine {
       desired.pending = [];
       const view = await this.kernelView();
       if (Object.keys(desired.vpcs).length > 0) desired.hostForwardBefore ??= view.hostForward;
+      // Deep drift of what the command touches: the planner repairs it in the same plan.
+      view.drift = await findDrift(current, opts.verifyAll ? undefined : touchedVpcs(current, desired));
 
       const plan = makePlan(current, desired, view);
       await this.refuseForeign(plan, current, view);
@@ -94,24 +119,27 @@ export class Engine {
           hostForwardBefore: current.hostForwardBefore ?? desired.hostForwardBefore,
         });
       }
+      let learnt;
       try {
-        await this.run(plan, opts);
+        learnt = await this.run(plan, opts);
       } catch (e) {
         // The executor has undone what it did: the kernel is as it was, and so is the state.
         await this.store.write(current, { restore: true });
         throw e;
       }
       if (Object.keys(desired.vpcs).length === 0) delete desired.hostForwardBefore;
+      desired.nftMarks = nextMarks(current.nftMarks, learnt.nft, plan.namespaces, desired);
+      if (!desired.nftMarks) delete desired.nftMarks;
       for (const fn of saving) fn(desired);
       await this.store.write(desired);
       return result(true);
     });
   }
 
-  async run(plan: Plan, opts: ChangeOptions = {}): Promise<void> {
+  async run(plan: Plan, opts: ChangeOptions = {}): Promise<ExecuteResult> {
     const n = await native();
     const faultAt = process.env.VPCCTL_FAULT_AT ? Number(process.env.VPCCTL_FAULT_AT) : undefined;
-    await kernel(n.execute(planJson(plan.ops), { faultAt }, opts.onProgress));
+    return kernel(n.execute(planJson(plan.ops), { faultAt }, opts.onProgress));
   }
 
   /**

@@ -18,6 +18,9 @@ import { findSubnet, findVpc, hostAddressOf } from './lookup.js';
 import { allocateLink, checkUplink, defaultUplink } from './network.js';
 import { ruleCounters, type PolicyReport } from './policy-report.js';
 import { stopwatch } from './stopwatch.js';
+import { findDrift } from './drift.js';
+import { policyOp } from '../plan/build.js';
+import { planJson } from '../plan/ops.js';
 
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
@@ -171,8 +174,14 @@ export class Vpcctl {
   async showPolicy(ref: SubnetRef): Promise<PolicyReport> {
     const state = await this.state();
     const subnet = findSubnet(state, ref.vpc, ref.subnet);
-    const json = await kernel((await native()).nftListTable(hostNs(ref.vpc, ref.subnet), NFT_FAMILY, NFT_TABLE));
-    return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json) : [] };
+    const n = await native();
+    const ns = hostNs(ref.vpc, ref.subnet);
+    const op = policyOp(findVpc(state, ref.vpc), subnet);
+    const [json, drift] = await Promise.all([
+      kernel(n.nftListTable(ns, NFT_FAMILY, NFT_TABLE)),
+      op ? kernel(n.verify(planJson([op]), { nft: state.nftMarks ?? {} })) : [],
+    ]);
+    return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json) : [], drift: drift.map((d) => d.detail) };
   }
 
   // --- apps ---------------------------------------------------------------
@@ -249,7 +258,7 @@ export class Vpcctl {
     const result = await this.change((d) => {
       d.beforeSave(remember);
       return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink });
-    }, opts);
+    }, { ...opts, verifyAll: true });
     const started: AppInfo[] = [];
     const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));
     if (!opts.dryRun && wantApps) {
@@ -276,9 +285,10 @@ export class Vpcctl {
 
   /**
    * The same document applied again, with nothing written to the state
-   * since and the kernel still holding every namespace, its apps running and
-   * forwarding on: the plan would be empty, so say so without parsing,
-   * validating and diffing hundreds of subnets again.
+   * since and the kernel still holding every namespace, its apps running,
+   * forwarding on and no drift (verify, with the nft marks): the plan would
+   * be empty, so say so without parsing, validating and diffing hundreds of
+   * subnets again. Any drift falls through to the normal path, which repairs.
    */
   private async unchangedSince(document: string, prune: boolean): Promise<ApplyResult | null> {
     const elapsed = stopwatch();
@@ -291,6 +301,7 @@ export class Vpcctl {
     for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;
     const apps = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps));
     if (!apps.every((a) => alive(a.pid))) return null;
+    if ((await findDrift(state)).length > 0) return null;
     return {
       changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
       elapsedMs: elapsed(), warnings: [], value: undefined, appsStarted: [],
