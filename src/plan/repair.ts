@@ -34,8 +34,12 @@ export function opKey(o: Op): string {
   }
 }
 
-/** A link that exists but is down is set up again; anything else wrong with a veth re-makes it. */
-const isDown = (d: OpDrift) => d.op.op === 'vethAdd' && d.kind === 'differs' && /\bis down\b/.test(d.detail);
+/**
+ * A link that exists but is down (a veth end, or a namespace's `lo`) is set
+ * up again; anything else wrong with a veth re-makes it, with a namespace
+ * rebuilds it.
+ */
+const isDown = (d: OpDrift) => (d.op.op === 'vethAdd' || d.op.op === 'netnsAdd') && d.kind === 'differs' && /\bis down\b/.test(d.detail);
 
 /**
  * Namespaces drift shows to be broken beyond repair in place, to be rebuilt
@@ -46,7 +50,7 @@ const isDown = (d: OpDrift) => d.op.op === 'vethAdd' && d.kind === 'differs' && 
 export function brokenByDrift(drift: readonly OpDrift[] | undefined): Set<string> {
   const out = new Set<string>();
   for (const d of drift ?? []) {
-    if (d.op.op === 'netnsAdd') out.add(d.op.ns);
+    if (d.op.op === 'netnsAdd' && !isDown(d)) out.add(d.op.ns);
     else if (d.op.op === 'vethAdd' && d.kind === 'differs' && !isDown(d)) out.add(d.op.peerNs);
   }
   return out;
@@ -97,14 +101,21 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
   };
   for (const d of drift) {
     const o = d.op;
-    if (o.op === 'netnsAdd' || !stillWanted(o) || namespacesOf(o).some((ns) => remade.has(ns))) continue;
-    if (o.op === 'vethAdd' && d.kind === 'differs' && !isDown(d)) continue; // rebuilt with its namespace (brokenByDrift)
-    if (isDown(d) && o.op === 'vethAdd') {
-      emit({ op: 'linkUp', ns: o.ns, name: o.name });
-      emit({ op: 'linkUp', ns: o.peerNs, name: o.peerName });
+    if (!stillWanted(o) || namespacesOf(o).some((ns) => remade.has(ns))) continue;
+    const down = isDown(d);
+    if (o.op === 'netnsAdd') {
+      if (!down) continue; // untagged: rebuilt with its namespace (brokenByDrift)
+      emit({ op: 'linkUp', ns: o.ns, name: 'lo' });
     } else if (o.op === 'vethAdd') {
-      emit(o);
-      for (const dep of [...(onLink.get(`${o.ns}/${o.name}`) ?? []), ...(onLink.get(`${o.peerNs}/${o.peerName}`) ?? [])]) emit(dep);
+      if (down) {
+        emit({ op: 'linkUp', ns: o.ns, name: o.name });
+        emit({ op: 'linkUp', ns: o.peerNs, name: o.peerName });
+      } else if (d.kind === 'differs') {
+        continue; // not vpcctl's as made: rebuilt with its host namespace (brokenByDrift)
+      } else {
+        emit(o);
+        for (const dep of [...(onLink.get(`${o.ns}/${o.name}`) ?? []), ...(onLink.get(`${o.peerNs}/${o.peerName}`) ?? [])]) emit(dep);
+      }
     } else {
       emit(o);
     }

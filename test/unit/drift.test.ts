@@ -150,3 +150,10 @@ test('nft marks: kept for namespaces that stay, replaced by what an execute lear
   t.deepEqual(marks, { 'ns-demo-web': { gen: 3 }, 'vpcr-demo': { gen: 7 }, '': { gen: 9 } });
   t.is(nextMarks(before, {}, [], emptyState()), undefined, 'no VPC left: no marks, not even the host');
 });
+
+test("a namespace's lo set down is set up again; the namespace is not rebuilt", (t) => {
+  const s = topology();
+  const d = driftOf(s, (o) => o.op === 'netnsAdd' && o.ns === 'ns-demo-db', 'differs', 'link lo in ns-demo-db is down');
+  const p = plan(s, s, kernelOf(s, [d]));
+  t.deepEqual(p.ops, [{ op: 'linkUp', ns: 'ns-demo-db', name: 'lo' }]);
+});
