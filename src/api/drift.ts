@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { kernel, native } from '../native.js';
 import { fullPlan } from '../plan/full.js';
 import { planJson } from '../plan/ops.js';
@@ -12,17 +15,52 @@ import type { NftMarks, State } from '../state/types.js';
  * confirmed by its generation id instead of being listed.
  *
  * `only`: the VPCs to check (with their peerings and the host level); all
- * of them when absent.
+ * of them when absent. `cacheDir`: where the text of the whole state's full
+ * plan may be kept between calls (see planText).
  */
-export async function findDrift(state: State, only?: ReadonlySet<string>): Promise<OpDrift[]> {
-  const full = fullPlan(state, only);
-  if (full.ops.length === 0) return [];
+export async function findDrift(state: State, only?: ReadonlySet<string>, cacheDir?: string): Promise<OpDrift[]> {
+  let full = only || !cacheDir ? fullPlan(state, only) : null;
+  const text = full ? planJson(full.ops) : planText(state, cacheDir!);
+  if (text === '[]') return [];
   const n = await native();
-  const found = await kernel(n.verify(planJson(full.ops), { nft: state.nftMarks ?? {} }));
+  const found = await kernel(n.verify(text, { nft: state.nftMarks ?? {} }));
+  if (found.length === 0) return [];
+  full ??= fullPlan(state); // the same ops in the same order as the cached text
   return found
     .filter((d) => d.index >= 0 && d.index < full.ops.length)
     .sort((a, b) => a.index - b.index)
     .map((d) => ({ op: full.ops[d.index]!, object: full.owners[d.index]!, kind: d.kind, detail: d.detail }));
+}
+
+export const CACHE_FILE = 'full-plan.json';
+
+/** What the full plan of a state depends on, as a digest. */
+const planKey = (state: State) =>
+  createHash('sha1').update(JSON.stringify([state.transitPool, state.vpcs, state.peerings])).digest('hex');
+
+/**
+ * The JSON text of the whole state's full plan. Building it for hundreds of
+ * subnets costs more than verifying it (tens of ms for 500), and a no-op
+ * `apply` or `status` has ~50 ms in all: so it is kept in the state
+ * directory, first line the digest of what it was made from, and rebuilt
+ * when that changed. Only a cache: a file that cannot be read or written
+ * costs the rebuild, nothing else.
+ */
+export function planText(state: State, dir: string): string {
+  const key = planKey(state);
+  const file = join(dir, CACHE_FILE);
+  try {
+    const cached = readFileSync(file, 'utf8');
+    const nl = cached.indexOf('\n');
+    if (cached.slice(0, nl) === key) return cached.slice(nl + 1);
+  } catch { /* absent or unreadable: rebuilt below */ }
+  const text = planJson(fullPlan(state).ops);
+  try {
+    const tmp = `${file}.${process.pid}.tmp`; // status writes it too, without the lock
+    writeFileSync(tmp, `${key}\n${text}`, { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch { /* a read-only state dir: no cache */ }
+  return text;
 }
 
 /**

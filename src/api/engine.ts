@@ -93,7 +93,7 @@ export class Engine {
       const view = await this.kernelView();
       if (Object.keys(desired.vpcs).length > 0) desired.hostForwardBefore ??= view.hostForward;
       // Deep drift of what the command touches: the planner repairs it in the same plan.
-      view.drift = await findDrift(current, opts.verifyAll ? undefined : touchedVpcs(current, desired));
+      view.drift = await findDrift(current, opts.verifyAll ? undefined : touchedVpcs(current, desired), this.store.dir);
 
       const plan = makePlan(current, desired, view);
       await this.refuseForeign(plan, current, view);

@@ -100,7 +100,7 @@ export interface DriftEntry {
  * Compare the state with the kernel: namespaces present and tagged as they
  * should be, and every object of the state's full plan as it was made.
  */
-export async function status(state: State): Promise<StatusReport> {
+export async function status(state: State, stateDir?: string): Promise<StatusReport> {
   const n = await native();
   const wanted = wantedNamespaces(state);
   const present = new Set(await kernel(n.netnsList()));
@@ -113,7 +113,7 @@ export async function status(state: State): Promise<StatusReport> {
   }
   const pending = state.pending;
   // A missing namespace is reported above, once, not again as its netnsAdd.
-  const drift = (await findDrift(state))
+  const drift = (await findDrift(state, undefined, stateDir))
     .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)))
     .map(({ object, kind, detail }) => ({ object, kind, detail }));
   const ok = missing.length === 0 && orphaned.length === 0 && pending.length === 0 && drift.length === 0;

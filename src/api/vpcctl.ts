@@ -18,7 +18,7 @@ import { findSubnet, findVpc, hostAddressOf } from './lookup.js';
 import { allocateLink, checkUplink, defaultUplink } from './network.js';
 import { ruleCounters, type PolicyReport } from './policy-report.js';
 import { stopwatch } from './stopwatch.js';
-import { findDrift } from './drift.js';
+import { findDrift, planText } from './drift.js';
 import { policyOp } from '../plan/build.js';
 import { planJson } from '../plan/ops.js';
 
@@ -257,6 +257,8 @@ export class Vpcctl {
     const remember = (state: State) => { state.lastApply = { document, prune, revision: (state.revision ?? 0) + 1 }; };
     const result = await this.change((d) => {
       d.beforeSave(remember);
+      // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
+      d.beforeSave((state) => planText(state, this.store.dir));
       return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink });
     }, { ...opts, verifyAll: true });
     const started: AppInfo[] = [];
@@ -301,7 +303,7 @@ export class Vpcctl {
     for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;
     const apps = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps));
     if (!apps.every((a) => alive(a.pid))) return null;
-    if ((await findDrift(state)).length > 0) return null;
+    if ((await findDrift(state, undefined, this.store.dir)).length > 0) return null;
     return {
       changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
       elapsedMs: elapsed(), warnings: [], value: undefined, appsStarted: [],
@@ -333,7 +335,7 @@ export class Vpcctl {
 
   /** Drift between the state and the kernel. */
   async status(): Promise<StatusReport> {
-    return status(await this.state());
+    return status(await this.state(), this.store.dir);
   }
 
   /** Remove everything vpcctl made, found by its tags even without a state file. */

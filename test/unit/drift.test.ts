@@ -3,7 +3,11 @@ import { plan, type KernelView } from '../../src/plan/planner.js';
 import { fullPlan } from '../../src/plan/full.js';
 import type { OpDrift } from '../../src/plan/repair.js';
 import type { Op } from '../../src/plan/ops.js';
-import { nextMarks } from '../../src/api/drift.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CACHE_FILE, nextMarks, planText } from '../../src/api/drift.js';
+import { planJson } from '../../src/plan/ops.js';
 import { emptyState, type State } from '../../src/state/types.js';
 
 // demo 10.0/16: web public (with a default-deny policy), db private; dev 10.1/16: app public; demo ~ dev peered.
@@ -156,4 +160,19 @@ test("a namespace's lo set down is set up again; the namespace is not rebuilt", 
   const d = driftOf(s, (o) => o.op === 'netnsAdd' && o.ns === 'ns-demo-db', 'differs', 'link lo in ns-demo-db is down');
   const p = plan(s, s, kernelOf(s, [d]));
   t.deepEqual(p.ops, [{ op: 'linkUp', ns: 'ns-demo-db', name: 'lo' }]);
+});
+
+test('the full plan text is kept beside the state and rebuilt when the state changed', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpcctl-plan-'));
+  const s = topology();
+  const text = planText(s, dir);
+  t.is(text, planJson(fullPlan(s).ops));
+  const file = join(dir, CACHE_FILE);
+  const [key] = readFileSync(file, 'utf8').split('\n');
+  writeFileSync(file, `${key}\n["marker"]`);
+  t.is(planText(structuredClone(s), dir), '["marker"]', 'same state: read, not rebuilt');
+  const more = structuredClone(s);
+  more.vpcs.demo!.subnets.db!.type = 'public';
+  t.is(planText(more, dir), planJson(fullPlan(more).ops), 'changed state: rebuilt');
+  t.is(planText(s, '/nonexistent/dir'), text, 'no cache dir: built each time');
 });
