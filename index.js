@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, vethAdd } = nativeBinding
+const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, verify, vethAdd } = nativeBinding
 export { FileLock }
 export { addrAdd }
 export { addrDel }
@@ -804,5 +804,6 @@ export { spawnDetached }
 export { sysctlGet }
 export { sysctlSet }
 export { tcpConnect }
+export { verify }
 export { vethAdd }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -12,10 +12,14 @@ pub mod link;
 pub mod lock;
 pub mod netns;
 pub mod nft;
+pub mod nftcmp;
+pub mod nlsock;
+pub mod observe;
 pub mod plan;
 pub mod probe;
 pub mod route;
 pub mod spawn;
 pub mod sysctl;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -173,37 +173,44 @@ pub async fn list(h: &Handle, ns: &str) -> Result<Vec<Route>> {
         .ctx(what)?;
     Ok(msgs
         .into_iter()
-        .filter(|m| {
-            m.header.kind == RouteType::Unicast && table(m) == RouteHeader::RT_TABLE_MAIN as u32
-        })
-        .map(|m| {
-            let mut r = Route {
-                onlink: m.header.flags.contains(RouteFlags::Onlink),
-                ..Default::default()
-            };
-            let mut dst = Ipv4Addr::UNSPECIFIED;
-            for a in &m.attributes {
-                match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => dst = *ip,
-                    RouteAttribute::Gateway(RouteAddress::Inet(ip)) => r.via = Some(ip.to_string()),
-                    RouteAttribute::PrefSource(RouteAddress::Inet(ip)) => {
-                        r.src = Some(ip.to_string())
-                    }
-                    RouteAttribute::Oif(i) => {
-                        r.dev = links.iter().find(|l| l.index == *i).map(|l| l.name.clone())
-                    }
-                    _ => {}
-                }
-            }
-            let len = m.header.destination_prefix_length;
-            r.dst = if len == 0 {
-                "default".into()
-            } else {
-                format!("{dst}/{len}")
-            };
-            r
+        .filter_map(|m| {
+            from_message(&m, |i| {
+                links.iter().find(|l| l.index == i).map(|l| l.name.clone())
+            })
         })
         .collect())
+}
+
+/// A unicast route of the main table as the plan spells it (None for any
+/// other route); `name_of` names the output device by its index.
+pub(crate) fn from_message(
+    m: &RouteMessage,
+    name_of: impl Fn(u32) -> Option<String>,
+) -> Option<Route> {
+    if m.header.kind != RouteType::Unicast || table(m) != RouteHeader::RT_TABLE_MAIN as u32 {
+        return None;
+    }
+    let mut r = Route {
+        onlink: m.header.flags.contains(RouteFlags::Onlink),
+        ..Default::default()
+    };
+    let mut dst = Ipv4Addr::UNSPECIFIED;
+    for a in &m.attributes {
+        match a {
+            RouteAttribute::Destination(RouteAddress::Inet(ip)) => dst = *ip,
+            RouteAttribute::Gateway(RouteAddress::Inet(ip)) => r.via = Some(ip.to_string()),
+            RouteAttribute::PrefSource(RouteAddress::Inet(ip)) => r.src = Some(ip.to_string()),
+            RouteAttribute::Oif(i) => r.dev = name_of(*i),
+            _ => {}
+        }
+    }
+    let len = m.header.destination_prefix_length;
+    r.dst = if len == 0 {
+        "default".into()
+    } else {
+        format!("{dst}/{len}")
+    };
+    Some(r)
 }
 
 fn table(m: &RouteMessage) -> u32 {
