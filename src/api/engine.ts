@@ -41,6 +41,12 @@ export interface Draft {
    * run, nor when the plan fails), for bookkeeping that is not a change.
    */
   beforeSave(fn: (state: State) => void): void;
+  /**
+   * Names a VPC the command is about even when it changes nothing there (an
+   * idempotent create-subnet, the same policy again): its drift is checked
+   * and repaired too.
+   */
+  touch(vpc: string): void;
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -86,14 +92,19 @@ export class Engine {
       const current = await this.store.read();
       const warnings: string[] = [];
       const saving: Array<(state: State) => void> = [];
-      const draft: Draft = { state: structuredClone(current), warn: (m) => warnings.push(m), beforeSave: (fn) => saving.push(fn) };
+      const named = new Set<string>();
+      const draft: Draft = {
+        state: structuredClone(current), warn: (m) => warnings.push(m), beforeSave: (fn) => saving.push(fn), touch: (v) => named.add(v),
+      };
       const value = await mutate(draft);
       const desired = draft.state;
       desired.pending = [];
       const view = await this.kernelView();
       if (Object.keys(desired.vpcs).length > 0) desired.hostForwardBefore ??= view.hostForward;
       // Deep drift of what the command touches: the planner repairs it in the same plan.
-      view.drift = await findDrift(current, opts.verifyAll ? undefined : touchedVpcs(current, desired), this.store.dir);
+      const touched = touchedVpcs(current, desired);
+      for (const v of named) if (current.vpcs[v]) touched.add(v);
+      view.drift = await findDrift(current, opts.verifyAll ? undefined : touched, this.store.dir);
 
       const plan = makePlan(current, desired, view);
       await this.refuseForeign(plan, current, view);

@@ -68,7 +68,8 @@ export class Vpcctl {
   async createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
     validateName('vpc', input.name);
     const cidr = formatCidr(checkVpcCidr(input.cidr));
-    return this.change(async ({ state, warn }) => {
+    return this.change(async ({ state, warn, touch }) => {
+      touch(input.name);
       const existing = state.vpcs[input.name];
       const uplinkAsked = input.uplink ?? this.uplink;
       if (existing) {
@@ -98,8 +99,9 @@ export class Vpcctl {
       throw new VpcctlError('INVALID_INPUT', `subnet type "${String(input.type)}" is invalid: use public or private`);
     }
     const cidr = formatCidr(parseCidr(input.cidr, { what: 'subnet' }));
-    return this.change(({ state }) => {
+    return this.change(({ state, touch }) => {
       const vpc = findVpc(state, input.vpc);
+      touch(vpc.name);
       const existing = vpc.subnets[input.name];
       if (existing) {
         if (existing.cidr === cidr && existing.type === input.type) return;
@@ -113,16 +115,17 @@ export class Vpcctl {
   }
 
   async deleteSubnet(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(({ state }) => {
+    return this.change(({ state, touch }) => {
       findSubnet(state, ref.vpc, ref.subnet);
+      touch(ref.vpc);
       delete state.vpcs[ref.vpc]!.subnets[ref.subnet];
     }, opts);
   }
 
   async peer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(async ({ state }) => {
-      findVpc(state, vpc1);
-      findVpc(state, vpc2);
+    return this.change(async ({ state, touch }) => {
+      touch(findVpc(state, vpc1).name);
+      touch(findVpc(state, vpc2).name);
       if (state.peerings.some((p) => (p.vpc1 === vpc1 && p.vpc2 === vpc2) || (p.vpc1 === vpc2 && p.vpc2 === vpc1))) return;
       checkPeering(Object.values(state.vpcs), { vpc1, vpc2 }, state.peerings);
       state.peerings.push({ vpc1, vpc2, link: await allocateLink(state) });
@@ -130,9 +133,9 @@ export class Vpcctl {
   }
 
   async unpeer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(({ state }) => {
-      findVpc(state, vpc1);
-      findVpc(state, vpc2);
+    return this.change(({ state, touch }) => {
+      touch(findVpc(state, vpc1).name);
+      touch(findVpc(state, vpc2).name);
       state.peerings = state.peerings.filter((p) => !((p.vpc1 === vpc1 && p.vpc2 === vpc2) || (p.vpc1 === vpc2 && p.vpc2 === vpc1)));
     }, opts);
   }
@@ -145,8 +148,9 @@ export class Vpcctl {
     // zod loads only for the commands that read documents: it costs more than the rest of a start-up.
     const { parseSubnetPolicy } = await import('../model/schema.js');
     const policy: SubnetPolicy = parseSubnetPolicy(input.policy);
-    return this.change(({ state }) => {
+    return this.change(({ state, touch }) => {
       const vpc = findVpc(state, input.vpc);
+      touch(vpc.name);
       let subnet: SubnetState | undefined;
       if (input.subnet) {
         subnet = findSubnet(state, input.vpc, input.subnet);
@@ -165,8 +169,9 @@ export class Vpcctl {
   }
 
   async removePolicy(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(({ state }) => {
+    return this.change(({ state, touch }) => {
       delete findSubnet(state, ref.vpc, ref.subnet).policy;
+      touch(ref.vpc);
     }, opts);
   }
 

@@ -132,10 +132,11 @@ test.serial("an address deleted (a subnet's gateway on the router): apply puts i
   await worksAsDeclared(t);
 });
 
-test.serial('a link set down: set up again, the subnet keeps its namespace and apps', async (t) => {
+test.serial('a link set down: an idempotent create-subnet in that VPC sets it up again, the subnet keeps its namespace and apps', async (t) => {
   ip(['link', 'set', 'eth0', 'down'], 'ns-demo-db');
   t.false(await tcp('ns-demo-api', '10.0.2.2', 80), 'db is down');
-  await detectAndRepair(t, { object: 'subnet demo/db', detail: /down/ });
+  await detectAndRepair(t, { object: 'subnet demo/db', detail: /down/ },
+    ['create-subnet', '--vpc', 'demo', '--name', 'api', '--cidr', '10.0.3.0/24', '--type', 'public']);
   await worksAsDeclared(t);
 });
 
