@@ -84,6 +84,7 @@ async function detectAndRepair(t: ExecutionContext, expect: { object: string; de
   const r = await run(...repair);
   t.is(r.code, 0, r.stderr);
   t.notRegex(r.stdout, /^0 changes|nothing changed/m, `${repair.join(' ')} must repair: ${r.stdout}`);
+  t.true(r.stdout.includes(`repair ${expect.object}: `), `the repair is reported: ${r.stdout}`);
   const after = await run('status');
   t.is(after.code, 0, `in sync after the repair: ${after.stdout}`);
   for (const ns of NAMESPACES) t.is(nsId(ns), ids[ns], `${ns} was not rebuilt`);
