@@ -110,9 +110,13 @@ test.serial("a subnet's policy table deleted: named, show-policy says so, apply 
   await worksAsDeclared(t);
 });
 
-test.serial('a rule added to a policy table: named as differing, replaced whole', async (t) => {
+test.serial("rules added to a policy table and to the router's table: named as differing, replaced whole", async (t) => {
   nft(['insert', 'rule', 'inet', 'vpcctl', 'ingress', 'tcp', 'dport', '80', 'drop'], 'ns-demo-web');
   t.false(await tcp('ns-demo-db', '10.0.1.2', 80), 'the extra rule drops port 80');
+  nft(['insert', 'rule', 'inet', 'vpcctl', 'forward', 'ip', 'daddr', '10.0.2.2', 'drop'], 'vpcr-demo');
+  t.false(await tcp('ns-demo-api', '10.0.2.2', 80), "the router's extra rule drops traffic to db");
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; detail: string }[] };
+  t.true(json.drift.some((d) => d.object === 'vpc demo' && /table inet vpcctl in vpcr-demo differs/.test(d.detail)), JSON.stringify(json.drift));
   await detectAndRepair(t, { object: 'subnet demo/web', detail: /differ|rule|chain/ });
   await worksAsDeclared(t);
 });
