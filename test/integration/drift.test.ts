@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FETCH, freshStateDir, inNs, ip, nft, vpcctl } from '../helpers/sandbox.js';
 import { SIM, buildSimInternet } from '../../src/sim/internet.js';
@@ -186,4 +186,17 @@ test.serial('no drift from moving counters nor from foreign tables beside ours (
   t.regex((await run('apply', '-f', file)).stdout, /^0 changes/m, 'nothing to repair: the no-op apply stays a no-op');
   t.regex(nft(['list', 'table', 'inet', 'foreign'], 'ns-demo-web'), /chain in/, 'the foreign table is untouched');
   t.regex(nft(['list', 'table', 'ip', 'othertool']), /counter/);
+});
+
+test.serial('a state without nft marks (written by an older vpcctl) is verified by content: in sync, and drift still found', async (t) => {
+  const file = join(state, 'state.json');
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  t.truthy(saved.nftMarks?.['ns-demo-web'], 'marks are recorded per namespace');
+  delete saved.nftMarks;
+  writeFileSync(file, JSON.stringify(saved));
+  const s = await run('status');
+  t.is(s.code, 0, s.stdout);
+  nft(['delete', 'table', 'inet', 'vpcctl'], 'ns-demo-web');
+  await detectAndRepair(t, { object: 'subnet demo/web', detail: /table.*missing/ });
+  t.truthy(JSON.parse(readFileSync(file, 'utf8')).nftMarks?.['ns-demo-web'], 'the repair recorded a mark again');
 });
