@@ -18,6 +18,7 @@ pub mod observe;
 pub mod plan;
 pub mod probe;
 pub mod route;
+pub mod rtparse;
 pub mod spawn;
 pub mod sysctl;
 pub mod verify;

@@ -212,6 +212,21 @@ pub fn nft_gen(timeout: Duration) -> io::Result<u32> {
     gen.ok_or_else(|| io::Error::other("no nftables generation in the reply"))
 }
 
+/// The payload of a link dump without statistics: struct ifinfomsg
+/// (AF_UNSPEC) and IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS, which spares
+/// the kernel and the parser most of each message.
+pub fn link_dump_payload() -> Vec<u8> {
+    const IFLA_EXT_MASK: u16 = 29;
+    const RTEXT_FILTER_SKIP_STATS: u32 = 1 << 3;
+    let mut p = vec![0u8; 16];
+    push_attr(
+        &mut p,
+        IFLA_EXT_MASK,
+        &RTEXT_FILTER_SKIP_STATS.to_ne_bytes(),
+    );
+    p
+}
+
 fn push_attr(p: &mut Vec<u8>, kind: u16, data: &[u8]) {
     p.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
     p.extend_from_slice(&kind.to_ne_bytes());

@@ -140,7 +140,8 @@ fn observe_all(
     let next = AtomicUsize::new(0);
     let out: Mutex<HashMap<String, Option<Snapshot>>> = Mutex::new(HashMap::new());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let worker = || loop {
+    let proc_sys = observe::open_proc_sys().map_err(|e| Error::os("open /proc/sys", e))?;
+    let visit_all = |visitor: &netns::Visitor| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some((ns, need)) = needs.get(i) else {
             break;
@@ -151,7 +152,8 @@ fn observe_all(
         let snap = if !ns.is_empty() && !netns::exists(ns) {
             Ok(None)
         } else {
-            netns::run_in(ns, || observe::observe_here(need, opts.timeout))
+            visitor
+                .run_in(ns, || observe::observe_here(need, opts.timeout, &proc_sys))
                 .and_then(|r| r.map_err(|e| Error::os(format!("verify {}", at(ns)), e)))
                 .map(Some)
         };
@@ -166,6 +168,12 @@ fn observe_all(
             Err(e) => {
                 failure.lock().unwrap().get_or_insert(e);
             }
+        }
+    };
+    let worker = || match netns::Visitor::new() {
+        Ok(v) => visit_all(&v),
+        Err(e) => {
+            failure.lock().unwrap().get_or_insert(e);
         }
     };
     let threads = opts.concurrency.clamp(1, needs.len().max(1));
@@ -188,10 +196,34 @@ pub fn verify(ops: &[Op], opts: &Options) -> Result<Vec<Drift>> {
     Ok(check(ops, &snaps))
 }
 
+/// A snapshot's addresses and routes indexed for lookups: a router holds
+/// one of each per subnet, and each subnet's ops look theirs up.
+struct Index<'a> {
+    addrs: HashSet<(u32, &'a str)>,
+    routes: HashMap<Option<Cidr>, Vec<&'a Route>>,
+}
+
+impl<'a> Index<'a> {
+    fn of(s: &'a Snapshot) -> Self {
+        let mut routes: HashMap<Option<Cidr>, Vec<&Route>> = HashMap::new();
+        for r in &s.routes {
+            routes.entry(r.dst.parse().ok()).or_default().push(r);
+        }
+        Index {
+            addrs: s.addrs.iter().map(|(i, a)| (*i, a.as_str())).collect(),
+            routes,
+        }
+    }
+}
+
 /// Compares each op that makes something with the snapshots of its
 /// namespaces (None: the namespace is missing). Pure.
 pub fn check(ops: &[Op], snaps: &HashMap<String, Option<Snapshot>>) -> Vec<Drift> {
     let mut drifts = Vec::new();
+    let index: HashMap<&str, Index> = snaps
+        .iter()
+        .filter_map(|(ns, s)| Some((ns.as_str(), Index::of(s.as_ref()?))))
+        .collect();
     // Missing namespaces: one drift each, on its netnsAdd or else the first
     // op that works in it.
     let mut reported: HashSet<&str> = HashSet::new();
@@ -253,7 +285,7 @@ pub fn check(ops: &[Op], snaps: &HashMap<String, Option<Snapshot>>) -> Vec<Drift
                 link_drift(s, ns, name, alias.as_deref(), *mtu)
                     .or_else(|| link_drift(p, peer_ns, peer_name, peer_alias.as_deref(), *mtu))
             }),
-            _ => check_op(op, s),
+            _ => check_op(op, s, &index[op.ns()]),
         };
         if let Some((kind, detail)) = found {
             drifts.push(Drift {
@@ -331,7 +363,7 @@ fn describe_route(r: &Route) -> String {
     s
 }
 
-fn check_op(op: &Op, s: &Snapshot) -> Found {
+fn check_op(op: &Op, s: &Snapshot, ix: &Index) -> Found {
     let missing = |d: String| Some((DriftKind::Missing, d));
     let differs = |d: String| Some((DriftKind::Differs, d));
     match op {
@@ -367,7 +399,7 @@ fn check_op(op: &Op, s: &Snapshot) -> Found {
                     at(ns)
                 ));
             };
-            if s.addrs.iter().any(|(i, a)| *i == l.index && *a == want) {
+            if ix.addrs.contains(&(l.index, want.as_str())) {
                 None
             } else {
                 missing(format!("address {cidr} missing on {dev} {}", at(ns)))
@@ -375,11 +407,7 @@ fn check_op(op: &Op, s: &Snapshot) -> Found {
         }
         Op::RouteAdd { ns, route } => {
             let dst = route.dst.parse::<Cidr>().ok();
-            let same_dst: Vec<&Route> = s
-                .routes
-                .iter()
-                .filter(|r| r.dst.parse::<Cidr>().ok() == dst)
-                .collect();
+            let same_dst = ix.routes.get(&dst).map(Vec::as_slice).unwrap_or_default();
             if same_dst.iter().any(|r| same_route(r, route)) {
                 None
             } else if let Some(r) = same_dst.first() {

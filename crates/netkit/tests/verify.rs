@@ -555,6 +555,15 @@ fn link_up_and_its_undo() {
     }
 }
 
+/// CPU time of this process so far (user + system), in ms.
+fn cpu_ms() -> f64 {
+    // SAFETY: getrusage fills a struct we own.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 * 1e3 + v.tv_usec as f64 * 1e-3;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 /// The cost of verify for a VPC of N subnets (default 500, env NETKIT_SCALE),
 /// with marks (tables confirmed by generation) and without (all listed).
 #[test]
@@ -573,14 +582,36 @@ fn verify_scale() {
         t.elapsed()
     );
     assert_eq!(report.nft.len(), n + 1);
-    for _ in 0..2 {
-        let t = Instant::now();
-        assert_eq!(check(&ops, &report.nft), vec![]);
-        eprintln!("verify_scale: verify with marks: {:?}", t.elapsed());
+    // NETKIT_PROF=K: verify K more times (for a profiler).
+    let k: usize = std::env::var("NETKIT_PROF")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for _ in 0..k {
+        let (t, c) = (Instant::now(), cpu_ms());
+        check(&ops, &report.nft);
+        eprintln!(
+            "verify_scale: again: {:?} wall, {:.1} ms cpu",
+            t.elapsed(),
+            cpu_ms() - c
+        );
     }
-    let t = Instant::now();
-    assert_eq!(check(&ops, &HashMap::new()), vec![]);
-    eprintln!("verify_scale: verify by content: {:?}", t.elapsed());
+    for (marks, how) in [(&report.nft, "with marks"), (&HashMap::new(), "by content")] {
+        for concurrency in [1, 2, 3] {
+            let opts = verify::Options {
+                nft: marks.clone(),
+                concurrency,
+                ..Default::default()
+            };
+            let (t, c) = (Instant::now(), cpu_ms());
+            assert_eq!(verify::verify(&ops, &opts).unwrap(), vec![]);
+            eprintln!(
+                "verify_scale: verify {how}, {concurrency} threads: {:?} wall, {:.1} ms cpu",
+                t.elapsed(),
+                cpu_ms() - c
+            );
+        }
+    }
     netns::del(&format!("vs-h{}", n / 2)).unwrap();
     let d = check(&ops, &report.nft);
     assert_eq!(d.len(), 1, "{d:?}");
