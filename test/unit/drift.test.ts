@@ -176,3 +176,13 @@ test('the full plan text is kept beside the state and rebuilt when the state cha
   t.is(planText(more, dir), planJson(fullPlan(more).ops), 'changed state: rebuilt');
   t.is(planText(s, '/nonexistent/dir'), text, 'no cache dir: built each time');
 });
+
+test('the cached plan text is ASCII (read back as latin1) and means the same JSON when names are not', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpcctl-plan-'));
+  const s = topology();
+  s.vpcs.demo!.uplink = 'wlän0😀';
+  const text = planText(s, dir);
+  t.true(/^[\x00-\x7f]*$/.test(text));
+  t.deepEqual(JSON.parse(text), JSON.parse(planJson(fullPlan(s).ops)));
+  t.is(planText(s, dir), text, 'read back from the file unchanged');
+});
