@@ -236,8 +236,11 @@ fn a_missing_namespace_is_one_drift() {
 #[test]
 fn needs_ask_for_what_the_plan_makes() {
     let ops = plan::parse(PLAN).unwrap();
-    let marks = HashMap::from([("h".to_string(), NftMark { gen: 7 })]);
-    let n = needs(&ops, &marks);
+    let mut opts = Options {
+        nft: HashMap::from([("h".to_string(), NftMark { gen: 7 })]),
+        ..Default::default()
+    };
+    let n = needs(&ops, &opts);
     let names: Vec<&str> = n.iter().map(|(ns, _)| ns.as_str()).collect();
     assert_eq!(names, ["r", "h"]);
     assert!(n[0].1.sysctls.contains("net/ipv4/conf/all/rp_filter"));
@@ -247,4 +250,17 @@ fn needs_ask_for_what_the_plan_makes() {
         .1
         .tables
         .contains(&("inet".to_string(), "vpcctl".to_string())));
+    // Without /proc-only sysctls, netconf ones are still read.
+    opts.proc_sysctls = false;
+    assert!(needs(&ops, &opts)[0]
+        .1
+        .sysctls
+        .contains("net/ipv4/conf/all/rp_filter"));
+    let proc_op = plan::parse(
+        r#"[{"op":"sysctlSet","ns":"h","key":"net/ipv4/ip_unprivileged_port_start","value":"0"}]"#,
+    )
+    .unwrap();
+    assert!(needs(&proc_op, &opts)[0].1.sysctls.is_empty());
+    opts.proc_sysctls = true;
+    assert_eq!(needs(&proc_op, &opts)[0].1.sysctls.len(), 1);
 }

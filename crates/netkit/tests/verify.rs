@@ -596,11 +596,17 @@ fn verify_scale() {
             cpu_ms() - c
         );
     }
-    for (marks, how) in [(&report.nft, "with marks"), (&HashMap::new(), "by content")] {
+    let none = HashMap::new();
+    for (marks, proc_sysctls, how) in [
+        (&report.nft, true, "with marks"),
+        (&report.nft, false, "with marks, no /proc sysctls"),
+        (&none, true, "by content"),
+    ] {
         for concurrency in [1, 2, 3] {
             let opts = verify::Options {
                 nft: marks.clone(),
                 concurrency,
+                proc_sysctls,
                 ..Default::default()
             };
             let (t, c) = (Instant::now(), cpu_ms());

@@ -539,10 +539,16 @@ pub struct VerifyOptions {
     /// Marks from earlier executes, by namespace ("" = the host). Without a
     /// mark, a table is listed and compared by content (slower, still exact).
     pub nft: Option<HashMap<String, NftMark>>,
-    /// Threads reading namespaces at once (default 3).
+    /// Threads reading namespaces at once (default 2).
     pub concurrency: Option<u32>,
     /// Limit of each kernel read in ms (default 5000).
     pub timeout_ms: Option<u32>,
+    /// Read sysctls that only /proc/sys has (`ip_unprivileged_port_start`;
+    /// default true). Each is a path lookup whose cost grows with the number
+    /// of namespaces: about a third of a 500-subnet verify. When false they
+    /// are not checked (netlink-readable ones, ip_forward, rp_filter,
+    /// proxy_arp, still are).
+    pub proc_sysctls: Option<bool>,
 }
 
 /// Checks every op of a plan (the JSON that execute() takes) against the
@@ -564,6 +570,7 @@ pub async fn verify(plan_json: String, options: Option<VerifyOptions>) -> Result
         opts.timeout = o
             .timeout_ms
             .map_or(opts.timeout, |ms| Duration::from_millis(ms.into()));
+        opts.proc_sysctls = o.proc_sysctls.unwrap_or(opts.proc_sysctls);
     }
     let drifts = blocking(move || verify::verify(&ops, &opts)).await?;
     Ok(drifts
