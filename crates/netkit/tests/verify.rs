@@ -596,13 +596,19 @@ fn verify_scale() {
             cpu_ms() - c
         );
     }
+    // NETKIT_VERIFY_THREADS=1,2,3 compares thread counts (default: 2 only).
+    let threads: Vec<usize> = std::env::var("NETKIT_VERIFY_THREADS")
+        .unwrap_or("2".into())
+        .split(',')
+        .filter_map(|t| t.parse().ok())
+        .collect();
     let none = HashMap::new();
     for (marks, proc_sysctls, how) in [
         (&report.nft, true, "with marks"),
         (&report.nft, false, "with marks, no /proc sysctls"),
         (&none, true, "by content"),
     ] {
-        for concurrency in [1, 2, 3] {
+        for &concurrency in threads.iter() {
             let opts = verify::Options {
                 nft: marks.clone(),
                 concurrency,
