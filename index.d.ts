@@ -32,6 +32,16 @@ export interface AddrInfo {
 /** Every IPv4 address in `ns` with its device. */
 export declare function addrList(ns: string): Promise<Array<AddrInfo>>
 
+/** One op of a verified plan that the kernel does not hold as the op would make it. */
+export interface Drift {
+  /** 0-based index of the op in the plan given to verify. */
+  index: number
+  /** One line: what is wrong, naming the object and namespace. */
+  detail: string
+  /** 'missing' (the object is absent) or 'differs' (present, not as made). */
+  kind: string
+}
+
 /**
  * Runs a plan (JSON array of ops, docs/plan-ops.md) in one call: ops
  * pipelined along their dependencies, undone in reverse on the first
@@ -54,6 +64,8 @@ export interface ExecuteOptions {
 export interface ExecuteResult {
   ops: number
   elapsedMs: number
+  /** Per namespace where the plan ran nft ops ("" = the host). */
+  nft: Record<string, NftMark>
 }
 
 /** Deletes a link (both ends for a veth). Absent is success. */
@@ -172,6 +184,19 @@ export declare function nftListRuleset(ns: string): Promise<string>
 /** The table as libnftables JSON (`{"nftables":[...]}`), or null if absent. */
 export declare function nftListTable(ns: string, family: string, table: string): Promise<string | null>
 
+/**
+ * Opaque to callers: what execute() learnt about a namespace's nftables
+ * ruleset right after the plan's last nft op there (its generation id,
+ * which moves with every nftables change in that namespace). Stored by the
+ * caller and handed back to verify(), so that an unchanged ruleset is
+ * confirmed without listing it.
+ */
+export interface NftMark {
+  gen: number
+  /** Reserved (not set yet). */
+  digest?: string
+}
+
 export interface NftStatus {
   ok: boolean
   version?: string
@@ -272,6 +297,34 @@ export interface UserIds {
  * LDAP, ...) knows it, or null. A name, never a number.
  */
 export declare function userLookup(name: string): Promise<UserIds | null>
+
+/**
+ * Checks every op of a plan (the JSON that execute() takes) against the
+ * kernel without changing anything, one visit per namespace; resolves to
+ * the ops that do not hold. Removal ops are ignored. A missing namespace
+ * gives one drift (on its netnsAdd, or the first op there).
+ */
+export declare function verify(planJson: string, options?: VerifyOptions | undefined | null): Promise<Array<Drift>>
+
+export interface VerifyOptions {
+  /**
+   * Marks from earlier executes, by namespace ("" = the host). Without a
+   * mark, a table is listed and compared by content (slower, still exact).
+   */
+  nft?: Record<string, NftMark>
+  /** Threads reading namespaces at once (default 2). */
+  concurrency?: number
+  /** Limit of each kernel read in ms (default 5000). */
+  timeoutMs?: number
+  /**
+   * Read sysctls that only /proc/sys has (`ip_unprivileged_port_start`;
+   * default true). Each is a path lookup whose cost grows with the number
+   * of namespaces: about a third of a 500-subnet verify. When false they
+   * are not checked (netlink-readable ones, ip_forward, rp_filter,
+   * proxy_arp, still are).
+   */
+  procSysctls?: boolean
+}
 
 /**
  * Creates a veth pair whose peer is made directly inside `peerNs`; both

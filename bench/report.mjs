@@ -34,6 +34,7 @@ const seed = { ...scenario('seed', num('seed.create_ms'), null), same_objects: r
 const vpcctl = {
   ...scenario('vpcctl', num('vpcctl.apply_ms'), num('vpcctl.rss_kb')),
   reapply_ms: num('vpcctl.reapply_ms'), reapply_noop: raw['vpcctl.reapply_noop'] ?? null,
+  status_ms: num('vpcctl.status_ms'), status_in_sync: raw['vpcctl.status_in_sync'] ?? null,
   same_objects: raw['vpcctl.same_objects'] ?? null, leftover_namespaces_after_delete: num('vpcctl.leftover_namespaces'),
 };
 const cli = {
@@ -75,7 +76,7 @@ const targets = [
   target('create >= 20x faster than the seed\'s way', ratios.create_speedup_vs_seed, 'x', (v) => v >= 20, '>= 20x', why('vpcctl.error', 'seed.error')),
   target('create within 1.5x of the floor', ratios.create_vs_floor, 'x', (v) => v <= 1.5, '<= 1.5x', why('vpcctl.error', 'floor.error')),
   target('teardown >= 3x faster than the seed\'s way', ratios.teardown_speedup_vs_seed, 'x', (v) => v >= 3, '>= 3x', why('vpcctl.error', 'seed.error')),
-  target(`re-apply of N=${n} (no-op)`, vpcctl.reapply_ms, 'ms', (v) => v < 100, '< 100 ms', why('vpcctl.error')),
+  target(`re-apply of N=${n} (no-op, drift verified)`, vpcctl.reapply_ms, 'ms', (v) => v < 100, '< 100 ms', why('vpcctl.error')),
   target('one CLI call (median wall)', cli.median_ms, 'ms', (v) => v < 150, '< 150 ms', why('cli.error')),
   target(`round-trip time, N=${n} vs 5 subnets (median)`, rtt.vpcctl.median_ratio, 'x', (v) => v <= 1.2, '<= 1.2x', why('rtt.vpcctl.error')),
   target('peak RSS of vpcctl', peakRss.length ? Math.max(...peakRss) : null, 'MB', (v) => v < 200, '< 200 MB', why('vpcctl.error')),
@@ -89,6 +90,7 @@ const result = {
   runs: {
     floor_create_ms: raw['floor.create_runs_ms'] ?? null, vpcctl_apply_ms: raw['vpcctl.apply_runs_ms'] ?? null,
     vpcctl_reapply_ms: raw['vpcctl.reapply_runs_ms'] ?? null,
+    vpcctl_status_ms: raw['vpcctl.status_runs_ms'] ?? null,
     rtt_rounds_us: Object.fromEntries(Object.entries(raw).filter(([k]) => k.endsWith('.rounds'))),
   },
   errors,
@@ -116,6 +118,8 @@ if (num('vpcctl.change_ms') !== null) {
 }
 const reapplies = String(raw['vpcctl.reapply_runs_ms'] ?? '').split(' ').filter(Boolean).length;
 md.push('', `vpcctl re-apply (no-op): ${f(vpcctl.reapply_ms)} ms, median of ${reapplies} (reported "0 changes": ${vpcctl.reapply_noop ?? '—'}).`);
+const statuses = String(raw['vpcctl.status_runs_ms'] ?? '').split(' ').filter(Boolean).length;
+md.push(`vpcctl \`status\` (every object of the ${n}-subnet state checked against the kernel: namespaces, links and their state, addresses, routes, sysctls, nftables tables): ${f(vpcctl.status_ms)} ms, median of ${statuses} (in sync: ${vpcctl.status_in_sync ?? '—'}). The no-op re-apply runs the same check before answering, less the sysctl only /proc/sys has (ip_unprivileged_port_start).`);
 md.push(`Floor and vpcctl: median of ${meta.repeat} runs; the seed's way: one run.`, '');
 md.push('| ratio (same run) | value |', '|---|---|');
 md.push(`| seed create / vpcctl create | ${f(ratios.create_speedup_vs_seed, 2)} |`);
@@ -164,6 +168,7 @@ const out = [];
 out.push('', `vpcctl benchmark, N = ${n} (${mdPath}, ${jsonPath})`);
 const line = (name, s) => `  ${name.padEnd(8)} create ${f(s.create_ms).padStart(9)} ms (${f(s.create_ms_per_subnet, 3)} ms/subnet)   teardown ${f(s.delete_ms).padStart(8)} ms`;
 out.push(line('vpcctl', vpcctl), line('seed', seed), line('floor', floor));
+out.push(`  vpcctl   status (deep drift check of N=${n}) ${f(vpcctl.status_ms)} ms, in sync: ${vpcctl.status_in_sync ?? '—'}`);
 for (const t of targets) {
   const mark = t.status === 'met' ? '\u001b[32mmet\u001b[0m   ' : t.status === 'MISSED' ? '\u001b[31mMISSED\u001b[0m' : '\u001b[33m--\u001b[0m    ';
   out.push(`  ${mark} ${t.target}: ${f(t.value, t.unit === 'x' ? 2 : 1)}${t.value === null ? '' : ` ${t.unit}`} (${t.limit})${t.status.startsWith('not') ? ` ${t.status}` : ''}`);

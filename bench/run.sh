@@ -11,6 +11,7 @@
 #   BENCH_REPEAT=3       runs of each floor/vpcctl scenario (median reported);
 #                        the seed's way runs once, it is slow and far off target
 #   BENCH_REAPPLY=5      no-op re-applies after each vpcctl apply (median of all)
+#   BENCH_STATUS=5       `status` calls after each vpcctl apply (deep drift check; median of all)
 #   BENCH_RTT_COUNT=2000 timed round trips per RTT run (after 200 warm-up ones)
 #   BENCH_RTT_ROUNDS=5   RTT runs (medians over runs reported)
 #   BENCH_ONLY="floor seed vpcctl cli rtt"   scenarios to run
@@ -40,6 +41,7 @@ N=${BENCH_N:-500}
 CLI_N=${BENCH_CLI_N:-100}
 REPEAT=${BENCH_REPEAT:-3}
 REAPPLY=${BENCH_REAPPLY:-5}
+STATUS=${BENCH_STATUS:-5}
 RTT_COUNT=${BENCH_RTT_COUNT:-2000}
 RTT_ROUNDS=${BENCH_RTT_ROUNDS:-5}
 ONLY=" ${BENCH_ONLY:-floor seed vpcctl cli rtt} "
@@ -185,7 +187,7 @@ scenario_seed() {
 }
 
 scenario_vpcctl() {
-  local topo=$OUT/topology-$N.json applies=() changes=() reapplies=() deletes=() completes=() rss=() r t0 pre zero=yes
+  local topo=$OUT/topology-$N.json applies=() changes=() reapplies=() statuses=() deletes=() completes=() rss=() r t0 pre zero=yes insync=yes
   node bench/topology.mjs "$N" --vpc "$VPC" >"$topo"
   for ((r = 1; r <= REPEAT; r++)); do
     log "vpcctl: apply -f ($N subnets, run $r/$REPEAT)"
@@ -199,6 +201,12 @@ scenario_vpcctl() {
       timed ./vpcctl apply -f "$topo" || { record vpcctl.error "re-apply failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
       reapplies+=("$WALL_MS") rss+=("$RSS_KB")
       grep -q '^0 changes' "$OUT/cmd.out" || zero="no: $(head -n 1 "$OUT/cmd.out")"
+    done
+    # status verifies every object of the state's full plan against the kernel (nft tables by their generation mark).
+    log "vpcctl: status ($STATUS times)"
+    for ((k = 0; k < STATUS; k++)); do
+      timed ./vpcctl status || { insync="no: $(head -n 1 "$OUT/cmd.out")"; continue; }
+      statuses+=("$WALL_MS") rss+=("$RSS_KB")
     done
     log "vpcctl: delete-vpc"
     pre=$(netns_objects) t0=$EPOCHREALTIME
@@ -214,6 +222,9 @@ scenario_vpcctl() {
   record vpcctl.reapply_ms "$(echo "${reapplies[*]}" | median)"
   record vpcctl.reapply_runs_ms "${reapplies[*]}"
   record vpcctl.reapply_noop "$zero"
+  record vpcctl.status_ms "$(echo "${statuses[*]}" | median)"
+  record vpcctl.status_runs_ms "${statuses[*]}"
+  record vpcctl.status_in_sync "$insync"
   record vpcctl.delete_ms "$(echo "${deletes[*]}" | median)"
   record vpcctl.delete_complete_ms "$(echo "${completes[*]}" | median)"
   record vpcctl.rss_kb "$(echo "${rss[*]}" | maxof)"

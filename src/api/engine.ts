@@ -1,16 +1,23 @@
 import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
+import type { ExecuteResult } from '../../index.js';
 import { hostNs, isVpcctlNsName, ownsNs, routerNs } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import { HOST_NS, planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
 import type { StateStore, StateTransaction } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
+import { findDrift, nextMarks } from './drift.js';
 
 export interface ChangeOptions {
   /** Plan only: nothing is written to the kernel or the state. */
   dryRun?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Check every VPC for drift (and repair it), not only the VPCs the change
+   * touches: what `apply` does, so that applying an unchanged file repairs.
+   */
+  verifyAll?: boolean;
 }
 
 export interface ChangeResult<T = void> {
@@ -34,9 +41,31 @@ export interface Draft {
    * run, nor when the plan fails), for bookkeeping that is not a change.
    */
   beforeSave(fn: (state: State) => void): void;
+  /**
+   * Names a VPC the command is about even when it changes nothing there (an
+   * idempotent create-subnet, the same policy again): its drift is checked
+   * and repaired too.
+   */
+  touch(vpc: string): void;
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** VPCs a change touches that exist before it: changed ones and both ends of a changed peering. */
+function touchedVpcs(current: State, desired: State): Set<string> {
+  const out = new Set<string>();
+  for (const [name, v] of Object.entries(current.vpcs)) {
+    const d = desired.vpcs[name];
+    if (d && !same(v, d)) out.add(name);
+  }
+  const key = (p: State['peerings'][number]) => JSON.stringify(p);
+  const before = new Set(current.peerings.map(key));
+  const after = new Set(desired.peerings.map(key));
+  for (const p of [...current.peerings, ...desired.peerings]) {
+    if (before.has(key(p)) !== after.has(key(p))) { out.add(p.vpc1); out.add(p.vpc2); }
+  }
+  return out;
+}
 
 /**
  * The one path to the kernel: lock, read the state, apply a mutation to a
@@ -64,12 +93,19 @@ export class Engine {
       const read = await this.store.read();
       const current = trustPending(read, (m) => warnings.push(m));
       const saving: Array<(state: State) => void> = [];
-      const draft: Draft = { state: structuredClone(current), warn: (m) => warnings.push(m), beforeSave: (fn) => saving.push(fn) };
+      const named = new Set<string>();
+      const draft: Draft = {
+        state: structuredClone(current), warn: (m) => warnings.push(m), beforeSave: (fn) => saving.push(fn), touch: (v) => named.add(v),
+      };
       const value = await mutate(draft);
       const desired = draft.state;
       desired.pending = [];
       const view = await this.kernelView();
       if (Object.keys(desired.vpcs).length > 0) desired.hostForwardBefore ??= view.hostForward;
+      // Deep drift of what the command touches: the planner repairs it in the same plan.
+      const touched = touchedVpcs(current, desired);
+      for (const v of named) if (current.vpcs[v]) touched.add(v);
+      view.drift = await findDrift(current, opts.verifyAll ? undefined : touched, this.store.dir);
 
       const plan = makePlan(current, desired, view);
       await this.keepToOwn(plan, current, (m) => warnings.push(m));
@@ -99,14 +135,17 @@ export class Engine {
           hostForwardBefore: current.hostForwardBefore ?? desired.hostForwardBefore,
         });
       }
+      let learnt;
       try {
-        await this.run(plan, opts);
+        learnt = await this.run(plan, opts);
       } catch (e) {
         // The executor has undone what it did: the kernel is as it was, and so is the state.
         if (!saved.revert()) await this.store.write(current, { restore: true });
         throw e;
       }
       if (Object.keys(desired.vpcs).length === 0) delete desired.hostForwardBefore;
+      desired.nftMarks = nextMarks(current.nftMarks, learnt.nft, plan.namespaces, desired);
+      if (!desired.nftMarks) delete desired.nftMarks;
       for (const fn of saving) fn(desired);
       try {
         await saved.write(desired);
@@ -140,10 +179,10 @@ export class Engine {
     return new VpcctlError('STATE', `${why}; this command's kernel changes were undone${reverted ? `, the state is as before` : `; ${await this.store.restoreHint()}`}`);
   }
 
-  async run(plan: Plan, opts: ChangeOptions = {}): Promise<void> {
+  async run(plan: Plan, opts: ChangeOptions = {}): Promise<ExecuteResult> {
     const n = await native();
     const faultAt = process.env.VPCCTL_FAULT_AT ? Number(process.env.VPCCTL_FAULT_AT) : undefined;
-    await kernel(n.execute(planJson(plan.ops), { faultAt }, opts.onProgress));
+    return kernel(n.execute(planJson(plan.ops), { faultAt }, opts.onProgress));
   }
 
   /**

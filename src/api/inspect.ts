@@ -5,6 +5,7 @@ import { transitEnds } from '../plan/build.js';
 import type { State, SubnetType, VpcState } from '../state/types.js';
 import { gatewayOf, hostAddressOf } from './lookup.js';
 import { appStatus, type AppInfo } from './apps.js';
+import { findDrift } from './drift.js';
 
 export interface VpcSummary {
   name: string;
@@ -78,10 +79,28 @@ export interface StatusReport {
   orphaned: string[];
   /** Namespaces a crashed run left mid-change. */
   pending: string[];
+  /**
+   * Everything else vpcctl made that the kernel does not hold as made (links
+   * and their state, addresses, routes, sysctls, nftables tables by
+   * content), one entry per op of the state's full plan, naming its object.
+   */
+  drift: DriftEntry[];
 }
 
-/** Compare the state with the kernel: namespaces present and tagged as they should be. */
-export async function status(state: State): Promise<StatusReport> {
+export interface DriftEntry {
+  /** `vpc demo`, `subnet demo/web`, `peering a b`, `host`. */
+  object: string;
+  /** 'missing' or 'differs'. */
+  kind: string;
+  /** What is wrong, naming the kernel object and namespace. */
+  detail: string;
+}
+
+/**
+ * Compare the state with the kernel: namespaces present and tagged as they
+ * should be, and every object of the state's full plan as it was made.
+ */
+export async function status(state: State, stateDir?: string): Promise<StatusReport> {
   const n = await native();
   const wanted = wantedNamespaces(state);
   const present = new Set(await kernel(n.netnsList()));
@@ -93,5 +112,10 @@ export async function status(state: State): Promise<StatusReport> {
     if (tag && parseTag(tag)) orphaned.push(ns);
   }
   const pending = state.pending;
-  return { ok: missing.length === 0 && orphaned.length === 0 && pending.length === 0, missing, orphaned, pending };
+  // A missing namespace is reported above, once, not again as its netnsAdd.
+  const drift = (await findDrift(state, undefined, stateDir))
+    .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)))
+    .map(({ object, kind, detail }) => ({ object, kind, detail }));
+  const ok = missing.length === 0 && orphaned.length === 0 && pending.length === 0 && drift.length === 0;
+  return { ok, missing, orphaned, pending, drift };
 }

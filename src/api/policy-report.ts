@@ -12,6 +12,8 @@ export interface PolicyReport {
   policy: SubnetPolicy | null;
   /** Per-rule counters as the kernel has them now; empty when no policy table exists. */
   rules: RuleCounter[];
+  /** What the kernel lost of the policy ("table inet vpcctl in ns-demo-web is missing"); empty when it enforces it as made. */
+  drift: string[];
 }
 
 interface ListedRule { chain: string; comment?: string; expr?: Record<string, unknown>[] }

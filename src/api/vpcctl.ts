@@ -19,6 +19,9 @@ import { allocateLink, checkUplink, defaultUplink, guardHostRoutes, hostFootprin
 import type { Claim } from '../model/host-routes.js';
 import { ruleCounters, type PolicyReport } from './policy-report.js';
 import { stopwatch } from './stopwatch.js';
+import { findDrift, planText } from './drift.js';
+import { policyOp } from '../plan/build.js';
+import { planJson } from '../plan/ops.js';
 
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
@@ -82,7 +85,8 @@ export class Vpcctl {
   async createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
     validateName('vpc', input.name);
     const cidr = formatCidr(checkVpcCidr(input.cidr));
-    return this.change(async ({ state, warn }, host) => {
+    return this.change(async ({ state, warn, touch }, host) => {
+      touch(input.name);
       const existing = state.vpcs[input.name];
       const uplinkAsked = input.uplink ?? this.uplink;
       if (existing) {
@@ -112,8 +116,9 @@ export class Vpcctl {
       throw new VpcctlError('INVALID_INPUT', `subnet type "${String(input.type)}" is invalid: use public or private`);
     }
     const cidr = formatCidr(parseCidr(input.cidr, { what: 'subnet' }));
-    return this.change(({ state }) => {
+    return this.change(({ state, touch }) => {
       const vpc = findVpc(state, input.vpc);
+      touch(vpc.name);
       const existing = vpc.subnets[input.name];
       if (existing) {
         if (existing.cidr === cidr && existing.type === input.type) return;
@@ -127,16 +132,17 @@ export class Vpcctl {
   }
 
   async deleteSubnet(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(({ state }) => {
+    return this.change(({ state, touch }) => {
       findSubnet(state, ref.vpc, ref.subnet);
+      touch(ref.vpc);
       delete state.vpcs[ref.vpc]!.subnets[ref.subnet];
     }, opts);
   }
 
   async peer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(async ({ state }, host) => {
-      findVpc(state, vpc1);
-      findVpc(state, vpc2);
+    return this.change(async ({ state, touch }, host) => {
+      touch(findVpc(state, vpc1).name);
+      touch(findVpc(state, vpc2).name);
       if (state.peerings.some((p) => (p.vpc1 === vpc1 && p.vpc2 === vpc2) || (p.vpc1 === vpc2 && p.vpc2 === vpc1))) return;
       checkPeering(Object.values(state.vpcs), { vpc1, vpc2 }, state.peerings);
       state.peerings.push({ vpc1, vpc2, link: await allocateLink(state, host) });
@@ -144,9 +150,9 @@ export class Vpcctl {
   }
 
   async unpeer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(({ state }) => {
-      findVpc(state, vpc1);
-      findVpc(state, vpc2);
+    return this.change(({ state, touch }) => {
+      touch(findVpc(state, vpc1).name);
+      touch(findVpc(state, vpc2).name);
       state.peerings = state.peerings.filter((p) => !((p.vpc1 === vpc1 && p.vpc2 === vpc2) || (p.vpc1 === vpc2 && p.vpc2 === vpc1)));
     }, opts);
   }
@@ -159,8 +165,9 @@ export class Vpcctl {
     // zod loads only for the commands that read documents: it costs more than the rest of a start-up.
     const { parseSubnetPolicy } = await import('../model/schema.js');
     const policy: SubnetPolicy = parseSubnetPolicy(input.policy);
-    return this.change(({ state }) => {
+    return this.change(({ state, touch }) => {
       const vpc = findVpc(state, input.vpc);
+      touch(vpc.name);
       let subnet: SubnetState | undefined;
       if (input.subnet) {
         subnet = findSubnet(state, input.vpc, input.subnet);
@@ -179,8 +186,9 @@ export class Vpcctl {
   }
 
   async removePolicy(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(({ state }) => {
+    return this.change(({ state, touch }) => {
       delete findSubnet(state, ref.vpc, ref.subnet).policy;
+      touch(ref.vpc);
     }, opts);
   }
 
@@ -188,8 +196,14 @@ export class Vpcctl {
   async showPolicy(ref: SubnetRef): Promise<PolicyReport> {
     const state = await this.state();
     const subnet = findSubnet(state, ref.vpc, ref.subnet);
-    const json = await kernel((await native()).nftListTable(hostNs(ref.vpc, ref.subnet), NFT_FAMILY, NFT_TABLE));
-    return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json) : [] };
+    const n = await native();
+    const ns = hostNs(ref.vpc, ref.subnet);
+    const op = policyOp(findVpc(state, ref.vpc), subnet);
+    const [json, drift] = await Promise.all([
+      kernel(n.nftListTable(ns, NFT_FAMILY, NFT_TABLE)),
+      op ? kernel(n.verify(planJson([op]), { nft: state.nftMarks ?? {} })) : [],
+    ]);
+    return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json) : [], drift: drift.map((d) => d.detail) };
   }
 
   // --- apps ---------------------------------------------------------------
@@ -271,8 +285,10 @@ export class Vpcctl {
     const remember = (state: State) => { state.lastApply = { document, prune, revision: (state.revision ?? 0) + 1 }; };
     const result = await this.change((d, host) => {
       d.beforeSave(remember);
+      // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
+      d.beforeSave((state) => planText(state, this.store.dir));
       return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink, host });
-    }, opts, (claim) => claimPath(topo, claim));
+    }, { ...opts, verifyAll: true }, (claim) => claimPath(topo, claim));
     const started: AppInfo[] = [];
     const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));
     if (!opts.dryRun && wantApps) {
@@ -299,9 +315,10 @@ export class Vpcctl {
 
   /**
    * The same document applied again, with nothing written to the state
-   * since and the kernel still holding every namespace, its apps running and
-   * forwarding on: the plan would be empty, so say so without parsing,
-   * validating and diffing hundreds of subnets again.
+   * since and the kernel still holding every namespace, its apps running,
+   * forwarding on and no drift (verify, with the nft marks): the plan would
+   * be empty, so say so without parsing, validating and diffing hundreds of
+   * subnets again. Any drift falls through to the normal path, which repairs.
    */
   private async unchangedSince(document: string, prune: boolean): Promise<ApplyResult | null> {
     const elapsed = stopwatch();
@@ -314,6 +331,8 @@ export class Vpcctl {
     for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;
     const apps = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps));
     if (!apps.every((a) => alive(a.pid))) return null;
+    // Quick: all but ip_unprivileged_port_start (status and every other command check that too).
+    if ((await findDrift(state, undefined, this.store.dir, { quick: true })).length > 0) return null;
     return {
       changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
       elapsedMs: elapsed(), warnings: [], value: undefined, appsStarted: [],
@@ -345,7 +364,7 @@ export class Vpcctl {
 
   /** Drift between the state and the kernel. */
   async status(): Promise<StatusReport> {
-    return status(await this.state());
+    return status(await this.state(), this.store.dir);
   }
 
   /** Remove everything vpcctl made, found by its tags even without a state file. */

@@ -94,6 +94,8 @@ export function buildProgram(): Command {
         for (const ns of s.missing) print(`${bad('missing')}   netns ${ns} (in the state, not in the kernel): 'vpcctl apply' or re-run the create`);
         for (const ns of s.orphaned) print(`${bad('orphaned')}  netns ${ns} (tagged vpcctl's, not in the state): 'vpcctl cleanup-all' removes it`);
         for (const ns of s.pending) print(`${bad('pending')}   netns ${ns} (a run stopped mid-change): the next command repairs it`);
+        for (const d of s.drift) print(`${bad('drift')}     ${d.object}: ${d.detail}`);
+        if (s.drift.length) print("repair: 'vpcctl apply -f FILE' of the unchanged file, or any command on that VPC (create-subnet, apply-policy, ...)");
       }
       if (!s.ok) process.exitCode = 1;
     });
@@ -133,6 +135,8 @@ export function buildProgram(): Command {
       if (o.json) return printJson(r);
       if (!r.policy) return print(`subnet ${o.vpc}/${o.subnet} has no policy (everything allowed)`);
       print(`policy of ${o.vpc}/${o.subnet}: default ${r.policy.default}`);
+      // The state's policy is what was asked for: say so when the kernel no longer enforces it.
+      for (const d of r.drift) print(`${bad('NOT ENFORCED')}: ${d} ('vpcctl apply-policy' of the same policy, or 'vpcctl apply', repairs it)`);
       print(table(['CHAIN', 'RULE', 'PACKETS', 'BYTES'], r.rules.map((x) => [x.chain, x.rule, x.packets, x.bytes])));
     });
   program.command('remove-policy').description("remove a subnet's policy")

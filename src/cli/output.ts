@@ -39,6 +39,8 @@ export function reportChange(result: ChangeResult<unknown>, what: string): void 
     return;
   }
   print(`${what}: done (${result.plan.ops.length} kernel operations, ${result.elapsedMs.toFixed(1)} ms)`);
+  // Drift the command found and repaired on the way: say what it was.
+  for (const c of result.changes) if (c.startsWith('repair ')) print(`  ${c}`);
 }
 
 /** A progress bar on a terminal for long plans; nothing at all when piped. */

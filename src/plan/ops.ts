@@ -17,6 +17,7 @@ export type Op =
       mtu?: number;
     }
   | { op: 'linkDel'; ns: string; name: string }
+  | { op: 'linkUp'; ns: string; name: string }
   | { op: 'addrAdd'; ns: string; dev: string; cidr: string }
   | { op: 'addrDel'; ns: string; dev: string; cidr: string }
   | { op: 'routeAdd'; ns: string; dst: string; dev?: string; via?: string; onlink?: boolean; src?: string }
@@ -59,6 +60,7 @@ export function describeOp(o: Op): string {
     case 'netnsDel': return `delete netns ${o.ns}`;
     case 'vethAdd': return `create veth ${o.name}@${where(o.ns)} <-> ${o.peerName}@${where(o.peerNs)}`;
     case 'linkDel': return `delete link ${o.name}@${where(o.ns)}`;
+    case 'linkUp': return `set link ${o.name}@${where(o.ns)} up`;
     case 'addrAdd': return `add address ${o.cidr} on ${o.dev}@${where(o.ns)}`;
     case 'addrDel': return `remove address ${o.cidr} from ${o.dev}@${where(o.ns)}`;
     case 'routeAdd':

@@ -1,17 +1,25 @@
 import type { Op } from './ops.js';
 import { HOST_NS } from './ops.js';
 import { NFT_TABLE, gatewayHostLink, hostNs, isVpcctlNsName, routerNs } from '../model/names.js';
-import { overlaps, parseCidr } from '../model/cidr.js';
 import { hostRuleset } from '../firewall/host.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import {
-  createPeering, createSubnet, createVpc, hostRouteToSubnet, deletePeering, peerRoutes, policyOp, removePolicy, routerTable,
+  createPeering, createSubnet, hostRouteToSubnet, deletePeering, peerRoutes, policyOp, removePolicy, routerTable,
 } from './build.js';
+import { hostRoutes, peerCidrs, vpcParts } from './full.js';
+import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
 
-/** What the planner knows of the kernel: which namespaces exist (one readdir), and the host's ip_forward. */
+export { hostRoutes } from './full.js';
+
+/**
+ * What the planner knows of the kernel: which namespaces exist (one readdir),
+ * the host's ip_forward, and what `verify` found drifted in the current
+ * state's full plan (absent: not checked).
+ */
 export interface KernelView {
   namespaces: ReadonlySet<string>;
   hostForward: string;
+  drift?: readonly OpDrift[];
 }
 
 export interface Plan {
@@ -45,7 +53,8 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
   // (the engine warns about it; ownership by tag is checked there too).
   const pending = new Set(current.pending.filter(isVpcctlNsName));
   const present = (ns: string) => kernel.namespaces.has(ns);
-  const broken = (ns: string) => !present(ns) || pending.has(ns);
+  const drifted = brokenByDrift(kernel.drift);
+  const broken = (ns: string) => !present(ns) || pending.has(ns) || drifted.has(ns);
   const deleted = new Set<string>();
   const delNs = (ns: string, evenIfAbsent = false) => {
     if ((evenIfAbsent || present(ns)) && !deleted.has(ns)) { deleted.add(ns); dels.push({ op: 'netnsDel', ns }); }
@@ -76,13 +85,11 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
       delNs(routerNs(des.name)); // a leftover of a crash
       changes.push(`create vpc ${des.name}`);
     }
-    adds.push(...createVpc(des));
     for (const s of Object.values(des.subnets)) {
       if (!cur) delNs(hostNs(des.name, s.name));
-      adds.push(...createSubnet(des, s, peerCidrs(desired, des.name)));
       if (!cur) changes.push(`create subnet ${des.name}/${s.name}`);
     }
-    adds.push(routerTable(des));
+    for (const part of vpcParts(desired, des)) adds.push(...part.ops);
   }
 
   // Subnets of VPCs that stay.
@@ -145,7 +152,15 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
 
   adds.push(...hostLevel(current, desired, kernel, rebuiltVpcs));
 
-  const ops = [...dels, ...adds];
+  // Drift in objects this plan leaves standing is repaired in place, after
+  // the deletions (nothing is repaired that then goes) and before the
+  // additions (which may rely on it: a route via a repaired address).
+  const remade = new Set(deleted);
+  for (const o of adds) if (o.op === 'netnsAdd') remade.add(o.ns);
+  const repairs = repairOps(kernel.drift ?? [], desired, remade, adds);
+  changes.push(...repairs.changes);
+
+  const ops = [...dels, ...repairs.ops, ...adds];
   const namespaces = [...new Set(ops.flatMap((o) => (o.op === 'netnsAdd' || o.op === 'netnsDel' ? [o.ns] : [])))];
   return { ops, changes, namespaces };
 }
@@ -161,37 +176,12 @@ function keptSubnets(current: State, desired: State, vpc: string): SubnetState[]
   });
 }
 
-function peerCidrs(state: State, vpc: string): string[] {
-  return state.peerings.flatMap((p) => {
-    const other = p.vpc1 === vpc ? p.vpc2 : p.vpc2 === vpc ? p.vpc1 : null;
-    return other && state.vpcs[other] ? [state.vpcs[other]!.cidr] : [];
-  });
-}
-
 /** Every namespace a state's kernel realisation has. */
 export function wantedNamespaces(state: State): Set<string> {
   const out = new Set<string>();
   for (const v of Object.values(state.vpcs)) {
     out.add(routerNs(v.name));
     for (const s of Object.values(v.subnets)) out.add(hostNs(v.name, s.name));
-  }
-  return out;
-}
-
-/**
- * Routes the host keeps to public subnets: only for VPCs whose CIDR overlaps
- * no other VPC's, since the host has one routing table for all of them.
- */
-export function hostRoutes(state: State): Map<string, { vpc: VpcState; cidr: string }> {
-  const vpcs = Object.values(state.vpcs);
-  const out = new Map<string, { vpc: VpcState; cidr: string }>();
-  for (const v of vpcs) {
-    if (!v.transit) continue;
-    const cidr = parseCidr(v.cidr);
-    if (vpcs.some((o) => o !== v && overlaps(cidr, parseCidr(o.cidr)))) continue;
-    for (const s of Object.values(v.subnets)) {
-      if (s.type === 'public') out.set(s.cidr, { vpc: v, cidr: s.cidr });
-    }
   }
   return out;
 }

@@ -62,7 +62,18 @@ export interface State {
    * second copy of every subnet.
    */
   lastApply?: { document: string; prune: boolean; revision: number };
+  /**
+   * What the executor learnt of each namespace's nftables ruleset right after
+   * the last plan that changed it there ("" is the host): handed back to
+   * `verify`, which then confirms an untouched ruleset without listing it.
+   * Optional: without a mark a table is compared by content.
+   */
+  nftMarks?: NftMarks;
 }
+
+/** Opaque to vpcctl: the native ExecuteResult's `nft` entry for a namespace (its nftables generation id). */
+export interface NftMark { gen: number; digest?: string }
+export type NftMarks = Record<string, NftMark>;
 
 export const DEFAULT_TRANSIT_POOL = '100.64.0.0/16';
 

@@ -22,6 +22,8 @@ use crate::{
     link::{self, Veth},
     netns,
     nft::{self, Nft},
+    nlsock,
+    observe::NftMark,
     plan::{self, Op, Ruleset},
     route, sysctl,
 };
@@ -47,10 +49,13 @@ impl Default for Options {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Report {
     pub ops: usize,
     pub elapsed: Duration,
+    /// Per namespace where the plan ran nft ops (and that it did not delete
+    /// afterwards): the nftables generation after them, for verify.
+    pub nft: HashMap<String, NftMark>,
 }
 
 /// Thins out progress reports that cross into another runtime (the JS
@@ -99,6 +104,22 @@ const NETNS_THREADS: usize = 4;
 /// A namespace's nft context, made on first use by a thread inside it.
 type NftCell = Arc<Mutex<Option<Nft>>>;
 
+/// The highest nftables generation seen after an nft op, per namespace.
+type Gens = Arc<Mutex<HashMap<String, u32>>>;
+
+/// Reads the generation of the calling thread's netns right after an nft
+/// op there (one small netlink request on the same thread) and keeps the
+/// highest per namespace: every op reads after its own commit, so the
+/// highest read is the generation after the namespace's last nft op. A
+/// failed read only costs the mark (verify then compares by content).
+fn note_gen(gens: &Gens, ns: &str) {
+    if let Ok(g) = nlsock::nft_gen(Duration::from_secs(1)) {
+        let mut gens = gens.lock().unwrap();
+        let e = gens.entry(ns.to_string()).or_insert(g);
+        *e = (*e).max(g);
+    }
+}
+
 /// Connections, nft contexts and the netns-thread limit of one execution.
 struct Exec {
     conns: Conns,
@@ -119,6 +140,8 @@ struct Exec {
     /// address and route name the same two devices, and each lookup is a
     /// netlink round trip. Ops that delete or replace links forget theirs.
     indexes: Mutex<HashMap<(String, String), u32>>,
+    /// nftables generations after nft ops (see [`note_gen`]).
+    gens: Gens,
 }
 
 /// Frees an nft context on a blocking thread (freeing can wait ~10+ ms
@@ -159,6 +182,7 @@ impl Exec {
             nft_touched: Default::default(),
             pids: Default::default(),
             indexes: Default::default(),
+            gens: Default::default(),
         }
     }
 
@@ -188,11 +212,14 @@ impl Exec {
         f: impl FnOnce(&mut Nft) -> std::result::Result<T, String> + Send + 'static,
     ) -> Result<T> {
         let (cell, last) = self.nft_cell(ns);
-        let ns = ns.to_string();
+        let (ns, gens) = (ns.to_string(), self.gens.clone());
         blocking(move || {
             let (r, dead) = netns::run_in(&ns, || {
                 let mut slot = cell.lock().unwrap();
                 let r = context(&mut slot).and_then(f);
+                if r.is_ok() {
+                    note_gen(&gens, &ns);
+                }
                 (r, if last { slot.take() } else { None })
             })?;
             // Freeing may wait ~10+ ms for the kernel when the transaction
@@ -382,6 +409,28 @@ impl Exec {
                 link::del(&self.conns.get(ns).await?, ns, name).await?;
                 None
             }
+            Op::LinkUp { ns, name } => {
+                let h = self.conns.get(ns).await?;
+                let Some(l) = link::get(&h, ns, name).await? else {
+                    return Err(Error::os(
+                        op.to_string(),
+                        std::io::Error::from_raw_os_error(libc::ENODEV),
+                    ));
+                };
+                if l.up {
+                    None
+                } else {
+                    link::set_up(&h, ns, name, true).await?;
+                    here(Op::LinkDown {
+                        ns: ns.clone(),
+                        name: name.clone(),
+                    })
+                }
+            }
+            Op::LinkDown { ns, name } => {
+                link::set_up(&self.conns.get(ns).await?, ns, name, false).await?;
+                None
+            }
             Op::AddrAdd { ns, dev, cidr } => {
                 let index = self.index(ns, dev, || op.to_string()).await?;
                 let added = addr::add_at(&self.conns.get(ns).await?, ns, dev, index, cidr).await?;
@@ -509,6 +558,7 @@ enum Setup {
         ruleset: Arc<Ruleset>,
         cell: NftCell,
         last: bool,
+        gens: Gens,
     },
 }
 
@@ -534,6 +584,7 @@ impl Setup {
                     ruleset: ruleset.clone(),
                     cell,
                     last,
+                    gens: ex.gens.clone(),
                 }
             }
             _ => unreachable!("not fusable: {op}"),
@@ -552,10 +603,14 @@ impl Setup {
                 ruleset,
                 cell,
                 last,
+                gens,
             } => {
                 let mut slot = cell.lock().unwrap();
                 let replaced = context(&mut slot)
                     .and_then(|n| replace_table(n, &family, &table, &ruleset, true));
+                if replaced.is_ok() {
+                    note_gen(&gens, ns);
+                }
                 // Freed here, on this thread: a transaction that only
                 // created a table does not make freeing wait (Nft::apply_table).
                 if last {
@@ -815,6 +870,7 @@ pub async fn execute(
         return Ok(Report {
             ops: ops.len(),
             elapsed: start.elapsed(),
+            nft: marks(ops, &ex.gens.lock().unwrap()),
         });
     };
     let undo_errors = rollback(
@@ -833,6 +889,27 @@ pub async fn execute(
         msg += &format!("; undo failed: {}", undo_errors.join("; "));
     }
     Err(Error::msg(what, msg))
+}
+
+/// The generations of the namespaces whose last nft op came after their
+/// last deletion in the plan (a namespace deleted at the end has no mark).
+fn marks(ops: &[Op], gens: &HashMap<String, u32>) -> HashMap<String, NftMark> {
+    let mut live: HashMap<&str, bool> = HashMap::new();
+    for op in ops {
+        match op {
+            Op::NetnsDel { ns } => {
+                live.insert(ns, false);
+            }
+            Op::NftApply { ns, .. } | Op::NftDelete { ns, .. } => {
+                live.insert(ns, true);
+            }
+            _ => {}
+        }
+    }
+    gens.iter()
+        .filter(|(ns, _)| live.get(ns.as_str()) == Some(&true))
+        .map(|(ns, &gen)| (ns.clone(), NftMark { gen }))
+        .collect()
 }
 
 /// Runs undos in the given order, skipping those whose objects disappear

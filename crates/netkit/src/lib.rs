@@ -13,12 +13,17 @@ pub mod lock;
 pub mod netns;
 pub mod netview;
 pub mod nft;
+pub mod nftcmp;
+pub mod nlsock;
 pub mod nstag;
+pub mod observe;
 pub mod plan;
 pub mod probe;
 pub mod route;
+pub mod rtparse;
 pub mod sockdiag;
 pub mod spawn;
 pub mod sysctl;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -37,6 +37,18 @@ pub enum Op {
         ns: String,
         name: String,
     },
+    /// Sets a link up (repairs a link someone set down, without rebuilding
+    /// its namespace).
+    LinkUp {
+        ns: String,
+        name: String,
+    },
+    /// Sets a link down: only the undo of a LinkUp that found it down; not
+    /// a plan op (JSON has no `linkDown`).
+    LinkDown {
+        ns: String,
+        name: String,
+    },
     AddrAdd {
         ns: String,
         dev: String,
@@ -208,6 +220,10 @@ impl<'a> Wire<'a> {
                 ns,
                 name: need(&mut w.name, "name")?,
             },
+            "linkUp" => Op::LinkUp {
+                ns,
+                name: need(&mut w.name, "name")?,
+            },
             "addrAdd" | "addrDel" => {
                 let (dev, cidr) = (need(&mut w.dev, "dev")?, need(&mut w.cidr, "cidr")?);
                 if w.op == "addrAdd" {
@@ -283,6 +299,8 @@ impl Op {
             | Op::NetnsDel { ns }
             | Op::VethAdd { ns, .. }
             | Op::LinkDel { ns, .. }
+            | Op::LinkUp { ns, .. }
+            | Op::LinkDown { ns, .. }
             | Op::AddrAdd { ns, .. }
             | Op::AddrDel { ns, .. }
             | Op::RouteAdd { ns, .. }
@@ -321,9 +339,11 @@ impl Op {
                 r.push(link(&ns, name));
                 r.push(link(peer_ns, peer_name));
             }
-            Op::LinkDel { name: dev, .. } | Op::AddrAdd { dev, .. } | Op::AddrDel { dev, .. } => {
-                r.push(link(&ns, dev))
-            }
+            Op::LinkDel { name: dev, .. }
+            | Op::LinkUp { name: dev, .. }
+            | Op::LinkDown { name: dev, .. }
+            | Op::AddrAdd { dev, .. }
+            | Op::AddrDel { dev, .. } => r.push(link(&ns, dev)),
             Op::RouteAdd { route, .. } | Op::RouteDel { route, .. } => match &route.dev {
                 Some(dev) => r.push(link(&ns, dev)),
                 None => r.push((Res::Route(ns), true)),
@@ -412,6 +432,8 @@ impl fmt::Display for Op {
                 )
             }
             Op::LinkDel { ns, name } => write!(f, "linkDel {name}{}", in_ns(ns)),
+            Op::LinkUp { ns, name } => write!(f, "linkUp {name}{}", in_ns(ns)),
+            Op::LinkDown { ns, name } => write!(f, "linkDown {name}{}", in_ns(ns)),
             Op::AddrAdd { ns, dev, cidr } => write!(f, "addrAdd {cidr} on {dev}{}", in_ns(ns)),
             Op::AddrDel { ns, dev, cidr } => write!(f, "addrDel {cidr} on {dev}{}", in_ns(ns)),
             Op::RouteAdd { ns, route } => f.write_str(&route.describe("routeAdd", ns)),
@@ -442,13 +464,22 @@ mod tests {
         {"op":"sysctlSet","ns":"vpcr-demo","key":"net/ipv4/ip_forward","value":"1"},
         {"op":"nftApply","ns":"ns-demo-a","family":"inet","table":"vpcctl","ruleset":[{"chain":{"family":"inet","table":"vpcctl","name":"input"}}]},
         {"op":"netnsAdd","ns":"ns-demo-b","tag":"t"},
-        {"op":"netnsDel","ns":"ns-demo-a"}
+        {"op":"netnsDel","ns":"ns-demo-a"},
+        {"op":"linkUp","ns":"vpcr-demo","name":"sn-a"}
     ]"#;
 
     #[test]
     fn parses_camel_case_ops() {
         let ops = parse(PLAN).unwrap();
-        assert_eq!(ops.len(), 11);
+        assert_eq!(ops.len(), 12);
+        assert_eq!(
+            ops[11],
+            Op::LinkUp {
+                ns: "vpcr-demo".into(),
+                name: "sn-a".into()
+            }
+        );
+        assert_eq!(ops[11].to_string(), "linkUp sn-a in netns \"vpcr-demo\"");
         assert_eq!(
             ops[2],
             Op::VethAdd {
@@ -478,6 +509,11 @@ mod tests {
     fn rejects_unknown_ops_and_fields() {
         let e = |plan: &str| parse(plan).unwrap_err();
         assert!(e(r#"[{"op":"bridgeAdd","ns":"x"}]"#).contains("unknown op `bridgeAdd`"));
+        // linkDown exists only as the undo of a linkUp.
+        assert!(e(r#"[{"op":"linkDown","ns":"x","name":"a"}]"#).contains("unknown op `linkDown`"));
+        assert!(e(r#"[{"op":"linkUp","ns":"x"}]"#).contains("missing field `name`"));
+        assert!(e(r#"[{"op":"linkUp","ns":"x","name":"a","mtu":1}]"#)
+            .contains("unknown field `mtu` for linkUp"));
         assert!(e(r#"[{"op":"netnsDel","ns":"x","bogus":1}]"#).contains("unknown field `bogus`"));
         assert_eq!(
             e(r#"[{"op":"netnsDel","ns":"x"},{"op":"addrAdd","ns":"x","dev":"eth0"}]"#),
@@ -532,5 +568,7 @@ mod tests {
         assert_eq!(d[9], Vec::<usize>::new());
         // deleting a namespace waits for every op that used it
         assert_eq!(d[10], vec![1, 2, 5, 6, 8]);
+        // linkUp waits for the last op on its link (the route on sn-a).
+        assert_eq!(d[11], vec![0, 4]);
     }
 }

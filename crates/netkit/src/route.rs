@@ -191,33 +191,16 @@ async fn list_main(h: &Handle, ns: &str) -> Result<Vec<(Route, Option<u32>)>> {
     let links = link::list(h, ns).await?;
     Ok(dump(h, ns)
         .await?
-        .into_iter()
-        .filter(|m| {
-            m.header.kind == RouteType::Unicast && table(m) == RouteHeader::RT_TABLE_MAIN as u32
-        })
-        .map(|m| {
-            let mut r = Route {
-                onlink: m.header.flags.contains(RouteFlags::Onlink),
-                ..Default::default()
-            };
-            let mut oif = None;
-            let mut dst = Ipv4Addr::UNSPECIFIED;
-            for a in &m.attributes {
-                match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => dst = *ip,
-                    RouteAttribute::Gateway(RouteAddress::Inet(ip)) => r.via = Some(ip.to_string()),
-                    RouteAttribute::PrefSource(RouteAddress::Inet(ip)) => {
-                        r.src = Some(ip.to_string())
-                    }
-                    RouteAttribute::Oif(i) => {
-                        oif = Some(*i);
-                        r.dev = links.iter().find(|l| l.index == *i).map(|l| l.name.clone())
-                    }
-                    _ => {}
-                }
-            }
-            r.dst = dst_text(dst, m.header.destination_prefix_length);
-            (r, oif)
+        .iter()
+        .filter_map(|m| {
+            let oif = m.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Oif(i) => Some(*i),
+                _ => None,
+            });
+            from_message(m, |i| {
+                links.iter().find(|l| l.index == i).map(|l| l.name.clone())
+            })
+            .map(|r| (r, oif))
         })
         .collect())
 }
@@ -289,6 +272,34 @@ pub async fn list_all(h: &Handle, ns: &str) -> Result<Vec<RouteEntry>> {
         })
         .collect())
 }
+
+/// A unicast route of the main table as the plan spells it (None for any
+/// other route); `name_of` names the output device by its index.
+pub(crate) fn from_message(
+    m: &RouteMessage,
+    name_of: impl Fn(u32) -> Option<String>,
+) -> Option<Route> {
+    if m.header.kind != RouteType::Unicast || table(m) != RouteHeader::RT_TABLE_MAIN as u32 {
+        return None;
+    }
+    let mut r = Route {
+        onlink: m.header.flags.contains(RouteFlags::Onlink),
+        ..Default::default()
+    };
+    let mut dst = Ipv4Addr::UNSPECIFIED;
+    for a in &m.attributes {
+        match a {
+            RouteAttribute::Destination(RouteAddress::Inet(ip)) => dst = *ip,
+            RouteAttribute::Gateway(RouteAddress::Inet(ip)) => r.via = Some(ip.to_string()),
+            RouteAttribute::PrefSource(RouteAddress::Inet(ip)) => r.src = Some(ip.to_string()),
+            RouteAttribute::Oif(i) => r.dev = name_of(*i),
+            _ => {}
+        }
+    }
+    r.dst = dst_text(dst, m.header.destination_prefix_length);
+    Some(r)
+}
+
 
 fn table(m: &RouteMessage) -> u32 {
     m.attributes

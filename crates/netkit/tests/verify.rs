@@ -1,0 +1,634 @@
+//! verify against the real kernel (inside scripts/sandbox.sh only): a plan
+//! made by the executor verifies clean; each kind of object broken behind
+//! its back is named as exactly the op that made it; counters moving and a
+//! foreign table give no drift; re-running the drifted ops repairs them.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use netkit::{
+    addr, conn, exec, link, netns,
+    nft::Nft,
+    observe::NftMark,
+    plan::{self, Op},
+    probe, route, sysctl,
+    verify::{self, Drift, DriftKind},
+};
+use serde_json::{json, Value};
+
+fn sandboxed() -> bool {
+    let ok =
+        std::env::var("VPCCTL_SANDBOX").as_deref() == Ok("1") && nix::unistd::geteuid().is_root();
+    if !ok {
+        eprintln!(
+            "skipped: kernel test needs root inside the sandbox (scripts/sandbox.sh cargo test)"
+        );
+    }
+    ok
+}
+
+macro_rules! sandbox_only {
+    () => {
+        if !sandboxed() {
+            return;
+        }
+    };
+}
+
+fn rule(chain: &str, expr: Value, comment: &str) -> Value {
+    json!({"rule": {"family": "inet", "table": "vpcctl", "chain": chain, "expr": expr, "comment": comment}})
+}
+
+fn chain(name: &str, hook: &str, policy: &str) -> Value {
+    json!({"chain": {"family": "inet", "table": "vpcctl", "name": name, "type": "filter", "hook": hook, "prio": 0, "policy": policy}})
+}
+
+/// A host's policy as src/firewall compiles it: default deny, established
+/// first, then counted rules (icmp out, tcp 22 and 80/443 in).
+fn policy() -> Value {
+    let est = json!({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}});
+    json!([
+        chain("ingress", "input", "drop"),
+        rule("ingress", json!([est, {"accept": null}]), "established"),
+        rule(
+            "ingress",
+            json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["invalid"]}}, {"drop": null}]),
+            "invalid"
+        ),
+        rule(
+            "ingress",
+            json!([{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [80, 443]}}}, {"counter": null}, {"accept": null}]),
+            "ingress[0]"
+        ),
+        rule(
+            "ingress",
+            json!([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"counter": null}, {"accept": null}]),
+            "ingress[1]"
+        ),
+        chain("egress", "output", "drop"),
+        rule("egress", json!([est, {"accept": null}]), "established"),
+        rule(
+            "egress",
+            json!([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"counter": null}, {"accept": null}]),
+            "egress[0]"
+        ),
+    ])
+}
+
+/// The router's table: subnets in an interval set.
+fn router_table(subnets: &[String]) -> Value {
+    let elems: Vec<Value> = subnets
+        .iter()
+        .map(|c| {
+            let (a, l) = c.split_once('/').unwrap();
+            json!({"prefix": {"addr": a, "len": l.parse::<u32>().unwrap()}})
+        })
+        .collect();
+    json!([
+        {"set": {"family": "inet", "table": "vpcctl", "name": "private", "type": "ipv4_addr", "flags": ["interval"], "elem": elems}},
+        chain("forward", "forward", "accept"),
+        rule("forward", json!([{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@private"}}, {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "igw0"}}, {"counter": null}, {"drop": null}]), "private subnets have no internet"),
+    ])
+}
+
+/// A VPC as build.ts makes it: router `<p>-r` (sysctls, table) and `n`
+/// hosts `<p>-h<i>`, each with its veth, addresses, routes, sysctl, policy.
+fn vpc(p: &str, n: usize) -> Vec<Op> {
+    let r = format!("{p}-r");
+    let cidrs: Vec<String> = (0..n)
+        .map(|i| format!("10.{}.{}.0/24", 60 + i / 256, i % 256))
+        .collect();
+    let mut ops = vec![json!({"op": "netnsAdd", "ns": r, "tag": format!("vpcctl:{p}")})];
+    for (k, v) in [
+        ("net/ipv4/ip_forward", "1"),
+        ("net/ipv4/conf/all/rp_filter", "1"),
+        ("net/ipv4/conf/default/rp_filter", "1"),
+        ("net/ipv4/conf/all/proxy_arp", "1"),
+    ] {
+        ops.push(json!({"op": "sysctlSet", "ns": r, "key": k, "value": v}));
+    }
+    let pol = policy();
+    for (i, c) in cidrs.iter().enumerate() {
+        let h = format!("{p}-h{i}");
+        let net = c.trim_end_matches(".0/24");
+        let dev = format!("sn-{i}");
+        let tag = format!("vpcctl:{p}/{i}");
+        ops.extend([
+            json!({"op": "netnsAdd", "ns": h, "tag": tag}),
+            json!({"op": "vethAdd", "ns": r, "name": dev, "alias": tag, "peerNs": h, "peerName": "eth0", "peerAlias": tag}),
+            json!({"op": "addrAdd", "ns": r, "dev": dev, "cidr": format!("{net}.1/32")}),
+            json!({"op": "routeAdd", "ns": r, "dst": format!("{net}.2/32"), "dev": dev}),
+            json!({"op": "addrAdd", "ns": h, "dev": "eth0", "cidr": format!("{net}.2/24")}),
+            json!({"op": "routeAdd", "ns": h, "dst": "10.0.0.0/8", "via": format!("{net}.1"), "dev": "eth0"}),
+            json!({"op": "sysctlSet", "ns": h, "key": "net/ipv4/ip_unprivileged_port_start", "value": "0"}),
+            json!({"op": "nftApply", "ns": h, "family": "inet", "table": "vpcctl", "ruleset": pol}),
+        ]);
+    }
+    ops.push(json!({"op": "nftApply", "ns": r, "family": "inet", "table": "vpcctl", "ruleset": router_table(&cidrs)}));
+    plan::parse(&Value::Array(ops).to_string()).unwrap()
+}
+
+fn index_of(ops: &[Op], f: impl Fn(&Op) -> bool) -> usize {
+    ops.iter().position(f).expect("op in plan")
+}
+
+fn run(ops: &[Op]) -> exec::Report {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(exec::execute(ops, &exec::Options::default(), &|_, _| {}))
+        .unwrap()
+}
+
+fn check(ops: &[Op], marks: &HashMap<String, NftMark>) -> Vec<Drift> {
+    let opts = verify::Options {
+        nft: marks.clone(),
+        ..Default::default()
+    };
+    verify::verify(ops, &opts).unwrap()
+}
+
+/// Runs an nft command (nft syntax) inside `ns`.
+fn nft_cmd(ns: &str, cmd: &str) {
+    netns::run_in(ns, || Nft::new().unwrap().run(cmd))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+}
+
+fn handle_of(ns: &str, chain: &str, comment: &str) -> u64 {
+    let listed = netkit::nft::list_table(ns, "inet", "vpcctl")
+        .unwrap()
+        .unwrap();
+    listed["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|o| {
+            let r = o.get("rule")?;
+            (r["chain"] == chain && r["comment"] == comment).then(|| r["handle"].as_u64().unwrap())
+        })
+        .unwrap()
+}
+
+/// Asserts that exactly op `index` drifted, of `kind`, with `detail` in its
+/// text; then re-runs that op (or `repair`) and asserts all is clean again.
+fn expect_one(
+    ops: &[Op],
+    marks: &mut HashMap<String, NftMark>,
+    index: usize,
+    kind: DriftKind,
+    detail: &str,
+    repair: Option<Op>,
+) {
+    for m in [marks.clone(), HashMap::new()] {
+        let d = check(ops, &m);
+        assert_eq!(
+            d.len(),
+            1,
+            "want one drift for op {index} ({}), got {d:?}",
+            ops[index]
+        );
+        assert_eq!((d[0].index, d[0].kind), (index, kind), "{d:?}");
+        assert!(
+            d[0].detail.contains(detail),
+            "{:?} lacks {detail:?}",
+            d[0].detail
+        );
+    }
+    let fix = repair.unwrap_or_else(|| ops[index].clone());
+    let r = run(&[fix]);
+    marks.extend(r.nft);
+    assert_eq!(check(ops, marks), vec![], "after repair of op {index}");
+}
+
+#[test]
+fn verify_names_each_broken_object_and_nothing_else() {
+    sandbox_only!();
+    let ops = vpc("vf", 2);
+    let report = run(&ops);
+    let mut marks = report.nft.clone();
+    // Marks for every namespace the plan ran nft ops in.
+    assert_eq!(marks.len(), 3, "{marks:?}");
+    assert!(marks.contains_key("vf-r") && marks.contains_key("vf-h1"));
+    assert_eq!(check(&ops, &marks), vec![]);
+    assert_eq!(
+        check(&ops, &HashMap::new()),
+        vec![],
+        "by content, without marks"
+    );
+
+    // Counters move with traffic (ping host 0 -> router): no drift, by content.
+    let r = probe::ping(
+        "vf-h0",
+        "10.60.0.1".parse().unwrap(),
+        Duration::from_secs(2),
+    );
+    assert!(r.is_ok(), "{r:?}");
+    let listed = netkit::nft::list_table("vf-h0", "inet", "vpcctl")
+        .unwrap()
+        .unwrap()
+        .to_string();
+    assert!(
+        listed.contains("\"packets\":1"),
+        "the egress counter moved: {listed}"
+    );
+    assert_eq!(check(&ops, &HashMap::new()), vec![]);
+    // A foreign table beside ours changes the generation: listed, still no drift.
+    nft_cmd(
+        "vf-h0",
+        "add table inet foreign; add chain inet foreign c { type filter hook input priority 10; }",
+    );
+    assert_eq!(check(&ops, &marks), vec![]);
+
+    let rns = "vf-r";
+    let addr_op = index_of(
+        &ops,
+        |o| matches!(o, Op::AddrAdd { ns, dev, .. } if ns == rns && dev == "sn-1"),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = rt.block_on(async { conn::connect(rns) }).unwrap();
+    rt.block_on(addr::del(&h, rns, "sn-1", "10.60.1.1/32"))
+        .unwrap();
+    // The kernel drops the routes of a link that loses its last address:
+    // both ops drift, and running both again repairs them.
+    let d = check(&ops, &marks);
+    assert_eq!(
+        d,
+        vec![
+            Drift {
+                index: addr_op,
+                detail: "address 10.60.1.1/32 missing on sn-1 in vf-r".into(),
+                kind: DriftKind::Missing
+            },
+            Drift {
+                index: addr_op + 1,
+                detail: "route 10.60.1.2/32 dev sn-1 in vf-r is missing".into(),
+                kind: DriftKind::Missing
+            },
+        ]
+    );
+    run(&[ops[addr_op].clone(), ops[addr_op + 1].clone()]);
+    assert_eq!(check(&ops, &marks), vec![]);
+
+    let route_op = index_of(
+        &ops,
+        |o| matches!(o, Op::RouteAdd { ns, route } if ns == "vf-h1" && route.dst == "10.0.0.0/8"),
+    );
+    let hh = rt.block_on(async { conn::connect("vf-h1") }).unwrap();
+    let r = route::Route {
+        dst: "10.0.0.0/8".into(),
+        dev: Some("eth0".into()),
+        ..Default::default()
+    };
+    rt.block_on(route::del(&hh, "vf-h1", &r)).unwrap();
+    expect_one(
+        &ops,
+        &mut marks,
+        route_op,
+        DriftKind::Missing,
+        "route 10.0.0.0/8 via 10.60.1.1 dev eth0 in vf-h1 is missing",
+        None,
+    );
+    // The same destination by another gateway differs.
+    let other = route::Route {
+        dst: "10.0.0.0/8".into(),
+        dev: Some("eth0".into()),
+        via: Some("10.60.1.9".into()),
+        onlink: true,
+        ..Default::default()
+    };
+    rt.block_on(route::add(&hh, "vf-h1", &other)).unwrap();
+    expect_one(
+        &ops,
+        &mut marks,
+        route_op,
+        DriftKind::Differs,
+        "it is 10.0.0.0/8 via 10.60.1.9 dev eth0, want 10.0.0.0/8 via 10.60.1.1 dev eth0",
+        None,
+    );
+
+    // A link set down: the veth op names it; linkUp repairs it.
+    let veth_op = index_of(
+        &ops,
+        |o| matches!(o, Op::VethAdd { peer_ns, .. } if peer_ns == "vf-h0"),
+    );
+    rt.block_on(link::set_up(
+        &rt.block_on(async { conn::connect("vf-h0") }).unwrap(),
+        "vf-h0",
+        "eth0",
+        false,
+    ))
+    .unwrap();
+    // The kernel drops the routes through a link set down: they drift too.
+    let route0 = index_of(
+        &ops,
+        |o| matches!(o, Op::RouteAdd { ns, .. } if ns == "vf-h0"),
+    );
+    assert_eq!(
+        check(&ops, &marks),
+        vec![
+            Drift {
+                index: veth_op,
+                detail: "link eth0 in vf-h0 is down".into(),
+                kind: DriftKind::Differs
+            },
+            Drift {
+                index: route0,
+                detail: "route 10.0.0.0/8 via 10.60.0.1 dev eth0 in vf-h0 is missing".into(),
+                kind: DriftKind::Missing
+            },
+        ]
+    );
+    let up = Op::LinkUp {
+        ns: "vf-h0".into(),
+        name: "eth0".into(),
+    };
+    run(&[up, ops[route0].clone()]);
+    assert_eq!(check(&ops, &marks), vec![]);
+
+    // Sysctls: through netconf (rp_filter) and /proc (unprivileged ports).
+    let rp_op = index_of(
+        &ops,
+        |o| matches!(o, Op::SysctlSet { key, .. } if key == "net/ipv4/conf/all/rp_filter"),
+    );
+    sysctl::set(rns, "net/ipv4/conf/all/rp_filter", "0").unwrap();
+    expect_one(
+        &ops,
+        &mut marks,
+        rp_op,
+        DriftKind::Differs,
+        "net.ipv4.conf.all.rp_filter in vf-r is 0, want 1",
+        None,
+    );
+    let fwd_op = index_of(
+        &ops,
+        |o| matches!(o, Op::SysctlSet { key, .. } if key == "net/ipv4/ip_forward"),
+    );
+    sysctl::set(rns, "net/ipv4/ip_forward", "0").unwrap();
+    expect_one(
+        &ops,
+        &mut marks,
+        fwd_op,
+        DriftKind::Differs,
+        "net.ipv4.ip_forward in vf-r is 0, want 1",
+        None,
+    );
+    let pa_op = index_of(
+        &ops,
+        |o| matches!(o, Op::SysctlSet { key, .. } if key == "net/ipv4/conf/all/proxy_arp"),
+    );
+    sysctl::set(rns, "net/ipv4/conf/all/proxy_arp", "0").unwrap();
+    expect_one(
+        &ops,
+        &mut marks,
+        pa_op,
+        DriftKind::Differs,
+        "proxy_arp in vf-r is 0, want 1",
+        None,
+    );
+    let port_op = index_of(
+        &ops,
+        |o| matches!(o, Op::SysctlSet { ns, key, .. } if ns == "vf-h1" && key.ends_with("port_start")),
+    );
+    sysctl::set("vf-h1", "net/ipv4/ip_unprivileged_port_start", "1024").unwrap();
+    expect_one(
+        &ops,
+        &mut marks,
+        port_op,
+        DriftKind::Differs,
+        "ip_unprivileged_port_start in vf-h1 is 1024, want 0",
+        None,
+    );
+
+    // nftables: a rule deleted, a chain flushed, a rule added, a set element
+    // removed, the table deleted.
+    let pol_op = index_of(
+        &ops,
+        |o| matches!(o, Op::NftApply { ns, .. } if ns == "vf-h1"),
+    );
+    let h = handle_of("vf-h1", "ingress", "ingress[0]");
+    nft_cmd(
+        "vf-h1",
+        &format!("delete rule inet vpcctl ingress handle {h}"),
+    );
+    expect_one(
+        &ops,
+        &mut marks,
+        pol_op,
+        DriftKind::Differs,
+        "table inet vpcctl in vf-h1 differs: rule 3 of chain ingress is missing",
+        None,
+    );
+    nft_cmd("vf-h1", "flush chain inet vpcctl egress");
+    expect_one(
+        &ops,
+        &mut marks,
+        pol_op,
+        DriftKind::Differs,
+        "rule 1 of chain egress is missing",
+        None,
+    );
+    nft_cmd("vf-h1", "add rule inet vpcctl ingress tcp dport 22 accept");
+    expect_one(
+        &ops,
+        &mut marks,
+        pol_op,
+        DriftKind::Differs,
+        "rule 5 of chain ingress was added",
+        None,
+    );
+    nft_cmd("vf-h1", "chain inet vpcctl ingress { policy accept; }");
+    expect_one(
+        &ops,
+        &mut marks,
+        pol_op,
+        DriftKind::Differs,
+        "chain ingress changed",
+        None,
+    );
+    let router_op = index_of(&ops, |o| matches!(o, Op::NftApply { ns, .. } if ns == rns));
+    nft_cmd(rns, "delete element inet vpcctl private { 10.60.1.0/24 }");
+    expect_one(
+        &ops,
+        &mut marks,
+        router_op,
+        DriftKind::Differs,
+        "set private has other elements",
+        None,
+    );
+    nft_cmd("vf-h1", "delete table inet vpcctl");
+    expect_one(
+        &ops,
+        &mut marks,
+        pol_op,
+        DriftKind::Missing,
+        "table inet vpcctl in vf-h1 is missing",
+        None,
+    );
+
+    // A missing namespace: one drift, on its netnsAdd, nothing else of it.
+    netns::del("vf-h1").unwrap();
+    let d = check(&ops, &marks);
+    let add_op = index_of(
+        &ops,
+        |o| matches!(o, Op::NetnsAdd { ns, .. } if ns == "vf-h1"),
+    );
+    assert_eq!(
+        d,
+        vec![Drift {
+            index: add_op,
+            detail: "netns vf-h1 is missing".into(),
+            kind: DriftKind::Missing
+        }]
+    );
+    for ns in ["vf-r", "vf-h0"] {
+        netns::del(ns).unwrap();
+    }
+}
+
+/// linkUp sets a link up; when a later op fails, its undo sets it down again.
+#[test]
+fn link_up_and_its_undo() {
+    sandbox_only!();
+    let ops = vpc("lu", 1);
+    run(&ops);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = rt.block_on(async { conn::connect("lu-h0") }).unwrap();
+    let is_up = || {
+        rt.block_on(link::get(&h, "lu-h0", "eth0"))
+            .unwrap()
+            .unwrap()
+            .up
+    };
+    rt.block_on(link::set_up(&h, "lu-h0", "eth0", false))
+        .unwrap();
+    let up = Op::LinkUp {
+        ns: "lu-h0".into(),
+        name: "eth0".into(),
+    };
+    let bad = Op::AddrAdd {
+        ns: "lu-h0".into(),
+        dev: "nope".into(),
+        cidr: "10.1.1.1/32".into(),
+    };
+    let rt2 = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt2
+        .block_on(exec::execute(
+            &[up.clone(), bad],
+            &exec::Options::default(),
+            &|_, _| {},
+        ))
+        .unwrap_err();
+    assert!(e.to_string().contains("rolled back 1 ops"), "{e}");
+    assert!(!is_up(), "the rollback set it down again");
+    run(&[up.clone()]);
+    assert!(is_up());
+    run(&[up]); // already up: nothing to do, no error
+    assert!(is_up());
+    let e = rt2
+        .block_on(exec::execute(
+            &[Op::LinkUp {
+                ns: "lu-h0".into(),
+                name: "nope".into(),
+            }],
+            &exec::Options::default(),
+            &|_, _| {},
+        ))
+        .unwrap_err();
+    assert!(e.to_string().contains("linkUp nope"), "{e}");
+    for ns in ["lu-r", "lu-h0"] {
+        netns::del(ns).unwrap();
+    }
+}
+
+/// CPU time of this process so far (user + system), in ms.
+fn cpu_ms() -> f64 {
+    // SAFETY: getrusage fills a struct we own.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 * 1e3 + v.tv_usec as f64 * 1e-3;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+/// The cost of verify for a VPC of N subnets (default 500, env NETKIT_SCALE),
+/// with marks (tables confirmed by generation) and without (all listed).
+#[test]
+fn verify_scale() {
+    sandbox_only!();
+    let n: usize = std::env::var("NETKIT_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let ops = vpc("vs", n);
+    let t = Instant::now();
+    let report = run(&ops);
+    eprintln!(
+        "verify_scale: apply of {n} subnets ({} ops) in {:?}",
+        ops.len(),
+        t.elapsed()
+    );
+    assert_eq!(report.nft.len(), n + 1);
+    // NETKIT_PROF=K: verify K more times (for a profiler).
+    let k: usize = std::env::var("NETKIT_PROF")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for _ in 0..k {
+        let (t, c) = (Instant::now(), cpu_ms());
+        check(&ops, &report.nft);
+        eprintln!(
+            "verify_scale: again: {:?} wall, {:.1} ms cpu",
+            t.elapsed(),
+            cpu_ms() - c
+        );
+    }
+    // NETKIT_VERIFY_THREADS=1,2,3 compares thread counts (default: 2 only).
+    let threads: Vec<usize> = std::env::var("NETKIT_VERIFY_THREADS")
+        .unwrap_or("2".into())
+        .split(',')
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let none = HashMap::new();
+    for (marks, proc_sysctls, how) in [
+        (&report.nft, true, "with marks"),
+        (&report.nft, false, "with marks, no /proc sysctls"),
+        (&none, true, "by content"),
+    ] {
+        for &concurrency in threads.iter() {
+            let opts = verify::Options {
+                nft: marks.clone(),
+                concurrency,
+                proc_sysctls,
+                ..Default::default()
+            };
+            let (t, c) = (Instant::now(), cpu_ms());
+            assert_eq!(verify::verify(&ops, &opts).unwrap(), vec![]);
+            eprintln!(
+                "verify_scale: verify {how}, {concurrency} threads: {:?} wall, {:.1} ms cpu",
+                t.elapsed(),
+                cpu_ms() - c
+            );
+        }
+    }
+    netns::del(&format!("vs-h{}", n / 2)).unwrap();
+    let d = check(&ops, &report.nft);
+    assert_eq!(d.len(), 1, "{d:?}");
+    for i in (0..n).filter(|i| *i != n / 2) {
+        netns::del(&format!("vs-h{i}")).unwrap();
+    }
+    netns::del("vs-r").unwrap();
+}

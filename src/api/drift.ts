@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { kernel, native } from '../native.js';
+import { fullPlan } from '../plan/full.js';
+import { planJson } from '../plan/ops.js';
+import type { OpDrift } from '../plan/repair.js';
+import { wantedNamespaces } from '../plan/planner.js';
+import type { NftMarks, State } from '../state/types.js';
+
+/**
+ * Deep drift: the current state's full plan (every kernel object vpcctl made
+ * for it) checked against the kernel by the native `verify`, read-only. The
+ * nft marks recorded after earlier executes let an untouched ruleset be
+ * confirmed by its generation id instead of being listed.
+ *
+ * `only`: the VPCs to check (with their peerings and the host level); all
+ * of them when absent. `cacheDir`: where the text of the whole state's full
+ * plan may be kept between calls (see planText). `quick`: leave out the
+ * sysctls only /proc/sys has (ip_unprivileged_port_start in every host):
+ * a path lookup per namespace whose cost grows with their number, about
+ * two thirds of a 500-subnet verify; for the no-op apply's budget.
+ */
+export async function findDrift(state: State, only?: ReadonlySet<string>, cacheDir?: string, opts: { quick?: boolean } = {}): Promise<OpDrift[]> {
+  let full = only || !cacheDir ? fullPlan(state, only) : null;
+  const text = full ? planJson(full.ops) : planText(state, cacheDir!);
+  if (text === '[]') return [];
+  const n = await native();
+  const found = await kernel(n.verify(text, { nft: state.nftMarks ?? {}, procSysctls: !opts.quick }));
+  if (found.length === 0) return [];
+  full ??= fullPlan(state); // the same ops in the same order as the cached text
+  return found
+    .filter((d) => d.index >= 0 && d.index < full.ops.length)
+    .sort((a, b) => a.index - b.index)
+    .map((d) => ({ op: full.ops[d.index]!, object: full.owners[d.index]!, kind: d.kind, detail: d.detail }));
+}
+
+export const CACHE_FILE = 'full-plan.json';
+
+/** What the full plan of a state depends on, as a digest. */
+const planKey = (state: State) =>
+  createHash('sha1').update(JSON.stringify([state.transitPool, state.vpcs, state.peerings])).digest('hex');
+
+/**
+ * The JSON text of the whole state's full plan. Building it for hundreds of
+ * subnets costs more than verifying it (tens of ms for 500), and a no-op
+ * `apply` or `status` has ~50 ms in all: so it is kept in the state
+ * directory, first line the digest of what it was made from, and rebuilt
+ * when that changed. Only a cache: a file that cannot be read or written
+ * costs the rebuild, nothing else.
+ */
+export function planText(state: State, dir: string): string {
+  const key = planKey(state);
+  const file = join(dir, CACHE_FILE);
+  try {
+    // Kept ASCII-only (below), so read as latin1: ~8x faster than decoding UTF-8 for a megabyte.
+    const cached = readFileSync(file, 'latin1');
+    const nl = cached.indexOf('\n');
+    if (cached.slice(0, nl) === key) return cached.slice(nl + 1);
+  } catch { /* absent or unreadable: rebuilt below */ }
+  // Anything beyond ASCII (an uplink's name may have it) only occurs inside JSON strings: escape it.
+  const text = planJson(fullPlan(state).ops).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  try {
+    const tmp = `${file}.${process.pid}.tmp`; // status writes it too, without the lock
+    writeFileSync(tmp, `${key}\n${text}`, { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch { /* a read-only state dir: no cache */ }
+  return text;
+}
+
+/**
+ * The marks to keep after a plan ran: those of namespaces the plan did not
+ * make or delete, updated by what this execute learnt, and only for
+ * namespaces the new state still has (the host's while it has a table).
+ */
+export function nextMarks(before: NftMarks | undefined, learnt: NftMarks | undefined, planNamespaces: readonly string[], desired: State): NftMarks | undefined {
+  const marks: NftMarks = { ...before };
+  for (const ns of planNamespaces) delete marks[ns];
+  Object.assign(marks, learnt);
+  const keep = wantedNamespaces(desired);
+  if (Object.keys(desired.vpcs).length > 0) keep.add('');
+  for (const ns of Object.keys(marks)) if (!keep.has(ns)) delete marks[ns];
+  return Object.keys(marks).length > 0 ? marks : undefined;
+}

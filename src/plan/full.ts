@@ -1,0 +1,100 @@
+import type { Op } from './ops.js';
+import { HOST_NS } from './ops.js';
+import { NFT_TABLE } from '../model/names.js';
+import { overlaps, parseCidr } from '../model/cidr.js';
+import { hostRuleset } from '../firewall/host.js';
+import type { PeeringState, State, VpcState } from '../state/types.js';
+import { createPeering, createSubnet, createVpc, hostRouteToSubnet, routerTable } from './build.js';
+
+/**
+ * The full plan of a state: every op that builds it from nothing, each with
+ * the object a person would name ("subnet demo/web"). The planner builds new
+ * and rebuilt VPCs from the same pieces (vpcParts, hostParts), so this is
+ * what the kernel holds for a state after any plan has run, and what `verify`
+ * checks against the kernel.
+ */
+export interface FullPlan {
+  ops: Op[];
+  /** `owners[i]` names the object `ops[i]` belongs to: `vpc V`, `subnet V/S`, `peering A B`, `host`. */
+  owners: string[];
+}
+
+export interface Part { owner: string; ops: Op[] }
+
+export const vpcOwner = (vpc: string) => `vpc ${vpc}`;
+export const subnetOwner = (vpc: string, subnet: string) => `subnet ${vpc}/${subnet}`;
+export const peeringOwner = (p: Pick<PeeringState, 'vpc1' | 'vpc2'>) => `peering ${p.vpc1} ${p.vpc2}`;
+export const HOST_OWNER = 'host';
+
+/** CIDRs of the VPCs peered with `vpc`: its private hosts route to them. */
+export function peerCidrs(state: State, vpc: string): string[] {
+  return state.peerings.flatMap((p) => {
+    const other = p.vpc1 === vpc ? p.vpc2 : p.vpc2 === vpc ? p.vpc1 : null;
+    return other && state.vpcs[other] ? [state.vpcs[other]!.cidr] : [];
+  });
+}
+
+/** A VPC made whole: its router (namespace, sysctls, gateway), every subnet, then the router's table. */
+export function vpcParts(state: State, vpc: VpcState): Part[] {
+  const ops = createVpc(vpc);
+  const peers = peerCidrs(state, vpc.name);
+  return [
+    { owner: vpcOwner(vpc.name), ops },
+    ...Object.values(vpc.subnets).map((s) => ({ owner: subnetOwner(vpc.name, s.name), ops: createSubnet(vpc, s, peers) })),
+    { owner: vpcOwner(vpc.name), ops: [routerTable(vpc)] },
+  ];
+}
+
+/**
+ * Routes the host keeps to public subnets: only for VPCs whose CIDR overlaps
+ * no other VPC's, since the host has one routing table for all of them.
+ */
+export function hostRoutes(state: State): Map<string, { vpc: VpcState; cidr: string; subnet: string }> {
+  const vpcs = Object.values(state.vpcs);
+  const out = new Map<string, { vpc: VpcState; cidr: string; subnet: string }>();
+  for (const v of vpcs) {
+    if (!v.transit) continue;
+    const cidr = parseCidr(v.cidr);
+    if (vpcs.some((o) => o !== v && overlaps(cidr, parseCidr(o.cidr)))) continue;
+    for (const s of Object.values(v.subnets)) {
+      if (s.type === 'public') out.set(s.cidr, { vpc: v, cidr: s.cidr, subnet: s.name });
+    }
+  }
+  return out;
+}
+
+/** The host level of a state made from nothing: routes to public subnets, vpcctl's table, ip_forward. */
+function hostParts(state: State, wanted: (vpc: string) => boolean): Part[] {
+  const parts: Part[] = [];
+  for (const [cidr, r] of hostRoutes(state)) {
+    if (wanted(r.vpc.name)) parts.push({ owner: subnetOwner(r.vpc.name, r.subnet), ops: [hostRouteToSubnet(r.vpc, cidr)] });
+  }
+  const ruleset = hostRuleset(state);
+  const ops: Op[] = [];
+  if (ruleset) ops.push({ op: 'nftApply', ns: HOST_NS, family: 'inet', table: NFT_TABLE, ruleset });
+  if (Object.keys(state.vpcs).length > 0) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: '1' });
+  if (ops.length) parts.push({ owner: HOST_OWNER, ops });
+  return parts;
+}
+
+/**
+ * The full plan of `state`, or of the VPCs in `only` (with their peerings
+ * and the host level): what a command touching those VPCs verifies.
+ */
+export function fullPlan(state: State, only?: ReadonlySet<string>): FullPlan {
+  const parts: Part[] = [];
+  const wanted = (vpc: string) => !only || only.has(vpc);
+  for (const v of Object.values(state.vpcs)) if (wanted(v.name)) parts.push(...vpcParts(state, v));
+  for (const p of state.peerings) {
+    const a = state.vpcs[p.vpc1];
+    const b = state.vpcs[p.vpc2];
+    if (a && b && (wanted(a.name) || wanted(b.name))) parts.push({ owner: peeringOwner(p), ops: createPeering(p, a, b) });
+  }
+  for (const part of hostParts(state, wanted)) parts.push(part);
+  const ops: Op[] = [];
+  const owners: string[] = [];
+  for (const part of parts) {
+    for (const o of part.ops) { ops.push(o); owners.push(part.owner); }
+  }
+  return { ops, owners };
+}

@@ -1,0 +1,129 @@
+import type { Op } from './ops.js';
+import type { State } from '../state/types.js';
+import { fullPlan } from './full.js';
+
+/**
+ * Drift: an op of the current state's full plan (full.ts) that the kernel
+ * does not hold as the op would make it, as `verify` reports it, with the
+ * object it belongs to. Pure data: the planner turns it into repairs.
+ */
+export interface OpDrift {
+  op: Op;
+  /** The object a person would name: `subnet demo/web`, `vpc demo`, `peering a b`, `host`. */
+  object: string;
+  /** 'missing' (absent) or 'differs' (present, not as made). */
+  kind: string;
+  /** One line from verify: what is wrong, naming the kernel object and namespace. */
+  detail: string;
+}
+
+/**
+ * What an op makes, as one key: two ops with the same key make the same
+ * object (the later one wins), so a repair the plan already makes is not
+ * made twice.
+ */
+export function opKey(o: Op): string {
+  switch (o.op) {
+    case 'netnsAdd': case 'netnsDel': return `ns:${o.ns}`;
+    case 'vethAdd': case 'linkDel': return `link:${o.ns}/${o.name}`;
+    case 'linkUp': return `up:${o.ns}/${o.name}`;
+    case 'addrAdd': case 'addrDel': return `addr:${o.ns}/${o.dev}/${o.cidr}`;
+    case 'routeAdd': case 'routeDel': return `route:${o.ns}/${o.dst}`;
+    case 'sysctlSet': return `sysctl:${o.ns}/${o.key}`;
+    case 'nftApply': case 'nftDelete': return `nft:${o.ns}/${o.family}/${o.table}`;
+  }
+}
+
+/**
+ * A link that exists but is down (a veth end, or a namespace's `lo`) is set
+ * up again; anything else wrong with a veth re-makes it, with a namespace
+ * rebuilds it.
+ */
+const isDown = (d: OpDrift) => (d.op.op === 'vethAdd' || d.op.op === 'netnsAdd') && d.kind === 'differs' && /\bis down\b/.test(d.detail);
+
+/**
+ * Namespaces drift shows to be broken beyond repair in place, to be rebuilt
+ * as a missing one is: one that lost its ownership tag (or is not a
+ * namespace vpcctl made), and the host end of a veth that is present but
+ * not as made (its alias: vpcctl no longer recognises it as its own).
+ */
+export function brokenByDrift(drift: readonly OpDrift[] | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const d of drift ?? []) {
+    if (d.op.op === 'netnsAdd' && !isDown(d)) out.add(d.op.ns);
+    else if (d.op.op === 'vethAdd' && d.kind === 'differs' && !isDown(d)) out.add(d.op.peerNs);
+  }
+  return out;
+}
+
+const linkOf = (o: Op): string | null => {
+  if (o.op === 'addrAdd') return `${o.ns}/${o.dev}`;
+  if (o.op === 'routeAdd' && o.dev) return `${o.ns}/${o.dev}`;
+  return null;
+};
+
+const namespacesOf = (o: Op): string[] => (o.op === 'vethAdd' ? [o.ns, o.peerNs] : [o.ns]);
+
+/**
+ * The ops that repair `drift` in place: every drifted op (idempotent: the
+ * executor re-adds an address or route, rewrites a sysctl, replaces a table
+ * whole), `linkUp` for both ends of a veth that is down, and for a veth that
+ * is gone the veth again with every address and route on its two ends (they
+ * went with it). Only what the desired state still wants exactly as the
+ * drifted op made it (a policy being changed by this plan is not restored
+ * first), outside namespaces this plan makes or deletes anyway, and not
+ * already made by `planned`.
+ */
+export function repairOps(drift: readonly OpDrift[], desired: State, remade: ReadonlySet<string>, planned: readonly Op[]): { ops: Op[]; changes: string[] } {
+  if (drift.length === 0) return { ops: [], changes: [] };
+  const full = fullPlan(desired);
+  const wanted = new Map<string, { op: Op; text: string }>();
+  const onLink = new Map<string, Op[]>();
+  for (const o of full.ops) {
+    wanted.set(opKey(o), { op: o, text: '' });
+    const link = linkOf(o);
+    if (link) onLink.set(link, [...(onLink.get(link) ?? []), o]);
+  }
+  const stillWanted = (o: Op) => {
+    const w = wanted.get(opKey(o));
+    if (!w) return false;
+    w.text ||= JSON.stringify(w.op);
+    return w.text === JSON.stringify(o);
+  };
+  const done = new Set(planned.map(opKey));
+  const ops: Op[] = [];
+  const changes: string[] = [];
+  const emit = (o: Op) => {
+    const key = opKey(o);
+    if (done.has(key)) return;
+    done.add(key);
+    ops.push(o);
+  };
+  for (const d of drift) {
+    const o = d.op;
+    if (!stillWanted(o) || namespacesOf(o).some((ns) => remade.has(ns))) continue;
+    const down = isDown(d);
+    if (o.op === 'netnsAdd') {
+      if (!down) continue; // untagged: rebuilt with its namespace (brokenByDrift)
+      emit({ op: 'linkUp', ns: o.ns, name: 'lo' });
+    } else if (o.op === 'vethAdd') {
+      if (down) {
+        emit({ op: 'linkUp', ns: o.ns, name: o.name });
+        emit({ op: 'linkUp', ns: o.peerNs, name: o.peerName });
+      } else if (d.kind === 'differs') {
+        continue; // not vpcctl's as made: rebuilt with its host namespace (brokenByDrift)
+      } else {
+        emit(o);
+        for (const dep of [...(onLink.get(`${o.ns}/${o.name}`) ?? []), ...(onLink.get(`${o.peerNs}/${o.peerName}`) ?? [])]) emit(dep);
+      }
+    } else {
+      emit(o);
+    }
+    changes.push(`repair ${d.object}: ${d.detail}`);
+  }
+  // A re-made veth comes before the addresses and routes on it, whatever order the drift came in.
+  ops.sort((a, b) => rank(a) - rank(b));
+  return { ops, changes: [...new Set(changes)] };
+}
+
+const rank = (o: Op) => (o.op === 'vethAdd' ? 0 : o.op === 'linkUp' ? 1 : o.op === 'addrAdd' ? 2 : o.op === 'routeAdd' ? 3 : 4);

@@ -1,0 +1,206 @@
+import test, { type ExecutionContext } from 'ava';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FETCH, freshStateDir, inNs, ip, nft, vpcctl } from '../helpers/sandbox.js';
+import { SIM, buildSimInternet } from '../../src/sim/internet.js';
+import { native } from '../../src/native.js';
+
+// Issue 13, item 3: deep drift. Objects vpcctl made are broken behind its back (with ip/nft as
+// independent tools); `status` must name each (exit 1, --json too), `apply` of the unchanged file
+// (or another command touching the VPC) must repair it in place, and then status is in sync, the
+// policy is enforced again and no namespace was rebuilt (apps keep running).
+const state = freshStateDir();
+const dir = mkdtempSync('/run/vpcctl/drift-');
+const run = (...args: string[]) => vpcctl(state, args);
+const tcp = async (ns: string, dst: string, port: number) => (await (await native()).tcpConnect(ns, dst, port, 500)).ok;
+const ping = async (ns: string, dst: string) => (await (await native()).ping(ns, dst, 500)).ok;
+const fetchFrom = (ns: string) => inNs(ns, [process.execPath, FETCH, `http://${SIM.serverAddress}/`]);
+/** The identity of a namespace (nsfs inode behind its /run/netns bind mount): unchanged means not rebuilt. */
+const nsId = (ns: string) => statSync(`/run/netns/${ns}`).ino;
+const NAMESPACES = ['vpcr-demo', 'ns-demo-web', 'ns-demo-db', 'ns-demo-api', 'vpcr-other', 'ns-other-app'];
+const sysctl = (ns: string, key: string, value: string) => {
+  const r = inNs(ns, ['/usr/sbin/sysctl', '-qw', `${key}=${value}`]);
+  if (r.status !== 0) throw new Error(`sysctl ${key}=${value} in ${ns}: ${r.stderr}`);
+};
+
+// demo 10.0/16: web public with a default-deny policy (only tcp/80 in), db private, api public;
+// other 10.1/16: app public; demo and other peered. Apps: web 80 and 8080, db 80, other/app 80.
+const topology = {
+  vpcs: [
+    {
+      name: 'demo', cidr: '10.0.0.0/16',
+      subnets: [
+        { name: 'web', cidr: '10.0.1.0/24', type: 'public', apps: [{ port: 80 }, { port: 8080 }],
+          policy: { default: 'deny', ingress: [{ port: 80, protocol: 'tcp', action: 'allow' }] } },
+        { name: 'db', cidr: '10.0.2.0/24', type: 'private', apps: [{ port: 80 }] },
+        { name: 'api', cidr: '10.0.3.0/24', type: 'public' },
+      ],
+    },
+    { name: 'other', cidr: '10.1.0.0/16', subnets: [{ name: 'app', cidr: '10.1.1.0/24', type: 'public', apps: [{ port: 80 }] }] },
+  ],
+  peerings: [{ vpc1: 'demo', vpc2: 'other' }],
+};
+const file = join(dir, 'topology.json');
+
+let ids: Record<string, number> = {};
+let pids: number[] = [];
+const appPids = async () => {
+  const apps = JSON.parse((await run('list-apps', '--json')).stdout) as { pid: number; running: boolean }[];
+  return apps.filter((a) => a.running).map((a) => a.pid).sort();
+};
+
+test.before(async () => {
+  await buildSimInternet();
+  writeFileSync(file, JSON.stringify(topology));
+  const r = await run('apply', '-f', file);
+  if (r.code !== 0) throw new Error(`apply: ${r.stderr}`);
+  ids = Object.fromEntries(NAMESPACES.map((ns) => [ns, nsId(ns)]));
+  pids = await appPids();
+  if (pids.length !== 4) throw new Error(`expected 4 running apps, got ${pids.length}`);
+});
+
+/** The whole network works as the file says: reachability, the policy, the peering, the internet. */
+async function worksAsDeclared(t: ExecutionContext) {
+  t.true(await tcp('ns-demo-db', '10.0.1.2', 80), 'web:80 allowed by the policy');
+  t.false(await tcp('ns-demo-db', '10.0.1.2', 8080), 'web:8080 denied by default');
+  t.false(await tcp('ns-demo-web', '10.0.2.2', 80), "web's default deny covers its egress too");
+  t.true(await tcp('ns-other-app', '10.0.2.2', 80), 'the peer reaches db');
+  t.true(await ping('ns-demo-api', '10.0.2.2'), 'api reaches db');
+  t.true(await tcp('ns-demo-api', '10.0.2.2', 80));
+  t.is(fetchFrom('ns-demo-api').status, 0, 'a public subnet reaches the internet');
+}
+
+/**
+ * After the kernel was broken: status exits 1 and names it (text and --json), `repair` fixes it
+ * through the normal plan, status is in sync again, nothing was rebuilt and every app still runs.
+ */
+async function detectAndRepair(t: ExecutionContext, expect: { object: string; detail: RegExp }, repair: string[] = ['apply', '-f', file]) {
+  const s = await run('status');
+  t.is(s.code, 1, `status must see the drift: ${s.stdout}`);
+  t.regex(s.stdout, new RegExp(`drift +${expect.object}: `));
+  const json = JSON.parse((await run('status', '--json')).stdout) as { ok: boolean; drift: { object: string; detail: string }[] };
+  t.false(json.ok);
+  t.true(json.drift.some((d) => d.object === expect.object && expect.detail.test(d.detail)), JSON.stringify(json.drift));
+  const r = await run(...repair);
+  t.is(r.code, 0, r.stderr);
+  t.notRegex(r.stdout, /^0 changes|nothing changed/m, `${repair.join(' ')} must repair: ${r.stdout}`);
+  t.true(r.stdout.includes(`repair ${expect.object}: `), `the repair is reported: ${r.stdout}`);
+  const after = await run('status');
+  t.is(after.code, 0, `in sync after the repair: ${after.stdout}`);
+  for (const ns of NAMESPACES) t.is(nsId(ns), ids[ns], `${ns} was not rebuilt`);
+  t.deepEqual(await appPids(), pids, 'the apps still run');
+}
+
+test.serial('in sync after apply; a re-apply changes nothing; the network works as declared', async (t) => {
+  const s = await run('status', '--json');
+  t.is(s.code, 0, s.stdout);
+  t.deepEqual(JSON.parse(s.stdout).drift, []);
+  t.regex((await run('apply', '-f', file)).stdout, /^0 changes/m);
+  await worksAsDeclared(t);
+});
+
+test.serial("a subnet's policy table deleted: named, show-policy says so, apply restores the default deny", async (t) => {
+  nft(['delete', 'table', 'inet', 'vpcctl'], 'ns-demo-web');
+  t.true(await tcp('ns-demo-db', '10.0.1.2', 8080), 'the policy is gone: 8080 open');
+  const show = await run('show-policy', '--vpc', 'demo', '--subnet', 'web');
+  t.regex(show.stdout, /NOT ENFORCED.*missing/);
+  t.true(JSON.parse((await run('show-policy', '--vpc', 'demo', '--subnet', 'web', '--json')).stdout).drift.length > 0);
+  await detectAndRepair(t, { object: 'subnet demo/web', detail: /table.*missing/ });
+  t.deepEqual(JSON.parse((await run('show-policy', '--vpc', 'demo', '--subnet', 'web', '--json')).stdout).drift, []);
+  await worksAsDeclared(t);
+});
+
+test.serial("rules added to a policy table and to the router's table: named as differing, replaced whole", async (t) => {
+  nft(['insert', 'rule', 'inet', 'vpcctl', 'ingress', 'tcp', 'dport', '80', 'drop'], 'ns-demo-web');
+  t.false(await tcp('ns-demo-db', '10.0.1.2', 80), 'the extra rule drops port 80');
+  nft(['insert', 'rule', 'inet', 'vpcctl', 'forward', 'ip', 'daddr', '10.0.2.2', 'drop'], 'vpcr-demo');
+  t.false(await tcp('ns-demo-api', '10.0.2.2', 80), "the router's extra rule drops traffic to db");
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; detail: string }[] };
+  t.true(json.drift.some((d) => d.object === 'vpc demo' && /table inet vpcctl in vpcr-demo differs/.test(d.detail)), JSON.stringify(json.drift));
+  await detectAndRepair(t, { object: 'subnet demo/web', detail: /differ|rule|chain/ });
+  await worksAsDeclared(t);
+});
+
+test.serial("a router's route to a host deleted: create-subnet in that VPC repairs it", async (t) => {
+  ip(['route', 'del', '10.0.2.2/32'], 'vpcr-demo');
+  t.false(await ping('ns-demo-api', '10.0.2.2'), 'db is cut off');
+  await detectAndRepair(t, { object: 'subnet demo/db', detail: /10\.0\.2\.2\/32/ },
+    ['create-subnet', '--vpc', 'demo', '--name', 'extra', '--cidr', '10.0.9.0/24', '--type', 'private']);
+  t.is((await run('delete-subnet', '--vpc', 'demo', '--name', 'extra')).code, 0);
+  await worksAsDeclared(t);
+});
+
+test.serial("an address deleted (a subnet's gateway on the router): apply puts it back", async (t) => {
+  ip(['addr', 'del', '10.0.3.1/32', 'dev', 'sn-0a000300'], 'vpcr-demo');
+  t.false(await ping('ns-demo-api', '10.0.2.2'), 'api lost its gateway');
+  await detectAndRepair(t, { object: 'subnet demo/api', detail: /10\.0\.3\.1/ });
+  await worksAsDeclared(t);
+});
+
+test.serial('a link set down: an idempotent create-subnet in that VPC sets it up again, the subnet keeps its namespace and apps', async (t) => {
+  ip(['link', 'set', 'eth0', 'down'], 'ns-demo-db');
+  t.false(await tcp('ns-demo-api', '10.0.2.2', 80), 'db is down');
+  await detectAndRepair(t, { object: 'subnet demo/db', detail: /down/ },
+    ['create-subnet', '--vpc', 'demo', '--name', 'api', '--cidr', '10.0.3.0/24', '--type', 'public']);
+  await worksAsDeclared(t);
+});
+
+test.serial('sysctls set back (router forwarding and rp_filter, a host\'s unprivileged ports): named, written again', async (t) => {
+  sysctl('vpcr-demo', 'net.ipv4.ip_forward', '0');
+  t.false(await tcp('ns-demo-api', '10.0.2.2', 80), 'the router no longer forwards');
+  await detectAndRepair(t, { object: 'vpc demo', detail: /forward/ });
+  sysctl('vpcr-demo', 'net.ipv4.conf.all.rp_filter', '0');
+  await detectAndRepair(t, { object: 'vpc demo', detail: /rp_filter/ });
+  // Only /proc/sys has this one: the no-op apply leaves it out (its budget), status and every other command read it.
+  sysctl('ns-demo-db', 'net.ipv4.ip_unprivileged_port_start', '1024');
+  await detectAndRepair(t, { object: 'subnet demo/db', detail: /ip_unprivileged_port_start/ },
+    ['create-subnet', '--vpc', 'demo', '--name', 'db', '--cidr', '10.0.2.0/24', '--type', 'private']);
+  await worksAsDeclared(t);
+});
+
+test.serial("the host's vpcctl table deleted: named as the host's, the internet works again", async (t) => {
+  nft(['delete', 'table', 'inet', 'vpcctl']);
+  t.not(fetchFrom('ns-demo-api').status, 0, 'no masquerade: no internet');
+  await detectAndRepair(t, { object: 'host', detail: /table.*missing/ });
+  await worksAsDeclared(t);
+});
+
+test.serial("a peering's route deleted: apply-policy on the peer VPC repairs it", async (t) => {
+  ip(['route', 'del', '10.0.0.0/16'], 'vpcr-other');
+  t.false(await tcp('ns-other-app', '10.0.2.2', 80));
+  const policy = join(dir, 'open.json');
+  writeFileSync(policy, JSON.stringify({ ingress: [{ port: 80, protocol: 'tcp', action: 'allow' }] }));
+  await detectAndRepair(t, { object: 'peering demo other', detail: /10\.0\.0\.0\/16/ },
+    ['apply-policy', '--vpc', 'other', '--subnet', 'app', '--policy', policy]);
+  t.is((await run('remove-policy', '--vpc', 'other', '--subnet', 'app')).code, 0);
+  await worksAsDeclared(t);
+});
+
+test.serial('no drift from moving counters nor from foreign tables beside ours (subnet and host)', async (t) => {
+  nft(['add', 'table', 'inet', 'foreign'], 'ns-demo-web');
+  nft(['add', 'chain', 'inet', 'foreign', 'in', '{ type filter hook input priority 10; policy accept; }'], 'ns-demo-web');
+  nft(['add', 'table', 'ip', 'othertool']);
+  nft(['add', 'chain', 'ip', 'othertool', 'fw', '{ type filter hook forward priority 5; policy accept; }']);
+  nft(['add', 'rule', 'ip', 'othertool', 'fw', 'counter', 'accept']);
+  await worksAsDeclared(t); // moves the counters of every table on the way
+  for (let i = 0; i < 5; i++) await tcp('ns-demo-db', '10.0.1.2', 8080);
+  const s = await run('status', '--json');
+  t.is(s.code, 0, s.stdout);
+  t.deepEqual(JSON.parse(s.stdout).drift, []);
+  t.regex((await run('apply', '-f', file)).stdout, /^0 changes/m, 'nothing to repair: the no-op apply stays a no-op');
+  t.regex(nft(['list', 'table', 'inet', 'foreign'], 'ns-demo-web'), /chain in/, 'the foreign table is untouched');
+  t.regex(nft(['list', 'table', 'ip', 'othertool']), /counter/);
+});
+
+test.serial('a state without nft marks (written by an older vpcctl) is verified by content: in sync, and drift still found', async (t) => {
+  const file = join(state, 'state.json');
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  t.truthy(saved.nftMarks?.['ns-demo-web'], 'marks are recorded per namespace');
+  delete saved.nftMarks;
+  writeFileSync(file, JSON.stringify(saved));
+  const s = await run('status');
+  t.is(s.code, 0, s.stdout);
+  nft(['delete', 'table', 'inet', 'vpcctl'], 'ns-demo-web');
+  await detectAndRepair(t, { object: 'subnet demo/web', detail: /table.*missing/ });
+  t.truthy(JSON.parse(readFileSync(file, 'utf8')).nftMarks?.['ns-demo-web'], 'the repair recorded a mark again');
+});
