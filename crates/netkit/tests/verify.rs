@@ -3,154 +3,20 @@
 //! its back is named as exactly the op that made it; counters moving and a
 //! foreign table give no drift; re-running the drifted ops repairs them.
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+#[macro_use]
+mod common;
 
+use std::{collections::HashMap, time::Duration};
+
+use common::{check, index_of, run, vpc};
 use netkit::{
     addr, conn, exec, link, netns,
     nft::Nft,
     observe::NftMark,
-    plan::{self, Op},
+    plan::Op,
     probe, route, sysctl,
-    verify::{self, Drift, DriftKind},
+    verify::{Drift, DriftKind},
 };
-use serde_json::{json, Value};
-
-fn sandboxed() -> bool {
-    let ok =
-        std::env::var("VPCCTL_SANDBOX").as_deref() == Ok("1") && nix::unistd::geteuid().is_root();
-    if !ok {
-        eprintln!(
-            "skipped: kernel test needs root inside the sandbox (scripts/sandbox.sh cargo test)"
-        );
-    }
-    ok
-}
-
-macro_rules! sandbox_only {
-    () => {
-        if !sandboxed() {
-            return;
-        }
-    };
-}
-
-fn rule(chain: &str, expr: Value, comment: &str) -> Value {
-    json!({"rule": {"family": "inet", "table": "vpcctl", "chain": chain, "expr": expr, "comment": comment}})
-}
-
-fn chain(name: &str, hook: &str, policy: &str) -> Value {
-    json!({"chain": {"family": "inet", "table": "vpcctl", "name": name, "type": "filter", "hook": hook, "prio": 0, "policy": policy}})
-}
-
-/// A host's policy as src/firewall compiles it: default deny, established
-/// first, then counted rules (icmp out, tcp 22 and 80/443 in).
-fn policy() -> Value {
-    let est = json!({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}});
-    json!([
-        chain("ingress", "input", "drop"),
-        rule("ingress", json!([est, {"accept": null}]), "established"),
-        rule(
-            "ingress",
-            json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["invalid"]}}, {"drop": null}]),
-            "invalid"
-        ),
-        rule(
-            "ingress",
-            json!([{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [80, 443]}}}, {"counter": null}, {"accept": null}]),
-            "ingress[0]"
-        ),
-        rule(
-            "ingress",
-            json!([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"counter": null}, {"accept": null}]),
-            "ingress[1]"
-        ),
-        chain("egress", "output", "drop"),
-        rule("egress", json!([est, {"accept": null}]), "established"),
-        rule(
-            "egress",
-            json!([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"counter": null}, {"accept": null}]),
-            "egress[0]"
-        ),
-    ])
-}
-
-/// The router's table: subnets in an interval set.
-fn router_table(subnets: &[String]) -> Value {
-    let elems: Vec<Value> = subnets
-        .iter()
-        .map(|c| {
-            let (a, l) = c.split_once('/').unwrap();
-            json!({"prefix": {"addr": a, "len": l.parse::<u32>().unwrap()}})
-        })
-        .collect();
-    json!([
-        {"set": {"family": "inet", "table": "vpcctl", "name": "private", "type": "ipv4_addr", "flags": ["interval"], "elem": elems}},
-        chain("forward", "forward", "accept"),
-        rule("forward", json!([{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@private"}}, {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "igw0"}}, {"counter": null}, {"drop": null}]), "private subnets have no internet"),
-    ])
-}
-
-/// A VPC as build.ts makes it: router `<p>-r` (sysctls, table) and `n`
-/// hosts `<p>-h<i>`, each with its veth, addresses, routes, sysctl, policy.
-fn vpc(p: &str, n: usize) -> Vec<Op> {
-    let r = format!("{p}-r");
-    let cidrs: Vec<String> = (0..n)
-        .map(|i| format!("10.{}.{}.0/24", 60 + i / 256, i % 256))
-        .collect();
-    let mut ops = vec![json!({"op": "netnsAdd", "ns": r, "tag": format!("vpcctl:{p}")})];
-    for (k, v) in [
-        ("net/ipv4/ip_forward", "1"),
-        ("net/ipv4/conf/all/rp_filter", "1"),
-        ("net/ipv4/conf/default/rp_filter", "1"),
-        ("net/ipv4/conf/all/proxy_arp", "1"),
-    ] {
-        ops.push(json!({"op": "sysctlSet", "ns": r, "key": k, "value": v}));
-    }
-    let pol = policy();
-    for (i, c) in cidrs.iter().enumerate() {
-        let h = format!("{p}-h{i}");
-        let net = c.trim_end_matches(".0/24");
-        let dev = format!("sn-{i}");
-        let tag = format!("vpcctl:{p}/{i}");
-        ops.extend([
-            json!({"op": "netnsAdd", "ns": h, "tag": tag}),
-            json!({"op": "vethAdd", "ns": r, "name": dev, "alias": tag, "peerNs": h, "peerName": "eth0", "peerAlias": tag}),
-            json!({"op": "addrAdd", "ns": r, "dev": dev, "cidr": format!("{net}.1/32")}),
-            json!({"op": "routeAdd", "ns": r, "dst": format!("{net}.2/32"), "dev": dev}),
-            json!({"op": "addrAdd", "ns": h, "dev": "eth0", "cidr": format!("{net}.2/24")}),
-            json!({"op": "routeAdd", "ns": h, "dst": "10.0.0.0/8", "via": format!("{net}.1"), "dev": "eth0"}),
-            json!({"op": "sysctlSet", "ns": h, "key": "net/ipv4/ip_unprivileged_port_start", "value": "0"}),
-            json!({"op": "nftApply", "ns": h, "family": "inet", "table": "vpcctl", "ruleset": pol}),
-        ]);
-    }
-    ops.push(json!({"op": "nftApply", "ns": r, "family": "inet", "table": "vpcctl", "ruleset": router_table(&cidrs)}));
-    plan::parse(&Value::Array(ops).to_string()).unwrap()
-}
-
-fn index_of(ops: &[Op], f: impl Fn(&Op) -> bool) -> usize {
-    ops.iter().position(f).expect("op in plan")
-}
-
-fn run(ops: &[Op]) -> exec::Report {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(exec::execute(ops, &exec::Options::default(), &|_, _| {}))
-        .unwrap()
-}
-
-fn check(ops: &[Op], marks: &HashMap<String, NftMark>) -> Vec<Drift> {
-    let opts = verify::Options {
-        nft: marks.clone(),
-        ..Default::default()
-    };
-    verify::verify(ops, &opts).unwrap()
-}
 
 /// Runs an nft command (nft syntax) inside `ns`.
 fn nft_cmd(ns: &str, cmd: &str) {
@@ -553,82 +419,4 @@ fn link_up_and_its_undo() {
     for ns in ["lu-r", "lu-h0"] {
         netns::del(ns).unwrap();
     }
-}
-
-/// CPU time of this process so far (user + system), in ms.
-fn cpu_ms() -> f64 {
-    // SAFETY: getrusage fills a struct we own.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let t = |v: libc::timeval| v.tv_sec as f64 * 1e3 + v.tv_usec as f64 * 1e-3;
-    t(u.ru_utime) + t(u.ru_stime)
-}
-
-/// The cost of verify for a VPC of N subnets (default 500, env NETKIT_SCALE),
-/// with marks (tables confirmed by generation) and without (all listed).
-#[test]
-fn verify_scale() {
-    sandbox_only!();
-    let n: usize = std::env::var("NETKIT_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500);
-    let ops = vpc("vs", n);
-    let t = Instant::now();
-    let report = run(&ops);
-    eprintln!(
-        "verify_scale: apply of {n} subnets ({} ops) in {:?}",
-        ops.len(),
-        t.elapsed()
-    );
-    assert_eq!(report.nft.len(), n + 1);
-    // NETKIT_PROF=K: verify K more times (for a profiler).
-    let k: usize = std::env::var("NETKIT_PROF")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    for _ in 0..k {
-        let (t, c) = (Instant::now(), cpu_ms());
-        check(&ops, &report.nft);
-        eprintln!(
-            "verify_scale: again: {:?} wall, {:.1} ms cpu",
-            t.elapsed(),
-            cpu_ms() - c
-        );
-    }
-    // NETKIT_VERIFY_THREADS=1,2,3 compares thread counts (default: 2 only).
-    let threads: Vec<usize> = std::env::var("NETKIT_VERIFY_THREADS")
-        .unwrap_or("2".into())
-        .split(',')
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    let none = HashMap::new();
-    for (marks, proc_sysctls, how) in [
-        (&report.nft, true, "with marks"),
-        (&report.nft, false, "with marks, no /proc sysctls"),
-        (&none, true, "by content"),
-    ] {
-        for &concurrency in threads.iter() {
-            let opts = verify::Options {
-                nft: marks.clone(),
-                concurrency,
-                proc_sysctls,
-                ..Default::default()
-            };
-            let (t, c) = (Instant::now(), cpu_ms());
-            assert_eq!(verify::verify(&ops, &opts).unwrap(), vec![]);
-            eprintln!(
-                "verify_scale: verify {how}, {concurrency} threads: {:?} wall, {:.1} ms cpu",
-                t.elapsed(),
-                cpu_ms() - c
-            );
-        }
-    }
-    netns::del(&format!("vs-h{}", n / 2)).unwrap();
-    let d = check(&ops, &report.nft);
-    assert_eq!(d.len(), 1, "{d:?}");
-    for i in (0..n).filter(|i| *i != n / 2) {
-        netns::del(&format!("vs-h{i}")).unwrap();
-    }
-    netns::del("vs-r").unwrap();
 }

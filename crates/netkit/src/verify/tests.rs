@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use super::*;
-use crate::{link::LinkInfo, plan};
+use crate::{link::LinkInfo, observe::TableSeen, plan, route::Route};
 
 const PLAN: &str = r#"[
     {"op":"netnsAdd","ns":"r","tag":"vpcctl:r"},
