@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, userLookup, vethAdd } = nativeBinding
+const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, userLookup, verify, vethAdd } = nativeBinding
 export { FileLock }
 export { addrAdd }
 export { addrDel }
@@ -808,5 +808,6 @@ export { sysctlSet }
 export { tcpConnect }
 export { tcpListeners }
 export { userLookup }
+export { verify }
 export { vethAdd }
 export const __napiBindingTarget = __napiLoadedBindingTarget

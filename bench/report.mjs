@@ -119,7 +119,7 @@ if (num('vpcctl.change_ms') !== null) {
 const reapplies = String(raw['vpcctl.reapply_runs_ms'] ?? '').split(' ').filter(Boolean).length;
 md.push('', `vpcctl re-apply (no-op): ${f(vpcctl.reapply_ms)} ms, median of ${reapplies} (reported "0 changes": ${vpcctl.reapply_noop ?? '—'}).`);
 const statuses = String(raw['vpcctl.status_runs_ms'] ?? '').split(' ').filter(Boolean).length;
-md.push(`vpcctl \`status\` (every object of the ${n}-subnet state checked against the kernel: namespaces, links and their state, addresses, routes, sysctls, nftables tables): ${f(vpcctl.status_ms)} ms, median of ${statuses} (in sync: ${vpcctl.status_in_sync ?? '—'}). The no-op re-apply runs the same check before answering, less the sysctl only /proc/sys has (ip_unprivileged_port_start).`);
+md.push(`vpcctl \`status\` (every object of the ${n}-subnet state checked against the kernel: namespaces, links and their state, addresses, routes, sysctls, nftables tables): ${f(vpcctl.status_ms)} ms, median of ${statuses} (in sync: ${vpcctl.status_in_sync ?? '—'}). The no-op re-apply runs the same check before answering.`);
 md.push(`Floor and vpcctl: median of ${meta.repeat} runs; the seed's way: one run.`, '');
 md.push('| ratio (same run) | value |', '|---|---|');
 md.push(`| seed create / vpcctl create | ${f(ratios.create_speedup_vs_seed, 2)} |`);

@@ -16,17 +16,17 @@ import type { NftMarks, State } from '../state/types.js';
  *
  * `only`: the VPCs to check (with their peerings and the host level); all
  * of them when absent. `cacheDir`: where the text of the whole state's full
- * plan may be kept between calls (see planText). `quick`: leave out the
- * sysctls only /proc/sys has (ip_unprivileged_port_start in every host):
- * a path lookup per namespace whose cost grows with their number, about
- * two thirds of a 500-subnet verify; for the no-op apply's budget.
+ * plan may be kept between calls (see planText). No op of the plan reads
+ * /proc/sys any more (the router's sysctls come over netlink, hosts have
+ * none since apps bind low ports with a capability), so verify has no
+ * path lookup per namespace whose cost grows with their number.
  */
-export async function findDrift(state: State, only?: ReadonlySet<string>, cacheDir?: string, opts: { quick?: boolean } = {}): Promise<OpDrift[]> {
+export async function findDrift(state: State, only?: ReadonlySet<string>, cacheDir?: string): Promise<OpDrift[]> {
   let full = only || !cacheDir ? fullPlan(state, only) : null;
   const text = full ? planJson(full.ops) : planText(state, cacheDir!);
   if (text === '[]') return [];
   const n = await native();
-  const found = await kernel(n.verify(text, { nft: state.nftMarks ?? {}, procSysctls: !opts.quick }));
+  const found = await kernel(n.verify(text, { nft: state.nftMarks ?? {} }));
   if (found.length === 0) return [];
   full ??= fullPlan(state); // the same ops in the same order as the cached text
   return found

@@ -331,8 +331,8 @@ export class Vpcctl {
     for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;
     const apps = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps));
     if (!apps.every((a) => alive(a.pid))) return null;
-    // Quick: all but ip_unprivileged_port_start (status and every other command check that too).
-    if ((await findDrift(state, undefined, this.store.dir, { quick: true })).length > 0) return null;
+    // Deep drift too: an unchanged file repairs whatever changed behind vpcctl's back.
+    if ((await findDrift(state, undefined, this.store.dir)).length > 0) return null;
     return {
       changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
       elapsedMs: elapsed(), warnings: [], value: undefined, appsStarted: [],
