@@ -6,7 +6,7 @@ import { HOST_NS, type Op } from '../plan/ops.js';
 import type { StateStore } from '../state/store.js';
 import type { State } from '../state/types.js';
 import type { Engine } from './engine.js';
-import { CACHE_FILE as FULL_PLAN_CACHE } from './drift.js';
+import { CACHE_FILE as FULL_PLAN_CACHE, cacheDirOf } from './drift.js';
 
 export interface CleanupReport {
   namespaces: string[];
@@ -65,7 +65,7 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   await engine.run({ ops, changes: [], namespaces });
   rmSync(store.file, { force: true });
   rmSync(join(store.dir, 'logs'), { recursive: true, force: true });
-  rmSync(join(store.dir, FULL_PLAN_CACHE), { force: true });
+  rmSync(join(cacheDirOf(store.dir), FULL_PLAN_CACHE), { force: true });
   return {
     namespaces, links, warnings,
     ...(restore ? { ipForwardRestored: before } : {}),

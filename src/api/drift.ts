@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { kernel, native } from '../native.js';
 import { fullPlan } from '../plan/full.js';
 import { planJson } from '../plan/ops.js';
@@ -15,15 +15,15 @@ import type { NftMarks, State } from '../state/types.js';
  * confirmed by its generation id instead of being listed.
  *
  * `only`: the VPCs to check (with their peerings and the host level); all
- * of them when absent. `cacheDir`: where the text of the whole state's full
- * plan may be kept between calls (see planText). No op of the plan reads
+ * of them when absent. `stateDir`: the state's directory, whose cache (see
+ * cacheDirOf, planText) may keep the text of the whole state's full plan. No op of the plan reads
  * /proc/sys any more (the router's sysctls come over netlink, hosts have
  * none since apps bind low ports with a capability), so verify has no
  * path lookup per namespace whose cost grows with their number.
  */
-export async function findDrift(state: State, only?: ReadonlySet<string>, cacheDir?: string): Promise<OpDrift[]> {
-  let full = only || !cacheDir ? fullPlan(state, only) : null;
-  const text = full ? planJson(full.ops) : planText(state, cacheDir!);
+export async function findDrift(state: State, only?: ReadonlySet<string>, stateDir?: string): Promise<OpDrift[]> {
+  let full = only || !stateDir ? fullPlan(state, only) : null;
+  const text = full ? planJson(full.ops) : planText(state, cacheDirOf(stateDir!));
   if (text === '[]') return [];
   const n = await native();
   const found = await kernel(n.verify(text, { nft: state.nftMarks ?? {} }));
@@ -37,6 +37,14 @@ export async function findDrift(state: State, only?: ReadonlySet<string>, cacheD
 
 export const CACHE_FILE = 'full-plan.json';
 
+/**
+ * Where the cache of a state dir lives: under /run (volatile, like the
+ * namespaces it describes), never beside the state, so it never competes
+ * with the state for space on a full disk. `VPCCTL_CACHE_DIR` moves it.
+ */
+export const cacheDirOf = (stateDir: string): string =>
+  join(process.env.VPCCTL_CACHE_DIR ?? '/run/vpcctl/cache', createHash('sha1').update(resolve(stateDir)).digest('hex').slice(0, 16));
+
 /** What the full plan of a state depends on, as a digest. */
 const planKey = (state: State) =>
   createHash('sha1').update(JSON.stringify([state.transitPool, state.vpcs, state.peerings])).digest('hex');
@@ -44,8 +52,8 @@ const planKey = (state: State) =>
 /**
  * The JSON text of the whole state's full plan. Building it for hundreds of
  * subnets costs more than verifying it (tens of ms for 500), and a no-op
- * `apply` or `status` has ~50 ms in all: so it is kept in the state
- * directory, first line the digest of what it was made from, and rebuilt
+ * `apply` or `status` has ~50 ms in all: so it is kept in `dir` (see
+ * cacheDirOf), first line the digest of what it was made from, and rebuilt
  * when that changed. Only a cache: a file that cannot be read or written
  * costs the rebuild, nothing else.
  */
@@ -62,9 +70,10 @@ export function planText(state: State, dir: string): string {
   const text = planJson(fullPlan(state).ops).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   try {
     const tmp = `${file}.${process.pid}.tmp`; // status writes it too, without the lock
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(tmp, `${key}\n${text}`, { mode: 0o600 });
     renameSync(tmp, file);
-  } catch { /* a read-only state dir: no cache */ }
+  } catch { /* an unwritable cache dir: no cache */ }
   return text;
 }
 

@@ -19,7 +19,7 @@ import { allocateLink, checkUplink, defaultUplink, guardHostRoutes, hostFootprin
 import type { Claim } from '../model/host-routes.js';
 import { ruleCounters, type PolicyReport } from './policy-report.js';
 import { stopwatch } from './stopwatch.js';
-import { findDrift, planText } from './drift.js';
+import { cacheDirOf, findDrift, planText } from './drift.js';
 import { policyOp } from '../plan/build.js';
 import { planJson } from '../plan/ops.js';
 
@@ -286,7 +286,7 @@ export class Vpcctl {
     const result = await this.change((d, host) => {
       d.beforeSave(remember);
       // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
-      d.beforeSave((state) => planText(state, this.store.dir));
+      d.beforeSave((state) => planText(state, cacheDirOf(this.store.dir)));
       return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink, host });
     }, { ...opts, verifyAll: true }, (claim) => claimPath(topo, claim));
     const started: AppInfo[] = [];
