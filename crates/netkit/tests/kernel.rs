@@ -11,24 +11,9 @@ use std::{
 use netkit::{addr, conn, exec, link, netns, nft, plan, probe, route, spawn, sysctl};
 use serde_json::{json, Value};
 
-fn sandboxed() -> bool {
-    let ok =
-        std::env::var("VPCCTL_SANDBOX").as_deref() == Ok("1") && nix::unistd::geteuid().is_root();
-    if !ok {
-        eprintln!(
-            "skipped: kernel test needs root inside the sandbox (scripts/sandbox.sh cargo test)"
-        );
-    }
-    ok
-}
+#[macro_use]
+mod common;
 
-macro_rules! sandbox_only {
-    () => {
-        if !sandboxed() {
-            return;
-        }
-    };
-}
 
 /// A veth `ns_a`/`dev_a` (10.77.N.1/24) <-> `ns_b`/eth0 (10.77.N.2/24), both namespaces fresh.
 async fn pair(ns_a: &str, ns_b: &str, dev_a: &str, n: u8) -> rtnetlink::Handle {

@@ -6,16 +6,8 @@ use std::net::TcpListener;
 
 use netkit::{exec, netns, nstag, plan, sockdiag};
 
-fn sandboxed() -> bool {
-    let ok =
-        std::env::var("VPCCTL_SANDBOX").as_deref() == Ok("1") && nix::unistd::geteuid().is_root();
-    if !ok {
-        eprintln!(
-            "skipped: kernel test needs root inside the sandbox (scripts/sandbox.sh cargo test)"
-        );
-    }
-    ok
-}
+mod common;
+use common::sandboxed;
 
 #[test]
 fn listeners_by_port_v4_and_v6_with_their_holder() {

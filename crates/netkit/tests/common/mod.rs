@@ -23,6 +23,7 @@ pub fn sandboxed() -> bool {
     ok
 }
 
+#[allow(unused_macros)]
 macro_rules! sandbox_only {
     () => {
         if !$crate::common::sandboxed() {
