@@ -1,5 +1,5 @@
 import { kernel, native } from '../native.js';
-import { gatewayHostLink, hostNs, parseTag, routerNs } from '../model/names.js';
+import { gatewayHostLink, hostNs, isVpcctlNsName, parseTag, routerNs } from '../model/names.js';
 import { wantedNamespaces } from '../plan/planner.js';
 import { transitEnds } from '../plan/build.js';
 import type { State, SubnetType, VpcState } from '../state/types.js';
@@ -80,6 +80,12 @@ export interface StatusReport {
   /** Namespaces a crashed run left mid-change. */
   pending: string[];
   /**
+   * Entries of the state's pending list that are no vpcctl namespace name
+   * (edited in by hand, or by a hostile user): nothing is ever done to them;
+   * the next command drops them from the state.
+   */
+  ignored: string[];
+  /**
    * Everything else vpcctl made that the kernel does not hold as made (links
    * and their state, addresses, routes, sysctls, nftables tables by
    * content), one entry per op of the state's full plan, naming its object.
@@ -111,11 +117,12 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
     const tag = await kernel(n.netnsTag(ns));
     if (tag && parseTag(tag)) orphaned.push(ns);
   }
-  const pending = state.pending;
+  const pending = state.pending.filter((ns) => isVpcctlNsName(ns));
+  const ignored = state.pending.filter((ns) => !isVpcctlNsName(ns));
   // A missing namespace is reported above, once, not again as its netnsAdd.
   const drift = (await findDrift(state, undefined, stateDir))
     .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)))
     .map(({ object, kind, detail }) => ({ object, kind, detail }));
-  const ok = missing.length === 0 && orphaned.length === 0 && pending.length === 0 && drift.length === 0;
-  return { ok, missing, orphaned, pending, drift };
+  const ok = missing.length === 0 && orphaned.length === 0 && pending.length === 0 && ignored.length === 0 && drift.length === 0;
+  return { ok, missing, orphaned, pending, ignored, drift };
 }

@@ -94,6 +94,7 @@ export function buildProgram(): Command {
         for (const ns of s.missing) print(`${bad('missing')}   netns ${ns} (in the state, not in the kernel): 'vpcctl apply' or re-run the create`);
         for (const ns of s.orphaned) print(`${bad('orphaned')}  netns ${ns} (tagged vpcctl's, not in the state): 'vpcctl cleanup-all' removes it`);
         for (const ns of s.pending) print(`${bad('pending')}   netns ${ns} (a run stopped mid-change): the next command repairs it`);
+        for (const ns of s.ignored) print(`${bad('ignored')}   pending entry ${JSON.stringify(ns)} is no vpcctl namespace name: nothing is done to it, the next command drops it from the state`);
         for (const d of s.drift) print(`${bad('drift')}     ${d.object}: ${d.detail}`);
         if (s.drift.length) print("repair: 'vpcctl apply -f FILE' of the unchanged file, or any command on that VPC (create-subnet, apply-policy, ...)");
       }

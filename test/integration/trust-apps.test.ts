@@ -151,6 +151,13 @@ test.serial('names in the pending list that are not vpcctl\'s are reported, neve
   ip(['netns', 'add', 'ns-prod-crashed']);
   setPending(['foreign', OUTSIDE, 'ns-prod-zzz', 'ns-prod-crashed']);
 
+  // status names the bad entries as ignored, not as something the next command repairs.
+  const st = await run('status');
+  t.is(st.code, 1);
+  t.regex(st.stdout, /ignored\s+pending entry "foreign" is no vpcctl namespace name/);
+  t.regex(st.stdout, /ignored\s+pending entry "\.\.\/\.\.\/run\/trust-x" is no vpcctl namespace name/);
+  t.notRegex(st.stdout, /netns foreign \(a run stopped/);
+
   const r = await run('create-subnet', '--vpc', 'prod', '--name', 'cache', '--cidr', '10.0.3.0/24', '--type', 'private');
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /warning: pending entry "foreign" in the state is not a vpcctl namespace name/);
