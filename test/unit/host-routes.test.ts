@@ -1,5 +1,4 @@
 import test from 'ava';
-import { VpcctlError } from '../../src/errors.js';
 import { parseCidr } from '../../src/model/cidr.js';
 import {
   checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, describeRoute, footprint, hostConstraints,
@@ -9,16 +8,8 @@ import { checkNotSpecial, specialRangeOf } from '../../src/model/special-ranges.
 import { checkSubnetCidr, checkVpcCidr } from '../../src/model/validate.js';
 import { parseTopology } from '../../src/model/schema.js';
 import { validateTopology } from '../../src/model/validate.js';
+import { errorOf } from '../helpers/error-of.js';
 
-function errorOf(fn: () => unknown): VpcctlError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof VpcctlError) return err;
-    throw err;
-  }
-  throw new Error('expected a VpcctlError');
-}
 
 const route = (dst: string, extra: Partial<HostRoute> = {}): HostRoute =>
   ({ dst, table: 254, protocol: 4, scope: 0, kind: 1, metric: 0, ...extra });

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { VpcctlError } from '../../src/errors.js';
 import { parsePolicy, parseSubnetPolicy, parseTopology, portRangesOf, topologyJsonSchema } from '../../src/model/schema.js';
+import { errorOf } from '../helpers/error-of.js';
 
 const SEED_POLICY = {
   subnet: '10.0.1.0/24',
@@ -14,16 +14,6 @@ const topo = (subnet: Record<string, unknown> = {}) => ({
   vpcs: [{ name: 'demo', cidr: '10.0.0.0/16', subnets: [{ name: 'web', cidr: '10.0.1.0/24', type: 'public', ...subnet }] }],
 });
 
-/** The VpcctlError thrown by fn (fails the test run if it does not throw one). */
-function errorOf(fn: () => unknown): VpcctlError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof VpcctlError) return err;
-    throw err;
-  }
-  throw new Error('expected a VpcctlError');
-}
 
 test('the seed policy parses, with defaults filled', (t) => {
   const p = parsePolicy(SEED_POLICY);

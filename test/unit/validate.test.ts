@@ -1,17 +1,9 @@
 import test from 'ava';
-import { type ErrorCode, VpcctlError } from '../../src/errors.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { parseTopology } from '../../src/model/schema.js';
 import { checkAppPort, checkHostNsFree, checkNewName, checkPeering, checkSubnetCidr, checkVpcCidr, validateTopology } from '../../src/model/validate.js';
+import { errorOf } from '../helpers/error-of.js';
 
-function errorOf(fn: () => unknown): VpcctlError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof VpcctlError) return err;
-    throw err;
-  }
-  throw new Error('expected a VpcctlError');
-}
 
 const subnet = (name: string, cidr: string, extra: Record<string, unknown> = {}) => ({ name, cidr, type: 'private', ...extra });
 const vpc = (name: string, cidr: string, subnets: unknown[] = []) => ({ name, cidr, subnets });
