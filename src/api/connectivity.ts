@@ -2,7 +2,8 @@ import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import type { State } from '../state/types.js';
-import { findSubnet, hostAddressOf } from './lookup.js';
+import { hostIp } from '../model/addresses.js';
+import { findSubnet } from './lookup.js';
 
 export interface ProbeResult { ok: boolean; rttMs?: number; error?: string }
 
@@ -36,12 +37,12 @@ export async function testConnectivity(state: State, input: ConnectivityInput): 
   }
   const n = await native();
   const ns = hostNs(input.vpc, from.name);
-  const dst = hostAddressOf(to);
+  const dst = hostIp(to.cidr);
   const timeout = input.timeoutMs ?? 1000;
   const icmp = await kernel(n.ping(ns, dst, timeout));
   const tcp = input.port === undefined ? undefined : { ...(await kernel(n.tcpConnect(ns, dst, input.port, timeout))), port: input.port };
   return {
-    from: { vpc: input.vpc, subnet: from.name, address: hostAddressOf(from) },
+    from: { vpc: input.vpc, subnet: from.name, address: hostIp(from.cidr) },
     to: { vpc: toVpc, subnet: to.name, address: dst },
     icmp, tcp,
     reachable: icmp.ok && (tcp === undefined || tcp.ok),
@@ -63,7 +64,7 @@ export async function connectivityMatrix(state: State, timeoutMs = 300): Promise
   const jobs = all.flatMap((a, i) => all.map((b, j) => ({ a, b, i, j }))).filter(({ i, j }) => i !== j);
   const worker = async () => {
     for (let job = jobs.shift(); job; job = jobs.shift()) {
-      cells[job.i]![job.j] = await kernel(n.ping(hostNs(job.a.vpc, job.a.s.name), hostAddressOf(job.b.s), timeoutMs));
+      cells[job.i]![job.j] = await kernel(n.ping(hostNs(job.a.vpc, job.a.s.name), hostIp(job.b.s.cidr), timeoutMs));
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));

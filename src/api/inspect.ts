@@ -1,9 +1,8 @@
 import { kernel, native } from '../native.js';
 import { gatewayHostLink, hostNs, isVpcctlNsName, parseTag, routerNs } from '../model/names.js';
 import { wantedNamespaces } from '../plan/planner.js';
-import { transitEnds } from '../plan/build.js';
+import { gatewayIp, hostIp, transitEnds } from '../model/addresses.js';
 import type { State, SubnetType, VpcState } from '../state/types.js';
-import { gatewayOf, hostAddressOf } from './lookup.js';
 import { appStatus, type AppInfo } from './apps.js';
 import { findDrift } from './drift.js';
 
@@ -58,7 +57,7 @@ export function detail(state: State, v: VpcState): VpcDetail {
       : null,
     subnetDetails: Object.values(v.subnets).map((s) => ({
       name: s.name, cidr: s.cidr, type: s.type, namespace: hostNs(v.name, s.name),
-      gateway: gatewayOf(s), host: hostAddressOf(s), policy: !!s.policy,
+      gateway: gatewayIp(s.cidr), host: hostIp(s.cidr), policy: !!s.policy,
       apps: s.apps.map((a) => appStatus(v.name, s.name, a)),
     })),
     peerings: state.peerings

@@ -1,5 +1,4 @@
 import { VpcctlError } from '../errors.js';
-import { hostAddress, ipToString, parseCidr } from '../model/cidr.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 
 /** Finding objects of the state by name, with the NOT_FOUND errors users see. */
@@ -10,9 +9,3 @@ export const findVpc = (state: State, name: string): VpcState =>
 export const findSubnet = (state: State, vpc: string, subnet: string): SubnetState =>
   findVpc(state, vpc).subnets[subnet] ??
   (() => { throw new VpcctlError('NOT_FOUND', `subnet "${subnet}" does not exist in vpc "${vpc}"`); })();
-
-const addressOf = (s: SubnetState, n: number) => ipToString(hostAddress(parseCidr(s.cidr), n));
-/** The first host of a subnet (its namespace's eth0). */
-export const hostAddressOf = (s: SubnetState) => addressOf(s, 2);
-export const gatewayOf = (s: SubnetState) => addressOf(s, 1);
-

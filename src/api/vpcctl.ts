@@ -14,7 +14,8 @@ import { cleanupAll, type CleanupReport } from './cleanup.js';
 import { connectivityMatrix, testConnectivity, type ConnectivityInput, type ConnectivityResult, type MatrixResult } from './connectivity.js';
 import { Engine, type ChangeOptions, type ChangeResult, type Draft } from './engine.js';
 import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcSummary } from './inspect.js';
-import { findSubnet, findVpc, hostAddressOf } from './lookup.js';
+import { findSubnet, findVpc } from './lookup.js';
+import { hostIp } from '../model/addresses.js';
 import { allocateLink, checkUplink, defaultUplink, guardHostRoutes, hostFootprint, hostView, type HostView } from './network.js';
 import type { Claim } from '../model/host-routes.js';
 import { ruleCounters, type PolicyReport } from './policy-report.js';
@@ -213,7 +214,7 @@ export class Vpcctl {
     return this.store.locked(async () => {
       const state = await this.store.read();
       const subnet = findSubnet(state, input.vpc, input.subnet);
-      const app = await startApp(this.store.dir, hostAddressOf(subnet), input, subnet);
+      const app = await startApp(this.store.dir, hostIp(subnet.cidr), input, subnet);
       subnet.apps = [...subnet.apps.filter((a) => a.port !== app.port), app];
       try {
         await this.store.write(state);

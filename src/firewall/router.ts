@@ -1,6 +1,6 @@
 import type { NftObject } from '../plan/ops.js';
 import { ROUTER_GATEWAY_LINK } from '../model/names.js';
-import { hostAddress, parseCidr, ipToString } from '../model/cidr.js';
+import { transitEnds } from '../model/addresses.js';
 import type { VpcState } from '../state/types.js';
 import { chain, counter, daddr, drop, iif, ipv4Set, oif, rule, saddr, snat } from './nft.js';
 
@@ -30,7 +30,7 @@ export function routerRuleset(vpc: VpcState): NftObject[] {
     rule('forward', [iif(IGW), daddr('@private'), counter, drop], 'private subnets are not reachable from outside'),
   ];
   if (vpc.transit) {
-    const routerSide = ipToString(hostAddress(parseCidr(vpc.transit), 2));
+    const routerSide = transitEnds(vpc.transit).farIp;
     objects.push(
       chain('postrouting', 'postrouting', 'nat', 100),
       rule('postrouting', [oif(IGW), saddr('@public'), snat(routerSide)], 'public subnets leave by the gateway'),

@@ -3,7 +3,8 @@ import { HOST_NS } from './ops.js';
 import {
   HOST_LINK, NFT_TABLE, ROUTER_GATEWAY_LINK, gatewayHostLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
 } from '../model/names.js';
-import { formatCidr, hostAddress, ipToString, parseCidr } from '../model/cidr.js';
+import { formatCidr, parseCidr } from '../model/cidr.js';
+import { gatewayIp, hostIfaceCidr, hostIp, transitEnds } from '../model/addresses.js';
 import { compilePolicy } from '../firewall/policy.js';
 import { routerRuleset } from '../firewall/router.js';
 import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
@@ -12,12 +13,6 @@ import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
  * The kernel operations that make (or unmake) one piece of the model. The
  * planner decides which pieces change; these say what each piece is made of.
  */
-
-const addr = (cidr: string, n: number) => ipToString(hostAddress(parseCidr(cidr), n));
-const withLen = (cidr: string, n: number) => `${addr(cidr, n)}/${parseCidr(cidr).prefix}`;
-
-/** Transit and peering /30s: .1 is the host (or vpc1) end, .2 the router (or vpc2) end. */
-export const transitEnds = (cidr: string) => ({ near: withLen(cidr, 1), far: withLen(cidr, 2), nearIp: addr(cidr, 1), farIp: addr(cidr, 2) });
 
 const ROUTER_SYSCTLS: [string, string][] = [
   ['net/ipv4/ip_forward', '1'],
@@ -56,7 +51,7 @@ export function createVpc(vpc: VpcState): Op[] {
 /** Routes a subnet host needs beyond its own subnet: the VPC (or everything, if public) and its peers. */
 function hostRoutes(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op[] {
   const ns = hostNs(vpc.name, subnet.name);
-  const via = addr(subnet.cidr, 1);
+  const via = gatewayIp(subnet.cidr);
   const route = (dst: string): Op => ({ op: 'routeAdd', ns, dst, via, dev: HOST_LINK });
   if (subnet.type === 'public') return [route('default')];
   return [route(vpc.cidr), ...peerCidrs.map(route)];
@@ -70,9 +65,9 @@ export function createSubnet(vpc: VpcState, subnet: SubnetState, peerCidrs: stri
   const ops: Op[] = [
     { op: 'netnsAdd', ns, tag: hostTag(vpc.name, subnet.name) },
     { op: 'vethAdd', ns: rns, name: link, alias: tag, peerNs: ns, peerName: HOST_LINK, peerAlias: tag },
-    { op: 'addrAdd', ns: rns, dev: link, cidr: `${addr(subnet.cidr, 1)}/32` },
-    { op: 'routeAdd', ns: rns, dst: `${addr(subnet.cidr, 2)}/32`, dev: link },
-    { op: 'addrAdd', ns, dev: HOST_LINK, cidr: withLen(subnet.cidr, 2) },
+    { op: 'addrAdd', ns: rns, dev: link, cidr: `${gatewayIp(subnet.cidr)}/32` },
+    { op: 'routeAdd', ns: rns, dst: `${hostIp(subnet.cidr)}/32`, dev: link },
+    { op: 'addrAdd', ns, dev: HOST_LINK, cidr: hostIfaceCidr(subnet.cidr) },
     // No per-namespace sysctl for apps to serve port 80: they get
     // CAP_NET_BIND_SERVICE as an ambient capability instead (netkit spawn.rs).
     ...hostRoutes(vpc, subnet, peerCidrs),
@@ -135,7 +130,7 @@ export function peerRoutes(vpc: VpcState, peerCidr: string, subnets: SubnetState
     .map((s): Op => {
       const ns = hostNs(vpc.name, s.name);
       return add
-        ? { op: 'routeAdd', ns, dst: peerCidr, via: addr(s.cidr, 1), dev: HOST_LINK }
+        ? { op: 'routeAdd', ns, dst: peerCidr, via: gatewayIp(s.cidr), dev: HOST_LINK }
         : { op: 'routeDel', ns, dst: peerCidr, dev: HOST_LINK };
     });
 }

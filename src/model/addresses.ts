@@ -1,0 +1,32 @@
+/**
+ * The addresses the model gives out, derived from CIDRs alone, so the
+ * planner, the firewall, inspection and probes agree on them:
+ * - in a subnet, .1 is its gateway (the router's end of the subnet link)
+ *   and .2 its first host (the eth0 of the subnet's namespace);
+ * - in a transit or peering /30, .1 is the near end (the root namespace's,
+ *   or vpc1's) and .2 the far end (the VPC router's, or vpc2's).
+ */
+import { hostAddress, ipToString, parseCidr } from './cidr.js';
+
+const nth = (cidr: string, n: number): string => ipToString(hostAddress(parseCidr(cidr), n));
+const withPrefix = (cidr: string, n: number): string => `${nth(cidr, n)}/${parseCidr(cidr).prefix}`;
+
+/** The gateway of a subnet: the router's address on the subnet's link. */
+export const gatewayIp = (subnetCidr: string): string => nth(subnetCidr, 1);
+/** The first host of a subnet (its namespace's eth0). */
+export const hostIp = (subnetCidr: string): string => nth(subnetCidr, 2);
+/** The first host's address with the subnet's prefix, as configured on its eth0. */
+export const hostIfaceCidr = (subnetCidr: string): string => withPrefix(subnetCidr, 2);
+
+export interface LinkEnds {
+  /** The near end with the link's prefix (`10.255.0.1/30`): the root namespace's, or vpc1's. */
+  near: string;
+  /** The far end with the link's prefix: the VPC router's, or vpc2's. */
+  far: string;
+  nearIp: string;
+  farIp: string;
+}
+
+/** The two ends of a transit (root <-> router) or peering (vpc1 <-> vpc2) /30. */
+export const transitEnds = (cidr: string): LinkEnds =>
+  ({ near: withPrefix(cidr, 1), far: withPrefix(cidr, 2), nearIp: nth(cidr, 1), farIp: nth(cidr, 2) });
