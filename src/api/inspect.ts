@@ -2,6 +2,7 @@ import { kernel, native } from '../native.js';
 import { gatewayHostLink, hostNs, isVpcctlNsName, parseTag, routerNs } from '../model/names.js';
 import { wantedNamespaces } from '../plan/planner.js';
 import { gatewayIp, hostIp, transitEnds } from '../model/addresses.js';
+import { peerOf, peersOf } from '../model/peering.js';
 import type { State, SubnetType, VpcState } from '../state/types.js';
 import { appStatus, type AppInfo } from './apps.js';
 import { findDrift } from './drift.js';
@@ -34,16 +35,13 @@ export interface VpcDetail extends VpcSummary {
   peerings: { peer: string; peerCidr: string; link: string }[];
 }
 
-const peersOf = (state: State, vpc: string) =>
-  state.peerings.flatMap((p) => (p.vpc1 === vpc ? [p.vpc2] : p.vpc2 === vpc ? [p.vpc1] : []));
-
 export function summarize(state: State, v: VpcState): VpcSummary {
   const subnets = Object.values(v.subnets);
   return {
     name: v.name, cidr: v.cidr, subnets: subnets.length,
     public: subnets.filter((s) => s.type === 'public').length,
     private: subnets.filter((s) => s.type === 'private').length,
-    peers: peersOf(state, v.name), uplink: v.uplink,
+    peers: peersOf(state.peerings, v.name), uplink: v.uplink,
   };
 }
 
@@ -60,12 +58,10 @@ export function detail(state: State, v: VpcState): VpcDetail {
       gateway: gatewayIp(s.cidr), host: hostIp(s.cidr), policy: !!s.policy,
       apps: s.apps.map((a) => appStatus(v.name, s.name, a)),
     })),
-    peerings: state.peerings
-      .filter((p) => p.vpc1 === v.name || p.vpc2 === v.name)
-      .map((p) => {
-        const peer = p.vpc1 === v.name ? p.vpc2 : p.vpc1;
-        return { peer, peerCidr: state.vpcs[peer]?.cidr ?? '?', link: p.link };
-      }),
+    peerings: state.peerings.flatMap((p) => {
+      const peer = peerOf(p, v.name);
+      return peer === null ? [] : [{ peer, peerCidr: state.vpcs[peer]?.cidr ?? '?', link: p.link }];
+    }),
   };
 }
 

@@ -1,13 +1,13 @@
 import { VpcctlError } from '../errors.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { parseTopology, type Topology } from '../model/schema.js';
+import { pairKey } from '../model/peering.js';
 import { validateTopology } from '../model/validate.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import type { Claim } from '../model/host-routes.js';
 import { allocateLink, checkUplink, defaultUplink, type HostView } from './network.js';
 
 const norm = (cidr: string) => formatCidr(parseCidr(cidr));
-const key = (a: string, b: string) => [a, b].sort().join('~');
 
 /** Parse and check a topology document (from YAML or JSON): shape, then semantics. */
 export function readTopology(value: unknown): Topology {
@@ -74,11 +74,11 @@ export async function mergeTopology(
     vpc.subnets = subnets;
   }
 
-  const wanted = new Map(topo.peerings.map((p) => [key(p.vpc1, p.vpc2), p]));
+  const wanted = new Map(topo.peerings.map((p) => [pairKey(p), p]));
   state.peerings = state.peerings.filter((p) =>
-    state.vpcs[p.vpc1] && state.vpcs[p.vpc2] && (!opts.prune || wanted.has(key(p.vpc1, p.vpc2))));
+    state.vpcs[p.vpc1] && state.vpcs[p.vpc2] && (!opts.prune || wanted.has(pairKey(p))));
   for (const p of wanted.values()) {
-    if (state.peerings.some((q) => key(q.vpc1, q.vpc2) === key(p.vpc1, p.vpc2))) continue;
+    if (state.peerings.some((q) => pairKey(q) === pairKey(p))) continue;
     state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state, opts.host) });
   }
 

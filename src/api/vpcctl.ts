@@ -5,6 +5,7 @@ import { kernel, native } from '../native.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { NFT_FAMILY, NFT_TABLE, hostNs, validateName } from '../model/names.js';
 import type { SubnetPolicy } from '../model/schema.js';
+import { joins, samePair } from '../model/peering.js';
 import { checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
 import { wantedNamespaces } from '../plan/planner.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
@@ -107,7 +108,7 @@ export class Vpcctl {
     return this.change(({ state }) => {
       findVpc(state, name);
       delete state.vpcs[name];
-      state.peerings = state.peerings.filter((p) => p.vpc1 !== name && p.vpc2 !== name);
+      state.peerings = state.peerings.filter((p) => !joins(p, name));
     }, opts);
   }
 
@@ -144,7 +145,7 @@ export class Vpcctl {
     return this.change(async ({ state, touch }, host) => {
       touch(findVpc(state, vpc1).name);
       touch(findVpc(state, vpc2).name);
-      if (state.peerings.some((p) => (p.vpc1 === vpc1 && p.vpc2 === vpc2) || (p.vpc1 === vpc2 && p.vpc2 === vpc1))) return;
+      if (state.peerings.some((p) => samePair(p, vpc1, vpc2))) return;
       checkPeering(Object.values(state.vpcs), { vpc1, vpc2 }, state.peerings);
       state.peerings.push({ vpc1, vpc2, link: await allocateLink(state, host) });
     }, opts);
@@ -154,7 +155,7 @@ export class Vpcctl {
     return this.change(({ state, touch }) => {
       touch(findVpc(state, vpc1).name);
       touch(findVpc(state, vpc2).name);
-      state.peerings = state.peerings.filter((p) => !((p.vpc1 === vpc1 && p.vpc2 === vpc2) || (p.vpc1 === vpc2 && p.vpc2 === vpc1)));
+      state.peerings = state.peerings.filter((p) => !samePair(p, vpc1, vpc2));
     }, opts);
   }
 

@@ -5,6 +5,7 @@
  * as dashed arcs under the VPCs (so they never cross a box), a legend below.
  * Text widths are estimated from character counts; boxes grow to fit.
  */
+import { peersOf } from '../model/peering.js';
 import { type SubnetView, type TopologyView, type VpcView, appsLabel } from './view.js';
 
 const SANS = "'Segoe UI', Helvetica, Arial, sans-serif";
@@ -179,7 +180,7 @@ export function renderSvg(view: TopologyView): string {
   const span = (p: { vpc1: string; vpc2: string }): number => Math.abs(cx(p.vpc1) - cx(p.vpc2));
   const anchors = new Map<string, number>(); // "vpc>peer" -> x on the vpc's bottom edge
   for (const b of boxes) {
-    const peers = peerings.flatMap((p) => (p.vpc1 === b.vpc.name ? [p.vpc2] : p.vpc2 === b.vpc.name ? [p.vpc1] : []));
+    const peers = peersOf(peerings, b.vpc.name);
     const left = peers.filter((q) => cx(q) < b.x).sort((q, r) => cx(q) - cx(r));
     const right = peers.filter((q) => cx(q) > b.x).sort((q, r) => cx(r) - cx(q));
     [...left, ...right].forEach((q, k, all) => anchors.set(`${b.vpc.name}>${q}`, b.x + (b.width * (k + 1)) / (all.length + 1)));

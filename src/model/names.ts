@@ -5,6 +5,7 @@
  */
 import { VpcctlError } from '../errors.js';
 import { type Cidr, hexOf, parseCidr } from './cidr.js';
+import { pairOrder } from './peering.js';
 
 export type NameKind = 'vpc' | 'subnet';
 
@@ -59,9 +60,6 @@ export type Owner =
   | { kind: 'peer'; vpc1: string; vpc2: string }
   | { kind: 'igw'; vpc: string };
 
-/** Both ends of a peering carry the same tag whichever side created it. */
-const peerPair = (a: string, b: string): [string, string] => (a <= b ? [a, b] : [b, a]);
-
 export function formatTag(owner: Owner): string {
   switch (owner.kind) {
     case 'router':
@@ -71,7 +69,8 @@ export function formatTag(owner: Owner): string {
     case 'subnet':
       return `${TAG_PREFIX}${owner.kind}:${owner.vpc}/${owner.subnet}`;
     case 'peer': {
-      const [a, b] = peerPair(owner.vpc1, owner.vpc2);
+      // Both ends of a peering carry the same tag whichever side created it.
+      const [a, b] = pairOrder(owner.vpc1, owner.vpc2);
       return `${TAG_PREFIX}peer:${a}~${b}`;
     }
   }
@@ -96,7 +95,7 @@ export function parseTag(tag: string): Owner | null {
   if (!m) return null;
   if (m[1]) return { kind: m[1] as 'router' | 'igw', vpc: m[2]! };
   if (m[3]) return { kind: m[3] as 'host' | 'subnet', vpc: m[4]!, subnet: m[5]! };
-  const [vpc1, vpc2] = peerPair(m[6]!, m[7]!);
+  const [vpc1, vpc2] = pairOrder(m[6]!, m[7]!);
   return { kind: 'peer', vpc1, vpc2 };
 }
 

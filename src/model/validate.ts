@@ -7,6 +7,7 @@
 import { VpcctlError, type ErrorCode } from '../errors.js';
 import { type Cidr, checkPrefix, contains, formatCidr, overlaps, parseCidr } from './cidr.js';
 import { hostNs } from './names.js';
+import { peerOf, samePair } from './peering.js';
 import { checkNotSpecial } from './special-ranges.js';
 import type { Topology } from './schema.js';
 
@@ -112,9 +113,7 @@ export function checkPeering(
   const a = find(peering.vpc1);
   const b = find(peering.vpc2);
   if (a.name === b.name) fail('CONFLICT', at, `vpc "${a.name}" cannot peer with itself`);
-  const same = (p: PeeringRef) =>
-    (p.vpc1 === a.name && p.vpc2 === b.name) || (p.vpc1 === b.name && p.vpc2 === a.name);
-  if (existing.some(same)) fail('CONFLICT', at, `vpcs "${a.name}" and "${b.name}" are already peered`);
+  if (existing.some((p) => samePair(p, a.name, b.name))) fail('CONFLICT', at, `vpcs "${a.name}" and "${b.name}" are already peered`);
   const ac = asCidr(a.cidr, 'vpc');
   const bc = asCidr(b.cidr, 'vpc');
   if (overlaps(ac, bc)) {
@@ -123,8 +122,8 @@ export function checkPeering(
   // The new peer of each side must not overlap that side's existing peers.
   for (const [self, other, otherCidr] of [[a, b, bc], [b, a, ac]] as const) {
     for (const p of existing) {
-      const peerName = p.vpc1 === self.name ? p.vpc2 : p.vpc2 === self.name ? p.vpc1 : undefined;
-      const peer = peerName === undefined ? undefined : byName.get(peerName);
+      const peerName = peerOf(p, self.name);
+      const peer = peerName === null ? undefined : byName.get(peerName);
       if (!peer) continue;
       const pc = asCidr(peer.cidr, 'vpc');
       if (overlaps(pc, otherCidr)) {

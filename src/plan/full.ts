@@ -2,6 +2,7 @@ import type { Op } from './ops.js';
 import { HOST_NS } from './ops.js';
 import { NFT_TABLE } from '../model/names.js';
 import { overlaps, parseCidr } from '../model/cidr.js';
+import { peersOf } from '../model/peering.js';
 import { hostRuleset } from '../firewall/host.js';
 import type { PeeringState, State, VpcState } from '../state/types.js';
 import { createPeering, createSubnet, createVpc, hostRouteToSubnet, routerTable } from './build.js';
@@ -28,10 +29,7 @@ export const HOST_OWNER = 'host';
 
 /** CIDRs of the VPCs peered with `vpc`: its private hosts route to them. */
 export function peerCidrs(state: State, vpc: string): string[] {
-  return state.peerings.flatMap((p) => {
-    const other = p.vpc1 === vpc ? p.vpc2 : p.vpc2 === vpc ? p.vpc1 : null;
-    return other && state.vpcs[other] ? [state.vpcs[other]!.cidr] : [];
-  });
+  return peersOf(state.peerings, vpc).flatMap((other) => (state.vpcs[other] ? [state.vpcs[other]!.cidr] : []));
 }
 
 /** A VPC made whole: its router (namespace, sysctls, gateway), every subnet, then the router's table. */

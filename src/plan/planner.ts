@@ -2,6 +2,7 @@ import type { Op } from './ops.js';
 import { HOST_NS } from './ops.js';
 import { NFT_TABLE, gatewayHostLink, hostNs, isVpcctlNsName, routerNs } from '../model/names.js';
 import { hostRuleset } from '../firewall/host.js';
+import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import {
   createPeering, createSubnet, hostRouteToSubnet, deletePeering, peerRoutes, policyOp, removePolicy, routerTable,
@@ -33,7 +34,6 @@ export interface Plan {
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const vpcSpec = (v: VpcState) => [v.cidr, v.uplink, v.transit];
 const subnetSpec = (s: SubnetState) => [s.cidr, s.type];
-const peeringKey = (p: { vpc1: string; vpc2: string }) => [p.vpc1, p.vpc2].sort().join('~');
 
 /**
  * Diff the desired state against the current one and the kernel, and return
@@ -122,8 +122,8 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
   }
 
   // Peerings between VPCs that both stay (rebuilt VPCs get theirs below).
-  const curPeerings = new Map(current.peerings.map((p) => [peeringKey(p), p]));
-  const desPeerings = new Map(desired.peerings.map((p) => [peeringKey(p), p]));
+  const curPeerings = new Map(current.peerings.map((p) => [pairKey(p), p]));
+  const desPeerings = new Map(desired.peerings.map((p) => [pairKey(p), p]));
   for (const [key, p] of curPeerings) {
     if (desPeerings.has(key) && same(p, desPeerings.get(key))) continue;
     changes.push(`unpeer ${p.vpc1} ${p.vpc2}`);
