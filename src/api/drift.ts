@@ -5,7 +5,7 @@ import { kernel, native } from '../native.js';
 import { fullPlan } from '../plan/full.js';
 import { planJson } from '../plan/ops.js';
 import type { OpDrift } from '../plan/repair.js';
-import { wantedNamespaces } from '../plan/planner.js';
+import { wantedNamespaces } from '../model/names.js';
 import type { NftMarks, State } from '../state/types.js';
 
 /**

@@ -1,7 +1,7 @@
 import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import type { ExecuteResult } from '../../index.js';
-import { hostNs, isVpcctlNsName, ownsNs, routerNs } from '../model/names.js';
+import { isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import { HOST_NS, planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
@@ -194,11 +194,7 @@ export class Engine {
    * command is refused: a foreign namespace of that name is never touched.
    */
   private async keepToOwn(plan: Plan, current: State, warn: (m: string) => void): Promise<void> {
-    const recorded = new Set<string>(current.pending);
-    for (const v of Object.values(current.vpcs)) {
-      recorded.add(routerNs(v.name));
-      for (const s of Object.values(v.subnets)) recorded.add(hostNs(v.name, s.name));
-    }
+    const recorded = new Set<string>([...current.pending, ...wantedNamespaces(current)]);
     const dels = plan.ops.filter((o): o is Extract<typeof o, { op: 'netnsDel' }> => o.op === 'netnsDel');
     if (dels.length === 0) return;
     const n = await native();

@@ -1,6 +1,5 @@
 import { kernel, native } from '../native.js';
-import { gatewayHostLink, hostNs, isVpcctlNsName, parseTag, routerNs } from '../model/names.js';
-import { wantedNamespaces } from '../plan/planner.js';
+import { gatewayHostLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
 import { gatewayIp, hostIp, transitEnds } from '../model/addresses.js';
 import { peerOf, peersOf } from '../model/peering.js';
 import type { State, SubnetType, VpcState } from '../state/types.js';

@@ -31,6 +31,19 @@ export const hostNs = (vpc: string, subnet: string): string => `ns-${vpc}-${subn
 /** Namespace of a VPC's router. */
 export const routerNs = (vpc: string): string => `vpcr-${vpc}`;
 
+/** The VPCs and subnets of a state, as far as their namespaces go. */
+export interface NsLayout { vpcs: Record<string, { name: string; subnets: Record<string, { name: string }> }> }
+
+/** Every namespace a state's kernel realisation has: one router per VPC, one host per subnet. */
+export function wantedNamespaces(state: NsLayout): Set<string> {
+  const out = new Set<string>();
+  for (const v of Object.values(state.vpcs)) {
+    out.add(routerNs(v.name));
+    for (const s of Object.values(v.subnets)) out.add(hostNs(v.name, s.name));
+  }
+  return out;
+}
+
 // --- Interfaces (IFNAMSIZ: at most 15 chars; "xx-" + 8 hex = 11) -----------
 
 /** "xx-" + the block's network in hex: the caller guarantees the network is unique where the link lives. */

@@ -1,6 +1,6 @@
 import type { Op } from './ops.js';
 import { HOST_NS } from './ops.js';
-import { NFT_TABLE, gatewayHostLink, hostNs, isVpcctlNsName, routerNs } from '../model/names.js';
+import { NFT_TABLE, gatewayHostLink, hostNs, isVpcctlNsName, routerNs, wantedNamespaces } from '../model/names.js';
 import { hostRuleset } from '../firewall/host.js';
 import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
@@ -174,16 +174,6 @@ function keptSubnets(current: State, desired: State, vpc: string): SubnetState[]
     const s = cur.subnets[d.name];
     return s && same(subnetSpec(s), subnetSpec(d));
   });
-}
-
-/** Every namespace a state's kernel realisation has. */
-export function wantedNamespaces(state: State): Set<string> {
-  const out = new Set<string>();
-  for (const v of Object.values(state.vpcs)) {
-    out.add(routerNs(v.name));
-    for (const s of Object.values(v.subnets)) out.add(hostNs(v.name, s.name));
-  }
-  return out;
 }
 
 /** The host's table, its routes to public subnets, and ip_forward. */

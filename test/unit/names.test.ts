@@ -2,7 +2,7 @@ import test from 'ava';
 import { VpcctlError } from '../../src/errors.js';
 import {
   HOST_LINK, NFT_TABLE, ROUTER_GATEWAY_LINK, TAG_PREFIX, gatewayHostLink, hostNs, hostTag, linkTag, parseTag, peerLink, routerNs,
-  routerTag, subnetLink, validateName,
+  routerTag, subnetLink, validateName, wantedNamespaces,
 } from '../../src/model/names.js';
 import { parseCidr } from '../../src/model/cidr.js';
 
@@ -60,4 +60,9 @@ test('parseTag returns null for anything not ours', (t) => {
     'vpcctl:other:x', 'xvpcctl:router:demo', 'vpcctl:router:demo ', 'vpcctl:host:a/b/c']) {
     t.is(parseTag(foreign), null, foreign);
   }
+});
+
+test('wantedNamespaces: a router per VPC and a host per subnet', (t) => {
+  const state = { vpcs: { a: { name: 'a', subnets: { web: { name: 'web' }, db: { name: 'db' } } }, b: { name: 'b', subnets: {} } } };
+  t.deepEqual([...wantedNamespaces(state)].sort(), ['ns-a-db', 'ns-a-web', 'vpcr-a', 'vpcr-b']);
 });
