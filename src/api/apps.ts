@@ -5,6 +5,7 @@ import { APP_SERVER } from '../paths.js';
 import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
+import { checkPort } from '../model/ports.js';
 import type { AppState, SubnetState } from '../state/types.js';
 
 const NETNS_DIR = '/run/netns';
@@ -36,13 +37,6 @@ export function alive(pid: number): boolean {
 }
 
 export const appStatus = (vpc: string, subnet: string, a: AppState): AppInfo => ({ ...a, vpc, subnet, running: alive(a.pid) });
-
-export function checkPort(port: number): number {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new VpcctlError('INVALID_INPUT', `port ${String(port)} is invalid: use 1-65535`);
-  }
-  return port;
-}
 
 /**
  * Who the app runs as: a user *name* known to the system's user database

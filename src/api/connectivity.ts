@@ -1,8 +1,8 @@
-import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import type { State } from '../state/types.js';
 import { hostIp } from '../model/addresses.js';
+import { checkPort } from '../model/ports.js';
 import { findSubnet } from './lookup.js';
 
 export interface ProbeResult { ok: boolean; rttMs?: number; error?: string }
@@ -32,9 +32,7 @@ export async function testConnectivity(state: State, input: ConnectivityInput): 
   const from = findSubnet(state, input.vpc, input.fromSubnet);
   const toVpc = input.toVpc ?? input.vpc;
   const to = findSubnet(state, toVpc, input.toSubnet);
-  if (input.port !== undefined && !(Number.isInteger(input.port) && input.port >= 1 && input.port <= 65535)) {
-    throw new VpcctlError('INVALID_INPUT', `port ${input.port} is invalid: use 1-65535`);
-  }
+  if (input.port !== undefined) checkPort(input.port);
   const n = await native();
   const ns = hostNs(input.vpc, from.name);
   const dst = hostIp(to.cidr);

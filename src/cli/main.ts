@@ -5,6 +5,7 @@ import { Vpcctl } from '../api/vpcctl.js';
 import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import { findSubnet } from '../api/lookup.js';
+import { parsePort as port } from '../model/ports.js';
 import { bad, dim, ok, printJson, progress, reportChange, table, warn } from './output.js';
 import { isTerminal, print, writeErr, writeOut } from './stdio.js';
 import { version } from './version.js';
@@ -16,12 +17,6 @@ const NO_ROOT = new Set(['doctor', 'help']);
 const api = (cmd: Command) => {
   const g = cmd.optsWithGlobals<{ stateDir?: string }>();
   return new Vpcctl({ stateDir: g.stateDir });
-};
-
-const port = (v: string) => {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new VpcctlError('INVALID_INPUT', `port ${v} is invalid: use 1-65535`);
-  return n;
 };
 
 export function buildProgram(): Command {

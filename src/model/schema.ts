@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { VpcctlError, type ErrorCode } from '../errors.js';
 import { parseCidr } from './cidr.js';
 import { NAME_RE, validateName, type NameKind } from './names.js';
-import { parsePortRange } from './ports.js';
+import { PORTS, PORTS_TEXT, parsePortRange } from './ports.js';
 
 import type { PortSpec } from './ports.js';
 
@@ -38,14 +38,14 @@ const CidrString = z
 const nameString = (kind: NameKind) =>
   z.string().regex(NAME_RE, { error: (iss) => messageOf(() => validateName(kind, String(iss.input))) });
 
-const portError = (iss: { input?: unknown }) => `${String(iss.input)} is not a port (use 1-65535)`;
-const PortNumber = z.number().int({ error: portError }).min(1, { error: portError }).max(65535, { error: portError });
+const portError = (iss: { input?: unknown }) => `${String(iss.input)} is not a port (use ${PORTS_TEXT})`;
+const PortNumber = z.number().int({ error: portError }).min(PORTS.min, { error: portError }).max(PORTS.max, { error: portError });
 
 const PortRangeString = z
   .string()
   .superRefine((text, ctx) => {
     if (!parsePortRange(text)) {
-      ctx.addIssue({ code: 'custom', message: `"${text}" is not a port range (use "lo-hi" within 1-65535, lo <= hi)`, input: text });
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a port range (use "lo-hi" within ${PORTS_TEXT}, lo <= hi)`, input: text });
     }
   })
   .meta({ pattern: '^\\d{1,5}(-\\d{1,5})?$', examples: ['8000-8100'] });

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { parseCidr } from '../model/cidr.js';
 import { NAME_RE } from '../model/names.js';
+import { PORTS } from '../model/ports.js';
 import { SubnetPolicySchema, describeIssue } from '../model/schema.js';
 import { STATE_VERSION, type State } from './types.js';
 
@@ -25,7 +26,7 @@ const name = z.string().regex(NAME_RE, { error: (iss) => `${JSON.stringify(iss.i
 const count = z.number().int().nonnegative();
 
 const AppStateSchema = z.looseObject({
-  port: z.number().int().min(1).max(65535),
+  port: z.number().int().min(PORTS.min).max(PORTS.max),
   pid: z.number().int().positive(),
   command: z.array(z.string()),
   user: z.string(),
