@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernel, native } from '../native.js';
-import { NFT_FAMILY, NFT_TABLE, isVpcctlNsName, ownsNs, parseTag } from '../model/names.js';
+import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, isVpcctlNsName, ownsNs, parseTag } from '../model/names.js';
 import { HOST_NS, type Op } from '../plan/ops.js';
 import type { StateStore } from '../state/store.js';
 import type { State } from '../state/types.js';
@@ -59,9 +59,9 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   // ip_forward goes back only if it still holds the 1 vpcctl set: a 0 now
   // means something else changed it since, and that choice is left alone.
   const before = state?.hostForwardBefore;
-  const now = before === undefined ? undefined : (await kernel(n.sysctlGet(HOST_NS, 'net/ipv4/ip_forward'))).trim();
+  const now = before === undefined ? undefined : (await kernel(n.sysctlGet(HOST_NS, IP_FORWARD))).trim();
   const restore = before !== undefined && now === '1';
-  if (restore) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: before });
+  if (restore) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: IP_FORWARD, value: before });
   await engine.run({ ops, changes: [], namespaces });
   rmSync(store.file, { force: true });
   rmSync(join(store.dir, 'logs'), { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import type { ExecuteResult } from '../../index.js';
-import { isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
+import { IP_FORWARD, isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import { HOST_NS, planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
@@ -81,7 +81,7 @@ export class Engine {
     const n = await native();
     const [namespaces, hostForward] = await Promise.all([
       kernel(n.netnsList()),
-      kernel(n.sysctlGet(HOST_NS, 'net/ipv4/ip_forward')),
+      kernel(n.sysctlGet(HOST_NS, IP_FORWARD)),
     ]);
     return { namespaces: new Set(namespaces), hostForward: hostForward.trim() };
   }

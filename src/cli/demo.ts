@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
 import { Vpcctl } from '../api/vpcctl.js';
 import { kernel, native } from '../native.js';
-import { hostNs } from '../model/names.js';
+import { hostNs, routerNs } from '../model/names.js';
 import { SIM, buildSimInternet } from '../sim/internet.js';
 import { renderMatrix } from './matrix.js';
 import { APP_FETCH, CLI_BIN } from '../paths.js';
@@ -97,7 +97,7 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
 
   if (opts.keep) {
     step('the topology stays up: inspect it from another shell (nsenter line at the top), e.g.');
-    say('ip netns list; ip -n vpcr-prod route; ip netns exec ns-prod-web ss -ltn');
+    say(`ip netns list; ip -n ${routerNs('prod')} route; ip netns exec ${hostNs('prod', 'web')} ss -ltn`);
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     await rl.question('    press Enter to tear everything down ');
     rl.close();

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import pc from 'picocolors';
 import { native, type Native } from '../native.js';
 import { platformInfo } from '../platform.js';
-import { NFT_TABLE } from '../model/names.js';
+import { GATEWAY_LINK_PREFIX, IP_FORWARD, NFT_FAMILY, NFT_TABLE, linksNamed } from '../model/names.js';
 import { constrainingRoutes, describeRoute } from '../model/host-routes.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import { DEFAULT_TRANSIT_POOL } from '../state/types.js';
@@ -62,7 +62,7 @@ export async function doctor(): Promise<number> {
     if (process.getuid?.() === 0 && nft.ok) await tryKernel(n, add);
   }
 
-  const forward = read('/proc/sys/net/ipv4/ip_forward');
+  const forward = read(`/proc/sys/${IP_FORWARD}`);
   add('ok', `net.ipv4.ip_forward is ${forward} (vpcctl turns it on while a VPC exists and restores it after the last)`);
 
   if (existsSync('/proc/sys/net/bridge')) {
@@ -76,8 +76,8 @@ export async function doctor(): Promise<number> {
       for (const c of drops) {
         add('warn', `table ${c.family} ${c.table}, chain ${c.name} drops forwarded packets by default (policy drop, as Docker sets it): public subnets would get no internet`,
           c.family === 'ip' && c.table === 'filter'
-            ? `iptables -I ${c.name} -i vg-+ -j ACCEPT && iptables -I ${c.name} -o vg-+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`
-            : `nft insert rule ${c.family} ${c.table} ${c.name} iifname "vg-*" accept; nft insert rule ${c.family} ${c.table} ${c.name} oifname "vg-*" ct state established,related accept`);
+            ? `iptables -I ${c.name} -i ${GATEWAY_LINK_PREFIX}-+ -j ACCEPT && iptables -I ${c.name} -o ${GATEWAY_LINK_PREFIX}-+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`
+            : `nft insert rule ${c.family} ${c.table} ${c.name} iifname "${linksNamed(GATEWAY_LINK_PREFIX)}" accept; nft insert rule ${c.family} ${c.table} ${c.name} oifname "${linksNamed(GATEWAY_LINK_PREFIX)}" ct state established,related accept`);
       }
       if (drops.length === 0) add('ok', 'no other firewall table drops forwarded traffic');
     } catch (e) {
@@ -123,9 +123,9 @@ async function tryKernel(n: Native, add: (l: Level, t: string, f?: string) => vo
     add('ok', 'network namespaces');
     await n.vethAdd({ ns, name: 'doc0', peerNs: ns, peerName: 'doc1' });
     add('ok', 'veth pairs');
-    await n.nftApply(ns, 'inet', 'doctor', JSON.stringify([
-      { chain: { family: 'inet', table: 'doctor', name: 'post', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } },
-      { rule: { family: 'inet', table: 'doctor', chain: 'post', expr: [{ match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'doc0' } }, { masquerade: null }] } },
+    await n.nftApply(ns, NFT_FAMILY, 'doctor', JSON.stringify([
+      { chain: { family: NFT_FAMILY, table: 'doctor', name: 'post', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } },
+      { rule: { family: NFT_FAMILY, table: 'doctor', chain: 'post', expr: [{ match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'doc0' } }, { masquerade: null }] } },
     ]));
     add('ok', 'nf_tables with nat and masquerade');
   } catch (e) {

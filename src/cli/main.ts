@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
 import { kernel, native } from '../native.js';
-import { hostNs } from '../model/names.js';
+import { ROUTER_GATEWAY_LINK, hostNs } from '../model/names.js';
 import { findSubnet } from '../api/lookup.js';
 import { parsePort as port } from '../model/ports.js';
 import { bad, dim, ok, printJson, progress, reportChange, table, warn } from './output.js';
@@ -71,7 +71,7 @@ export function buildProgram(): Command {
       if (o.json) return printJson(v);
       print(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);
       print(v.gateway
-        ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on igw0)`
+        ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on ${ROUTER_GATEWAY_LINK})`
         : 'internet gateway: none (no uplink)');
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
       if (v.subnetDetails.length) {

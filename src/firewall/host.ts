@@ -1,9 +1,10 @@
 import type { NftObject } from '../plan/ops.js';
+import { GATEWAY_LINK_PREFIX, linksNamed } from '../model/names.js';
 import type { State } from '../state/types.js';
 import { accept, chain, counter, ctState, drop, iif, masquerade, oif, prefix, rule, saddr } from './nft.js';
 
-/** Host ends of the VPCs' internet gateways are all named vg-<hex> (see names.ts). */
-const GATEWAY_LINKS = 'vg-*';
+/** The machine's ends of the VPCs' internet gateways. */
+const GATEWAY_LINKS = linksNamed(GATEWAY_LINK_PREFIX);
 
 /**
  * vpcctl's only firewall change on the host: its own `inet vpcctl` table.

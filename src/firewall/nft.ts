@@ -1,5 +1,5 @@
 import type { NftObject } from '../plan/ops.js';
-import { NFT_TABLE } from '../model/names.js';
+import { NFT_FAMILY, NFT_TABLE } from '../model/names.js';
 
 /**
  * Small builders for libnftables' JSON, so rulesets read like `nft` syntax.
@@ -7,7 +7,7 @@ import { NFT_TABLE } from '../model/names.js';
  */
 export type Expr = Record<string, unknown>;
 
-const family = 'inet';
+const family = NFT_FAMILY;
 const table = NFT_TABLE;
 
 export const chain = (name: string, hook: string, type: 'filter' | 'nat', prio: number, policy: 'accept' | 'drop' = 'accept'): NftObject => ({

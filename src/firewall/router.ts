@@ -1,11 +1,11 @@
 import type { NftObject } from '../plan/ops.js';
-import { ROUTER_GATEWAY_LINK } from '../model/names.js';
+import { PEER_LINK_PREFIX, ROUTER_GATEWAY_LINK, linksNamed } from '../model/names.js';
 import { transitEnds } from '../model/addresses.js';
 import type { VpcState } from '../state/types.js';
 import { chain, counter, daddr, drop, iif, ipv4Set, oif, rule, saddr, snat } from './nft.js';
 
-/** Peering links are all named px-<hex> in a router namespace (see names.ts). */
-const PEER_LINKS = 'px-*';
+/** Every peering link of a router namespace. */
+const PEER_LINKS = linksNamed(PEER_LINK_PREFIX);
 const IGW = ROUTER_GATEWAY_LINK;
 
 /**

@@ -2,6 +2,7 @@
  * Graphviz DOT: `vpcctl graph --format dot | dot -Tpng`. One cluster per VPC
  * (so VPCs are boxes), peerings as dashed edges between routers.
  */
+import { hostNs, routerNs } from '../model/names.js';
 import { type TopologyView, appsLabel } from './view.js';
 
 /** A DOT double-quoted string. */
@@ -23,7 +24,7 @@ export function renderDot(view: TopologyView): string {
     routerOf.set(vpc.name, `${v}r`);
     out.push(`  subgraph cluster_${v} {`);
     out.push(`    label=${q(`VPC ${vpc.name}\n${vpc.cidr}`)}; style="rounded"; color="#3d5a80"; bgcolor="#f7f9fc";`);
-    out.push(`    ${v}r [label=${q(`router\nvpcr-${vpc.name}`)}, shape=hexagon, fillcolor="#eceff4"];`);
+    out.push(`    ${v}r [label=${q(`router\n${routerNs(vpc.name)}`)}, shape=hexagon, fillcolor="#eceff4"];`);
     if (vpc.uplink !== null) {
       const transit = vpc.transit ? `\ntransit ${vpc.transit}` : '';
       out.push(`    ${v}igw [label=${q(`internet gateway\nuplink ${vpc.uplink}${transit}`)}, shape=invhouse, fillcolor="#fff4d6"];`);

@@ -3,6 +3,7 @@
  * Node ids are positional (v0, v0s1) because names may contain '-', which
  * Mermaid ids do not reliably accept; names appear only in quoted labels.
  */
+import { hostNs, routerNs } from '../model/names.js';
 import { type TopologyView, appsLabel } from './view.js';
 
 /** Mermaid labels are HTML-ish: entity-escape what would end the string or open a tag. */
@@ -19,7 +20,7 @@ export function renderMermaid(view: TopologyView): string {
     const v = `v${i}`;
     routerOf.set(vpc.name, `${v}r`);
     out.push(`  subgraph ${v}["${label(`VPC ${vpc.name} · ${vpc.cidr}`)}"]`, '    direction TB');
-    out.push(`    ${v}r{{"${label(`router vpcr-${vpc.name}`)}"}}`);
+    out.push(`    ${v}r{{"${label(`router ${routerNs(vpc.name)}`)}"}}`);
     if (vpc.uplink !== null) {
       const transit = vpc.transit ? `<br/>transit ${label(vpc.transit)}` : '';
       out.push(`    ${v}igw[/"internet gateway<br/>uplink ${label(vpc.uplink)}${transit}"\\]`);

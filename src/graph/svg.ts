@@ -6,6 +6,7 @@
  * Text widths are estimated from character counts; boxes grow to fit.
  */
 import { peersOf } from '../model/peering.js';
+import { hostNs, routerNs } from '../model/names.js';
 import { type SubnetView, type TopologyView, type VpcView, appsLabel } from './view.js';
 
 const SANS = "'Segoe UI', Helvetica, Arial, sans-serif";
@@ -72,7 +73,7 @@ function measureVpc(vpc: VpcView, x: number): VpcBox {
   const widths = [
     220,
     textWidth(`VPC ${vpc.name}`, 15) + 2 * PAD,
-    textWidth(`router vpcr-${vpc.name}`, 11) + 2 * PAD,
+    textWidth(`router ${routerNs(vpc.name)}`, 11) + 2 * PAD,
     igwWidth + 2 * PAD,
     ...vpc.subnets.flatMap((s) => [
       textWidth(s.name, 13) + 4 * PAD,
@@ -93,7 +94,7 @@ function drawSubnet(s: SubnetBox, x: number, y: number, width: number): string[]
   const pillW = pub ? 50 : 56;
   const out = [
     `<g class="subnet ${s.subnet.type}">`,
-    `<title>${escapeXml(`subnet ${s.subnet.name} (${s.subnet.type}) · host namespace ns-${s.vpc}-${s.subnet.name}`)}</title>`,
+    `<title>${escapeXml(`subnet ${s.subnet.name} (${s.subnet.type}) · host namespace ${hostNs(s.vpc, s.subnet.name)}`)}</title>`,
     rect(x, y, width, s.height, { rx: 6, fill, stroke, 'stroke-width': 1.2 }),
     rect(x, y, 5, s.height, { rx: 2, fill: stroke }),
     text(x + PAD, y + 20, s.subnet.name, { 'font-size': 13, 'font-weight': 'bold' }),
@@ -109,11 +110,11 @@ function drawSubnet(s: SubnetBox, x: number, y: number, width: number): string[]
 function drawVpc(b: VpcBox): string[] {
   const out = [
     `<g class="vpc">`,
-    `<title>${escapeXml(`VPC ${b.vpc.name} ${b.vpc.cidr} · router namespace vpcr-${b.vpc.name}`)}</title>`,
+    `<title>${escapeXml(`VPC ${b.vpc.name} ${b.vpc.cidr} · router namespace ${routerNs(b.vpc.name)}`)}</title>`,
     rect(b.x, VPC_TOP, b.width, b.height, { rx: 10, fill: C.vpcFill, stroke: C.vpcStroke, 'stroke-width': 1.5 }),
     text(b.x + PAD, b.headerTop + 20, `VPC ${b.vpc.name}`, { 'font-size': 15, 'font-weight': 'bold' }),
     text(b.x + PAD, b.headerTop + 38, b.vpc.cidr, { 'font-family': MONO, 'font-size': 12, fill: C.muted }),
-    text(b.x + PAD, b.headerTop + 53, `router vpcr-${b.vpc.name}`, { 'font-size': 11, fill: C.muted }),
+    text(b.x + PAD, b.headerTop + 53, `router ${routerNs(b.vpc.name)}`, { 'font-size': 11, fill: C.muted }),
   ];
   let y = b.headerTop + 64;
   if (b.subnets.length === 0) out.push(text(b.x + PAD, y + 14, 'no subnets', { 'font-size': 11, fill: C.muted, 'font-style': 'italic' }));

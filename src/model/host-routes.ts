@@ -8,7 +8,7 @@
  */
 import { VpcctlError } from '../errors.js';
 import { type Cidr, formatCidr, overlaps, parseCidr } from './cidr.js';
-import { parseTag } from './names.js';
+import { isGatewayLinkName, parseTag } from './names.js';
 
 // Structural twins of the native NetView (index.d.ts), so this stays pure.
 export interface HostLink { name: string; alias?: string | null; up: boolean; loopback: boolean }
@@ -32,7 +32,7 @@ const PROTOCOLS: Record<number, string> = {
 const TABLE_NAMES: Record<number, string> = { [TABLE.DEFAULT]: 'default', [TABLE.MAIN]: 'main', [TABLE.LOCAL]: 'local' };
 
 /** vpcctl's own host links: its gateway veths, named vg-<hex> and tagged (a name alone could be anyone's). */
-export const isOwnLink = (l: HostLink): boolean => l.name.startsWith('vg-') && !!l.alias && parseTag(l.alias) !== null;
+export const isOwnLink = (l: HostLink): boolean => isGatewayLinkName(l.name) && !!l.alias && parseTag(l.alias) !== null;
 
 /**
  * The routes that constrain address choice: in the tables the main lookup

@@ -26,10 +26,13 @@ export const isValidName = (name: string): boolean => NAME_RE.test(name);
 
 // --- Namespaces -----------------------------------------------------------
 
+const HOST_NS_PREFIX = 'ns-';
+const ROUTER_NS_PREFIX = 'vpcr-';
+
 /** Namespace of a subnet's first host (the seed's tests use this exact name). */
-export const hostNs = (vpc: string, subnet: string): string => `ns-${vpc}-${subnet}`;
+export const hostNs = (vpc: string, subnet: string): string => `${HOST_NS_PREFIX}${vpc}-${subnet}`;
 /** Namespace of a VPC's router. */
-export const routerNs = (vpc: string): string => `vpcr-${vpc}`;
+export const routerNs = (vpc: string): string => `${ROUTER_NS_PREFIX}${vpc}`;
 
 /** The VPCs and subnets of a state, as far as their namespaces go. */
 export interface NsLayout { vpcs: Record<string, { name: string; subnets: Record<string, { name: string }> }> }
@@ -50,12 +53,20 @@ export function wantedNamespaces(state: NsLayout): Set<string> {
 const linkName = (prefix: string, cidr: Cidr | string): string =>
   `${prefix}-${hexOf((typeof cidr === 'string' ? parseCidr(cidr) : cidr).network)}`;
 
+/** Every gateway link's machine end is named `vg-<hex>`; firewall rules match them all by this prefix. */
+export const GATEWAY_LINK_PREFIX = 'vg';
+/** Every peering link in a router is named `px-<hex>`. */
+export const PEER_LINK_PREFIX = 'px';
 /** Router end of a subnet's veth; subnets of a VPC never overlap, so the network is unique in the router. */
 export const subnetLink = (subnetCidr: Cidr | string): string => linkName('sn', subnetCidr);
 /** Router end of a peering veth; a VPC's peers never overlap each other, so unique in the router. */
-export const peerLink = (peerVpcCidr: Cidr | string): string => linkName('px', peerVpcCidr);
+export const peerLink = (peerVpcCidr: Cidr | string): string => linkName(PEER_LINK_PREFIX, peerVpcCidr);
 /** Host-namespace end of a VPC's internet gateway; transit blocks are unique in the host. */
-export const gatewayHostLink = (transitCidr: Cidr | string): string => linkName('vg', transitCidr);
+export const gatewayHostLink = (transitCidr: Cidr | string): string => linkName(GATEWAY_LINK_PREFIX, transitCidr);
+/** nftables' wildcard for every link named with `prefix` (`vg-*`). */
+export const linksNamed = (prefix: string): string => `${prefix}-*`;
+/** True when `name` is named like a gateway link (whose it is, only its tag says). */
+export const isGatewayLinkName = (name: string): boolean => name.startsWith(`${GATEWAY_LINK_PREFIX}-`);
 /** Router end of the internet gateway: one per router namespace, so a constant. */
 export const ROUTER_GATEWAY_LINK = 'igw0';
 /** The host's end of its subnet link, as on a cloud instance. */
@@ -118,6 +129,11 @@ export function parseTag(tag: string): Owner | null {
 export const NFT_TABLE = 'vpcctl';
 export const NFT_FAMILY = 'inet';
 
+// --- sysctls ----------------------------------------------------------------
+
+/** Forwarding, on in every router and on the machine while a VPC exists. */
+export const IP_FORWARD = 'net/ipv4/ip_forward';
+
 // --- Which namespaces are vpcctl's (before anything is deleted or killed) ----
 
 /**
@@ -127,12 +143,12 @@ export const NFT_FAMILY = 'inet';
  * ambiguous (vpc "a-b" or "a"), hence a list.
  */
 export function nsOwners(ns: string): Owner[] {
-  if (ns.startsWith('vpcr-')) {
-    const vpc = ns.slice(5);
+  if (ns.startsWith(ROUTER_NS_PREFIX)) {
+    const vpc = ns.slice(ROUTER_NS_PREFIX.length);
     return NAME_RE.test(vpc) ? [{ kind: 'router', vpc }] : [];
   }
-  if (!ns.startsWith('ns-')) return [];
-  const rest = ns.slice(3);
+  if (!ns.startsWith(HOST_NS_PREFIX)) return [];
+  const rest = ns.slice(HOST_NS_PREFIX.length);
   const out: Owner[] = [];
   for (let i = rest.indexOf('-'); i > 0; i = rest.indexOf('-', i + 1)) {
     const [vpc, subnet] = [rest.slice(0, i), rest.slice(i + 1)];

@@ -1,7 +1,7 @@
 import type { NftObject, Op } from './ops.js';
 import { HOST_NS } from './ops.js';
 import {
-  HOST_LINK, NFT_TABLE, ROUTER_GATEWAY_LINK, gatewayHostLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
+  HOST_LINK, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROUTER_GATEWAY_LINK, gatewayHostLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
 } from '../model/names.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { gatewayIp, hostIfaceCidr, hostIp, transitEnds } from '../model/addresses.js';
@@ -15,7 +15,7 @@ import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
  */
 
 const ROUTER_SYSCTLS: [string, string][] = [
-  ['net/ipv4/ip_forward', '1'],
+  [IP_FORWARD, '1'],
   // Strict reverse-path filtering on every router link: a host can only send
   // from its own address (anti-spoofing without a rule).
   ['net/ipv4/conf/all/rp_filter', '1'],
@@ -25,7 +25,7 @@ const ROUTER_SYSCTLS: [string, string][] = [
 ];
 
 export function routerTable(vpc: VpcState): Op {
-  return { op: 'nftApply', ns: routerNs(vpc.name), family: 'inet', table: NFT_TABLE, ruleset: routerRuleset(vpc) };
+  return { op: 'nftApply', ns: routerNs(vpc.name), family: NFT_FAMILY, table: NFT_TABLE, ruleset: routerRuleset(vpc) };
 }
 
 export function createVpc(vpc: VpcState): Op[] {
@@ -97,11 +97,11 @@ function compileOnce(policy: NonNullable<SubnetState['policy']>): NftObject[] {
 
 export function policyOp(vpc: VpcState, subnet: SubnetState): Op | null {
   if (!subnet.policy) return null;
-  return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: 'inet', table: NFT_TABLE, ruleset: compileOnce(subnet.policy) };
+  return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: NFT_FAMILY, table: NFT_TABLE, ruleset: compileOnce(subnet.policy) };
 }
 
 export const removePolicy = (vpc: string, subnet: string): Op =>
-  ({ op: 'nftDelete', ns: hostNs(vpc, subnet), family: 'inet', table: NFT_TABLE });
+  ({ op: 'nftDelete', ns: hostNs(vpc, subnet), family: NFT_FAMILY, table: NFT_TABLE });
 
 /** A peering: one veth between the two routers, and a route each way. */
 export function createPeering(p: PeeringState, a: VpcState, b: VpcState): Op[] {

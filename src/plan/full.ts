@@ -1,6 +1,6 @@
 import type { Op } from './ops.js';
 import { HOST_NS } from './ops.js';
-import { NFT_TABLE } from '../model/names.js';
+import { IP_FORWARD, NFT_FAMILY, NFT_TABLE } from '../model/names.js';
 import { overlaps, parseCidr } from '../model/cidr.js';
 import { peersOf } from '../model/peering.js';
 import { hostRuleset } from '../firewall/host.js';
@@ -69,8 +69,8 @@ function hostParts(state: State, wanted: (vpc: string) => boolean): Part[] {
   }
   const ruleset = hostRuleset(state);
   const ops: Op[] = [];
-  if (ruleset) ops.push({ op: 'nftApply', ns: HOST_NS, family: 'inet', table: NFT_TABLE, ruleset });
-  if (Object.keys(state.vpcs).length > 0) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: '1' });
+  if (ruleset) ops.push({ op: 'nftApply', ns: HOST_NS, family: NFT_FAMILY, table: NFT_TABLE, ruleset });
+  if (Object.keys(state.vpcs).length > 0) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: IP_FORWARD, value: '1' });
   if (ops.length) parts.push({ owner: HOST_OWNER, ops });
   return parts;
 }

@@ -1,6 +1,6 @@
 import type { Op } from './ops.js';
 import { HOST_NS } from './ops.js';
-import { NFT_TABLE, gatewayHostLink, hostNs, isVpcctlNsName, routerNs, wantedNamespaces } from '../model/names.js';
+import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, gatewayHostLink, hostNs, isVpcctlNsName, routerNs, wantedNamespaces } from '../model/names.js';
 import { hostRuleset } from '../firewall/host.js';
 import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
@@ -193,15 +193,15 @@ function hostLevel(current: State, desired: State, kernel: KernelView, rebuilt: 
   const was = hostRuleset(current);
   const will = hostRuleset(desired);
   const dirty = current.pending.length > 0 || rebuilt.size > 0;
-  if (will && (dirty || !same(was, will))) ops.push({ op: 'nftApply', ns: HOST_NS, family: 'inet', table: NFT_TABLE, ruleset: will });
-  if (!will && was) ops.push({ op: 'nftDelete', ns: HOST_NS, family: 'inet', table: NFT_TABLE });
+  if (will && (dirty || !same(was, will))) ops.push({ op: 'nftApply', ns: HOST_NS, family: NFT_FAMILY, table: NFT_TABLE, ruleset: will });
+  if (!will && was) ops.push({ op: 'nftDelete', ns: HOST_NS, family: NFT_FAMILY, table: NFT_TABLE });
 
   const needsForward = Object.keys(desired.vpcs).length > 0;
   if (needsForward && kernel.hostForward !== '1') {
-    ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: '1' });
+    ops.push({ op: 'sysctlSet', ns: HOST_NS, key: IP_FORWARD, value: '1' });
   }
   if (!needsForward && desired.hostForwardBefore !== undefined && kernel.hostForward !== desired.hostForwardBefore) {
-    ops.push({ op: 'sysctlSet', ns: HOST_NS, key: 'net/ipv4/ip_forward', value: desired.hostForwardBefore });
+    ops.push({ op: 'sysctlSet', ns: HOST_NS, key: IP_FORWARD, value: desired.hostForwardBefore });
   }
   return ops;
 }
