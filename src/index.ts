@@ -16,6 +16,7 @@ export type { ErrorCode } from './errors.js';
 export type { Topology, TopologyInput, Policy, SubnetPolicy, PolicyRule } from './model/schema.js';
 export { topologyJsonSchema } from './model/schema.js';
 export type { Plan, KernelView } from './plan/planner.js';
-export type { Op, NftObject } from './plan/ops.js';
+export type { Op } from './plan/ops.js';
+export type { NftObject } from './firewall/nft.js';
 export type { State, VpcState, SubnetState, PeeringState, AppState, SubnetType } from './state/types.js';
 export type { GraphFormat } from './graph/index.js';

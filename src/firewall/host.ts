@@ -1,7 +1,6 @@
-import type { NftObject } from '../plan/ops.js';
 import { GATEWAY_LINK_PREFIX, linksNamed } from '../model/names.js';
 import type { State } from '../state/types.js';
-import { accept, chain, counter, ctState, drop, iif, masquerade, oif, prefix, rule, saddr } from './nft.js';
+import { type NftObject, accept, chain, counter, ctState, drop, iif, masquerade, oif, prefix, rule, saddr } from './nft.js';
 
 /** The machine's ends of the VPCs' internet gateways. */
 const GATEWAY_LINKS = linksNamed(GATEWAY_LINK_PREFIX);

@@ -1,4 +1,3 @@
-import type { NftObject } from '../plan/ops.js';
 import { NFT_FAMILY, NFT_TABLE } from '../model/names.js';
 
 /**
@@ -6,6 +5,9 @@ import { NFT_FAMILY, NFT_TABLE } from '../model/names.js';
  * Every object lands in vpcctl's own table (`inet vpcctl`) of a namespace.
  */
 export type Expr = Record<string, unknown>;
+
+/** One entry of libnftables' JSON `nftables` array (`{ "chain": {...} }`, `{ "rule": {...} }`, ...): what an nftApply op carries. */
+export type NftObject = Record<string, unknown>;
 
 const family = NFT_FAMILY;
 const table = NFT_TABLE;

@@ -8,8 +8,7 @@
 import { type Cidr, contains, formatCidr, parseCidr } from '../model/cidr.js';
 import type { PolicyRule, SubnetPolicy } from '../model/schema.js';
 import { portRangesOf } from '../model/ports.js';
-import type { NftObject } from '../plan/ops.js';
-import { type Expr, accept, chain, counter, ctState, daddr, drop, iif, oif, prefix, rule, saddr } from './nft.js';
+import { type Expr, type NftObject, accept, chain, counter, ctState, daddr, drop, iif, oif, prefix, rule, saddr } from './nft.js';
 
 export type Direction = 'ingress' | 'egress';
 export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];

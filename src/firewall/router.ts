@@ -1,8 +1,7 @@
-import type { NftObject } from '../plan/ops.js';
 import { PEER_LINK_PREFIX, ROUTER_GATEWAY_LINK, linksNamed } from '../model/names.js';
 import { transitEnds } from '../model/addresses.js';
 import type { VpcState } from '../state/types.js';
-import { chain, counter, daddr, drop, iif, ipv4Set, oif, rule, saddr, snat } from './nft.js';
+import { type NftObject, chain, counter, daddr, drop, iif, ipv4Set, oif, rule, saddr, snat } from './nft.js';
 
 /** Every peering link of a router namespace. */
 const PEER_LINKS = linksNamed(PEER_LINK_PREFIX);

@@ -1,4 +1,5 @@
-import type { NftObject, Op } from './ops.js';
+import type { Op } from './ops.js';
+import type { NftObject } from '../firewall/nft.js';
 import { HOST_NS } from './ops.js';
 import {
   HOST_LINK, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROUTER_GATEWAY_LINK, gatewayHostLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,

@@ -1,3 +1,5 @@
+import type { NftObject } from '../firewall/nft.js';
+
 /**
  * Plan operations: the contract between the planner and the native executor.
  * docs/plan-ops.md describes their effect and undo; crates/netkit/src/plan.rs
@@ -25,9 +27,6 @@ export type Op =
   | { op: 'sysctlSet'; ns: string; key: string; value: string }
   | { op: 'nftApply'; ns: string; family: string; table: string; ruleset: NftObject[] }
   | { op: 'nftDelete'; ns: string; family: string; table: string };
-
-/** One entry of libnftables' JSON `nftables` array (`{ "chain": {...} }`, `{ "rule": {...} }`, ...). */
-export type NftObject = Record<string, unknown>;
 
 export const HOST_NS = '';
 
