@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernel, native } from '../native.js';
-import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, isVpcctlNsName, ownsNs, parseTag } from '../model/names.js';
-import { HOST_NS, type Op } from '../plan/ops.js';
+import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, isVpcctlNsName, ownsNs, parseTag } from '../model/names.js';
+import type { Op } from '../plan/ops.js';
 import type { StateStore } from '../state/store.js';
 import type { State } from '../state/types.js';
 import type { Engine } from './engine.js';
@@ -49,19 +49,19 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
     return ours;
   });
   const namespaces = [...new Set([...all.filter((ns) => ownsNs(ns, tags.get(ns), false)), ...pending])];
-  const links = (await kernel(n.linkList(HOST_NS))).filter((l) => l.alias && parseTag(l.alias)).map((l) => l.name);
+  const links = (await kernel(n.linkList(ROOT_NS))).filter((l) => l.alias && parseTag(l.alias)).map((l) => l.name);
 
   const ops: Op[] = [
     ...namespaces.map((ns): Op => ({ op: 'netnsDel', ns })),
-    ...links.map((name): Op => ({ op: 'linkDel', ns: HOST_NS, name })),
-    { op: 'nftDelete', ns: HOST_NS, family: NFT_FAMILY, table: NFT_TABLE },
+    ...links.map((name): Op => ({ op: 'linkDel', ns: ROOT_NS, name })),
+    { op: 'nftDelete', ns: ROOT_NS, family: NFT_FAMILY, table: NFT_TABLE },
   ];
   // ip_forward goes back only if it still holds the 1 vpcctl set: a 0 now
   // means something else changed it since, and that choice is left alone.
   const before = state?.hostForwardBefore;
-  const now = before === undefined ? undefined : (await kernel(n.sysctlGet(HOST_NS, IP_FORWARD))).trim();
+  const now = before === undefined ? undefined : (await kernel(n.sysctlGet(ROOT_NS, IP_FORWARD))).trim();
   const restore = before !== undefined && now === '1';
-  if (restore) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: IP_FORWARD, value: before });
+  if (restore) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: before });
   await engine.run({ ops, changes: [], namespaces });
   rmSync(store.file, { force: true });
   rmSync(join(store.dir, 'logs'), { recursive: true, force: true });

@@ -1,9 +1,9 @@
 import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import type { ExecuteResult } from '../../index.js';
-import { IP_FORWARD, isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
+import { IP_FORWARD, ROOT_NS, isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
-import { HOST_NS, planJson } from '../plan/ops.js';
+import { planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
 import type { StateStore, StateTransaction } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
@@ -81,7 +81,7 @@ export class Engine {
     const n = await native();
     const [namespaces, hostForward] = await Promise.all([
       kernel(n.netnsList()),
-      kernel(n.sysctlGet(HOST_NS, IP_FORWARD)),
+      kernel(n.sysctlGet(ROOT_NS, IP_FORWARD)),
     ]);
     return { namespaces: new Set(namespaces), hostForward: hostForward.trim() };
   }

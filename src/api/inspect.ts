@@ -1,5 +1,5 @@
 import { kernel, native } from '../native.js';
-import { gatewayHostLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
+import { gatewayRootLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
 import { gatewayIp, hostIp, transitEnds } from '../model/addresses.js';
 import { peerOf, peersOf } from '../model/peering.js';
 import type { State, SubnetType, VpcState } from '../state/types.js';
@@ -50,7 +50,7 @@ export function detail(state: State, v: VpcState): VpcDetail {
     ...summarize(state, v),
     router: routerNs(v.name),
     gateway: t && v.transit
-      ? { uplink: v.uplink, transit: v.transit, hostAddress: t.nearIp, routerAddress: t.farIp, hostLink: gatewayHostLink(v.transit) }
+      ? { uplink: v.uplink, transit: v.transit, hostAddress: t.nearIp, routerAddress: t.farIp, hostLink: gatewayRootLink(v.transit) }
       : null,
     subnetDetails: Object.values(v.subnets).map((s) => ({
       name: s.name, cidr: s.cidr, type: s.type, namespace: hostNs(v.name, s.name),

@@ -2,31 +2,30 @@ import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import { formatCidr, nthSubnet, overlaps, parseCidr, size, type Cidr } from '../model/cidr.js';
 import {
-  checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, hostConstraints, newClaims,
-  type Claim, type Footprint, type HostNet,
-} from '../model/host-routes.js';
-import { gatewayHostLink } from '../model/names.js';
-import { HOST_NS } from '../plan/ops.js';
+  checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, rootConstraints, newClaims,
+  type Claim, type Footprint, type RootNet,
+} from '../model/root-routes.js';
+import { ROOT_NS, gatewayRootLink } from '../model/names.js';
 import type { State } from '../state/types.js';
 
-/** Facts about the host network that choices in the model depend on. */
+/** Facts about the machine's own (root namespace) network that choices in the model depend on. */
 
-/** The host's network, read once per command on first use (one native call). */
-export type HostView = () => Promise<HostNet>;
+/** The machine's network, read once per command on first use (one native call). */
+export type RootView = () => Promise<RootNet>;
 
-export function hostView(): HostView {
-  let view: Promise<HostNet> | undefined;
-  return () => (view ??= native().then((n) => kernel(n.netView(HOST_NS))));
+export function rootView(): RootView {
+  let view: Promise<RootNet> | undefined;
+  return () => (view ??= native().then((n) => kernel(n.netView(ROOT_NS))));
 }
 
 /** The interface of the host's default route, or null (no internet for public subnets). */
-export async function defaultUplink(host: HostView): Promise<string | null> {
-  return defaultRouteDev(await host());
+export async function defaultUplink(root: RootView): Promise<string | null> {
+  return defaultRouteDev(await root());
 }
 
 /** `--uplink`: a real, up, non-loopback link with an address (exit 2 otherwise). */
-export async function checkUplink(name: string, host: HostView): Promise<void> {
-  checkUplinkLink(await host(), name);
+export async function checkUplink(name: string, root: RootView): Promise<void> {
+  checkUplinkLink(await root(), name);
 }
 
 /**
@@ -35,27 +34,27 @@ export async function checkUplink(name: string, host: HostView): Promise<void> {
  * vpcctl's own), so transit addresses never shadow a real network, and
  * not one whose gateway link name (vg-<hex>) a foreign link already holds.
  */
-export async function allocateLink(state: State, host: HostView): Promise<string> {
+export async function allocateLink(state: State, root: RootView): Promise<string> {
   const pool = parseCidr(state.transitPool, { what: 'transit pool' });
   const used = new Set<string>([
     ...Object.values(state.vpcs).flatMap((v) => (v.transit ? [v.transit] : [])),
     ...state.peerings.map((p) => p.link),
   ]);
-  const net = await host();
+  const net = await root();
   const routes = constrainingRoutes(net).map((r) => parseCidr(r.dst));
   const names = new Set(net.links.map((l) => l.name));
   const count = size(pool) / 4;
   for (let i = 0; i < count; i++) {
     const c: Cidr = nthSubnet(pool, 30, i);
     const text = formatCidr(c);
-    if (used.has(text) || names.has(gatewayHostLink(c)) || routes.some((r) => overlaps(r, c))) continue;
+    if (used.has(text) || names.has(gatewayRootLink(c)) || routes.some((r) => overlaps(r, c))) continue;
     return text;
   }
   throw new VpcctlError('CONFLICT', `transit pool ${state.transitPool} is exhausted or shadowed by host routes; set VPCCTL_TRANSIT_POOL`);
 }
 
 /** What the state held before a change: the guard checks only what the change adds. */
-export const hostFootprint = (state: State): Footprint => footprint(state.vpcs);
+export const rootFootprint = (state: State): Footprint => footprint(state.vpcs);
 
 /**
  * The host-route guard: refuses (OVERLAP, exit 2, before any change) a new
@@ -63,17 +62,17 @@ export const hostFootprint = (state: State): Footprint => footprint(state.vpcs);
  * own, an uplink's network or the transit pool. Reads the host only when
  * the change claims something.
  */
-export async function guardHostRoutes(
+export async function guardRootRoutes(
   before: Footprint,
   after: State,
-  host: HostView,
+  root: RootView,
   at?: (c: Claim) => string | undefined,
 ): Promise<void> {
   const claims = newClaims(before, after.vpcs);
   if (claims.length === 0) return;
-  const net = await host();
+  const net = await root();
   const uplinks = claims.flatMap((c) => (c.uplink ? [c.uplink] : []));
   const dflt = defaultRouteDev(net);
   if (dflt) uplinks.push(dflt);
-  checkClaims(claims, hostConstraints(net, { transitPool: after.transitPool, uplinks }), at);
+  checkClaims(claims, rootConstraints(net, { transitPool: after.transitPool, uplinks }), at);
 }

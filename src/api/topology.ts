@@ -4,8 +4,8 @@ import { parseTopology, type Topology } from '../model/schema.js';
 import { pairKey } from '../model/peering.js';
 import { validateTopology } from '../model/validate.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
-import type { Claim } from '../model/host-routes.js';
-import { allocateLink, checkUplink, defaultUplink, type HostView } from './network.js';
+import type { Claim } from '../model/root-routes.js';
+import { allocateLink, checkUplink, defaultUplink, type RootView } from './network.js';
 
 const norm = (cidr: string) => formatCidr(parseCidr(cidr));
 
@@ -34,7 +34,7 @@ export function topologyOf(state: State): Topology {
  * (transit links) and running apps of kept objects are kept.
  */
 export async function mergeTopology(
-  state: State, topo: Topology, opts: { prune?: boolean; uplink?: string; host: HostView },
+  state: State, topo: Topology, opts: { prune?: boolean; uplink?: string; root: RootView },
 ): Promise<void> {
   const named = new Set(topo.vpcs.map((v) => v.name));
   let kept = false; // does the result hold anything the file does not name?
@@ -50,16 +50,16 @@ export async function mergeTopology(
     } else {
       if (uplinkAsked) {
         try {
-          await checkUplink(uplinkAsked, opts.host);
+          await checkUplink(uplinkAsked, opts.root);
         } catch (e) {
           if (e instanceof VpcctlError) throw new VpcctlError(e.code, `${uplinkPath(topo, spec.name)}: ${e.message}`);
           throw e;
         }
       }
-      const uplink = uplinkAsked ?? (await defaultUplink(opts.host));
+      const uplink = uplinkAsked ?? (await defaultUplink(opts.root));
       vpc = { name: spec.name, cidr, uplink, transit: null, subnets: old?.subnets ?? {} };
       delete state.vpcs[spec.name];
-      vpc.transit = uplink ? await allocateLink(state, opts.host) : null;
+      vpc.transit = uplink ? await allocateLink(state, opts.root) : null;
     }
     state.vpcs[spec.name] = vpc;
 
@@ -79,7 +79,7 @@ export async function mergeTopology(
     state.vpcs[p.vpc1] && state.vpcs[p.vpc2] && (!opts.prune || wanted.has(pairKey(p))));
   for (const p of wanted.values()) {
     if (state.peerings.some((q) => pairKey(q) === pairKey(p))) continue;
-    state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state, opts.host) });
+    state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state, opts.root) });
   }
 
   kept ||= Object.keys(state.vpcs).some((name) => !named.has(name)) || state.peerings.length > topo.peerings.length;

@@ -17,8 +17,8 @@ import { Engine, type ChangeOptions, type ChangeResult, type Draft } from './eng
 import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcSummary } from './inspect.js';
 import { findSubnet, findVpc } from './lookup.js';
 import { hostIp } from '../model/addresses.js';
-import { allocateLink, checkUplink, defaultUplink, guardHostRoutes, hostFootprint, hostView, type HostView } from './network.js';
-import type { Claim } from '../model/host-routes.js';
+import { allocateLink, checkUplink, defaultUplink, guardRootRoutes, rootFootprint, rootView, type RootView } from './network.js';
+import type { Claim } from '../model/root-routes.js';
 import { ruleCounters, type PolicyReport } from './policy-report.js';
 import { stopwatch } from './stopwatch.js';
 import { cacheDirOf, findDrift, planText } from './drift.js';
@@ -67,19 +67,19 @@ export class Vpcctl {
    * Apply any mutation of the desired state through the one path to the
    * kernel. What the mutation newly claims on the host (a VPC, a public
    * subnet) is checked against the host's routes before anything is
-   * planned; `host` reads the host's network once for the whole command,
+   * planned; `root` reads the machine's network once for the whole command,
    * and `at` names where a claim came from (a topology path).
    */
   change<T>(
-    mutate: (draft: Draft, host: HostView) => T | Promise<T>,
+    mutate: (draft: Draft, root: RootView) => T | Promise<T>,
     opts?: ChangeOptions,
     at?: (claim: Claim) => string | undefined,
   ): Promise<ChangeResult<T>> {
     return this.engine.change(async (draft) => {
-      const host = hostView();
-      const before = hostFootprint(draft.state);
-      const value = await mutate(draft, host);
-      await guardHostRoutes(before, draft.state, host, at);
+      const root = rootView();
+      const before = rootFootprint(draft.state);
+      const value = await mutate(draft, root);
+      await guardRootRoutes(before, draft.state, root, at);
       return value;
     }, opts);
   }
@@ -87,7 +87,7 @@ export class Vpcctl {
   async createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
     validateName('vpc', input.name);
     const cidr = formatCidr(checkVpcCidr(input.cidr));
-    return this.change(async ({ state, warn, touch }, host) => {
+    return this.change(async ({ state, warn, touch }, root) => {
       touch(input.name);
       const existing = state.vpcs[input.name];
       const uplinkAsked = input.uplink ?? this.uplink;
@@ -95,11 +95,11 @@ export class Vpcctl {
         if (existing.cidr === cidr && (uplinkAsked === undefined || uplinkAsked === existing.uplink)) return;
         throw new VpcctlError('CONFLICT', `vpc "${input.name}" already exists with cidr ${existing.cidr}${existing.uplink ? ` and uplink ${existing.uplink}` : ''}`);
       }
-      if (uplinkAsked) await checkUplink(uplinkAsked, host);
-      const uplink = uplinkAsked ?? (await defaultUplink(host));
+      if (uplinkAsked) await checkUplink(uplinkAsked, root);
+      const uplink = uplinkAsked ?? (await defaultUplink(root));
       if (!uplink) warn(`the host has no default route: vpc "${input.name}" has no internet gateway (pass --uplink IFACE)`);
       const vpc: VpcState = { name: input.name, cidr, uplink, transit: null, subnets: {} };
-      if (uplink) vpc.transit = await allocateLink(state, host);
+      if (uplink) vpc.transit = await allocateLink(state, root);
       state.vpcs[input.name] = vpc;
     }, opts);
   }
@@ -142,12 +142,12 @@ export class Vpcctl {
   }
 
   async peer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
-    return this.change(async ({ state, touch }, host) => {
+    return this.change(async ({ state, touch }, root) => {
       touch(findVpc(state, vpc1).name);
       touch(findVpc(state, vpc2).name);
       if (state.peerings.some((p) => samePair(p, vpc1, vpc2))) return;
       checkPeering(Object.values(state.vpcs), { vpc1, vpc2 }, state.peerings);
-      state.peerings.push({ vpc1, vpc2, link: await allocateLink(state, host) });
+      state.peerings.push({ vpc1, vpc2, link: await allocateLink(state, root) });
     }, opts);
   }
 
@@ -285,11 +285,11 @@ export class Vpcctl {
     const topo = readTopology(topology);
     // Saved with the change itself: the write gives the state revision + 1.
     const remember = (state: State) => { state.lastApply = { document, prune, revision: (state.revision ?? 0) + 1 }; };
-    const result = await this.change((d, host) => {
+    const result = await this.change((d, root) => {
       d.beforeSave(remember);
       // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
       d.beforeSave((state) => planText(state, cacheDirOf(this.store.dir)));
-      return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink, host });
+      return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink, root });
     }, { ...opts, verifyAll: true }, (claim) => claimPath(topo, claim));
     const started: AppInfo[] = [];
     const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));

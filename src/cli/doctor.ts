@@ -3,7 +3,7 @@ import pc from 'picocolors';
 import { native, type Native } from '../native.js';
 import { platformInfo } from '../platform.js';
 import { GATEWAY_LINK_PREFIX, IP_FORWARD, NFT_FAMILY, NFT_TABLE, linksNamed } from '../model/names.js';
-import { constrainingRoutes, describeRoute } from '../model/host-routes.js';
+import { constrainingRoutes, describeRoute } from '../model/root-routes.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import { DEFAULT_TRANSIT_POOL } from '../state/types.js';
 

@@ -26,6 +26,13 @@ export const isValidName = (name: string): boolean => NAME_RE.test(name);
 
 // --- Namespaces -----------------------------------------------------------
 
+/**
+ * The namespace vpcctl itself runs in: the machine's own (root) network
+ * namespace, `""` to the native module. "Host" in vpcctl's names is a
+ * subnet's host (hostNs, HOST_LINK); the machine's side is "root".
+ */
+export const ROOT_NS = '';
+
 const HOST_NS_PREFIX = 'ns-';
 const ROUTER_NS_PREFIX = 'vpcr-';
 
@@ -62,7 +69,7 @@ export const subnetLink = (subnetCidr: Cidr | string): string => linkName('sn', 
 /** Router end of a peering veth; a VPC's peers never overlap each other, so unique in the router. */
 export const peerLink = (peerVpcCidr: Cidr | string): string => linkName(PEER_LINK_PREFIX, peerVpcCidr);
 /** Host-namespace end of a VPC's internet gateway; transit blocks are unique in the host. */
-export const gatewayHostLink = (transitCidr: Cidr | string): string => linkName(GATEWAY_LINK_PREFIX, transitCidr);
+export const gatewayRootLink = (transitCidr: Cidr | string): string => linkName(GATEWAY_LINK_PREFIX, transitCidr);
 /** nftables' wildcard for every link named with `prefix` (`vg-*`). */
 export const linksNamed = (prefix: string): string => `${prefix}-*`;
 /** True when `name` is named like a gateway link (whose it is, only its tag says). */

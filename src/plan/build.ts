@@ -1,8 +1,7 @@
 import type { Op } from './ops.js';
 import type { NftObject } from '../firewall/nft.js';
-import { HOST_NS } from './ops.js';
 import {
-  HOST_LINK, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROUTER_GATEWAY_LINK, gatewayHostLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
+  HOST_LINK, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, ROUTER_GATEWAY_LINK, gatewayRootLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
 } from '../model/names.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { gatewayIp, hostIfaceCidr, hostIp, transitEnds } from '../model/addresses.js';
@@ -37,11 +36,11 @@ export function createVpc(vpc: VpcState): Op[] {
   ];
   if (vpc.transit) {
     const t = transitEnds(vpc.transit);
-    const hostLink = gatewayHostLink(vpc.transit);
+    const hostLink = gatewayRootLink(vpc.transit);
     const tag = linkTag({ kind: 'igw', vpc: vpc.name });
     ops.push(
-      { op: 'vethAdd', ns: HOST_NS, name: hostLink, alias: tag, peerNs: ns, peerName: ROUTER_GATEWAY_LINK, peerAlias: tag },
-      { op: 'addrAdd', ns: HOST_NS, dev: hostLink, cidr: t.near },
+      { op: 'vethAdd', ns: ROOT_NS, name: hostLink, alias: tag, peerNs: ns, peerName: ROUTER_GATEWAY_LINK, peerAlias: tag },
+      { op: 'addrAdd', ns: ROOT_NS, dev: hostLink, cidr: t.near },
       { op: 'addrAdd', ns, dev: ROUTER_GATEWAY_LINK, cidr: t.far },
       { op: 'routeAdd', ns, dst: 'default', via: t.nearIp, dev: ROUTER_GATEWAY_LINK },
     );
@@ -137,7 +136,7 @@ export function peerRoutes(vpc: VpcState, peerCidr: string, subnets: SubnetState
 }
 
 /** The host's route to a public subnet over the VPC's gateway link. */
-export function hostRouteToSubnet(vpc: VpcState, subnetCidr: string): Op {
+export function rootRouteToSubnet(vpc: VpcState, subnetCidr: string): Op {
   const t = transitEnds(vpc.transit!);
-  return { op: 'routeAdd', ns: HOST_NS, dst: formatCidr(parseCidr(subnetCidr)), via: t.farIp, dev: gatewayHostLink(vpc.transit!) };
+  return { op: 'routeAdd', ns: ROOT_NS, dst: formatCidr(parseCidr(subnetCidr)), via: t.farIp, dev: gatewayRootLink(vpc.transit!) };
 }

@@ -1,16 +1,15 @@
 import type { Op } from './ops.js';
-import { HOST_NS } from './ops.js';
-import { IP_FORWARD, NFT_FAMILY, NFT_TABLE } from '../model/names.js';
+import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS } from '../model/names.js';
 import { overlaps, parseCidr } from '../model/cidr.js';
 import { peersOf } from '../model/peering.js';
-import { hostRuleset } from '../firewall/host.js';
+import { rootRuleset } from '../firewall/root.js';
 import type { PeeringState, State, VpcState } from '../state/types.js';
-import { createPeering, createSubnet, createVpc, hostRouteToSubnet, routerTable } from './build.js';
+import { createPeering, createSubnet, createVpc, rootRouteToSubnet, routerTable } from './build.js';
 
 /**
  * The full plan of a state: every op that builds it from nothing, each with
  * the object a person would name ("subnet demo/web"). The planner builds new
- * and rebuilt VPCs from the same pieces (vpcParts, hostParts), so this is
+ * and rebuilt VPCs from the same pieces (vpcParts, rootParts), so this is
  * what the kernel holds for a state after any plan has run, and what `verify`
  * checks against the kernel.
  */
@@ -25,7 +24,7 @@ export interface Part { owner: string; ops: Op[] }
 export const vpcOwner = (vpc: string) => `vpc ${vpc}`;
 export const subnetOwner = (vpc: string, subnet: string) => `subnet ${vpc}/${subnet}`;
 export const peeringOwner = (p: Pick<PeeringState, 'vpc1' | 'vpc2'>) => `peering ${p.vpc1} ${p.vpc2}`;
-export const HOST_OWNER = 'host';
+export const ROOT_OWNER = 'host';
 
 /** CIDRs of the VPCs peered with `vpc`: its private hosts route to them. */
 export function peerCidrs(state: State, vpc: string): string[] {
@@ -47,7 +46,7 @@ export function vpcParts(state: State, vpc: VpcState): Part[] {
  * Routes the host keeps to public subnets: only for VPCs whose CIDR overlaps
  * no other VPC's, since the host has one routing table for all of them.
  */
-export function hostRoutes(state: State): Map<string, { vpc: VpcState; cidr: string; subnet: string }> {
+export function rootRoutes(state: State): Map<string, { vpc: VpcState; cidr: string; subnet: string }> {
   const vpcs = Object.values(state.vpcs);
   const out = new Map<string, { vpc: VpcState; cidr: string; subnet: string }>();
   for (const v of vpcs) {
@@ -62,16 +61,16 @@ export function hostRoutes(state: State): Map<string, { vpc: VpcState; cidr: str
 }
 
 /** The host level of a state made from nothing: routes to public subnets, vpcctl's table, ip_forward. */
-function hostParts(state: State, wanted: (vpc: string) => boolean): Part[] {
+function rootParts(state: State, wanted: (vpc: string) => boolean): Part[] {
   const parts: Part[] = [];
-  for (const [cidr, r] of hostRoutes(state)) {
-    if (wanted(r.vpc.name)) parts.push({ owner: subnetOwner(r.vpc.name, r.subnet), ops: [hostRouteToSubnet(r.vpc, cidr)] });
+  for (const [cidr, r] of rootRoutes(state)) {
+    if (wanted(r.vpc.name)) parts.push({ owner: subnetOwner(r.vpc.name, r.subnet), ops: [rootRouteToSubnet(r.vpc, cidr)] });
   }
-  const ruleset = hostRuleset(state);
+  const ruleset = rootRuleset(state);
   const ops: Op[] = [];
-  if (ruleset) ops.push({ op: 'nftApply', ns: HOST_NS, family: NFT_FAMILY, table: NFT_TABLE, ruleset });
-  if (Object.keys(state.vpcs).length > 0) ops.push({ op: 'sysctlSet', ns: HOST_NS, key: IP_FORWARD, value: '1' });
-  if (ops.length) parts.push({ owner: HOST_OWNER, ops });
+  if (ruleset) ops.push({ op: 'nftApply', ns: ROOT_NS, family: NFT_FAMILY, table: NFT_TABLE, ruleset });
+  if (Object.keys(state.vpcs).length > 0) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: '1' });
+  if (ops.length) parts.push({ owner: ROOT_OWNER, ops });
   return parts;
 }
 
@@ -88,7 +87,7 @@ export function fullPlan(state: State, only?: ReadonlySet<string>): FullPlan {
     const b = state.vpcs[p.vpc2];
     if (a && b && (wanted(a.name) || wanted(b.name))) parts.push({ owner: peeringOwner(p), ops: createPeering(p, a, b) });
   }
-  for (const part of hostParts(state, wanted)) parts.push(part);
+  for (const part of rootParts(state, wanted)) parts.push(part);
   const ops: Op[] = [];
   const owners: string[] = [];
   for (const part of parts) {

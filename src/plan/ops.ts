@@ -1,9 +1,10 @@
 import type { NftObject } from '../firewall/nft.js';
+import { ROOT_NS } from '../model/names.js';
 
 /**
  * Plan operations: the contract between the planner and the native executor.
  * docs/plan-ops.md describes their effect and undo; crates/netkit/src/plan.rs
- * is the Rust side. `ns: ""` is the namespace vpcctl itself runs in (the host).
+ * is the Rust side. `ns: ""` (ROOT_NS) is the namespace vpcctl itself runs in: the machine's.
  */
 export type Op =
   | { op: 'netnsAdd'; ns: string; tag: string }
@@ -28,8 +29,6 @@ export type Op =
   | { op: 'nftApply'; ns: string; family: string; table: string; ruleset: NftObject[] }
   | { op: 'nftDelete'; ns: string; family: string; table: string };
 
-export const HOST_NS = '';
-
 /**
  * The plan as the executor reads it: the JSON array of its ops. Hosts of a
  * topology share compiled rulesets (build.ts), so each distinct ruleset is
@@ -53,7 +52,7 @@ export function planJson(ops: readonly Op[]): string {
 
 /** A one-line description of an op, for `--dry-run` and progress output. */
 export function describeOp(o: Op): string {
-  const where = (ns: string) => (ns === HOST_NS ? 'host' : ns);
+  const where = (ns: string) => (ns === ROOT_NS ? 'host' : ns);
   switch (o.op) {
     case 'netnsAdd': return `create netns ${o.ns}`;
     case 'netnsDel': return `delete netns ${o.ns}`;

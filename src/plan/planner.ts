@@ -1,16 +1,15 @@
 import type { Op } from './ops.js';
-import { HOST_NS } from './ops.js';
-import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, gatewayHostLink, hostNs, isVpcctlNsName, routerNs, wantedNamespaces } from '../model/names.js';
-import { hostRuleset } from '../firewall/host.js';
+import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, gatewayRootLink, hostNs, isVpcctlNsName, routerNs, wantedNamespaces } from '../model/names.js';
+import { rootRuleset } from '../firewall/root.js';
 import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import {
-  createPeering, createSubnet, hostRouteToSubnet, deletePeering, peerRoutes, policyOp, removePolicy, routerTable,
+  createPeering, createSubnet, rootRouteToSubnet, deletePeering, peerRoutes, policyOp, removePolicy, routerTable,
 } from './build.js';
-import { hostRoutes, peerCidrs, vpcParts } from './full.js';
+import { rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
 
-export { hostRoutes } from './full.js';
+export { rootRoutes } from './full.js';
 
 /**
  * What the planner knows of the kernel: which namespaces exist (one readdir),
@@ -103,7 +102,7 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
       touchedRouters.add(des.name);
       changes.push(d ? `replace subnet ${des.name}/${s.name}` : `delete subnet ${des.name}/${s.name}`);
       // On vpcctl's own gateway link only: a foreign route to the same CIDR is never deleted.
-      if (s.type === 'public' && cur.transit) dels.push({ op: 'routeDel', ns: HOST_NS, dst: s.cidr, dev: gatewayHostLink(cur.transit) });
+      if (s.type === 'public' && cur.transit) dels.push({ op: 'routeDel', ns: ROOT_NS, dst: s.cidr, dev: gatewayRootLink(cur.transit) });
     }
     for (const d of Object.values(des.subnets)) {
       const s = cur.subnets[d.name];
@@ -150,7 +149,7 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     if (!rebuiltVpcs.has(name)) adds.push(routerTable(desired.vpcs[name]!));
   }
 
-  adds.push(...hostLevel(current, desired, kernel, rebuiltVpcs));
+  adds.push(...rootLevel(current, desired, kernel, rebuiltVpcs));
 
   // Drift in objects this plan leaves standing is repaired in place, after
   // the deletions (nothing is repaired that then goes) and before the
@@ -177,31 +176,31 @@ function keptSubnets(current: State, desired: State, vpc: string): SubnetState[]
 }
 
 /** The host's table, its routes to public subnets, and ip_forward. */
-function hostLevel(current: State, desired: State, kernel: KernelView, rebuilt: Set<string>): Op[] {
+function rootLevel(current: State, desired: State, kernel: KernelView, rebuilt: Set<string>): Op[] {
   const ops: Op[] = [];
-  const before = hostRoutes(current);
-  const after = hostRoutes(desired);
+  const before = rootRoutes(current);
+  const after = rootRoutes(desired);
   for (const [cidr, r] of before) {
     const next = after.get(cidr);
-    if (!next && desired.vpcs[r.vpc.name]) ops.push({ op: 'routeDel', ns: HOST_NS, dst: cidr, dev: gatewayHostLink(r.vpc.transit!) });
+    if (!next && desired.vpcs[r.vpc.name]) ops.push({ op: 'routeDel', ns: ROOT_NS, dst: cidr, dev: gatewayRootLink(r.vpc.transit!) });
   }
   for (const [cidr, r] of after) {
     const prev = before.get(cidr);
-    if (!prev || rebuilt.has(r.vpc.name) || prev.vpc.transit !== r.vpc.transit) ops.push(hostRouteToSubnet(r.vpc, cidr));
+    if (!prev || rebuilt.has(r.vpc.name) || prev.vpc.transit !== r.vpc.transit) ops.push(rootRouteToSubnet(r.vpc, cidr));
   }
 
-  const was = hostRuleset(current);
-  const will = hostRuleset(desired);
+  const was = rootRuleset(current);
+  const will = rootRuleset(desired);
   const dirty = current.pending.length > 0 || rebuilt.size > 0;
-  if (will && (dirty || !same(was, will))) ops.push({ op: 'nftApply', ns: HOST_NS, family: NFT_FAMILY, table: NFT_TABLE, ruleset: will });
-  if (!will && was) ops.push({ op: 'nftDelete', ns: HOST_NS, family: NFT_FAMILY, table: NFT_TABLE });
+  if (will && (dirty || !same(was, will))) ops.push({ op: 'nftApply', ns: ROOT_NS, family: NFT_FAMILY, table: NFT_TABLE, ruleset: will });
+  if (!will && was) ops.push({ op: 'nftDelete', ns: ROOT_NS, family: NFT_FAMILY, table: NFT_TABLE });
 
   const needsForward = Object.keys(desired.vpcs).length > 0;
   if (needsForward && kernel.hostForward !== '1') {
-    ops.push({ op: 'sysctlSet', ns: HOST_NS, key: IP_FORWARD, value: '1' });
+    ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: '1' });
   }
   if (!needsForward && desired.hostForwardBefore !== undefined && kernel.hostForward !== desired.hostForwardBefore) {
-    ops.push({ op: 'sysctlSet', ns: HOST_NS, key: IP_FORWARD, value: desired.hostForwardBefore });
+    ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: desired.hostForwardBefore });
   }
   return ops;
 }

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { parseCidr } from '../../src/model/cidr.js';
 import {
-  checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, describeRoute, footprint, hostConstraints,
-  networkOf, newClaims, type HostNet, type HostRoute,
-} from '../../src/model/host-routes.js';
+  checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, describeRoute, footprint, rootConstraints,
+  networkOf, newClaims, type RootNet, type RootRoute,
+} from '../../src/model/root-routes.js';
 import { checkNotSpecial, specialRangeOf } from '../../src/model/special-ranges.js';
 import { checkSubnetCidr, checkVpcCidr } from '../../src/model/validate.js';
 import { parseTopology } from '../../src/model/schema.js';
@@ -11,11 +11,11 @@ import { validateTopology } from '../../src/model/validate.js';
 import { errorOf } from '../helpers/error-of.js';
 
 
-const route = (dst: string, extra: Partial<HostRoute> = {}): HostRoute =>
+const route = (dst: string, extra: Partial<RootRoute> = {}): RootRoute =>
   ({ dst, table: 254, protocol: 4, scope: 0, kind: 1, metric: 0, ...extra });
 
 /** A host like the sandbox's: an uplink, a LAN route, one VPC's gateway link and its routes. */
-const host = (): HostNet => ({
+const host = (): RootNet => ({
   links: [
     { name: 'lo', up: true, loopback: true },
     { name: 'eth0', up: true, loopback: false },
@@ -74,7 +74,7 @@ test('networkOf masks the host bits of an address', (t) => {
   t.deepEqual(networkOf('10.1.2.3/0'), parseCidr('0.0.0.0/0'));
 });
 
-const constraints = () => hostConstraints(host(), { transitPool: '100.64.0.0/16', uplinks: ['eth0'] });
+const constraints = () => rootConstraints(host(), { transitPool: '100.64.0.0/16', uplinks: ['eth0'] });
 const claim = (cidr: string, subnet?: string) => ({ vpc: 'x', cidr, uplink: 'eth0', ...(subnet ? { subnet } : {}) });
 
 test('a claim over a foreign route, the uplink network or the transit pool is refused, naming it', (t) => {

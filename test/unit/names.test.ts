@@ -1,7 +1,7 @@
 import test from 'ava';
 import { VpcctlError } from '../../src/errors.js';
 import {
-  HOST_LINK, NFT_TABLE, ROUTER_GATEWAY_LINK, TAG_PREFIX, gatewayHostLink, hostNs, hostTag, linkTag, parseTag, peerLink, routerNs,
+  HOST_LINK, NFT_TABLE, ROUTER_GATEWAY_LINK, TAG_PREFIX, gatewayRootLink, hostNs, hostTag, linkTag, parseTag, peerLink, routerNs,
   routerTag, subnetLink, validateName, wantedNamespaces,
 } from '../../src/model/names.js';
 import { parseCidr } from '../../src/model/cidr.js';
@@ -29,10 +29,10 @@ test('interface names are short, deterministic and accept a CIDR or its text', (
   t.is(subnetLink('10.0.1.0/24'), 'sn-0a000100');
   t.is(subnetLink(parseCidr('10.0.1.0/24')), 'sn-0a000100');
   t.is(peerLink('10.1.0.0/16'), 'px-0a010000');
-  t.is(gatewayHostLink('100.64.0.4/30'), 'vg-64400004');
+  t.is(gatewayRootLink('100.64.0.4/30'), 'vg-64400004');
   t.is(ROUTER_GATEWAY_LINK, 'igw0');
   t.is(HOST_LINK, 'eth0');
-  for (const name of [subnetLink('255.255.255.252/30'), peerLink('0.0.0.0/8'), gatewayHostLink('100.64.255.252/30')]) {
+  for (const name of [subnetLink('255.255.255.252/30'), peerLink('0.0.0.0/8'), gatewayRootLink('100.64.255.252/30')]) {
     t.true(name.length <= 15, name);
   }
 });

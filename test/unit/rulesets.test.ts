@@ -1,6 +1,6 @@
 import test from 'ava';
 import { routerRuleset } from '../../src/firewall/router.js';
-import { hostRuleset } from '../../src/firewall/host.js';
+import { rootRuleset } from '../../src/firewall/root.js';
 import { emptyState, type VpcState } from '../../src/state/types.js';
 
 const vpc: VpcState = {
@@ -37,12 +37,12 @@ test('router rule count does not grow with subnets', (t) => {
 });
 
 test('host: masquerade per distinct uplink, VPC-to-VPC drop, no new connections to the host; nothing without VPCs', (t) => {
-  t.is(hostRuleset(emptyState()), null);
+  t.is(rootRuleset(emptyState()), null);
   const state = emptyState();
   state.vpcs.a = vpc;
   state.vpcs.b = { ...vpc, name: 'b', transit: '100.64.0.8/30' };
   state.vpcs.c = { ...vpc, name: 'c', uplink: 'wlan0', transit: '100.64.0.12/30' };
-  const objs = hostRuleset(state)!;
+  const objs = rootRuleset(state)!;
   const masq = rulesOf(objs, 'postrouting');
   t.deepEqual(masq.map((r) => r.comment), ['VPC internet via eth0', 'VPC internet via wlan0']);
   t.truthy(rulesOf(objs, 'forward').find((r) => r.comment === 'VPCs are isolated from each other'));

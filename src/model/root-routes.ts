@@ -11,13 +11,13 @@ import { type Cidr, formatCidr, overlaps, parseCidr } from './cidr.js';
 import { isGatewayLinkName, parseTag } from './names.js';
 
 // Structural twins of the native NetView (index.d.ts), so this stays pure.
-export interface HostLink { name: string; alias?: string | null; up: boolean; loopback: boolean }
-export interface HostAddr { dev: string; cidr: string }
-export interface HostRoute {
+export interface RootLink { name: string; alias?: string | null; up: boolean; loopback: boolean }
+export interface RootAddr { dev: string; cidr: string }
+export interface RootRoute {
   dst: string; dev?: string | null; via?: string | null;
   table: number; protocol: number; scope: number; kind: number; metric: number;
 }
-export interface HostNet { links: HostLink[]; addrs: HostAddr[]; routes: HostRoute[]; ruleTables: number[] }
+export interface RootNet { links: RootLink[]; addrs: RootAddr[]; routes: RootRoute[]; ruleTables: number[] }
 
 export const TABLE = { DEFAULT: 253, MAIN: 254, LOCAL: 255 } as const;
 /** rtm_type values of routes that steer traffic: unicast, blackhole, unreachable, prohibit. */
@@ -32,7 +32,7 @@ const PROTOCOLS: Record<number, string> = {
 const TABLE_NAMES: Record<number, string> = { [TABLE.DEFAULT]: 'default', [TABLE.MAIN]: 'main', [TABLE.LOCAL]: 'local' };
 
 /** vpcctl's own host links: its gateway veths, named vg-<hex> and tagged (a name alone could be anyone's). */
-export const isOwnLink = (l: HostLink): boolean => isGatewayLinkName(l.name) && !!l.alias && parseTag(l.alias) !== null;
+export const isOwnLink = (l: RootLink): boolean => isGatewayLinkName(l.name) && !!l.alias && parseTag(l.alias) !== null;
 
 /**
  * The routes that constrain address choice: in the tables the main lookup
@@ -40,7 +40,7 @@ export const isOwnLink = (l: HostLink): boolean => isGatewayLinkName(l.name) && 
  * holds the host's own addresses), steering traffic, not the default
  * route, and not on one of vpcctl's links.
  */
-export function constrainingRoutes(net: HostNet): HostRoute[] {
+export function constrainingRoutes(net: RootNet): RootRoute[] {
   const tables = new Set<number>([TABLE.MAIN, TABLE.DEFAULT, ...net.ruleTables]);
   tables.delete(TABLE.LOCAL);
   const own = new Set(net.links.filter(isOwnLink).map((l) => l.name));
@@ -49,7 +49,7 @@ export function constrainingRoutes(net: HostNet): HostRoute[] {
 }
 
 /** `10.99.0.0/16 via 203.0.113.254 dev uplink0 (proto static)`, as `ip route` would show it. */
-export function describeRoute(r: HostRoute): string {
+export function describeRoute(r: RootRoute): string {
   const parts = [TYPE_NAMES[r.kind], r.dst, r.via ? `via ${r.via}` : '', r.dev ? `dev ${r.dev}` : ''].filter(Boolean);
   const notes = [
     r.table !== TABLE.MAIN ? `table ${TABLE_NAMES[r.table] ?? r.table}` : '',
@@ -71,7 +71,7 @@ export function networkOf(address: string): Cidr {
 }
 
 /** Every constraint the host puts on CIDRs: foreign routes, the uplinks' networks, the transit pool. */
-export function hostConstraints(net: HostNet, opts: { transitPool: string; uplinks: Iterable<string> }): Constraint[] {
+export function rootConstraints(net: RootNet, opts: { transitPool: string; uplinks: Iterable<string> }): Constraint[] {
   // Routes first: they name the device and the protocol (the uplink's own network is a `proto kernel` route).
   const out: Constraint[] = constrainingRoutes(net).map((r) => ({ cidr: parseCidr(r.dst), text: `the host route ${describeRoute(r)}` }));
   for (const uplink of new Set(opts.uplinks)) {
@@ -86,7 +86,7 @@ export function hostConstraints(net: HostNet, opts: { transitPool: string; uplin
 }
 
 /** The interface of the host's default route in the main table (lowest metric first), or null. */
-export function defaultRouteDev(net: HostNet): string | null {
+export function defaultRouteDev(net: RootNet): string | null {
   const defaults = net.routes
     .filter((r) => r.dst === 'default' && r.table === TABLE.MAIN && r.kind === 1 && r.dev)
     .sort((a, b) => a.metric - b.metric);
@@ -94,7 +94,7 @@ export function defaultRouteDev(net: HostNet): string | null {
 }
 
 /** `--uplink` must be a real, up, non-loopback link with an IPv4 address, and not one of vpcctl's own. */
-export function checkUplinkLink(net: HostNet, name: string): void {
+export function checkUplinkLink(net: RootNet, name: string): void {
   const bad = (why: string): never => { throw new VpcctlError('INVALID_INPUT', `uplink "${name}" ${why}: pass the interface that reaches the internet`); };
   const link = net.links.find((l) => l.name === name);
   if (!link) bad('does not exist on this host');

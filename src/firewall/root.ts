@@ -12,7 +12,7 @@ const GATEWAY_LINKS = linksNamed(GATEWAY_LINK_PREFIX);
  * connections to the host itself. Nobody else's table is read or touched.
  * Returns null when no VPC needs the table any more.
  */
-export function hostRuleset(state: State): NftObject[] | null {
+export function rootRuleset(state: State): NftObject[] | null {
   const vpcs = Object.values(state.vpcs);
   if (vpcs.length === 0) return null;
   const uplinks = [...new Set(vpcs.map((v) => v.uplink).filter((u): u is string => u !== null))].sort();
