@@ -261,6 +261,12 @@ export class Vpcctl {
 
   // --- connectivity -------------------------------------------------------
 
+  /** Run `argv` inside a subnet's host namespace (stdio inherited); resolves to its exit code. */
+  async exec(ref: SubnetRef, argv: string[]): Promise<number> {
+    findSubnet(await this.state(), ref.vpc, ref.subnet);
+    return kernel((await native()).runInNetns(hostNs(ref.vpc, ref.subnet), argv));
+  }
+
   async testConnectivity(input: ConnectivityInput): Promise<ConnectivityResult> {
     return testConnectivity(await this.state(), input);
   }

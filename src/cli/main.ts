@@ -2,9 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
-import { kernel, native } from '../native.js';
-import { ROUTER_GATEWAY_LINK, hostNs } from '../model/names.js';
-import { findSubnet } from '../api/lookup.js';
+import { ROUTER_GATEWAY_LINK } from '../model/names.js';
 import { parsePort as port } from '../model/ports.js';
 import { bad, dim, ok, printJson, progress, reportChange, table, warn } from './output.js';
 import { isTerminal, print, writeErr, writeOut } from './stdio.js';
@@ -196,8 +194,7 @@ export function buildProgram(): Command {
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
     .argument('<command...>', 'command and arguments (after --)')
     .action(async (argv: string[], o, cmd) => {
-      findSubnet(await api(cmd).state(), o.vpc, o.subnet);
-      process.exitCode = await kernel((await native()).runInNetns(hostNs(o.vpc, o.subnet), argv));
+      process.exitCode = await api(cmd).exec({ vpc: o.vpc, subnet: o.subnet }, argv);
     });
 
   // --- topology files, pictures, diagnostics -------------------------------
