@@ -6,7 +6,10 @@ import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import { checkPort } from '../model/ports.js';
-import type { AppState, SubnetState } from '../state/types.js';
+import { hostIp } from '../model/addresses.js';
+import type { StateStore } from '../state/store.js';
+import type { AppState, State, SubnetState } from '../state/types.js';
+import { findSubnet, findVpc } from './lookup.js';
 
 const NETNS_DIR = '/run/netns';
 
@@ -153,4 +156,54 @@ export async function stopProcess(pid: number, ns: string): Promise<void> {
   try { process.kill(pid, 'SIGTERM'); } catch { return; }
   for (let i = 0; i < 20 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   if (alive(pid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+}
+
+// --- The lifecycle the API offers: each step reads and writes the state -----
+// (callers hold the store's lock around deployApp and stopApps).
+
+/** Start an app in a subnet and record it; an app the state could not record is stopped again. */
+export async function deployApp(store: StateStore, input: DeployAppInput): Promise<AppInfo> {
+  const state = await store.read();
+  const subnet = findSubnet(state, input.vpc, input.subnet);
+  const app = await startApp(store.dir, hostIp(subnet.cidr), input, subnet);
+  subnet.apps = [...subnet.apps.filter((a) => a.port !== app.port), app];
+  try {
+    await store.write(state);
+  } catch (e) {
+    // An app the state does not know would run untracked: stop it.
+    await stopProcess(app.pid, hostNs(input.vpc, input.subnet));
+    throw e;
+  }
+  return appStatus(input.vpc, input.subnet, app);
+}
+
+export interface AppRef { vpc: string; subnet: string; port?: number }
+
+const noApp = (ref: AppRef) => new VpcctlError('NOT_FOUND', `no app on port ${ref.port} in subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
+
+/** Stop a subnet's apps (or the one on `port`) and forget them; returns what was stopped. */
+export async function stopApps(store: StateStore, ref: AppRef): Promise<AppInfo[]> {
+  const state = await store.read();
+  const subnet = findSubnet(state, ref.vpc, ref.subnet);
+  const stopping = subnet.apps.filter((a) => ref.port === undefined || a.port === ref.port);
+  if (ref.port !== undefined && stopping.length === 0) throw noApp(ref);
+  await Promise.all(stopping.map((a) => stopProcess(a.pid, hostNs(ref.vpc, ref.subnet))));
+  subnet.apps = subnet.apps.filter((a) => !stopping.includes(a));
+  await store.write(state);
+  return stopping.map((a) => appStatus(ref.vpc, ref.subnet, a));
+}
+
+/** The apps of every VPC, or of `vpc` (NOT_FOUND when there is no such VPC). */
+export function listApps(state: State, vpc?: string): AppInfo[] {
+  if (vpc) findVpc(state, vpc);
+  return Object.values(state.vpcs)
+    .filter((v) => !vpc || v.name === vpc)
+    .flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps.map((a) => appStatus(v.name, s.name, a))));
+}
+
+/** The log of the app on a port. */
+export function appLog(state: State, ref: AppRef & { port: number }): string {
+  const app = findSubnet(state, ref.vpc, ref.subnet).apps.find((a) => a.port === ref.port);
+  if (!app) throw noApp(ref);
+  return readText(app.logFile);
 }

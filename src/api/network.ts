@@ -7,6 +7,7 @@ import {
 } from '../model/root-routes.js';
 import { ROOT_NS, gatewayRootLink } from '../model/names.js';
 import type { State } from '../state/types.js';
+import type { ChangeOptions, ChangeResult, Draft, Engine } from './engine.js';
 
 /** Facts about the machine's own (root namespace) network that choices in the model depend on. */
 
@@ -75,4 +76,26 @@ export async function guardRootRoutes(
   const dflt = defaultRouteDev(net);
   if (dflt) uplinks.push(dflt);
   checkClaims(claims, rootConstraints(net, { transitPool: after.transitPool, uplinks }), at);
+}
+
+/**
+ * A change through the engine's one path to the kernel, with the
+ * root-route guard: what the mutation newly claims on the machine (a VPC,
+ * a public subnet) is checked against its routes before anything is
+ * planned. `root` reads the machine's network once for the whole command;
+ * `at` names where a claim came from (a topology path).
+ */
+export function guardedChange<T>(
+  engine: Engine,
+  mutate: (draft: Draft, root: RootView) => T | Promise<T>,
+  opts?: ChangeOptions,
+  at?: (claim: Claim) => string | undefined,
+): Promise<ChangeResult<T>> {
+  return engine.change(async (draft) => {
+    const root = rootView();
+    const before = rootFootprint(draft.state);
+    const value = await mutate(draft, root);
+    await guardRootRoutes(before, draft.state, root, at);
+    return value;
+  }, opts);
 }

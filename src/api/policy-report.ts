@@ -1,4 +1,10 @@
+import { kernel, native } from '../native.js';
+import { NFT_FAMILY, NFT_TABLE, hostNs } from '../model/names.js';
 import type { SubnetPolicy } from '../model/schema.js';
+import { policyOp } from '../plan/build.js';
+import { planJson } from '../plan/ops.js';
+import type { State } from '../state/types.js';
+import { findSubnet, findVpc } from './lookup.js';
 
 export interface RuleCounter {
   chain: string;
@@ -29,4 +35,19 @@ export function ruleCounters(listing: string): RuleCounter[] {
     out.push({ chain: r.chain, rule: r.comment, packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0 });
   }
   return out;
+}
+
+/**
+ * The policy of a subnet with the kernel's per-rule packet counters, and
+ * what the kernel lost of it (verify of the policy's op, with the nft marks).
+ */
+export async function policyReport(state: State, ref: { vpc: string; subnet: string }): Promise<PolicyReport> {
+  const subnet = findSubnet(state, ref.vpc, ref.subnet);
+  const n = await native();
+  const op = policyOp(findVpc(state, ref.vpc), subnet);
+  const [json, drift] = await Promise.all([
+    kernel(n.nftListTable(hostNs(ref.vpc, ref.subnet), NFT_FAMILY, NFT_TABLE)),
+    op ? kernel(n.verify(planJson([op]), { nft: state.nftMarks ?? {} })) : [],
+  ]);
+  return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json) : [], drift: drift.map((d) => d.detail) };
 }

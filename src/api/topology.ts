@@ -3,9 +3,10 @@ import { formatCidr, parseCidr } from '../model/cidr.js';
 import { parseTopology, type Topology } from '../model/schema.js';
 import { pairKey } from '../model/peering.js';
 import { validateTopology } from '../model/validate.js';
-import type { State, SubnetState, VpcState } from '../state/types.js';
+import type { State, SubnetState } from '../state/types.js';
 import type { Claim } from '../model/root-routes.js';
-import { allocateLink, checkUplink, defaultUplink, type RootView } from './network.js';
+import { allocateLink, type RootView } from './network.js';
+import { upsertVpc } from './vpc-upsert.js';
 
 const norm = (cidr: string) => formatCidr(parseCidr(cidr));
 
@@ -41,27 +42,8 @@ export async function mergeTopology(
   if (opts.prune) for (const name of Object.keys(state.vpcs)) if (!named.has(name)) delete state.vpcs[name];
 
   for (const spec of topo.vpcs) {
-    const cidr = norm(spec.cidr);
-    const old = state.vpcs[spec.name];
-    const uplinkAsked = spec.uplink ?? opts.uplink;
-    let vpc: VpcState;
-    if (old && old.cidr === cidr && (uplinkAsked === undefined || uplinkAsked === old.uplink)) {
-      vpc = old;
-    } else {
-      if (uplinkAsked) {
-        try {
-          await checkUplink(uplinkAsked, opts.root);
-        } catch (e) {
-          if (e instanceof VpcctlError) throw new VpcctlError(e.code, `${uplinkPath(topo, spec.name)}: ${e.message}`);
-          throw e;
-        }
-      }
-      const uplink = uplinkAsked ?? (await defaultUplink(opts.root));
-      vpc = { name: spec.name, cidr, uplink, transit: null, subnets: old?.subnets ?? {} };
-      delete state.vpcs[spec.name];
-      vpc.transit = uplink ? await allocateLink(state, opts.root) : null;
-    }
-    state.vpcs[spec.name] = vpc;
+    const ask = { name: spec.name, cidr: norm(spec.cidr), uplink: spec.uplink ?? opts.uplink };
+    const { vpc } = await upsertVpc(state, ask, opts.root, { replace: true, uplinkAt: uplinkPath(topo, spec.name) });
 
     const subnets: Record<string, SubnetState> = opts.prune ? {} : { ...vpc.subnets };
     const inFile = new Set(spec.subnets.map((s) => s.name));

@@ -1,29 +1,28 @@
 import { VpcctlError } from '../errors.js';
-import { readText } from './files.js';
 import type { GraphFormat } from '../graph/index.js';
 import { kernel, native } from '../native.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
-import { NFT_FAMILY, NFT_TABLE, hostNs, validateName, wantedNamespaces } from '../model/names.js';
-import type { SubnetPolicy } from '../model/schema.js';
+import { hostNs, validateName } from '../model/names.js';
 import { joins, samePair } from '../model/peering.js';
+import { checkPort } from '../model/ports.js';
+import type { SubnetPolicy } from '../model/schema.js';
 import { checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
-import type { PeeringState, State, SubnetState, SubnetType, VpcState } from '../state/types.js';
-import { checkPort } from '../model/ports.js';
-import { alive, appStatus, startApp, stopProcess, type AppInfo, type DeployAppInput } from './apps.js';
+import type { PeeringState, State, SubnetState, SubnetType } from '../state/types.js';
+import type { Claim } from '../model/root-routes.js';
+import * as apps from './apps.js';
+import type { AppInfo, DeployAppInput } from './apps.js';
+import { applyTopology, type ApplyOptions, type ApplyResult } from './apply.js';
 import { cleanupAll, type CleanupReport } from './cleanup.js';
 import { connectivityMatrix, testConnectivity, type ConnectivityInput, type ConnectivityResult, type MatrixResult } from './connectivity.js';
 import { Engine, type ChangeOptions, type ChangeResult, type Draft } from './engine.js';
 import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcSummary } from './inspect.js';
 import { findSubnet, findVpc } from './lookup.js';
-import { hostIp } from '../model/addresses.js';
-import { allocateLink, checkUplink, defaultUplink, guardRootRoutes, rootFootprint, rootView, type RootView } from './network.js';
-import type { Claim } from '../model/root-routes.js';
-import { ruleCounters, type PolicyReport } from './policy-report.js';
-import { stopwatch } from './stopwatch.js';
-import { cacheDirOf, findDrift, planText } from './drift.js';
-import { policyOp } from '../plan/build.js';
-import { planJson } from '../plan/ops.js';
+import { allocateLink, guardedChange, type RootView } from './network.js';
+import { policyReport, type PolicyReport } from './policy-report.js';
+import { upsertVpc } from './vpc-upsert.js';
+
+export type { ApplyOptions, ApplyResult } from './apply.js';
 
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
@@ -35,11 +34,6 @@ export interface VpcctlOptions {
 export interface CreateVpcInput { name: string; cidr: string; uplink?: string }
 export interface CreateSubnetInput { vpc: string; name: string; cidr: string; type: SubnetType }
 export interface SubnetRef { vpc: string; subnet: string }
-export interface ApplyOptions extends ChangeOptions {
-  /** Also remove what the state has and the topology does not name. */
-  prune?: boolean;
-}
-export interface ApplyResult extends ChangeResult { appsStarted: AppInfo[] }
 
 /**
  * vpcctl's engine as a library: the CLI is a thin layer over this class.
@@ -75,13 +69,7 @@ export class Vpcctl {
     opts?: ChangeOptions,
     at?: (claim: Claim) => string | undefined,
   ): Promise<ChangeResult<T>> {
-    return this.engine.change(async (draft) => {
-      const root = rootView();
-      const before = rootFootprint(draft.state);
-      const value = await mutate(draft, root);
-      await guardRootRoutes(before, draft.state, root, at);
-      return value;
-    }, opts);
+    return guardedChange(this.engine, mutate, opts, at);
   }
 
   async createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
@@ -89,18 +77,8 @@ export class Vpcctl {
     const cidr = formatCidr(checkVpcCidr(input.cidr));
     return this.change(async ({ state, warn, touch }, root) => {
       touch(input.name);
-      const existing = state.vpcs[input.name];
-      const uplinkAsked = input.uplink ?? this.uplink;
-      if (existing) {
-        if (existing.cidr === cidr && (uplinkAsked === undefined || uplinkAsked === existing.uplink)) return;
-        throw new VpcctlError('CONFLICT', `vpc "${input.name}" already exists with cidr ${existing.cidr}${existing.uplink ? ` and uplink ${existing.uplink}` : ''}`);
-      }
-      if (uplinkAsked) await checkUplink(uplinkAsked, root);
-      const uplink = uplinkAsked ?? (await defaultUplink(root));
-      if (!uplink) warn(`the host has no default route: vpc "${input.name}" has no internet gateway (pass --uplink IFACE)`);
-      const vpc: VpcState = { name: input.name, cidr, uplink, transit: null, subnets: {} };
-      if (uplink) vpc.transit = await allocateLink(state, root);
-      state.vpcs[input.name] = vpc;
+      const { vpc, made } = await upsertVpc(state, { name: input.name, cidr, uplink: input.uplink ?? this.uplink }, root);
+      if (made && !vpc.uplink) warn(`the host has no default route: vpc "${input.name}" has no internet gateway (pass --uplink IFACE)`);
     }, opts);
   }
 
@@ -196,67 +174,27 @@ export class Vpcctl {
 
   /** The policy of a subnet with the kernel's per-rule packet counters. */
   async showPolicy(ref: SubnetRef): Promise<PolicyReport> {
-    const state = await this.state();
-    const subnet = findSubnet(state, ref.vpc, ref.subnet);
-    const n = await native();
-    const ns = hostNs(ref.vpc, ref.subnet);
-    const op = policyOp(findVpc(state, ref.vpc), subnet);
-    const [json, drift] = await Promise.all([
-      kernel(n.nftListTable(ns, NFT_FAMILY, NFT_TABLE)),
-      op ? kernel(n.verify(planJson([op]), { nft: state.nftMarks ?? {} })) : [],
-    ]);
-    return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json) : [], drift: drift.map((d) => d.detail) };
+    return policyReport(await this.state(), ref);
   }
 
   // --- apps ---------------------------------------------------------------
 
   async deployApp(input: DeployAppInput): Promise<AppInfo> {
     checkPort(input.port);
-    return this.store.locked(async () => {
-      const state = await this.store.read();
-      const subnet = findSubnet(state, input.vpc, input.subnet);
-      const app = await startApp(this.store.dir, hostIp(subnet.cidr), input, subnet);
-      subnet.apps = [...subnet.apps.filter((a) => a.port !== app.port), app];
-      try {
-        await this.store.write(state);
-      } catch (e) {
-        // An app the state does not know would run untracked: stop it.
-        await stopProcess(app.pid, hostNs(input.vpc, input.subnet));
-        throw e;
-      }
-      return appStatus(input.vpc, input.subnet, app);
-    });
+    return this.store.locked(() => apps.deployApp(this.store, input));
   }
 
   /** Stop a subnet's apps (or the one on `port`); returns what was stopped. */
   async stopApp(ref: SubnetRef & { port?: number }): Promise<AppInfo[]> {
-    return this.store.locked(async () => {
-      const state = await this.store.read();
-      const subnet = findSubnet(state, ref.vpc, ref.subnet);
-      const stopping = subnet.apps.filter((a) => ref.port === undefined || a.port === ref.port);
-      if (ref.port !== undefined && stopping.length === 0) {
-        throw new VpcctlError('NOT_FOUND', `no app on port ${ref.port} in subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
-      }
-      await Promise.all(stopping.map((a) => stopProcess(a.pid, hostNs(ref.vpc, ref.subnet))));
-      subnet.apps = subnet.apps.filter((a) => !stopping.includes(a));
-      await this.store.write(state);
-      return stopping.map((a) => appStatus(ref.vpc, ref.subnet, a));
-    });
+    return this.store.locked(() => apps.stopApps(this.store, ref));
   }
 
   async listApps(vpc?: string): Promise<AppInfo[]> {
-    const state = await this.state();
-    if (vpc) findVpc(state, vpc);
-    return Object.values(state.vpcs)
-      .filter((v) => !vpc || v.name === vpc)
-      .flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps.map((a) => appStatus(v.name, s.name, a))));
+    return apps.listApps(await this.state(), vpc);
   }
 
   async appLog(ref: SubnetRef & { port: number }): Promise<string> {
-    const subnet = findSubnet(await this.state(), ref.vpc, ref.subnet);
-    const app = subnet.apps.find((a) => a.port === ref.port);
-    if (!app) throw new VpcctlError('NOT_FOUND', `no app on port ${ref.port} in subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
-    return readText(app.logFile);
+    return apps.appLog(await this.state(), ref);
   }
 
   // --- connectivity -------------------------------------------------------
@@ -283,68 +221,7 @@ export class Vpcctl {
    * are started when not running. Re-applying the same file changes nothing.
    */
   async apply(topology: unknown, opts: ApplyOptions = {}): Promise<ApplyResult> {
-    const prune = !!opts.prune;
-    const document = JSON.stringify(topology);
-    const unchanged = opts.dryRun ? null : await this.unchangedSince(document, prune);
-    if (unchanged) return unchanged;
-    const { claimPath, mergeTopology, readTopology } = await import('./topology.js');
-    const topo = readTopology(topology);
-    // Saved with the change itself: the write gives the state revision + 1.
-    const remember = (state: State) => { state.lastApply = { document, prune, revision: (state.revision ?? 0) + 1 }; };
-    const result = await this.change((d, root) => {
-      d.beforeSave(remember);
-      // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
-      d.beforeSave((state) => planText(state, cacheDirOf(this.store.dir)));
-      return mergeTopology(d.state, topo, { prune: opts.prune, uplink: this.uplink, root });
-    }, { ...opts, verifyAll: true }, (claim) => claimPath(topo, claim));
-    const started: AppInfo[] = [];
-    const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));
-    if (!opts.dryRun && wantApps) {
-      const state = await this.state();
-      for (const v of topo.vpcs) {
-        for (const s of v.subnets) {
-          for (const app of s.apps) {
-            const running = state.vpcs[v.name]!.subnets[s.name]!.apps.some((a) => a.port === app.port && alive(a.pid));
-            if (!running) started.push(await this.deployApp({ vpc: v.name, subnet: s.name, ...app }));
-          }
-        }
-      }
-    }
-    // Starting apps wrote the state after the change: remember the document again.
-    if (started.length > 0) {
-      await this.store.locked(async () => {
-        const state = await this.store.read();
-        remember(state);
-        await this.store.write(state);
-      });
-    }
-    return { ...result, appsStarted: started, changed: result.changed || started.length > 0 };
-  }
-
-  /**
-   * The same document applied again, with nothing written to the state
-   * since and the kernel still holding every namespace, its apps running,
-   * forwarding on and no drift (verify, with the nft marks): the plan would
-   * be empty, so say so without parsing, validating and diffing hundreds of
-   * subnets again. Any drift falls through to the normal path, which repairs.
-   */
-  private async unchangedSince(document: string, prune: boolean): Promise<ApplyResult | null> {
-    const elapsed = stopwatch();
-    const state = await this.state();
-    const last = state.lastApply;
-    if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0) return null;
-    if (last.document !== document) return null;
-    const view = await this.engine.kernelView();
-    if (Object.keys(state.vpcs).length > 0 && view.hostForward !== '1') return null;
-    for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;
-    const apps = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps));
-    if (!apps.every((a) => alive(a.pid))) return null;
-    // Deep drift too: an unchanged file repairs whatever changed behind vpcctl's back.
-    if ((await findDrift(state, undefined, this.store.dir)).length > 0) return null;
-    return {
-      changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
-      elapsedMs: elapsed(), warnings: [], value: undefined, appsStarted: [],
-    };
+    return applyTopology(this.store, this.engine, this.uplink, topology, opts);
   }
 
   /** Remove the VPCs a topology names, with their subnets, apps and peerings. */

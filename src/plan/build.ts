@@ -10,7 +10,8 @@ import { routerRuleset } from '../firewall/router.js';
 import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
 
 /**
- * The kernel operations that make (or unmake) one piece of the model. The
+ * The kernel operations that make (or unmake) one piece of the model, named
+ * `<piece>Ops` so they never read as the facade's commands (Vpcctl.createVpc). The
  * planner decides which pieces change; these say what each piece is made of.
  */
 
@@ -24,11 +25,11 @@ const ROUTER_SYSCTLS: [string, string][] = [
   ['net/ipv4/conf/all/proxy_arp', '1'],
 ];
 
-export function routerTable(vpc: VpcState): Op {
+export function routerTableOp(vpc: VpcState): Op {
   return { op: 'nftApply', ns: routerNs(vpc.name), family: NFT_FAMILY, table: NFT_TABLE, ruleset: routerRuleset(vpc) };
 }
 
-export function createVpc(vpc: VpcState): Op[] {
+export function vpcOps(vpc: VpcState): Op[] {
   const ns = routerNs(vpc.name);
   const ops: Op[] = [
     { op: 'netnsAdd', ns, tag: routerTag(vpc.name) },
@@ -57,7 +58,7 @@ function hostRoutes(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op
   return [route(vpc.cidr), ...peerCidrs.map(route)];
 }
 
-export function createSubnet(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op[] {
+export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op[] {
   const rns = routerNs(vpc.name);
   const ns = hostNs(vpc.name, subnet.name);
   const link = subnetLink(subnet.cidr);
@@ -100,11 +101,11 @@ export function policyOp(vpc: VpcState, subnet: SubnetState): Op | null {
   return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: NFT_FAMILY, table: NFT_TABLE, ruleset: compileOnce(subnet.policy) };
 }
 
-export const removePolicy = (vpc: string, subnet: string): Op =>
+export const policyDelOp = (vpc: string, subnet: string): Op =>
   ({ op: 'nftDelete', ns: hostNs(vpc, subnet), family: NFT_FAMILY, table: NFT_TABLE });
 
 /** A peering: one veth between the two routers, and a route each way. */
-export function createPeering(p: PeeringState, a: VpcState, b: VpcState): Op[] {
+export function peeringOps(p: PeeringState, a: VpcState, b: VpcState): Op[] {
   const ends = transitEnds(p.link);
   const tag = linkTag({ kind: 'peer', vpc1: a.name, vpc2: b.name });
   const linkA = peerLink(b.cidr);
@@ -120,11 +121,11 @@ export function createPeering(p: PeeringState, a: VpcState, b: VpcState): Op[] {
   ];
 }
 
-export const deletePeering = (_p: PeeringState, a: VpcState, b: VpcState): Op[] =>
+export const unpeerOps = (_p: PeeringState, a: VpcState, b: VpcState): Op[] =>
   [{ op: 'linkDel', ns: routerNs(a.name), name: peerLink(b.cidr) }];
 
 /** Routes to a peer in the private hosts of a VPC (public hosts reach it by their default route). */
-export function peerRoutes(vpc: VpcState, peerCidr: string, subnets: SubnetState[], add: boolean): Op[] {
+export function peerRouteOps(vpc: VpcState, peerCidr: string, subnets: SubnetState[], add: boolean): Op[] {
   return subnets
     .filter((s) => s.type === 'private')
     .map((s): Op => {
@@ -135,8 +136,8 @@ export function peerRoutes(vpc: VpcState, peerCidr: string, subnets: SubnetState
     });
 }
 
-/** The host's route to a public subnet over the VPC's gateway link. */
-export function rootRouteToSubnet(vpc: VpcState, subnetCidr: string): Op {
+/** The machine's (root namespace's) route to a public subnet over the VPC's gateway link. */
+export function rootRouteOp(vpc: VpcState, subnetCidr: string): Op {
   const t = transitEnds(vpc.transit!);
   return { op: 'routeAdd', ns: ROOT_NS, dst: formatCidr(parseCidr(subnetCidr)), via: t.farIp, dev: gatewayRootLink(vpc.transit!) };
 }

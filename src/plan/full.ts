@@ -4,7 +4,7 @@ import { overlaps, parseCidr } from '../model/cidr.js';
 import { peersOf } from '../model/peering.js';
 import { rootRuleset } from '../firewall/root.js';
 import type { PeeringState, State, VpcState } from '../state/types.js';
-import { createPeering, createSubnet, createVpc, rootRouteToSubnet, routerTable } from './build.js';
+import { peeringOps, subnetOps, vpcOps, rootRouteOp, routerTableOp } from './build.js';
 
 /**
  * The full plan of a state: every op that builds it from nothing, each with
@@ -33,12 +33,12 @@ export function peerCidrs(state: State, vpc: string): string[] {
 
 /** A VPC made whole: its router (namespace, sysctls, gateway), every subnet, then the router's table. */
 export function vpcParts(state: State, vpc: VpcState): Part[] {
-  const ops = createVpc(vpc);
+  const ops = vpcOps(vpc);
   const peers = peerCidrs(state, vpc.name);
   return [
     { owner: vpcOwner(vpc.name), ops },
-    ...Object.values(vpc.subnets).map((s) => ({ owner: subnetOwner(vpc.name, s.name), ops: createSubnet(vpc, s, peers) })),
-    { owner: vpcOwner(vpc.name), ops: [routerTable(vpc)] },
+    ...Object.values(vpc.subnets).map((s) => ({ owner: subnetOwner(vpc.name, s.name), ops: subnetOps(vpc, s, peers) })),
+    { owner: vpcOwner(vpc.name), ops: [routerTableOp(vpc)] },
   ];
 }
 
@@ -64,7 +64,7 @@ export function rootRoutes(state: State): Map<string, { vpc: VpcState; cidr: str
 function rootParts(state: State, wanted: (vpc: string) => boolean): Part[] {
   const parts: Part[] = [];
   for (const [cidr, r] of rootRoutes(state)) {
-    if (wanted(r.vpc.name)) parts.push({ owner: subnetOwner(r.vpc.name, r.subnet), ops: [rootRouteToSubnet(r.vpc, cidr)] });
+    if (wanted(r.vpc.name)) parts.push({ owner: subnetOwner(r.vpc.name, r.subnet), ops: [rootRouteOp(r.vpc, cidr)] });
   }
   const ruleset = rootRuleset(state);
   const ops: Op[] = [];
@@ -85,7 +85,7 @@ export function fullPlan(state: State, only?: ReadonlySet<string>): FullPlan {
   for (const p of state.peerings) {
     const a = state.vpcs[p.vpc1];
     const b = state.vpcs[p.vpc2];
-    if (a && b && (wanted(a.name) || wanted(b.name))) parts.push({ owner: peeringOwner(p), ops: createPeering(p, a, b) });
+    if (a && b && (wanted(a.name) || wanted(b.name))) parts.push({ owner: peeringOwner(p), ops: peeringOps(p, a, b) });
   }
   for (const part of rootParts(state, wanted)) parts.push(part);
   const ops: Op[] = [];

@@ -4,7 +4,7 @@ import { rootRuleset } from '../firewall/root.js';
 import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import {
-  createPeering, createSubnet, rootRouteToSubnet, deletePeering, peerRoutes, policyOp, removePolicy, routerTable,
+  peeringOps, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, routerTableOp,
 } from './build.js';
 import { rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
@@ -111,10 +111,10 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
       if (fresh || broken(ns)) {
         if (!fresh) { delNs(ns); changes.push(`repair subnet ${des.name}/${d.name}`); }
         if (!s) { delNs(ns); changes.push(`create subnet ${des.name}/${d.name}`); }
-        adds.push(...createSubnet(des, d, peerCidrs(desired, des.name)));
+        adds.push(...subnetOps(des, d, peerCidrs(desired, des.name)));
         touchedRouters.add(des.name);
       } else if (!same(s.policy, d.policy)) {
-        adds.push(d.policy ? policyOp(des, d)! : removePolicy(des.name, d.name));
+        adds.push(d.policy ? policyOp(des, d)! : policyDelOp(des.name, d.name));
         changes.push(`${d.policy ? 'apply' : 'remove'} policy on ${des.name}/${d.name}`);
       }
     }
@@ -128,9 +128,9 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     changes.push(`unpeer ${p.vpc1} ${p.vpc2}`);
     const [a, b] = [desired.vpcs[p.vpc1], desired.vpcs[p.vpc2]];
     const stays = (v: VpcState | undefined) => v && !rebuiltVpcs.has(v.name);
-    if (stays(a) && stays(b)) dels.push(...deletePeering(p, a!, b!));
+    if (stays(a) && stays(b)) dels.push(...unpeerOps(p, a!, b!));
     for (const [v, other] of [[a, current.vpcs[p.vpc2]], [b, current.vpcs[p.vpc1]]] as const) {
-      if (stays(v) && other) dels.push(...peerRoutes(v!, other.cidr, keptSubnets(current, desired, v!.name), false));
+      if (stays(v) && other) dels.push(...peerRouteOps(v!, other.cidr, keptSubnets(current, desired, v!.name), false));
     }
   }
   for (const [key, p] of desPeerings) {
@@ -139,14 +139,14 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     const isNew = !(curPeerings.has(key) && same(curPeerings.get(key), p));
     if (!isNew && !rebuiltVpcs.has(a.name) && !rebuiltVpcs.has(b.name)) continue;
     if (isNew) changes.push(`peer ${p.vpc1} ${p.vpc2}`);
-    adds.push(...createPeering(p, a, b));
+    adds.push(...peeringOps(p, a, b));
     for (const [v, other] of [[a, b], [b, a]] as const) {
-      if (!rebuiltVpcs.has(v.name)) adds.push(...peerRoutes(v, other.cidr, keptSubnets(current, desired, v.name), true));
+      if (!rebuiltVpcs.has(v.name)) adds.push(...peerRouteOps(v, other.cidr, keptSubnets(current, desired, v.name), true));
     }
   }
 
   for (const name of touchedRouters) {
-    if (!rebuiltVpcs.has(name)) adds.push(routerTable(desired.vpcs[name]!));
+    if (!rebuiltVpcs.has(name)) adds.push(routerTableOp(desired.vpcs[name]!));
   }
 
   adds.push(...rootLevel(current, desired, kernel, rebuiltVpcs));
@@ -186,7 +186,7 @@ function rootLevel(current: State, desired: State, kernel: KernelView, rebuilt: 
   }
   for (const [cidr, r] of after) {
     const prev = before.get(cidr);
-    if (!prev || rebuilt.has(r.vpc.name) || prev.vpc.transit !== r.vpc.transit) ops.push(rootRouteToSubnet(r.vpc, cidr));
+    if (!prev || rebuilt.has(r.vpc.name) || prev.vpc.transit !== r.vpc.transit) ops.push(rootRouteOp(r.vpc, cidr));
   }
 
   const was = rootRuleset(current);

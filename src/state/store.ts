@@ -120,6 +120,16 @@ export class StateStore {
     }
   }
 
+  /**
+   * This store for steps that run while the caller holds the lock, so that
+   * several steps (apply's change, then the apps it starts) make one lock
+   * session: its `locked` runs `fn` at once. Taking the lock again would
+   * wait for ourselves (flock is per open file, not per process).
+   */
+  held(): StateStore {
+    return new HeldStore(this.dir);
+  }
+
   /** The error for a state dir vpcctl cannot write in at all, if that is why `e` happened. */
   unwritable(e: unknown): VpcctlError | undefined {
     let code = (e as NodeJS.ErrnoException).code;
@@ -162,6 +172,13 @@ export class StateTransaction {
     } catch {
       return false;
     }
+  }
+}
+
+/** See StateStore.held: the lock is already the caller's. */
+class HeldStore extends StateStore {
+  override locked<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
   }
 }
 

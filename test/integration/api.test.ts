@@ -104,3 +104,23 @@ test.serial('the native module is usable on its own', async (t) => {
   await v.cleanupAll();
   t.deepEqual(netnsList(), []);
 });
+
+test.serial('apply takes the state lock once: for the change, the apps it starts and its bookkeeping', async (t) => {
+  const w = new Vpcctl({ stateDir: freshStateDir() });
+  let sessions = 0;
+  const locked = w.store.locked.bind(w.store);
+  w.store.locked = (fn) => { sessions++; return locked(fn); };
+  const topo = {
+    vpcs: [{ name: 'onelock', cidr: '10.60.0.0/16', subnets: [
+      { name: 'a', cidr: '10.60.1.0/24', type: 'private', apps: [{ port: 8080 }, { port: 8081 }] },
+    ] }],
+  };
+  const r = await w.apply(topo);
+  t.is(r.appsStarted.length, 2);
+  t.is(sessions, 1, 'one lock session, not one for the change, one per app and one for the bookkeeping');
+  t.deepEqual((await w.listApps('onelock')).map((a) => [a.port, a.running]), [[8080, true], [8081, true]]);
+  const again = await w.apply(topo);
+  t.false(again.changed, 'the document was remembered after the apps were recorded');
+  await w.cleanupAll();
+  t.deepEqual(netnsList(), []);
+});

@@ -1,0 +1,91 @@
+import { wantedNamespaces } from '../model/names.js';
+import type { StateStore } from '../state/store.js';
+import type { State } from '../state/types.js';
+import { alive, deployApp, type AppInfo } from './apps.js';
+import { cacheDirOf, findDrift, planText } from './drift.js';
+import { Engine, type ChangeOptions, type ChangeResult } from './engine.js';
+import { guardedChange } from './network.js';
+import { stopwatch } from './stopwatch.js';
+
+export interface ApplyOptions extends ChangeOptions {
+  /** Also remove what the state has and the topology does not name. */
+  prune?: boolean;
+}
+export interface ApplyResult extends ChangeResult { appsStarted: AppInfo[] }
+
+/**
+ * Converge on a topology: what it names is created or changed to match;
+ * what the state has beyond it is removed only with `prune`. Apps it names
+ * are started when not running. Re-applying the same file changes nothing.
+ * The change, the apps and the bookkeeping run in one lock session, so no
+ * other command sees the topology made but its apps not yet recorded.
+ * `uplink` is the facade's default for VPCs that name none.
+ */
+export async function applyTopology(
+  store: StateStore, engine: Engine, uplink: string | undefined, topology: unknown, opts: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const prune = !!opts.prune;
+  const document = JSON.stringify(topology);
+  const unchanged = opts.dryRun ? null : await unchangedSince(store, engine, document, prune);
+  if (unchanged) return unchanged;
+  // zod loads only here, past the fast path: it costs more than the rest of a no-op re-apply.
+  const { claimPath, mergeTopology, readTopology } = await import('./topology.js');
+  const topo = readTopology(topology);
+  // Saved with the change itself: the write gives the state revision + 1.
+  const remember = (state: State) => { state.lastApply = { document, prune, revision: (state.revision ?? 0) + 1 }; };
+  return store.locked(async () => {
+    const held = store.held();
+    const result = await guardedChange(new Engine(held), (d, root) => {
+      d.beforeSave(remember);
+      // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
+      d.beforeSave((state) => planText(state, cacheDirOf(store.dir)));
+      return mergeTopology(d.state, topo, { prune: opts.prune, uplink, root });
+    }, { ...opts, verifyAll: true }, (claim) => claimPath(topo, claim));
+    const started: AppInfo[] = [];
+    const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));
+    if (!opts.dryRun && wantApps) {
+      const state = await held.read();
+      for (const v of topo.vpcs) {
+        for (const s of v.subnets) {
+          for (const app of s.apps) {
+            const running = state.vpcs[v.name]!.subnets[s.name]!.apps.some((a) => a.port === app.port && alive(a.pid));
+            if (!running) started.push(await deployApp(held, { vpc: v.name, subnet: s.name, ...app }));
+          }
+        }
+      }
+    }
+    // Starting apps wrote the state after the change: remember the document again.
+    if (started.length > 0) {
+      const state = await held.read();
+      remember(state);
+      await held.write(state);
+    }
+    return { ...result, appsStarted: started, changed: result.changed || started.length > 0 };
+  });
+}
+
+/**
+ * The same document applied again, with nothing written to the state
+ * since and the kernel still holding every namespace, its apps running,
+ * forwarding on and no drift (verify, with the nft marks): the plan would
+ * be empty, so say so without parsing, validating and diffing hundreds of
+ * subnets again. Any drift falls through to the normal path, which repairs.
+ */
+async function unchangedSince(store: StateStore, engine: Engine, document: string, prune: boolean): Promise<ApplyResult | null> {
+  const elapsed = stopwatch();
+  const state = await store.read();
+  const last = state.lastApply;
+  if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0) return null;
+  if (last.document !== document) return null;
+  const view = await engine.kernelView();
+  if (Object.keys(state.vpcs).length > 0 && view.hostForward !== '1') return null;
+  for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;
+  const apps = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps));
+  if (!apps.every((a) => alive(a.pid))) return null;
+  // Deep drift too: an unchanged file repairs whatever changed behind vpcctl's back.
+  if ((await findDrift(state, undefined, store.dir)).length > 0) return null;
+  return {
+    changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
+    elapsedMs: elapsed(), warnings: [], value: undefined, appsStarted: [],
+  };
+}
