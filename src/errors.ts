@@ -31,7 +31,3 @@ export class VpcctlError extends Error {
     return INPUT_CODES.has(this.code) ? 2 : 1;
   }
 }
-
-export const fail = (code: ErrorCode, message: string): never => {
-  throw new VpcctlError(code, message);
-};

@@ -82,26 +82,3 @@ export function compilePolicy(policy: CompilablePolicy): NftObject[] {
   }
   return out;
 }
-
-/** `allow tcp port 80,8000-8100 from 10.0.0.0/8`: one line per rule, as the user wrote it. */
-export function describeRule(direction: Direction, r: PolicyRule): string {
-  const parts: string[] = [r.action.padEnd(5), r.protocol];
-  if (r.port !== undefined) parts.push('port', (Array.isArray(r.port) ? r.port : [r.port]).join(','));
-  const peers = r.cidr === undefined ? 'anywhere' : (Array.isArray(r.cidr) ? r.cidr : [r.cidr]).join(',');
-  parts.push(direction === 'ingress' ? 'from' : 'to', peers);
-  return parts.join(' ');
-}
-
-/** Human summary for show-policy; each rule line starts with its comment key. */
-export function describePolicy(policy: CompilablePolicy & { subnet?: string }): string[] {
-  const lines: string[] = [];
-  if (policy.subnet) lines.push(`subnet ${policy.subnet}`);
-  const verdict = policy.default === 'deny' ? 'deny' : 'allow';
-  for (const direction of DIRECTIONS) {
-    lines.push(`${direction} (established/related allowed; otherwise first match wins; default ${verdict}):`);
-    const rules = policy[direction];
-    if (rules.length === 0) lines.push('  (no rules)');
-    rules.forEach((r, i) => lines.push(`  ${ruleComment(direction, i).padEnd(12)} ${describeRule(direction, r)}`));
-  }
-  return lines;
-}

@@ -22,8 +22,6 @@ export function validateName(kind: NameKind, name: string): string {
   return name;
 }
 
-export const isValidName = (name: string): boolean => NAME_RE.test(name);
-
 // --- Namespaces -----------------------------------------------------------
 
 /**

@@ -239,7 +239,3 @@ export function topologyJsonSchema(): Record<string, unknown> {
     title: 'vpcctl topology',
   };
 }
-
-export function policyJsonSchema(): Record<string, unknown> {
-  return { ...z.toJSONSchema(PolicySchema, { io: 'input', target: 'draft-2020-12' }), title: 'vpcctl security policy' };
-}

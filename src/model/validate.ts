@@ -69,11 +69,6 @@ export function checkSubnetCidr(
   return c;
 }
 
-/** For create-vpc / create-subnet: the name must be new in its scope. */
-export function checkNewName(kind: 'vpc' | 'subnet', name: string, existing: Iterable<string>, at?: string): void {
-  for (const e of existing) if (e === name) fail('CONFLICT', at, `${kind} "${name}" already exists`);
-}
-
 /**
  * Host namespace names join vpc and subnet with '-', which names may contain:
  * ("a-b", "c") and ("a", "b-c") would share ns-a-b-c.

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { ErrorCode } from '../../src/errors.js';
 import { parseTopology } from '../../src/model/schema.js';
-import { checkAppPort, checkHostNsFree, checkNewName, checkPeering, checkSubnetCidr, checkVpcCidr, validateTopology } from '../../src/model/validate.js';
+import { checkAppPort, checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr, validateTopology } from '../../src/model/validate.js';
 import { errorOf } from '../helpers/error-of.js';
 
 
@@ -73,10 +73,6 @@ test('checkers work without a path for single-object commands', (t) => {
   t.is(overlap.message, '10.0.0.0/20 overlaps subnet "web" (10.0.1.0/24)');
   t.is(errorOf(() => checkSubnetCidr('10.0.0.0/16', '10.0.1.0/24', siblings, 'subnet "db"')).message,
     'subnet "db": 10.0.1.0/24 overlaps subnet "web" (10.0.1.0/24)');
-
-  t.notThrows(() => checkNewName('vpc', 'b', ['a']));
-  t.is(errorOf(() => checkNewName('vpc', 'a', ['a'])).message, 'vpc "a" already exists');
-  t.is(errorOf(() => checkNewName('subnet', 'a', new Set(['a']))).code, 'CONFLICT');
 
   t.notThrows(() => checkHostNsFree('a', 'b', [{ vpc: 'a', subnet: 'b' }]), 'the same subnet does not collide with itself');
   t.is(errorOf(() => checkHostNsFree('a', 'b-c', [{ vpc: 'a-b', subnet: 'c' }])).code, 'CONFLICT');
