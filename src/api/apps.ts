@@ -98,7 +98,7 @@ export const argvOf = (command: string[] | string | undefined, port: number): st
  * listens or dies. A bad user, or a port taken in the subnet (by one of its
  * apps or any other process), is refused before anything runs.
  */
-export async function startApp(stateDir: string, vpcAddress: string, input: DeployAppInput, subnet: SubnetState): Promise<AppState> {
+async function startApp(stateDir: string, vpcAddress: string, input: DeployAppInput, subnet: SubnetState): Promise<AppState> {
   const port = checkPort(input.port);
   const taken = subnet.apps.find((a) => a.port === port && alive(a.pid));
   if (taken) throw new VpcctlError('IN_USE', `port ${port} is already used by an app (pid ${taken.pid}) in subnet "${input.subnet}"`);
@@ -151,7 +151,7 @@ export function inNamespace(pid: number, ns: string): boolean {
 }
 
 /** SIGTERM, then SIGKILL if the app is still there after a second; only if it is in `ns`. */
-export async function stopProcess(pid: number, ns: string): Promise<void> {
+async function stopProcess(pid: number, ns: string): Promise<void> {
   if (!alive(pid) || !inNamespace(pid, ns)) return;
   try { process.kill(pid, 'SIGTERM'); } catch { return; }
   for (let i = 0; i < 20 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
@@ -177,7 +177,7 @@ export async function deployApp(store: StateStore, input: DeployAppInput): Promi
   return appStatus(input.vpc, input.subnet, app);
 }
 
-export interface AppRef { vpc: string; subnet: string; port?: number }
+interface AppRef { vpc: string; subnet: string; port?: number }
 
 const noApp = (ref: AppRef) => new VpcctlError('NOT_FOUND', `no app on port ${ref.port} in subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
 

@@ -14,7 +14,7 @@ import type { ChangeOptions, ChangeResult, Draft, Engine } from './engine.js';
 /** The machine's network, read once per command on first use (one native call). */
 export type RootView = () => Promise<RootNet>;
 
-export function rootView(): RootView {
+function rootView(): RootView {
   let view: Promise<RootNet> | undefined;
   return () => (view ??= native().then((n) => kernel(n.netView(ROOT_NS))));
 }
@@ -55,7 +55,7 @@ export async function allocateLink(state: State, root: RootView): Promise<string
 }
 
 /** What the state held before a change: the guard checks only what the change adds. */
-export const rootFootprint = (state: State): Footprint => footprint(state.vpcs);
+const rootFootprint = (state: State): Footprint => footprint(state.vpcs);
 
 /**
  * The host-route guard: refuses (OVERLAP, exit 2, before any change) a new
@@ -63,7 +63,7 @@ export const rootFootprint = (state: State): Footprint => footprint(state.vpcs);
  * own, an uplink's network or the transit pool. Reads the host only when
  * the change claims something.
  */
-export async function guardRootRoutes(
+async function guardRootRoutes(
   before: Footprint,
   after: State,
   root: RootView,
