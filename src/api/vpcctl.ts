@@ -59,8 +59,8 @@ export class Vpcctl {
 
   /**
    * Apply any mutation of the desired state through the one path to the
-   * kernel. What the mutation newly claims on the host (a VPC, a public
-   * subnet) is checked against the host's routes before anything is
+   * kernel. What the mutation newly claims on the machine (a VPC, a public
+   * subnet) is checked against the machine's routes before anything is
    * planned; `root` reads the machine's network once for the whole command,
    * and `at` names where a claim came from (a topology path).
    */
