@@ -6,7 +6,7 @@ import { type NftObject, accept, chain, counter, ctState, drop, iif, masquerade,
 const GATEWAY_LINKS = linksNamed(GATEWAY_LINK_PREFIX);
 
 /**
- * vpcctl's only firewall change on the host: its own `inet vpcctl` table.
+ * vpcctl's only firewall change in the root namespace (the machine's): its own `inet vpcctl` table.
  * It masquerades the transit pool out of each uplink, keeps VPCs from
  * reaching each other through the host, and keeps subnet hosts from opening
  * connections to the host itself. Nobody else's table is read or touched.

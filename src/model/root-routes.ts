@@ -1,6 +1,6 @@
 /**
- * What the host's own network forbids a VPC to use, as pure logic over a
- * snapshot of the host (links, addresses, routes of every table, the
+ * What the machine's own network (its root namespace) forbids a VPC to use,
+ * as pure logic over a snapshot of it (links, addresses, routes of every table, the
  * tables its rules look up): a VPC or public subnet must not overlap a
  * route vpcctl does not own (the LAN, a VPN, another tool's network), the
  * networks of its uplink, or vpcctl's transit pool. Taking such a route
@@ -31,7 +31,7 @@ const PROTOCOLS: Record<number, string> = {
 };
 const TABLE_NAMES: Record<number, string> = { [TABLE.DEFAULT]: 'default', [TABLE.MAIN]: 'main', [TABLE.LOCAL]: 'local' };
 
-/** vpcctl's own host links: its gateway veths, named vg-<hex> and tagged (a name alone could be anyone's). */
+/** vpcctl's own links in the root namespace: its gateway veths, named vg-<hex> and tagged (a name alone could be anyone's). */
 export const isOwnLink = (l: RootLink): boolean => isGatewayLinkName(l.name) && !!l.alias && parseTag(l.alias) !== null;
 
 /**
@@ -70,7 +70,7 @@ export function networkOf(address: string): Cidr {
   return { network: (host & mask) >>> 0, prefix };
 }
 
-/** Every constraint the host puts on CIDRs: foreign routes, the uplinks' networks, the transit pool. */
+/** Every constraint the machine puts on CIDRs: foreign routes, the uplinks' networks, the transit pool. */
 export function rootConstraints(net: RootNet, opts: { transitPool: string; uplinks: Iterable<string> }): Constraint[] {
   // Routes first: they name the device and the protocol (the uplink's own network is a `proto kernel` route).
   const out: Constraint[] = constrainingRoutes(net).map((r) => ({ cidr: parseCidr(r.dst), text: `the host route ${describeRoute(r)}` }));
@@ -85,7 +85,7 @@ export function rootConstraints(net: RootNet, opts: { transitPool: string; uplin
   return out;
 }
 
-/** The interface of the host's default route in the main table (lowest metric first), or null. */
+/** The interface of the machine's default route in the main table (lowest metric first), or null. */
 export function defaultRouteDev(net: RootNet): string | null {
   const defaults = net.routes
     .filter((r) => r.dst === 'default' && r.table === TABLE.MAIN && r.kind === 1 && r.dev)
@@ -104,7 +104,7 @@ export function checkUplinkLink(net: RootNet, name: string): void {
   if (!net.addrs.some((a) => a.dev === name)) bad('has no IPv4 address');
 }
 
-// --- Claims: what a change would newly put on the host's routing table --------
+// --- Claims: what a change would newly put on the machine's routing table --------
 
 /** A VPC's CIDR and uplink and its public subnets, as they were before a change. */
 export type Footprint = Map<string, { cidr: string; uplink: string | null; publics: Set<string> }>;

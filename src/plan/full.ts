@@ -43,8 +43,8 @@ export function vpcParts(state: State, vpc: VpcState): Part[] {
 }
 
 /**
- * Routes the host keeps to public subnets: only for VPCs whose CIDR overlaps
- * no other VPC's, since the host has one routing table for all of them.
+ * Routes the root namespace keeps to public subnets: only for VPCs whose CIDR overlaps
+ * no other VPC's, since the machine has one routing table for all of them.
  */
 export function rootRoutes(state: State): Map<string, { vpc: VpcState; cidr: string; subnet: string }> {
   const vpcs = Object.values(state.vpcs);
@@ -60,7 +60,7 @@ export function rootRoutes(state: State): Map<string, { vpc: VpcState; cidr: str
   return out;
 }
 
-/** The host level of a state made from nothing: routes to public subnets, vpcctl's table, ip_forward. */
+/** The root level of a state made from nothing: routes to public subnets, vpcctl's table, ip_forward. */
 function rootParts(state: State, wanted: (vpc: string) => boolean): Part[] {
   const parts: Part[] = [];
   for (const [cidr, r] of rootRoutes(state)) {
@@ -76,7 +76,7 @@ function rootParts(state: State, wanted: (vpc: string) => boolean): Part[] {
 
 /**
  * The full plan of `state`, or of the VPCs in `only` (with their peerings
- * and the host level): what a command touching those VPCs verifies.
+ * and the root level): what a command touching those VPCs verifies.
  */
 export function fullPlan(state: State, only?: ReadonlySet<string>): FullPlan {
   const parts: Part[] = [];

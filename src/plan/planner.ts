@@ -175,7 +175,7 @@ function keptSubnets(current: State, desired: State, vpc: string): SubnetState[]
   });
 }
 
-/** The host's table, its routes to public subnets, and ip_forward. */
+/** The root namespace's table, its routes to public subnets, and ip_forward. */
 function rootLevel(current: State, desired: State, kernel: KernelView, rebuilt: Set<string>): Op[] {
   const ops: Op[] = [];
   const before = rootRoutes(current);
