@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
 import { Vpcctl } from '../api/vpcctl.js';
-import { kernel, native } from '../native.js';
 import { hostNs, routerNs } from '../model/names.js';
 import { SIM, buildSimInternet } from '../sim/internet.js';
 import { renderMatrix } from './matrix.js';
@@ -35,7 +34,6 @@ const say = (text: string) => console.log(`    ${text}`);
 export async function demo(opts: { keep: boolean }): Promise<number> {
   if (process.env.VPCCTL_SANDBOX !== '1') return inSandbox(opts.keep ? ['--keep'] : []);
   const v = new Vpcctl();
-  const n = await native();
   const matrix = async () => console.log(renderMatrix(await v.connectivityMatrix(), process.stdout.isTTY === true));
   const probe = async (vpc: string, from: string, to: string, port?: number, toVpc?: string) => {
     const r = await v.testConnectivity({ vpc, fromSubnet: from, toSubnet: to, toVpc, port });
@@ -44,7 +42,7 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
     return r.reachable;
   };
   const fetchFrom = async (vpc: string, subnet: string) => {
-    const code = await kernel(n.runInNetns(hostNs(vpc, subnet), [process.execPath, APP_FETCH, `http://${SIM.serverAddress}/`]));
+    const code = await v.exec({ vpc, subnet }, [process.execPath, APP_FETCH, `http://${SIM.serverAddress}/`]);
     say(`${vpc}/${subnet} fetching http://${SIM.serverAddress}/ : ${code === 0 ? pc.green('ok') : pc.red('no internet')}`);
   };
 
