@@ -77,13 +77,17 @@ async function unchangedSince(store: StateStore, engine: Engine, document: strin
   const last = state.lastApply;
   if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0) return null;
   if (last.document !== document) return null;
+  // Deep drift too: an unchanged file repairs whatever changed behind
+  // vpcctl's back. Started first: the native threads read the namespaces
+  // while this one does the cheaper checks below.
+  const drift = findDrift(state, undefined, store.dir);
+  drift.catch(() => {}); // awaited below unless a cheaper check already failed
   const view = await engine.kernelView();
   if (Object.keys(state.vpcs).length > 0 && view.hostForward !== '1') return null;
   for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;
   const apps = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps));
   if (!apps.every((a) => alive(a.pid))) return null;
-  // Deep drift too: an unchanged file repairs whatever changed behind vpcctl's back.
-  if ((await findDrift(state, undefined, store.dir)).length > 0) return null;
+  if ((await drift).length > 0) return null;
   return {
     changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
     elapsedMs: elapsed(), warnings: [], value: undefined, appsStarted: [],

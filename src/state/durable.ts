@@ -1,7 +1,7 @@
 import {
-  closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync,
+  closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /**
  * Durable replacement of a small file, with the previous version kept as a
@@ -37,6 +37,35 @@ export const sameFile = (a: FileId | null, b: FileId | null): boolean =>
   !!a && !!b && a.ino === b.ino && a.dev === b.dev;
 
 const tempName = (path: string) => `${path}.tmp-${process.pid}`;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Temporary files of `path` left by runs that died between creating and
+ * renaming them (a crash, a kill -9): removed, so that they do not pile up
+ * beside the state. A temporary file of a live process is its own.
+ */
+function removeStaleTemps(path: string): void {
+  const prefix = `${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) unlinkQuietly(join(dirname(path), name));
+  }
+}
 
 function unlinkQuietly(path: string): void {
   try {
@@ -95,6 +124,7 @@ function relink(from: string, to: string): void {
 export function replaceFile(path: string, text: string, opts: { mode?: number; backup?: string } = {}): void {
   const tmp = tempName(path);
   unlinkQuietly(tmp); // a leftover of a run of the same pid that crashed
+  removeStaleTemps(path);
   try {
     writeComplete(tmp, Buffer.from(text), opts.mode ?? 0o600);
     if (opts.backup && fileId(path)) relink(path, opts.backup);

@@ -120,3 +120,18 @@ test('store: an unreadable state is a one-line STATE error naming the file and h
   writeFileSync(store.file, JSON.stringify({ version: 1, transitPool: '100.64.0.0/16', vpcs: {}, peerings: [] }));
   t.deepEqual((await store.read()).pending, []);
 });
+
+test('store: temporary state files of runs that died are removed by the next write; a live process keeps its own', async (t) => {
+  const d = dir();
+  const store = new StateStore(d);
+  // No process has pid 2^22 + 1 (above the kernel's pid_max ceiling); pid 1 is always alive.
+  const dead = join(d, `state.json.tmp-${(1 << 22) + 1}`);
+  const live = join(d, 'state.json.tmp-1');
+  const other = join(d, 'notes.tmp-7');
+  for (const f of [dead, live, other]) writeFileSync(f, 'partial');
+  await store.write(sample());
+  t.false(existsSync(dead));
+  t.true(existsSync(live));
+  t.true(existsSync(other));
+  t.deepEqual(readdirSync(d).filter((n) => n.includes('.tmp-')).sort(), ['notes.tmp-7', 'state.json.tmp-1']);
+});

@@ -165,9 +165,10 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
     })
     .map_err(ctx("address dump"))?;
 
-    // struct rtmsg, AF_INET.
+    // struct rtmsg, AF_INET, rtm_table main (a filter: the socket is strict).
     let mut rtmsg = [0u8; 12];
     rtmsg[0] = libc::AF_INET as u8;
+    rtmsg[4] = libc::RT_TABLE_MAIN;
     s.request(nlsock::RTM_GETROUTE, true, &rtmsg, |_, m| {
         snap.routes
             .extend(rtparse::route(m, |i| by_index.get(&i).cloned()));

@@ -162,21 +162,16 @@ fn observe_all(
         if failure.lock().unwrap().is_some() {
             break;
         }
-        let snap = if !ns.is_empty() && !netns::exists(ns) {
-            Ok(None)
-        } else {
-            visitor
-                .run_in(ns, || observe::observe_here(need, opts.timeout, &proc_sys))
-                .and_then(|r| r.map_err(|e| Error::os(format!("verify {}", at(ns)), e)))
-                .map(Some)
-        };
+        let snap = visitor
+            .visit(ns, || observe::observe_here(need, opts.timeout, &proc_sys))
+            .and_then(|r| r.transpose().map_err(|e| Error::os(format!("verify {}", at(ns)), e)));
         match snap {
-            // Deleted between the check and the visit: as good as absent.
-            Err(_) if !ns.is_empty() && !netns::exists(ns) => {
-                out.lock().unwrap().insert(ns.clone(), None);
-            }
             Ok(s) => {
                 out.lock().unwrap().insert(ns.clone(), s);
+            }
+            // Deleted while being read: as good as absent.
+            Err(_) if !ns.is_empty() && !netns::exists(ns) => {
+                out.lock().unwrap().insert(ns.clone(), None);
             }
             Err(e) => {
                 failure.lock().unwrap().get_or_insert(e);
