@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 #[macro_use]
 mod common;
 
-
 /// A veth `ns_a`/`dev_a` (10.77.N.1/24) <-> `ns_b`/eth0 (10.77.N.2/24), both namespaces fresh.
 async fn pair(ns_a: &str, ns_b: &str, dev_a: &str, n: u8) -> rtnetlink::Handle {
     netns::add(ns_a).unwrap();
@@ -631,7 +630,7 @@ async fn executor_timeout_leaves_nothing_behind() {
                 timed_out += 1;
             }
         }
-        let one = exec::run_one(
+        let one = exec::execute_one(
             &plan::Op::NetnsAdd {
                 ns: ns.clone(),
                 tag: String::new(),
@@ -826,7 +825,10 @@ async fn route_add_never_takes_another_devices_route() {
         dev: Some("rx-b".into()),
         ..Default::default()
     };
-    let err = route::add(&h, "nk-rx", &ours).await.unwrap_err().to_string();
+    let err = route::add(&h, "nk-rx", &ours)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("the route 10.86.0.0/16 dev rx-a is there and not on rx-b"),
         "{err}"
@@ -851,22 +853,30 @@ async fn route_add_never_takes_another_devices_route() {
     assert!(err.contains("refusing to replace"), "{err}");
     let routes = route::list(&h, "nk-rx").await.unwrap();
     assert!(routes.contains(&theirs), "{routes:?}");
-    assert!(!routes.iter().any(|r| r.dst == "10.85.0.0/16"), "{routes:?}");
+    assert!(
+        !routes.iter().any(|r| r.dst == "10.85.0.0/16"),
+        "{routes:?}"
+    );
 
     // All tables, with what tells whose a route is: an address gives a
     // `proto kernel` route in main and a `local` one in the local table.
-    assert!(addr::add(&h, "nk-rx", "rx-a", "10.84.0.1/24").await.unwrap());
+    assert!(addr::add(&h, "nk-rx", "rx-a", "10.84.0.1/24")
+        .await
+        .unwrap());
     let all = route::list_all(&h, "nk-rx").await.unwrap();
     assert!(
-        all.iter().any(|r| r.dst == "10.86.0.0/16" && r.table == 254 && r.kind == 1),
+        all.iter()
+            .any(|r| r.dst == "10.86.0.0/16" && r.table == 254 && r.kind == 1),
         "{all:?}"
     );
     assert!(
-        all.iter().any(|r| r.dst == "10.84.0.0/24" && r.table == 254 && r.protocol == 2),
+        all.iter()
+            .any(|r| r.dst == "10.84.0.0/24" && r.table == 254 && r.protocol == 2),
         "{all:?}"
     );
     assert!(
-        all.iter().any(|r| r.dst == "10.84.0.1/32" && r.table == 255 && r.kind == 2),
+        all.iter()
+            .any(|r| r.dst == "10.84.0.1/32" && r.table == 255 && r.kind == 2),
         "{all:?}"
     );
     drop(h);

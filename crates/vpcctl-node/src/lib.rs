@@ -38,7 +38,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn run(op: Op) -> Result<()> {
-    exec::run_one(&op, exec::Options::default().timeout)
+    exec::execute_one(&op, exec::Options::default().timeout)
         .await
         .map_err(err)
 }
