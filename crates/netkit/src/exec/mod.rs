@@ -4,6 +4,7 @@
 //!
 //! One file per job:
 //! - [`schedule`]: dependency order, concurrency, the first failure;
+//! - [`graph`]: which earlier ops each op must wait for;
 //! - [`dispatch`]: what each op does to the kernel, and its undo;
 //! - [`fuse`]: setting up a new namespace in the thread visit that makes it;
 //! - [`nftctx`]: nft contexts per namespace and the nftables generations;
@@ -28,6 +29,7 @@ use crate::{
 mod deadline;
 mod dispatch;
 mod fuse;
+pub mod graph;
 mod links;
 mod nftctx;
 mod nfttable;

@@ -9,13 +9,14 @@ use futures::{stream::FuturesUnordered, StreamExt};
 use super::{
     deadline::{apply_with_deadline, Ran},
     fuse::fusable,
+    graph::dependencies,
     rollback::roll_back,
     state::Exec,
     Options, Report, Undo,
 };
 use crate::{
     error::{Error, Result},
-    plan::{self, Op},
+    plan::Op,
 };
 
 /// Runs `ops` (see docs/plan-ops.md). On the first failure no new op starts,
@@ -31,7 +32,7 @@ pub async fn execute(
     let fault_at = opts
         .fault_at
         .or_else(|| std::env::var("VPCCTL_FAULT_AT").ok()?.parse().ok());
-    let deps = plan::dependencies(ops);
+    let deps = dependencies(ops);
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents = vec![Vec::new(); ops.len()];
     for (i, d) in deps.iter().enumerate() {
