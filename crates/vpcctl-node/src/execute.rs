@@ -10,7 +10,10 @@ use napi::{
 use napi_derive::napi;
 use netkit::{exec, plan};
 
-use crate::common::{err, Result};
+use crate::{
+    common::{err, Result},
+    progress::Throttle,
+};
 
 #[napi(object)]
 pub struct ExecuteOptions {
@@ -73,9 +76,8 @@ pub async fn execute(
             .timeout_ms
             .map_or(opts.timeout, |ms| Duration::from_millis(ms.into()));
     }
-    // Each call crosses into JS: at most every ~1% of the plan or 50 ms,
-    // and always the last one.
-    let throttle = exec::ProgressThrottle::default();
+    // netkit reports every op; each call crosses into JS (see progress.rs).
+    let throttle = Throttle::default();
     let progress = move |done: usize, total: usize| {
         if let Some(cb) = on_progress.as_ref().filter(|_| throttle.pass(done, total)) {
             cb.call(

@@ -17,6 +17,7 @@ pub mod netns;
 pub mod netview;
 pub mod nft;
 pub mod probe;
+mod progress;
 pub mod route;
 pub mod sockdiag;
 pub mod sysctl;
