@@ -106,7 +106,8 @@ impl Exec {
                     .links
                     .get(&self.conns, ns, dev, || op.to_string())
                     .await?;
-                let added = addr::add_at(&self.conns.get(ns).await?, ns, dev, index, cidr).await?;
+                let added =
+                    addr::add(&self.conns.get(ns).await?, ns, dev, Some(index), cidr).await?;
                 added
                     .then(|| {
                         Undo::here(Op::AddrDel {
@@ -138,7 +139,7 @@ impl Exec {
                     ),
                     None => None,
                 };
-                let replaced = route::add_at(&self.conns.get(ns).await?, ns, r, index).await?;
+                let replaced = route::add(&self.conns.get(ns).await?, ns, r, index).await?;
                 Undo::here(match replaced {
                     // Put back the route this one took over.
                     Some(old) => Op::RouteAdd {

@@ -5,7 +5,7 @@
 
 use std::{collections::HashMap, sync::Mutex};
 
-use crate::{addr, conn::Conns, error::Result};
+use crate::{conn::Conns, error::Result, link};
 
 #[derive(Default)]
 pub(super) struct LinkIndexes(Mutex<HashMap<(String, String), u32>>);
@@ -24,7 +24,7 @@ impl LinkIndexes {
         if let Some(&i) = self.0.lock().unwrap().get(&key) {
             return Ok(i);
         }
-        let i = addr::index_of(&conns.get(ns).await?, ns, dev, what).await?;
+        let i = link::index_of(&conns.get(ns).await?, ns, dev, what).await?;
         self.0.lock().unwrap().insert(key, i);
         Ok(i)
     }
