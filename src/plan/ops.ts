@@ -1,6 +1,6 @@
 /**
  * Plan operations: the contract between the planner and the native executor.
- * docs/plan-ops.md describes their effect and undo; crates/netkit/src/plan.rs
+ * docs/plan-ops.md describes their effect and undo; crates/netkit/src/plan/
  * is the Rust side. `ns: ""` is the namespace vpcctl itself runs in (the host).
  */
 export type Op =
