@@ -35,6 +35,16 @@ r_nok=$(grep -oE '[0-9]+ failed' "$log/rust.txt" | awk '{s+=$1} END {print s+0}'
 passed=$((passed + r_ok)); failed=$((failed + r_nok))
 [[ $rc == 0 || $r_nok -gt 0 ]] || { tail -30 "$log/rust.txt"; failed=$((failed + 1)); }
 
+# The binding's own unit tests (pure logic such as the progress throttle;
+# nothing here touches the kernel, so no sandbox).
+echo "== vpcctl-node (Rust binding, unit)"
+cargo test --release -p vpcctl-node -q >"$log/rust-node.txt" 2>&1; rc=$?
+grep -E '^test result|FAILED|panicked' "$log/rust-node.txt"
+r_ok=$(grep -oE '[0-9]+ passed' "$log/rust-node.txt" | awk '{s+=$1} END {print s+0}')
+r_nok=$(grep -oE '[0-9]+ failed' "$log/rust-node.txt" | awk '{s+=$1} END {print s+0}')
+passed=$((passed + r_ok)); failed=$((failed + r_nok))
+[[ $rc == 0 || $r_nok -gt 0 ]] || { tail -30 "$log/rust-node.txt"; failed=$((failed + 1)); }
+
 # package.test.ts installs the packed package offline inside a sandbox (no
 # network there): npm's cache must already hold the metadata and tarballs of
 # its dependencies, which `npm ci` alone does not put there on a fresh machine.

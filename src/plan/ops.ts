@@ -3,7 +3,7 @@ import { ROOT_NS } from '../model/names.js';
 
 /**
  * Plan operations: the contract between the planner and the native executor.
- * docs/plan-ops.md describes their effect and undo; crates/netkit/src/plan.rs
+ * docs/plan-ops.md describes their effect and undo; crates/netkit/src/plan/
  * is the Rust side. `ns: ""` (ROOT_NS) is the namespace vpcctl itself runs in: the machine's.
  */
 export type Op =

@@ -30,38 +30,16 @@ fn parse(what: impl Fn() -> String, cidr: &str) -> Result<Cidr> {
     cidr.parse::<Cidr>().map_err(|e| Error::msg(what(), e))
 }
 
-/// Index of `dev`, or ENODEV naming the device.
-pub(crate) async fn index_of(
-    h: &Handle,
-    ns: &str,
-    dev: &str,
-    what: impl Fn() -> String,
-) -> Result<u32> {
-    match link::get(h, ns, dev).await? {
-        Some(l) => Ok(l.index),
-        None => Err(Error::os(
-            what(),
-            std::io::Error::from_raw_os_error(libc::ENODEV),
-        )),
-    }
-}
-
-/// Adds `cidr` to `dev`. Returns false if it was already there (success,
-/// but nothing to undo).
-pub async fn add(h: &Handle, ns: &str, dev: &str, cidr: &str) -> Result<bool> {
+/// Adds `cidr` to `dev`, whose index the caller may know already (the
+/// executor caches them; looked up if None). Returns false if it was
+/// already there (success, but nothing to undo).
+pub async fn add(h: &Handle, ns: &str, dev: &str, index: Option<u32>, cidr: &str) -> Result<bool> {
     let what = || describe("addrAdd", ns, dev, cidr);
     let c = parse(what, cidr)?;
-    let index = index_of(h, ns, dev, what).await?;
-    add_parsed(h, index, c, what).await
-}
-
-/// [`add`] on a device whose index the caller knows (`dev` names it in errors).
-pub async fn add_at(h: &Handle, ns: &str, dev: &str, index: u32, cidr: &str) -> Result<bool> {
-    let what = || describe("addrAdd", ns, dev, cidr);
-    add_parsed(h, index, parse(what, cidr)?, what).await
-}
-
-async fn add_parsed(h: &Handle, index: u32, c: Cidr, what: impl Fn() -> String) -> Result<bool> {
+    let index = match index {
+        Some(i) => i,
+        None => link::index_of(h, ns, dev, what).await?,
+    };
     match h
         .address()
         .add(index, c.addr.into(), c.len)

@@ -3,13 +3,13 @@
 
 use std::{
     collections::HashMap,
-    os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd},
+    os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd},
     sync::{Arc, Mutex},
 };
 
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, TokioSocket};
 use rtnetlink::{
-    packet_core::{NetlinkMessage, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST},
+    packet_core::{NetlinkMessage, NLM_F_ACK, NLM_F_REQUEST},
     packet_route::RouteNetlinkMessage,
     Handle,
 };
@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::{
     error::{in_ns, Context, Result},
-    netns,
+    netns, nlsock,
 };
 
 /// Opens a NETLINK_ROUTE socket on the calling thread; the socket belongs to
@@ -37,47 +37,11 @@ pub fn route_socket() -> std::io::Result<OwnedFd> {
 pub fn request_sync(fd: &OwnedFd, msg: RouteNetlinkMessage) -> std::io::Result<()> {
     let mut m = NetlinkMessage::from(msg);
     m.header.flags = NLM_F_REQUEST | NLM_F_ACK;
-    m.header.sequence_number = 1;
     m.finalize();
     let mut buf = vec![0u8; m.buffer_len()];
     m.serialize(&mut buf);
-    let fd = fd.as_raw_fd();
-    // SAFETY: plain send/recv on an open socket with buffers we own.
-    let sent = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), 0) };
-    if sent < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
     let mut rx = vec![0u8; 8192];
-    loop {
-        let n = unsafe { libc::recv(fd, rx.as_mut_ptr().cast(), rx.len(), 0) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        // Replies: nlmsghdr (len u32, type u16, flags u16, seq u32, pid u32);
-        // an NLMSG_ERROR carries the errno (0 = ack) right after it.
-        let (n, mut off) = (n as usize, 0);
-        while off + 16 <= n {
-            let word = |at: usize| u32::from_ne_bytes(rx[at..at + 4].try_into().unwrap());
-            let len = word(off) as usize;
-            let kind = u16::from_ne_bytes(rx[off + 4..off + 6].try_into().unwrap());
-            if kind == NLMSG_ERROR && word(off + 8) == 1 && off + 20 <= n {
-                let code = word(off + 16) as i32;
-                return if code == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::from_raw_os_error(-code))
-                };
-            }
-            if len < 16 {
-                break;
-            }
-            off += (len + 3) & !3;
-        }
-    }
+    nlsock::exchange(fd.as_fd(), &mut buf, 1, &mut rx, |_, _| {})
 }
 
 /// Wraps a socket from [`route_socket`] into a Handle and spawns its

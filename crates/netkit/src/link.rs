@@ -166,6 +166,18 @@ pub async fn get(h: &Handle, ns: &str, name: &str) -> Result<Option<LinkInfo>> {
     }
 }
 
+/// The index of link `dev`, or ENODEV under `what` (the operation that
+/// needs it) if there is none.
+pub async fn index_of(h: &Handle, ns: &str, dev: &str, what: impl Fn() -> String) -> Result<u32> {
+    match get(h, ns, dev).await? {
+        Some(l) => Ok(l.index),
+        None => Err(crate::Error::os(
+            what(),
+            std::io::Error::from_raw_os_error(libc::ENODEV),
+        )),
+    }
+}
+
 pub async fn list(h: &Handle, ns: &str) -> Result<Vec<LinkInfo>> {
     let msgs: Vec<LinkMessage> = h
         .link()

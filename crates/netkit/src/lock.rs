@@ -5,32 +5,24 @@
 
 use std::{
     fs::{File, OpenOptions},
-    io::{self, Read, Seek, Write},
-    os::{fd::AsRawFd, unix::fs::OpenOptionsExt},
+    io::{Read, Seek, Write},
+    os::unix::fs::OpenOptionsExt,
     thread,
     time::{Duration, Instant},
 };
 
-use crate::error::{Error, Result};
+use nix::{
+    errno::Errno,
+    fcntl::{Flock, FlockArg},
+};
+
+use crate::error::{Context, Error, Result};
 
 /// Held until dropped. The file (created with mode 0600) holds the pid of the
 /// holder, for the message of whoever waits in vain.
 #[derive(Debug)]
 pub struct FileLock {
-    _file: File,
-}
-
-fn try_lock(file: &File) -> io::Result<bool> {
-    // SAFETY: flock on a descriptor this function's caller owns.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EWOULDBLOCK) => Ok(false),
-        Some(libc::EINTR) => try_lock(file),
-        _ => Err(e),
-    }
+    _file: Flock<File>,
 }
 
 /// Takes the lock on `path`, waiting up to `timeout` for its holder.
@@ -38,7 +30,7 @@ fn try_lock(file: &File) -> io::Result<bool> {
 pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
     let what = || format!("lock {path}");
     // O_CLOEXEC (std's default): processes spawned while it is held must not inherit it.
-    let mut file = OpenOptions::new()
+    let mut open = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
@@ -46,12 +38,18 @@ pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
         .mode(0o600)
         .open(path)
         .map_err(|e| Error::os(what(), e))?;
+    // Polled, not a blocking flock: a wait must end after `timeout`.
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
-    while !try_lock(&file).map_err(|e| Error::os(what(), e))? {
+    let mut file = loop {
+        match Flock::lock(open, FlockArg::LockExclusiveNonblock) {
+            Ok(locked) => break locked,
+            Err((f, Errno::EWOULDBLOCK | Errno::EINTR)) => open = f,
+            Err((_, e)) => return Err(e).ctx(what),
+        }
         if start.elapsed() >= timeout {
             let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
+            let _ = open.read_to_string(&mut holder);
             let by = match holder.trim() {
                 "" => String::new(),
                 pid => format!(" by pid {pid}"),
@@ -63,7 +61,7 @@ pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
         }
         thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
-    }
+    };
     // Best effort: the pid is only for messages.
     let _ = file.set_len(0);
     let _ = file.rewind();

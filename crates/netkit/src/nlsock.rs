@@ -3,19 +3,22 @@
 //! timeout (an overrun is an error, not a hang). Used where a thread visits
 //! a namespace to read several things at once (verify): no async runtime,
 //! no extra thread hop. Also the two reads rtnetlink crates lack:
-//! RTM_GETNETCONF and nftables' NFT_MSG_GETGEN.
+//! RTM_GETNETCONF and nftables' NFT_MSG_GETGEN. [`exchange`] is netkit's
+//! one blocking send/receive loop: the setup of a new namespace
+//! (conn::request_sync) and sock_diag use it too.
 
 use std::{
     io,
-    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd},
     time::Duration,
 };
 
 const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_DUMP: u16 = 0x300;
+pub const NLM_F_REQUEST: u16 = 1;
+pub const NLM_F_ACK: u16 = 4;
+pub const NLM_F_DUMP: u16 = 0x300;
 
 pub const RTM_GETLINK: u16 = 18;
 pub const RTM_GETADDR: u16 = 22;
@@ -121,83 +124,12 @@ impl NlSock {
         kind: u16,
         dump: bool,
         payload: &[u8],
-        mut each: impl FnMut(u16, &[u8]),
+        each: impl FnMut(u16, &[u8]),
     ) -> io::Result<()> {
         self.seq += 1;
-        let seq = self.seq;
-        let len = NLMSG_HDRLEN + payload.len();
-        let mut m = Vec::with_capacity(len);
-        m.extend_from_slice(&(len as u32).to_ne_bytes());
-        m.extend_from_slice(&kind.to_ne_bytes());
         let flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { 0 };
-        m.extend_from_slice(&flags.to_ne_bytes());
-        m.extend_from_slice(&seq.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m.extend_from_slice(payload);
-        let fd = self.fd.as_raw_fd();
-        // SAFETY: send of a buffer we own on an open socket.
-        if unsafe { libc::send(fd, m.as_ptr().cast(), m.len(), 0) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        loop {
-            // SAFETY: recv into our buffer.
-            let n = unsafe {
-                libc::recv(
-                    fd,
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    libc::MSG_TRUNC,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::Interrupted => continue,
-                    io::ErrorKind::WouldBlock => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "netlink read timed out",
-                        ))
-                    }
-                    _ => return Err(e),
-                }
-            }
-            let n = n as usize;
-            if n > self.buf.len() {
-                return Err(io::Error::other("netlink reply larger than the buffer"));
-            }
-            let mut off = 0;
-            while off + NLMSG_HDRLEN <= n {
-                let b = &self.buf[off..n];
-                let mlen = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
-                if mlen < NLMSG_HDRLEN || mlen > b.len() {
-                    return Err(io::Error::other("malformed netlink reply"));
-                }
-                let mtype = u16::from_ne_bytes(b[4..6].try_into().unwrap());
-                let mseq = u32::from_ne_bytes(b[8..12].try_into().unwrap());
-                off += (mlen + 3) & !3;
-                if mseq != seq {
-                    continue; // a late reply to an earlier request
-                }
-                match mtype {
-                    NLMSG_DONE => return Ok(()),
-                    NLMSG_ERROR => {
-                        let code = i32::from_ne_bytes(b[16..20].try_into().unwrap());
-                        return if code == 0 {
-                            Ok(())
-                        } else {
-                            Err(io::Error::from_raw_os_error(-code))
-                        };
-                    }
-                    _ => {
-                        each(mtype, &b[..mlen]);
-                        if !dump {
-                            return Ok(());
-                        }
-                    }
-                }
-            }
-        }
+        let mut m = message(kind, flags, payload);
+        exchange(self.fd.as_fd(), &mut m, self.seq, &mut self.buf, each)
     }
 
     /// The IPv4 devconf of `ifindex` (or [`NETCONF_ALL`], [`NETCONF_DEFAULT`])
@@ -218,6 +150,102 @@ impl NlSock {
             }
         })?;
         Ok(out)
+    }
+}
+
+/// A netlink message: header (length, `kind`, `flags`, sequence 0, port 0)
+/// and `payload`.
+pub fn message(kind: u16, flags: u16, payload: &[u8]) -> Vec<u8> {
+    let len = NLMSG_HDRLEN + payload.len();
+    let mut m = Vec::with_capacity(len);
+    m.extend_from_slice(&(len as u32).to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
+    m.extend_from_slice(&flags.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(payload);
+    m
+}
+
+/// The one send/receive loop of netkit's blocking netlink sockets. Sends
+/// `msg` (a whole message, see [`message`]) on `fd` with sequence number
+/// `seq`, then hands each reply to that request, whole, to `each` until a
+/// dump is done (NLMSG_DONE) or, for a request that is no dump, its one
+/// reply came: an answer, or the ack (NLMSG_ERROR 0) NLM_F_ACK asks for.
+/// An NLMSG_ERROR reply with an errno becomes that error; replies to other
+/// sequence numbers (late ones) are skipped. `buf` receives; a reply
+/// larger than it is an error. A receive timeout set on the socket makes a
+/// silent kernel an error ("timed out"), not a hang.
+pub fn exchange(
+    fd: BorrowedFd<'_>,
+    msg: &mut [u8],
+    seq: u32,
+    buf: &mut [u8],
+    mut each: impl FnMut(u16, &[u8]),
+) -> io::Result<()> {
+    msg[8..12].copy_from_slice(&seq.to_ne_bytes());
+    let flags = u16::from_ne_bytes([msg[6], msg[7]]);
+    let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+    let fd = fd.as_raw_fd();
+    // SAFETY: send of a buffer we own on an open socket.
+    if unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    loop {
+        // SAFETY: recv into a buffer we own; MSG_TRUNC reports the real
+        // length of a datagram that did not fit.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "netlink read timed out",
+                    ))
+                }
+                _ => return Err(e),
+            }
+        }
+        let n = n as usize;
+        if n == 0 {
+            return Ok(()); // nothing more will come
+        }
+        if n > buf.len() {
+            return Err(io::Error::other("netlink reply larger than the buffer"));
+        }
+        let mut off = 0;
+        while off + NLMSG_HDRLEN <= n {
+            let b = &buf[off..n];
+            let mlen = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
+            if mlen < NLMSG_HDRLEN || mlen > b.len() {
+                return Err(io::Error::other("malformed netlink reply"));
+            }
+            let mtype = u16::from_ne_bytes(b[4..6].try_into().unwrap());
+            let mseq = u32::from_ne_bytes(b[8..12].try_into().unwrap());
+            off += (mlen + 3) & !3;
+            if mseq != seq {
+                continue; // a late reply to an earlier request
+            }
+            match mtype {
+                NLMSG_DONE => return Ok(()),
+                NLMSG_ERROR if mlen >= NLMSG_HDRLEN + 4 => {
+                    let code = i32::from_ne_bytes(b[16..20].try_into().unwrap());
+                    return if code == 0 {
+                        Ok(())
+                    } else {
+                        Err(io::Error::from_raw_os_error(-code))
+                    };
+                }
+                _ => {
+                    each(mtype, &b[..mlen]);
+                    if !dump {
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
 }
 

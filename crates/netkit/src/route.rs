@@ -12,7 +12,6 @@ use rtnetlink::{Handle, RouteMessageBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    addr::index_of,
     cidr::Cidr,
     error::{in_ns, Context, Error, Result},
     link,
@@ -70,7 +69,7 @@ impl Route {
         what: &impl Fn() -> String,
     ) -> Result<Option<u32>> {
         match &self.dev {
-            Some(dev) => Ok(Some(index_of(h, ns, dev, what).await?)),
+            Some(dev) => Ok(Some(link::index_of(h, ns, dev, what).await?)),
             None => Ok(None),
         }
     }
@@ -111,13 +110,8 @@ impl Route {
 }
 
 /// Adds the route, or replaces the one with the same destination; returns
-/// the route it replaced (see [`add_at`]).
-pub async fn add(h: &Handle, ns: &str, r: &Route) -> Result<Option<Route>> {
-    let index = r.dev_index(h, ns, &|| r.describe("routeAdd", ns)).await?;
-    add_at(h, ns, r, index).await
-}
-
-/// [`add`] with the index of `r.dev` known to the caller. The route is
+/// the route it replaced. `dev_index` is the index of `r.dev` if the caller
+/// knows it already (the executor caches them; looked up if None). The route is
 /// first added exclusively (NLM_F_EXCL): the common case, a new route,
 /// costs one request. Only when one with the same destination is there
 /// (EEXIST) is that one looked at: if it goes out of the same device (the
@@ -126,13 +120,12 @@ pub async fn add(h: &Handle, ns: &str, r: &Route) -> Result<Option<Route>> {
 /// another device, or on none (a blackhole, a multipath route), belongs to
 /// someone else: it is never taken over, and the add fails, naming it. The returned route is spelled as the listing spells it:
 /// destination, gateway, device, onlink, source.
-pub async fn add_at(
-    h: &Handle,
-    ns: &str,
-    r: &Route,
-    dev_index: Option<u32>,
-) -> Result<Option<Route>> {
+pub async fn add(h: &Handle, ns: &str, r: &Route, dev_index: Option<u32>) -> Result<Option<Route>> {
     let what = || r.describe("routeAdd", ns);
+    let dev_index = match dev_index {
+        Some(i) => Some(i),
+        None => r.dev_index(h, ns, &what).await?,
+    };
     let msg = r.message_at(dev_index, &what)?.build();
     let exists = match h.route().add(msg.clone()).execute().await.ctx(what) {
         Err(e) if e.errno() == Some(libc::EEXIST) => e,
@@ -183,7 +176,11 @@ pub async fn del(h: &Handle, ns: &str, r: &Route) -> Result<()> {
 
 /// The IPv4 routes of the main table.
 pub async fn list(h: &Handle, ns: &str) -> Result<Vec<Route>> {
-    Ok(list_main(h, ns).await?.into_iter().map(|(r, _)| r).collect())
+    Ok(list_main(h, ns)
+        .await?
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect())
 }
 
 /// The IPv4 unicast routes of the main table, each with its device's index.
@@ -299,7 +296,6 @@ pub(crate) fn from_message(
     r.dst = dst_text(dst, m.header.destination_prefix_length);
     Some(r)
 }
-
 
 fn table(m: &RouteMessage) -> u32 {
     m.attributes

@@ -7,20 +7,16 @@
 use std::{
     fs,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
-    os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd},
+    time::Duration,
 };
 
-use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
-use nix::sys::{socket::setsockopt, socket::sockopt::ReceiveTimeout, time::TimeVal};
-
 use crate::{
-    error::{in_ns, Context, Error, Result},
+    error::{in_ns, Context, Result},
     netns,
+    nlsock::NlSock,
 };
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const TCP_LISTEN: u32 = 10;
 const NLMSG_HDR: usize = 16;
 /// struct inet_diag_req_v2: family, protocol, ext, pad, states, then the
@@ -43,21 +39,15 @@ pub struct Listener {
     pub pids: Vec<u32>,
 }
 
-/// The request: a dump of `family` TCP sockets in LISTEN, with the source
-/// port in the socket id (the kernel skips listeners on other ports).
-fn request(family: u8, port: u16, seq: u32) -> Vec<u8> {
-    let len = NLMSG_HDR + REQ_LEN;
-    let mut b = Vec::with_capacity(len);
-    b.extend_from_slice(&(len as u32).to_ne_bytes());
-    b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-    b.extend_from_slice(&flags.to_ne_bytes());
-    b.extend_from_slice(&seq.to_ne_bytes());
-    b.extend_from_slice(&0u32.to_ne_bytes());
+/// The request (struct inet_diag_req_v2): a dump of `family` TCP sockets
+/// in LISTEN, with the source port in the socket id (the kernel skips
+/// listeners on other ports).
+fn request(family: u8, port: u16) -> Vec<u8> {
+    let mut b = Vec::with_capacity(REQ_LEN);
     b.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 0, 0]);
     b.extend_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
     b.extend_from_slice(&port.to_be_bytes()); // idiag_sport
-    b.resize(len, 0); // dport, addresses, ifindex, cookie: any
+    b.resize(REQ_LEN, 0); // dport, addresses, ifindex, cookie: any
     b
 }
 
@@ -84,76 +74,38 @@ fn parse_msg(m: &[u8]) -> Option<Listener> {
     })
 }
 
-/// Runs one dump on `fd` and collects the listeners on `port`.
-fn dump(fd: &OwnedFd, family: u8, port: u16, out: &mut Vec<Listener>) -> std::io::Result<()> {
-    let req = request(family, port, u32::from(family));
-    let raw = fd.as_raw_fd();
-    // SAFETY: plain send/recv on an open socket with buffers we own.
-    if unsafe { libc::send(raw, req.as_ptr().cast(), req.len(), 0) } < 0 {
-        return Err(std::io::Error::last_os_error());
+/// Runs one dump and collects the listeners on `port`.
+fn dump(s: &mut NlSock, family: u8, port: u16, out: &mut Vec<Listener>) -> std::io::Result<()> {
+    let r = s.request(
+        SOCK_DIAG_BY_FAMILY,
+        true,
+        &request(family, port),
+        |kind, m| {
+            // Filtered again here: the kernel's port filter is a courtesy.
+            if kind == SOCK_DIAG_BY_FAMILY {
+                out.extend(parse_msg(&m[NLMSG_HDR..]).filter(|l| l.port == port));
+            }
+        },
+    );
+    match r {
+        // IPv6 compiled out: no IPv6 listeners to report.
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) && i32::from(family) == libc::AF_INET6 => {
+            Ok(())
+        }
+        r => r,
     }
-    let mut rx = vec![0u8; 32 * 1024];
-    loop {
-        let n = unsafe { libc::recv(raw, rx.as_mut_ptr().cast(), rx.len(), 0) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        let (n, mut off) = (n as usize, 0);
-        if n == 0 {
-            return Ok(());
-        }
-        while off + NLMSG_HDR <= n {
-            let len = u32::from_ne_bytes(rx[off..off + 4].try_into().unwrap()) as usize;
-            let kind = u16::from_ne_bytes(rx[off + 4..off + 6].try_into().unwrap());
-            if len < NLMSG_HDR || off + len > n {
-                return Err(std::io::Error::other("truncated sock_diag reply"));
-            }
-            match kind {
-                NLMSG_DONE => return Ok(()),
-                NLMSG_ERROR => {
-                    let code = i32::from_ne_bytes(rx[off + 16..off + 20].try_into().unwrap());
-                    // IPv6 compiled out: no IPv6 listeners to report.
-                    if code == -libc::ENOENT && i32::from(family) == libc::AF_INET6 {
-                        return Ok(());
-                    }
-                    return Err(std::io::Error::from_raw_os_error(-code));
-                }
-                SOCK_DIAG_BY_FAMILY => {
-                    // Filtered again here: the kernel's port filter is a courtesy.
-                    if let Some(l) =
-                        parse_msg(&rx[off + NLMSG_HDR..off + len]).filter(|l| l.port == port)
-                    {
-                        out.push(l);
-                    }
-                }
-                _ => {}
-            }
-            off += (len + 3) & !3;
-        }
-    }
-}
-
-fn diag_socket() -> std::io::Result<OwnedFd> {
-    let s = Socket::new(NETLINK_SOCK_DIAG)?;
-    // SAFETY: into_raw_fd hands over sole ownership of the descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(s.into_raw_fd()) })
 }
 
 /// The TCP listeners (IPv4 and IPv6) on `port` inside netns `ns` ("" = this
 /// process's), with the pids holding each socket.
 pub fn tcp_listeners(ns: &str, port: u16) -> Result<Vec<Listener>> {
     let what = || format!("sock_diag TCP listeners on port {port}{}", in_ns(ns));
-    let fd = netns::run_in(ns, diag_socket)?.ctx(what)?;
     // A dump that never ends must become an error, not a hang.
-    setsockopt(&fd, ReceiveTimeout, &TimeVal::new(2, 0))
-        .map_err(|e| Error::os(what(), e.into()))?;
+    let open = || NlSock::open(libc::NETLINK_SOCK_DIAG, Duration::from_secs(2));
+    let mut s = netns::run_in(ns, open)?.ctx(what)?;
     let mut out = vec![];
-    dump(&fd, libc::AF_INET as u8, port, &mut out).ctx(what)?;
-    dump(&fd, libc::AF_INET6 as u8, port, &mut out).ctx(what)?;
+    dump(&mut s, libc::AF_INET as u8, port, &mut out).ctx(what)?;
+    dump(&mut s, libc::AF_INET6 as u8, port, &mut out).ctx(what)?;
     if out.is_empty() {
         return Ok(out);
     }
@@ -235,17 +187,12 @@ mod tests {
 
     #[test]
     fn request_layout() {
-        let r = request(libc::AF_INET as u8, 8080, 7);
-        assert_eq!(r.len(), 72);
-        assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()), 72);
-        assert_eq!(
-            u16::from_ne_bytes(r[4..6].try_into().unwrap()),
-            SOCK_DIAG_BY_FAMILY
-        );
-        assert_eq!(r[16], libc::AF_INET as u8);
-        assert_eq!(r[17], libc::IPPROTO_TCP as u8);
-        assert_eq!(u32::from_ne_bytes(r[20..24].try_into().unwrap()), 1 << 10);
-        assert_eq!(&r[24..26], &8080u16.to_be_bytes());
+        let r = request(libc::AF_INET as u8, 8080);
+        assert_eq!(r.len(), REQ_LEN);
+        assert_eq!(r[0], libc::AF_INET as u8);
+        assert_eq!(r[1], libc::IPPROTO_TCP as u8);
+        assert_eq!(u32::from_ne_bytes(r[4..8].try_into().unwrap()), 1 << 10);
+        assert_eq!(&r[8..10], &8080u16.to_be_bytes());
     }
 
     #[test]

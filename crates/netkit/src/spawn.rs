@@ -6,9 +6,16 @@ use std::{
     collections::HashMap,
     fs::{File, OpenOptions},
     io,
-    os::{fd::AsRawFd, unix::process::CommandExt},
+    os::{fd::BorrowedFd, unix::process::CommandExt},
     path::PathBuf,
     process::{Command, Stdio},
+};
+
+use nix::{
+    fcntl::{fcntl, FcntlArg, FdFlag},
+    sched::{setns, CloneFlags},
+    sys::prctl,
+    unistd::{setgid, setgroups, setsid, setuid, Gid, Uid},
 };
 
 use crate::{
@@ -53,20 +60,18 @@ fn command(
     } else {
         Some(netns::open(ns)?)
     };
-    // SAFETY: only async-signal-safe syscalls run between fork and exec.
+    // SAFETY: only async-signal-safe syscalls run between fork and exec
+    // (nix's calls are thin wrappers over them, allocating nothing).
     unsafe {
         cmd.pre_exec(move || {
             if let Some(f) = &ns_file {
-                if libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
+                setns(f, CloneFlags::CLONE_NEWNET)?;
             }
             // std's Command::uid/gid would drop root before pre_exec runs,
             // and setns would then fail: change identity here, after it.
             if let Some(g) = ids.gid {
-                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(g) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
+                setgroups(&[])?;
+                setgid(Gid::from_raw(g))?;
             }
             if let Some(u) = ids.uid.filter(|&u| u != 0) {
                 // Keep the permitted set across setuid, then narrow it to
@@ -74,23 +79,21 @@ fn command(
                 // unprivileged app may bind ports < 1024 in its namespace
                 // (no per-namespace ip_unprivileged_port_start sysctl) and
                 // holds no other capability after exec.
-                if libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || libc::setuid(u) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
+                prctl::set_keepcaps(true)?;
+                setuid(Uid::from_raw(u))?;
                 bind_service_only()?;
-            } else if ids.uid == Some(0) && libc::setuid(0) != 0 {
-                return Err(io::Error::last_os_error());
+            } else if ids.uid == Some(0) {
+                setuid(Uid::from_raw(0))?;
             }
             if detach {
-                if libc::setsid() < 0 {
-                    return Err(io::Error::last_os_error());
-                }
+                setsid()?;
             } else {
                 // Node opens its stdio close-on-exec; an inherited stdio must survive exec.
                 for fd in 0..3 {
-                    let flags = libc::fcntl(fd, libc::F_GETFD);
-                    if flags >= 0 {
-                        libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                    let fd = BorrowedFd::borrow_raw(fd);
+                    if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFD) {
+                        let flags = FdFlag::from_bits_truncate(flags) - FdFlag::FD_CLOEXEC;
+                        let _ = fcntl(fd, FcntlArg::F_SETFD(flags));
                     }
                 }
             }
@@ -118,7 +121,8 @@ struct CapData {
 
 /// Sets this thread's capabilities to CAP_NET_BIND_SERVICE only (effective,
 /// permitted, inheritable) and raises it as ambient, so it survives exec
-/// of an ordinary binary. Called between fork and exec: raw syscalls only.
+/// of an ordinary binary. Called between fork and exec: raw syscalls only
+/// (nix has neither capset nor the ambient set).
 unsafe fn bind_service_only() -> io::Result<()> {
     const VERSION_3: u32 = 0x2008_0522;
     let bit = 1u32 << CAP_NET_BIND_SERVICE;

@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 #[macro_use]
 mod common;
 
-
 /// A veth `ns_a`/`dev_a` (10.77.N.1/24) <-> `ns_b`/eth0 (10.77.N.2/24), both namespaces fresh.
 async fn pair(ns_a: &str, ns_b: &str, dev_a: &str, n: u8) -> rtnetlink::Handle {
     netns::add(ns_a).unwrap();
@@ -33,12 +32,16 @@ async fn pair(ns_a: &str, ns_b: &str, dev_a: &str, n: u8) -> rtnetlink::Handle {
         mtu: Some(1400),
     };
     link::veth_add(&ha, &hb, &v).await.unwrap();
-    assert!(addr::add(&ha, ns_a, dev_a, &format!("10.77.{n}.1/24"))
-        .await
-        .unwrap());
-    assert!(addr::add(&hb, ns_b, "eth0", &format!("10.77.{n}.2/24"))
-        .await
-        .unwrap());
+    assert!(
+        addr::add(&ha, ns_a, dev_a, None, &format!("10.77.{n}.1/24"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        addr::add(&hb, ns_b, "eth0", None, &format!("10.77.{n}.2/24"))
+            .await
+            .unwrap()
+    );
     ha
 }
 
@@ -114,10 +117,12 @@ async fn veth_peer_in_namespace_with_address_and_routes() {
         "{addrs:?}"
     );
     assert!(
-        !addr::add(&hb, b, "eth0", "10.77.1.2/24").await.unwrap(),
+        !addr::add(&hb, b, "eth0", None, "10.77.1.2/24")
+            .await
+            .unwrap(),
         "EEXIST is success"
     );
-    let e = addr::add(&hb, b, "nope0", "10.77.9.9/32")
+    let e = addr::add(&hb, b, "nope0", None, "10.77.9.9/32")
         .await
         .unwrap_err()
         .to_string();
@@ -132,9 +137,9 @@ async fn veth_peer_in_namespace_with_address_and_routes() {
         dev: Some("eth0".into()),
         ..Default::default()
     };
-    route::add(&hb, b, &default).await.unwrap();
+    route::add(&hb, b, &default, None).await.unwrap();
     assert_eq!(
-        route::add(&hb, b, &default).await.unwrap(),
+        route::add(&hb, b, &default, None).await.unwrap(),
         Some(default.clone())
     ); // replace semantics
     let host = route::Route {
@@ -142,7 +147,7 @@ async fn veth_peer_in_namespace_with_address_and_routes() {
         dev: Some("sn-test".into()),
         ..Default::default()
     };
-    route::add(&ha, a, &host).await.unwrap();
+    route::add(&ha, a, &host, None).await.unwrap();
     let onlink = route::Route {
         dst: "10.99.0.0/16".into(),
         via: Some("10.99.0.1".into()),
@@ -150,7 +155,7 @@ async fn veth_peer_in_namespace_with_address_and_routes() {
         onlink: true,
         ..Default::default()
     };
-    route::add(&ha, a, &onlink).await.unwrap();
+    route::add(&ha, a, &onlink, None).await.unwrap();
     let rb = route::list(&hb, b).await.unwrap();
     assert!(rb.contains(&default), "{rb:?}");
     let ra = route::list(&ha, a).await.unwrap();
@@ -631,7 +636,7 @@ async fn executor_timeout_leaves_nothing_behind() {
                 timed_out += 1;
             }
         }
-        let one = exec::run_one(
+        let one = exec::execute_one(
             &plan::Op::NetnsAdd {
                 ns: ns.clone(),
                 tag: String::new(),
@@ -788,11 +793,11 @@ async fn rollback_restores_a_replaced_route() {
         ..old.clone()
     };
     assert_eq!(
-        route::add(&h, "nk-rt", &new).await.unwrap(),
+        route::add(&h, "nk-rt", &new, None).await.unwrap(),
         Some(old.clone())
     );
     assert_eq!(
-        route::add(&h, "nk-rt", &new).await.unwrap(),
+        route::add(&h, "nk-rt", &new, None).await.unwrap(),
         Some(new.clone())
     );
     drop(h);
@@ -820,13 +825,16 @@ async fn route_add_never_takes_another_devices_route() {
         dev: Some("rx-a".into()),
         ..Default::default()
     };
-    route::add(&h, "nk-rx", &theirs).await.unwrap();
+    route::add(&h, "nk-rx", &theirs, None).await.unwrap();
     let ours = route::Route {
         dst: "10.86.0.0/16".into(),
         dev: Some("rx-b".into()),
         ..Default::default()
     };
-    let err = route::add(&h, "nk-rx", &ours).await.unwrap_err().to_string();
+    let err = route::add(&h, "nk-rx", &ours, None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("the route 10.86.0.0/16 dev rx-a is there and not on rx-b"),
         "{err}"
@@ -851,22 +859,30 @@ async fn route_add_never_takes_another_devices_route() {
     assert!(err.contains("refusing to replace"), "{err}");
     let routes = route::list(&h, "nk-rx").await.unwrap();
     assert!(routes.contains(&theirs), "{routes:?}");
-    assert!(!routes.iter().any(|r| r.dst == "10.85.0.0/16"), "{routes:?}");
+    assert!(
+        !routes.iter().any(|r| r.dst == "10.85.0.0/16"),
+        "{routes:?}"
+    );
 
     // All tables, with what tells whose a route is: an address gives a
     // `proto kernel` route in main and a `local` one in the local table.
-    assert!(addr::add(&h, "nk-rx", "rx-a", "10.84.0.1/24").await.unwrap());
+    assert!(addr::add(&h, "nk-rx", "rx-a", None, "10.84.0.1/24")
+        .await
+        .unwrap());
     let all = route::list_all(&h, "nk-rx").await.unwrap();
     assert!(
-        all.iter().any(|r| r.dst == "10.86.0.0/16" && r.table == 254 && r.kind == 1),
+        all.iter()
+            .any(|r| r.dst == "10.86.0.0/16" && r.table == 254 && r.kind == 1),
         "{all:?}"
     );
     assert!(
-        all.iter().any(|r| r.dst == "10.84.0.0/24" && r.table == 254 && r.protocol == 2),
+        all.iter()
+            .any(|r| r.dst == "10.84.0.0/24" && r.table == 254 && r.protocol == 2),
         "{all:?}"
     );
     assert!(
-        all.iter().any(|r| r.dst == "10.84.0.1/32" && r.table == 255 && r.kind == 2),
+        all.iter()
+            .any(|r| r.dst == "10.84.0.1/32" && r.table == 255 && r.kind == 2),
         "{all:?}"
     );
     drop(h);

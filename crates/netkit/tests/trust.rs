@@ -79,7 +79,7 @@ async fn lo_aliases_of_many_namespaces_in_one_call() {
         ns: "tg-tagged".into(),
         tag: "vpcctl:host:a/b".into(),
     };
-    exec::run_one(&add, exec::Options::default().timeout)
+    exec::execute_one(&add, exec::Options::default().timeout)
         .await
         .unwrap();
     netns::add("tg-plain").unwrap();

@@ -170,7 +170,7 @@ fn verify_names_each_broken_object_and_nothing_else() {
         onlink: true,
         ..Default::default()
     };
-    rt.block_on(route::add(&hh, "vf-h1", &other)).unwrap();
+    rt.block_on(route::add(&hh, "vf-h1", &other, None)).unwrap();
     expect_one(
         &ops,
         &mut marks,

@@ -18,6 +18,10 @@ use crate::{
     netns,
 };
 
+mod ruleset;
+
+pub use ruleset::{check_ruleset, listed_objects, parse_family};
+
 const NFT_CTX_OUTPUT_JSON: c_uint = 1 << 4;
 const LIB: &str = "libnftables.so.1";
 
@@ -218,92 +222,6 @@ fn is_absent(err: &str) -> bool {
     err.contains("No such file or directory")
 }
 
-pub fn parse_family(family: &str) -> std::result::Result<NfFamily, String> {
-    serde_json::from_value(Value::String(family.to_string()))
-        .map_err(|_| format!("unknown nftables family \"{family}\""))
-}
-
-/// Checks the objects that go inside table `family table`. Each must name
-/// that family and table (an apply can never touch another table), and must
-/// be represented exactly by the typed nftables schema: libnftables ignores
-/// a field it does not know, so a misspelt one would silently weaken a
-/// firewall. Objects are passed to libnftables as given. A plan checks each
-/// distinct ruleset once ([`crate::plan::Ruleset::check`]).
-pub fn check_ruleset(
-    family: &str,
-    table: &str,
-    objects: &[Value],
-) -> std::result::Result<(), String> {
-    for (i, v) in objects.iter().enumerate() {
-        let fail = |m: String| format!("ruleset object {i}: {m}");
-        let body = inner(v).ok_or_else(|| {
-            fail("expected {\"kind\": {...}} or {\"command\": {\"kind\": {...}}}".into())
-        })?;
-        if body.0 == "table" {
-            return Err(fail(
-                "tables are managed by the executor; give only the table's content".into(),
-            ));
-        }
-        let f = body.1.get("family").and_then(Value::as_str);
-        let t = body.1.get("table").and_then(Value::as_str);
-        if f != Some(family) || t != Some(table) {
-            return Err(fail(format!(
-                "must name family \"{family}\" and table \"{table}\""
-            )));
-        }
-        let typed: NfObject<'static> =
-            serde_json::from_value(v.clone()).map_err(|e| fail(e.to_string()))?;
-        if serde_json::to_value(&typed).map_err(|e| fail(e.to_string()))? != *v {
-            return Err(fail(format!(
-                "not represented exactly by the nftables schema: {v}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// `{"add": {"rule": {..}}}` or `{"rule": {..}}` -> ("rule", {..}).
-fn inner(v: &Value) -> Option<(&str, &Value)> {
-    const CMDS: [&str; 8] = [
-        "add", "create", "insert", "replace", "delete", "flush", "reset", "rename",
-    ];
-    let (k, body) = single(v)?;
-    if CMDS.contains(&k) {
-        single(body)
-    } else {
-        Some((k, body))
-    }
-}
-
-fn single(v: &Value) -> Option<(&str, &Value)> {
-    let o = v.as_object().filter(|o| o.len() == 1)?;
-    o.iter().next().map(|(k, v)| (k.as_str(), v))
-}
-
-/// Turns `list table` output back into objects for [`Nft::apply_table`]
-/// (the undo of a replace): drops metainfo and the table, strips handles.
-pub fn listed_objects(listed: &Value) -> Vec<Value> {
-    let items = listed
-        .get("nftables")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    items
-        .into_iter()
-        .filter(|o| single(o).is_some_and(|(k, _)| k != "metainfo" && k != "table"))
-        .map(|mut o| {
-            if let Some(body) = o
-                .as_object_mut()
-                .and_then(|m| m.values_mut().next())
-                .and_then(Value::as_object_mut)
-            {
-                body.remove("handle");
-            }
-            o
-        })
-        .collect()
-}
-
 /// [`Nft`] made and used inside `ns` for one call.
 fn with_ctx<T>(
     ns: &str,
@@ -354,93 +272,4 @@ pub fn available() -> std::result::Result<String, String> {
         .as_str()
         .unwrap_or("unknown")
         .to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    /// The shapes vpcctl's firewall compiler (src/firewall) emits survive
-    /// the typed schema exactly; foreign tables and unknown fields do not.
-    #[test]
-    fn firewall_shapes_round_trip() {
-        let r = |chain: &str, expr: Value| json!({"rule": {"family": "inet", "table": "vpcctl", "chain": chain, "expr": expr, "comment": "c"}});
-        let m = |left: Value, right: Value| json!({"match": {"op": "==", "left": left, "right": right}});
-        let objs = vec![
-            json!({"set": {"family": "inet", "table": "vpcctl", "name": "public", "type": "ipv4_addr", "flags": ["interval"],
-                "elem": [{"prefix": {"addr": "10.0.1.0", "len": 24}}, "10.0.2.5"]}}),
-            json!({"set": {"family": "inet", "table": "vpcctl", "name": "private", "type": "ipv4_addr", "flags": ["interval"]}}),
-            json!({"chain": {"family": "inet", "table": "vpcctl", "name": "ingress", "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}),
-            json!({"chain": {"family": "inet", "table": "vpcctl", "name": "postrouting", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}),
-            r(
-                "ingress",
-                json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]),
-            ),
-            r(
-                "ingress",
-                json!([{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "px-*"}}, {"counter": null}, {"drop": null}]),
-            ),
-            r(
-                "ingress",
-                json!([m(json!({"payload": {"protocol": "ip", "field": "saddr"}}), json!({"set": [{"prefix": {"addr": "10.0.0.0", "len": 16}}, "192.0.2.1"]})),
-                m(json!({"payload": {"protocol": "tcp", "field": "dport"}}), json!({"set": [22, {"range": [8000, 8080]}]})), {"counter": null}, {"accept": null}]),
-            ),
-            r(
-                "ingress",
-                json!([m(json!({"meta": {"key": "nfproto"}}), json!("ipv4")), m(json!({"meta": {"key": "l4proto"}}), json!("udp")), {"accept": null}]),
-            ),
-            r(
-                "ingress",
-                json!([m(json!({"payload": {"protocol": "ip", "field": "saddr"}}), json!("@private")), {"drop": null}]),
-            ),
-            r(
-                "postrouting",
-                json!([m(json!({"meta": {"key": "oifname"}}), json!("vg0")), {"snat": {"family": "ip", "addr": "100.64.0.2"}}]),
-            ),
-            r("postrouting", json!([{"masquerade": null}])),
-        ];
-        check_ruleset("inet", "vpcctl", &objs).unwrap();
-        // Checking again gives the same verdict.
-        check_ruleset("inet", "vpcctl", &objs).unwrap();
-        let e = check_ruleset("inet", "other", &objs).unwrap_err();
-        assert!(
-            e.starts_with("ruleset object 0: must name family \"inet\" and table \"other\""),
-            "{e}"
-        );
-        let e = check_ruleset(
-            "inet",
-            "vpcctl",
-            &[json!({"table": {"family": "inet", "name": "vpcctl"}})],
-        )
-        .unwrap_err();
-        assert!(e.contains("tables are managed by the executor"), "{e}");
-        let e = check_ruleset(
-            "inet",
-            "vpcctl",
-            &[json!({"chain": {"family": "inet", "table": "vpcctl", "name": "x", "polcy": "drop"}})],
-        )
-        .unwrap_err();
-        assert!(
-            e.contains("not represented exactly"),
-            "a misspelt field: {e}"
-        );
-    }
-
-    #[test]
-    fn listed_table_becomes_objects_without_handles() {
-        let listed = json!({"nftables": [
-            {"metainfo": {"version": "1.0.6"}},
-            {"table": {"family": "inet", "name": "t", "handle": 1}},
-            {"chain": {"family": "inet", "table": "t", "name": "c", "handle": 2}},
-            {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 3, "expr": [{"accept": null}]}}
-        ]});
-        assert_eq!(
-            listed_objects(&listed),
-            vec![
-                json!({"chain": {"family": "inet", "table": "t", "name": "c"}}),
-                json!({"rule": {"family": "inet", "table": "t", "chain": "c", "expr": [{"accept": null}]}})
-            ]
-        );
-    }
 }

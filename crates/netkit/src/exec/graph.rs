@@ -1,0 +1,125 @@
+//! The dependency graph of a plan: which earlier ops each op must wait for,
+//! so that the executor can pipeline ops while keeping the meaning of
+//! their list order.
+
+use std::collections::HashMap;
+
+use crate::plan::Op;
+
+/// What an op reads or writes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Res {
+    Ns(String),
+    Link(String, String),
+    Sysctl(String, String),
+    Nft(String, String, String),
+    Route(String),
+}
+
+/// The resources `op` touches: (key, written?).
+fn resources(op: &Op) -> Vec<(Res, bool)> {
+    let ns = op.ns().to_string();
+    let link = |ns: &str, name: &str| (Res::Link(ns.to_string(), name.to_string()), true);
+    let mut r = vec![(
+        Res::Ns(ns.clone()),
+        matches!(op, Op::NetnsAdd { .. } | Op::NetnsDel { .. }),
+    )];
+    match op {
+        Op::NetnsAdd { .. } | Op::NetnsDel { .. } => {}
+        Op::VethAdd {
+            name,
+            peer_ns,
+            peer_name,
+            ..
+        } => {
+            r.push((Res::Ns(peer_ns.clone()), false));
+            r.push(link(&ns, name));
+            r.push(link(peer_ns, peer_name));
+        }
+        Op::LinkDel { name: dev, .. }
+        | Op::LinkUp { name: dev, .. }
+        | Op::LinkDown { name: dev, .. }
+        | Op::AddrAdd { dev, .. }
+        | Op::AddrDel { dev, .. } => r.push(link(&ns, dev)),
+        Op::RouteAdd { route, .. } | Op::RouteDel { route, .. } => match &route.dev {
+            Some(dev) => r.push(link(&ns, dev)),
+            None => r.push((Res::Route(ns), true)),
+        },
+        Op::SysctlSet { key, .. } => r.push((Res::Sysctl(ns, key.clone()), true)),
+        Op::NftApply { family, table, .. } | Op::NftDelete { family, table, .. } => {
+            r.push((Res::Nft(ns, family.clone(), table.clone()), true))
+        }
+    }
+    r
+}
+
+/// For each op, the earlier ops it must wait for: the last writer of every
+/// resource it touches, and, if it writes, every reader since that write.
+/// A route without `dev` also reads every link of its namespace seen so
+/// far (its gateway must be reachable through one of them).
+pub fn dependencies(ops: &[Op]) -> Vec<Vec<usize>> {
+    #[derive(Default)]
+    struct Track {
+        writer: Option<usize>,
+        readers: Vec<usize>,
+    }
+    let mut state: HashMap<Res, Track> = HashMap::new();
+    let mut links_of: HashMap<String, Vec<Res>> = HashMap::new();
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let mut res = resources(op);
+            for (r, _) in &res {
+                if let Res::Link(ns, _) = r {
+                    if !state.contains_key(r) {
+                        links_of.entry(ns.clone()).or_default().push(r.clone());
+                    }
+                }
+            }
+            if let Some((Res::Route(ns), _)) = res.last() {
+                let links = links_of.get(ns).cloned().unwrap_or_default();
+                res.extend(links.into_iter().map(|l| (l, false)));
+            }
+            let mut deps = Vec::new();
+            for (r, write) in res {
+                let t = state.entry(r).or_default();
+                deps.extend(t.writer);
+                if write {
+                    deps.append(&mut t.readers);
+                    t.writer = Some(i);
+                } else {
+                    t.readers.push(i);
+                }
+            }
+            deps.sort_unstable();
+            deps.dedup();
+            deps.retain(|&d| d != i);
+            deps
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{parse, tests::PLAN};
+
+    #[test]
+    fn dependency_graph_follows_resources() {
+        let d = dependencies(&parse(PLAN).unwrap());
+        assert_eq!(d[0], Vec::<usize>::new());
+        assert_eq!(d[1], Vec::<usize>::new()); // independent namespaces run in parallel
+        assert_eq!(d[2], vec![0, 1]); // veth waits for both namespaces
+        assert_eq!(d[3], vec![0, 2]); // address waits for its link
+        assert_eq!(d[4], vec![0, 3]); // same link: list order kept
+        assert_eq!(d[5], vec![1, 2]);
+        assert_eq!(d[6], vec![1, 5]); // devless route waits for the links of its ns
+        assert_eq!(d[7], vec![0]);
+        assert_eq!(d[8], vec![1]);
+        assert_eq!(d[9], Vec::<usize>::new());
+        // deleting a namespace waits for every op that used it
+        assert_eq!(d[10], vec![1, 2, 5, 6, 8]);
+        // linkUp waits for the last op on its link (the route on sn-a).
+        assert_eq!(d[11], vec![0, 4]);
+    }
+}

@@ -1,0 +1,141 @@
+//! The parser's tests; [`PLAN`] also serves the dependency graph's.
+
+use std::sync::Arc;
+
+use super::*;
+
+pub(crate) const PLAN: &str = r#"[
+    {"op":"netnsAdd","ns":"vpcr-demo","tag":"vpcctl:demo"},
+    {"op":"netnsAdd","ns":"ns-demo-a","tag":"vpcctl:demo/a"},
+    {"op":"vethAdd","ns":"vpcr-demo","name":"sn-a","alias":"vpcctl","peerNs":"ns-demo-a","peerName":"eth0","peerAlias":"vpcctl","mtu":1400},
+    {"op":"addrAdd","ns":"vpcr-demo","dev":"sn-a","cidr":"10.0.1.1/32"},
+    {"op":"routeAdd","ns":"vpcr-demo","dst":"10.0.1.2/32","dev":"sn-a"},
+    {"op":"addrAdd","ns":"ns-demo-a","dev":"eth0","cidr":"10.0.1.2/24"},
+    {"op":"routeAdd","ns":"ns-demo-a","dst":"default","via":"10.0.1.1","onlink":true},
+    {"op":"sysctlSet","ns":"vpcr-demo","key":"net/ipv4/ip_forward","value":"1"},
+    {"op":"nftApply","ns":"ns-demo-a","family":"inet","table":"vpcctl","ruleset":[{"chain":{"family":"inet","table":"vpcctl","name":"input"}}]},
+    {"op":"netnsAdd","ns":"ns-demo-b","tag":"t"},
+    {"op":"netnsDel","ns":"ns-demo-a"},
+    {"op":"linkUp","ns":"vpcr-demo","name":"sn-a"}
+]"#;
+
+#[test]
+fn parses_camel_case_ops() {
+    let ops = parse(PLAN).unwrap();
+    assert_eq!(ops.len(), 12);
+    assert_eq!(
+        ops[11],
+        Op::LinkUp {
+            ns: "vpcr-demo".into(),
+            name: "sn-a".into()
+        }
+    );
+    assert_eq!(ops[11].to_string(), "linkUp sn-a in netns \"vpcr-demo\"");
+    assert_eq!(
+        ops[2],
+        Op::VethAdd {
+            ns: "vpcr-demo".into(),
+            name: "sn-a".into(),
+            alias: Some("vpcctl".into()),
+            peer_ns: "ns-demo-a".into(),
+            peer_name: "eth0".into(),
+            peer_alias: Some("vpcctl".into()),
+            mtu: Some(1400),
+        }
+    );
+    let Op::RouteAdd { route, .. } = &ops[6] else {
+        panic!()
+    };
+    assert_eq!(
+        (route.dst.as_str(), route.via.as_deref(), route.onlink),
+        ("default", Some("10.0.1.1"), true)
+    );
+    assert_eq!(
+        ops[3].to_string(),
+        "addrAdd 10.0.1.1/32 on sn-a in netns \"vpcr-demo\""
+    );
+}
+
+#[test]
+fn rejects_unknown_ops_and_fields() {
+    let e = |plan: &str| parse(plan).unwrap_err();
+    assert!(e(r#"[{"op":"bridgeAdd","ns":"x"}]"#).contains("unknown op `bridgeAdd`"));
+    // linkDown exists only as the undo of a linkUp.
+    assert!(e(r#"[{"op":"linkDown","ns":"x","name":"a"}]"#).contains("unknown op `linkDown`"));
+    assert!(e(r#"[{"op":"linkUp","ns":"x"}]"#).contains("missing field `name`"));
+    assert!(e(r#"[{"op":"linkUp","ns":"x","name":"a","mtu":1}]"#)
+        .contains("unknown field `mtu` for linkUp"));
+    assert!(e(r#"[{"op":"netnsDel","ns":"x","bogus":1}]"#).contains("unknown field `bogus`"));
+    assert_eq!(
+        e(r#"[{"op":"netnsDel","ns":"x"},{"op":"addrAdd","ns":"x","dev":"eth0"}]"#),
+        "invalid plan: op 2: missing field `cidr`"
+    );
+    // A field another op has is still foreign to this one.
+    assert_eq!(
+        e(r#"[{"op":"netnsDel","ns":"x","mtu":1400}]"#),
+        "invalid plan: op 1: unknown field `mtu` for netnsDel"
+    );
+    assert!(e(r#"[{"op":"routeAdd","ns":"x","dev":"eth0"}]"#).contains("missing field `dst`"));
+}
+
+#[test]
+fn ops_with_the_same_ruleset_text_share_it() {
+    let rs = r#"[{"chain":{"family":"inet","table":"t","name":"c"}}]"#;
+    let plan = format!(
+        r#"[{{"op":"nftApply","ns":"a","family":"inet","table":"t","ruleset":{rs}}},
+            {{"op":"nftApply","ns":"b","family":"inet","table":"t","ruleset":{rs}}},
+            {{"op":"nftApply","ns":"c","family":"inet","table":"t","ruleset":[]}}]"#
+    );
+    let ops = parse(&plan).unwrap();
+    let ruleset = |op: &Op| match op {
+        Op::NftApply { ruleset, .. } => ruleset.clone(),
+        _ => panic!(),
+    };
+    assert!(Arc::ptr_eq(&ruleset(&ops[0]), &ruleset(&ops[1])));
+    assert!(!Arc::ptr_eq(&ruleset(&ops[0]), &ruleset(&ops[2])));
+    assert_eq!(ruleset(&ops[0]).text(), rs);
+    ruleset(&ops[0]).check("inet", "t").unwrap();
+    let e = ruleset(&ops[0]).check("inet", "other").unwrap_err();
+    assert!(
+        e.contains("must name family \"inet\" and table \"other\""),
+        "{e}"
+    );
+    let e = Ruleset::from_text("{}").check("inet", "t").unwrap_err();
+    assert!(e.starts_with("ruleset is not a JSON array"), "{e}");
+}
+
+#[test]
+fn op_may_stand_anywhere_in_its_object() {
+    let ops = parse(
+        r#"[{"ns":"x","dev":"eth0","op":"addrAdd","cidr":"10.0.0.1/24"},
+            {"ns":"x","family":"inet","table":"t","ruleset":[{"chain":{"family":"inet","table":"t","name":"c"}}],"op":"nftApply"}]"#,
+    )
+    .unwrap();
+    assert_eq!(
+        ops[0],
+        Op::AddrAdd {
+            ns: "x".into(),
+            dev: "eth0".into(),
+            cidr: "10.0.0.1/24".into()
+        }
+    );
+    let Op::NftApply { ruleset, .. } = &ops[1] else {
+        panic!("{:?}", ops[1])
+    };
+    assert_eq!(
+        ruleset.text(),
+        r#"[{"chain":{"family":"inet","table":"t","name":"c"}}]"#
+    );
+    let e = |plan: &str| parse(plan).unwrap_err();
+    assert_eq!(
+        e(r#"[{"ns":"x","mtu":1400,"op":"netnsDel"}]"#),
+        "invalid plan: op 1: unknown field `mtu` for netnsDel"
+    );
+    assert_eq!(
+        e(r#"[{"op":"netnsDel","ns":"x"},{"ns":"x"}]"#),
+        "invalid plan: op 2: missing field `op`"
+    );
+    assert!(e(r#"[{"op":"netnsDel","ns":1}]"#).starts_with("invalid plan: op 1: invalid type"));
+    assert!(e(r#"{"op":"netnsDel"}"#).starts_with("invalid plan: invalid type: map"));
+    assert!(e(r#"[{"op":"netnsDel","ns":"x"}] x"#).starts_with("invalid plan: trailing characters"));
+}

@@ -1,0 +1,58 @@
+//! Reachability probes from inside a namespace: ICMP echo, TCP connect.
+
+use std::{net::Ipv4Addr, time::Duration};
+
+use napi_derive::napi;
+use netkit::probe;
+
+use crate::common::blocking;
+
+#[napi(object)]
+pub struct ProbeResult {
+    pub ok: bool,
+    pub rtt_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+async fn probe_result(
+    f: impl FnOnce() -> netkit::Result<Duration> + Send + 'static,
+) -> ProbeResult {
+    match blocking(f).await {
+        Ok(d) => ProbeResult {
+            ok: true,
+            rtt_ms: Some(d.as_secs_f64() * 1e3),
+            error: None,
+        },
+        Err(e) => ProbeResult {
+            ok: false,
+            rtt_ms: None,
+            error: Some(e.reason),
+        },
+    }
+}
+
+fn ipv4(s: &str) -> netkit::Result<Ipv4Addr> {
+    s.parse()
+        .map_err(|_| netkit::Error::msg(format!("address \"{s}\""), "not an IPv4 address"))
+}
+
+/// One ICMP echo from inside `ns` to `dst`.
+#[napi]
+pub async fn ping(ns: String, dst: String, timeout_ms: u32) -> ProbeResult {
+    probe_result(move || probe::ping(&ns, ipv4(&dst)?, Duration::from_millis(timeout_ms.into())))
+        .await
+}
+
+/// A TCP connect from inside `ns` to `dst:port` (closed right away).
+#[napi]
+pub async fn tcp_connect(ns: String, dst: String, port: u16, timeout_ms: u32) -> ProbeResult {
+    probe_result(move || {
+        probe::tcp_connect(
+            &ns,
+            ipv4(&dst)?,
+            port,
+            Duration::from_millis(timeout_ms.into()),
+        )
+    })
+    .await
+}

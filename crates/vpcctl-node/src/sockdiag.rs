@@ -1,0 +1,35 @@
+//! Who listens on a TCP port inside a namespace (sock_diag).
+
+use napi_derive::napi;
+use netkit::sockdiag;
+
+use crate::common::{blocking, Result};
+
+/// A TCP socket listening inside a namespace, and who holds it.
+#[napi(object)]
+pub struct TcpListener {
+    pub addr: String,
+    pub port: u32,
+    /// Owner uid of the socket.
+    pub uid: u32,
+    pub inode: u32,
+    /// Processes with the socket open (empty if none could be found).
+    pub pids: Vec<u32>,
+}
+
+/// The TCP sockets (IPv4 and IPv6) listening on `port` inside `ns`, asked
+/// of the kernel over sock_diag (not by connecting), with their holders' pids.
+#[napi]
+pub async fn tcp_listeners(ns: String, port: u16) -> Result<Vec<TcpListener>> {
+    let list = blocking(move || sockdiag::tcp_listeners(&ns, port)).await?;
+    Ok(list
+        .into_iter()
+        .map(|l| TcpListener {
+            addr: l.addr.to_string(),
+            port: l.port.into(),
+            uid: l.uid,
+            inode: l.inode,
+            pids: l.pids,
+        })
+        .collect())
+}
