@@ -10,9 +10,11 @@ import { checkFixture, netkitFixture } from '../helpers/fixture.js';
 /**
  * crates/netkit/tests/fixtures/nft-rulesets.json holds tables as src/firewall
  * compiles them; netkit's nftcmp tests compare them with the same tables as
- * libnftables listed them (nft-listed.json), and its kernel tests apply them.
- * This test makes them again from the compilers: if a compiler changes, the
- * Rust side sees the new shape (or this fails until the fixture is rewritten).
+ * libnftables listed them (nft-listed.json, scripts/nft-listed.sh), and its
+ * verify kernel tests apply them (tests/common). This test makes them again
+ * from the compilers: if a compiler changes, this fails until the fixture is
+ * rewritten (UPDATE_FIXTURES=1, then scripts/nft-listed.sh), and the Rust
+ * tests then run on the new shapes.
  */
 const policyFile = (name: string) =>
   parsePolicy(JSON.parse(readFileSync(new URL(`../../policies/${name}.json`, import.meta.url), 'utf8')));
@@ -41,6 +43,13 @@ function nftRulesets(): Record<string, unknown> {
         { protocol: 'all', cidr: '0.0.0.0/0', action: 'deny' },
       ],
       egress: [{ protocol: 'icmp', cidr: '10.1.0.0/16', action: 'allow' }],
+    })),
+    // The hosts' policy of netkit's verify kernel tests (tests/common): pings count in egress[0].
+    'policy-verify': compilePolicy(parsePolicy({
+      subnet: '10.60.0.0/24',
+      default: 'deny',
+      ingress: [{ port: [80, 443], protocol: 'tcp', action: 'allow' }, { protocol: 'icmp', action: 'allow' }],
+      egress: [{ protocol: 'icmp', action: 'allow' }],
     })),
     router: routerRuleset(router),
     'router-empty': routerRuleset({ name: 'empty', cidr: '10.9.0.0/16', uplink: null, transit: null, subnets: {} }),
