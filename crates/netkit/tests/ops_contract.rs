@@ -194,10 +194,17 @@ fn a_field_of_another_kind_is_refused() {
         for field in all.iter().filter(|x| !k.fields.contains_key(*x)) {
             let r = parse_one(&with(&k.every_field, field, sample(field)));
             if EXTRA.contains(&(k.name.as_str(), field.as_str())) {
-                assert!(r.is_ok(), "{}.{field} is refused now: drop it from EXTRA", k.name);
+                assert!(
+                    r.is_ok(),
+                    "{}.{field} is refused now: drop it from EXTRA",
+                    k.name
+                );
                 continue;
             }
-            let e = r.expect_err(&format!("{} takes `{field}`, which its TypeScript type lacks", k.name));
+            let e = r.expect_err(&format!(
+                "{} takes `{field}`, which its TypeScript type lacks",
+                k.name
+            ));
             assert!(e.contains(&format!("unknown field `{field}`")), "{e}");
         }
         let e = parse_one(&with(&k.every_field, "bogus", json!(1))).unwrap_err();
