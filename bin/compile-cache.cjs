@@ -1,14 +1,19 @@
 'use strict';
-// Loads the CLI's CommonJS bundles with V8's code cache, so a call skips
-// compiling them (Node 20 has no module compile cache of its own). The build
-// (`make`) loads them, runs a warm-up of the code most calls run, and saves
-// each bundle's cache next to it (`save`), so the cache also holds those
-// functions compiled. V8 checks that a cache fits the source, this Node and
-// its flags; when one does not, that bundle compiles as usual.
+// Loads the CLI's CommonJS bundles so that a call does not compile them
+// again. On Node 22.1+ that is Node's own module compile cache
+// (module.enableCompileCache(): in os.tmpdir()/node-compile-cache, or
+// $NODE_COMPILE_CACHE, written on first use and kept per Node version), and
+// a bundle is a plain require(). Node 20 has none: there the bundles load
+// with V8's code cache that the build (`make`) saved next to each one after a
+// warm-up of the code most calls run (`save`). V8 refuses a cache made by
+// another Node version (the bundle then compiles as usual), which is why
+// Node 22+ does not use it: a build under one Node and a run under another
+// would get nothing. Measured in bench/README.md ("Start-up"); this V8 path
+// goes when Node 20 support does.
 const { readFileSync, writeFileSync } = require('node:fs');
 const { dirname } = require('node:path');
 const { Script } = require('node:vm');
-const { createRequire } = require('node:module');
+const { createRequire, enableCompileCache } = require('node:module');
 
 /** Bundles loaded by this process, by path: their scripts, and their exports. */
 const loaded = new Map();
@@ -22,7 +27,7 @@ function readCache(file) {
 }
 
 /** The exports of the bundle at `file` (absolute), loaded once per process. */
-exports.load = (file) => {
+function loadWithV8Cache(file) {
   const known = loaded.get(file);
   if (known) return known.exports;
   const source = readFileSync(file, 'utf8');
@@ -35,9 +40,17 @@ exports.load = (file) => {
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
   loaded.get(file).exports = module.exports;
   return module.exports;
-};
+}
 
-/** Saves the code cache of every bundle this process loaded (the build's last step). */
-exports.save = () => {
-  for (const [file, { script }] of loaded) writeFileSync(`${file}.cache`, script.createCachedData());
-};
+if (enableCompileCache) {
+  enableCompileCache();
+  exports.load = (file) => require(file);
+  /** Node writes its own cache: nothing to save. */
+  exports.save = () => {};
+} else {
+  exports.load = loadWithV8Cache;
+  /** Saves the code cache of every bundle this process loaded (the build's last step). */
+  exports.save = () => {
+    for (const [file, { script }] of loaded) writeFileSync(`${file}.cache`, script.createCachedData());
+  };
+}

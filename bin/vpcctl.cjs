@@ -2,9 +2,10 @@
 // vpcctl's command line: a thin layer over the library, bundled into
 // dist/bundle/cli.cjs by `make`. `./vpcctl` links here.
 //
-// Three choices keep a call's start-up cheap (README, "Benchmark"):
+// Three choices keep a call's start-up cheap (README, "Benchmark";
+// bench/README.md, "Start-up", measures them):
 //  - CommonJS, so Node 20 never starts its ES module loader for the CLI;
-//  - V8's code cache for the bundle (compile-cache.cjs);
+//  - a compile cache for the bundle (compile-cache.cjs: Node's own on 22+);
 //  - NODE_EXTRA_CA_CERTS is dropped before Node starts: Node 20 parses that
 //    bundle eagerly at start-up (~100 ms for a distribution's CA set), and
 //    vpcctl makes no TLS connection.

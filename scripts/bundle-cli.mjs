@@ -8,10 +8,12 @@
 // node_modules it is ~90 files to resolve and compile (~150 ms of an
 // `apply`), and inside the bundle it would cost every other call ~20 ms to
 // read and deserialize. So it gets a bundle of its own, dist/bundle/zod.cjs,
-// loaded (from its own code cache) by the commands that validate documents.
-// That bundle holds only the zod functions the sources call (found in the
-// compiled files that import zod): all of zod, locales included, is ~1 MB,
-// what vpcctl uses ~0.2 MB.
+// loaded (through bin/compile-cache.cjs) by the commands that validate
+// documents. That bundle holds only the zod functions the sources call (found
+// in the compiled files that import zod): all of zod, locales included, is
+// ~0.75 MB bundled, what vpcctl uses ~0.2 MB, and loading it costs 13-18 ms
+// less CPU per call that validates (bench/README.md, "Start-up"). esbuild
+// cannot drop the rest itself: the sources use zod's `z` namespace export.
 // The library (dist/index.js) stays ES modules.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
@@ -21,8 +23,8 @@ import { resolve } from 'node:path';
 // A package may load a heavy Node module at load time for a case the CLI
 // never meets; it gets a stand-in here:
 //  - commander requires node:child_process (which drags in net and dgram,
-//    ~7 ms) for executable subcommands vpcctl does not have: the stand-in
-//    loads the real module on first use.
+//    5-7 ms of CPU per call, bench/README.md) for executable subcommands
+//    vpcctl does not have: the stand-in loads the real module on first use.
 // (write-file-atomic had one for worker_threads; the state store no longer uses it.)
 const STAND_INS = {
   'node:child_process': {
@@ -95,8 +97,9 @@ for (const [input, { imports }] of Object.entries(metafile.inputs)) {
   if (bad) throw new Error(`${input}: import('${bad.path}') of a package the bundle leaves out: require() it instead (bin/compile-cache.cjs)`);
 }
 
-// V8's code caches for both bundles (bin/compile-cache.cjs), warmed with the
-// code most calls run (main.ts, warmUp).
+// Under Node 20, V8's code caches for both bundles (bin/compile-cache.cjs),
+// warmed with the code most calls run (main.ts, warmUp); Node 22+ keeps its
+// own compile cache and saves nothing here.
 const require = createRequire(import.meta.url);
 const cache = require('../bin/compile-cache.cjs');
 await cache.load(resolve('dist/bundle/cli.cjs')).warmUp();

@@ -289,7 +289,7 @@ fn verify_names_each_broken_object_and_nothing_else() {
         &mut marks,
         pol_op,
         DriftKind::Differs,
-        "table inet vpcctl in vf-h1 differs: rule 3 of chain ingress is missing",
+        "table inet vpcctl in vf-h1 differs: rule 4 of chain ingress is missing",
         None,
     );
     nft_cmd("vf-h1", "flush chain inet vpcctl egress");
@@ -307,7 +307,7 @@ fn verify_names_each_broken_object_and_nothing_else() {
         &mut marks,
         pol_op,
         DriftKind::Differs,
-        "rule 5 of chain ingress was added",
+        "rule 6 of chain ingress was added",
         None,
     );
     nft_cmd("vf-h1", "chain inet vpcctl ingress { policy accept; }");

@@ -98,47 +98,21 @@ mod tests {
 
     /// The shapes vpcctl's firewall compiler (src/firewall) emits survive
     /// the typed schema exactly; foreign tables and unknown fields do not.
+    /// Its tables come from tests/fixtures/nft-rulesets.json, which
+    /// test/unit/nft-fixtures.test.ts keeps equal to what it compiles now.
     #[test]
     fn firewall_shapes_round_trip() {
-        let r = |chain: &str, expr: Value| json!({"rule": {"family": "inet", "table": "vpcctl", "chain": chain, "expr": expr, "comment": "c"}});
-        let m = |left: Value, right: Value| json!({"match": {"op": "==", "left": left, "right": right}});
-        let objs = vec![
-            json!({"set": {"family": "inet", "table": "vpcctl", "name": "public", "type": "ipv4_addr", "flags": ["interval"],
-                "elem": [{"prefix": {"addr": "10.0.1.0", "len": 24}}, "10.0.2.5"]}}),
-            json!({"set": {"family": "inet", "table": "vpcctl", "name": "private", "type": "ipv4_addr", "flags": ["interval"]}}),
-            json!({"chain": {"family": "inet", "table": "vpcctl", "name": "ingress", "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}),
-            json!({"chain": {"family": "inet", "table": "vpcctl", "name": "postrouting", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}),
-            r(
-                "ingress",
-                json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]),
-            ),
-            r(
-                "ingress",
-                json!([{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "px-*"}}, {"counter": null}, {"drop": null}]),
-            ),
-            r(
-                "ingress",
-                json!([m(json!({"payload": {"protocol": "ip", "field": "saddr"}}), json!({"set": [{"prefix": {"addr": "10.0.0.0", "len": 16}}, "192.0.2.1"]})),
-                m(json!({"payload": {"protocol": "tcp", "field": "dport"}}), json!({"set": [22, {"range": [8000, 8080]}]})), {"counter": null}, {"accept": null}]),
-            ),
-            r(
-                "ingress",
-                json!([m(json!({"meta": {"key": "nfproto"}}), json!("ipv4")), m(json!({"meta": {"key": "l4proto"}}), json!("udp")), {"accept": null}]),
-            ),
-            r(
-                "ingress",
-                json!([m(json!({"payload": {"protocol": "ip", "field": "saddr"}}), json!("@private")), {"drop": null}]),
-            ),
-            r(
-                "postrouting",
-                json!([m(json!({"meta": {"key": "oifname"}}), json!("vg0")), {"snat": {"family": "ip", "addr": "100.64.0.2"}}]),
-            ),
-            r("postrouting", json!([{"masquerade": null}])),
-        ];
-        check_ruleset("inet", "vpcctl", &objs).unwrap();
-        // Checking again gives the same verdict.
-        check_ruleset("inet", "vpcctl", &objs).unwrap();
-        let e = check_ruleset("inet", "other", &objs).unwrap_err();
+        let compiled: serde_json::Map<String, Value> =
+            serde_json::from_str(include_str!("../../tests/fixtures/nft-rulesets.json")).unwrap();
+        assert!(compiled.len() >= 7, "policies, routers, the host");
+        for (name, objects) in &compiled {
+            let objs = objects.as_array().unwrap();
+            check_ruleset("inet", "vpcctl", objs).unwrap_or_else(|e| panic!("{name}: {e}"));
+            // Checking again gives the same verdict.
+            check_ruleset("inet", "vpcctl", objs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let objs = compiled["router"].as_array().unwrap();
+        let e = check_ruleset("inet", "other", objs).unwrap_err();
         assert!(
             e.starts_with("ruleset object 0: must name family \"inet\" and table \"other\""),
             "{e}"

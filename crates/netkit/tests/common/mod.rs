@@ -1,4 +1,5 @@
-//! Shared by the verify kernel tests: a VPC plan as build.ts makes it,
+//! Shared by the verify kernel tests: a VPC plan as build.ts makes it (its
+//! nftables tables as src/firewall compiles them, from fixtures/),
 //! and running / verifying plans.
 #![allow(dead_code)]
 
@@ -32,47 +33,24 @@ macro_rules! sandbox_only {
     };
 }
 
-pub fn rule(chain: &str, expr: Value, comment: &str) -> Value {
-    json!({"rule": {"family": "inet", "table": "vpcctl", "chain": chain, "expr": expr, "comment": comment}})
+/// A table as src/firewall compiles it (fixtures/nft-rulesets.json, written
+/// by test/unit/nft-fixtures.test.ts): the same shapes vpcctl applies, not a
+/// copy by hand.
+fn compiled(name: &str) -> Value {
+    let all: Value = serde_json::from_str(include_str!("../fixtures/nft-rulesets.json")).unwrap();
+    all[name].clone()
 }
 
-pub fn chain(name: &str, hook: &str, policy: &str) -> Value {
-    json!({"chain": {"family": "inet", "table": "vpcctl", "name": name, "type": "filter", "hook": hook, "prio": 0, "policy": policy}})
-}
-
-/// A host's policy as src/firewall compiles it: default deny, established
-/// first, then counted rules (icmp out, tcp 22 and 80/443 in).
+/// A host's policy as src/firewall compiles it: default deny, established,
+/// invalid and loopback first, then counted rules (tcp 80/443 and icmp in,
+/// icmp out).
 pub fn policy() -> Value {
-    let est = json!({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}});
-    json!([
-        chain("ingress", "input", "drop"),
-        rule("ingress", json!([est, {"accept": null}]), "established"),
-        rule(
-            "ingress",
-            json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["invalid"]}}, {"drop": null}]),
-            "invalid"
-        ),
-        rule(
-            "ingress",
-            json!([{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [80, 443]}}}, {"counter": null}, {"accept": null}]),
-            "ingress[0]"
-        ),
-        rule(
-            "ingress",
-            json!([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"counter": null}, {"accept": null}]),
-            "ingress[1]"
-        ),
-        chain("egress", "output", "drop"),
-        rule("egress", json!([est, {"accept": null}]), "established"),
-        rule(
-            "egress",
-            json!([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"counter": null}, {"accept": null}]),
-            "egress[0]"
-        ),
-    ])
+    compiled("policy-verify")
 }
 
-/// The router's table: subnets in an interval set.
+/// The router's table as src/firewall compiles it for a VPC without an
+/// internet gateway whose `subnets` are all private: the table of an empty
+/// VPC, with the subnets in its `private` set (as routerRuleset puts them).
 pub fn router_table(subnets: &[String]) -> Value {
     let elems: Vec<Value> = subnets
         .iter()
@@ -81,11 +59,15 @@ pub fn router_table(subnets: &[String]) -> Value {
             json!({"prefix": {"addr": a, "len": l.parse::<u32>().unwrap()}})
         })
         .collect();
-    json!([
-        {"set": {"family": "inet", "table": "vpcctl", "name": "private", "type": "ipv4_addr", "flags": ["interval"], "elem": elems}},
-        chain("forward", "forward", "accept"),
-        rule("forward", json!([{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@private"}}, {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "igw0"}}, {"counter": null}, {"drop": null}]), "private subnets have no internet"),
-    ])
+    let mut table = compiled("router-empty");
+    let private = table
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find_map(|o| o.get_mut("set").filter(|s| s["name"] == "private"))
+        .expect("router table has set private");
+    private["elem"] = Value::from(elems);
+    table
 }
 
 /// A VPC as build.ts makes it: router `<p>-r` (sysctls, table) and `n`

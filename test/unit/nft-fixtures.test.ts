@@ -1,0 +1,62 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { compilePolicy } from '../../src/firewall/policy.js';
+import { routerRuleset } from '../../src/firewall/router.js';
+import { hostRuleset } from '../../src/firewall/host.js';
+import { parsePolicy } from '../../src/model/schema.js';
+import { emptyState, type VpcState } from '../../src/state/types.js';
+import { checkFixture, netkitFixture } from '../helpers/fixture.js';
+
+/**
+ * crates/netkit/tests/fixtures/nft-rulesets.json holds tables as src/firewall
+ * compiles them; netkit's nftcmp tests compare them with the same tables as
+ * libnftables listed them (nft-listed.json, scripts/nft-listed.sh), and its
+ * verify kernel tests apply them (tests/common). This test makes them again
+ * from the compilers: if a compiler changes, this fails until the fixture is
+ * rewritten (UPDATE_FIXTURES=1, then scripts/nft-listed.sh), and the Rust
+ * tests then run on the new shapes.
+ */
+const policyFile = (name: string) =>
+  parsePolicy(JSON.parse(readFileSync(new URL(`../../policies/${name}.json`, import.meta.url), 'utf8')));
+
+const router: VpcState = {
+  name: 'demo', cidr: '10.0.0.0/16', uplink: 'eth9', transit: '100.64.0.0/30',
+  subnets: {
+    web: { name: 'web', cidr: '10.0.1.0/24', type: 'public', apps: [] },
+    db: { name: 'db', cidr: '10.0.2.0/24', type: 'private', apps: [] },
+    batch: { name: 'batch', cidr: '10.0.3.0/24', type: 'private', apps: [] },
+  },
+};
+
+function nftRulesets(): Record<string, unknown> {
+  const host = emptyState();
+  host.vpcs.demo = router;
+  return {
+    'policy-locked-down': compilePolicy(policyFile('locked-down')),
+    'policy-ranges': compilePolicy(policyFile('ranges')),
+    'policy-web': compilePolicy(policyFile('web')),
+    'policy-cidrs': compilePolicy(parsePolicy({
+      subnet: '10.0.1.0/24',
+      default: 'deny',
+      ingress: [
+        { port: 22, protocol: 'tcp', cidr: ['192.0.2.1/32', '10.0.0.0/16'], action: 'allow' },
+        { protocol: 'all', cidr: '0.0.0.0/0', action: 'deny' },
+      ],
+      egress: [{ protocol: 'icmp', cidr: '10.1.0.0/16', action: 'allow' }],
+    })),
+    // The hosts' policy of netkit's verify kernel tests (tests/common): pings count in egress[0].
+    'policy-verify': compilePolicy(parsePolicy({
+      subnet: '10.60.0.0/24',
+      default: 'deny',
+      ingress: [{ port: [80, 443], protocol: 'tcp', action: 'allow' }, { protocol: 'icmp', action: 'allow' }],
+      egress: [{ protocol: 'icmp', action: 'allow' }],
+    })),
+    router: routerRuleset(router),
+    'router-empty': routerRuleset({ name: 'empty', cidr: '10.9.0.0/16', uplink: null, transit: null, subnets: {} }),
+    host: hostRuleset(host),
+  };
+}
+
+test('nft-rulesets.json is what src/firewall compiles now', (t) => {
+  checkFixture(t, netkitFixture('nft-rulesets.json'), nftRulesets());
+});
