@@ -2,7 +2,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { compilePolicy } from '../../src/firewall/policy.js';
 import { routerRuleset } from '../../src/firewall/router.js';
-import { hostRuleset } from '../../src/firewall/host.js';
+import { rootRuleset } from '../../src/firewall/root.js';
 import { parsePolicy } from '../../src/model/schema.js';
 import { emptyState, type VpcState } from '../../src/state/types.js';
 import { checkFixture, netkitFixture } from '../helpers/fixture.js';
@@ -53,7 +53,7 @@ function nftRulesets(): Record<string, unknown> {
     })),
     router: routerRuleset(router),
     'router-empty': routerRuleset({ name: 'empty', cidr: '10.9.0.0/16', uplink: null, transit: null, subnets: {} }),
-    host: hostRuleset(host),
+    host: rootRuleset(host), // the machine's (root namespace) table
   };
 }
 
