@@ -204,7 +204,10 @@ function hostLevel(current: State, desired: State, kernel: KernelView, rebuilt: 
   const will = hostRuleset(desired);
   const dirty = current.pending.length > 0 || rebuilt.size > 0;
   if (will && (dirty || !same(was, will))) ops.push({ op: 'nftApply', ns: HOST_NS, family: 'inet', table: NFT_TABLE, ruleset: will });
-  if (!will && was) ops.push({ op: 'nftDelete', ns: HOST_NS, family: 'inet', table: NFT_TABLE });
+  // Also after a run that stopped mid-change (pending) with no VPC left: a
+  // teardown that failed after its last router went may have left the table
+  // (nftDelete of an absent table does nothing).
+  if (!will && (was || dirty)) ops.push({ op: 'nftDelete', ns: HOST_NS, family: 'inet', table: NFT_TABLE });
 
   const needsForward = Object.keys(desired.vpcs).length > 0;
   if (needsForward && kernel.hostForward !== '1') {

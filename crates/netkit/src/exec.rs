@@ -763,7 +763,9 @@ pub async fn run_one(op: &Op, timeout: Duration) -> Result<()> {
 
 /// Runs `ops` (see docs/plan-ops.md). On the first failure no new op starts,
 /// the ops in flight finish, then the undos of all completed ops run in
-/// reverse order of completion. Must be called inside a tokio runtime.
+/// reverse order of completion, unless a namespace deletion had completed
+/// (then nothing is undone and the error says `not rolled back`). Must be
+/// called inside a tokio runtime.
 pub async fn execute(
     ops: &[Op],
     opts: &Options,
@@ -802,6 +804,9 @@ pub async fn execute(
     let mut running = FuturesUnordered::new();
     let mut completed: Vec<(usize, Option<Undo>)> = Vec::with_capacity(ops.len());
     let mut failure: Option<(usize, Error)> = None;
+    // Set once a namespace deletion has completed: it cannot be undone, so
+    // the plan is then not rolled back on failure (see below).
+    let mut irreversible = false;
     loop {
         while failure.is_none() && running.len() < opts.concurrency.max(1) {
             let Some(Reverse(i)) = ready.pop() else { break };
@@ -836,6 +841,7 @@ pub async fn execute(
             break;
         };
         for (i, ran) in ran {
+            irreversible |= ran.result.is_ok() && matches!(ops[i], Op::NetnsDel { .. });
             match (ran.result, ran.overrun) {
                 // Overran but completed: a failure whose effect is undone too.
                 (Ok(undo), Some(e)) => {
@@ -873,6 +879,20 @@ pub async fn execute(
             nft: marks(ops, &ex.gens.lock().unwrap()),
         });
     };
+    // A plan that deleted a namespace is not rolled back: the deletion
+    // stands whatever else is undone, so undoing the rest (a host table put
+    // back, ip_forward turned on again) would only leave the kernel half
+    // way between the old state and the new one. Left as it is, it is the
+    // new one minus the ops that did not run; the caller records what was
+    // deleted (api/engine.ts) and the next run finishes.
+    if irreversible {
+        let (what, cause) = op_error(i + 1, &ops[i], &e);
+        let msg = format!(
+            "{cause}; not rolled back: {} ops done, namespace deletions among them",
+            completed.len()
+        );
+        return Err(Error::msg(what, msg));
+    }
     let undo_errors = rollback(
         &ex,
         completed
