@@ -173,7 +173,7 @@ export class Engine {
       const partial = afterPartialPlan(current, desired, plan.namespaces, present);
       await saved.write(partial);
       const left = partial.pending.length;
-      return new VpcctlError('KERNEL', `${cause.message}; the state records what was deleted${left ? `, ${left} namespace(s) pending: the next change (or 'vpcctl cleanup-all') finishes them` : ''}`, { cause });
+      return new VpcctlError('KERNEL', `${cause.message}; the state records what was deleted${left ? ` and keeps ${left} namespace(s) pending` : ''}: run the command again (or any change) to finish`, { cause });
     } catch (e) {
       // The pending mark written before the plan still makes the next command repair.
       return new VpcctlError('STATE', `${cause.message}; recording what was deleted failed too (${(e as Error).message}): 'vpcctl status' shows what differs`, { cause });

@@ -55,5 +55,5 @@ test('no VPC left after a failed teardown: the next plan deletes the host table 
   const out = afterPartialPlan(current, without(current, 'gone'), ['ns-gone-x', 'vpcr-gone'], new Set(['ns-gone-x']));
   t.deepEqual(out.vpcs, {});
   const next = plan(out, structuredClone(out), { namespaces: new Set(['ns-gone-x']), hostForward: '1' });
-  t.deepEqual(next.ops.map((o) => o.op), ['netnsDel', 'nftDelete', 'sysctlSet']);
+  t.deepEqual(next.ops.map((o) => o.op), ['sysctlSet', 'netnsDel', 'nftDelete']);
 });
