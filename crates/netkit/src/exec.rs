@@ -738,6 +738,20 @@ async fn run_limited(
     }
 }
 
+/// The limit for `op`: a namespace deletion gets 12 times the per-op limit
+/// (60 s by default). Its clock also runs while it waits for one of the few
+/// unmount threads, and each unmount waits for an RCU grace period, which
+/// the kernel's cleanup of thousands of namespaces makes slow: tearing down
+/// 10,000 subnets, one waited past 5 s. A deletion cannot be undone, so an
+/// early timeout only turns a slow success into a failure; a hang must
+/// still become an error.
+fn limit_for(op: &Op, limit: Duration) -> Duration {
+    match op {
+        Op::NetnsDel { .. } => limit * 12,
+        _ => limit,
+    }
+}
+
 /// One op alone under the limit.
 async fn run_single(ex: &Exec, op: &Op, limit: Duration) -> Ran {
     let mut ran = run_limited(ex, 0, op, &[], limit).await;
@@ -834,7 +848,7 @@ pub async fn execute(
                         },
                     )];
                 }
-                run_limited(ex, i, op, &setup, opts.timeout).await
+                run_limited(ex, i, op, &setup, limit_for(op, opts.timeout)).await
             });
         }
         let Some(ran) = running.next().await else {
