@@ -184,6 +184,7 @@ for (const [b, r] of Object.entries(rtt)) {
 if (steps.length) {
   md.push('', '## Scale series', '');
   md.push('One VPC of N subnets, then 20 VPCs of 500 (`10000x20`), each built, re-applied (vpcctl) and torn down by each builder in turn. Floor and expert: one process (or script) per VPC, times summed. Teardown: floor `delete`, expert one `ip -batch` of `netns del`, vpcctl `destroy -f`; "incl. kernel" is until the kernel has destroyed the namespaces (live `net_namespace` objects back to the count before the step). One run per step; "vs first step" is the ms/subnet ratio to the first step of the same builder.', '');
+  if (raw['scale.note']) md.push(`Note: ${raw['scale.note']}`, '');
   md.push('| step | builder | create (ms) | ms/subnet | vs first step | re-apply (ms) | teardown (ms) | incl. kernel (ms) | peak RSS (MB) | same objects |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const st of steps) {
     for (const [who, r] of Object.entries(scale[st])) {
