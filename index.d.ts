@@ -45,7 +45,10 @@ export interface Drift {
 /**
  * Runs a plan (JSON array of ops, docs/plan-ops.md) in one call: ops
  * pipelined along their dependencies, undone in reverse on the first
- * failure. Rejects with `op K (what): cause; rolled back N ops`.
+ * failure. Rejects with `op K (what): cause; rolled back N ops`, or, when
+ * a namespace deletion had completed (which no undo can bring back), with
+ * `op K (what): cause; not rolled back: N ops done, ...` and the kernel
+ * left as the completed ops made it.
  */
 export declare function execute(planJson: string, options?: ExecuteOptions | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null): Promise<ExecuteResult>
 

@@ -48,7 +48,7 @@ const sample = [...new Set([0, 1, n - 1])].filter((i) => i >= 0 && i < n);
 
 const out = {
   namespaces: { count: namespaces.length, asExpected: JSON.stringify(namespaces) === JSON.stringify(expected) },
-  router: describe(`vpcr-${vpc}`, ['net/ipv4/ip_forward', 'net/ipv4/conf/all/rp_filter', 'net/ipv4/conf/default/rp_filter', 'net/ipv4/conf/all/proxy_arp']),
+  router: describe(`vpcr-${vpc}`, ['net/ipv6/conf/all/disable_ipv6', 'net/ipv6/conf/default/disable_ipv6', 'net/ipv4/ip_forward', 'net/ipv4/conf/all/rp_filter', 'net/ipv4/conf/default/rp_filter', 'net/ipv4/conf/all/proxy_arp']),
   hosts: Object.fromEntries(sample.map((i) => [`s${i}`, describe(`ns-${vpc}-s${i}`, ['net/ipv4/ip_unprivileged_port_start'])])),
 };
 process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);

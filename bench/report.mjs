@@ -82,10 +82,44 @@ const targets = [
   target('peak RSS of vpcctl', peakRss.length ? Math.max(...peakRss) : null, 'MB', (v) => v < 200, '< 200 MB', why('vpcctl.error')),
 ];
 
+// --- scale series (BENCH_SCALE=1) ------------------------------------------------------
+// Steps "500", "1000", ..., and "10000x20" (20 VPCs of 500): per builder the
+// create, re-apply, teardown (command and kernel), peak RSS and ms/subnet.
+const steps = (raw['scale.steps'] ?? '').split(' ').filter(Boolean);
+const scaleOf = (who, step) => {
+  const k = (f) => num(`scale.${who}.${step}.${f}`);
+  const subnets = k('subnets');
+  if (subnets === null) return null;
+  return {
+    subnets, create_ms: k('create_ms'), create_ms_per_subnet: round(div(k('create_ms'), subnets), 3),
+    change_ms: k('change_ms'), reapply_ms: k('reapply_ms'), reapply_noop: raw[`scale.${who}.${step}.reapply_noop`] ?? null,
+    delete_ms: k('delete_ms'), delete_complete_ms: k('delete_complete_ms'), peak_rss_mb: round(div(k('rss_kb'), 1024), 1),
+    leftover_namespaces: k('leftover_namespaces'), same_objects: raw[`scale.${who}.${step}.same_objects`] ?? null,
+    error: raw[`scale.${who}.${step}.error`] ?? null,
+  };
+};
+const scale = Object.fromEntries(steps.map((st) => [st, Object.fromEntries(['floor', 'expert', 'vpcctl'].map((w) => [w, scaleOf(w, st)]).filter(([, v]) => v))]));
+const perSubnet = (st) => scale[st]?.vpcctl?.create_ms_per_subnet ?? null;
+const base = steps[0];
+const single = steps.filter((st) => !st.includes('x'));
+const largest = single[single.length - 1];
+const multi = steps.find((st) => st.includes('x'));
+if (steps.length) {
+  const sv = (st) => scale[st]?.vpcctl ?? {};
+  targets.push(
+    target(`scale: ${largest} subnets in one apply`, sv(largest).create_ms == null ? null : round(sv(largest).create_ms / 1000, 2), 's', (v) => v < 10, '< 10 s', raw[`scale.vpcctl.${largest}.error`]),
+    target(`scale: ms/subnet at ${largest} vs at ${base} (linear)`, round(div(perSubnet(largest), perSubnet(base)), 2), 'x', (v) => v <= 1.5, '<= 1.5x'),
+    ...(multi ? [target(`scale: ms/subnet at ${multi} vs at ${base}`, round(div(perSubnet(multi), perSubnet(base)), 2), 'x', (v) => v <= 1.5, '<= 1.5x', raw[`scale.vpcctl.${multi}.error`])] : []),
+    target(`scale: re-apply of unchanged ${largest}`, sv(largest).reapply_ms ?? null, 'ms', (v) => v < 200, '< 200 ms'),
+    target(`scale: peak RSS at ${largest}`, sv(largest).peak_rss_mb ?? null, 'MB', (v) => v < 250, '< 250 MB'),
+    ...steps.map((st) => target(`scale: create ${st} vs the floor`, round(div(sv(st).create_ms ?? null, scale[st]?.floor?.create_ms ?? null), 2), 'x', (v) => v <= 1, '<= 1x (no slower)')),
+  );
+}
+
 const meta = Object.fromEntries(Object.entries(raw).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v]));
 const errors = Object.fromEntries(Object.entries(raw).filter(([k]) => k.endsWith('.error')));
 const result = {
-  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, ratios, targets,
+  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, ratios, targets, scale,
   floor_phases: raw['floor.phases'] ? JSON.parse(raw['floor.phases']) : null,
   runs: {
     floor_create_ms: raw['floor.create_runs_ms'] ?? null, vpcctl_apply_ms: raw['vpcctl.apply_runs_ms'] ?? null,
@@ -146,6 +180,18 @@ md.push(`VPC \`small\` (5 subnets) and VPC \`bench\` (N subnets) exist at once, 
 md.push('| built by | 5 subnets median / p99 (µs) | N subnets median / p99 (µs) | ratio (median) | ratio (p99) |', '|---|---|---|---|---|');
 for (const [b, r] of Object.entries(rtt)) {
   md.push(`| ${b} | ${f(r.small.median_us)} / ${f(r.small.p99_us)} | ${f(r.large.median_us)} / ${f(r.large.p99_us)} | ${f(r.median_ratio, 3)} | ${f(r.p99_ratio, 3)} |`);
+}
+if (steps.length) {
+  md.push('', '## Scale series', '');
+  md.push('One VPC of N subnets, then 20 VPCs of 500 (`10000x20`), each built, re-applied (vpcctl) and torn down by each builder in turn. Floor and expert: one process (or script) per VPC, times summed. Teardown: floor `delete`, expert one `ip -batch` of `netns del`, vpcctl `destroy -f`; "incl. kernel" is until the kernel has destroyed the namespaces (live `net_namespace` objects back to the count before the step). One run per step; "vs first step" is the ms/subnet ratio to the first step of the same builder.', '');
+  if (raw['scale.note']) md.push(`Note: ${raw['scale.note']}`, '');
+  md.push('| step | builder | create (ms) | ms/subnet | vs first step | re-apply (ms) | teardown (ms) | incl. kernel (ms) | peak RSS (MB) | same objects |', '|---|---|---|---|---|---|---|---|---|---|');
+  for (const st of steps) {
+    for (const [who, r] of Object.entries(scale[st])) {
+      const first = scale[base]?.[who]?.create_ms_per_subnet ?? null;
+      md.push(`| ${st} | ${who} | ${f(r.create_ms)} | ${f(r.create_ms_per_subnet, 3)} | ${f(round(div(r.create_ms_per_subnet, first), 2), 2)} | ${f(r.reapply_ms)} | ${f(r.delete_ms)} | ${f(r.delete_complete_ms)} | ${f(r.peak_rss_mb)} | ${r.same_objects ?? '—'}${r.error ? ` (error: ${r.error})` : ''} |`);
+    }
+  }
 }
 if (Object.keys(errors).length) {
   md.push('', '## Errors', '');

@@ -14,7 +14,12 @@
 #   BENCH_STATUS=5       `status` calls after each vpcctl apply (deep drift check; median of all)
 #   BENCH_RTT_COUNT=2000 timed round trips per RTT run (after 200 warm-up ones)
 #   BENCH_RTT_ROUNDS=5   RTT runs (medians over runs reported)
-#   BENCH_ONLY="floor seed vpcctl cli rtt"   scenarios to run
+#   BENCH_ONLY="floor seed vpcctl cli rtt"   scenarios to run; add `scale` (or set
+#                        BENCH_SCALE=1) for the scale series below
+#   BENCH_SCALE_NS="500 1000 2000 5000"   subnets in one VPC, per step of the series
+#   BENCH_SCALE_VPCS=20  and one step of BENCH_SCALE_VPCS VPCs of 500 subnets (0: none)
+#   BENCH_SCALE_BUILDERS="floor expert vpcctl"   who builds each step
+#   BENCH_SCALE_REAPPLY=3  no-op re-applies per vpcctl step (median)
 #
 # Everything runs inside scripts/sandbox.sh (new net/mount/pid namespaces,
 # tmpfs /run): no packet leaves namespaces made here, nothing leaks.
@@ -45,6 +50,11 @@ STATUS=${BENCH_STATUS:-5}
 RTT_COUNT=${BENCH_RTT_COUNT:-2000}
 RTT_ROUNDS=${BENCH_RTT_ROUNDS:-5}
 ONLY=" ${BENCH_ONLY:-floor seed vpcctl cli rtt} "
+[[ ${BENCH_SCALE:-} == 1 ]] && ONLY+="scale "
+SCALE_NS=${BENCH_SCALE_NS:-500 1000 2000 5000}
+SCALE_VPCS=${BENCH_SCALE_VPCS:-20}
+SCALE_BUILDERS=" ${BENCH_SCALE_BUILDERS:-floor expert vpcctl} "
+SCALE_REAPPLY=${BENCH_SCALE_REAPPLY:-3}
 VPC=bench
 RESULTS=$OUT/results.tsv
 : >"$RESULTS"
@@ -114,7 +124,7 @@ settle() {
 
 # Sets DONE_AT to when the count reached the base or last moved.
 wait_destroyed() {
-  local target=$1 last=-1 still=0 cur deadline=$((SECONDS + 60))
+  local target=$1 last=-1 still=0 cur deadline=$((SECONDS + 300))
   ip netns add bench-kick && ip netns del bench-kick
   DONE_AT=$EPOCHREALTIME
   while ((SECONDS < deadline)); do
@@ -301,6 +311,77 @@ scenario_rtt() {
   done
 }
 
+# --- scale series ----------------------------------------------------------------------
+# One step: N subnets in one VPC (or V VPCs of N each) built by one builder,
+# re-applied (vpcctl), torn down, and waited for until the kernel has freed
+# the namespaces. Records scale.<builder>.<step>.{create_ms,rss_kb,...}.
+# Teardown: floor `delete` per VPC, expert one `ip -batch` of `netns del`,
+# vpcctl `destroy -f` (one command for all VPCs). "incl. kernel" is from the
+# teardown's start until the count of live net_namespace objects
+# (/proc/slabinfo) is back to where it was before the step (see settle).
+scale_step() {
+  local who=$1 n=$2 vpcs=$3 step=$4 k names=() t0 pre creates=0 rss=0 reapplies=() zero=yes topo=$OUT/topology-scale.json
+  if ((vpcs == 0)); then names=("$VPC"); else for ((k = 0; k < vpcs; k++)); do names+=("$VPC$k"); done; fi
+  local total=$((n * ${#names[@]}))
+  log "scale: $who builds $step ($total subnets)"
+  pre=$(netns_objects)
+  case $who in
+    floor | expert)
+      for k in "${names[@]}"; do
+        if [[ $who == floor ]]; then timed "$FLOOR" create "$n" "$k"; else timed bash bench/expert.sh create "$n" "$k"; fi ||
+          { record "scale.$who.$step.error" "create failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
+        creates=$(awk -v a="$creates" -v b="$WALL_MS" 'BEGIN { print a + b }')
+        ((RSS_KB > rss)) && rss=$RSS_KB
+      done ;;
+    vpcctl)
+      if ((vpcs == 0)); then node bench/topology.mjs "$n" --vpc "$VPC" >"$topo"; else node bench/topology.mjs "$n" --vpc "$VPC" --vpcs "$vpcs" >"$topo"; fi
+      timed ./vpcctl apply -f "$topo" || { record "scale.$who.$step.error" "apply failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
+      creates=$WALL_MS rss=$RSS_KB
+      record "scale.$who.$step.change_ms" "$(grep -oE 'in [0-9]+ ms' "$OUT/cmd.out" | grep -oE '[0-9]+')"
+      for ((k = 0; k < SCALE_REAPPLY; k++)); do
+        timed ./vpcctl apply -f "$topo" || { record "scale.$who.$step.error" "re-apply failed: $(tail -n 1 "$OUT/cmd.err")"; break; }
+        reapplies+=("$WALL_MS")
+        ((RSS_KB > rss)) && rss=$RSS_KB
+        grep -q '^0 changes' "$OUT/cmd.out" || zero="no: $(head -n 1 "$OUT/cmd.out")"
+      done
+      record "scale.$who.$step.reapply_ms" "$(echo "${reapplies[*]}" | median)"
+      record "scale.$who.$step.reapply_noop" "$zero" ;;
+  esac
+  record "scale.$who.$step.subnets" "$total"
+  record "scale.$who.$step.create_ms" "$creates"
+  record "scale.$who.$step.rss_kb" "$rss"
+  ((vpcs == 0)) && [[ $SCALE_BUILDERS == *" floor "* ]] && record "scale.$who.$step.same_objects" "$(same_objects "$who" "$n")"
+  t0=$EPOCHREALTIME
+  local dels=0
+  case $who in
+    floor) for k in "${names[@]}"; do timed "$FLOOR" delete "$k" || { record "scale.$who.$step.error" "delete failed"; break; }; dels=$(awk -v a="$dels" -v b="$WALL_MS" 'BEGIN { print a + b }'); done ;;
+    expert) for k in "${names[@]}"; do timed bash bench/expert.sh delete "$k" || { record "scale.$who.$step.error" "delete failed"; break; }; dels=$(awk -v a="$dels" -v b="$WALL_MS" 'BEGIN { print a + b }'); done ;;
+    vpcctl)
+      if timed ./vpcctl destroy -f "$topo"; then dels=$WALL_MS; ((RSS_KB > rss)) && record "scale.$who.$step.rss_kb" "$RSS_KB"
+      else record "scale.$who.$step.error" "destroy failed: $(tail -n 1 "$OUT/cmd.err")"; fi ;;
+  esac
+  record "scale.$who.$step.delete_ms" "$dels"
+  record "scale.$who.$step.leftover_namespaces" "$(find /run/netns -mindepth 1 -maxdepth 1 \( -name "ns-$VPC*" -o -name "vpcr-$VPC*" \) | wc -l)"
+  settle "$t0" "$pre"
+  record "scale.$who.$step.delete_complete_ms" "$SETTLE_MS"
+}
+
+scenario_scale() {
+  local n who steps=()
+  for n in $SCALE_NS; do steps+=("$n:0:$n"); done
+  ((SCALE_VPCS > 0)) && steps+=("500:$SCALE_VPCS:$((500 * SCALE_VPCS))x$SCALE_VPCS")
+  record scale.steps "$(printf '%s ' "${steps[@]##*:}")"
+  local s
+  for s in "${steps[@]}"; do
+    IFS=: read -r n vpcs step <<<"$s"
+    for who in floor expert vpcctl; do
+      [[ $SCALE_BUILDERS == *" $who "* ]] || continue
+      [[ $who == vpcctl ]] && ((!VPCCTL_OK)) && continue
+      scale_step "$who" "$n" "$vpcs" "$step"
+    done
+  done
+}
+
 # --- run -----------------------------------------------------------------------------
 
 record meta.n "$N"
@@ -327,6 +408,12 @@ if ((VPCCTL_OK)); then
   wants cli && scenario_cli
 fi
 wants rtt && scenario_rtt
+wants scale && scenario_scale
 record meta.loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
-node bench/report.mjs "$RESULTS" bench/results.json bench/results.md
+# The scale series alone (BENCH_ONLY=scale) keeps the main results as they are.
+if [[ $ONLY == " scale " ]]; then
+  node bench/report.mjs "$RESULTS" bench/results-scale.json bench/results-scale.md
+else
+  node bench/report.mjs "$RESULTS" bench/results.json bench/results.md
+fi

@@ -73,7 +73,7 @@ NFT
 # create-vpc: router namespace, its sysctls, `lo` up and tagged, its table.
 ip netns add "$r"
 ip -n "$r" link set lo up alias "vpcctl:router:$vpc"
-for kv in net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 net.ipv4.conf.all.proxy_arp=1; do
+for kv in net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 net.ipv4.conf.all.proxy_arp=1; do
   ip netns exec "$r" sysctl -qw "$kv"
 done
 ip netns exec "$r" nft -f "$work/router.nft"

@@ -5,15 +5,20 @@
 // bench/seed.sh and bench/floor use the same scheme, so all three build the
 // same kernel objects (bench/fingerprint.mjs checks that).
 //
-//   node bench/topology.mjs N [--vpc NAME] [--no-policy] > topology.json
+//   node bench/topology.mjs N [--vpc NAME] [--vpcs K] [--no-policy] > topology.json
+//
+// --vpcs K: K VPCs NAME0..NAME<K-1> of N subnets each (unpeered, so all may
+// use 10.0.0.0/8), for the scale series' 10,000 subnets over 20 VPCs.
 //
 // JSON is valid YAML, so `vpcctl apply -f` reads it either way.
 
 const args = process.argv.slice(2);
-const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 500);
+const n = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--vpcs') ?? 500);
 const vpcAt = args.indexOf('--vpc');
 const vpc = vpcAt >= 0 ? args[vpcAt + 1] : 'bench';
 const withPolicy = !args.includes('--no-policy');
+const vpcsAt = args.indexOf('--vpcs');
+const vpcCount = vpcsAt >= 0 ? Number(args[vpcsAt + 1]) : 0;
 if (!Number.isInteger(n) || n < 1 || n > 65536) {
   console.error('topology.mjs: N must be 1..65536 (/24 subnets of 10.0.0.0/8)');
   process.exit(2);
@@ -33,4 +38,5 @@ const subnets = Array.from({ length: n }, (_, i) => ({
   ...(withPolicy ? { policy } : {}),
 }));
 
-process.stdout.write(`${JSON.stringify({ vpcs: [{ name: vpc, cidr: '10.0.0.0/8', subnets }] }, null, 1)}\n`);
+const names = vpcCount > 0 ? Array.from({ length: vpcCount }, (_, k) => `${vpc}${k}`) : [vpc];
+process.stdout.write(`${JSON.stringify({ vpcs: names.map((name) => ({ name, cidr: '10.0.0.0/8', subnets })) }, null, 1)}\n`);

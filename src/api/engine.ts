@@ -8,6 +8,7 @@ import type { State } from '../state/types.js';
 import type { StateStore, StateTransaction } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
 import { findDrift, nextMarks } from './drift.js';
+import { afterPartialPlan } from './partial.js';
 
 export interface ChangeOptions {
   /** Plan only: nothing is written to the kernel or the state. */
@@ -48,6 +49,9 @@ export interface Draft {
    */
   touch(vpc: string): void;
 }
+
+/** How the executor says it did not roll a failed plan back (crates/netkit/src/exec.rs, execute). */
+const NOT_ROLLED_BACK = /; not rolled back: /;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -139,6 +143,7 @@ export class Engine {
       try {
         learnt = await this.run(plan, opts);
       } catch (e) {
+        if (NOT_ROLLED_BACK.test((e as Error).message)) throw await this.keepPartial(current, desired, plan, saved, e as Error);
         // The executor has undone what it did: the kernel is as it was, and so is the state.
         if (!saved.revert()) await this.store.write(current, { restore: true });
         throw e;
@@ -154,6 +159,25 @@ export class Engine {
       }
       return result(true);
     });
+  }
+
+  /**
+   * The plan failed after deleting namespaces, which no undo brings back, so
+   * the executor left the kernel as far as it got: the state records as
+   * deleted what the kernel no longer has (afterPartialPlan), never a router
+   * that is gone, and keeps the rest pending for the next command.
+   */
+  private async keepPartial(current: State, desired: State, plan: Plan, saved: StateTransaction, cause: Error): Promise<Error> {
+    try {
+      const present = new Set(await kernel((await native()).netnsList()));
+      const partial = afterPartialPlan(current, desired, plan.namespaces, present);
+      await saved.write(partial);
+      const left = partial.pending.length;
+      return new VpcctlError('KERNEL', `${cause.message}; the state records what was deleted${left ? ` and keeps ${left} namespace(s) pending` : ''}: run the command again (or any change) to finish`, { cause });
+    } catch (e) {
+      // The pending mark written before the plan still makes the next command repair.
+      return new VpcctlError('STATE', `${cause.message}; recording what was deleted failed too (${(e as Error).message}): 'vpcctl status' shows what differs`, { cause });
+    }
   }
 
   /**
@@ -182,7 +206,9 @@ export class Engine {
   async run(plan: Plan, opts: ChangeOptions = {}): Promise<ExecuteResult> {
     const n = await native();
     const faultAt = process.env.VPCCTL_FAULT_AT ? Number(process.env.VPCCTL_FAULT_AT) : undefined;
-    return kernel(n.execute(planJson(plan.ops), { faultAt }, opts.onProgress));
+    // Per-op limit (default 5 s in the executor); tests shrink it to make ops time out.
+    const timeoutMs = process.env.VPCCTL_OP_TIMEOUT_MS ? Number(process.env.VPCCTL_OP_TIMEOUT_MS) : undefined;
+    return kernel(n.execute(planJson(plan.ops), { faultAt, timeoutMs }, opts.onProgress));
   }
 
   /**

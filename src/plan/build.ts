@@ -15,7 +15,21 @@ import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
  * planner decides which pieces change; these say what each piece is made of.
  */
 
+/**
+ * The one switch for IPv6 on VPC links. vpcctl routes IPv4 only, so it is
+ * off: each router namespace gets IPv6 disabled (`all` and `default`) right
+ * at its creation, before any of its links exist, so no link made in it
+ * later does any IPv6 work. That work is what bent the 5,000-subnet apply:
+ * bringing a link up with IPv6 adds its multicast and link-local routes to
+ * the router's IPv6 table, next to those of every other link, and that
+ * table is walked for each insert (quadratic in subnets). Two /proc writes
+ * per VPC, none per subnet. Host namespaces keep IPv6 on their one link (a
+ * constant cost each). The IPv6 feature to come turns this on.
+ */
+export const VPC_IPV6 = false;
+
 const ROUTER_SYSCTLS: [string, string][] = [
+  ...(VPC_IPV6 ? [] : [['net/ipv6/conf/all/disable_ipv6', '1'], ['net/ipv6/conf/default/disable_ipv6', '1']] as [string, string][]),
   [IP_FORWARD, '1'],
   // Strict reverse-path filtering on every router link: a host can only send
   // from its own address (anti-spoofing without a rule).

@@ -174,7 +174,9 @@ test('the full plan text is kept beside the state and rebuilt when the state cha
   const more = structuredClone(s);
   more.vpcs.demo!.subnets.db!.type = 'public';
   t.is(planText(more, dir), planJson(fullPlan(more).ops), 'changed state: rebuilt');
-  t.is(String(planText(s, '/nonexistent/dir')), text, 'no cache dir: built each time');
+  // A directory that cannot be made (under a file): '/nonexistent/dir' was made by the first run as root,
+  // and a plan cached there by older code was then read back.
+  t.is(planText(s, '/dev/null/vpcctl-no-cache'), text, 'no cache dir: built each time');
 });
 
 test('the cached plan text is ASCII (read back as latin1) and means the same JSON when names are not', (t) => {

@@ -98,12 +98,12 @@ test('a missing router rebuilds the whole VPC', (t) => {
   t.deepEqual(find(p.ops, 'netnsAdd').map((o) => o.ns), ['vpcr-demo', 'ns-demo-web']);
 });
 
-test('deleting the last VPC deletes namespaces, the host table, and restores ip_forward', (t) => {
+test('deleting the last VPC restores ip_forward first (before the kernel\'s namespace cleanup holds rtnl), deletes namespaces and the host table', (t) => {
   const cur = { ...withSubnet(withVpc(emptyState()), 'demo', 'web', '10.0.1.0/24', 'public'), hostForwardBefore: '0' };
   const des = { ...emptyState(), hostForwardBefore: '0' };
   const p = plan(cur, des, kernelWith(cur));
-  t.deepEqual(kinds(p.ops), ['netnsDel', 'netnsDel', 'nftDelete', 'sysctlSet']);
-  t.like(p.ops[3], { ns: '', key: 'net/ipv4/ip_forward', value: '0' });
+  t.deepEqual(kinds(p.ops), ['sysctlSet', 'netnsDel', 'netnsDel', 'nftDelete']);
+  t.like(p.ops[0], { ns: '', key: 'net/ipv4/ip_forward', value: '0' });
 });
 
 test('peering: one veth between routers, routes both ways, routes in private hosts only', (t) => {

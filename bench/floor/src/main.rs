@@ -287,8 +287,13 @@ impl Nft {
 
     /// Runs `cmd` (nft syntax, one transaction) in the calling thread's netns
     /// with a context made there, as vpcctl does: one context per namespace.
-    fn run(&self, what: &str, cmd: &str) {
+    /// libnftables select()s on its socket, which aborts for a descriptor
+    /// above 1023 (FD_SETSIZE), and with thousands of namespaces open the
+    /// next free one is far above that: the context takes the low
+    /// descriptor `low` keeps free for it (the kernel hands out the lowest).
+    fn run(&self, what: &str, cmd: &str, low: &mut LowFd) {
         let c = CString::new(cmd).unwrap();
+        low.release();
         unsafe {
             let ctx = (self.ctx_new)(0);
             (self.buffer_error)(ctx);
@@ -297,6 +302,37 @@ impl Nft {
                 die(what, err);
             }
             (self.ctx_free)(ctx);
+        }
+        low.hold();
+    }
+}
+
+/// A low descriptor held open (on /dev/null) so that it is free, and the
+/// lowest free, at the moment a libnftables context opens its socket.
+struct LowFd(Option<File>);
+
+impl LowFd {
+    fn new() -> LowFd {
+        let mut l = LowFd(None);
+        l.hold();
+        l
+    }
+    fn hold(&mut self) {
+        self.0 = Some(File::open("/dev/null").unwrap_or_else(|e| die("/dev/null", e)));
+    }
+    fn release(&mut self) {
+        self.0 = None;
+    }
+}
+
+/// Two descriptors per namespace (its file and its netlink socket) stay
+/// open until the end: raise the soft limit on open files to the hard one.
+fn raise_nofile() {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
         }
     }
 }
@@ -368,12 +404,17 @@ fn create(n: usize, vpc: &str) {
     prepare_netns_dir();
     let home = File::open("/proc/thread-self/ns/net").unwrap_or_else(|e| die("own netns", e));
     let nft = Nft::load();
+    raise_nofile();
+    let mut low = LowFd::new();
     let subnets: Vec<Subnet> = (0..n).map(subnet).collect();
 
-    // The router: forwarding, strict rp_filter, proxy ARP, `lo` up and tagged.
+    // The router: IPv6 off, forwarding, strict rp_filter, proxy ARP, `lo` up and tagged.
     let mut router: Option<Nl> = None;
     let router_ns = netns_add(&format!("vpcr-{vpc}"), home.as_raw_fd(), || {
         for (k, v) in [
+            // IPv6 off in the router before its links exist (src/plan/build.ts VPC_IPV6).
+            ("net/ipv6/conf/all/disable_ipv6", "1"),
+            ("net/ipv6/conf/default/disable_ipv6", "1"),
             ("net/ipv4/ip_forward", "1"),
             ("net/ipv4/conf/all/rp_filter", "1"),
             ("net/ipv4/conf/default/rp_filter", "1"),
@@ -394,7 +435,7 @@ fn create(n: usize, vpc: &str) {
     for s in &subnets {
         let mut nl = None;
         let fd = netns_add(&format!("ns-{vpc}-{}", s.name), home.as_raw_fd(), || {
-            nft.run("host table", &table(POLICY));
+            nft.run("host table", &table(POLICY), &mut low);
             let mut h = Nl::new("host");
             h.set_link(1, true, &format!("vpcctl:host:{vpc}/{}", s.name));
             h.send();
@@ -437,7 +478,7 @@ fn create(n: usize, vpc: &str) {
     // The router's table last: its sets list every subnet.
     let t_nft = Instant::now();
     enter(router_ns.as_raw_fd());
-    nft.run("router table", &table(&router_table(&subnets)));
+    nft.run("router table", &table(&router_table(&subnets)), &mut low);
     enter(home.as_raw_fd());
     let router_nft_ms = ms(t_nft);
 

@@ -888,3 +888,47 @@ async fn route_add_never_takes_another_devices_route() {
     drop(h);
     netns::del("nk-rx").unwrap();
 }
+
+/// A plan that fails after deleting a namespace is not rolled back: the
+/// deletion stands, and so does everything else that completed (here a
+/// host's table deleted before), so the kernel is the new state minus the
+/// ops that did not run, and the error says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executor_does_not_roll_back_after_a_namespace_deletion() {
+    sandbox_only!();
+    exec::execute(&vpc_plan("nk-nr", 2), &exec::Options::default(), &|_, _| {})
+        .await
+        .unwrap();
+    let teardown = vec![
+        plan::Op::NftDelete {
+            ns: "nk-nr-h1".into(),
+            family: "inet".into(),
+            table: "vpcctl".into(),
+        },
+        plan::Op::NetnsDel { ns: "nk-nr-h0".into() },
+        plan::Op::SysctlSet {
+            ns: "nk-nr-r".into(),
+            key: "net/ipv4/ip_forward".into(),
+            value: "0".into(),
+        },
+    ];
+    let opts = exec::Options {
+        fault_at: Some(3),
+        concurrency: 1,
+        ..Default::default()
+    };
+    let err = exec::execute(&teardown, &opts, &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "op 3 (sysctlSet net/ipv4/ip_forward=0 in netns \"nk-nr-r\"): injected fault; not rolled back: 2 ops done, namespace deletions among them");
+    let mut left = leftovers("nk-nr");
+    left.sort();
+    assert_eq!(left, ["nk-nr-h1", "nk-nr-r"], "the deleted namespace stays deleted");
+    assert!(
+        nft::list_table("nk-nr-h1", "inet", "vpcctl").unwrap().is_none(),
+        "the table deleted before is not put back"
+    );
+    assert_eq!(sysctl::get("nk-nr-r", "net/ipv4/ip_forward").unwrap(), "1");
+    delete_all("nk-nr").await;
+}

@@ -58,7 +58,10 @@ type Progress = ThreadsafeFunction<
 
 /// Runs a plan (JSON array of ops, docs/plan-ops.md) in one call: ops
 /// pipelined along their dependencies, undone in reverse on the first
-/// failure. Rejects with `op K (what): cause; rolled back N ops`.
+/// failure. Rejects with `op K (what): cause; rolled back N ops`, or, when
+/// a namespace deletion had completed (which no undo can bring back), with
+/// `op K (what): cause; not rolled back: N ops done, ...` and the kernel
+/// left as the completed ops made it.
 #[napi(
     ts_args_type = "planJson: string, options?: ExecuteOptions | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null"
 )]

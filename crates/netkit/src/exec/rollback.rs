@@ -27,6 +27,21 @@ pub(super) async fn roll_back(
     Error::msg(what, msg)
 }
 
+/// The error of a plan that failed after a namespace deletion completed:
+/// nothing is undone. The deletion stands whatever else is undone, so
+/// undoing the rest (a host table put back, ip_forward turned on again)
+/// would only leave the kernel half way between the old state and the new
+/// one. Left as it is, it is the new one minus the ops that did not run;
+/// the caller records what was deleted (src/api/partial.ts) and the next
+/// run finishes.
+pub(super) fn not_rolled_back(ops: &[Op], done: usize, (i, e): (usize, Error)) -> Error {
+    let (what, cause) = op_error(i + 1, &ops[i], &e);
+    Error::msg(
+        what,
+        format!("{cause}; not rolled back: {done} ops done, namespace deletions among them"),
+    )
+}
+
 /// The failed op as `op K (what)`, and its cause (with the error's own
 /// context when that does not just repeat the op).
 fn op_error(k: usize, op: &Op, e: &Error) -> (String, String) {

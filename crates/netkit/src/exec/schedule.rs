@@ -10,7 +10,7 @@ use super::{
     deadline::{apply_with_deadline, Ran},
     fuse::fusable,
     graph::dependencies,
-    rollback::roll_back,
+    rollback::{not_rolled_back, roll_back},
     state::Exec,
     Options, Report, Undo,
 };
@@ -21,8 +21,10 @@ use crate::{
 
 /// Runs `ops` (see docs/plan-ops.md). On the first failure no new op starts,
 /// the ops in flight finish, then the undos of all completed ops run in
-/// reverse order of completion. `progress(done, total)` is called after
-/// every completed op. Must be called inside a tokio runtime.
+/// reverse order of completion, unless a namespace deletion had completed
+/// (then nothing is undone and the error says `not rolled back`).
+/// `progress(done, total)` is called after every completed op. Must be
+/// called inside a tokio runtime.
 pub async fn execute(
     ops: &[Op],
     opts: &Options,
@@ -61,6 +63,9 @@ pub async fn execute(
     let mut running = FuturesUnordered::new();
     let mut completed: Vec<Option<Undo>> = Vec::with_capacity(ops.len());
     let mut failure: Option<(usize, Error)> = None;
+    // Set once a namespace deletion has completed: it cannot be undone, so
+    // the plan is then not rolled back on failure (not_rolled_back).
+    let mut irreversible = false;
     loop {
         while failure.is_none() && running.len() < opts.concurrency.max(1) {
             let Some(Reverse(i)) = ready.pop() else { break };
@@ -82,13 +87,14 @@ pub async fn execute(
                     let overrun = None;
                     return vec![(i, Ran { result, overrun })];
                 }
-                apply_with_deadline(ex, i, op, &setup, opts.timeout).await
+                apply_with_deadline(ex, i, op, &setup, limit_for(op, opts.timeout)).await
             });
         }
         let Some(ran) = running.next().await else {
             break;
         };
         for (i, ran) in ran {
+            irreversible |= ran.result.is_ok() && matches!(ops[i], Op::NetnsDel { .. });
             match (ran.result, ran.overrun) {
                 // Overran but completed: a failure whose effect is undone too.
                 (Ok(undo), Some(e)) => {
@@ -125,6 +131,21 @@ pub async fn execute(
             elapsed: start.elapsed(),
             nft: ex.nft.marks(ops),
         }),
+        Some(failed) if irreversible => Err(not_rolled_back(ops, completed.len(), failed)),
         Some(failed) => Err(roll_back(&ex, ops, completed, failed, opts).await),
+    }
+}
+
+/// The limit for `op`: a namespace deletion gets 12 times the per-op limit
+/// (60 s by default). Its clock also runs while it waits for one of the few
+/// unmount threads, and each unmount waits for an RCU grace period, which
+/// the kernel's cleanup of thousands of namespaces makes slow: tearing down
+/// 10,000 subnets, one waited past 5 s. A deletion cannot be undone, so an
+/// early timeout only turns a slow success into a failure; a hang must
+/// still become an error.
+fn limit_for(op: &Op, limit: std::time::Duration) -> std::time::Duration {
+    match op {
+        Op::NetnsDel { .. } => limit * 12,
+        _ => limit,
     }
 }

@@ -79,13 +79,54 @@ unsafe impl Send for Nft {}
 /// nft_ctx_new initialises library globals; serialise it.
 static NEW_LOCK: Mutex<()> = Mutex::new(());
 
+/// libnftables waits on its netlink socket with select(), and glibc aborts
+/// the whole process for a descriptor at or above FD_SETSIZE (1024): "bit
+/// out of range 0 - FD_SETSIZE on fd_set". A process with thousands of
+/// namespaces (or sockets of its own) open may have no free number below
+/// that. So descriptors below it are held in reserve (on /dev/null) while
+/// they are free, and one is let go right before a context opens its socket
+/// (the kernel hands out the lowest free number).
+const FD_SETSIZE: i32 = 1024;
+const LOW_RESERVE: usize = 16;
+static LOW_FDS: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+
+/// Tops the reserve up with descriptors that come out below FD_SETSIZE.
+fn reserve_low_fds(held: &mut Vec<std::fs::File>) {
+    use std::os::fd::AsRawFd;
+    while held.len() < LOW_RESERVE {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) if f.as_raw_fd() < FD_SETSIZE => held.push(f),
+            _ => break,
+        }
+    }
+}
+
+/// The lowest descriptor number free now (the one the next socket gets).
+fn lowest_free_fd() -> i32 {
+    use std::os::fd::AsRawFd;
+    std::fs::File::open("/dev/null").map_or(-1, |f| f.as_raw_fd())
+}
+
 impl Nft {
     pub fn new() -> std::result::Result<Self, String> {
         let lib = lib()?;
         let _g = NEW_LOCK.lock().unwrap();
+        let mut low = LOW_FDS.lock().unwrap();
+        reserve_low_fds(&mut low);
+        // Free the highest reserved number: the socket takes it, or a lower one.
+        low.sort_by_key(|f| std::os::fd::AsRawFd::as_raw_fd(f));
+        drop(low.pop());
+        if lowest_free_fd() >= FD_SETSIZE {
+            return Err(format!(
+                "no file descriptor below {FD_SETSIZE} is free for libnftables (it uses select()): close some first"
+            ));
+        }
         // SAFETY: plain libnftables calls on a context we own.
+        let made = unsafe { (lib.ctx_new)(0) };
+        reserve_low_fds(&mut low);
+        drop(low);
         unsafe {
-            let ctx = (lib.ctx_new)(0);
+            let ctx = made;
             if ctx.is_null() {
                 return Err("nft_ctx_new failed".into());
             }
