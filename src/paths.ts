@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,4 +30,18 @@ let pkg: PackageJson | undefined;
 export function packageJson(): PackageJson {
   pkg ??= JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as PackageJson;
   return pkg;
+}
+
+/**
+ * This build of vpcctl: the version and, in a build from source, when
+ * `make build` last ran (dist/.stamp). What a build caches (the full plan
+ * text, api/drift.ts) is keyed by it, so a newer planner never reads back a
+ * plan an older one made for the same state.
+ */
+export function buildId(): string {
+  let built = '';
+  try {
+    built = String(statSync(join(PACKAGE_ROOT, 'dist', '.stamp')).mtimeMs);
+  } catch { /* an installed package: its version says it */ }
+  return `${packageJson().version}+${built}`;
 }

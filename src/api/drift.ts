@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kernel, native } from '../native.js';
+import { buildId } from '../paths.js';
 import { fullPlan } from '../plan/full.js';
 import { planJson } from '../plan/ops.js';
 import type { OpDrift } from '../plan/repair.js';
@@ -45,9 +46,9 @@ export const CACHE_FILE = 'full-plan.json';
 export const cacheDirOf = (stateDir: string): string =>
   join(process.env.VPCCTL_CACHE_DIR ?? '/run/vpcctl/cache', createHash('sha1').update(resolve(stateDir)).digest('hex').slice(0, 16));
 
-/** What the full plan of a state depends on, as a digest. */
-const planKey = (state: State) =>
-  createHash('sha1').update(JSON.stringify([state.transitPool, state.vpcs, state.peerings])).digest('hex');
+/** What the full plan of a state depends on, as a digest: the state's objects and the planner that reads them. */
+export const planKey = (state: State, build = buildId()): string =>
+  createHash('sha1').update(JSON.stringify([build, state.transitPool, state.vpcs, state.peerings])).digest('hex');
 
 /**
  * The JSON text of the whole state's full plan. Building it for hundreds of

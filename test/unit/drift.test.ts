@@ -6,7 +6,8 @@ import type { Op } from '../../src/plan/ops.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CACHE_FILE, nextMarks, planText } from '../../src/api/drift.js';
+import { CACHE_FILE, nextMarks, planKey, planText } from '../../src/api/drift.js';
+import { buildId } from '../../src/paths.js';
 import { planJson } from '../../src/plan/ops.js';
 import { emptyState, type State } from '../../src/state/types.js';
 
@@ -187,4 +188,12 @@ test('the cached plan text is ASCII (read back as latin1) and means the same JSO
   t.true(/^[\x00-\x7f]*$/.test(text));
   t.deepEqual(JSON.parse(text), JSON.parse(planJson(fullPlan(s).ops)));
   t.is(String(planText(s, dir)), text, 'read back from the file unchanged');
+});
+
+test('the cached plan is keyed by the build too: a newer planner never reads a plan an older one cached', (t) => {
+  const s = topology();
+  t.is(planKey(s, '1.0.0+1'), planKey(structuredClone(s), '1.0.0+1'));
+  t.not(planKey(s, '1.0.0+1'), planKey(s, '1.0.0+2'));
+  t.not(planKey(s, '1.0.0+1'), planKey(s, '1.0.1+1'));
+  t.is(planKey(s), planKey(s, buildId()));
 });
