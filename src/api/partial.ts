@@ -1,5 +1,4 @@
-import { hostNs, routerNs } from '../model/names.js';
-import { wantedNamespaces } from '../plan/planner.js';
+import { hostNs, routerNs, wantedNamespaces } from '../model/names.js';
 import type { State } from '../state/types.js';
 
 /**
