@@ -57,6 +57,25 @@ impl Drop for NlSock {
     }
 }
 
+/// setsockopt(2) of a plain value.
+fn set_opt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: the kernel reads size_of::<T>() bytes of a value we borrow.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 impl NlSock {
     /// A socket of netlink protocol `proto` in the calling thread's netns.
     pub fn open(proto: libc::c_int, timeout: Duration) -> io::Result<NlSock> {
@@ -72,19 +91,7 @@ impl NlSock {
             tv_sec: timeout.as_secs() as libc::time_t,
             tv_usec: timeout.subsec_micros() as libc::suseconds_t,
         };
-        // SAFETY: setsockopt with a timeval we own.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        set_opt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
         let buf = SPARE_BUF
             .with(|b| b.take())
             .filter(|b| b.len() == BUF_LEN)
@@ -98,20 +105,7 @@ impl NlSock {
     /// table (three entries per address: a router's thousands).
     pub fn route(timeout: Duration) -> io::Result<NlSock> {
         let s = Self::open(libc::NETLINK_ROUTE, timeout)?;
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt with an int we own.
-        let rc = unsafe {
-            libc::setsockopt(
-                s.fd.as_raw_fd(),
-                libc::SOL_NETLINK,
-                libc::NETLINK_GET_STRICT_CHK,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        set_opt(&s.fd, libc::SOL_NETLINK, libc::NETLINK_GET_STRICT_CHK, &(1 as libc::c_int))?;
         Ok(s)
     }
 
