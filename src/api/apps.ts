@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { readText } from './files.js';
 import { join } from 'node:path';
 import { APP_SERVER } from '../paths.js';
+import { alive } from '../pids.js';
 import { VpcctlError } from '../errors.js';
 import { kernel, native } from '../native.js';
 import { hostNs } from '../model/names.js';
@@ -29,15 +30,7 @@ export interface DeployAppInput {
   user?: string;
 }
 
-/** True while the process exists and is not a zombie waiting to be reaped. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { alive };
 
 export const appStatus = (vpc: string, subnet: string, a: AppState): AppInfo => ({ ...a, vpc, subnet, running: alive(a.pid) });
 

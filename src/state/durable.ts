@@ -2,6 +2,7 @@ import {
   closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { alive } from '../pids.js';
 
 /**
  * Durable replacement of a small file, with the previous version kept as a
@@ -37,15 +38,6 @@ export const sameFile = (a: FileId | null, b: FileId | null): boolean =>
   !!a && !!b && a.ino === b.ino && a.dev === b.dev;
 
 const tempName = (path: string) => `${path}.tmp-${process.pid}`;
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * Temporary files of `path` left by runs that died between creating and
