@@ -19,12 +19,33 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
   'INVALID_INPUT', 'INVALID_NAME', 'INVALID_CIDR', 'INVALID_POLICY', 'OVERLAP', 'CONFLICT', 'NOT_FOUND', 'IN_USE',
 ]);
 
+/**
+ * The kind of a failure in the native module (netkit's `Kind`, one code per
+ * variant): set on a `KERNEL` error as `native`, so a caller can tell a name
+ * already taken (`EXISTS`) from a timeout without reading the message.
+ */
+export type NativeCode =
+  | 'EXISTS'
+  | 'NOT_FOUND'
+  | 'BUSY'
+  | 'DENIED'
+  | 'TIMEOUT'
+  | 'INVALID'
+  | 'FOREIGN' // the object is there but is not vpcctl's: left alone
+  | 'NFTABLES'
+  | 'UNSUPPORTED'
+  | 'PARTIAL' // a plan failed after namespace deletions: nothing was rolled back
+  | 'OTHER';
+
 export class VpcctlError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** For errors from the native module: what kind of failure it was. */
+  readonly native?: NativeCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; native?: NativeCode }) {
     super(message, options);
     this.name = 'VpcctlError';
     this.code = code;
+    if (options?.native) this.native = options.native;
   }
   /** 2 when the user's input was wrong (state and kernel untouched), 1 otherwise. */
   get exitCode(): number {

@@ -12,7 +12,7 @@ export type { VpcSummary, VpcDetail, SubnetDetail, StatusReport } from './api/in
 export type { CleanupReport } from './api/cleanup.js';
 export type { PolicyReport, RuleCounter } from './api/policy-report.js';
 export { VpcctlError } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export type { ErrorCode, NativeCode } from './errors.js';
 export type { Topology, TopologyInput, Policy, SubnetPolicy, PolicyRule } from './model/schema.js';
 export { topologyJsonSchema } from './model/schema.js';
 export type { Plan, KernelView } from './plan/planner.js';

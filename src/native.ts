@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { VpcctlError } from './errors.js';
+import { type NativeCode, VpcctlError } from './errors.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { platformInfo } from './platform.js';
 
@@ -35,7 +35,7 @@ export async function native(): Promise<Native> {
   const errors: string[] = [];
   for (const where of [`./vpcctl.${platform.platformArchABI}.node`, `vpcctl-${platform.platformArchABI}`]) {
     try {
-      cached = require(where) as Native;
+      cached = coded(require(where) as Native);
       return cached;
     } catch (e) {
       errors.push((e as Error).message.split('\n')[0]!);
@@ -44,11 +44,38 @@ export async function native(): Promise<Native> {
   throw new VpcctlError('KERNEL', `cannot load vpcctl's native module: ${errors.join('; ')} (run 'make build')`);
 }
 
-/** Turn a rejection of the native module into a VpcctlError('KERNEL') with its message. */
-export async function kernel<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    throw e instanceof VpcctlError ? e : new VpcctlError('KERNEL', (e as Error).message, { cause: e });
+/** `[EXISTS] vethAdd ...`: the binding puts netkit's stable code before the message (crates/vpcctl-node/src/common.rs). */
+const CODED = /^\[([A-Z_]+)\] /;
+
+/** A rejection of the native module as a VpcctlError('KERNEL') whose `native` is netkit's code. */
+export function fromNative(e: unknown): VpcctlError {
+  if (e instanceof VpcctlError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const m = CODED.exec(message);
+  return new VpcctlError('KERNEL', m ? message.slice(m[0].length) : message, { cause: e, native: m?.[1] as NativeCode | undefined });
+}
+
+/**
+ * The module with each function's failures turned into VpcctlErrors
+ * (classes such as FileLock are passed through as they are): the one place
+ * where the native module's errors meet the library's.
+ */
+function coded(mod: Native): Native {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(mod)) {
+    if (typeof value !== 'function' || /^[A-Z]/.test(name)) {
+      out[name] = value;
+      continue;
+    }
+    const fn = value as (...args: unknown[]) => unknown;
+    out[name] = (...args: unknown[]) => {
+      try {
+        const r = fn(...args);
+        return r instanceof Promise ? r.catch((e: unknown) => { throw fromNative(e); }) : r;
+      } catch (e) {
+        throw fromNative(e);
+      }
+    };
   }
+  return out as Native;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { APP_SERVER } from '../paths.js';
 import { alive } from '../pids.js';
 import { VpcctlError } from '../errors.js';
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import { checkPort } from '../model/ports.js';
 import { hostIp } from '../model/addresses.js';
@@ -48,7 +48,7 @@ export async function lookupUser(user: string): Promise<{ uid: number; gid: numb
   if (/^\d+$/.test(user)) {
     throw new VpcctlError('INVALID_INPUT', `user "${user}" is a number: give a user name, not a uid`);
   }
-  const found = await kernel((await native()).userLookup(user)).catch((e: unknown) => {
+  const found = await (await native()).userLookup(user).catch((e: unknown) => {
     throw new VpcctlError('INVALID_INPUT', `user ${JSON.stringify(user)} cannot be looked up: ${(e as Error).message}`);
   });
   if (!found) throw new VpcctlError('INVALID_INPUT', `user "${user}" does not exist on this host`);
@@ -64,7 +64,7 @@ export async function lookupUser(user: string): Promise<{ uid: number; gid: numb
  * readiness probe would otherwise be answered by that other listener.
  */
 async function refuseHeldPort(ns: string, port: number, where: string): Promise<void> {
-  const held = await kernel((await native()).tcpListeners(ns, port));
+  const held = await (await native()).tcpListeners(ns, port);
   if (held.length === 0) return;
   const pids = [...new Set(held.flatMap((l) => l.pids))];
   const who = pids.length
@@ -104,14 +104,14 @@ async function startApp(stateDir: string, vpcAddress: string, input: DeployAppIn
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${input.vpc}-${input.subnet}-${port}.log`);
   const n = await native();
-  const pid = await kernel(n.spawnDetached(ns, argv, {
+  const pid = await n.spawnDetached(ns, argv, {
     uid: ids.uid, gid: ids.gid, logFile,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       VPCCTL_APP_VPC: input.vpc, VPCCTL_APP_SUBNET: input.subnet,
       VPCCTL_APP_ADDRESS: vpcAddress, VPCCTL_APP_PORT: String(port),
     },
-  }));
+  });
   // Ready when a TCP connect from inside the namespace succeeds; a custom
   // command that never listens is given the benefit of the doubt after 5 s.
   for (let i = 0; i < 50; i++) {
@@ -122,7 +122,7 @@ async function startApp(stateDir: string, vpcAddress: string, input: DeployAppIn
         inUse ? `port ${port} is already in use in subnet "${input.subnet}"`
           : `app exited at once: ${log.trim().split('\n').pop() ?? 'no output'} (log: ${logFile})`);
     }
-    const probe = await kernel(n.tcpConnect(ns, vpcAddress, port, 100));
+    const probe = await n.tcpConnect(ns, vpcAddress, port, 100);
     if (probe.ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }

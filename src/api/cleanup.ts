@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, isVpcctlNsName, ownsNs, parseTag } from '../model/names.js';
 import type { Op } from '../plan/ops.js';
 import type { StateStore } from '../state/store.js';
@@ -29,13 +29,13 @@ export interface CleanupReport {
 export async function cleanupAll(store: StateStore, engine: Engine): Promise<CleanupReport> {
   const n = await native();
   const state: State | null = await store.read().catch(() => null);
-  const all = await kernel(n.netnsList());
+  const all = await n.netnsList();
   const pendingNames = (state?.pending ?? []).filter((ns) => typeof ns === 'string' && isVpcctlNsName(ns));
   const names = [...new Set([...all, ...pendingNames])];
   // One native call; if some tag cannot be read, each on its own, and an
   // unreadable one counts as untagged (then only a recorded name is ours).
-  const read = await kernel(n.netnsTags(names))
-    .catch(() => Promise.all(names.map((ns) => kernel(n.netnsTag(ns)).catch(() => null))));
+  const read = await n.netnsTags(names)
+    .catch(() => Promise.all(names.map((ns) => n.netnsTag(ns).catch(() => null))));
   const tags = new Map(read.map((tag, i) => [names[i]!, tag]));
   // Tagged as ours (the tag vpcctl gives that very name), or recorded as
   // pending before a crash could tag it (or even mount it: netnsDel also
@@ -49,7 +49,7 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
     return ours;
   });
   const namespaces = [...new Set([...all.filter((ns) => ownsNs(ns, tags.get(ns), false)), ...pending])];
-  const links = (await kernel(n.linkList(ROOT_NS))).filter((l) => l.alias && parseTag(l.alias)).map((l) => l.name);
+  const links = (await n.linkList(ROOT_NS)).filter((l) => l.alias && parseTag(l.alias)).map((l) => l.name);
 
   const ops: Op[] = [
     ...namespaces.map((ns): Op => ({ op: 'netnsDel', ns })),
@@ -59,7 +59,7 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   // ip_forward goes back only if it still holds the 1 vpcctl set: a 0 now
   // means something else changed it since, and that choice is left alone.
   const before = state?.hostForwardBefore;
-  const now = before === undefined ? undefined : (await kernel(n.sysctlGet(ROOT_NS, IP_FORWARD))).trim();
+  const now = before === undefined ? undefined : (await n.sysctlGet(ROOT_NS, IP_FORWARD)).trim();
   const restore = before !== undefined && now === '1';
   if (restore) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: before });
   await engine.run({ ops, changes: [], namespaces });

@@ -1,4 +1,4 @@
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import type { State } from '../state/types.js';
 import { hostIp } from '../model/addresses.js';
@@ -37,8 +37,8 @@ export async function testConnectivity(state: State, input: ConnectivityInput): 
   const ns = hostNs(input.vpc, from.name);
   const dst = hostIp(to.cidr);
   const timeout = input.timeoutMs ?? 1000;
-  const icmp = await kernel(n.ping(ns, dst, timeout));
-  const tcp = input.port === undefined ? undefined : { ...(await kernel(n.tcpConnect(ns, dst, input.port, timeout))), port: input.port };
+  const icmp = await n.ping(ns, dst, timeout);
+  const tcp = input.port === undefined ? undefined : { ...(await n.tcpConnect(ns, dst, input.port, timeout)), port: input.port };
   return {
     from: { vpc: input.vpc, subnet: from.name, address: hostIp(from.cidr) },
     to: { vpc: toVpc, subnet: to.name, address: dst },
@@ -62,7 +62,7 @@ export async function connectivityMatrix(state: State, timeoutMs = 300): Promise
   const jobs = all.flatMap((a, i) => all.map((b, j) => ({ a, b, i, j }))).filter(({ i, j }) => i !== j);
   const worker = async () => {
     for (let job = jobs.shift(); job; job = jobs.shift()) {
-      cells[job.i]![job.j] = await kernel(n.ping(hostNs(job.a.vpc, job.a.s.name), hostIp(job.b.s.cidr), timeoutMs));
+      cells[job.i]![job.j] = await n.ping(hostNs(job.a.vpc, job.a.s.name), hostIp(job.b.s.cidr), timeoutMs);
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));

@@ -1,5 +1,5 @@
 import { VpcctlError } from '../errors.js';
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import type { ExecuteResult } from '../../index.js';
 import { IP_FORWARD, ROOT_NS, isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
@@ -51,7 +51,6 @@ export interface Draft {
 }
 
 /** How the executor says it did not roll a failed plan back (crates/netkit/src/exec.rs, execute). */
-const NOT_ROLLED_BACK = /; not rolled back: /;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -84,8 +83,8 @@ export class Engine {
   async kernelView(): Promise<KernelView> {
     const n = await native();
     const [namespaces, hostForward] = await Promise.all([
-      kernel(n.netnsList()),
-      kernel(n.sysctlGet(ROOT_NS, IP_FORWARD)),
+      n.netnsList(),
+      n.sysctlGet(ROOT_NS, IP_FORWARD),
     ]);
     return { namespaces: new Set(namespaces), hostForward: hostForward.trim() };
   }
@@ -143,7 +142,7 @@ export class Engine {
       try {
         learnt = await this.run(plan, opts);
       } catch (e) {
-        if (NOT_ROLLED_BACK.test((e as Error).message)) throw await this.keepPartial(current, desired, plan, saved, e as Error);
+        if ((e as VpcctlError).native === 'PARTIAL') throw await this.keepPartial(current, desired, plan, saved, e as Error);
         // The executor has undone what it did: the kernel is as it was, and so is the state.
         if (!saved.revert()) await this.store.write(current, { restore: true });
         throw e;
@@ -169,7 +168,7 @@ export class Engine {
    */
   private async keepPartial(current: State, desired: State, plan: Plan, saved: StateTransaction, cause: Error): Promise<Error> {
     try {
-      const present = new Set(await kernel((await native()).netnsList()));
+      const present = new Set(await (await native()).netnsList());
       const partial = afterPartialPlan(current, desired, plan.namespaces, present);
       await saved.write(partial);
       const left = partial.pending.length;
@@ -208,7 +207,7 @@ export class Engine {
     const faultAt = process.env.VPCCTL_FAULT_AT ? Number(process.env.VPCCTL_FAULT_AT) : undefined;
     // Per-op limit (default 5 s in the executor); tests shrink it to make ops time out.
     const timeoutMs = process.env.VPCCTL_OP_TIMEOUT_MS ? Number(process.env.VPCCTL_OP_TIMEOUT_MS) : undefined;
-    return kernel(n.execute(planJson(plan.ops), { faultAt, timeoutMs }, opts.onProgress));
+    return n.execute(planJson(plan.ops), { faultAt, timeoutMs }, opts.onProgress);
   }
 
   /**
@@ -226,7 +225,7 @@ export class Engine {
     const n = await native();
     // One native call reads every tag (null for an absent name: a half-made
     // /run/netns entry, removed only if the rule names it ours).
-    const tags = await kernel(n.netnsTags(dels.map((o) => o.ns)));
+    const tags = await n.netnsTags(dels.map((o) => o.ns));
     const creates = new Set(plan.ops.flatMap((o) => (o.op === 'netnsAdd' ? [o.ns] : [])));
     const foreign = new Set<string>();
     dels.forEach((o, i) => {

@@ -1,4 +1,4 @@
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { gatewayRootLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
 import { gatewayIp, hostIp, transitEnds } from '../model/addresses.js';
 import { peerOf, peersOf } from '../model/peering.js';
@@ -103,12 +103,12 @@ export interface DriftEntry {
 export async function status(state: State, stateDir?: string): Promise<StatusReport> {
   const n = await native();
   const wanted = wantedNamespaces(state);
-  const present = new Set(await kernel(n.netnsList()));
+  const present = new Set(await n.netnsList());
   const missing = [...wanted].filter((ns) => !present.has(ns));
   const orphaned: string[] = [];
   for (const ns of present) {
     if (wanted.has(ns)) continue;
-    const tag = await kernel(n.netnsTag(ns));
+    const tag = await n.netnsTag(ns);
     if (tag && parseTag(tag)) orphaned.push(ns);
   }
   const pending = state.pending.filter((ns) => isVpcctlNsName(ns));

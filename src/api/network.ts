@@ -1,5 +1,5 @@
 import { VpcctlError } from '../errors.js';
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { formatCidr, nthSubnet, overlaps, parseCidr, size, type Cidr } from '../model/cidr.js';
 import {
   checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, rootConstraints, newClaims,
@@ -16,7 +16,7 @@ export type RootView = () => Promise<RootNet>;
 
 function rootView(): RootView {
   let view: Promise<RootNet> | undefined;
-  return () => (view ??= native().then((n) => kernel(n.netView(ROOT_NS))));
+  return () => (view ??= native().then((n) => n.netView(ROOT_NS)));
 }
 
 /** The interface of the host's default route, or null (no internet for public subnets). */

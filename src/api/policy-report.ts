@@ -1,4 +1,4 @@
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { NFT_FAMILY, NFT_TABLE, hostNs } from '../model/names.js';
 import type { SubnetPolicy } from '../model/schema.js';
 import { policyOp } from '../plan/build.js';
@@ -46,8 +46,8 @@ export async function policyReport(state: State, ref: { vpc: string; subnet: str
   const n = await native();
   const op = policyOp(findVpc(state, ref.vpc), subnet);
   const [json, drift] = await Promise.all([
-    kernel(n.nftListTable(hostNs(ref.vpc, ref.subnet), NFT_FAMILY, NFT_TABLE)),
-    op ? kernel(n.verify(planJson([op]), { nft: state.nftMarks ?? {} })) : [],
+    n.nftListTable(hostNs(ref.vpc, ref.subnet), NFT_FAMILY, NFT_TABLE),
+    op ? n.verify(planJson([op]), { nft: state.nftMarks ?? {} }) : [],
   ]);
   return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json) : [], drift: drift.map((d) => d.detail) };
 }

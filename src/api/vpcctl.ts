@@ -1,6 +1,6 @@
 import { VpcctlError } from '../errors.js';
 import type { GraphFormat } from '../graph/index.js';
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { hostNs, validateName } from '../model/names.js';
 import { joins, samePair } from '../model/peering.js';
@@ -202,7 +202,7 @@ export class Vpcctl {
   /** Run `argv` inside a subnet's host namespace (stdio inherited); resolves to its exit code. */
   async exec(ref: SubnetRef, argv: string[]): Promise<number> {
     findSubnet(await this.state(), ref.vpc, ref.subnet);
-    return kernel((await native()).runInNetns(hostNs(ref.vpc, ref.subnet), argv));
+    return (await native()).runInNetns(hostNs(ref.vpc, ref.subnet), argv);
   }
 
   async testConnectivity(input: ConnectivityInput): Promise<ConnectivityResult> {

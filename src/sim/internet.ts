@@ -1,4 +1,4 @@
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { APP_SERVER } from '../paths.js';
 
 /**
@@ -21,17 +21,17 @@ export interface SimInternet { serverPid: number }
 export async function buildSimInternet(logFile = '/run/sim-inet.log'): Promise<SimInternet> {
   if (process.env.VPCCTL_SANDBOX !== '1') throw new Error('the simulated internet is only built inside a sandbox (VPCCTL_SANDBOX=1)');
   const n = await native();
-  await kernel(n.netnsAdd(SIM.ns, 'sim-internet'));
-  await kernel(n.vethAdd({ ns: '', name: SIM.uplink, peerNs: SIM.ns, peerName: 'wan0' }));
-  await kernel(n.addrAdd('', SIM.uplink, `${SIM.uplinkAddress}/24`));
-  await kernel(n.routeAdd('', { dst: 'default', via: SIM.upstreamAddress, dev: SIM.uplink }));
-  await kernel(n.addrAdd(SIM.ns, 'wan0', `${SIM.upstreamAddress}/24`));
-  await kernel(n.addrAdd(SIM.ns, 'lo', `${SIM.serverAddress}/32`));
-  const serverPid = await kernel(n.spawnDetached(SIM.ns, [process.execPath, APP_SERVER, String(SIM.serverPort)], {
+  await n.netnsAdd(SIM.ns, 'sim-internet');
+  await n.vethAdd({ ns: '', name: SIM.uplink, peerNs: SIM.ns, peerName: 'wan0' });
+  await n.addrAdd('', SIM.uplink, `${SIM.uplinkAddress}/24`);
+  await n.routeAdd('', { dst: 'default', via: SIM.upstreamAddress, dev: SIM.uplink });
+  await n.addrAdd(SIM.ns, 'wan0', `${SIM.upstreamAddress}/24`);
+  await n.addrAdd(SIM.ns, 'lo', `${SIM.serverAddress}/32`);
+  const serverPid = await n.spawnDetached(SIM.ns, [process.execPath, APP_SERVER, String(SIM.serverPort)], {
     logFile, env: { VPCCTL_APP_VPC: 'internet', VPCCTL_APP_SUBNET: 'web', VPCCTL_APP_ADDRESS: SIM.serverAddress },
-  }));
+  });
   for (let i = 0; i < 50; i++) {
-    if ((await kernel(n.tcpConnect(SIM.ns, SIM.serverAddress, SIM.serverPort, 100))).ok) break;
+    if ((await n.tcpConnect(SIM.ns, SIM.serverAddress, SIM.serverPort, 100)).ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   return { serverPid };

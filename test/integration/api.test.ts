@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Vpcctl, VpcctlError, type ErrorCode } from '../../src/index.js';
 import * as native from '../../index.js';
+import { native as library } from '../../src/native.js';
 import { freshStateDir, netnsList } from '../helpers/sandbox.js';
 
 const v = new Vpcctl({ stateDir: freshStateDir() });
@@ -103,6 +104,24 @@ test.serial('the native module is usable on its own', async (t) => {
   t.false(await native.netnsExists('plain'));
   await v.cleanupAll();
   t.deepEqual(netnsList(), []);
+});
+
+test.serial("native failures carry netkit's stable code: in the raw module's message, as `native` on a VpcctlError", async (t) => {
+  await native.netnsAdd('coded', 'mine');
+  try {
+    const raw = await t.throwsAsync(native.netnsAdd('coded', 'mine'));
+    t.regex(raw!.message, /^\[EXISTS\] netns "coded": File exists/);
+    const n = await library();
+    const taken = await t.throwsAsync(n.netnsAdd('coded', 'mine'));
+    t.true(taken instanceof VpcctlError);
+    t.like(taken, { code: 'KERNEL', native: 'EXISTS' });
+    t.regex(taken!.message, /^netns "coded": /, 'the code is taken off the message');
+    t.like(await t.throwsAsync(n.addrAdd('coded', 'nope0', '192.0.2.1/24')), { native: 'NOT_FOUND' });
+    t.like(await t.throwsAsync(n.execute('[{"op":"netnsAdd","ns":"x"}]')), { native: 'INVALID' });
+    t.like(await t.throwsAsync(n.sysctlSet('coded', '../x', '1')), { native: 'INVALID' });
+  } finally {
+    await native.netnsDel('coded');
+  }
 });
 
 test.serial('apply takes the state lock once: for the change, the apps it starts and its bookkeeping', async (t) => {

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::{
     cidr::Cidr,
-    error::{in_ns, Context, Error, Result},
+    error::{in_ns, Context, Error, Kind, Result},
     link,
 };
 
@@ -27,7 +27,7 @@ fn describe(op: &str, ns: &str, dev: &str, cidr: &str) -> String {
 }
 
 fn parse(what: impl Fn() -> String, cidr: &str) -> Result<Cidr> {
-    cidr.parse::<Cidr>().map_err(|e| Error::msg(what(), e))
+    cidr.parse::<Cidr>().map_err(|e| Error::new(Kind::Invalid, what(), e))
 }
 
 /// Adds `cidr` to `dev`, whose index the caller may know already (the

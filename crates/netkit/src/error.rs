@@ -1,13 +1,111 @@
-//! Errors that name the operation and the object they failed on, never a bare errno.
+//! One error type for netkit: what was being done on which object, what went
+//! wrong underneath, and a [`Kind`] whose stable code the binding hands to
+//! JavaScript, so callers branch on a code and never on message text.
 
 use std::{fmt, io};
 
-/// What went wrong underneath: an OS error (errno kept for the callers that
-/// treat EEXIST/ESRCH as success) or a message from libnftables, a timeout, ...
+/// What kind of failure an [`Error`] is. The codes (see [`Kind::code`]) are
+/// part of the Node API (`VpcctlError.native`) and do not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The object is already there (EEXIST).
+    Exists,
+    /// No such object: ENOENT, ENODEV, ESRCH, ENXIO, EADDRNOTAVAIL.
+    NotFound,
+    /// Held by someone else: a lock, EBUSY, EAGAIN, EADDRINUSE.
+    Busy,
+    /// Not allowed: EPERM, EACCES (not root, a capability missing).
+    Denied,
+    /// An operation overran its deadline, or a peer never answered.
+    Timeout,
+    /// Malformed input: a plan, a name, an address, a ruleset (and EINVAL).
+    Invalid,
+    /// The object is there but is not ours (a foreign route, a symlink where
+    /// a namespace should be): left alone.
+    Foreign,
+    /// libnftables refused a command.
+    Nftables,
+    /// The host lacks something: libnftables, a kernel feature
+    /// (EOPNOTSUPP, EAFNOSUPPORT, EPROTONOSUPPORT).
+    Unsupported,
+    /// A plan failed after deletions that cannot be undone: nothing was rolled
+    /// back, and the caller must record what the kernel now holds.
+    Partial,
+    /// Anything else.
+    Other,
+}
+
+impl Kind {
+    /// The stable code, e.g. `EXISTS`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Kind::Exists => "EXISTS",
+            Kind::NotFound => "NOT_FOUND",
+            Kind::Busy => "BUSY",
+            Kind::Denied => "DENIED",
+            Kind::Timeout => "TIMEOUT",
+            Kind::Invalid => "INVALID",
+            Kind::Foreign => "FOREIGN",
+            Kind::Nftables => "NFTABLES",
+            Kind::Unsupported => "UNSUPPORTED",
+            Kind::Partial => "PARTIAL",
+            Kind::Other => "OTHER",
+        }
+    }
+
+    pub const ALL: [Kind; 11] = [
+        Kind::Exists,
+        Kind::NotFound,
+        Kind::Busy,
+        Kind::Denied,
+        Kind::Timeout,
+        Kind::Invalid,
+        Kind::Foreign,
+        Kind::Nftables,
+        Kind::Unsupported,
+        Kind::Partial,
+        Kind::Other,
+    ];
+
+    fn of_errno(errno: i32) -> Kind {
+        match errno {
+            libc::EEXIST => Kind::Exists,
+            libc::ENOENT | libc::ENODEV | libc::ESRCH | libc::ENXIO | libc::EADDRNOTAVAIL => {
+                Kind::NotFound
+            }
+            libc::EBUSY | libc::EAGAIN | libc::EADDRINUSE => Kind::Busy,
+            libc::EPERM | libc::EACCES => Kind::Denied,
+            libc::ETIMEDOUT => Kind::Timeout,
+            libc::EINVAL | libc::ERANGE => Kind::Invalid,
+            libc::EOPNOTSUPP | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT => Kind::Unsupported,
+            _ => Kind::Other,
+        }
+    }
+}
+
+/// What went wrong underneath, without the "what on which object" part: an
+/// OS error (errno kept for the callers that treat EEXIST/ESRCH as success)
+/// or a message of a given kind (from libnftables, a check, a timeout).
+/// Functions below the level that knows the object return it bare; the
+/// caller adds the context with [`Context::ctx`].
 #[derive(Debug)]
 pub enum Cause {
     Os(io::Error),
-    Msg(String),
+    Msg(Kind, String),
+}
+
+impl Cause {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Cause::Os(e) => e.raw_os_error().map_or(Kind::Other, Kind::of_errno),
+            Cause::Msg(k, _) => *k,
+        }
+    }
+
+    /// Malformed input.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Cause::Msg(Kind::Invalid, msg.into())
+    }
 }
 
 #[derive(Debug)]
@@ -27,17 +125,25 @@ impl Error {
         }
     }
 
-    pub fn msg(context: impl Into<String>, msg: impl Into<String>) -> Self {
+    pub fn errno_of(context: impl Into<String>, errno: i32) -> Self {
+        Error::os(context, io::Error::from_raw_os_error(errno))
+    }
+
+    pub fn new(kind: Kind, context: impl Into<String>, msg: impl Into<String>) -> Self {
         Error {
             context: context.into(),
-            cause: Cause::Msg(msg.into()),
+            cause: Cause::Msg(kind, msg.into()),
         }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.cause.kind()
     }
 
     pub fn errno(&self) -> Option<i32> {
         match &self.cause {
             Cause::Os(e) => e.raw_os_error(),
-            Cause::Msg(_) => None,
+            Cause::Msg(..) => None,
         }
     }
 }
@@ -46,7 +152,7 @@ impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cause::Os(e) => e.fmt(f),
-            Cause::Msg(m) => f.write_str(m),
+            Cause::Msg(_, m) => f.write_str(m),
         }
     }
 }
@@ -59,10 +165,18 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl std::error::Error for Cause {}
+
 /// Converts lower-level errors into a [`Cause`]; netlink error replies become
 /// the errno they carry so they print like `File exists (os error 17)`.
 pub trait IntoCause {
     fn into_cause(self) -> Cause;
+}
+
+impl IntoCause for Cause {
+    fn into_cause(self) -> Cause {
+        self
+    }
 }
 
 impl IntoCause for io::Error {
@@ -82,9 +196,9 @@ impl IntoCause for rtnetlink::Error {
         match self {
             rtnetlink::Error::NetlinkError(m) => match m.code {
                 Some(c) => Cause::Os(io::Error::from_raw_os_error(-c.get())),
-                None => Cause::Msg("unexpected netlink ack".into()),
+                None => Cause::Msg(Kind::Other, "unexpected netlink ack".into()),
             },
-            other => Cause::Msg(other.to_string()),
+            other => Cause::Msg(Kind::Other, other.to_string()),
         }
     }
 }
@@ -109,5 +223,28 @@ pub fn in_ns(ns: &str) -> String {
         String::new()
     } else {
         format!(" in netns \"{ns}\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_maps_to_a_kind() {
+        assert_eq!(Error::errno_of("x", libc::EEXIST).kind(), Kind::Exists);
+        assert_eq!(Error::errno_of("x", libc::ENODEV).kind(), Kind::NotFound);
+        assert_eq!(Error::errno_of("x", libc::EPERM).kind(), Kind::Denied);
+        assert_eq!(Error::errno_of("x", libc::EMLINK).kind(), Kind::Other);
+        assert_eq!(Error::new(Kind::Partial, "x", "y").kind(), Kind::Partial);
+    }
+
+    #[test]
+    fn codes_are_distinct_upper_snake_case() {
+        let codes: std::collections::HashSet<_> = Kind::ALL.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), Kind::ALL.len());
+        assert!(codes
+            .iter()
+            .all(|c| c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_')));
     }
 }

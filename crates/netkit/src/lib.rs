@@ -26,4 +26,4 @@ pub mod spawn;
 pub mod sysctl;
 pub mod verify;
 
-pub use error::{Error, Result};
+pub use error::{Error, Kind, Result};

@@ -171,10 +171,7 @@ pub async fn get(h: &Handle, ns: &str, name: &str) -> Result<Option<LinkInfo>> {
 pub async fn index_of(h: &Handle, ns: &str, dev: &str, what: impl Fn() -> String) -> Result<u32> {
     match get(h, ns, dev).await? {
         Some(l) => Ok(l.index),
-        None => Err(crate::Error::os(
-            what(),
-            std::io::Error::from_raw_os_error(libc::ENODEV),
-        )),
+        None => Err(crate::Error::errno_of(what(), libc::ENODEV)),
     }
 }
 

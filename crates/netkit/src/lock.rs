@@ -16,7 +16,7 @@ use nix::{
     fcntl::{Flock, FlockArg},
 };
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Kind, Result};
 
 /// Held until dropped. The file (created with mode 0600) holds the pid of the
 /// holder, for the message of whoever waits in vain.
@@ -54,7 +54,8 @@ pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
                 "" => String::new(),
                 pid => format!(" by pid {pid}"),
             };
-            return Err(Error::msg(
+            return Err(Error::new(
+                Kind::Busy,
                 what(),
                 format!("still held{by} after {timeout:?}"),
             ));

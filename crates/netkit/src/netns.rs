@@ -20,7 +20,7 @@ use nix::{
     unistd::Pid,
 };
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Kind, Result};
 
 pub const NETNS_DIR: &str = "/run/netns";
 
@@ -39,7 +39,8 @@ fn check_name(name: &str) -> Result<()> {
     if valid_name(name) {
         Ok(())
     } else {
-        Err(Error::msg(
+        Err(Error::new(
+            Kind::Invalid,
             what(name),
             "invalid namespace name (one path component under /run/netns)",
         ))
@@ -314,7 +315,8 @@ pub fn del_with(name: &str, pids: Option<&NsPids>) -> Result<()> {
     match fs::symlink_metadata(&p) {
         Err(_) => return Ok(()),
         Ok(m) if m.file_type().is_symlink() => {
-            return Err(Error::msg(
+            return Err(Error::new(
+                Kind::Foreign,
                 what(name),
                 "is a symlink, not a namespace: left alone",
             ));

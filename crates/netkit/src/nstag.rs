@@ -21,7 +21,7 @@ use rtnetlink::{
 
 use crate::{
     conn::route_socket,
-    error::{Context, Error, Result},
+    error::{Context, Error, Kind, Result},
     netns,
 };
 
@@ -84,7 +84,7 @@ fn alias_via(fd: &OwnedFd, req: &[u8], name: &str) -> Result<Option<String>> {
         }
     };
     let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rx[..n])
-        .map_err(|e| Error::msg(what(), e.to_string()))?;
+        .map_err(|e| Error::new(Kind::Other, what(), e.to_string()))?;
     match reply.payload {
         NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
             Ok(l.attributes.into_iter().find_map(|a| match a {
@@ -92,8 +92,11 @@ fn alias_via(fd: &OwnedFd, req: &[u8], name: &str) -> Result<Option<String>> {
                 _ => None,
             }))
         }
-        NetlinkPayload::Error(e) => Err(Error::msg(what(), e.to_string())),
-        _ => Err(Error::msg(what(), "unexpected reply")),
+        NetlinkPayload::Error(e) => Err(match e.code {
+            Some(c) => Error::errno_of(what(), -c.get()),
+            None => Error::new(Kind::Other, what(), "unexpected ack"),
+        }),
+        _ => Err(Error::new(Kind::Other, what(), "unexpected reply")),
     }
 }
 

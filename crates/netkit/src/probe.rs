@@ -13,7 +13,7 @@ use std::{
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::{
-    error::{in_ns, Context, Error, Result},
+    error::{in_ns, Context, Error, Kind, Result},
     netns,
 };
 
@@ -62,7 +62,7 @@ pub fn ping(ns: &str, dst: Ipv4Addr, timeout: Duration) -> Result<Duration> {
             .checked_sub(start.elapsed())
             .filter(|d| !d.is_zero());
         let Some(left) = left else {
-            return Err(Error::msg(what(), "no reply (timed out)"));
+            return Err(Error::new(Kind::Timeout, what(), "no reply (timed out)"));
         };
         sock.set_read_timeout(Some(left)).ctx(what)?;
         let (n, from) = match sock.recv_from(&mut buf) {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     cidr::Cidr,
-    error::{in_ns, Context, Error, Result},
+    error::{in_ns, Context, Error, Kind, Result},
     link,
 };
 
@@ -80,7 +80,7 @@ impl Route {
         index: Option<u32>,
         what: &impl Fn() -> String,
     ) -> Result<RouteMessageBuilder<Ipv4Addr>> {
-        let bad = |e: String| Error::msg(what(), e);
+        let bad = |e: String| Error::new(Kind::Invalid, what(), e);
         let dst: Cidr = self.dst.parse().map_err(bad)?;
         let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst.addr, dst.len);
         if let Some(index) = index {
@@ -133,7 +133,7 @@ pub async fn add(h: &Handle, ns: &str, r: &Route, dev_index: Option<u32>) -> Res
     };
     // The kernel's dump lists routes to one destination by metric: the
     // first is the one a replace of a metric-0 route takes over.
-    let dst: Cidr = r.dst.parse().map_err(|e: String| Error::msg(what(), e))?;
+    let dst: Cidr = r.dst.parse().map_err(|e: String| Error::new(Kind::Invalid, what(), e))?;
     let old = list_main(h, ns)
         .await?
         .into_iter()
@@ -143,7 +143,8 @@ pub async fn add(h: &Handle, ns: &str, r: &Route, dev_index: Option<u32>) -> Res
             h.route().add(msg).replace().execute().await.ctx(what)?;
             Ok(Some(old))
         }
-        Some((old, _)) => Err(Error::msg(
+        Some((old, _)) => Err(Error::new(
+            Kind::Foreign,
             what(),
             format!(
                 "the route {} is there and not on {}: refusing to replace a route that is not this one's",

@@ -19,7 +19,7 @@ use nix::{
 };
 
 use crate::{
-    error::{in_ns, Context, Error, Result},
+    error::{in_ns, Context, Error, Kind, Result},
     netns,
 };
 
@@ -51,7 +51,7 @@ fn command(
     ids: Ids,
 ) -> Result<Command> {
     let Some((prog, args)) = argv.split_first() else {
-        return Err(Error::msg(what(), "empty argv"));
+        return Err(Error::new(Kind::Invalid, what(), "empty argv"));
     };
     let mut cmd = Command::new(prog);
     cmd.args(args);
@@ -232,7 +232,7 @@ pub struct User {
 pub fn user(name: &str) -> Result<Option<User>> {
     let what = || format!("user \"{name}\"");
     if name.is_empty() || name.bytes().all(|b| b.is_ascii_digit()) || name.contains('\0') {
-        return Err(Error::msg(what(), "not a user name"));
+        return Err(Error::new(Kind::Invalid, what(), "not a user name"));
     }
     let u = nix::unistd::User::from_name(name).ctx(what)?;
     Ok(u.map(|u| User {

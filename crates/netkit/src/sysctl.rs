@@ -4,7 +4,7 @@
 use std::fs;
 
 use crate::{
-    error::{in_ns, Context, Error, Result},
+    error::{in_ns, Context, Error, Kind, Result},
     netns,
 };
 
@@ -14,7 +14,8 @@ fn file(key: &str, what: impl Fn() -> String) -> Result<String> {
             .split('/')
             .any(|c| c.is_empty() || c == "." || c == "..")
     {
-        return Err(Error::msg(
+        return Err(Error::new(
+            Kind::Invalid,
             what(),
             "invalid sysctl key (want e.g. net/ipv4/ip_forward)",
         ));

@@ -52,18 +52,6 @@ kinds! {
 /// Kinds the executor makes only as undos: never in a plan, so the parser must refuse them.
 const UNDO_ONLY: &[&str] = &["linkDown"];
 
-/// Where netkit's parser is laxer than the TypeScript type, and why. Each
-/// entry is checked to still hold, so it goes once the parser is strict.
-/// A required field the parser defaults when absent: (kind, field).
-/// (An untagged namespace or link: vpcctl's ownership tags are the planner's to set, and it always does.)
-const DEFAULTED: &[(&str, &str)] = &[
-    ("netnsAdd", "tag"),
-    ("vethAdd", "alias"),
-    ("vethAdd", "peerAlias"),
-];
-/// A field of another kind the parser takes for this one: (kind, field).
-/// routeDel shares routeAdd's route fields in plan.rs; its delete ignores them.
-const EXTRA: &[(&str, &str)] = &[("routeDel", "onlink"), ("routeDel", "src")];
 
 fn strip(v: Value) -> Value {
     let Value::Object(m) = v else { unreachable!() };
@@ -97,7 +85,7 @@ fn fixture() -> Vec<Kind> {
 }
 
 fn parse_one(op: &Value) -> Result<Op, String> {
-    let mut ops = parse(&json!([op]).to_string())?;
+    let mut ops = parse(&json!([op]).to_string()).map_err(|e| e.to_string())?;
     assert_eq!(ops.len(), 1);
     Ok(ops.remove(0))
 }
@@ -165,18 +153,12 @@ fn optional_fields_may_be_left_out_and_required_ones_may_not() {
                     "{}: {e}",
                     k.name
                 ),
-                ("required", Ok(_)) => assert!(
-                    DEFAULTED.contains(&(k.name.as_str(), field.as_str())),
-                    "{}: netkit takes it without its required `{field}`",
-                    k.name
-                ),
+                ("required", Ok(_)) => {
+                    panic!("{}: netkit takes it without its required `{field}`", k.name)
+                }
                 (p, _) => panic!("{}: `{field}` is {p:?}", k.name),
             }
         }
-    }
-    for (kind, field) in DEFAULTED {
-        let k = fixture().into_iter().find(|k| k.name == *kind).unwrap();
-        assert_eq!(k.fields[*field], "required", "{kind}.{field}");
     }
 }
 
@@ -193,14 +175,6 @@ fn a_field_of_another_kind_is_refused() {
     for k in &f {
         for field in all.iter().filter(|x| !k.fields.contains_key(*x)) {
             let r = parse_one(&with(&k.every_field, field, sample(field)));
-            if EXTRA.contains(&(k.name.as_str(), field.as_str())) {
-                assert!(
-                    r.is_ok(),
-                    "{}.{field} is refused now: drop it from EXTRA",
-                    k.name
-                );
-                continue;
-            }
             let e = r.expect_err(&format!(
                 "{} takes `{field}`, which its TypeScript type lacks",
                 k.name

@@ -1,14 +1,26 @@
 //! What every binding file shares: the error mapping, the trip to a
 //! blocking thread, and one op run through the executor.
 
-use std::fmt::Display;
-
-use netkit::{exec, plan::Op};
+use netkit::{exec, plan::Op, Kind};
 
 pub type Result<T> = napi::Result<T>;
 
-pub fn err(e: impl Display) -> napi::Error {
-    napi::Error::from_reason(e.to_string())
+/// A netkit error as JavaScript gets it: its message after the kind's
+/// stable code in brackets (`[EXISTS] vethAdd ...`), which src/native.ts
+/// takes off into `VpcctlError.native`. The code travels in the text
+/// because napi-rs rejects an async call's promise with a fixed `Status`
+/// as the error's `code`.
+pub fn err(e: netkit::Error) -> napi::Error {
+    coded(e.kind(), e)
+}
+
+/// Any other failure (a worker that panicked, a join error).
+pub fn other(e: impl std::fmt::Display) -> napi::Error {
+    coded(Kind::Other, e)
+}
+
+fn coded(kind: Kind, e: impl std::fmt::Display) -> napi::Error {
+    napi::Error::from_reason(format!("[{}] {e}", kind.code()))
 }
 
 /// Runs blocking netkit work (files, libnftables, waits) off the runtime workers.
@@ -17,7 +29,7 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(err)?
+        .map_err(other)?
         .map_err(err)
 }
 

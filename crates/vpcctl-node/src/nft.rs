@@ -58,7 +58,7 @@ pub async fn nft_available() -> NftStatus {
     match tokio::task::spawn_blocking(nft::available)
         .await
         .map_err(|e| e.to_string())
-        .and_then(|r| r)
+        .and_then(|r| r.map_err(|e| e.to_string()))
     {
         Ok(v) => NftStatus {
             ok: true,

@@ -33,7 +33,7 @@ async fn probe_result(
 
 fn ipv4(s: &str) -> netkit::Result<Ipv4Addr> {
     s.parse()
-        .map_err(|_| netkit::Error::msg(format!("address \"{s}\""), "not an IPv4 address"))
+        .map_err(|_| netkit::Error::new(netkit::Kind::Invalid, format!("address \"{s}\""), "not an IPv4 address"))
 }
 
 /// One ICMP echo from inside `ns` to `dst`.

@@ -53,7 +53,7 @@ pub async fn verify(
     let ops = match &plan_json {
         Either::A(text) => plan::parse(text),
         Either::B(bytes) => std::str::from_utf8(bytes)
-            .map_err(|e| format!("invalid plan: not UTF-8: {e}"))
+            .map_err(|e| netkit::Error::new(netkit::Kind::Invalid, "invalid plan", format!("not UTF-8: {e}")))
             .and_then(plan::parse),
     }
     .map_err(err)?;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{state::Exec, Done};
 use crate::{
-    error::{Error, Result},
+    error::{Error, Kind, Result},
     plan::Op,
 };
 
@@ -47,7 +47,7 @@ pub(super) async fn apply_with_deadline(
     if let Ok(done) = tokio::time::timeout(limit, &mut run).await {
         return ran(done, None);
     }
-    let overrun = Error::msg(op.to_string(), format!("timed out after {limit:?}"));
+    let overrun = Error::new(Kind::Timeout, op.to_string(), format!("timed out after {limit:?}"));
     match tokio::time::timeout(LATE_LIMIT, run).await {
         Ok(done) => ran(done, Some(overrun)),
         Err(_) => {
@@ -57,8 +57,8 @@ pub(super) async fn apply_with_deadline(
             vec![(
                 i,
                 Ran {
-                    result: Err(Error::msg(op.to_string(), msg.clone())),
-                    overrun: Some(Error::msg(op.to_string(), msg)),
+                    result: Err(Error::new(Kind::Timeout, op.to_string(), msg.clone())),
+                    overrun: Some(Error::new(Kind::Timeout, op.to_string(), msg)),
                 },
             )]
         }

@@ -17,7 +17,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use crate::{
-    error::{Error, Result},
+    error::{Error, Kind, Result},
     observe::NftMark,
     plan::Op,
 };
@@ -93,5 +93,5 @@ type Done = (usize, Result<Option<Undo>>);
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::msg("worker thread", e.to_string()))?
+        .map_err(|e| Error::new(Kind::Other, "worker thread", e.to_string()))?
 }

@@ -10,7 +10,7 @@ use std::{
 };
 
 use super::blocking;
-use crate::{error::Result, netns, nft::Nft, nlsock, observe::NftMark, plan::Op};
+use crate::{error::Result, netns, nft::{Nft, NftResult}, nlsock, observe::NftMark, plan::Op};
 
 /// A namespace's nft context, made on first use by a thread inside it.
 type NftCell = Arc<Mutex<Option<Nft>>>;
@@ -46,8 +46,8 @@ impl NftLease {
     pub(super) fn use_here<T>(
         &self,
         ns: &str,
-        f: impl FnOnce(&mut Nft) -> std::result::Result<T, String>,
-    ) -> (std::result::Result<T, String>, Option<Nft>) {
+        f: impl FnOnce(&mut Nft) -> NftResult<T>,
+    ) -> (NftResult<T>, Option<Nft>) {
         let mut slot = self.cell.lock().unwrap();
         let r = context(&mut slot).and_then(f);
         if r.is_ok() {
@@ -185,7 +185,7 @@ fn free(cell: NftCell) {
 }
 
 /// The context in `slot`, made on first use (by a thread inside its namespace).
-fn context(slot: &mut Option<Nft>) -> std::result::Result<&mut Nft, String> {
+fn context(slot: &mut Option<Nft>) -> NftResult<&mut Nft> {
     if slot.is_none() {
         *slot = Some(Nft::new()?);
     }

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::{nftctx::NftLease, Undo};
 use crate::{
-    error::{Error, Result},
-    nft::{self, Nft},
+    error::{Context, Result},
+    nft::{self, Nft, NftResult},
     plan::{Op, Ruleset},
 };
 
@@ -63,7 +63,7 @@ impl TableApply {
             lease.use_here(&ns, |n| replace_table(n, &family, &table, &ruleset, fresh));
         let undo = old
             .map(|old| Undo::here(restore(&ns, &family, &table, old)))
-            .map_err(|e| Error::msg(what, e));
+            .ctx(|| what);
         (undo, dead)
     }
 }
@@ -80,7 +80,7 @@ pub(super) fn delete_here(
 ) -> (Result<Option<Undo>>, Option<Nft>) {
     let fam = match nft::parse_family(family) {
         Ok(f) => f,
-        Err(e) => return (Err(Error::msg(what, e)), None),
+        Err(e) => return (Err(e).ctx(|| what), None),
     };
     let (old, dead) = lease.use_here(ns, |n| {
         let old = n.list_table(fam, table)?;
@@ -89,7 +89,7 @@ pub(super) fn delete_here(
     });
     let undo = old
         .map(|old| old.and_then(|o| Undo::here(restore(ns, family, table, Some(o)))))
-        .map_err(|e| Error::msg(what, e));
+        .ctx(|| what);
     (undo, dead)
 }
 
@@ -102,7 +102,7 @@ fn replace_table(
     table: &str,
     rules: &Ruleset,
     fresh: bool,
-) -> std::result::Result<Option<Value>, String> {
+) -> NftResult<Option<Value>> {
     let fam = nft::parse_family(family)?;
     rules.check(family, table)?;
     let old = if fresh {

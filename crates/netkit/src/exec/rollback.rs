@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{deadline::apply_alone, state::Exec, Options, Undo};
-use crate::{error::Error, plan::Op, route};
+use crate::{error::{Error, Kind}, plan::Op, route};
 
 /// Undoes `completed` (in order of completion) after op `i` failed with
 /// `e`; returns the plan's error: `op K (what): cause; rolled back N ops`,
@@ -24,7 +24,8 @@ pub(super) async fn roll_back(
     if !undo_errors.is_empty() {
         msg += &format!("; undo failed: {}", undo_errors.join("; "));
     }
-    Error::msg(what, msg)
+    // The failure keeps its own kind: a rolled-back EEXIST is still EEXIST.
+    Error::new(e.kind(), what, msg)
 }
 
 /// The error of a plan that failed after a namespace deletion completed:
@@ -36,7 +37,8 @@ pub(super) async fn roll_back(
 /// run finishes.
 pub(super) fn not_rolled_back(ops: &[Op], done: usize, (i, e): (usize, Error)) -> Error {
     let (what, cause) = op_error(i + 1, &ops[i], &e);
-    Error::msg(
+    Error::new(
+        Kind::Partial,
         what,
         format!("{cause}; not rolled back: {done} ops done, namespace deletions among them"),
     )

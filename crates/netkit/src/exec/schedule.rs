@@ -15,7 +15,7 @@ use super::{
     Options, Report, Undo,
 };
 use crate::{
-    error::{Error, Result},
+    error::{Error, Kind, Result},
     plan::Op,
 };
 
@@ -83,7 +83,7 @@ pub async fn execute(
             }
             running.push(async move {
                 if fault_at == Some(i + 1) {
-                    let result = Err(Error::msg(op.to_string(), "injected fault"));
+                    let result = Err(Error::new(Kind::Other, op.to_string(), "injected fault"));
                     let overrun = None;
                     return vec![(i, Ran { result, overrun })];
                 }

@@ -14,9 +14,12 @@ use nftables::{
 use serde_json::Value;
 
 use crate::{
-    error::{in_ns, Error, Result},
+    error::{in_ns, Cause, Context, Kind, Result},
     netns,
 };
+
+/// A libnftables failure before the caller has said on what.
+pub type NftResult<T> = std::result::Result<T, Cause>;
 
 mod ruleset;
 
@@ -37,7 +40,7 @@ struct Lib {
     run_cmd: unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int,
 }
 
-fn lib() -> std::result::Result<&'static Lib, String> {
+fn lib() -> NftResult<&'static Lib> {
     static LIB_CELL: OnceLock<std::result::Result<Lib, String>> = OnceLock::new();
     LIB_CELL
         .get_or_init(|| {
@@ -62,7 +65,7 @@ fn lib() -> std::result::Result<&'static Lib, String> {
             }
         })
         .as_ref()
-        .map_err(Clone::clone)
+        .map_err(|e| Cause::Msg(Kind::Unsupported, e.clone()))
 }
 
 /// One libnftables context with JSON in/out and buffered output and errors.
@@ -108,7 +111,7 @@ fn lowest_free_fd() -> i32 {
 }
 
 impl Nft {
-    pub fn new() -> std::result::Result<Self, String> {
+    pub fn new() -> NftResult<Self> {
         let lib = lib()?;
         let _g = NEW_LOCK.lock().unwrap();
         let mut low = LOW_FDS.lock().unwrap();
@@ -117,8 +120,9 @@ impl Nft {
         low.sort_by_key(|f| std::os::fd::AsRawFd::as_raw_fd(f));
         drop(low.pop());
         if lowest_free_fd() >= FD_SETSIZE {
-            return Err(format!(
-                "no file descriptor below {FD_SETSIZE} is free for libnftables (it uses select()): close some first"
+            return Err(Cause::Msg(
+                Kind::Busy,
+                format!("no file descriptor below {FD_SETSIZE} is free for libnftables (it uses select()): close some first"),
             ));
         }
         // SAFETY: plain libnftables calls on a context we own.
@@ -128,7 +132,7 @@ impl Nft {
         unsafe {
             let ctx = made;
             if ctx.is_null() {
-                return Err("nft_ctx_new failed".into());
+                return Err(Cause::Msg(Kind::Nftables, "nft_ctx_new failed".into()));
             }
             // JSON input is only parsed when JSON output is on.
             (lib.set_flags)(ctx, NFT_CTX_OUTPUT_JSON);
@@ -140,8 +144,8 @@ impl Nft {
 
     /// Runs one command buffer (JSON or nft syntax); the error is
     /// libnftables' own message text.
-    pub fn run(&mut self, cmd: &str) -> std::result::Result<String, String> {
-        let c = CString::new(cmd).map_err(|_| "command contains a NUL byte".to_string())?;
+    pub fn run(&mut self, cmd: &str) -> NftResult<String> {
+        let c = CString::new(cmd).map_err(|_| Cause::invalid("command contains a NUL byte"))?;
         // SAFETY: ctx is live; the returned buffers stay valid until the next call.
         unsafe {
             let rc = (self.lib.run_cmd)(self.ctx, c.as_ptr());
@@ -157,16 +161,19 @@ impl Nft {
             if rc == 0 {
                 Ok(out)
             } else {
-                Err(if err.is_empty() {
-                    format!("libnftables failed ({rc})")
-                } else {
-                    err
-                })
+                Err(Cause::Msg(
+                    Kind::Nftables,
+                    if err.is_empty() {
+                        format!("libnftables failed ({rc})")
+                    } else {
+                        err
+                    },
+                ))
             }
         }
     }
 
-    fn run_objects(&mut self, objects: Vec<Value>) -> std::result::Result<String, String> {
+    fn run_objects(&mut self, objects: Vec<Value>) -> NftResult<String> {
         self.run(&serde_json::json!({ "nftables": objects }).to_string())
     }
 
@@ -186,7 +193,7 @@ impl Nft {
         name: &str,
         objects: &str,
         exists: bool,
-    ) -> std::result::Result<(), String> {
+    ) -> NftResult<()> {
         let cmd =
             |c: fn(NfListObject<'static>) -> NfCmd<'static>| table_cmd(c, family, name).to_string();
         let mut all = if exists {
@@ -198,7 +205,7 @@ impl Nft {
             .trim()
             .strip_prefix('[')
             .and_then(|t| t.strip_suffix(']'))
-            .ok_or("the ruleset is not a JSON array")?
+            .ok_or_else(|| Cause::invalid("the ruleset is not a JSON array"))?
             .trim();
         if !inner.is_empty() {
             all.push(',');
@@ -208,11 +215,7 @@ impl Nft {
     }
 
     /// Deletes the table; returns false if it did not exist.
-    pub fn delete_table(
-        &mut self,
-        family: NfFamily,
-        name: &str,
-    ) -> std::result::Result<bool, String> {
+    pub fn delete_table(&mut self, family: NfFamily, name: &str) -> NftResult<bool> {
         match self.run_objects(vec![table_cmd(NfCmd::Delete, family, name)]) {
             Err(e) if is_absent(&e) => Ok(false),
             r => r.map(|_| true),
@@ -220,21 +223,15 @@ impl Nft {
     }
 
     /// The table as libnftables JSON (`{"nftables":[...]}`), None if absent.
-    pub fn list_table(
-        &mut self,
-        family: NfFamily,
-        name: &str,
-    ) -> std::result::Result<Option<Value>, String> {
+    pub fn list_table(&mut self, family: NfFamily, name: &str) -> NftResult<Option<Value>> {
         match self.run_objects(vec![table_cmd(NfCmd::List, family, name)]) {
             Err(e) if is_absent(&e) => Ok(None),
-            r => serde_json::from_str(&r?)
-                .map(Some)
-                .map_err(|e| e.to_string()),
+            r => json(&r?).map(Some),
         }
     }
 
-    pub fn list_ruleset(&mut self) -> std::result::Result<Value, String> {
-        serde_json::from_str(&self.run("list ruleset")?).map_err(|e| e.to_string())
+    pub fn list_ruleset(&mut self) -> NftResult<Value> {
+        json(&self.run("list ruleset")?)
     }
 }
 
@@ -259,23 +256,29 @@ fn table_cmd(
     serde_json::to_value(NfObject::CmdObject(cmd(t))).expect("a table command serializes")
 }
 
-fn is_absent(err: &str) -> bool {
-    err.contains("No such file or directory")
+fn is_absent(err: &Cause) -> bool {
+    err.to_string().contains("No such file or directory")
+}
+
+/// libnftables' JSON output, parsed.
+fn json(text: &str) -> NftResult<Value> {
+    serde_json::from_str(text)
+        .map_err(|e| Cause::Msg(Kind::Nftables, format!("unreadable libnftables output: {e}")))
 }
 
 /// [`Nft`] made and used inside `ns` for one call.
 fn with_ctx<T>(
     ns: &str,
     what: impl Fn() -> String,
-    f: impl FnOnce(&mut Nft) -> std::result::Result<T, String>,
+    f: impl FnOnce(&mut Nft) -> NftResult<T>,
 ) -> Result<T> {
-    netns::run_in(ns, || Nft::new().and_then(|mut n| f(&mut n)))?.map_err(|e| Error::msg(what(), e))
+    netns::run_in(ns, || Nft::new().and_then(|mut n| f(&mut n)))?.ctx(what)
 }
 
 pub fn apply_table(ns: &str, family: &str, table: &str, objects: &[Value]) -> Result<()> {
     let what = || format!("nftApply {family} {table}{}", in_ns(ns));
-    let fam = parse_family(family).map_err(|e| Error::msg(what(), e))?;
-    check_ruleset(family, table, objects).map_err(|e| Error::msg(what(), e))?;
+    let fam = parse_family(family).ctx(what)?;
+    check_ruleset(family, table, objects).ctx(what)?;
     let text = Value::from(objects.to_vec()).to_string();
     with_ctx(ns, what, |n| {
         let exists = n.list_table(fam, table)?.is_some();
@@ -286,13 +289,13 @@ pub fn apply_table(ns: &str, family: &str, table: &str, objects: &[Value]) -> Re
 /// Deletes the table; absent is success.
 pub fn delete_table(ns: &str, family: &str, table: &str) -> Result<()> {
     let what = || format!("nftDelete {family} {table}{}", in_ns(ns));
-    let fam = parse_family(family).map_err(|e| Error::msg(what(), e))?;
+    let fam = parse_family(family).ctx(what)?;
     with_ctx(ns, what, |n| n.delete_table(fam, table).map(drop))
 }
 
 pub fn list_table(ns: &str, family: &str, table: &str) -> Result<Option<Value>> {
     let what = || format!("nftList {family} {table}{}", in_ns(ns));
-    let fam = parse_family(family).map_err(|e| Error::msg(what(), e))?;
+    let fam = parse_family(family).ctx(what)?;
     with_ctx(ns, what, |n| n.list_table(fam, table))
 }
 
@@ -306,9 +309,10 @@ pub fn list_ruleset(ns: &str) -> Result<Value> {
 
 /// Whether libnftables loads and works here, with its version (from the
 /// JSON metainfo).
-pub fn available() -> std::result::Result<String, String> {
-    let v = Nft::new()?.run("list tables")?;
-    let v: Value = serde_json::from_str(&v).map_err(|e| e.to_string())?;
+pub fn available() -> Result<String> {
+    let what = || "libnftables".to_string();
+    let v = Nft::new().and_then(|mut n| n.run("list tables")).ctx(what)?;
+    let v = json(&v).ctx(what)?;
     Ok(v["nftables"][0]["metainfo"]["version"]
         .as_str()
         .unwrap_or("unknown")

@@ -5,9 +5,11 @@
 use nftables::{schema::NfObject, types::NfFamily};
 use serde_json::Value;
 
-pub fn parse_family(family: &str) -> std::result::Result<NfFamily, String> {
+use crate::error::Cause;
+
+pub fn parse_family(family: &str) -> Result<NfFamily, Cause> {
     serde_json::from_value(Value::String(family.to_string()))
-        .map_err(|_| format!("unknown nftables family \"{family}\""))
+        .map_err(|_| Cause::invalid(format!("unknown nftables family \"{family}\"")))
 }
 
 /// Checks the objects that go inside table `family table`. Each must name
@@ -20,7 +22,11 @@ pub fn check_ruleset(
     family: &str,
     table: &str,
     objects: &[Value],
-) -> std::result::Result<(), String> {
+) -> Result<(), Cause> {
+    check_objects(family, table, objects).map_err(Cause::invalid)
+}
+
+fn check_objects(family: &str, table: &str, objects: &[Value]) -> Result<(), String> {
     for (i, v) in objects.iter().enumerate() {
         let fail = |m: String| format!("ruleset object {i}: {m}");
         let body = inner(v).ok_or_else(|| {
@@ -113,6 +119,8 @@ mod tests {
         }
         let objs = compiled["router"].as_array().unwrap();
         let e = check_ruleset("inet", "other", objs).unwrap_err();
+        assert_eq!(e.kind(), crate::Kind::Invalid);
+        let e = e.to_string();
         assert!(
             e.starts_with("ruleset object 0: must name family \"inet\" and table \"other\""),
             "{e}"
@@ -122,14 +130,16 @@ mod tests {
             "vpcctl",
             &[json!({"table": {"family": "inet", "name": "vpcctl"}})],
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("tables are managed by the executor"), "{e}");
         let e = check_ruleset(
             "inet",
             "vpcctl",
             &[json!({"chain": {"family": "inet", "table": "vpcctl", "name": "x", "polcy": "drop"}})],
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("not represented exactly"),
             "a misspelt field: {e}"

@@ -12,19 +12,22 @@ use serde::{
 use serde_json::value::RawValue;
 
 use super::{Op, Ruleset};
-use crate::route::Route;
+use crate::{
+    error::{Error, Kind},
+    route::Route,
+};
 
 /// Parses a plan; errors read `invalid plan: op K: what`.
-pub fn parse(json: &str) -> Result<Vec<Op>, String> {
+pub fn parse(json: &str) -> crate::Result<Vec<Op>> {
     let cx = Cx::default();
     let mut de = serde_json::Deserializer::from_str(json);
     let ops = PlanSeed(&cx)
         .deserialize(&mut de)
         .and_then(|ops| de.end().map(|()| ops));
-    ops.map_err(|e| match cx.failed.take() {
+    ops.map_err(|e| {
         // The op's own words, without the position serde_json adds.
-        Some(why) => format!("invalid plan: {why}"),
-        None => format!("invalid plan: {e}"),
+        let why = cx.failed.take().unwrap_or_else(|| e.to_string());
+        Error::new(Kind::Invalid, "invalid plan", why)
     })
 }
 
@@ -129,16 +132,16 @@ impl<'a> OpSeed<'_, 'a> {
         let op = match kind {
             "netnsAdd" => NetnsAdd::deserialize(d).map(|w| Op::NetnsAdd {
                 ns: w.ns,
-                tag: w.tag.unwrap_or_default(),
+                tag: w.tag,
             }),
             "netnsDel" => NetnsDel::deserialize(d).map(|w| Op::NetnsDel { ns: w.ns }),
             "vethAdd" => VethAdd::deserialize(d).map(|w| Op::VethAdd {
                 ns: w.ns,
                 name: w.name,
-                alias: w.alias,
+                alias: Some(w.alias),
                 peer_ns: w.peer_ns,
                 peer_name: w.peer_name,
-                peer_alias: w.peer_alias,
+                peer_alias: Some(w.peer_alias),
                 mtu: w.mtu,
             }),
             "linkDel" => OnLink::deserialize(d).map(|w| Op::LinkDel {
@@ -163,9 +166,15 @@ impl<'a> OpSeed<'_, 'a> {
                 let (ns, route) = w.split();
                 Op::RouteAdd { ns, route }
             }),
-            "routeDel" => RouteOp::deserialize(d).map(|w| {
-                let (ns, route) = w.split();
-                Op::RouteDel { ns, route }
+            "routeDel" => RouteDelOp::deserialize(d).map(|w| Op::RouteDel {
+                ns: w.ns,
+                route: Route {
+                    dst: w.dst,
+                    dev: w.dev,
+                    via: w.via,
+                    onlink: false,
+                    src: None,
+                },
             }),
             "sysctlSet" => Sysctl::deserialize(d).map(|w| Op::SysctlSet {
                 ns: w.ns,
@@ -214,7 +223,7 @@ fn naming_op(msg: String, kind: &str) -> String {
 #[serde(deny_unknown_fields)]
 struct NetnsAdd {
     ns: String,
-    tag: Option<String>,
+    tag: String,
 }
 
 #[derive(Deserialize)]
@@ -228,10 +237,10 @@ struct NetnsDel {
 struct VethAdd {
     ns: String,
     name: String,
-    alias: Option<String>,
+    alias: String,
     peer_ns: String,
     peer_name: String,
-    peer_alias: Option<String>,
+    peer_alias: String,
     mtu: Option<u32>,
 }
 
@@ -259,6 +268,16 @@ struct RouteOp {
     via: Option<String>,
     onlink: Option<bool>,
     src: Option<String>,
+}
+
+/// A delete names the route by what the kernel matches it on.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteDelOp {
+    ns: String,
+    dst: String,
+    dev: Option<String>,
+    via: Option<String>,
 }
 
 impl RouteOp {

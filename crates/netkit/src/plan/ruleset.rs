@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::nft;
+use crate::{error::Cause, nft};
 
 /// The content of an nftables table: the JSON text of an array of
 /// libnftables objects, kept as text. It goes to libnftables as given, and
@@ -45,7 +45,7 @@ impl Ruleset {
 
     /// Checks the objects for table `family table` ([`nft::check_ruleset`]);
     /// remembered for the last table that passed.
-    pub fn check(&self, family: &str, table: &str) -> Result<(), String> {
+    pub fn check(&self, family: &str, table: &str) -> Result<(), Cause> {
         let mut checked = self.checked.lock().unwrap();
         if checked
             .as_ref()
@@ -54,7 +54,7 @@ impl Ruleset {
             return Ok(());
         }
         let objects: Vec<Value> = serde_json::from_str(&self.text)
-            .map_err(|e| format!("ruleset is not a JSON array of objects: {e}"))?;
+            .map_err(|e| Cause::invalid(format!("ruleset is not a JSON array of objects: {e}")))?;
         nft::check_ruleset(family, table, &objects)?;
         *checked = Some((family.to_string(), table.to_string()));
         Ok(())

@@ -58,7 +58,7 @@ fn parses_camel_case_ops() {
 
 #[test]
 fn rejects_unknown_ops_and_fields() {
-    let e = |plan: &str| parse(plan).unwrap_err();
+    let e = |plan: &str| parse(plan).unwrap_err().to_string();
     assert!(e(r#"[{"op":"bridgeAdd","ns":"x"}]"#).contains("unknown op `bridgeAdd`"));
     // linkDown exists only as the undo of a linkUp.
     assert!(e(r#"[{"op":"linkDown","ns":"x","name":"a"}]"#).contains("unknown op `linkDown`"));
@@ -76,6 +76,15 @@ fn rejects_unknown_ops_and_fields() {
         "invalid plan: op 1: unknown field `mtu` for netnsDel"
     );
     assert!(e(r#"[{"op":"routeAdd","ns":"x","dev":"eth0"}]"#).contains("missing field `dst`"));
+    // Ownership tags are the planner's to set, and a plan must carry them.
+    assert!(e(r#"[{"op":"netnsAdd","ns":"x"}]"#).contains("missing field `tag`"));
+    assert!(e(r#"[{"op":"routeDel","ns":"x","dst":"10.0.0.0/8","onlink":true}]"#)
+        .contains("unknown field `onlink` for routeDel"));
+    assert_eq!(
+        parse("[1]").unwrap_err().kind(),
+        crate::Kind::Invalid,
+        "a bad plan is bad input"
+    );
 }
 
 #[test]
@@ -95,12 +104,12 @@ fn ops_with_the_same_ruleset_text_share_it() {
     assert!(!Arc::ptr_eq(&ruleset(&ops[0]), &ruleset(&ops[2])));
     assert_eq!(ruleset(&ops[0]).text(), rs);
     ruleset(&ops[0]).check("inet", "t").unwrap();
-    let e = ruleset(&ops[0]).check("inet", "other").unwrap_err();
+    let e = ruleset(&ops[0]).check("inet", "other").unwrap_err().to_string();
     assert!(
         e.contains("must name family \"inet\" and table \"other\""),
         "{e}"
     );
-    let e = Ruleset::from_text("{}").check("inet", "t").unwrap_err();
+    let e = Ruleset::from_text("{}").check("inet", "t").unwrap_err().to_string();
     assert!(e.starts_with("ruleset is not a JSON array"), "{e}");
 }
 
@@ -126,7 +135,7 @@ fn op_may_stand_anywhere_in_its_object() {
         ruleset.text(),
         r#"[{"chain":{"family":"inet","table":"t","name":"c"}}]"#
     );
-    let e = |plan: &str| parse(plan).unwrap_err();
+    let e = |plan: &str| parse(plan).unwrap_err().to_string();
     assert_eq!(
         e(r#"[{"ns":"x","mtu":1400,"op":"netnsDel"}]"#),
         "invalid plan: op 1: unknown field `mtu` for netnsDel"
