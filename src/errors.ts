@@ -21,21 +21,17 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
 
 /**
  * The kind of a failure in the native module (netkit's `Kind`, one code per
- * variant): set on a `KERNEL` error as `native`, so a caller can tell a name
- * already taken (`EXISTS`) from a timeout without reading the message.
+ * variant; test/unit/errors.test.ts checks the list against
+ * crates/netkit/src/error.rs): set on a `KERNEL` error as `native`, so a
+ * caller can tell a name already taken (`EXISTS`) from a timeout without
+ * reading the message. `FOREIGN`: the object is there but is not vpcctl's,
+ * and was left alone; `PARTIAL`: a plan failed after namespace deletions,
+ * and nothing was rolled back.
  */
-export type NativeCode =
-  | 'EXISTS'
-  | 'NOT_FOUND'
-  | 'BUSY'
-  | 'DENIED'
-  | 'TIMEOUT'
-  | 'INVALID'
-  | 'FOREIGN' // the object is there but is not vpcctl's: left alone
-  | 'NFTABLES'
-  | 'UNSUPPORTED'
-  | 'PARTIAL' // a plan failed after namespace deletions: nothing was rolled back
-  | 'OTHER';
+export const NATIVE_CODES = [
+  'EXISTS', 'NOT_FOUND', 'BUSY', 'DENIED', 'TIMEOUT', 'INVALID', 'FOREIGN', 'NFTABLES', 'UNSUPPORTED', 'PARTIAL', 'OTHER',
+] as const;
+export type NativeCode = (typeof NATIVE_CODES)[number];
 
 export class VpcctlError extends Error {
   readonly code: ErrorCode;
