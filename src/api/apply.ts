@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { wantedNamespaces } from '../model/names.js';
 import type { StateStore } from '../state/store.js';
 import type { State } from '../state/types.js';
@@ -25,14 +26,14 @@ export async function applyTopology(
   store: StateStore, engine: Engine, uplink: string | undefined, topology: unknown, opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const prune = !!opts.prune;
-  const document = JSON.stringify(topology);
-  const unchanged = opts.dryRun ? null : await unchangedSince(store, engine, document, prune);
+  const digest = createHash('sha256').update(JSON.stringify(topology)).digest('base64url');
+  const unchanged = opts.dryRun ? null : await unchangedSince(store, engine, digest, prune);
   if (unchanged) return unchanged;
   // zod loads only here, past the fast path: it costs more than the rest of a no-op re-apply.
   const { claimPath, mergeTopology, readTopology } = await import('./topology.js');
   const topo = readTopology(topology);
   // Saved with the change itself: the write gives the state revision + 1.
-  const remember = (state: State) => { state.lastApply = { document, prune, revision: (state.revision ?? 0) + 1 }; };
+  const remember = (state: State) => { state.lastApply = { digest, prune, revision: (state.revision ?? 0) + 1 }; };
   return store.locked(async () => {
     const held = store.held();
     const result = await guardedChange(new Engine(held), (d, root) => {
@@ -71,12 +72,12 @@ export async function applyTopology(
  * be empty, so say so without parsing, validating and diffing hundreds of
  * subnets again. Any drift falls through to the normal path, which repairs.
  */
-async function unchangedSince(store: StateStore, engine: Engine, document: string, prune: boolean): Promise<ApplyResult | null> {
+async function unchangedSince(store: StateStore, engine: Engine, digest: string, prune: boolean): Promise<ApplyResult | null> {
   const elapsed = stopwatch();
   const state = await store.read();
   const last = state.lastApply;
   if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0) return null;
-  if (last.document !== document) return null;
+  if (last.digest !== digest) return null;
   // Deep drift too: an unchanged file repairs whatever changed behind
   // vpcctl's back. Started first: the native threads read the namespaces
   // while this one does the cheaper checks below.

@@ -67,7 +67,7 @@ export const StateSchema = z.looseObject({
   // Older files may lack it; the store has always read it as empty then.
   pending: z.array(z.string()).default([]),
   revision: count.optional(),
-  lastApply: z.looseObject({ document: z.string(), prune: z.boolean(), revision: count }).optional(),
+  lastApply: z.looseObject({ digest: z.string().optional(), prune: z.boolean(), revision: count }).optional(),
 });
 
 // Compile-time guard: what the schema lets through must be a State. A field

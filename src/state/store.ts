@@ -110,8 +110,9 @@ export class StateStore {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       lock = await (await native()).lockFile(join(this.dir, 'lock'), LOCK_WAIT_MS);
     } catch (e) {
-      if (e instanceof VpcctlError) throw e;
-      throw this.unwritable(e) ?? new VpcctlError('STATE', `state ${this.dir} is busy: another vpcctl is running (${(e as Error).message})`);
+      if (e instanceof VpcctlError && !e.native) throw e; // the native module did not load
+      const busy = !(e instanceof VpcctlError) || e.native === 'BUSY';
+      throw this.unwritable(e) ?? (busy ? new VpcctlError('STATE', `state ${this.dir} is busy: another vpcctl is running (${(e as Error).message})`) : e);
     }
     try {
       return await fn();

@@ -55,13 +55,15 @@ export interface State {
   /** Bumped by every write: tells whether anything changed since a given moment. */
   revision?: number;
   /**
-   * The last topology applied, as JSON text of the document given, to answer
-   * a re-apply of the same document, with nothing written since
-   * (`revision`), without re-validating and re-planning it. Text rather than
-   * the document itself: reading the state then parses one string, not a
-   * second copy of every subnet.
+   * The last topology applied, as the SHA-256 of the JSON text of the
+   * document given (`digest`), to answer a re-apply of the same document,
+   * with nothing written since (`revision`), without re-validating and
+   * re-planning it. A digest, not the text: the text was a second copy of
+   * every subnet and policy (a quarter of the state at 500 subnets), read and
+   * written by every command. Files written before carried `document`
+   * instead; without `digest` a re-apply simply takes the normal path once.
    */
-  lastApply?: { document: string; prune: boolean; revision: number };
+  lastApply?: { digest?: string; prune: boolean; revision: number };
   /**
    * What the executor learnt of each namespace's nftables ruleset right after
    * the last plan that changed it there ("" is the host): handed back to

@@ -65,7 +65,7 @@ async function settled<T>(read: () => Promise<T>, want: T, t: { deepEqual: (a: T
   t.deepEqual(now, want, message);
 }
 
-/** A topology whose subnet has a policy of `n` addresses: its state grows by ~2 x 19 n bytes (policy + lastApply). */
+/** A topology whose subnet has a policy of `n` addresses: its state grows by ~19 n bytes. */
 function bigTopology(file: string, vpc: string, cidr: string, n: number, type = 'public'): string {
   const prefix = cidr.split('.').slice(0, 2).join('.');
   const addresses = Array.from({ length: n }, (_, i) => `192.0.${i >> 8}.${i & 255}/32`);
@@ -90,7 +90,7 @@ test.serial('full disk before the plan: a save that does not fit fails, nothing 
   const env = ownPool();
   const run = (...args: string[]) => vpcctl(dir, args, env);
   // A state of ~10 KiB (three pages), so a write into one free page comes back short.
-  const r0 = await run('apply', '-f', bigTopology('keep.json', 'keep', '10.1.0.0/16', 250, 'private'));
+  const r0 = await run('apply', '-f', bigTopology('keep.json', 'keep', '10.1.0.0/16', 500, 'private'));
   t.is(r0.code, 0, r0.stderr);
   const stateFile = join(dir, 'state.json');
   t.true(readFileSync(stateFile).length > 8192, 'the state is larger than two pages');
@@ -122,7 +122,7 @@ test.serial('full disk after the plan: the final save fails, the kernel changes 
   ok(t, await run('delete-vpc', '--name', 'tiny'));
   const stateFile = join(dir, 'state.json');
   // Two free pages: the pending mark (a few hundred bytes) fits, the final
-  // state (a public subnet with a 600-address policy, ~25 KiB) does not.
+  // state (a public subnet with a 600-address policy, ~12 KiB) does not.
   const filler = fillLeaving(dir, 2);
   const before = { state: readFileSync(stateFile, 'utf8'), kernel: await kernelSnapshot() };
   t.is(before.kernel.forward, '0');
