@@ -27,7 +27,8 @@ fn describe(op: &str, ns: &str, dev: &str, cidr: &str) -> String {
 }
 
 fn parse(what: impl Fn() -> String, cidr: &str) -> Result<Cidr> {
-    cidr.parse::<Cidr>().map_err(|e| Error::new(Kind::Invalid, what(), e))
+    cidr.parse::<Cidr>()
+        .map_err(|e| Error::new(Kind::Invalid, what(), e))
 }
 
 /// Adds `cidr` to `dev`, whose index the caller may know already (the

@@ -87,6 +87,9 @@ impl From<LinkMessage> for LinkInfo {
     }
 }
 
+/// How long a veth's name may stay taken by a link on its way out.
+const VANISH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Creates the pair over `h` (a connection in `v.ns`), its peer created
 /// inside `v.peer_ns` (IFLA_NET_NS_FD in the peer's info), so no link is
 /// ever moved. The kernel ignores IFLA_IFALIAS at creation and cannot bring
@@ -110,12 +113,33 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
         .execute()
         .await
         .ctx(|| v.describe());
-    if r.as_ref().is_err_and(|e| e.errno() == Some(libc::EEXIST)) && is_leftover(h, v).await {
-        // The same object's link, left by a namespace the kernel has not
-        // finished destroying (a rebuild, or a create right after a delete):
-        // remove it and try once more.
-        del(h, &v.ns, &v.name).await?;
-        r = h.link().add(msg).execute().await.ctx(|| v.describe());
+    // The name is taken. By this object's own link (its alias), left by an
+    // earlier run: remove it and try again. Or by a link on its way out: a
+    // namespace being destroyed (a rebuild, a create right after a delete, a
+    // command killed after netnsDel) frees its veths' other ends a moment
+    // after the unmount, when the kernel's cleanup runs; and a command killed
+    // between the add and its alias left a pair whose namespace end the next
+    // run rebuilds. So wait a little for the name to come free; a link that
+    // stays (someone else's) keeps the EEXIST, and is never touched.
+    let deadline = std::time::Instant::now() + VANISH_WAIT;
+    while r.as_ref().is_err_and(|e| e.errno() == Some(libc::EEXIST)) {
+        match get(h, &v.ns, &v.name).await? {
+            Some(l) if v.alias.is_some() && l.alias == v.alias => del(h, &v.ns, &v.name).await?,
+            Some(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            Some(_) => break,
+            None => {}
+        }
+        r = h
+            .link()
+            .add(msg.clone())
+            .execute()
+            .await
+            .ctx(|| v.describe());
+        if std::time::Instant::now() >= deadline {
+            break;
+        }
     }
     drop(peer_fd);
     r?;
@@ -141,15 +165,6 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
         return Err(e).ctx(|| v.describe());
     }
     Ok(())
-}
-
-/// True if `v.name` exists carrying `v.alias`: vpcctl's own link for this
-/// very object (aliases name the owner), so replacing it touches nothing else.
-async fn is_leftover(h: &Handle, v: &Veth) -> bool {
-    match (&v.alias, get(h, &v.ns, &v.name).await) {
-        (Some(alias), Ok(Some(link))) => link.alias.as_deref() == Some(alias.as_str()),
-        _ => false,
-    }
 }
 
 fn is_absent(e: &crate::Error) -> bool {

@@ -133,7 +133,10 @@ pub async fn add(h: &Handle, ns: &str, r: &Route, dev_index: Option<u32>) -> Res
     };
     // The kernel's dump lists routes to one destination by metric: the
     // first is the one a replace of a metric-0 route takes over.
-    let dst: Cidr = r.dst.parse().map_err(|e: String| Error::new(Kind::Invalid, what(), e))?;
+    let dst: Cidr = r
+        .dst
+        .parse()
+        .map_err(|e: String| Error::new(Kind::Invalid, what(), e))?;
     let old = list_main(h, ns)
         .await?
         .into_iter()

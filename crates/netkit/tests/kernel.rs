@@ -741,7 +741,44 @@ async fn crash_leftovers_do_not_block_recreation() {
     };
     let err = link::veth_add(&hr, &hh, &foreign).await.unwrap_err();
     assert_eq!(err.errno(), Some(libc::EEXIST));
+    assert_eq!(err.kind(), netkit::Kind::Exists);
     drop(held);
+    netns::del("nk-left-h").unwrap();
+
+    // A pair with no alias (a command killed between the add and its
+    // alias) whose namespace is on its way out: the name comes free when the
+    // kernel finishes destroying that namespace, and the add waits for it.
+    netns::add("nk-left-h").unwrap();
+    let hh = conn::connect("nk-left-h").unwrap();
+    let bare = link::Veth {
+        name: "sn-bare".into(),
+        alias: None,
+        peer_alias: None,
+        ..v.clone()
+    };
+    link::veth_add(&hr, &hh, &bare).await.unwrap();
+    drop(hh); // its socket would keep the namespace alive too
+    let held = std::fs::File::open(netns::path("nk-left-h")).unwrap();
+    netns::del("nk-left-h").unwrap();
+    let dying = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(held);
+    });
+    netns::add("nk-left-h").unwrap();
+    let hh = conn::connect("nk-left-h").unwrap();
+    let mine = link::Veth {
+        name: "sn-bare".into(),
+        ..v.clone()
+    };
+    link::veth_add(&hr, &hh, &mine)
+        .await
+        .expect("the add waits for the dying pair's name");
+    dying.await.unwrap();
+    let now = link::get(&hr, "nk-left-r", "sn-bare")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.alias, mine.alias, "the new pair, not the old one");
     netns::del("nk-left-h").unwrap();
     netns::del("nk-left-r").unwrap();
 }
@@ -905,7 +942,9 @@ async fn executor_does_not_roll_back_after_a_namespace_deletion() {
             family: "inet".into(),
             table: "vpcctl".into(),
         },
-        plan::Op::NetnsDel { ns: "nk-nr-h0".into() },
+        plan::Op::NetnsDel {
+            ns: "nk-nr-h0".into(),
+        },
         plan::Op::SysctlSet {
             ns: "nk-nr-r".into(),
             key: "net/ipv4/ip_forward".into(),
@@ -924,9 +963,15 @@ async fn executor_does_not_roll_back_after_a_namespace_deletion() {
     assert_eq!(err, "op 3 (sysctlSet net/ipv4/ip_forward=0 in netns \"nk-nr-r\"): injected fault; not rolled back: 2 ops done, namespace deletions among them");
     let mut left = leftovers("nk-nr");
     left.sort();
-    assert_eq!(left, ["nk-nr-h1", "nk-nr-r"], "the deleted namespace stays deleted");
+    assert_eq!(
+        left,
+        ["nk-nr-h1", "nk-nr-r"],
+        "the deleted namespace stays deleted"
+    );
     assert!(
-        nft::list_table("nk-nr-h1", "inet", "vpcctl").unwrap().is_none(),
+        nft::list_table("nk-nr-h1", "inet", "vpcctl")
+            .unwrap()
+            .is_none(),
         "the table deleted before is not put back"
     );
     assert_eq!(sysctl::get("nk-nr-r", "net/ipv4/ip_forward").unwrap(), "1");

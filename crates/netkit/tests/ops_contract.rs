@@ -52,7 +52,6 @@ kinds! {
 /// Kinds the executor makes only as undos: never in a plan, so the parser must refuse them.
 const UNDO_ONLY: &[&str] = &["linkDown"];
 
-
 fn strip(v: Value) -> Value {
     let Value::Object(m) = v else { unreachable!() };
     Value::Object(

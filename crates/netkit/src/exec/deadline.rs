@@ -47,7 +47,11 @@ pub(super) async fn apply_with_deadline(
     if let Ok(done) = tokio::time::timeout(limit, &mut run).await {
         return ran(done, None);
     }
-    let overrun = Error::new(Kind::Timeout, op.to_string(), format!("timed out after {limit:?}"));
+    let overrun = Error::new(
+        Kind::Timeout,
+        op.to_string(),
+        format!("timed out after {limit:?}"),
+    );
     match tokio::time::timeout(LATE_LIMIT, run).await {
         Ok(done) => ran(done, Some(overrun)),
         Err(_) => {

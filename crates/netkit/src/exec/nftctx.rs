@@ -10,7 +10,14 @@ use std::{
 };
 
 use super::blocking;
-use crate::{error::Result, netns, nft::{Nft, NftResult}, nlsock, observe::NftMark, plan::Op};
+use crate::{
+    error::Result,
+    netns,
+    nft::{Nft, NftResult},
+    nlsock,
+    observe::NftMark,
+    plan::Op,
+};
 
 /// A namespace's nft context, made on first use by a thread inside it.
 type NftCell = Arc<Mutex<Option<Nft>>>;

@@ -4,7 +4,11 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{deadline::apply_alone, state::Exec, Options, Undo};
-use crate::{error::{Error, Kind}, plan::Op, route};
+use crate::{
+    error::{Error, Kind},
+    plan::Op,
+    route,
+};
 
 /// Undoes `completed` (in order of completion) after op `i` failed with
 /// `e`; returns the plan's error: `op K (what): cause; rolled back N ops`,

@@ -262,8 +262,12 @@ fn is_absent(err: &Cause) -> bool {
 
 /// libnftables' JSON output, parsed.
 fn json(text: &str) -> NftResult<Value> {
-    serde_json::from_str(text)
-        .map_err(|e| Cause::Msg(Kind::Nftables, format!("unreadable libnftables output: {e}")))
+    serde_json::from_str(text).map_err(|e| {
+        Cause::Msg(
+            Kind::Nftables,
+            format!("unreadable libnftables output: {e}"),
+        )
+    })
 }
 
 /// [`Nft`] made and used inside `ns` for one call.
@@ -311,7 +315,9 @@ pub fn list_ruleset(ns: &str) -> Result<Value> {
 /// JSON metainfo).
 pub fn available() -> Result<String> {
     let what = || "libnftables".to_string();
-    let v = Nft::new().and_then(|mut n| n.run("list tables")).ctx(what)?;
+    let v = Nft::new()
+        .and_then(|mut n| n.run("list tables"))
+        .ctx(what)?;
     let v = json(&v).ctx(what)?;
     Ok(v["nftables"][0]["metainfo"]["version"]
         .as_str()

@@ -18,11 +18,7 @@ pub fn parse_family(family: &str) -> Result<NfFamily, Cause> {
 /// a field it does not know, so a misspelt one would silently weaken a
 /// firewall. Objects are passed to libnftables as given. A plan checks each
 /// distinct ruleset once ([`crate::plan::Ruleset::check`]).
-pub fn check_ruleset(
-    family: &str,
-    table: &str,
-    objects: &[Value],
-) -> Result<(), Cause> {
+pub fn check_ruleset(family: &str, table: &str, objects: &[Value]) -> Result<(), Cause> {
     check_objects(family, table, objects).map_err(Cause::invalid)
 }
 

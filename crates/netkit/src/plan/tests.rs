@@ -78,8 +78,10 @@ fn rejects_unknown_ops_and_fields() {
     assert!(e(r#"[{"op":"routeAdd","ns":"x","dev":"eth0"}]"#).contains("missing field `dst`"));
     // Ownership tags are the planner's to set, and a plan must carry them.
     assert!(e(r#"[{"op":"netnsAdd","ns":"x"}]"#).contains("missing field `tag`"));
-    assert!(e(r#"[{"op":"routeDel","ns":"x","dst":"10.0.0.0/8","onlink":true}]"#)
-        .contains("unknown field `onlink` for routeDel"));
+    assert!(
+        e(r#"[{"op":"routeDel","ns":"x","dst":"10.0.0.0/8","onlink":true}]"#)
+            .contains("unknown field `onlink` for routeDel")
+    );
     assert_eq!(
         parse("[1]").unwrap_err().kind(),
         crate::Kind::Invalid,
@@ -104,12 +106,18 @@ fn ops_with_the_same_ruleset_text_share_it() {
     assert!(!Arc::ptr_eq(&ruleset(&ops[0]), &ruleset(&ops[2])));
     assert_eq!(ruleset(&ops[0]).text(), rs);
     ruleset(&ops[0]).check("inet", "t").unwrap();
-    let e = ruleset(&ops[0]).check("inet", "other").unwrap_err().to_string();
+    let e = ruleset(&ops[0])
+        .check("inet", "other")
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("must name family \"inet\" and table \"other\""),
         "{e}"
     );
-    let e = Ruleset::from_text("{}").check("inet", "t").unwrap_err().to_string();
+    let e = Ruleset::from_text("{}")
+        .check("inet", "t")
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("ruleset is not a JSON array"), "{e}");
 }
 

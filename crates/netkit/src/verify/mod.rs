@@ -164,7 +164,10 @@ fn observe_all(
         }
         let snap = visitor
             .visit(ns, || observe::observe_here(need, opts.timeout, &proc_sys))
-            .and_then(|r| r.transpose().map_err(|e| Error::os(format!("verify {}", at(ns)), e)));
+            .and_then(|r| {
+                r.transpose()
+                    .map_err(|e| Error::os(format!("verify {}", at(ns)), e))
+            });
         match snap {
             Ok(s) => {
                 out.lock().unwrap().insert(ns.clone(), s);
