@@ -77,6 +77,21 @@ function touchedVpcs(current: State, desired: State): Set<string> {
  * call (which rolls itself back on failure), save. A crash between the
  * pending mark and the save is repaired by the next run.
  */
+/** Plans this process has run: VPCCTL_FAULT_AT=R:K aims at the R-th. */
+let planRuns = 0;
+
+/**
+ * Tests make op K fail with VPCCTL_FAULT_AT=K (in every plan), or only in
+ * this process's R-th plan with R:K (e.g. the undo that follows a failed
+ * save is the second).
+ */
+function faultFor(run: number): number | undefined {
+  const spec = process.env.VPCCTL_FAULT_AT;
+  if (!spec) return undefined;
+  const [r, k] = spec.includes(':') ? spec.split(':').map(Number) : [run, Number(spec)];
+  return r === run ? k : undefined;
+}
+
 export class Engine {
   constructor(readonly store: StateStore) {}
 
@@ -204,7 +219,7 @@ export class Engine {
 
   async run(plan: Plan, opts: ChangeOptions = {}): Promise<ExecuteResult> {
     const n = await native();
-    const faultAt = process.env.VPCCTL_FAULT_AT ? Number(process.env.VPCCTL_FAULT_AT) : undefined;
+    const faultAt = faultFor(++planRuns);
     // Per-op limit (default 5 s in the executor); tests shrink it to make ops time out.
     const timeoutMs = process.env.VPCCTL_OP_TIMEOUT_MS ? Number(process.env.VPCCTL_OP_TIMEOUT_MS) : undefined;
     return n.execute(planJson(plan.ops), { faultAt, timeoutMs }, opts.onProgress);

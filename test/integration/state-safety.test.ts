@@ -144,6 +144,37 @@ test.serial('full disk after the plan: the final save fails, the kernel changes 
   ok(t, await run('destroy', '-f', topology));
 });
 
+test.serial('full disk after the plan and the undo fails too: exit 1 says so, the pending mark stays, and the next command with room cleans up', async (t) => {
+  const dir = tmpfsDir('full3');
+  const pool = ownPool();
+  const run = (...args: string[]) => vpcctl(dir, args, pool);
+  ok(t, await run('create-vpc', '--name', 'tiny', '--cidr', '10.3.0.0/16'));
+  ok(t, await run('delete-vpc', '--name', 'tiny'));
+  const stateFile = join(dir, 'state.json');
+  const filler = fillLeaving(dir, 2);
+  const before = { kernel: await kernelSnapshot() };
+  const topology = bigTopology('big3.json', 'big3', '10.4.0.0/16', 600);
+
+  // The second plan of the command (the undo after the failed save) fails at its first op.
+  const r = await vpcctl(dir, ['apply', '-f', topology], { ...pool, VPCCTL_FAULT_AT: '2:1' });
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /cannot save state .*no space left on device.*; undoing this command's kernel changes failed too \(.*injected fault.*\): 'vpcctl status' shows what differs/);
+  t.true(oneLine(r.stderr), r.stderr);
+  const marked = JSON.parse(readFileSync(stateFile, 'utf8'));
+  t.deepEqual(Object.keys(marked.vpcs), [], 'the state does not claim the VPC');
+  t.true(marked.pending.includes('vpcr-big3') && marked.pending.includes('ns-big3-web'), 'its namespaces are marked pending');
+
+  t.is(await forward(), '1', "the undo's failed first op (ip_forward back to 0) left forwarding on");
+  rmSync(filler);
+  // Any command finishes the job: the pending namespaces the state does not want are removed.
+  ok(t, await run('create-vpc', '--name', 'other', '--cidr', '10.2.0.0/16'));
+  t.false(netnsList().some((n) => n.includes('big3')), 'nothing of the failed apply is left');
+  t.deepEqual(JSON.parse(readFileSync(stateFile, 'utf8')).pending, []);
+  ok(t, await run('status'));
+  ok(t, await run('delete-vpc', '--name', 'other'));
+  await settled(kernelSnapshot, before.kernel, t, 'the host as before the failed apply');
+});
+
 test.serial('a backup of the last good state is kept, and a damaged state says how to put it back', async (t) => {
   const dir = freshStateDir();
   const env = ownPool();
