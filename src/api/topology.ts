@@ -21,7 +21,8 @@ export function topologyOf(state: State): Topology {
     vpcs: Object.values(state.vpcs).map((v) => ({
       name: v.name, cidr: v.cidr, ...(v.uplink ? { uplink: v.uplink } : {}),
       subnets: Object.values(v.subnets).map((s) => ({
-        name: s.name, cidr: s.cidr, type: s.type, ...(s.policy ? { policy: s.policy } : {}),
+        name: s.name, cidr: s.cidr, type: s.type, ...(s.egress ? { egress: s.egress } : {}), ...(s.policy ? { policy: s.policy } : {}),
+        ...(s.publish?.length ? { publish: s.publish.map((p) => ({ ...p })) } : {}),
         apps: s.apps.map((a) => ({ port: a.port })),
       })),
     })),
@@ -48,10 +49,18 @@ export async function mergeTopology(
     const subnets: Record<string, SubnetState> = opts.prune ? {} : { ...vpc.subnets };
     const inFile = new Set(spec.subnets.map((s) => s.name));
     kept ||= Object.keys(subnets).some((name) => !inFile.has(name));
+    spec.subnets.forEach((s, j) => {
+      if (s.egress === 'nat' && !vpc.transit) {
+        throw new VpcctlError('CONFLICT', `vpcs[${topo.vpcs.indexOf(spec)}].subnets[${j}].egress: vpc "${spec.name}" has no internet gateway (no uplink): a NAT gateway needs one`);
+      }
+    });
     for (const s of spec.subnets) {
       const prev = vpc.subnets[s.name];
       const policy = s.policy ? { ...s.policy, subnet: s.policy.subnet ?? s.cidr } : undefined;
-      subnets[s.name] = { name: s.name, cidr: norm(s.cidr), type: s.type, apps: prev?.apps ?? [], ...(policy ? { policy } : {}) };
+      subnets[s.name] = {
+        name: s.name, cidr: norm(s.cidr), type: s.type, apps: prev?.apps ?? [],
+        ...(s.egress === 'nat' ? { egress: 'nat' as const } : {}), ...(policy ? { policy } : {}),
+      };
     }
     vpc.subnets = subnets;
   }

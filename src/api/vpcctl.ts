@@ -6,9 +6,9 @@ import { hostNs, validateName } from '../model/names.js';
 import { joins, samePair } from '../model/peering.js';
 import { checkPort } from '../model/ports.js';
 import type { SubnetPolicy } from '../model/schema.js';
-import { checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
+import { checkEgress, checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
-import type { PeeringState, State, SubnetState, SubnetType } from '../state/types.js';
+import type { Egress, PeeringState, State, SubnetState, SubnetType } from '../state/types.js';
 import type { Claim } from '../model/root-routes.js';
 import * as apps from './apps.js';
 import type { AppInfo, DeployAppInput } from './apps.js';
@@ -32,7 +32,7 @@ export interface VpcctlOptions {
 }
 
 export interface CreateVpcInput { name: string; cidr: string; uplink?: string }
-export interface CreateSubnetInput { vpc: string; name: string; cidr: string; type: SubnetType }
+export interface CreateSubnetInput { vpc: string; name: string; cidr: string; type: SubnetType; egress?: Egress }
 export interface SubnetRef { vpc: string; subnet: string }
 
 /**
@@ -95,19 +95,45 @@ export class Vpcctl {
     if (input.type !== 'public' && input.type !== 'private') {
       throw new VpcctlError('INVALID_INPUT', `subnet type "${String(input.type)}" is invalid: use public or private`);
     }
+    checkEgress(input.type, input.egress);
     const cidr = formatCidr(parseCidr(input.cidr, { what: 'subnet' }));
+    const nat = input.egress === 'nat';
     return this.change(({ state, touch }) => {
       const vpc = findVpc(state, input.vpc);
       touch(vpc.name);
       const existing = vpc.subnets[input.name];
       if (existing) {
-        if (existing.cidr === cidr && existing.type === input.type) return;
-        throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${existing.cidr} (${existing.type})`);
+        if (existing.cidr === cidr && existing.type === input.type && (existing.egress === 'nat') === nat) return;
+        const egress = existing.type === 'private' ? `, egress ${existing.egress ?? 'none'}` : '';
+        throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${existing.cidr} (${existing.type}${egress})`);
       }
+      if (nat && !vpc.transit) throw new VpcctlError('CONFLICT', `vpc "${input.vpc}" has no internet gateway (no uplink): a NAT gateway needs one`);
       checkSubnetCidr(vpc.cidr, cidr, Object.values(vpc.subnets));
       const all = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).map((s) => ({ vpc: v.name, subnet: s.name })));
       checkHostNsFree(input.vpc, input.name, all);
-      vpc.subnets[input.name] = { name: input.name, cidr, type: input.type, apps: [] };
+      vpc.subnets[input.name] = { name: input.name, cidr, type: input.type, ...(nat ? { egress: 'nat' as const } : {}), apps: [] };
+    }, opts);
+  }
+
+  /**
+   * A private subnet's way out: `nat` through the VPC's NAT gateway
+   * (outbound connections and their replies only), `none` no internet.
+   * Changed in place: the subnet's host and its apps stay.
+   */
+  async setEgress(ref: SubnetRef & { egress: Egress }, opts?: ChangeOptions): Promise<ChangeResult> {
+    if (ref.egress !== 'nat' && ref.egress !== 'none') {
+      throw new VpcctlError('INVALID_INPUT', `egress "${String(ref.egress)}" is invalid: use nat or none`);
+    }
+    return this.change(({ state, touch }) => {
+      const subnet = findSubnet(state, ref.vpc, ref.subnet);
+      touch(ref.vpc);
+      checkEgress(subnet.type, ref.egress, `subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
+      if (ref.egress === 'nat') {
+        if (!state.vpcs[ref.vpc]!.transit) {
+          throw new VpcctlError('CONFLICT', `vpc "${ref.vpc}" has no internet gateway (no uplink): a NAT gateway needs one`);
+        }
+        subnet.egress = 'nat';
+      } else delete subnet.egress;
     }, opts);
   }
 

@@ -47,9 +47,17 @@ export function buildProgram(): Command {
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
     .requiredOption('--cidr <cidr>', 'subnet CIDR inside the VPC, /8 to /30')
     .addOption(new Option('--type <type>', 'public (internet via NAT) or private').default('private'))
+    .option('--egress <egress>', "private subnets: nat (outbound internet through the VPC's NAT gateway) or none (default)")
     .action(async (o, cmd) => {
-      const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type });
+      const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type, egress: o.egress });
       reportChange(r, `subnet ${o.vpc}/${o.name}`);
+    });
+  program.command('set-egress').description("set a private subnet's internet egress: nat (outbound only, through the NAT gateway) or none")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
+    .argument('<egress>', 'nat or none')
+    .action(async (egress: string, o, cmd) => {
+      const r = await api(cmd).setEgress({ vpc: o.vpc, subnet: o.subnet, egress: egress as 'nat' | 'none' });
+      reportChange(r, `egress ${egress} on ${o.vpc}/${o.subnet}`);
     });
   program.command('delete-subnet').description('delete a subnet and its apps')
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
@@ -73,8 +81,8 @@ export function buildProgram(): Command {
         : 'internet gateway: none (no uplink)');
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
       if (v.subnetDetails.length) {
-        print(table(['SUBNET', 'CIDR', 'TYPE', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
-          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.namespace, s.gateway, s.host, s.policy ? 'yes' : '-',
+        print(table(['SUBNET', 'CIDR', 'TYPE', 'EGRESS', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
+          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.egress, s.namespace, s.gateway, s.host, s.policy ? 'yes' : '-',
             s.apps.map((a) => `${a.port}${a.running ? '' : ' (exited)'}`).join(', ') || '-'])));
       }
     });
