@@ -20,9 +20,13 @@ import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcS
 import { findSubnet, findVpc } from './lookup.js';
 import { allocateLink, guardedChange, type RootView } from './network.js';
 import { policyReport, type PolicyReport } from './policy-report.js';
+import { type PublishInput, type UnpublishInput, refuseHostPort, removePublish, setPublish } from './publish.js';
+import { type Publish, allPublishes, policyWarnings, publishesOf } from '../model/publish.js';
 import { upsertVpc } from './vpc-upsert.js';
 
 export type { ApplyOptions, ApplyResult } from './apply.js';
+export type { PublishInput, UnpublishInput } from './publish.js';
+export type { Publish } from '../model/publish.js';
 
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
@@ -171,7 +175,7 @@ export class Vpcctl {
     // zod loads only for the commands that read documents: it costs more than the rest of a start-up.
     const { parseSubnetPolicy } = await import('../model/schema.js');
     const policy: SubnetPolicy = parseSubnetPolicy(input.policy);
-    return this.change(({ state, touch }) => {
+    return this.change(({ state, touch, warn }) => {
       const vpc = findVpc(state, input.vpc);
       touch(vpc.name);
       let subnet: SubnetState | undefined;
@@ -187,8 +191,50 @@ export class Vpcctl {
         if (!subnet) throw new VpcctlError('NOT_FOUND', `vpc "${vpc.name}" has no subnet ${cidr}`);
       }
       subnet.policy = policy;
+      // The policy is applied as asked; a published port it closes is worth a word.
+      for (const p of publishesOf(vpc)) {
+        if (p.targets.some((t) => t.subnet === subnet!.name)) for (const w of policyWarnings(vpc, { ...p, targets: p.targets.filter((t) => t.subnet === subnet!.name) })) warn(w);
+      }
       return subnet.name;
     }, opts);
+  }
+
+  // --- published ports ------------------------------------------------------
+
+  /**
+   * Publish a port of one subnet's host (`subnet`) or of several
+   * (`targets`, new connections spread round robin, each kept on its target
+   * for its life) at `address:hostPort` on the host. Publishing the same
+   * host port of the VPC again replaces its targets: established
+   * connections to the targets that stay are left alone. Refused (exit 2):
+   * a host port a host process listens on, or another publish holds.
+   * Warns when a target's policy keeps the port closed.
+   */
+  async publish(input: PublishInput, opts?: ChangeOptions): Promise<ChangeResult<Publish>> {
+    return this.change(async ({ state, warn, touch }, root) => {
+      touch(input.vpc);
+      const { publish, fresh, warnings } = await setPublish(state, input, root);
+      if (fresh) await refuseHostPort(publish);
+      for (const w of warnings) warn(w);
+      return publish;
+    }, opts);
+  }
+
+  /** Take a publish away, or only some of its targets (the others keep theirs, and their connections). */
+  async unpublish(input: UnpublishInput, opts?: ChangeOptions): Promise<ChangeResult> {
+    return this.change(({ state, touch }) => {
+      touch(input.vpc);
+      if (!removePublish(state, input)) {
+        const which = input.targets ? ` to ${input.targets.join(', ')}` : '';
+        throw new VpcctlError('NOT_FOUND', `vpc "${input.vpc}" publishes no ${input.protocol ?? 'tcp'} host port ${input.hostPort}${which}`);
+      }
+    }, opts);
+  }
+
+  /** Every publish (of one VPC, or all), with its targets. */
+  async listPublished(vpc?: string): Promise<Publish[]> {
+    const state = await this.state();
+    return vpc === undefined ? allPublishes(state) : publishesOf(findVpc(state, vpc));
   }
 
   async removePolicy(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {

@@ -145,6 +145,34 @@ export function buildProgram(): Command {
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
     .action(async (o, cmd) => reportChange(await api(cmd).removePolicy({ vpc: o.vpc, subnet: o.subnet }), `remove policy ${o.vpc}/${o.subnet}`));
 
+  // --- published ports -----------------------------------------------------
+  const protocol = () => new Option('--protocol <protocol>', 'tcp or udp').choices(['tcp', 'udp']).default('tcp');
+  const list = (text: string) => text.split(',').map((s) => s.trim());
+  program.command('publish').description("publish a subnet's port on the host (several subnets: --targets spreads new connections over them)")
+    .requiredOption('--vpc <vpc>', 'VPC name').option('--subnet <name>', 'the subnet').option('--targets <names>', 'several subnets, comma-separated', list)
+    .requiredOption('--port <port>', "port of the subnet's host", port).requiredOption('--host-port <port>', 'port on the host', port)
+    .addOption(protocol()).option('--address <addr>', "host address to publish on (default: the uplink's address)")
+    .action(async (o, cmd) => {
+      const r = await api(cmd).publish({ vpc: o.vpc, subnet: o.subnet, targets: o.targets, port: o.port, hostPort: o.hostPort, protocol: o.protocol, address: o.address });
+      const p = r.value;
+      reportChange(r, `publish ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => `${o.vpc}/${t.subnet}`).join(', ')} port ${p.port}`);
+    });
+  program.command('unpublish').description('remove a published port, or some of its targets (--targets)')
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--host-port <port>', 'port on the host', port).addOption(protocol())
+    .option('--targets <names>', 'only these subnets leave the publish, comma-separated', list)
+    .action(async (o, cmd) => {
+      const r = await api(cmd).unpublish({ vpc: o.vpc, hostPort: o.hostPort, protocol: o.protocol, targets: o.targets });
+      reportChange(r, `unpublish ${o.protocol}/${o.hostPort} of ${o.vpc}${o.targets ? ` from ${o.targets.join(', ')}` : ''}`);
+    });
+  program.command('list-published').description('list published ports').option('--vpc <vpc>', 'only this VPC').option('--json', 'machine-readable output')
+    .action(async (o, cmd) => {
+      const all = await api(cmd).listPublished(o.vpc);
+      if (o.json) return printJson(all);
+      if (all.length === 0) return print('no published ports');
+      print(table(['HOST ADDRESS', 'HOST PORT', 'PROTOCOL', 'VPC', 'TARGETS', 'PORT'],
+        all.map((p) => [p.address, p.hostPort, p.protocol, p.vpc, p.targets.map((t) => `${t.subnet} (${t.host})`).join(', '), p.port])));
+    });
+
   // --- apps and connectivity -----------------------------------------------
   program.command('deploy-app').description("start an app in a subnet's host (default: a small HTTP server)")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
