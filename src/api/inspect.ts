@@ -4,6 +4,7 @@ import { gatewayIp, hostIp, transitEnds } from '../model/addresses.js';
 import { peerOf, peersOf } from '../model/peering.js';
 import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js';
 import { appStatus, type AppInfo } from './apps.js';
+import { type Publish, publishesOf } from '../model/publish.js';
 import { findDrift } from './drift.js';
 
 export interface VpcSummary {
@@ -31,6 +32,8 @@ export interface SubnetDetail {
 
 export interface VpcDetail extends VpcSummary {
   router: string;
+  /** Published ports of the VPC, each with its targets. */
+  published: Publish[];
   gateway: null | { uplink: string | null; transit: string; hostAddress: string; routerAddress: string; hostLink: string };
   subnetDetails: SubnetDetail[];
   peerings: { peer: string; peerCidr: string; link: string }[];
@@ -54,6 +57,7 @@ export function detail(state: State, v: VpcState): VpcDetail {
   return {
     ...summarize(state, v),
     router: routerNs(v.name),
+    published: publishesOf(v),
     gateway: t && v.transit
       ? { uplink: v.uplink, transit: v.transit, hostAddress: t.nearIp, routerAddress: t.farIp, hostLink: gatewayRootLink(v.transit) }
       : null,

@@ -80,6 +80,7 @@ export function buildProgram(): Command {
         ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on ${ROUTER_GATEWAY_LINK})`
         : 'internet gateway: none (no uplink)');
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
+      for (const p of v.published) print(`published: ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => t.subnet).join(', ')} port ${p.port}`);
       if (v.subnetDetails.length) {
         print(table(['SUBNET', 'CIDR', 'TYPE', 'EGRESS', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
           v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.egress, s.namespace, s.gateway, s.host, s.policy ? 'yes' : '-',

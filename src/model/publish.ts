@@ -35,7 +35,9 @@ export const describePublish = (p: Pick<Publish, 'address' | 'hostPort' | 'proto
  */
 export function publishesOf(vpc: VpcState): Publish[] {
   const groups = new Map<string, Publish>();
-  const subnets = Object.values(vpc.subnets).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Most subnets publish nothing: sort only those that do (this runs for every router table and plan).
+  const subnets = Object.values(vpc.subnets).filter((s) => s.publish?.length)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const s of subnets) {
     for (const e of s.publish ?? []) {
       const key = publishKey(e);

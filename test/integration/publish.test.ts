@@ -144,6 +144,8 @@ test.serial('--targets spreads new connections; each stays on its target; removi
   const [ta, tb] = [await a.ask(), await b.ask()];
   t.deepEqual([ta, tb].sort(), ['web1', 'web2']);
   for (let i = 0; i < 3; i++) t.deepEqual([await a.ask(), await b.ask()], [ta, tb], 'sticky for the connection');
+  t.regex((await run('show-vpc', '--name', 'prod')).stdout, /published: 203\.0\.113\.1:9000\/tcp -> web1, web2 port 9000/);
+  t.regex((await run('list-published')).stdout, /203\.0\.113\.1[\s│]+9000[\s│]+tcp[\s│]+prod[\s│]+web1 \(10\.0\.1\.2\), web2 \(10\.0\.2\.2\)/);
   const list = JSON.parse((await run('list-published', '--vpc', 'prod', '--json')).stdout);
   t.deepEqual(list.find((p: { hostPort: number }) => p.hostPort === 9000).targets.map((x: { subnet: string }) => x.subnet), ['web1', 'web2']);
   // Take web2 out: the connection to web1 goes on, new ones all go to web1.
