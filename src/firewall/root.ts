@@ -28,8 +28,11 @@ export function rootRuleset(state: State): NftObject[] | null {
   const objects: NftObject[] = [
     chain('forward', 'forward', 'filter', 0),
     rule('forward', [iif(GATEWAY_LINKS), oif(GATEWAY_LINKS), counter, drop], 'VPCs are isolated from each other'),
+    // Into a VPC the host forwards replies and published ports, nothing else: not a new
+    // connection, nor a stray packet (invalid, untracked) that would probe its hosts.
+    rule('forward', [oif(GATEWAY_LINKS), ctState('established', 'related'), accept], 'replies'),
     rule('forward', [oif(GATEWAY_LINKS), ctStatus('dnat'), accept], 'published ports'),
-    rule('forward', [oif(GATEWAY_LINKS), ctState('new'), counter, drop], 'nothing beyond the host opens connections into a VPC'),
+    rule('forward', [oif(GATEWAY_LINKS), counter, drop], 'nothing beyond the host opens connections into a VPC'),
     chain('input', 'input', 'filter', 0),
     rule('input', [iif(GATEWAY_LINKS), ctState('established', 'related'), accept]),
     rule('input', [iif(GATEWAY_LINKS), counter, drop], 'subnets cannot open connections to the host'),

@@ -81,6 +81,10 @@ test('host: each publish is DNATed to the router in prerouting (not from VPC lin
       { family: 'ip', addr: '100.64.0.2', port: 8080 },
     ]);
   }
+  // Into a VPC: replies, then published ports, then nothing (no ct state on the last rule: invalid and untracked too).
+  const forward = objs.filter((o) => o.rule?.chain === 'forward').map((o) => o.rule);
+  t.deepEqual(forward.slice(1).map((r) => r.comment), ['replies', 'published ports', 'nothing beyond the host opens connections into a VPC']);
+  t.deepEqual(forward.at(-1).expr.map((e: any) => Object.keys(e.match ? e.match.left : e)[0]), ['meta', 'counter', 'drop']);
   const plain = rootRuleset(stateOf({ ...vpc(), subnets: {} }))! as Array<Record<string, any>>;
   t.false(plain.some((o) => o.chain?.name === 'prerouting'), 'no nat chains without a publish');
 });
