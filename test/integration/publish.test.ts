@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { FETCH, freshStateDir, inNs, nft, vpcctl } from '../helpers/sandbox.js';
+import { FETCH, freshStateDir, inNs, ip, nft, vpcctl } from '../helpers/sandbox.js';
 import { SIM, buildSimInternet } from '../../src/sim/internet.js';
 
 /**
@@ -103,7 +103,9 @@ test.serial('an unpublished port is closed; publish opens it at the uplink addre
 });
 
 test.serial('private subnets alike: without NAT (the router answers for the client) and with NAT', async (t) => {
+  const hostRoutes = ip(['route']);
   t.is((await run('publish', '--vpc', 'prod', '--subnet', 'db', '--port', '80', '--host-port', '8082')).code, 0);
+  t.is(ip(['route']), hostRoutes, 'no host route into a private subnet: the router DNATs');
   t.is((await run('publish', '--vpc', 'prod', '--subnet', 'worker', '--port', '80', '--host-port', '8083')).code, 0);
   const db = fromInternet(8082);
   t.is(db?.subnet, 'db');
