@@ -289,6 +289,12 @@ export interface TcpListener {
  */
 export declare function tcpListeners(ns: string, port: number): Promise<Array<TcpListener>>
 
+/**
+ * The UDP sockets (IPv4 and IPv6) bound to `port` inside `ns` (sock_diag),
+ * with their holders' pids: what `publish --protocol udp` must not take.
+ */
+export declare function udpSockets(ns: string, port: number): Promise<Array<TcpListener>>
+
 export interface UserIds {
   name: string
   uid: number

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, userLookup, verify, vethAdd } = nativeBinding
+const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, vethAdd } = nativeBinding
 export { FileLock }
 export { addrAdd }
 export { addrDel }
@@ -807,6 +807,7 @@ export { sysctlGet }
 export { sysctlSet }
 export { tcpConnect }
 export { tcpListeners }
+export { udpSockets }
 export { userLookup }
 export { verify }
 export { vethAdd }

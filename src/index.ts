@@ -4,7 +4,8 @@
  * `import * as native from 'vpcctl/native'`.
  */
 export { Vpcctl } from './api/vpcctl.js';
-export type { VpcctlOptions, CreateVpcInput, CreateSubnetInput, SubnetRef, ApplyOptions, ApplyResult } from './api/vpcctl.js';
+export type { VpcctlOptions, CreateVpcInput, CreateSubnetInput, SubnetRef, ApplyOptions, ApplyResult, Publish, PublishInput, UnpublishInput } from './api/vpcctl.js';
+export type { Egress } from './state/types.js';
 export type { ChangeOptions, ChangeResult } from './api/engine.js';
 export type { AppInfo, DeployAppInput } from './api/apps.js';
 export type { ConnectivityInput, ConnectivityResult, MatrixResult, ProbeResult } from './api/connectivity.js';

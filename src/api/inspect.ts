@@ -2,8 +2,9 @@ import { native } from '../native.js';
 import { gatewayRootLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
 import { gatewayIp, hostIp, transitEnds } from '../model/addresses.js';
 import { peerOf, peersOf } from '../model/peering.js';
-import type { State, SubnetType, VpcState } from '../state/types.js';
+import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js';
 import { appStatus, type AppInfo } from './apps.js';
+import { type Publish, publishesOf } from '../model/publish.js';
 import { findDrift } from './drift.js';
 
 export interface VpcSummary {
@@ -20,6 +21,8 @@ export interface SubnetDetail {
   name: string;
   cidr: string;
   type: SubnetType;
+  /** How it reaches the internet: `internet gateway` (public), `nat` or `none` (private). */
+  egress: 'internet gateway' | 'nat' | 'none';
   namespace: string;
   gateway: string;
   host: string;
@@ -29,6 +32,8 @@ export interface SubnetDetail {
 
 export interface VpcDetail extends VpcSummary {
   router: string;
+  /** Published ports of the VPC, each with its targets. */
+  published: Publish[];
   gateway: null | { uplink: string | null; transit: string; hostAddress: string; routerAddress: string; hostLink: string };
   subnetDetails: SubnetDetail[];
   peerings: { peer: string; peerCidr: string; link: string }[];
@@ -44,16 +49,20 @@ export function summarize(state: State, v: VpcState): VpcSummary {
   };
 }
 
+export const egressOf = (s: Pick<SubnetState, 'type' | 'egress'>): SubnetDetail['egress'] =>
+  s.type === 'public' ? 'internet gateway' : s.egress === 'nat' ? 'nat' : 'none';
+
 export function detail(state: State, v: VpcState): VpcDetail {
   const t = v.transit ? transitEnds(v.transit) : null;
   return {
     ...summarize(state, v),
     router: routerNs(v.name),
+    published: publishesOf(v),
     gateway: t && v.transit
       ? { uplink: v.uplink, transit: v.transit, hostAddress: t.nearIp, routerAddress: t.farIp, hostLink: gatewayRootLink(v.transit) }
       : null,
     subnetDetails: Object.values(v.subnets).map((s) => ({
-      name: s.name, cidr: s.cidr, type: s.type, namespace: hostNs(v.name, s.name),
+      name: s.name, cidr: s.cidr, type: s.type, egress: egressOf(s), namespace: hostNs(v.name, s.name),
       gateway: gatewayIp(s.cidr), host: hostIp(s.cidr), policy: !!s.policy,
       apps: s.apps.map((a) => appStatus(v.name, s.name, a)),
     })),

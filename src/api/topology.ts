@@ -1,12 +1,14 @@
 import { VpcctlError } from '../errors.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
-import { parseTopology, type Topology } from '../model/schema.js';
+import { parseTopology, type PublishSpec, type Topology } from '../model/schema.js';
+import { allPublishes, checkPublishes } from '../model/publish.js';
 import { pairKey } from '../model/peering.js';
 import { validateTopology } from '../model/validate.js';
-import type { State, SubnetState } from '../state/types.js';
+import type { PublishState, State, SubnetState, VpcState } from '../state/types.js';
 import type { Claim } from '../model/root-routes.js';
 import { allocateLink, type RootView } from './network.js';
 import { upsertVpc } from './vpc-upsert.js';
+import { hostAddress, refuseHostPort } from './publish.js';
 
 const norm = (cidr: string) => formatCidr(parseCidr(cidr));
 
@@ -21,7 +23,8 @@ export function topologyOf(state: State): Topology {
     vpcs: Object.values(state.vpcs).map((v) => ({
       name: v.name, cidr: v.cidr, ...(v.uplink ? { uplink: v.uplink } : {}),
       subnets: Object.values(v.subnets).map((s) => ({
-        name: s.name, cidr: s.cidr, type: s.type, ...(s.policy ? { policy: s.policy } : {}),
+        name: s.name, cidr: s.cidr, type: s.type, ...(s.egress ? { egress: s.egress } : {}), ...(s.policy ? { policy: s.policy } : {}),
+        ...(s.publish?.length ? { publish: s.publish.map((p) => ({ ...p })) } : {}),
         apps: s.apps.map((a) => ({ port: a.port })),
       })),
     })),
@@ -38,6 +41,7 @@ export async function mergeTopology(
   state: State, topo: Topology, opts: { prune?: boolean; uplink?: string; root: RootView },
 ): Promise<void> {
   const named = new Set(topo.vpcs.map((v) => v.name));
+  const publishedBefore = new Set(allPublishes(state).map(hostKey));
   let kept = false; // does the result hold anything the file does not name?
   if (opts.prune) for (const name of Object.keys(state.vpcs)) if (!named.has(name)) delete state.vpcs[name];
 
@@ -48,10 +52,19 @@ export async function mergeTopology(
     const subnets: Record<string, SubnetState> = opts.prune ? {} : { ...vpc.subnets };
     const inFile = new Set(spec.subnets.map((s) => s.name));
     kept ||= Object.keys(subnets).some((name) => !inFile.has(name));
+    spec.subnets.forEach((s, j) => {
+      if (s.egress === 'nat' && !vpc.transit) {
+        throw new VpcctlError('CONFLICT', `vpcs[${topo.vpcs.indexOf(spec)}].subnets[${j}].egress: vpc "${spec.name}" has no internet gateway (no uplink): a NAT gateway needs one`);
+      }
+    });
     for (const s of spec.subnets) {
       const prev = vpc.subnets[s.name];
       const policy = s.policy ? { ...s.policy, subnet: s.policy.subnet ?? s.cidr } : undefined;
-      subnets[s.name] = { name: s.name, cidr: norm(s.cidr), type: s.type, apps: prev?.apps ?? [], ...(policy ? { policy } : {}) };
+      subnets[s.name] = {
+        name: s.name, cidr: norm(s.cidr), type: s.type, apps: prev?.apps ?? [],
+        ...(s.egress === 'nat' ? { egress: 'nat' as const } : {}), ...(policy ? { policy } : {}),
+        ...(s.publish?.length ? { publish: await publishEntries(s.publish, vpc, opts.root, `vpcs[${topo.vpcs.indexOf(spec)}].subnets[${spec.subnets.indexOf(s)}].publish`) } : {}),
+      };
     }
     vpc.subnets = subnets;
   }
@@ -64,6 +77,15 @@ export async function mergeTopology(
     state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state, opts.root) });
   }
 
+  // One publish per host address and port, across the file and what vpcctl has; a new one must be free on the host.
+  try {
+    checkPublishes(state);
+  } catch (e) {
+    if (e instanceof VpcctlError) throw new VpcctlError(e.code, `publish: ${e.message}`);
+    throw e;
+  }
+  for (const p of allPublishes(state)) if (!publishedBefore.has(hostKey(p))) await refuseHostPort(p);
+
   kept ||= Object.keys(state.vpcs).some((name) => !named.has(name)) || state.peerings.length > topo.peerings.length;
   // What the file names was checked with it; what the state kept beside it must fit too
   // (a kept subnet may overlap a new one).
@@ -74,6 +96,21 @@ export async function mergeTopology(
     if (e instanceof VpcctlError) throw new VpcctlError(e.code, `with what vpcctl already has: ${e.message}`);
     throw e;
   }
+}
+
+const hostKey = (p: { address: string; protocol: string; hostPort: number }) => `${p.address} ${p.protocol}/${p.hostPort}`;
+
+/** A subnet's publishes as the state keeps them: the address resolved (default: the uplink's). */
+async function publishEntries(list: PublishSpec[], vpc: VpcState, root: RootView, at: string): Promise<PublishState[]> {
+  const net = await root();
+  return list.map((p, k) => {
+    try {
+      return { port: p.port, hostPort: p.hostPort, protocol: p.protocol, address: hostAddress(net, vpc, p.address) };
+    } catch (e) {
+      if (e instanceof VpcctlError) throw new VpcctlError(e.code, `${at}[${k}]: ${e.message}`);
+      throw e;
+    }
+  });
 }
 
 /** Where the uplink of a VPC of the file is given (its own, or the command line's). */

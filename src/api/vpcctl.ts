@@ -6,9 +6,9 @@ import { hostNs, validateName } from '../model/names.js';
 import { joins, samePair } from '../model/peering.js';
 import { checkPort } from '../model/ports.js';
 import type { SubnetPolicy } from '../model/schema.js';
-import { checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
+import { checkEgress, checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
-import type { PeeringState, State, SubnetState, SubnetType } from '../state/types.js';
+import type { Egress, PeeringState, State, SubnetState, SubnetType } from '../state/types.js';
 import type { Claim } from '../model/root-routes.js';
 import * as apps from './apps.js';
 import type { AppInfo, DeployAppInput } from './apps.js';
@@ -20,9 +20,13 @@ import { detail, status, summarize, type StatusReport, type VpcDetail, type VpcS
 import { findSubnet, findVpc } from './lookup.js';
 import { allocateLink, guardedChange, type RootView } from './network.js';
 import { policyReport, type PolicyReport } from './policy-report.js';
+import { type PublishInput, type UnpublishInput, refuseHostPort, removePublish, setPublish } from './publish.js';
+import { type Publish, allPublishes, policyWarnings, publishesOf } from '../model/publish.js';
 import { upsertVpc } from './vpc-upsert.js';
 
 export type { ApplyOptions, ApplyResult } from './apply.js';
+export type { PublishInput, UnpublishInput } from './publish.js';
+export type { Publish } from '../model/publish.js';
 
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
@@ -32,7 +36,7 @@ export interface VpcctlOptions {
 }
 
 export interface CreateVpcInput { name: string; cidr: string; uplink?: string }
-export interface CreateSubnetInput { vpc: string; name: string; cidr: string; type: SubnetType }
+export interface CreateSubnetInput { vpc: string; name: string; cidr: string; type: SubnetType; egress?: Egress }
 export interface SubnetRef { vpc: string; subnet: string }
 
 /**
@@ -95,19 +99,45 @@ export class Vpcctl {
     if (input.type !== 'public' && input.type !== 'private') {
       throw new VpcctlError('INVALID_INPUT', `subnet type "${String(input.type)}" is invalid: use public or private`);
     }
+    checkEgress(input.type, input.egress);
     const cidr = formatCidr(parseCidr(input.cidr, { what: 'subnet' }));
+    const nat = input.egress === 'nat';
     return this.change(({ state, touch }) => {
       const vpc = findVpc(state, input.vpc);
       touch(vpc.name);
       const existing = vpc.subnets[input.name];
       if (existing) {
-        if (existing.cidr === cidr && existing.type === input.type) return;
-        throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${existing.cidr} (${existing.type})`);
+        if (existing.cidr === cidr && existing.type === input.type && (existing.egress === 'nat') === nat) return;
+        const egress = existing.type === 'private' ? `, egress ${existing.egress ?? 'none'}` : '';
+        throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${existing.cidr} (${existing.type}${egress})`);
       }
+      if (nat && !vpc.transit) throw new VpcctlError('CONFLICT', `vpc "${input.vpc}" has no internet gateway (no uplink): a NAT gateway needs one`);
       checkSubnetCidr(vpc.cidr, cidr, Object.values(vpc.subnets));
       const all = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).map((s) => ({ vpc: v.name, subnet: s.name })));
       checkHostNsFree(input.vpc, input.name, all);
-      vpc.subnets[input.name] = { name: input.name, cidr, type: input.type, apps: [] };
+      vpc.subnets[input.name] = { name: input.name, cidr, type: input.type, ...(nat ? { egress: 'nat' as const } : {}), apps: [] };
+    }, opts);
+  }
+
+  /**
+   * A private subnet's way out: `nat` through the VPC's NAT gateway
+   * (outbound connections and their replies only), `none` no internet.
+   * Changed in place: the subnet's host and its apps stay.
+   */
+  async setEgress(ref: SubnetRef & { egress: Egress }, opts?: ChangeOptions): Promise<ChangeResult> {
+    if (ref.egress !== 'nat' && ref.egress !== 'none') {
+      throw new VpcctlError('INVALID_INPUT', `egress "${String(ref.egress)}" is invalid: use nat or none`);
+    }
+    return this.change(({ state, touch }) => {
+      const subnet = findSubnet(state, ref.vpc, ref.subnet);
+      touch(ref.vpc);
+      checkEgress(subnet.type, ref.egress, `subnet "${ref.subnet}" of vpc "${ref.vpc}"`);
+      if (ref.egress === 'nat') {
+        if (!state.vpcs[ref.vpc]!.transit) {
+          throw new VpcctlError('CONFLICT', `vpc "${ref.vpc}" has no internet gateway (no uplink): a NAT gateway needs one`);
+        }
+        subnet.egress = 'nat';
+      } else delete subnet.egress;
     }, opts);
   }
 
@@ -145,7 +175,7 @@ export class Vpcctl {
     // zod loads only for the commands that read documents: it costs more than the rest of a start-up.
     const { parseSubnetPolicy } = await import('../model/schema.js');
     const policy: SubnetPolicy = parseSubnetPolicy(input.policy);
-    return this.change(({ state, touch }) => {
+    return this.change(({ state, touch, warn }) => {
       const vpc = findVpc(state, input.vpc);
       touch(vpc.name);
       let subnet: SubnetState | undefined;
@@ -161,8 +191,50 @@ export class Vpcctl {
         if (!subnet) throw new VpcctlError('NOT_FOUND', `vpc "${vpc.name}" has no subnet ${cidr}`);
       }
       subnet.policy = policy;
+      // The policy is applied as asked; a published port it closes is worth a word.
+      for (const p of publishesOf(vpc)) {
+        if (p.targets.some((t) => t.subnet === subnet!.name)) for (const w of policyWarnings(vpc, { ...p, targets: p.targets.filter((t) => t.subnet === subnet!.name) })) warn(w);
+      }
       return subnet.name;
     }, opts);
+  }
+
+  // --- published ports ------------------------------------------------------
+
+  /**
+   * Publish a port of one subnet's host (`subnet`) or of several
+   * (`targets`, new connections spread round robin, each kept on its target
+   * for its life) at `address:hostPort` on the host. Publishing the same
+   * host port of the VPC again replaces its targets: established
+   * connections to the targets that stay are left alone. Refused (exit 2):
+   * a host port a host process listens on, or another publish holds.
+   * Warns when a target's policy keeps the port closed.
+   */
+  async publish(input: PublishInput, opts?: ChangeOptions): Promise<ChangeResult<Publish>> {
+    return this.change(async ({ state, warn, touch }, root) => {
+      touch(input.vpc);
+      const { publish, fresh, warnings } = await setPublish(state, input, root);
+      if (fresh) await refuseHostPort(publish);
+      for (const w of warnings) warn(w);
+      return publish;
+    }, opts);
+  }
+
+  /** Take a publish away, or only some of its targets (the others keep theirs, and their connections). */
+  async unpublish(input: UnpublishInput, opts?: ChangeOptions): Promise<ChangeResult> {
+    return this.change(({ state, touch }) => {
+      touch(input.vpc);
+      if (!removePublish(state, input)) {
+        const which = input.targets ? ` to ${input.targets.join(', ')}` : '';
+        throw new VpcctlError('NOT_FOUND', `vpc "${input.vpc}" publishes no ${input.protocol ?? 'tcp'} host port ${input.hostPort}${which}`);
+      }
+    }, opts);
+  }
+
+  /** Every publish (of one VPC, or all), with its targets. */
+  async listPublished(vpc?: string): Promise<Publish[]> {
+    const state = await this.state();
+    return vpc === undefined ? allPublishes(state) : publishesOf(findVpc(state, vpc));
   }
 
   async removePolicy(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { get } from 'node:http';
 import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
 import { Vpcctl } from '../api/vpcctl.js';
 import { hostNs, routerNs } from '../model/names.js';
 import { SIM, buildSimInternet } from '../sim/internet.js';
+import { kernel, native } from '../native.js';
 import { renderMatrix } from './matrix.js';
 import { APP_FETCH, CLI_BIN } from '../paths.js';
 
@@ -26,6 +28,19 @@ function inSandbox(args: string[]): Promise<number> {
   // this side knows its pid as the host sees it.
   if (args.includes('--keep')) console.log(pc.dim(`(to look inside the sandbox from another shell: sudo nsenter -t ${child.pid} -n -m)`));
   return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))));
+}
+
+/** One GET on a connection of its own (no keep-alive): the built-in app's JSON, or null. */
+function fetchJson(url: string): Promise<{ vpc: string; subnet: string } | null> {
+  return new Promise((done) => {
+    const req = get(url, { agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => { try { done(JSON.parse(body)); } catch { done(null); } });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => done(null));
+  });
 }
 
 const step = (text: string) => console.log(`\n${pc.bold(pc.cyan('==>'))} ${pc.bold(text)}`);
@@ -70,6 +85,27 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   step('NAT: public subnets reach the internet, private ones never do');
   await fetchFrom('prod', 'web');
   await fetchFrom('prod', 'db');
+
+  step('NAT gateway: a private subnet with egress nat reaches out, and nothing gets in');
+  await v.createSubnet({ vpc: 'prod', name: 'worker', cidr: '10.0.3.0/24', type: 'private', egress: 'nat' });
+  await fetchFrom('prod', 'worker');
+  await v.deployApp({ vpc: 'prod', subnet: 'worker', port: 80 });
+  const n = await native();
+  // A neighbour that routes the VPC's CIDR to this host still cannot get in.
+  await kernel(n.routeAdd(SIM.ns, { dst: '10.0.0.0/16', via: SIM.uplinkAddress }));
+  const inbound = await kernel(n.tcpConnect(SIM.ns, '10.0.3.2', 80, 500));
+  say(`the internet (routing 10.0.0.0/16 to this host) -> prod/worker:80: ${inbound.ok ? pc.red('reachable') : pc.green('blocked')}`);
+
+  step('a published port with two targets: host port 8080 -> prod/web and prod/web2, port 80');
+  await v.createSubnet({ vpc: 'prod', name: 'web2', cidr: '10.0.4.0/24', type: 'public' });
+  await v.deployApp({ vpc: 'prod', subnet: 'web2', port: 80 });
+  const pub = await v.publish({ vpc: 'prod', targets: ['web', 'web2'], port: 80, hostPort: 8080 });
+  for (let i = 1; i <= 4; i++) {
+    const answer = await fetchJson(`http://${pub.value.address}:8080/`);
+    say(`connection ${i} to ${pub.value.address}:8080: answered by ${answer ? `${answer.vpc}/${answer.subnet}` : pc.red('nobody')}`);
+  }
+  const code = await kernel(n.runInNetns(SIM.ns, [process.execPath, APP_FETCH, `http://${pub.value.address}:8080/`]));
+  say(`from the internet: ${code === 0 ? pc.green('ok') : pc.red('failed')}`);
 
   step('peering prod <-> dev');
   await v.peer('prod', 'dev');

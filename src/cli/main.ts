@@ -47,9 +47,17 @@ export function buildProgram(): Command {
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
     .requiredOption('--cidr <cidr>', 'subnet CIDR inside the VPC, /8 to /30')
     .addOption(new Option('--type <type>', 'public (internet via NAT) or private').default('private'))
+    .option('--egress <egress>', "private subnets: nat (outbound internet through the VPC's NAT gateway) or none (default)")
     .action(async (o, cmd) => {
-      const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type });
+      const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type, egress: o.egress });
       reportChange(r, `subnet ${o.vpc}/${o.name}`);
+    });
+  program.command('set-egress').description("set a private subnet's internet egress: nat (outbound only, through the NAT gateway) or none")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
+    .argument('<egress>', 'nat or none')
+    .action(async (egress: string, o, cmd) => {
+      const r = await api(cmd).setEgress({ vpc: o.vpc, subnet: o.subnet, egress: egress as 'nat' | 'none' });
+      reportChange(r, `egress ${egress} on ${o.vpc}/${o.subnet}`);
     });
   program.command('delete-subnet').description('delete a subnet and its apps')
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
@@ -72,9 +80,10 @@ export function buildProgram(): Command {
         ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on ${ROUTER_GATEWAY_LINK})`
         : 'internet gateway: none (no uplink)');
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
+      for (const p of v.published) print(`published: ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => t.subnet).join(', ')} port ${p.port}`);
       if (v.subnetDetails.length) {
-        print(table(['SUBNET', 'CIDR', 'TYPE', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
-          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.namespace, s.gateway, s.host, s.policy ? 'yes' : '-',
+        print(table(['SUBNET', 'CIDR', 'TYPE', 'EGRESS', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
+          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.egress, s.namespace, s.gateway, s.host, s.policy ? 'yes' : '-',
             s.apps.map((a) => `${a.port}${a.running ? '' : ' (exited)'}`).join(', ') || '-'])));
       }
     });
@@ -136,6 +145,34 @@ export function buildProgram(): Command {
   program.command('remove-policy').description("remove a subnet's policy")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
     .action(async (o, cmd) => reportChange(await api(cmd).removePolicy({ vpc: o.vpc, subnet: o.subnet }), `remove policy ${o.vpc}/${o.subnet}`));
+
+  // --- published ports -----------------------------------------------------
+  const protocol = () => new Option('--protocol <protocol>', 'tcp or udp').choices(['tcp', 'udp']).default('tcp');
+  const list = (text: string) => text.split(',').map((s) => s.trim());
+  program.command('publish').description("publish a subnet's port on the host (several subnets: --targets spreads new connections over them)")
+    .requiredOption('--vpc <vpc>', 'VPC name').option('--subnet <name>', 'the subnet').option('--targets <names>', 'several subnets, comma-separated', list)
+    .requiredOption('--port <port>', "port of the subnet's host", port).requiredOption('--host-port <port>', 'port on the host', port)
+    .addOption(protocol()).option('--address <addr>', "host address to publish on (default: the uplink's address)")
+    .action(async (o, cmd) => {
+      const r = await api(cmd).publish({ vpc: o.vpc, subnet: o.subnet, targets: o.targets, port: o.port, hostPort: o.hostPort, protocol: o.protocol, address: o.address });
+      const p = r.value;
+      reportChange(r, `publish ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => `${o.vpc}/${t.subnet}`).join(', ')} port ${p.port}`);
+    });
+  program.command('unpublish').description('remove a published port, or some of its targets (--targets)')
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--host-port <port>', 'port on the host', port).addOption(protocol())
+    .option('--targets <names>', 'only these subnets leave the publish, comma-separated', list)
+    .action(async (o, cmd) => {
+      const r = await api(cmd).unpublish({ vpc: o.vpc, hostPort: o.hostPort, protocol: o.protocol, targets: o.targets });
+      reportChange(r, `unpublish ${o.protocol}/${o.hostPort} of ${o.vpc}${o.targets ? ` from ${o.targets.join(', ')}` : ''}`);
+    });
+  program.command('list-published').description('list published ports').option('--vpc <vpc>', 'only this VPC').option('--json', 'machine-readable output')
+    .action(async (o, cmd) => {
+      const all = await api(cmd).listPublished(o.vpc);
+      if (o.json) return printJson(all);
+      if (all.length === 0) return print('no published ports');
+      print(table(['HOST ADDRESS', 'HOST PORT', 'PROTOCOL', 'VPC', 'TARGETS', 'PORT'],
+        all.map((p) => [p.address, p.hostPort, p.protocol, p.vpc, p.targets.map((t) => `${t.subnet} (${t.host})`).join(', '), p.port])));
+    });
 
   // --- apps and connectivity -----------------------------------------------
   program.command('deploy-app').description("start an app in a subnet's host (default: a small HTTP server)")

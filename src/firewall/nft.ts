@@ -34,7 +34,7 @@ export function prefix(cidr: string): Expr | string {
 }
 
 const eq = (left: Expr, right: unknown): Expr => ({ match: { op: '==', left, right } });
-const neq = (left: Expr, right: unknown): Expr => ({ match: { op: '!=', left, right } });
+export const neq = (left: Expr, right: unknown): Expr => ({ match: { op: '!=', left, right } });
 
 export const iif = (name: string) => eq({ meta: { key: 'iifname' } }, name);
 export const oif = (name: string) => eq({ meta: { key: 'oifname' } }, name);
@@ -42,9 +42,13 @@ export const notOif = (name: string) => neq({ meta: { key: 'oifname' } }, name);
 export const saddr = (right: unknown) => eq({ payload: { protocol: 'ip', field: 'saddr' } }, right);
 export const daddr = (right: unknown) => eq({ payload: { protocol: 'ip', field: 'daddr' } }, right);
 export const ctState = (...states: string[]): Expr => ({ match: { op: 'in', left: { ct: { key: 'state' } }, right: states } });
+/** `ct status dnat`: a connection some rule of this namespace DNATed. */
+export const ctStatus = (status: string): Expr => ({ match: { op: 'in', left: { ct: { key: 'status' } }, right: status } });
 
 export const counter: Expr = { counter: null };
 export const accept: Expr = { accept: null };
 export const drop: Expr = { drop: null };
 export const masquerade: Expr = { masquerade: null };
 export const snat = (addr: string): Expr => ({ snat: { family: 'ip', addr } });
+/** `dnat ip to ADDR:PORT`; `addr` may be a map expression (numgen over targets). */
+export const dnat = (addr: unknown, port: number): Expr => ({ dnat: { family: 'ip', addr, port } });

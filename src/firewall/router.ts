@@ -1,29 +1,63 @@
 import { PEER_LINK_PREFIX, ROUTER_GATEWAY_LINK, linksNamed } from '../model/names.js';
 import { transitEnds } from '../model/addresses.js';
+import { publishesOf, type Publish } from '../model/publish.js';
 import type { VpcState } from '../state/types.js';
-import { type NftObject, chain, counter, daddr, drop, iif, ipv4Set, oif, rule, saddr, snat } from './nft.js';
+import {
+  type Expr, type NftObject, accept, chain, counter, ctState, ctStatus, daddr, dnat, drop, iif, ipv4Set, masquerade, neq, oif, rule, saddr, snat,
+} from './nft.js';
 
 /** Every peering link of a router namespace. */
 const PEER_LINKS = linksNamed(PEER_LINK_PREFIX);
 const IGW = ROUTER_GATEWAY_LINK;
 
+/** `tcp dport 8080` */
+const dport = (protocol: string, port: number): Expr => ({ match: { op: '==', left: { payload: { protocol, field: 'dport' } }, right: port } });
+
+/**
+ * The router's end of a publish: what the host DNATs to the router's
+ * transit address on the host port is DNATed again to the targets' hosts.
+ * Several targets share new connections round robin (`numgen inc`); each
+ * connection keeps its target for its life, because NAT is decided on its
+ * first packet and conntrack remembers it, so a table that drops a target
+ * leaves established connections to the others alone.
+ */
+function publishRule(p: Publish, routerIp: string): NftObject {
+  const to = p.targets.length === 1
+    ? p.targets[0]!.host
+    : { map: { key: { numgen: { mode: 'inc', mod: p.targets.length, offset: 0 } }, data: { set: p.targets.map((t, i) => [i, t.host]) } } };
+  return rule('prerouting', [iif(IGW), daddr(routerIp), dport(p.protocol, p.hostPort), counter, dnat(to, p.port)],
+    `publish ${p.protocol}/${p.hostPort} to ${p.targets.map((t) => t.subnet).join(',')}`);
+}
+
 /**
  * The VPC router's table: what AWS enforces in its route tables and gateways.
- * Subnets sit in two interval sets, so per-packet cost does not grow with
+ * Subnets sit in interval sets, so per-packet cost does not grow with
  * the number of subnets; re-applying the table replaces it in one transaction.
+ *
+ * Inbound through the gateway: replies to what the VPC opened, and published
+ * ports (DNATed here); new connections from the host reach public subnets
+ * only. What the host forwards from beyond it is refused there (root.ts).
  */
 export function routerRuleset(vpc: VpcState): NftObject[] {
   const subnets = Object.values(vpc.subnets);
-  const of = (type: string) => subnets.filter((s) => s.type === type).map((s) => s.cidr);
+  const cidrs = (keep: (s: VpcState['subnets'][string]) => boolean) => subnets.filter(keep).map((s) => s.cidr);
+  const nat = cidrs((s) => s.type === 'private' && s.egress === 'nat');
+  const publishes = vpc.transit ? publishesOf(vpc) : [];
   const objects: NftObject[] = [
-    ipv4Set('public', of('public')),
-    ipv4Set('private', of('private')),
+    ipv4Set('public', cidrs((s) => s.type === 'public')),
+    ipv4Set('private', cidrs((s) => s.type === 'private')),
     chain('forward', 'forward', 'filter', 0),
+    // Replies first: a NAT gateway's return traffic and published ports' answers pass whatever follows.
+    rule('forward', [ctState('established', 'related'), accept], 'replies'),
     // Peering is not transitive, and a peer never uses this VPC's gateway.
     rule('forward', [iif(PEER_LINKS), oif(PEER_LINKS), counter, drop], 'peering is not transitive'),
     rule('forward', [iif(PEER_LINKS), oif(IGW), counter, drop], 'no edge-to-edge routing'),
     rule('forward', [iif(IGW), oif(PEER_LINKS), counter, drop], 'no edge-to-edge routing'),
-    // Private subnets neither reach the internet gateway nor are reached from it,
+    // Only this router DNATs, and only published ports.
+    rule('forward', [iif(IGW), ctStatus('dnat'), counter, accept], 'published ports'),
+    // Private subnets with a NAT gateway open connections out; nothing from outside opens one to them.
+    ...(nat.length ? [ipv4Set('nat', nat), rule('forward', [saddr('@nat'), oif(IGW), accept], 'NAT gateway: private subnets out')] : []),
+    // Private subnets without one neither reach the internet gateway nor are reached from it,
     // even when a host adds a default route by hand.
     rule('forward', [saddr('@private'), oif(IGW), counter, drop], 'private subnets have no internet'),
     rule('forward', [iif(IGW), daddr('@private'), counter, drop], 'private subnets are not reachable from outside'),
@@ -34,6 +68,13 @@ export function routerRuleset(vpc: VpcState): NftObject[] {
       chain('postrouting', 'postrouting', 'nat', 100),
       rule('postrouting', [oif(IGW), saddr('@public'), snat(routerSide)], 'public subnets leave by the gateway'),
     );
+    if (nat.length) objects.push(rule('postrouting', [oif(IGW), saddr('@nat'), snat(routerSide)], 'the NAT gateway'));
+    if (publishes.length) {
+      objects.push(chain('prerouting', 'prerouting', 'nat', -100), ...publishes.map((p) => publishRule(p, routerSide)));
+      // A private subnet without NAT has no route back to a client: the router answers for it.
+      objects.push(rule('postrouting', [ctStatus('dnat'), daddr('@private'), ...(nat.length ? [neq({ payload: { protocol: 'ip', field: 'daddr' } }, '@nat')] : []), masquerade],
+        'published ports of private subnets without NAT'));
+    }
   }
   return objects;
 }

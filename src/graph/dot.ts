@@ -3,7 +3,7 @@
  * (so VPCs are boxes), peerings as dashed edges between routers.
  */
 import { hostNs, routerNs } from '../model/names.js';
-import { type TopologyView, appsLabel } from './view.js';
+import { type TopologyView, appsLabel, typeLabel } from './view.js';
 
 /** A DOT double-quoted string. */
 const q = (text: string): string => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
@@ -30,9 +30,9 @@ export function renderDot(view: TopologyView): string {
       out.push(`    ${v}igw [label=${q(`internet gateway\nuplink ${vpc.uplink}${transit}`)}, shape=invhouse, fillcolor="#fff4d6"];`);
     }
     vpc.subnets.forEach((s, j) => {
-      const apps = s.apps.length ? `\napps ${appsLabel(s)}` : '';
+      const apps = appsLabel(s) ? `\napps ${appsLabel(s)}` : '';
       const colour = s.type === 'public' ? 'fillcolor="#e6f4ea", color="#2e7d32"' : 'fillcolor="#e8eef7", color="#3d5a80"';
-      out.push(`    ${v}s${j} [label=${q(`${s.name}\n${s.cidr}\n${s.type}${apps}`)}, ${colour}];`);
+      out.push(`    ${v}s${j} [label=${q(`${s.name}\n${s.cidr}\n${typeLabel(s)}${apps}`)}, ${colour}];`);
     });
     out.push('  }');
     if (vpc.uplink !== null) out.push(`  internet -> ${v}igw;`, `  ${v}igw -> ${v}r;`);

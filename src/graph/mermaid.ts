@@ -4,7 +4,7 @@
  * Mermaid ids do not reliably accept; names appear only in quoted labels.
  */
 import { hostNs, routerNs } from '../model/names.js';
-import { type TopologyView, appsLabel } from './view.js';
+import { type TopologyView, appsLabel, typeLabel } from './view.js';
 
 /** Mermaid labels are HTML-ish: entity-escape what would end the string or open a tag. */
 const label = (text: string): string =>
@@ -26,8 +26,8 @@ export function renderMermaid(view: TopologyView): string {
       out.push(`    ${v}igw[/"internet gateway<br/>uplink ${label(vpc.uplink)}${transit}"\\]`);
     }
     vpc.subnets.forEach((s, j) => {
-      const apps = s.apps.length ? `<br/>apps ${label(appsLabel(s))}` : '';
-      out.push(`    ${v}s${j}["<b>${label(s.name)}</b><br/>${label(s.cidr)}<br/>${s.type}${apps}"]:::${s.type}`);
+      const apps = appsLabel(s) ? `<br/>apps ${label(appsLabel(s))}` : '';
+      out.push(`    ${v}s${j}["<b>${label(s.name)}</b><br/>${label(s.cidr)}<br/>${typeLabel(s)}${apps}"]:::${s.type}`);
     });
     out.push('  end');
     if (vpc.uplink !== null) out.push(`  internet --- ${v}igw`, `  ${v}igw --- ${v}r`);

@@ -7,7 +7,7 @@
  */
 import { peersOf } from '../model/peering.js';
 import { hostNs, routerNs } from '../model/names.js';
-import { type SubnetView, type TopologyView, type VpcView, appsLabel } from './view.js';
+import { type SubnetView, type TopologyView, type VpcView, appsLabel, typeLabel } from './view.js';
 
 const SANS = "'Segoe UI', Helvetica, Arial, sans-serif";
 const MONO = "Menlo, Consolas, 'DejaVu Sans Mono', monospace";
@@ -65,7 +65,7 @@ interface VpcBox {
   igwWidth: number;
 }
 
-const subnetHeight = (s: SubnetView): number => (s.apps.length ? 70 : 52);
+const subnetHeight = (s: SubnetView): number => (appsLabel(s) ? 70 : 52);
 
 function measureVpc(vpc: VpcView, x: number): VpcBox {
   const igwLines: [string, string] = ['internet gateway', `uplink ${vpc.uplink ?? ''}${vpc.transit ? ` · ${vpc.transit}` : ''}`];
@@ -91,7 +91,7 @@ function measureVpc(vpc: VpcView, x: number): VpcBox {
 function drawSubnet(s: SubnetBox, x: number, y: number, width: number): string[] {
   const pub = s.subnet.type === 'public';
   const [fill, stroke] = pub ? [C.pubFill, C.pubStroke] : [C.privFill, C.privStroke];
-  const pillW = pub ? 50 : 56;
+  const pillW = pub ? 50 : s.subnet.nat ? 78 : 56;
   const out = [
     `<g class="subnet ${s.subnet.type}">`,
     `<title>${escapeXml(`subnet ${s.subnet.name} (${s.subnet.type}) · host namespace ${hostNs(s.vpc, s.subnet.name)}`)}</title>`,
@@ -100,9 +100,9 @@ function drawSubnet(s: SubnetBox, x: number, y: number, width: number): string[]
     text(x + PAD, y + 20, s.subnet.name, { 'font-size': 13, 'font-weight': 'bold' }),
     text(x + PAD, y + 38, s.subnet.cidr, { 'font-family': MONO, 'font-size': 12, fill: C.muted }),
     rect(x + width - pillW - 10, y + 8, pillW, 16, { rx: 8, fill: stroke }),
-    text(x + width - pillW / 2 - 10, y + 20, s.subnet.type, { 'font-size': 10, fill: '#ffffff', 'text-anchor': 'middle' }),
+    text(x + width - pillW / 2 - 10, y + 20, typeLabel(s.subnet), { 'font-size': 10, fill: '#ffffff', 'text-anchor': 'middle' }),
   ];
-  if (s.subnet.apps.length) out.push(text(x + PAD, y + 57, `apps ${appsLabel(s.subnet)}`, { 'font-size': 11, fill: C.muted }));
+  if (appsLabel(s.subnet)) out.push(text(x + PAD, y + 57, `apps ${appsLabel(s.subnet)}`, { 'font-size': 11, fill: C.muted }));
   out.push('</g>');
   return out;
 }

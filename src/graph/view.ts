@@ -9,7 +9,11 @@ export interface SubnetView {
   name: string;
   cidr: string;
   type: 'public' | 'private';
+  /** Private subnets with a NAT gateway. */
+  nat?: boolean;
   apps: Array<{ port: number }>;
+  /** Published ports: host port -> port. */
+  published?: Array<{ hostPort: number; port: number; protocol: string }>;
 }
 
 export interface VpcView {
@@ -27,6 +31,14 @@ export interface TopologyView {
   peerings: Array<{ vpc1: string; vpc2: string }>;
 }
 
+/** Egress and published ports, only when there are some (views of the seed's topologies stay as they were). */
+function extras(s: { egress?: string; publish?: Array<{ hostPort: number; port: number; protocol: string }> }): Partial<SubnetView> {
+  return {
+    ...(s.egress === 'nat' ? { nat: true } : {}),
+    ...(s.publish?.length ? { published: s.publish.map((p) => ({ hostPort: p.hostPort, port: p.port, protocol: p.protocol })) } : {}),
+  };
+}
+
 /** A topology file has no transit allocations yet; an absent uplink means the default route's interface. */
 export function viewFromTopology(t: Topology): TopologyView {
   return {
@@ -35,7 +47,9 @@ export function viewFromTopology(t: Topology): TopologyView {
       cidr: v.cidr,
       uplink: v.uplink ?? '(default route)',
       transit: null,
-      subnets: v.subnets.map((s) => ({ name: s.name, cidr: s.cidr, type: s.type, apps: s.apps.map((a) => ({ port: a.port })) })),
+      subnets: v.subnets.map((s) => ({
+        name: s.name, cidr: s.cidr, type: s.type, apps: s.apps.map((a) => ({ port: a.port })), ...extras(s),
+      })),
     })),
     peerings: t.peerings.map((p) => ({ vpc1: p.vpc1, vpc2: p.vpc2 })),
   };
@@ -53,11 +67,19 @@ export function viewFromState(state: State): TopologyView {
         cidr: s.cidr,
         type: s.type,
         apps: s.apps.map((a) => ({ port: a.port })),
+        ...extras(s),
       })),
     })),
     peerings: state.peerings.map((p) => ({ vpc1: p.vpc1, vpc2: p.vpc2 })),
   };
 }
 
-/** Apps as a short label: ":80 :8080". */
-export const appsLabel = (s: SubnetView): string => s.apps.map((a) => `:${a.port}`).join(' ');
+/** Apps and published ports as a short label: ":80 :8080", ":80 · host :8080->80". */
+export function appsLabel(s: SubnetView): string {
+  const apps = s.apps.map((a) => `:${a.port}`).join(' ');
+  const pub = (s.published ?? []).map((p) => `host :${p.hostPort}->${p.port}${p.protocol === 'udp' ? '/udp' : ''}`).join(' ');
+  return [apps, pub].filter(Boolean).join(' · ');
+}
+
+/** The subnet's type with its egress: "public", "private", "private NAT". */
+export const typeLabel = (s: SubnetView): string => (s.type === 'private' && s.nat ? 'private NAT' : s.type);

@@ -117,11 +117,22 @@ const AppSchema = z.strictObject({
   user: z.string().min(1).optional(),
 });
 
+const PublishSchema = z.strictObject({
+  port: PortNumber.meta({ description: "the port of the subnet's host" }),
+  hostPort: PortNumber.meta({ description: 'the port on the host; the same hostPort on several subnets of a VPC spreads connections over them' }),
+  protocol: z.enum(['tcp', 'udp']).default('tcp'),
+  address: z.ipv4({ error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address` }).optional()
+    .meta({ description: "the host address it is reached at; default: the uplink's address" }),
+});
+
 const SubnetSchema = z.strictObject({
   name: nameString('subnet'),
   cidr: CidrString,
   type: z.enum(['public', 'private']),
+  egress: z.enum(['nat', 'none']).optional()
+    .meta({ description: 'private subnets: nat reaches the internet through the VPC\'s NAT gateway (outbound only); default none' }),
   policy: SubnetPolicySchema.optional(),
+  publish: z.array(PublishSchema).optional(),
   apps: z.array(AppSchema).default([]),
 });
 
@@ -149,6 +160,7 @@ export type TopologyInput = z.input<typeof TopologySchema>;
 export type VpcSpec = Topology['vpcs'][number];
 export type SubnetSpec = VpcSpec['subnets'][number];
 export type AppSpec = SubnetSpec['apps'][number];
+export type PublishSpec = NonNullable<SubnetSpec['publish']>[number];
 export type PeeringSpec = Topology['peerings'][number];
 
 // --- Issues -> one clear error -------------------------------------------------

@@ -70,6 +70,19 @@ export function checkSubnetCidr(
 }
 
 /**
+ * Egress is a private subnet's choice (`nat` or `none`): a public subnet
+ * always reaches the internet through the internet gateway, so either value
+ * there would promise what vpcctl does not do.
+ */
+export function checkEgress(type: string, egress: string | undefined, at?: string): void {
+  if (egress === undefined) return;
+  if (egress !== 'nat' && egress !== 'none') fail('INVALID_INPUT', at, `egress "${egress}" is invalid: use nat or none`);
+  if (type !== 'private') {
+    fail('INVALID_INPUT', at, `egress ${egress} applies to private subnets only: a public subnet reaches the internet through the internet gateway`);
+  }
+}
+
+/**
  * Host namespace names join vpc and subnet with '-', which names may contain:
  * ("a-b", "c") and ("a", "b-c") would share ns-a-b-c.
  */
@@ -158,6 +171,7 @@ export function validateTopology(topology: Topology): Topology {
       hosts.set(ns, { vpc: vpc.name, subnet: subnet.name });
       blocks.push({ name: subnet.name, cidr, index: j });
 
+      checkEgress(subnet.type, subnet.egress, `${sat}.egress`);
       const policySubnet = subnet.policy?.subnet;
       if (policySubnet !== undefined && policySubnet !== formatCidr(cidr)) {
         fail('INVALID_POLICY', `${sat}.policy.subnet`, `${policySubnet} is not this subnet's CIDR (${formatCidr(cidr)})`);

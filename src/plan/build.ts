@@ -69,7 +69,22 @@ function hostRoutes(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op
   const via = gatewayIp(subnet.cidr);
   const route = (dst: string): Op => ({ op: 'routeAdd', ns, dst, via, dev: HOST_LINK });
   if (subnet.type === 'public') return [route('default')];
-  return [route(vpc.cidr), ...peerCidrs.map(route)];
+  const routes = [route(vpc.cidr), ...peerCidrs.map(route)];
+  if (subnet.egress === 'nat') routes.push(egressRouteOp(vpc, subnet, true));
+  return routes;
+}
+
+/**
+ * The default route of a private subnet with a NAT gateway, added or
+ * removed on its own (set-egress), so the host namespace and its apps stay.
+ * The router's table decides what may leave by it; the route only lets the
+ * host try.
+ */
+export function egressRouteOp(vpc: VpcState, subnet: SubnetState, add: boolean): Op {
+  const ns = hostNs(vpc.name, subnet.name);
+  return add
+    ? { op: 'routeAdd', ns, dst: 'default', via: gatewayIp(subnet.cidr), dev: HOST_LINK }
+    : { op: 'routeDel', ns, dst: 'default', dev: HOST_LINK };
 }
 
 export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op[] {

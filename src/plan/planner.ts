@@ -4,7 +4,7 @@ import { rootRuleset } from '../firewall/root.js';
 import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import {
-  peeringOps, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, routerTableOp,
+  egressRouteOp, peeringOps, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, routerTableOp,
 } from './build.js';
 import { rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
@@ -113,9 +113,21 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
         if (!s) { delNs(ns); changes.push(`create subnet ${des.name}/${d.name}`); }
         adds.push(...subnetOps(des, d, peerCidrs(desired, des.name)));
         touchedRouters.add(des.name);
-      } else if (!same(s.policy, d.policy)) {
-        adds.push(d.policy ? policyOp(des, d)! : policyDelOp(des.name, d.name));
-        changes.push(`${d.policy ? 'apply' : 'remove'} policy on ${des.name}/${d.name}`);
+      } else {
+        if (!same(s.policy, d.policy)) {
+          adds.push(d.policy ? policyOp(des, d)! : policyDelOp(des.name, d.name));
+          changes.push(`${d.policy ? 'apply' : 'remove'} policy on ${des.name}/${d.name}`);
+        }
+        // Egress and publishes change in place: a route in the host, the router's table; the host and its apps stay.
+        if ((s.egress ?? 'none') !== (d.egress ?? 'none')) {
+          adds.push(egressRouteOp(des, d, d.egress === 'nat'));
+          touchedRouters.add(des.name);
+          changes.push(`set egress ${d.egress ?? 'none'} on ${des.name}/${d.name}`);
+        }
+        if (!same(s.publish ?? [], d.publish ?? [])) {
+          touchedRouters.add(des.name);
+          changes.push(`update published ports of ${des.name}/${d.name}`);
+        }
       }
     }
   }

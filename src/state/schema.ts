@@ -39,6 +39,13 @@ const SubnetStateSchema = z.looseObject({
   cidr,
   type: z.enum(['public', 'private']),
   policy: SubnetPolicySchema.optional(),
+  egress: z.literal('nat').optional(),
+  publish: z.array(z.looseObject({
+    port: z.number().int().min(PORTS.min).max(PORTS.max),
+    hostPort: z.number().int().min(PORTS.min).max(PORTS.max),
+    protocol: z.enum(['tcp', 'udp']),
+    address: z.ipv4(),
+  })).optional(),
   apps: z.array(AppStateSchema),
 });
 

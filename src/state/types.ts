@@ -8,6 +8,22 @@ import type { SubnetPolicy } from '../model/schema.js';
 export const STATE_VERSION = 1;
 
 export type SubnetType = 'public' | 'private';
+/** How a private subnet reaches the internet: `nat` through the VPC's NAT gateway, `none` not at all. */
+export type Egress = 'nat' | 'none';
+export type PublishProtocol = 'tcp' | 'udp';
+
+/**
+ * One published port on a subnet: `address:hostPort` on the host reaches
+ * the subnet's host on `port`. The same (protocol, hostPort) on several
+ * subnets of a VPC is one load-balanced publish over them.
+ */
+export interface PublishState {
+  port: number;
+  hostPort: number;
+  protocol: PublishProtocol;
+  /** The host address it is reached at (resolved from the uplink when not given). */
+  address: string;
+}
 
 export interface AppState {
   port: number;
@@ -23,6 +39,10 @@ export interface SubnetState {
   cidr: string;
   type: SubnetType;
   policy?: SubnetPolicy;
+  /** Private subnets only; absent means `none` (the seed's behaviour). */
+  egress?: 'nat';
+  /** Ports of this subnet's host published on the host; absent means none. */
+  publish?: PublishState[];
   apps: AppState[];
 }
 

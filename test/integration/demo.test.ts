@@ -20,6 +20,11 @@ test('the demo runs to the end in a sandbox of its own and leaves nothing behind
   }
   t.regex(r.stdout, /prod\/web fetching http:\/\/198\.51\.100\.10\/ : ok/);
   t.regex(r.stdout, /prod\/db fetching http:\/\/198\.51\.100\.10\/ : no internet/);
+  t.regex(r.stdout, /prod\/worker fetching http:\/\/198\.51\.100\.10\/ : ok/, 'a NAT gateway');
+  t.regex(r.stdout, /the internet \(routing 10\.0\.0\.0\/16 to this host\) -> prod\/worker:80: blocked/);
+  const answers = [...r.stdout.matchAll(/connection \d to 203\.0\.113\.1:8080: answered by (\S+)/g)].map((m) => m[1]);
+  t.deepEqual([...new Set(answers)].sort(), ['prod/web', 'prod/web2'], 'a published port with two targets');
+  t.regex(r.stdout, /from the internet: ok/);
   t.regex(r.stdout, /prod\/db -> prod\/web:80: reachable/);
   t.regex(r.stdout, /prod\/db -> prod\/web:22: blocked/);
   t.true(existsSync(`${out}/vpcctl-demo.svg`));

@@ -140,3 +140,18 @@ test('renderGraph knows exactly three formats; a topology file becomes a view', 
   });
   for (const f of GRAPH_FORMATS) t.true(renderGraph(view, f).includes('10.0.1.0/24'), f);
 });
+
+test('a NAT subnet and published ports show in every format', (t) => {
+  const view: TopologyView = {
+    vpcs: [{
+      name: 'n', cidr: '10.9.0.0/16', uplink: 'eth0', transit: '100.64.0.0/30',
+      subnets: [{ name: 'jobs', cidr: '10.9.1.0/24', type: 'private', nat: true, apps: [], published: [{ hostPort: 8080, port: 80, protocol: 'tcp' }] }],
+    }],
+    peerings: [],
+  };
+  for (const format of GRAPH_FORMATS) {
+    const text = renderGraph(view, format);
+    t.true(text.includes('private NAT'), format);
+    t.true(text.includes('host :8080-&gt;80') || text.includes('host :8080->80') || text.includes('host :8080-#gt;80'), format);
+  }
+});

@@ -28,9 +28,21 @@ const router: VpcState = {
   },
 };
 
+/** A NAT gateway for one private subnet, and a port published on two subnets (a load balancer) and on one. */
+const routerNat: VpcState = {
+  ...router,
+  subnets: {
+    web: { ...router.subnets.web!, publish: [{ port: 80, hostPort: 8080, protocol: 'tcp', address: '203.0.113.1' }] },
+    db: { ...router.subnets.db!, egress: 'nat', publish: [{ port: 80, hostPort: 8080, protocol: 'tcp', address: '203.0.113.1' }] },
+    batch: { ...router.subnets.batch!, publish: [{ port: 53, hostPort: 5353, protocol: 'udp', address: '203.0.113.1' }] },
+  },
+};
+
 function nftRulesets(): Record<string, unknown> {
   const host = emptyState();
   host.vpcs.demo = router;
+  const hostPublish = emptyState();
+  hostPublish.vpcs.demo = routerNat;
   return {
     'policy-locked-down': compilePolicy(policyFile('locked-down')),
     'policy-ranges': compilePolicy(policyFile('ranges')),
@@ -54,6 +66,8 @@ function nftRulesets(): Record<string, unknown> {
     router: routerRuleset(router),
     'router-empty': routerRuleset({ name: 'empty', cidr: '10.9.0.0/16', uplink: null, transit: null, subnets: {} }),
     host: rootRuleset(host), // the machine's (root namespace) table
+    'router-nat-publish': routerRuleset(routerNat),
+    'host-publish': rootRuleset(hostPublish),
   };
 }
 

@@ -19,7 +19,7 @@ test('router: subnets sit in interval sets, private ones never cross the gateway
   t.deepEqual(setElems(objs, 'public'), [{ prefix: { addr: '10.0.1.0', len: 24 } }]);
   t.deepEqual(setElems(objs, 'private'), [{ prefix: { addr: '10.0.2.0', len: 24 } }]);
   const forward = rulesOf(objs, 'forward');
-  t.is(forward.length, 5, 'a constant number of rules, whatever the number of subnets');
+  t.is(forward.length, 7, 'a constant number of rules, whatever the number of subnets');
   t.truthy(forward.find((r) => r.comment === 'peering is not transitive'));
   const nat = rulesOf(objs, 'postrouting');
   t.deepEqual(nat[0].expr.at(-1), { snat: { family: 'ip', addr: '100.64.0.6' } });

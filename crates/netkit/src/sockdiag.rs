@@ -1,7 +1,8 @@
-//! Who listens on a TCP port inside a namespace, asked of the kernel over
-//! NETLINK_SOCK_DIAG (an inet_diag dump of LISTEN sockets, IPv4 and IPv6,
-//! filtered by port in the kernel) instead of by connecting: a connect
-//! cannot tell whose listener answered. A socket's inode then maps to the
+//! Who listens on a TCP port (or holds a UDP port) inside a namespace, asked
+//! of the kernel over NETLINK_SOCK_DIAG (an inet_diag dump of LISTEN
+//! sockets, or of every UDP socket, IPv4 and IPv6, filtered by port in the
+//! kernel) instead of by connecting: a connect cannot tell whose listener
+//! answered, and UDP has no connect to try. A socket's inode then maps to the
 //! processes holding it through /proc/<pid>/fd.
 
 use std::{
@@ -39,13 +40,27 @@ pub struct Listener {
     pub pids: Vec<u32>,
 }
 
-/// The request (struct inet_diag_req_v2): a dump of `family` TCP sockets
-/// in LISTEN, with the source port in the socket id (the kernel skips
-/// listeners on other ports).
-fn request(family: u8, port: u16) -> Vec<u8> {
+/// Which sockets a dump asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// TCP sockets in LISTEN.
+    Tcp,
+    /// UDP sockets in any state: a bound one is "closed", a connected one
+    /// "established", and both hold their port.
+    Udp,
+}
+
+/// The request (struct inet_diag_req_v2): a dump of `family` sockets of
+/// `proto`, with the source port in the socket id (the kernel skips
+/// sockets on other ports).
+fn request(family: u8, proto: Proto, port: u16) -> Vec<u8> {
     let mut b = Vec::with_capacity(REQ_LEN);
-    b.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 0, 0]);
-    b.extend_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
+    let (protocol, states) = match proto {
+        Proto::Tcp => (libc::IPPROTO_TCP, 1u32 << TCP_LISTEN),
+        Proto::Udp => (libc::IPPROTO_UDP, u32::MAX),
+    };
+    b.extend_from_slice(&[family, protocol as u8, 0, 0]);
+    b.extend_from_slice(&states.to_ne_bytes());
     b.extend_from_slice(&port.to_be_bytes()); // idiag_sport
     b.resize(REQ_LEN, 0); // dport, addresses, ifindex, cookie: any
     b
@@ -75,11 +90,17 @@ fn parse_msg(m: &[u8]) -> Option<Listener> {
 }
 
 /// Runs one dump and collects the listeners on `port`.
-fn dump(s: &mut NlSock, family: u8, port: u16, out: &mut Vec<Listener>) -> std::io::Result<()> {
+fn dump(
+    s: &mut NlSock,
+    family: u8,
+    proto: Proto,
+    port: u16,
+    out: &mut Vec<Listener>,
+) -> std::io::Result<()> {
     let r = s.request(
         SOCK_DIAG_BY_FAMILY,
         true,
-        &request(family, port),
+        &request(family, proto, port),
         |kind, m| {
             // Filtered again here: the kernel's port filter is a courtesy.
             if kind == SOCK_DIAG_BY_FAMILY {
@@ -99,13 +120,23 @@ fn dump(s: &mut NlSock, family: u8, port: u16, out: &mut Vec<Listener>) -> std::
 /// The TCP listeners (IPv4 and IPv6) on `port` inside netns `ns` ("" = this
 /// process's), with the pids holding each socket.
 pub fn tcp_listeners(ns: &str, port: u16) -> Result<Vec<Listener>> {
-    let what = || format!("sock_diag TCP listeners on port {port}{}", in_ns(ns));
+    holders(ns, Proto::Tcp, port)
+}
+
+/// The UDP sockets (IPv4 and IPv6) bound to `port` inside netns `ns`, with
+/// the pids holding each socket.
+pub fn udp_sockets(ns: &str, port: u16) -> Result<Vec<Listener>> {
+    holders(ns, Proto::Udp, port)
+}
+
+fn holders(ns: &str, proto: Proto, port: u16) -> Result<Vec<Listener>> {
+    let what = || format!("sock_diag {proto:?} sockets on port {port}{}", in_ns(ns));
     // A dump that never ends must become an error, not a hang.
     let open = || NlSock::open(libc::NETLINK_SOCK_DIAG, Duration::from_secs(2));
     let mut s = netns::run_in(ns, open)?.ctx(what)?;
     let mut out = vec![];
-    dump(&mut s, libc::AF_INET as u8, port, &mut out).ctx(what)?;
-    dump(&mut s, libc::AF_INET6 as u8, port, &mut out).ctx(what)?;
+    dump(&mut s, libc::AF_INET as u8, proto, port, &mut out).ctx(what)?;
+    dump(&mut s, libc::AF_INET6 as u8, proto, port, &mut out).ctx(what)?;
     if out.is_empty() {
         return Ok(out);
     }
@@ -187,12 +218,16 @@ mod tests {
 
     #[test]
     fn request_layout() {
-        let r = request(libc::AF_INET as u8, 8080);
+        let r = request(libc::AF_INET as u8, Proto::Tcp, 8080);
         assert_eq!(r.len(), REQ_LEN);
         assert_eq!(r[0], libc::AF_INET as u8);
         assert_eq!(r[1], libc::IPPROTO_TCP as u8);
         assert_eq!(u32::from_ne_bytes(r[4..8].try_into().unwrap()), 1 << 10);
         assert_eq!(&r[8..10], &8080u16.to_be_bytes());
+        let u = request(libc::AF_INET6 as u8, Proto::Udp, 53);
+        assert_eq!(u[1], libc::IPPROTO_UDP as u8);
+        assert_eq!(u32::from_ne_bytes(u[4..8].try_into().unwrap()), u32::MAX);
+        assert_eq!(&u[8..10], &53u16.to_be_bytes());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Who listens on a TCP port inside a namespace (sock_diag).
+//! Who listens on a TCP port, or holds a UDP port, inside a namespace (sock_diag).
 
 use napi_derive::napi;
 use netkit::sockdiag;
@@ -22,14 +22,23 @@ pub struct TcpListener {
 #[napi]
 pub async fn tcp_listeners(ns: String, port: u16) -> Result<Vec<TcpListener>> {
     let list = blocking(move || sockdiag::tcp_listeners(&ns, port)).await?;
-    Ok(list
-        .into_iter()
-        .map(|l| TcpListener {
-            addr: l.addr.to_string(),
-            port: l.port.into(),
-            uid: l.uid,
-            inode: l.inode,
-            pids: l.pids,
-        })
-        .collect())
+    Ok(list.into_iter().map(to_js).collect())
+}
+
+/// The UDP sockets (IPv4 and IPv6) bound to `port` inside `ns` (sock_diag),
+/// with their holders' pids: what `publish --protocol udp` must not take.
+#[napi]
+pub async fn udp_sockets(ns: String, port: u16) -> Result<Vec<TcpListener>> {
+    let list = blocking(move || sockdiag::udp_sockets(&ns, port)).await?;
+    Ok(list.into_iter().map(to_js).collect())
+}
+
+fn to_js(l: sockdiag::Listener) -> TcpListener {
+    TcpListener {
+        addr: l.addr.to_string(),
+        port: l.port.into(),
+        uid: l.uid,
+        inode: l.inode,
+        pids: l.pids,
+    }
 }
