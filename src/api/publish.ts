@@ -7,7 +7,7 @@
  * on the host (an address and port) must be the host's to give.
  */
 import { VpcctlError } from '../errors.js';
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { isOwnLink, type RootNet } from '../model/root-routes.js';
 import { ROOT_NS } from '../model/names.js';
 import { checkPort } from '../model/ports.js';
@@ -82,7 +82,7 @@ export function hostAddress(net: RootNet, vpc: VpcState, address: string | undef
  */
 export async function refuseHostPort(p: Pick<Publish, 'address' | 'hostPort' | 'protocol'>): Promise<void> {
   const n = await native();
-  const held = await kernel(p.protocol === 'tcp' ? n.tcpListeners(ROOT_NS, p.hostPort) : n.udpSockets(ROOT_NS, p.hostPort));
+  const held = await (p.protocol === 'tcp' ? n.tcpListeners(ROOT_NS, p.hostPort) : n.udpSockets(ROOT_NS, p.hostPort));
   const wild = new Set(['0.0.0.0', '::', p.address, `::ffff:${p.address}`]);
   const hit = held.filter((l) => wild.has(l.addr));
   if (hit.length === 0) return;

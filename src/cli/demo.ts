@@ -7,7 +7,7 @@ import pc from 'picocolors';
 import { Vpcctl } from '../api/vpcctl.js';
 import { hostNs, routerNs } from '../model/names.js';
 import { SIM, buildSimInternet } from '../sim/internet.js';
-import { kernel, native } from '../native.js';
+import { native } from '../native.js';
 import { renderMatrix } from './matrix.js';
 import { APP_FETCH, CLI_BIN } from '../paths.js';
 
@@ -92,8 +92,8 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   await v.deployApp({ vpc: 'prod', subnet: 'worker', port: 80 });
   const n = await native();
   // A neighbour that routes the VPC's CIDR to this host still cannot get in.
-  await kernel(n.routeAdd(SIM.ns, { dst: '10.0.0.0/16', via: SIM.uplinkAddress }));
-  const inbound = await kernel(n.tcpConnect(SIM.ns, '10.0.3.2', 80, 500));
+  await n.routeAdd(SIM.ns, { dst: '10.0.0.0/16', via: SIM.uplinkAddress });
+  const inbound = await n.tcpConnect(SIM.ns, '10.0.3.2', 80, 500);
   say(`the internet (routing 10.0.0.0/16 to this host) -> prod/worker:80: ${inbound.ok ? pc.red('reachable') : pc.green('blocked')}`);
 
   step('a published port with two targets: host port 8080 -> prod/web and prod/web2, port 80');
@@ -104,7 +104,7 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
     const answer = await fetchJson(`http://${pub.value.address}:8080/`);
     say(`connection ${i} to ${pub.value.address}:8080: answered by ${answer ? `${answer.vpc}/${answer.subnet}` : pc.red('nobody')}`);
   }
-  const code = await kernel(n.runInNetns(SIM.ns, [process.execPath, APP_FETCH, `http://${pub.value.address}:8080/`]));
+  const code = await n.runInNetns(SIM.ns, [process.execPath, APP_FETCH, `http://${pub.value.address}:8080/`]);
   say(`from the internet: ${code === 0 ? pc.green('ok') : pc.red('failed')}`);
 
   step('peering prod <-> dev');
