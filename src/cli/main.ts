@@ -7,10 +7,16 @@ import { parsePort as port } from '../model/ports.js';
 import { bad, dim, ok, printJson, progress, reportChange, table, warn } from './output.js';
 import { isTerminal, print, writeErr, writeOut } from './stdio.js';
 import { version } from './version.js';
+import { clusterConfigured } from '../cluster/config.js';
+import { registerCluster } from './cluster.js';
 import { readDocument } from './document.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
 const NO_ROOT = new Set(['doctor', 'help']);
+
+/** A cluster is configured (one stat): the command writes the cluster's intent in etcd instead. */
+const clustered = (cmd: Command) => clusterConfigured(cmd.optsWithGlobals<{ cluster?: string }>().cluster);
+const clusterCli = () => import('./cluster-writes.js');
 
 const api = (cmd: Command) => {
   const g = cmd.optsWithGlobals<{ stateDir?: string }>();
@@ -22,6 +28,7 @@ export function buildProgram(): Command {
     .description('AWS-style virtual private clouds on one Linux host (network namespaces, veth, routes, nftables)')
     .version(version(), '-V, --version')
     .option('--state-dir <dir>', 'state directory (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl)')
+    .option('--cluster <file>', 'cluster file (default: $VPCCTL_CLUSTER or /etc/vpcctl/cluster.json; absent: one host)')
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeOut, writeErr: (s) => writeErr(s.startsWith('error:') ? `vpcctl: ${s.slice(7)}` : s) });
@@ -37,23 +44,33 @@ export function buildProgram(): Command {
     .requiredOption('--name <name>', 'VPC name').requiredOption('--cidr <cidr>', 'VPC CIDR, /8 to /28')
     .option('--uplink <iface>', "host interface for internet traffic (default: the default route's)")
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).createVpc(cmd, o);
       const r = await api(cmd).createVpc({ name: o.name, cidr: o.cidr, uplink: o.uplink });
       reportChange(r, `vpc ${o.name}`);
     });
   program.command('delete-vpc').description('delete a VPC with its subnets, apps and peerings')
     .requiredOption('--name <name>', 'VPC name')
-    .action(async (o, cmd) => reportChange(await api(cmd).deleteVpc(o.name), `delete vpc ${o.name}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).deleteVpc(cmd, o.name);
+      reportChange(await api(cmd).deleteVpc(o.name), `delete vpc ${o.name}`);
+    });
   program.command('create-subnet').description("create a subnet: a host namespace routed by the VPC's router")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
     .requiredOption('--cidr <cidr>', 'subnet CIDR inside the VPC, /8 to /30')
     .addOption(new Option('--type <type>', 'public (internet via NAT) or private').default('private'))
+    .option('--host <name>', 'cluster host to run the subnet on (default: spread over live hosts)')
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).createSubnet(cmd, o);
+      if (o.host !== undefined) throw new VpcctlError('INVALID_INPUT', '--host needs a cluster: run \'vpcctl cluster join\' first');
       const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type });
       reportChange(r, `subnet ${o.vpc}/${o.name}`);
     });
   program.command('delete-subnet').description('delete a subnet and its apps')
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
-    .action(async (o, cmd) => reportChange(await api(cmd).deleteSubnet({ vpc: o.vpc, subnet: o.name }), `delete subnet ${o.vpc}/${o.name}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).deleteSubnet(cmd, o.vpc, o.name);
+      reportChange(await api(cmd).deleteSubnet({ vpc: o.vpc, subnet: o.name }), `delete subnet ${o.vpc}/${o.name}`);
+    });
   program.command('list-vpcs').description('list VPCs').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
       const vpcs = await api(cmd).list();
@@ -203,6 +220,7 @@ export function buildProgram(): Command {
     .option('--prune', 'also remove what the file does not name')
     .action(async (o, cmd) => {
       const topo = await readDocument(o.file, 'topology');
+      if (clustered(cmd) && !o.dryRun) return (await clusterCli()).apply(cmd, topo, !!o.prune);
       const bar = progress();
       const r = await api(cmd).apply(topo, { dryRun: o.dryRun, prune: o.prune, onProgress: bar.onProgress }).finally(bar.stop);
       for (const w of r.warnings) warn(w);
@@ -234,6 +252,7 @@ export function buildProgram(): Command {
   program.command('demo').description("walk the seed's scenario in a throwaway sandbox with a simulated internet")
     .option('--keep', 'keep the topology until Enter is pressed')
     .action(async (o) => { process.exitCode = await (await import('./demo.js')).demo({ keep: !!o.keep }); });
+  registerCluster(program);
   return program;
 }
 

@@ -2,7 +2,7 @@ import { VpcctlError } from '../errors.js';
 import { connect, guard, type Etcd3 } from './etcd.js';
 import {
   INTENT_PARTS, PREFIX, decodeIntent, diffEncoded, encodeIntent, key, vpcsOfKey,
-  type HostRecord, type Intent,
+  type Intent,
 } from './keys.js';
 
 /** The intent as read at one etcd revision, with each key's mod revision (the guards of a write). */
@@ -78,8 +78,8 @@ export class ClusterStore {
         let txn: ReturnType<Etcd3['if']> | undefined;
         for (const k of guarded) {
           const mod = snap.mods.get(k);
-          const args = mod === undefined ? [k, 'Version', '==', 0] as const : [k, 'Mod', '==', Number(mod)] as const;
-          txn = txn ? txn.and(...args) : this.client.if(...args);
+          const [column, value] = mod === undefined ? ['Version', 0] as const : ['Mod', Number(mod)] as const;
+          txn = txn ? txn.and(k, column, '==', value) : this.client.if(k, column, '==', value);
         }
         const ops = [
           ...[...puts].map(([k, v]) => this.client.put(k).value(v)),
@@ -102,21 +102,13 @@ export class ClusterStore {
   }
 
   /**
-   * Register a host with a lease: the membership record (kept while the
-   * host is down) and the leased liveness key. The lease is returned
-   * still held: the caller keeps it alive (the agent) or lets it lapse.
+   * Grant a lease and attach the host's liveness key to it. With
+   * `keepAlive` the etcd3 Lease renews itself until revoked (the agent);
+   * without, the key lives one TTL (`cluster join`: no keep-alive stream is
+   * opened, which would also hold a short-lived CLI process open).
    */
-  async register(host: HostRecord, ttlSeconds: number) {
-    await this.transact((intent) => {
-      const prev = intent.hosts[host.name];
-      intent.hosts[host.name] = prev && prev.underlay === host.underlay ? prev : host;
-    });
-    return this.heartbeat(host.name, ttlSeconds);
-  }
-
-  /** Grant a lease and attach the host's liveness key to it; the etcd3 Lease keeps itself alive until released. */
-  async heartbeat(name: string, ttlSeconds: number) {
-    const lease = this.client.lease(ttlSeconds);
+  async heartbeat(name: string, ttlSeconds: number, keepAlive = true) {
+    const lease = this.client.lease(ttlSeconds, { autoKeepAlive: keepAlive });
     await guard(() => lease.put(key.live(name)).value(JSON.stringify({ name, since: new Date().toISOString() })).exec());
     return lease;
   }

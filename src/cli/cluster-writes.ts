@@ -1,0 +1,33 @@
+/**
+ * The cluster side of the commands that write intent (create-vpc, create-subnet,
+ * delete-*, apply): used instead of the local state when a cluster is configured.
+ */
+import type { Command } from 'commander';
+import * as c from '../cluster/commands.js';
+import * as m from '../cluster/mutations.js';
+import { configOf } from './cluster.js';
+import { print } from './stdio.js';
+
+const written = (what: string, r: { changed: boolean; revision: number }) =>
+  print(r.changed ? `${what}: written to the cluster (revision ${r.revision}); the hosts' agents apply it` : `${what}: 0 changes`);
+
+
+export const createVpc = async (cmd: Command, o: { name: string; cidr: string; uplink?: string }) =>
+  written(`vpc ${o.name}`, await c.write(configOf(cmd), (intent) => m.createVpc(intent, o)));
+
+export const deleteVpc = async (cmd: Command, name: string) =>
+  written(`delete vpc ${name}`, await c.write(configOf(cmd), (intent) => m.deleteVpc(intent, name)));
+
+export async function createSubnet(cmd: Command, o: { vpc: string; name: string; cidr: string; type: 'public' | 'private'; host?: string }) {
+  const r = await c.write(configOf(cmd), (intent, live) => m.createSubnet(intent, o, live));
+  written(`subnet ${o.vpc}/${o.name} on host ${r.value}`, r);
+}
+
+export const deleteSubnet = async (cmd: Command, vpc: string, subnet: string) =>
+  written(`delete subnet ${vpc}/${subnet}`, await c.write(configOf(cmd), (intent) => m.deleteSubnet(intent, vpc, subnet)));
+
+export async function apply(cmd: Command, document: unknown, prune: boolean) {
+  const { readTopology } = await import('../api/topology.js');
+  const r = await c.applyTopology(configOf(cmd), readTopology(document), prune);
+  written('topology', r);
+}

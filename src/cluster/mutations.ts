@@ -1,0 +1,191 @@
+/**
+ * The commands' changes to the cluster intent, as pure functions of an
+ * Intent draft (ClusterStore.transact runs them, retries them on a lost
+ * race, and writes the difference). Each ends by checking the whole intent
+ * with the topology file's rules (validateTopology), so a cluster accepts
+ * exactly what one host would.
+ */
+import { VpcctlError } from '../errors.js';
+import { formatCidr, parseCidr } from '../model/cidr.js';
+import { validateName } from '../model/names.js';
+import type { Topology, TopologyInput } from '../model/schema.js';
+import { validateTopology } from '../model/validate.js';
+import type { SubnetType } from '../state/types.js';
+import { peeringId, type Intent } from './keys.js';
+import { checkMember, hostLoad, pickHost } from './placement.js';
+
+const norm = (cidr: string, what?: 'vpc' | 'subnet') => formatCidr(parseCidr(cidr, what ? { what } : undefined));
+
+/** The intent as a topology (hosts dropped): what validateTopology checks. */
+export function topologyOfIntent(intent: Intent): Topology {
+  return {
+    vpcs: Object.values(intent.vpcs).map((v) => ({
+      name: v.name, cidr: v.cidr, ...(v.uplink ? { uplink: v.uplink } : {}),
+      subnets: Object.values(intent.subnets[v.name] ?? {}).map((s) => {
+        const policy = intent.policies[v.name]?.[s.name];
+        return {
+          name: s.name, cidr: s.cidr, type: s.type, ...(policy ? { policy } : {}),
+          apps: Object.values(intent.apps[v.name]?.[s.name] ?? {}).map((a) => ({ port: a.port })),
+        };
+      }),
+    })),
+    peerings: Object.values(intent.peerings).map(({ vpc1, vpc2 }) => ({ vpc1, vpc2 })),
+  } as Topology;
+}
+
+export const checkIntent = (intent: Intent): void => { validateTopology(topologyOfIntent(intent)); };
+
+/** The smallest free VNI (1..16777215), recorded under alloc/vni/<n> (a create-only key: two writers cannot take one). */
+export function allocateVni(intent: Intent, vpc: string): number {
+  for (let n = 1; n < 2 ** 24; n++) {
+    if (intent.vnis[n] === undefined) {
+      intent.vnis[n] = vpc;
+      return n;
+    }
+  }
+  throw new VpcctlError('IN_USE', 'no VXLAN network identifier left');
+}
+
+function freeVni(intent: Intent, vpc: string): void {
+  const vni = intent.vpcs[vpc]?.vni;
+  if (vni !== undefined && intent.vnis[vni] === vpc) delete intent.vnis[vni];
+}
+
+export interface VpcInput { name: string; cidr: string; uplink?: string }
+
+/** create-vpc: the same VPC again is no change; another one of that name is a CONFLICT. */
+export function createVpc(intent: Intent, input: VpcInput): boolean {
+  validateName('vpc', input.name);
+  const cidr = norm(input.cidr, 'vpc');
+  const old = intent.vpcs[input.name];
+  if (old) {
+    if (old.cidr === cidr && (input.uplink === undefined || input.uplink === old.uplink)) return false;
+    throw new VpcctlError('CONFLICT', `vpc "${input.name}" already exists with cidr ${old.cidr}`);
+  }
+  intent.vpcs[input.name] = { name: input.name, cidr, ...(input.uplink ? { uplink: input.uplink } : {}), vni: allocateVni(intent, input.name), gen: 0 };
+  checkIntent(intent);
+  return true;
+}
+
+export function deleteVpc(intent: Intent, name: string): void {
+  if (!intent.vpcs[name]) throw new VpcctlError('NOT_FOUND', `vpc "${name}" does not exist`);
+  freeVni(intent, name);
+  delete intent.vpcs[name];
+  delete intent.subnets[name];
+  delete intent.policies[name];
+  delete intent.apps[name];
+  for (const [id, p] of Object.entries(intent.peerings)) if (p.vpc1 === name || p.vpc2 === name) delete intent.peerings[id];
+}
+
+export interface SubnetInput { vpc: string; name: string; cidr: string; type: SubnetType; host?: string }
+
+/** create-subnet: placed on --host, else spread over the live hosts. Returns the host. */
+export function createSubnet(intent: Intent, input: SubnetInput, live: Set<string>): string {
+  validateName('subnet', input.name);
+  if (input.type !== 'public' && input.type !== 'private') {
+    throw new VpcctlError('INVALID_INPUT', `subnet type "${String(input.type)}" is invalid: use public or private`);
+  }
+  const cidr = norm(input.cidr, 'subnet');
+  if (!intent.vpcs[input.vpc]) throw new VpcctlError('NOT_FOUND', `vpc "${input.vpc}" does not exist`);
+  const subs = (intent.subnets[input.vpc] ??= {});
+  const old = subs[input.name];
+  if (old) {
+    if (old.cidr === cidr && old.type === input.type && (input.host === undefined || input.host === old.host)) return old.host;
+    throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${old.cidr} (${old.type}) on host ${old.host}`);
+  }
+  const host = input.host !== undefined ? checkMember(intent, input.host) : pickHost(hostLoad(intent), live);
+  subs[input.name] = { name: input.name, cidr, type: input.type, host };
+  checkIntent(intent);
+  return host;
+}
+
+export function deleteSubnet(intent: Intent, vpc: string, subnet: string): void {
+  if (!intent.subnets[vpc]?.[subnet]) throw new VpcctlError('NOT_FOUND', `subnet "${subnet}" does not exist in vpc "${vpc}"`);
+  delete intent.subnets[vpc]![subnet];
+  delete intent.policies[vpc]?.[subnet];
+  delete intent.apps[vpc]?.[subnet];
+}
+
+/**
+ * A topology file merged into the intent, as `apply` does on one host:
+ * what it names is made to match, the rest stays unless `prune`. A subnet
+ * keeps its host unless the file names another; a new one without `host:`
+ * is spread over the live hosts.
+ */
+export function mergeTopologyIntent(intent: Intent, topo: Topology, opts: { prune?: boolean; live: Set<string> }): void {
+  const named = new Set(topo.vpcs.map((v) => v.name));
+  if (opts.prune) for (const name of Object.keys(intent.vpcs)) if (!named.has(name)) deleteVpc(intent, name);
+  const load = hostLoad(intent);
+  topo.vpcs.forEach((spec, i) => {
+    const cidr = norm(spec.cidr);
+    const old = intent.vpcs[spec.name];
+    intent.vpcs[spec.name] = {
+      name: spec.name, cidr, ...(spec.uplink ? { uplink: spec.uplink } : {}),
+      vni: old?.vni ?? allocateVni(intent, spec.name), gen: old?.gen ?? 0,
+    };
+    const subs = (intent.subnets[spec.name] ??= {});
+    const policies = (intent.policies[spec.name] ??= {});
+    const apps = (intent.apps[spec.name] ??= {});
+    if (opts.prune) {
+      const inFile = new Set(spec.subnets.map((s) => s.name));
+      for (const name of Object.keys(subs)) if (!inFile.has(name)) deleteSubnet(intent, spec.name, name);
+    }
+    spec.subnets.forEach((s, j) => {
+      const asked = (s as { host?: string }).host;
+      const prev = subs[s.name];
+      let host: string;
+      if (asked !== undefined) {
+        host = checkMember(intent, asked, `vpcs[${i}].subnets[${j}].host`);
+        if (prev?.host !== host) load.set(host, (load.get(host) ?? 0) + 1);
+      } else host = prev?.host ?? pickHost(load, opts.live);
+      subs[s.name] = { name: s.name, cidr: norm(s.cidr), type: s.type, host };
+      if (s.policy) policies[s.name] = { ...s.policy, subnet: s.policy.subnet ?? norm(s.cidr) };
+      else delete policies[s.name];
+      apps[s.name] = Object.fromEntries(s.apps.map((a) => [String(a.port), a]));
+      if (s.apps.length === 0) delete apps[s.name];
+    });
+  });
+  const wanted = new Set(topo.peerings.map((p) => peeringId(p.vpc1, p.vpc2)));
+  for (const [id, p] of Object.entries(intent.peerings)) {
+    if (!intent.vpcs[p.vpc1] || !intent.vpcs[p.vpc2] || (opts.prune && !wanted.has(id))) delete intent.peerings[id];
+  }
+  for (const p of topo.peerings) {
+    const [vpc1, vpc2] = [p.vpc1, p.vpc2].sort() as [string, string];
+    intent.peerings[peeringId(vpc1, vpc2)] = { vpc1, vpc2 };
+  }
+  // Empty nests would otherwise be written as nothing and read back as absent: drop them here.
+  for (const root of [intent.subnets, intent.policies, intent.apps]) {
+    for (const [vpc, m] of Object.entries(root)) if (Object.keys(m).length === 0) delete root[vpc];
+  }
+  try {
+    checkIntent(intent);
+  } catch (e) {
+    if (e instanceof VpcctlError) throw new VpcctlError(e.code, `with what the cluster already has: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * `cluster leave --drain`: every subnet of the host moves to the other
+ * live hosts (its policies and apps go with it: they are keyed by subnet).
+ * Returns how many moved.
+ */
+export function drainHost(intent: Intent, host: string, live: Set<string>): number {
+  const load = hostLoad(intent);
+  load.delete(host);
+  let moved = 0;
+  for (const subs of Object.values(intent.subnets)) {
+    for (const s of Object.values(subs)) {
+      if (s.host !== host) continue;
+      s.host = pickHost(load, live, host);
+      moved++;
+    }
+  }
+  return moved;
+}
+
+/** Subnets placed on a host. */
+export const subnetsOn = (intent: Intent, host: string): Array<{ vpc: string; subnet: string }> =>
+  Object.entries(intent.subnets).flatMap(([vpc, subs]) => Object.values(subs).filter((s) => s.host === host).map((s) => ({ vpc, subnet: s.name })));
+
+export type { TopologyInput };
