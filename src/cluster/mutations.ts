@@ -9,7 +9,7 @@ import { VpcctlError } from '../errors.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { validateName } from '../model/names.js';
 import type { Topology, TopologyInput } from '../model/schema.js';
-import { validateTopology } from '../model/validate.js';
+import { checkSubnetCidr, validateTopology } from '../model/validate.js';
 import type { SubnetType } from '../state/types.js';
 import { peeringId, type Intent } from './keys.js';
 import { checkMember, hostLoad, pickHost } from './placement.js';
@@ -93,6 +93,8 @@ export function createSubnet(intent: Intent, input: SubnetInput, live: Set<strin
     if (old.cidr === cidr && old.type === input.type && (input.host === undefined || input.host === old.host)) return old.host;
     throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${old.cidr} (${old.type}) on host ${old.host}`);
   }
+  // The one-host command's check first, for its message; checkIntent below covers the rest.
+  checkSubnetCidr(intent.vpcs[input.vpc]!.cidr, cidr, Object.values(subs));
   const host = input.host !== undefined ? checkMember(intent, input.host) : pickHost(hostLoad(intent), live);
   subs[input.name] = { name: input.name, cidr, type: input.type, host };
   checkIntent(intent);
