@@ -1,0 +1,116 @@
+import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { buildLab, INTERNET, type Lab, type SimHost } from '../helpers/cluster-lab.js';
+import { FETCH } from '../helpers/sandbox.js';
+
+// Three simulated hosts (own network and mount namespaces), an underlay
+// bridge, an uplink each to the simulated internet, a 3-member etcd with
+// one member per host, and an agent per host.
+let lab: Lab;
+test.before(async () => {
+  lab = await buildLab();
+});
+test.after.always(async () => {
+  await lab?.stop();
+});
+
+type Status = { hosts: Array<{ name: string; live: boolean; subnets: number; inSync: boolean; applied?: { error?: string } }> };
+const status = async (h: SimHost): Promise<Status> => {
+  const r = await h.vpcctl(['cluster', 'status', '--json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+};
+const until = async (what: string, fn: () => Promise<boolean>, ms = 30_000) => {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try { if (await fn()) return; } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+};
+const allInSync = async (h: SimHost, n = 3) => {
+  const s = await status(h);
+  return s.hosts.length === n && s.hosts.every((x) => x.live && x.inSync);
+};
+
+test.serial('each host joins (underlay detected from the etcd network) and its agent keeps it live', async (t) => {
+  for (const h of lab.hosts) {
+    const r = await h.vpcctl(['cluster', 'join', '--etcd', lab.endpoints, '--host', h.name]);
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, new RegExp(`underlay ${h.underlay.replaceAll('.', '\\.')}`));
+    h.startAgent();
+  }
+  await until('three live hosts in sync', () => allInSync(lab.hosts[0]!));
+  t.pass();
+});
+
+test.serial("a topology applied on one host: each host's agent builds only its share, through its own uplink", async (t) => {
+  const file = '/run/lab-topology.json';
+  writeFileSync(file, JSON.stringify({
+    vpcs: [
+      { name: 'a', cidr: '10.0.0.0/16', subnets: [
+        { name: 'web', cidr: '10.0.1.0/24', type: 'public', host: 'h1' },
+        { name: 'api', cidr: '10.0.2.0/24', type: 'public', host: 'h2' },
+        { name: 'db', cidr: '10.0.3.0/24', type: 'private', host: 'h3' },
+      ] },
+      // Same CIDR, another VPC: isolated by construction, on another host here.
+      { name: 'b', cidr: '10.0.0.0/16', subnets: [{ name: 'web', cidr: '10.0.1.0/24', type: 'private', host: 'h2' }] },
+    ],
+  }));
+  const [h1, h2, h3] = lab.hosts as [SimHost, SimHost, SimHost];
+  const r = await h1.vpcctl(['apply', '-f', file]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /written to the cluster/);
+  await until('agents in sync', () => allInSync(h1));
+  t.deepEqual(h1.netns(), ['ns-a-web', 'vpcr-a']);
+  t.deepEqual(h2.netns(), ['ns-a-api', 'ns-b-web', 'vpcr-a', 'vpcr-b']);
+  t.deepEqual(h3.netns(), ['ns-a-db', 'vpcr-a']);
+  // Public subnets leave through their own host's uplink; the private one does not leave at all.
+  const fetch = (h: SimHost, ns: string) => h.sh(['/usr/sbin/ip', 'netns', 'exec', ns, process.execPath, FETCH, `http://${INTERNET.server}/`], 8000);
+  t.is(fetch(h1, 'ns-a-web').status, 0, fetch(h1, 'ns-a-web').stderr);
+  t.is(fetch(h2, 'ns-a-api').status, 0);
+  t.not(fetch(h3, 'ns-a-db').status, 0);
+  t.not(fetch(h2, 'ns-b-web').status, 0);
+  // Each host's local state is its share, and its kernel matches it.
+  for (const h of lab.hosts) t.is((await h.vpcctl(['status'])).code, 0, h.name);
+});
+
+test.serial('kill -9 an agent in the middle of a large apply, restart it: it converges with nothing leaked', async (t) => {
+  const [h1, h2] = lab.hosts as [SimHost, SimHost];
+  const many = Array.from({ length: 150 }, (_, i) => ({ name: `s${i}`, cidr: `10.9.${i}.0/24`, type: 'private', host: 'h2' }));
+  const file = '/run/lab-big.json';
+  writeFileSync(file, JSON.stringify({ vpcs: [{ name: 'big', cidr: '10.9.0.0/16', subnets: many }] }));
+  t.is((await h1.vpcctl(['apply', '-f', file])).code, 0);
+  // Wait until h2 is mid-way: some of the namespaces exist, not all.
+  await until('apply under way on h2', async () => h2.netns().some((n) => n.startsWith('ns-big-')), 30_000);
+  await h2.killAgent('SIGKILL');
+  const partial = h2.netns().filter((n) => n.startsWith('ns-big-')).length;
+  t.log(`killed with ${partial} of 150 namespaces made`);
+  h2.startAgent();
+  await until('converged after restart', () => allInSync(h1), 60_000);
+  const ns = h2.netns();
+  t.is(ns.filter((n) => n.startsWith('ns-big-')).length, 150);
+  t.is((await h2.vpcctl(['status'])).code, 0, 'no drift, no pending namespace, nothing orphaned');
+  t.deepEqual(h1.netns(), ['ns-a-web', 'vpcr-a'], 'other hosts untouched');
+});
+
+test.serial('a host whose agent is gone is reported down when its lease lapses', async (t) => {
+  const [h1, , h3] = lab.hosts as [SimHost, SimHost, SimHost];
+  await h3.killAgent('SIGKILL');
+  await until('h3 down', async () => !(await status(h1)).hosts.find((h) => h.name === 'h3')!.live, 15_000);
+  t.deepEqual(h3.netns(), ['ns-a-db', 'vpcr-a'], 'its kernel keeps what it had: traffic keeps flowing');
+  h3.startAgent();
+  await until('h3 back', () => allInSync(h1));
+});
+
+test.serial('cluster leave --drain moves the subnets of a host to the others; its agent empties it', async (t) => {
+  const [h1, , h3] = lab.hosts as [SimHost, SimHost, SimHost];
+  const r = await h1.vpcctl(['cluster', 'leave', '--host', 'h3', '--drain']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /1 subnets moved/);
+  await until('h3 empty', async () => h3.netns().length === 0);
+  await until('two hosts in sync', () => allInSync(h1, 2));
+  const where = [h1, lab.hosts[1]!].find((h) => h.netns().includes('ns-a-db'));
+  t.truthy(where, 'a/db now runs on h1 or h2');
+});
