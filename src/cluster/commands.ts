@@ -40,7 +40,7 @@ export async function join(path: string, input: JoinInput): Promise<ClusterConfi
       if (prev && prev.underlay !== underlay) {
         throw new VpcctlError('CONFLICT', `host "${host}" has already joined with underlay ${prev.underlay} ('cluster leave --host ${host}' first)`);
       }
-      if (!prev) intent.hosts[host] = { name: host, underlay, joinedAt: new Date().toISOString() };
+      if (!prev) intent.hosts[host] = { name: host, underlay, joinedAt: new Date().toISOString(), index: freeIndex(intent, host) };
     });
     // Live for one TTL: the agent then keeps the host live with a lease of its own.
     await store.heartbeat(host, LEASE_TTL, false);
@@ -48,6 +48,14 @@ export async function join(path: string, input: JoinInput): Promise<ClusterConfi
   const cfg = { etcd, host, underlay };
   writeClusterConfig(path, cfg);
   return cfg;
+}
+
+/** The smallest host index no member holds (two joins racing conflict on the transaction and retry). */
+function freeIndex(intent: Intent, host: string): number {
+  let i = 1;
+  while (intent.hostIndexes[i] !== undefined) i++;
+  intent.hostIndexes[i] = host;
+  return i;
 }
 
 export interface HostStatus {
@@ -111,6 +119,8 @@ export async function leave(path: string, cfg: ClusterConfig, host: string, drai
         throw new VpcctlError('IN_USE', `host "${host}" still runs ${on.length} subnets (${on.slice(0, 3).map((s) => `${s.vpc}/${s.subnet}`).join(', ')}${on.length > 3 ? ', ...' : ''}): 'cluster leave --drain' moves them`);
       }
       const n = drain ? m.drainHost(intent, host, live) : 0;
+      const index = intent.hosts[host]!.index;
+      if (index !== undefined && intent.hostIndexes[index] === host) delete intent.hostIndexes[index];
       delete intent.hosts[host];
       return n;
     });

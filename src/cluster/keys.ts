@@ -11,6 +11,7 @@
  *   /vpcctl/v1/hosts/<host>                {name,underlay,joinedAt} (membership: stays while down)
  *   /vpcctl/v1/live/<host>                 {name,since}, attached to the host's lease (liveness)
  *   /vpcctl/v1/alloc/vni/<n>               "<vpc>": the VNI is taken (create-only guard)
+ *   /vpcctl/v1/alloc/host/<n>              "<host>": the host index is taken (overlay address and MAC)
  *   /vpcctl/v1/status/<host>/...           what the host's agent applied (written by the agent only)
  *
  * Membership and liveness are two keys because a leased key vanishes with
@@ -37,7 +38,13 @@ export interface VpcIntent {
 export interface SubnetIntent { name: string; cidr: string; type: SubnetType; host: string }
 export interface AppIntent { port: number; command?: string[] | string; user?: string }
 export interface PeeringIntent { vpc1: string; vpc2: string }
-export interface HostRecord { name: string; underlay: string; joinedAt: string }
+export interface HostRecord {
+  name: string;
+  underlay: string;
+  joinedAt: string;
+  /** Small unique number given at join: the host's overlay address and MAC follow from it (overlay.ts). */
+  index?: number;
+}
 
 /** Everything the cluster is asked to run; keyed maps so lookups are O(1). */
 export interface Intent {
@@ -52,9 +59,11 @@ export interface Intent {
   hosts: Record<string, HostRecord>;
   /** VNI -> vpc */
   vnis: Record<string, string>;
+  /** host index -> host (create-only keys: two hosts joining at once cannot take one) */
+  hostIndexes: Record<string, string>;
 }
 
-export const emptyIntent = (): Intent => ({ vpcs: {}, subnets: {}, policies: {}, apps: {}, peerings: {}, hosts: {}, vnis: {} });
+export const emptyIntent = (): Intent => ({ vpcs: {}, subnets: {}, policies: {}, apps: {}, peerings: {}, hosts: {}, vnis: {}, hostIndexes: {} });
 
 export const key = {
   vpc: (vpc: string) => `${PREFIX}vpcs/${vpc}`,
@@ -65,6 +74,7 @@ export const key = {
   host: (host: string) => `${PREFIX}hosts/${host}`,
   live: (host: string) => `${PREFIX}live/${host}`,
   vni: (n: number | string) => `${PREFIX}alloc/vni/${n}`,
+  hostIndex: (n: number | string) => `${PREFIX}alloc/host/${n}`,
   status: (host: string) => `${PREFIX}status/${host}/`,
   agentStatus: (host: string) => `${PREFIX}status/${host}/agent`,
   subnetStatus: (host: string, vpc: string, subnet: string) => `${PREFIX}status/${host}/subnets/${vpc}/${subnet}`,
@@ -91,7 +101,10 @@ export function decodeIntent(entries: Iterable<[string, string]>): Intent {
       case 'apps': if (parts.length === 4) nest(nest(intent.apps, parts[1]!), parts[2]!)[parts[3]!] = value; break;
       case 'peerings': if (parts.length === 3) intent.peerings[`${parts[1]}/${parts[2]}`] = value; break;
       case 'hosts': if (parts.length === 2) intent.hosts[parts[1]!] = value; break;
-      case 'alloc': if (parts.length === 3 && parts[1] === 'vni') intent.vnis[parts[2]!] = value; break;
+      case 'alloc':
+        if (parts.length === 3 && parts[1] === 'vni') intent.vnis[parts[2]!] = value;
+        if (parts.length === 3 && parts[1] === 'host') intent.hostIndexes[parts[2]!] = value;
+        break;
     }
   }
   return intent;
@@ -110,6 +123,7 @@ export function encodeIntent(intent: Intent): Map<string, string> {
   for (const p of Object.values(intent.peerings)) put(key.peering(p.vpc1, p.vpc2), p);
   for (const h of Object.values(intent.hosts)) put(key.host(h.name), h);
   for (const [n, vpc] of Object.entries(intent.vnis)) put(key.vni(n), vpc);
+  for (const [n, host] of Object.entries(intent.hostIndexes)) put(key.hostIndex(n), host);
   return out;
 }
 

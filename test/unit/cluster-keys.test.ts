@@ -10,13 +10,14 @@ const sample = () => {
   i.peerings['a/b'] = { vpc1: 'a', vpc2: 'b' };
   i.hosts.h1 = { name: 'h1', underlay: '192.0.2.11', joinedAt: 'x' };
   i.vnis['7'] = 'a';
+  i.hostIndexes['1'] = 'h1';
   return i;
 };
 
 test('one key per object under one prefix', (t) => {
   const keys = [...encodeIntent(sample()).keys()].sort();
   t.deepEqual(keys, [
-    `${PREFIX}alloc/vni/7`, `${PREFIX}apps/a/web/8080`, `${PREFIX}hosts/h1`, `${PREFIX}peerings/a/b`,
+    `${PREFIX}alloc/host/1`, `${PREFIX}alloc/vni/7`, `${PREFIX}apps/a/web/8080`, `${PREFIX}hosts/h1`, `${PREFIX}peerings/a/b`,
     `${PREFIX}policies/a/web`, `${PREFIX}subnets/a/web`, `${PREFIX}vpcs/a`,
   ]);
   t.is(key.peering('b', 'a'), key.peering('a', 'b'), 'a peering has one key whatever the order of its VPCs');
