@@ -31,3 +31,29 @@ export async function apply(cmd: Command, document: unknown, prune: boolean) {
   const r = await c.applyTopology(configOf(cmd), readTopology(document), prune);
   written('topology', r);
 }
+
+export async function applyPolicy(cmd: Command, vpc: string, subnet: string | undefined, document: unknown) {
+  const { parseSubnetPolicy } = await import('../model/schema.js');
+  const policy = parseSubnetPolicy(document);
+  const r = await c.write(configOf(cmd), (intent) => m.setPolicy(intent, vpc, subnet, policy));
+  written(`policy on ${vpc}/${r.value}`, r);
+}
+
+export const removePolicy = async (cmd: Command, vpc: string, subnet: string) =>
+  written(`remove policy ${vpc}/${subnet}`, await c.write(configOf(cmd), (intent) => m.removePolicy(intent, vpc, subnet)));
+
+export const peer = async (cmd: Command, vpc1: string, vpc2: string) =>
+  written(`peering ${vpc1} <-> ${vpc2}`, await c.write(configOf(cmd), (intent) => m.peer(intent, vpc1, vpc2)));
+
+export const unpeer = async (cmd: Command, vpc1: string, vpc2: string) =>
+  written(`unpeer ${vpc1} <-> ${vpc2}`, await c.write(configOf(cmd), (intent) => m.unpeer(intent, vpc1, vpc2)));
+
+export async function deployApp(cmd: Command, o: { vpc: string; subnet: string; port: number; command?: string; user?: string }) {
+  const r = await c.write(configOf(cmd), (intent) => m.deployApp(intent, o));
+  written(`app on ${o.vpc}/${o.subnet}:${o.port} (host ${r.value})`, r);
+}
+
+export async function stopApp(cmd: Command, o: { vpc: string; subnet: string; port?: number }) {
+  const r = await c.write(configOf(cmd), (intent) => m.stopApps(intent, o));
+  written(r.value.length ? `stop app on port ${r.value.join(', ')}` : 'no app to stop', r);
+}

@@ -121,10 +121,16 @@ export function buildProgram(): Command {
   // --- peering and policies ------------------------------------------------
   program.command('peer-vpcs').description('peer two VPCs (not transitive)')
     .requiredOption('--vpc1 <vpc>', 'first VPC').requiredOption('--vpc2 <vpc>', 'second VPC')
-    .action(async (o, cmd) => reportChange(await api(cmd).peer(o.vpc1, o.vpc2), `peering ${o.vpc1} <-> ${o.vpc2}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).peer(cmd, o.vpc1, o.vpc2);
+      reportChange(await api(cmd).peer(o.vpc1, o.vpc2), `peering ${o.vpc1} <-> ${o.vpc2}`);
+    });
   program.command('unpeer-vpcs').description('remove a peering')
     .requiredOption('--vpc1 <vpc>', 'first VPC').requiredOption('--vpc2 <vpc>', 'second VPC')
-    .action(async (o, cmd) => reportChange(await api(cmd).unpeer(o.vpc1, o.vpc2), `unpeer ${o.vpc1} <-> ${o.vpc2}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).unpeer(cmd, o.vpc1, o.vpc2);
+      reportChange(await api(cmd).unpeer(o.vpc1, o.vpc2), `unpeer ${o.vpc1} <-> ${o.vpc2}`);
+    });
   program.command('list-peerings').description('list peerings').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
       const p = await api(cmd).peerings();
@@ -136,6 +142,7 @@ export function buildProgram(): Command {
     .requiredOption('--policy <file>', 'policy JSON file')
     .action(async (o, cmd) => {
       const policy = await readDocument(o.policy, 'policy');
+      if (clustered(cmd)) return (await clusterCli()).applyPolicy(cmd, o.vpc, o.subnet, policy);
       const r = await api(cmd).applyPolicy({ vpc: o.vpc, subnet: o.subnet, policy });
       reportChange(r, `policy on ${o.vpc}/${r.value}`);
     });
@@ -152,7 +159,10 @@ export function buildProgram(): Command {
     });
   program.command('remove-policy').description("remove a subnet's policy")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
-    .action(async (o, cmd) => reportChange(await api(cmd).removePolicy({ vpc: o.vpc, subnet: o.subnet }), `remove policy ${o.vpc}/${o.subnet}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).removePolicy(cmd, o.vpc, o.subnet);
+      reportChange(await api(cmd).removePolicy({ vpc: o.vpc, subnet: o.subnet }), `remove policy ${o.vpc}/${o.subnet}`);
+    });
 
   // --- apps and connectivity -----------------------------------------------
   program.command('deploy-app').description("start an app in a subnet's host (default: a small HTTP server)")
@@ -161,6 +171,7 @@ export function buildProgram(): Command {
     .option('--command <cmd>', 'command line to run instead of the built-in server (run by /bin/sh)')
     .option('--user <user>', 'user to run as', 'nobody')
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).deployApp(cmd, o);
       const a = await api(cmd).deployApp({ vpc: o.vpc, subnet: o.subnet, port: o.port, command: o.command, user: o.user });
       print(`app on ${o.vpc}/${o.subnet}:${a.port} running as ${a.user} (pid ${a.pid}); log: ${a.logFile}`);
     });
@@ -175,6 +186,7 @@ export function buildProgram(): Command {
   program.command('stop-app').description("stop a subnet's apps (or the one on --port)")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').option('--port <port>', 'TCP port', port)
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).stopApp(cmd, o);
       const stopped = await api(cmd).stopApp({ vpc: o.vpc, subnet: o.subnet, port: o.port });
       print(stopped.length ? `stopped ${stopped.map((a) => `port ${a.port} (pid ${a.pid})`).join(', ')}` : 'no app to stop');
     });

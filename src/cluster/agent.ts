@@ -85,6 +85,7 @@ export async function runAgent(cfg: ClusterConfig, opts: AgentOptions = {}): Pro
     let report: AgentReport;
     try {
       const r = await api.apply(share, { prune: true });
+      await stopUnwantedApps(api, share);
       report = { ok: true, revision: snap.revision, digest, subnets, vpcs: share.vpcs.length, at: new Date().toISOString(), elapsedMs: Math.round(r.elapsedMs) };
       if (r.changed) log(`revision ${snap.revision}: ${share.vpcs.length} vpcs, ${subnets} subnets here; ${r.changes.length} changes in ${r.elapsedMs.toFixed(0)} ms`);
     } catch (e) {
@@ -129,6 +130,18 @@ export async function runAgent(cfg: ClusterConfig, opts: AgentOptions = {}): Pro
   log(`agent for host ${cfg.host} (underlay ${cfg.underlay}) on ${cfg.etcd.join(',')}`);
   kick();
   return done;
+}
+
+/**
+ * Apps the share no longer names (stop-app on another host) are stopped:
+ * apply starts what a topology names but, like on one host, leaves other
+ * running apps alone.
+ */
+async function stopUnwantedApps(api: Vpcctl, share: ReturnType<typeof hostShare>): Promise<void> {
+  const wanted = new Set(share.vpcs.flatMap((v) => (v.subnets ?? []).flatMap((s) => (s.apps ?? []).map((a) => `${v.name}/${s.name}/${a.port}`))));
+  for (const a of await api.listApps()) {
+    if (!wanted.has(`${a.vpc}/${a.subnet}/${a.port}`)) await api.stopApp({ vpc: a.vpc, subnet: a.subnet, port: a.port });
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,7 @@
 import { VpcctlError } from '../errors.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { validateName } from '../model/names.js';
-import type { Topology, TopologyInput } from '../model/schema.js';
+import type { SubnetPolicy as SubnetPolicyDoc, Topology, TopologyInput } from '../model/schema.js';
 import { checkSubnetCidr, validateTopology } from '../model/validate.js';
 import type { SubnetType } from '../state/types.js';
 import { peeringId, type Intent } from './keys.js';
@@ -191,3 +191,68 @@ export const subnetsOn = (intent: Intent, host: string): Array<{ vpc: string; su
   Object.entries(intent.subnets).flatMap(([vpc, subs]) => Object.values(subs).filter((s) => s.host === host).map((s) => ({ vpc, subnet: s.name })));
 
 export type { TopologyInput };
+
+const subnetOf = (intent: Intent, vpc: string, subnet: string) => {
+  if (!intent.vpcs[vpc]) throw new VpcctlError('NOT_FOUND', `vpc "${vpc}" does not exist`);
+  const s = intent.subnets[vpc]?.[subnet];
+  if (!s) throw new VpcctlError('NOT_FOUND', `subnet "${subnet}" does not exist in vpc "${vpc}"`);
+  return s;
+};
+
+/** apply-policy: the subnet by name, or by the policy's own "subnet" CIDR (as on one host). Returns the subnet's name. */
+export function setPolicy(intent: Intent, vpc: string, subnet: string | undefined, policy: SubnetPolicyDoc): string {
+  if (!intent.vpcs[vpc]) throw new VpcctlError('NOT_FOUND', `vpc "${vpc}" does not exist`);
+  let name = subnet;
+  if (name) {
+    const s = subnetOf(intent, vpc, name);
+    if (policy.subnet && norm(policy.subnet) !== s.cidr) {
+      throw new VpcctlError('INVALID_POLICY', `policy is for subnet ${policy.subnet}, but subnet "${s.name}" is ${s.cidr}`);
+    }
+  } else {
+    if (!policy.subnet) throw new VpcctlError('INVALID_POLICY', 'policy names no subnet: pass --subnet or set "subnet" in the policy');
+    const cidr = norm(policy.subnet);
+    name = Object.values(intent.subnets[vpc] ?? {}).find((s) => s.cidr === cidr)?.name;
+    if (!name) throw new VpcctlError('NOT_FOUND', `vpc "${vpc}" has no subnet ${cidr}`);
+  }
+  (intent.policies[vpc] ??= {})[name] = { ...policy, subnet: subnetOf(intent, vpc, name).cidr };
+  checkIntent(intent);
+  return name;
+}
+
+export function removePolicy(intent: Intent, vpc: string, subnet: string): void {
+  subnetOf(intent, vpc, subnet);
+  delete intent.policies[vpc]?.[subnet];
+}
+
+export function peer(intent: Intent, vpc1: string, vpc2: string): void {
+  for (const v of [vpc1, vpc2]) if (!intent.vpcs[v]) throw new VpcctlError('NOT_FOUND', `vpc "${v}" does not exist`);
+  const [a, b] = [vpc1, vpc2].sort() as [string, string];
+  intent.peerings[peeringId(a, b)] = { vpc1: a, vpc2: b };
+  checkIntent(intent);
+}
+
+export function unpeer(intent: Intent, vpc1: string, vpc2: string): void {
+  for (const v of [vpc1, vpc2]) if (!intent.vpcs[v]) throw new VpcctlError('NOT_FOUND', `vpc "${v}" does not exist`);
+  delete intent.peerings[peeringId(vpc1, vpc2)];
+}
+
+/** deploy-app: recorded in the intent; the subnet's host's agent starts it. */
+export function deployApp(intent: Intent, input: { vpc: string; subnet: string; port: number; command?: string; user?: string }): string {
+  const s = subnetOf(intent, input.vpc, input.subnet);
+  const apps = ((intent.apps[input.vpc] ??= {})[input.subnet] ??= {});
+  if (apps[input.port]) throw new VpcctlError('IN_USE', `port ${input.port} is already taken by an app in subnet "${input.subnet}"`);
+  apps[input.port] = { port: input.port, ...(input.command ? { command: input.command } : {}), ...(input.user ? { user: input.user } : {}) };
+  return s.host;
+}
+
+/** stop-app: the app (or all of the subnet's) leaves the intent; the agent stops it. Returns the ports. */
+export function stopApps(intent: Intent, input: { vpc: string; subnet: string; port?: number }): number[] {
+  subnetOf(intent, input.vpc, input.subnet);
+  const apps = intent.apps[input.vpc]?.[input.subnet] ?? {};
+  const ports = Object.keys(apps).map(Number).filter((p) => input.port === undefined || p === input.port);
+  if (input.port !== undefined && ports.length === 0) {
+    throw new VpcctlError('NOT_FOUND', `no app on port ${input.port} in subnet "${input.subnet}" of vpc "${input.vpc}"`);
+  }
+  for (const p of ports) delete apps[p];
+  return ports;
+}

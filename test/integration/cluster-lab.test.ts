@@ -95,6 +95,28 @@ test.serial('kill -9 an agent in the middle of a large apply, restart it: it con
   t.deepEqual(h1.netns(), ['ns-a-web', 'vpcr-a'], 'other hosts untouched');
 });
 
+test.serial("policies and apps written on one host are enforced and run on the subnet's host", async (t) => {
+  const [h1, , h3] = lab.hosts as [SimHost, SimHost, SimHost];
+  writeFileSync('/run/lab-policy.json', JSON.stringify({ subnet: '10.0.3.0/24', ingress: [{ port: 5432, action: 'allow' }], default: 'deny' }));
+  const p = await h1.vpcctl(['apply-policy', '--vpc', 'a', '--policy', '/run/lab-policy.json']);
+  t.is(p.code, 0, p.stderr);
+  t.regex(p.stdout, /policy on a\/db: written to the cluster/);
+  const app = await h1.vpcctl(['deploy-app', '--vpc', 'a', '--subnet', 'db', '--port', '8080']);
+  t.is(app.code, 0, app.stderr);
+  t.regex(app.stdout, /host h3/);
+  const nftOnH3 = () => h3.sh(['/usr/sbin/ip', 'netns', 'exec', 'ns-a-db', '/usr/sbin/nft', 'list', 'ruleset']).stdout;
+  await until('policy and app on h3', async () => /5432/.test(nftOnH3()) && JSON.parse((await h3.vpcctl(['list-apps', '--json'])).stdout).some((a: { port: number; running: boolean }) => a.port === 8080 && a.running));
+  t.regex(nftOnH3(), /policy drop|drop/);
+  // The same port twice: refused in the intent (exit 2), nothing written.
+  const dup = await h1.vpcctl(['deploy-app', '--vpc', 'a', '--subnet', 'db', '--port', '8080']);
+  t.is(dup.code, 2);
+  // stop-app from another host: the subnet's host stops the process.
+  t.is((await lab.hosts[1]!.vpcctl(['stop-app', '--vpc', 'a', '--subnet', 'db', '--port', '8080'])).code, 0);
+  await until('app stopped on h3', async () => JSON.parse((await h3.vpcctl(['list-apps', '--json'])).stdout).length === 0);
+  t.is((await h1.vpcctl(['deploy-app', '--vpc', 'a', '--subnet', 'db', '--port', '8080'])).code, 0);
+  await until('app back on h3', async () => JSON.parse((await h3.vpcctl(['list-apps', '--json'])).stdout).length === 1);
+});
+
 test.serial('a host whose agent is gone is reported down when its lease lapses', async (t) => {
   const [h1, , h3] = lab.hosts as [SimHost, SimHost, SimHost];
   await h3.killAgent('SIGKILL');
@@ -113,4 +135,8 @@ test.serial('cluster leave --drain moves the subnets of a host to the others; it
   await until('two hosts in sync', () => allInSync(h1, 2));
   const where = [h1, lab.hosts[1]!].find((h) => h.netns().includes('ns-a-db'));
   t.truthy(where, 'a/db now runs on h1 or h2');
+  // Its policy and its app moved with it.
+  await until('app running on the new host', async () =>
+    JSON.parse((await where!.vpcctl(['list-apps', '--json'])).stdout).some((a: { port: number; running: boolean }) => a.port === 8080 && a.running));
+  t.regex(where!.sh(['/usr/sbin/ip', 'netns', 'exec', 'ns-a-db', '/usr/sbin/nft', 'list', 'ruleset']).stdout, /5432/);
 });
