@@ -57,6 +57,9 @@ export function registerCluster(program: Command): void {
       const ac = new AbortController();
       for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
       process.exitCode = await runAgent(configOf(cmd), { stateDir: (cmd as Command).optsWithGlobals<Globals>().stateDir, signal: ac.signal });
+      // Stopped: the lease is revoked and the client closed. A gRPC handle
+      // that lingers must not keep a stopped agent alive (systemd would wait).
+      setTimeout(() => process.exit(), 1000).unref();
     });
 }
 

@@ -109,7 +109,10 @@ export async function buildLab(names = ['h1', 'h2', 'h3']): Promise<Lab> {
         const gone = new Promise((r) => p.once('exit', r));
         // nsenter execs node in place, so this pid is the agent itself.
         process.kill(p.pid!, signal);
+        // A clean stop that does not end in 10 s is a failure of the agent: make it visible, then end it.
+        const late = setTimeout(() => { console.error(`agent of ${name} ignored ${signal} for 10 s`); process.kill(p.pid!, 'SIGKILL'); }, 10_000);
         await gone;
+        clearTimeout(late);
       },
     };
     return host;
