@@ -169,6 +169,16 @@ test.serial("the agent applies its host's share through the planner, reports it,
   });
   t.true(netnsList().includes('ns-quorum-late'));
   t.is((await vpcctl(state, ['status'])).code, 0);
+
+  // SIGTERM: a clean stop revokes the lease (down at once, not after the TTL) and leaves the kernel as it is.
+  const a = agent!;
+  const exited = new Promise<number | null>((r) => a.once('exit', (code) => r(code)));
+  const t0 = Date.now();
+  process.kill(a.pid!, 'SIGTERM');
+  t.is(await exited, 0);
+  t.true(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+  t.false((await status()).hosts.find((h) => h.name === 'h1')!.live);
+  t.true(netnsList().includes('ns-quorum-late'), 'traffic keeps flowing while no agent runs');
 });
 
 test.serial('leave: refused while the host runs subnets; --drain moves them; the agent of a removed host empties it', async (t) => {
