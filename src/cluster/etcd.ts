@@ -19,7 +19,13 @@ export type { Etcd3 };
 
 /** A client over the given endpoints; connects lazily on the first request. */
 export function connect(endpoints: string[], timeoutMs = REQUEST_TIMEOUT_MS): Etcd3 {
-  const { Etcd3: Client } = require('etcd3') as typeof import('etcd3');
+  let Client: typeof import('etcd3').Etcd3;
+  try {
+    ({ Etcd3: Client } = require('etcd3') as typeof import('etcd3'));
+  } catch {
+    // An optional peer dependency: one host never needs gRPC's weight.
+    throw new VpcctlError('ETCD', "a cluster needs the etcd3 package next to vpcctl: npm install etcd3");
+  }
   // The library's own fault handling stays: a circuit breaker per member and
   // a few retries over the others, so one member down is invisible.
   const options: IOptions = {
