@@ -57,3 +57,10 @@ export async function stopApp(cmd: Command, o: { vpc: string; subnet: string; po
   const r = await c.write(configOf(cmd), (intent) => m.stopApps(intent, o));
   written(r.value.length ? `stop app on port ${r.value.join(', ')}` : 'no app to stop', r);
 }
+
+export async function destroy(cmd: Command, document: unknown) {
+  const { readTopology } = await import('../api/topology.js');
+  const topo = readTopology(document);
+  const r = await c.write(configOf(cmd), (intent) => m.destroyTopology(intent, topo));
+  written(r.value.length ? `remove ${r.value.join(', ')}` : 'nothing to remove', r);
+}

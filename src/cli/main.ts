@@ -249,6 +249,7 @@ export function buildProgram(): Command {
   program.command('destroy').description('remove the VPCs a topology file names')
     .requiredOption('-f, --file <file>', 'topology file')
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).destroy(cmd, await readDocument(o.file, 'topology'));
       const r = await api(cmd).destroy(await readDocument(o.file, 'topology'));
       print(r.changed ? `removed ${r.value.join(', ')} (${r.plan.ops.length} kernel operations, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
     });

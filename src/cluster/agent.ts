@@ -38,6 +38,8 @@ export async function runAgent(cfg: ClusterConfig, opts: AgentOptions = {}): Pro
   const store = ClusterStore.open(cfg.etcd);
   let statusPrev = new Map<string, string>();
   let stopped = false;
+  /** Seen in the intent during this run: only then does its absence mean `cluster leave` (empty the host). */
+  let wasMember = false;
   let watcher: Awaited<ReturnType<ReturnType<ClusterStore['client']['watch']>['create']>> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let finished!: (code: number) => void;
@@ -79,6 +81,13 @@ export async function runAgent(cfg: ClusterConfig, opts: AgentOptions = {}): Pro
   const resync = async (): Promise<boolean> => {
     const snap = await store.snapshot();
     const member = !!snap.intent.hosts[cfg.host];
+    if (!member && !wasMember) {
+      // Never a member in this run (wrong etcd, a typo in the file): touch nothing.
+      log(`host ${cfg.host} is not in the cluster at ${cfg.etcd.join(',')}: run 'vpcctl cluster join' first; stopping`);
+      stop(1);
+      return false;
+    }
+    wasMember = member;
     const share = hostShare(snap.intent, cfg.host);
     const digest = shareDigest(share);
     const subnets = share.vpcs.reduce((n, v) => n + (v.subnets?.length ?? 0), 0);

@@ -256,3 +256,10 @@ export function stopApps(intent: Intent, input: { vpc: string; subnet: string; p
   for (const p of ports) delete apps[p];
   return ports;
 }
+
+/** destroy -f: the VPCs the file names go, with everything in them. Returns their names. */
+export function destroyTopology(intent: Intent, topo: Topology): string[] {
+  const gone = topo.vpcs.map((v) => v.name).filter((n) => intent.vpcs[n]);
+  for (const name of gone) deleteVpc(intent, name);
+  return gone;
+}

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loopbackMembers, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { CLI, freshStateDir, netnsList, vpcctl } from '../helpers/sandbox.js';
 import { ClusterStore } from '../../src/cluster/store.js';
@@ -203,4 +203,14 @@ test.serial('leave: refused while the host runs subnets; --drain moves them; the
   const store = ClusterStore.open(etcd.endpoints);
   t.deepEqual((await store.client.getAll().prefix(key.status('h1')).keys()), [], "the host's status is gone");
   store.close();
+});
+
+test.serial('an agent whose host is not in the cluster touches nothing and exits 1', async (t) => {
+  const local = await vpcctl(state, ['create-vpc', '--name', 'local1', '--cidr', '10.44.0.0/16']);
+  t.is(local.code, 0, local.stderr);
+  writeFileSync(cfgOf('ghost'), JSON.stringify({ etcd: etcd.endpoints, host: 'ghost', underlay: '192.0.2.99' }));
+  startAgent('ghost');
+  const code = await new Promise((r) => agent!.once('exit', r));
+  t.is(code, 1);
+  t.true(netnsList().includes('vpcr-local1'), 'a wrong cluster file does not prune this host');
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { emptyIntent, type Intent } from '../../src/cluster/keys.js';
-import { createSubnet, createVpc, deleteVpc, drainHost, mergeTopologyIntent } from '../../src/cluster/mutations.js';
+import { createSubnet, createVpc, deleteVpc, destroyTopology, drainHost, mergeTopologyIntent } from '../../src/cluster/mutations.js';
 import { checkMember, hostLoad, pickHost } from '../../src/cluster/placement.js';
 import { hostShare, shareDigest } from '../../src/cluster/share.js';
 import { parseTopology } from '../../src/model/schema.js';
@@ -110,3 +110,20 @@ function withHostsAnd(): Intent {
   createSubnet(i, { vpc: 'a', name: 's', cidr: '10.0.0.0/24', type: 'private', host: 'h1' }, new Set());
   return i;
 }
+
+test('destroy: the VPCs a file names go with their subnets, policies, apps, peerings and VNIs', (t) => {
+  const i = withHosts('h1');
+  mergeTopologyIntent(i, parseTopology({
+    vpcs: [
+      { name: 'a', cidr: '10.0.0.0/16', subnets: [{ name: 'x', cidr: '10.0.1.0/24', type: 'private', host: 'h1', apps: [{ port: 80 }] }] },
+      { name: 'b', cidr: '10.1.0.0/16', subnets: [] },
+    ],
+    peerings: [{ vpc1: 'a', vpc2: 'b' }],
+  }), { live: new Set() });
+  t.deepEqual(destroyTopology(i, parseTopology({ vpcs: [{ name: 'a', cidr: '10.0.0.0/16' }, { name: 'zz', cidr: '10.9.0.0/16' }] })), ['a']);
+  t.deepEqual(Object.keys(i.vpcs), ['b']);
+  t.falsy(i.subnets.a);
+  t.falsy(i.apps.a);
+  t.deepEqual(i.peerings, {});
+  t.deepEqual(Object.values(i.vnis), ['b']);
+});
