@@ -1,7 +1,7 @@
 /**
  * `vpcctl agent`: keeps this host's kernel equal to its share of the
  * cluster intent. A full resync at start, then one on every change under
- * the intent prefix (coalesced), on every watch reconnect and every
+ * the intent prefix, liveness included (coalesced), on every watch reconnect and every
  * RESYNC_MS (which also repairs drift). A resync reads the intent at one
  * revision, derives the host's share (share.ts) and applies it with prune
  * through Vpcctl.apply -- the same planner, executor and state file as
@@ -130,8 +130,11 @@ export async function runAgent(cfg: ClusterConfig, opts: AgentOptions = {}): Pro
   opts.signal?.addEventListener('abort', () => stop(0), { once: true });
 
   await keepAlive();
+  // What an earlier run reported: keys it no longer applies are removed by the first write.
+  statusPrev = await store.statusOf(cfg.host).catch(() => new Map<string, string>());
   watcher = await store.client.watch().prefix(PREFIX).create().catch((e) => { log(`watch: ${(e as Error).message}`); return undefined; });
-  const relevant = (k: string) => !k.startsWith(`${PREFIX}status/`) && !k.startsWith(`${PREFIX}live/`);
+  // Liveness counts too: a host going down or up changes the peers of this host's routers (overlay.ts).
+  const relevant = (k: string) => !k.startsWith(`${PREFIX}status/`);
   watcher?.on('put', (kv) => { if (relevant(kv.key.toString())) kick(); });
   watcher?.on('delete', (kv) => { if (relevant(kv.key.toString())) kick(); });
   watcher?.on('connected', () => kick());

@@ -124,6 +124,12 @@ export class ClusterStore {
     return out;
   }
 
+  /** One host's status keys (relative to status/<host>/) as written: the `previous` of writeStatus. */
+  async statusOf(host: string): Promise<Map<string, string>> {
+    const res = await guard(() => this.client.getAll().prefix(key.status(host)).strings());
+    return new Map(Object.entries(res).map(([k, v]) => [k.slice(key.status(host).length), v]));
+  }
+
   /** Replace a host's status keys: puts in chunks (etcd bounds a transaction's ops), then removes stale ones. */
   async writeStatus(host: string, entries: Map<string, unknown>, previous: Map<string, string>): Promise<Map<string, string>> {
     const next = new Map([...entries].map(([k, v]) => [k, JSON.stringify(v)]));

@@ -161,6 +161,7 @@ test.serial("the agent applies its host's share through the planner, reports it,
   // kill -9 and restart: a full resync converges; nothing leaked.
   await killAgent();
   t.is((await as('h1', 'create-subnet', '--vpc', 'quorum', '--name', 'late', '--cidr', '10.6.1.0/24', '--host', 'h1')).code, 0);
+  t.is((await as('h1', 'delete-subnet', '--vpc', 'race', '--name', 's7')).code, 0);
   await until('h1 down', async () => !(await status()).hosts.find((h) => h.name === 'h1')!.live);
   startAgent('h1');
   await until('h1 in sync again', async () => {
@@ -168,7 +169,15 @@ test.serial("the agent applies its host's share through the planner, reports it,
     return h.live && h.inSync;
   });
   t.true(netnsList().includes('ns-quorum-late'));
+  t.false(netnsList().includes('ns-race-s7'));
   t.is((await vpcctl(state, ['status'])).code, 0);
+  const statusKeys = async () => {
+    const s = ClusterStore.open(etcd.endpoints);
+    try { return await s.client.getAll().prefix(key.status('h1')).keys(); } finally { s.close(); }
+  };
+  const keys = await statusKeys();
+  t.true(keys.includes(key.subnetStatus('h1', 'quorum', 'late')));
+  t.false(keys.includes(key.subnetStatus('h1', 'race', 's7')), 'a status the previous run wrote for a deleted subnet is removed');
 
   // SIGTERM: a clean stop revokes the lease (down at once, not after the TTL) and leaves the kernel as it is.
   const a = agent!;
