@@ -82,7 +82,7 @@ const { metafile } = await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['yaml', 'cli-table3', 'cli-progress'],
+  external: ['yaml', 'cli-table3', 'cli-progress', 'etcd3'],
   logLevel: 'warning',
   plugins: [standIns, zodBundle],
   // The sources locate files from import.meta.url (ES modules); here it is this file's URL.

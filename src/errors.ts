@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'IN_USE' // e.g. a port already taken by an app
   | 'NOT_ROOT'
   | 'KERNEL' // the kernel refused an operation (the plan was rolled back)
-  | 'STATE'; // the state file is unreadable or locked
+  | 'STATE' // the state file is unreadable or locked
+  | 'ETCD'; // the cluster's etcd did not answer (no member reachable, no quorum)
 
 const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
   'INVALID_INPUT', 'INVALID_NAME', 'INVALID_CIDR', 'INVALID_POLICY', 'OVERLAP', 'CONFLICT', 'NOT_FOUND', 'IN_USE',

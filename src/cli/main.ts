@@ -7,10 +7,20 @@ import { parsePort as port } from '../model/ports.js';
 import { bad, dim, ok, printJson, progress, reportChange, table, warn } from './output.js';
 import { isTerminal, print, writeErr, writeOut } from './stdio.js';
 import { version } from './version.js';
+import { clusterConfigured } from '../cluster/config.js';
+import { registerCluster } from './cluster.js';
 import { readDocument } from './document.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
 const NO_ROOT = new Set(['doctor', 'help']);
+
+/** A cluster is configured (one stat): the command writes the cluster's intent in etcd instead. */
+const clustered = (cmd: Command) => clusterConfigured(cmd.optsWithGlobals<{ cluster?: string }>().cluster);
+/** Commands whose objects the cluster's intent does not hold yet: refused there rather than made on this host only. */
+const localOnly = (cmd: Command, what: string) => {
+  if (clustered(cmd)) throw new VpcctlError('INVALID_INPUT', `${what} is not available in cluster mode yet`);
+};
+const clusterCli = () => import('./cluster-writes.js');
 
 const api = (cmd: Command) => {
   const g = cmd.optsWithGlobals<{ stateDir?: string }>();
@@ -22,6 +32,7 @@ export function buildProgram(): Command {
     .description('AWS-style virtual private clouds on one Linux host (network namespaces, veth, routes, nftables)')
     .version(version(), '-V, --version')
     .option('--state-dir <dir>', 'state directory (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl)')
+    .option('--cluster <file>', 'cluster file (default: $VPCCTL_CLUSTER or /etc/vpcctl/cluster.json; absent: one host)')
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeOut, writeErr: (s) => writeErr(s.startsWith('error:') ? `vpcctl: ${s.slice(7)}` : s) });
@@ -37,18 +48,25 @@ export function buildProgram(): Command {
     .requiredOption('--name <name>', 'VPC name').requiredOption('--cidr <cidr>', 'VPC CIDR, /8 to /28')
     .option('--uplink <iface>', "host interface for internet traffic (default: the default route's)")
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).createVpc(cmd, o);
       const r = await api(cmd).createVpc({ name: o.name, cidr: o.cidr, uplink: o.uplink });
       reportChange(r, `vpc ${o.name}`);
     });
   program.command('delete-vpc').description('delete a VPC with its subnets, apps and peerings')
     .requiredOption('--name <name>', 'VPC name')
-    .action(async (o, cmd) => reportChange(await api(cmd).deleteVpc(o.name), `delete vpc ${o.name}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).deleteVpc(cmd, o.name);
+      reportChange(await api(cmd).deleteVpc(o.name), `delete vpc ${o.name}`);
+    });
   program.command('create-subnet').description("create a subnet: a host namespace routed by the VPC's router")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
     .requiredOption('--cidr <cidr>', 'subnet CIDR inside the VPC, /8 to /30')
     .addOption(new Option('--type <type>', 'public (internet via NAT) or private').default('private'))
     .option('--egress <egress>', "private subnets: nat (outbound internet through the VPC's NAT gateway) or none (default)")
+    .option('--host <name>', 'cluster host to run the subnet on (default: spread over live hosts)')
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).createSubnet(cmd, o);
+      if (o.host !== undefined) throw new VpcctlError('INVALID_INPUT', '--host needs a cluster: run \'vpcctl cluster join\' first');
       const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type, egress: o.egress });
       reportChange(r, `subnet ${o.vpc}/${o.name}`);
     });
@@ -56,12 +74,16 @@ export function buildProgram(): Command {
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
     .argument('<egress>', 'nat or none')
     .action(async (egress: string, o, cmd) => {
+      localOnly(cmd, 'set-egress');
       const r = await api(cmd).setEgress({ vpc: o.vpc, subnet: o.subnet, egress: egress as 'nat' | 'none' });
       reportChange(r, `egress ${egress} on ${o.vpc}/${o.subnet}`);
     });
   program.command('delete-subnet').description('delete a subnet and its apps')
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
-    .action(async (o, cmd) => reportChange(await api(cmd).deleteSubnet({ vpc: o.vpc, subnet: o.name }), `delete subnet ${o.vpc}/${o.name}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).deleteSubnet(cmd, o.vpc, o.name);
+      reportChange(await api(cmd).deleteSubnet({ vpc: o.vpc, subnet: o.name }), `delete subnet ${o.vpc}/${o.name}`);
+    });
   program.command('list-vpcs').description('list VPCs').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
       const vpcs = await api(cmd).list();
@@ -113,10 +135,16 @@ export function buildProgram(): Command {
   // --- peering and policies ------------------------------------------------
   program.command('peer-vpcs').description('peer two VPCs (not transitive)')
     .requiredOption('--vpc1 <vpc>', 'first VPC').requiredOption('--vpc2 <vpc>', 'second VPC')
-    .action(async (o, cmd) => reportChange(await api(cmd).peer(o.vpc1, o.vpc2), `peering ${o.vpc1} <-> ${o.vpc2}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).peer(cmd, o.vpc1, o.vpc2);
+      reportChange(await api(cmd).peer(o.vpc1, o.vpc2), `peering ${o.vpc1} <-> ${o.vpc2}`);
+    });
   program.command('unpeer-vpcs').description('remove a peering')
     .requiredOption('--vpc1 <vpc>', 'first VPC').requiredOption('--vpc2 <vpc>', 'second VPC')
-    .action(async (o, cmd) => reportChange(await api(cmd).unpeer(o.vpc1, o.vpc2), `unpeer ${o.vpc1} <-> ${o.vpc2}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).unpeer(cmd, o.vpc1, o.vpc2);
+      reportChange(await api(cmd).unpeer(o.vpc1, o.vpc2), `unpeer ${o.vpc1} <-> ${o.vpc2}`);
+    });
   program.command('list-peerings').description('list peerings').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
       const p = await api(cmd).peerings();
@@ -128,6 +156,7 @@ export function buildProgram(): Command {
     .requiredOption('--policy <file>', 'policy JSON file')
     .action(async (o, cmd) => {
       const policy = await readDocument(o.policy, 'policy');
+      if (clustered(cmd)) return (await clusterCli()).applyPolicy(cmd, o.vpc, o.subnet, policy);
       const r = await api(cmd).applyPolicy({ vpc: o.vpc, subnet: o.subnet, policy });
       reportChange(r, `policy on ${o.vpc}/${r.value}`);
     });
@@ -144,7 +173,10 @@ export function buildProgram(): Command {
     });
   program.command('remove-policy').description("remove a subnet's policy")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
-    .action(async (o, cmd) => reportChange(await api(cmd).removePolicy({ vpc: o.vpc, subnet: o.subnet }), `remove policy ${o.vpc}/${o.subnet}`));
+    .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).removePolicy(cmd, o.vpc, o.subnet);
+      reportChange(await api(cmd).removePolicy({ vpc: o.vpc, subnet: o.subnet }), `remove policy ${o.vpc}/${o.subnet}`);
+    });
 
   // --- published ports -----------------------------------------------------
   const protocol = () => new Option('--protocol <protocol>', 'tcp or udp').choices(['tcp', 'udp']).default('tcp');
@@ -154,6 +186,7 @@ export function buildProgram(): Command {
     .requiredOption('--port <port>', "port of the subnet's host", port).requiredOption('--host-port <port>', 'port on the host', port)
     .addOption(protocol()).option('--address <addr>', "host address to publish on (default: the uplink's address)")
     .action(async (o, cmd) => {
+      localOnly(cmd, 'publish');
       const r = await api(cmd).publish({ vpc: o.vpc, subnet: o.subnet, targets: o.targets, port: o.port, hostPort: o.hostPort, protocol: o.protocol, address: o.address });
       const p = r.value;
       reportChange(r, `publish ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => `${o.vpc}/${t.subnet}`).join(', ')} port ${p.port}`);
@@ -162,11 +195,13 @@ export function buildProgram(): Command {
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--host-port <port>', 'port on the host', port).addOption(protocol())
     .option('--targets <names>', 'only these subnets leave the publish, comma-separated', list)
     .action(async (o, cmd) => {
+      localOnly(cmd, 'unpublish');
       const r = await api(cmd).unpublish({ vpc: o.vpc, hostPort: o.hostPort, protocol: o.protocol, targets: o.targets });
       reportChange(r, `unpublish ${o.protocol}/${o.hostPort} of ${o.vpc}${o.targets ? ` from ${o.targets.join(', ')}` : ''}`);
     });
   program.command('list-published').description('list published ports').option('--vpc <vpc>', 'only this VPC').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
+      localOnly(cmd, 'list-published');
       const all = await api(cmd).listPublished(o.vpc);
       if (o.json) return printJson(all);
       if (all.length === 0) return print('no published ports');
@@ -181,6 +216,7 @@ export function buildProgram(): Command {
     .option('--command <cmd>', 'command line to run instead of the built-in server (run by /bin/sh)')
     .option('--user <user>', 'user to run as', 'nobody')
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).deployApp(cmd, o);
       const a = await api(cmd).deployApp({ vpc: o.vpc, subnet: o.subnet, port: o.port, command: o.command, user: o.user });
       print(`app on ${o.vpc}/${o.subnet}:${a.port} running as ${a.user} (pid ${a.pid}); log: ${a.logFile}`);
     });
@@ -195,6 +231,7 @@ export function buildProgram(): Command {
   program.command('stop-app').description("stop a subnet's apps (or the one on --port)")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').option('--port <port>', 'TCP port', port)
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).stopApp(cmd, o);
       const stopped = await api(cmd).stopApp({ vpc: o.vpc, subnet: o.subnet, port: o.port });
       print(stopped.length ? `stopped ${stopped.map((a) => `port ${a.port} (pid ${a.pid})`).join(', ')}` : 'no app to stop');
     });
@@ -240,6 +277,7 @@ export function buildProgram(): Command {
     .option('--prune', 'also remove what the file does not name')
     .action(async (o, cmd) => {
       const topo = await readDocument(o.file, 'topology');
+      if (clustered(cmd) && !o.dryRun) return (await clusterCli()).apply(cmd, topo, !!o.prune);
       const bar = progress();
       const r = await api(cmd).apply(topo, { dryRun: o.dryRun, prune: o.prune, onProgress: bar.onProgress }).finally(bar.stop);
       for (const w of r.warnings) warn(w);
@@ -256,6 +294,7 @@ export function buildProgram(): Command {
   program.command('destroy').description('remove the VPCs a topology file names')
     .requiredOption('-f, --file <file>', 'topology file')
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).destroy(cmd, await readDocument(o.file, 'topology'));
       const r = await api(cmd).destroy(await readDocument(o.file, 'topology'));
       print(r.changed ? `removed ${r.value.join(', ')} (${r.plan.ops.length} kernel operations, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
     });
@@ -271,6 +310,7 @@ export function buildProgram(): Command {
   program.command('demo').description("walk the seed's scenario in a throwaway sandbox with a simulated internet")
     .option('--keep', 'keep the topology until Enter is pressed')
     .action(async (o) => { process.exitCode = await (await import('./demo.js')).demo({ keep: !!o.keep }); });
+  registerCluster(program);
   return program;
 }
 

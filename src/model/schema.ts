@@ -134,6 +134,11 @@ const SubnetSchema = z.strictObject({
   policy: SubnetPolicySchema.optional(),
   publish: z.array(PublishSchema).optional(),
   apps: z.array(AppSchema).default([]),
+  host: z
+    .string()
+    .regex(NAME_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not a host name (a-z, 0-9, '-')` })
+    .optional()
+    .meta({ description: 'cluster host that runs the subnet; default: spread over live hosts (ignored without a cluster)' }),
 });
 
 const VpcSchema = z.strictObject({

@@ -1,0 +1,21 @@
+import test from 'ava';
+import { checkUnderlay, detectUnderlay, parseEndpoints, validateHostName } from '../../src/cluster/config.js';
+import { errorOf } from '../helpers/error-of.js';
+
+const iface = (address: string, cidr: string, internal = false) => ({ address, cidr, internal, family: 'IPv4' as const, netmask: '', mac: '' });
+
+test('underlay: the address on the etcd members\' network, else the only one, else ask', (t) => {
+  const ifaces = { lo: [iface('127.0.0.1', '127.0.0.1/8', true)], eth0: [iface('10.1.2.3', '10.1.2.3/16')], under: [iface('192.0.2.12', '192.0.2.12/24')] };
+  t.is(detectUnderlay(['http://192.0.2.11:2379'], ifaces), '192.0.2.12');
+  t.is(detectUnderlay(['http://10.1.200.1:2379'], ifaces), '10.1.2.3');
+  t.is(errorOf(() => detectUnderlay(['http://198.51.100.1:2379'], ifaces)).code, 'INVALID_INPUT');
+  t.is(detectUnderlay(['http://etcd.example:2379'], { lo: ifaces.lo, eth0: ifaces.eth0 }), '10.1.2.3');
+});
+
+test('endpoints, host names and underlay addresses are checked', (t) => {
+  t.deepEqual(parseEndpoints('http://192.0.2.1:2379, http://192.0.2.2:2379'), ['http://192.0.2.1:2379', 'http://192.0.2.2:2379']);
+  for (const bad of ['', 'nope', 'ftp://x:1', 'http://x']) t.is(errorOf(() => parseEndpoints(bad)).code, 'INVALID_INPUT', bad);
+  t.is(errorOf(() => validateHostName('Bad_Name')).code, 'INVALID_NAME');
+  t.is(errorOf(() => checkUnderlay('300.1.1.1')).code, 'INVALID_INPUT');
+  t.is(checkUnderlay('192.0.2.7'), '192.0.2.7');
+});
