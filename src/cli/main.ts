@@ -73,8 +73,8 @@ export function buildProgram(): Command {
         : 'internet gateway: none (no uplink)');
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
       if (v.subnetDetails.length) {
-        print(table(['SUBNET', 'CIDR', 'TYPE', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
-          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.namespace, s.gateway, s.host, s.policy ? 'yes' : '-',
+        print(table(['SUBNET', 'CIDR', 'TYPE', 'NAMESPACE', 'GATEWAY', 'HOST', 'NAME', 'POLICY', 'APPS'],
+          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.namespace, s.gateway, s.host, s.dnsName, s.policy ? 'yes' : '-',
             s.apps.map((a) => `${a.port}${a.running ? '' : ' (exited)'}`).join(', ') || '-'])));
       }
     });
@@ -97,7 +97,7 @@ export function buildProgram(): Command {
     .action(async (_o, cmd) => {
       const r = await api(cmd).cleanupAll();
       for (const w of r.warnings) warn(w);
-      print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
+      print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links, ${r.files.length} files under /etc/netns and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
       if (r.ipForwardLeft !== undefined) print(`ip_forward left at ${r.ipForwardLeft}: something else changed it after vpcctl set it to 1`);
     });
 

@@ -7,6 +7,7 @@ pub mod addr;
 pub mod cidr;
 pub mod conn;
 pub mod error;
+pub mod etcns;
 pub mod exec;
 pub mod link;
 pub mod lock;

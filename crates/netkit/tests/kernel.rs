@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use netkit::{addr, conn, exec, link, netns, nft, plan, probe, route, spawn, sysctl};
+use netkit::{addr, conn, etcns, exec, link, netns, nft, plan, probe, route, spawn, sysctl};
 use serde_json::{json, Value};
 
 #[macro_use]
@@ -348,6 +348,63 @@ async fn namespaces_talk_over_veth() {
         .read_to_string(&mut out)
         .unwrap();
     assert!(out.starts_with("net:["), "{out}");
+}
+
+/// A process started in a namespace sees `/etc/netns/NS/*` as `/etc/*` (as
+/// under `ip netns exec`), in a mount namespace of its own: the machine's
+/// /etc is unchanged, and a namespace without such a directory keeps it.
+/// /etc is copy-on-write in the sandbox (scripts/sandbox.sh).
+#[test]
+fn spawned_processes_see_the_namespace_etc() {
+    sandbox_only!();
+    let (ns, bare) = ("nk-etc", "nk-etc-bare");
+    netns::add(ns).unwrap();
+    netns::add(bare).unwrap();
+    let dir = std::path::Path::new(etcns::ETC_NETNS).join(ns);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hosts"), "10.9.9.9 only.in.nk-etc\n").unwrap();
+    let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap();
+    let sh = |script: &str| -> Vec<String> {
+        ["sh", "-c", script].map(String::from).to_vec()
+    };
+    // exit 0 only if the child sees the namespace's file and a mount namespace other than ours
+    let own_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let script = format!(
+        "grep -q only.in.nk-etc /etc/hosts && [ \"$(readlink /proc/self/ns/mnt)\" != '{}' ]",
+        own_mnt.display()
+    );
+    assert_eq!(spawn::run(ns, &sh(&script)).unwrap(), 0);
+    // the mount stayed in the child's namespace
+    assert_eq!(std::fs::read_to_string("/etc/hosts").unwrap(), host_hosts);
+    // no /etc/netns/<bare>: the machine's /etc/hosts, and no new mount namespace
+    let script = format!(
+        "! grep -q only.in.nk-etc /etc/hosts && [ \"$(readlink /proc/self/ns/mnt)\" = '{}' ]",
+        own_mnt.display()
+    );
+    assert_eq!(spawn::run(bare, &sh(&script)).unwrap(), 0);
+    // a detached app gets the same view, also as an unprivileged user
+    let log = std::env::temp_dir().join("nk-etc.log");
+    let _ = std::fs::remove_file(&log);
+    let pid = spawn::spawn_detached(
+        ns,
+        &sh("cat /etc/hosts"),
+        &spawn::SpawnOptions {
+            uid: Some(65534),
+            gid: Some(65534),
+            log_file: log.clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let t = Instant::now();
+    while spawn::pid_alive(pid) {
+        assert!(t.elapsed() < Duration::from_secs(2), "cat did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "10.9.9.9 only.in.nk-etc\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+    netns::del(ns).unwrap();
+    netns::del(bare).unwrap();
 }
 
 /// A VPC of `n` subnets as the planner would write it.
