@@ -113,6 +113,16 @@ test.serial('a foreign file is left alone, and the subnet\'s names go with it', 
   writeFileSync('/etc/netns/ns-a-db/mine.conf', 'foreign\n');
   mkdirSync('/etc/netns/ns-zz-q', { recursive: true });
   writeFileSync('/etc/netns/ns-zz-q/hosts', '10.99.0.2 q.zz.internal\n');
+  // a foreign hosts file where a new subnet's would go: not overwritten (a warning says so), not removed
+  mkdirSync('/etc/netns/ns-c-y', { recursive: true });
+  writeFileSync('/etc/netns/ns-c-y/hosts', '10.99.0.3 theirs\n');
+  const made = await must('create-subnet', '--vpc', 'c', '--name', 'y', '--cidr', '10.30.2.0/24', '--type', 'private');
+  t.regex(made.stderr, /\/etc\/netns\/ns-c-y\/hosts is not vpcctl's: left alone/);
+  t.is(readFileSync('/etc/netns/ns-c-y/hosts', 'utf8'), '10.99.0.3 theirs\n');
+  t.regex(readFileSync('/etc/netns/ns-c-y/resolv.conf', 'utf8'), /^# vpcctl:host:c\/y /);
+  await must('delete-subnet', '--vpc', 'c', '--name', 'y');
+  t.deepEqual(readdirSync('/etc/netns/ns-c-y'), ['hosts']);
+  t.is(readFileSync('/etc/netns/ns-c-y/hosts', 'utf8'), '10.99.0.3 theirs\n');
   await must('delete-subnet', '--vpc', 'a', '--name', 'web');
   t.false(existsSync('/etc/netns/ns-a-web'), 'removed with its subnet');
   t.regex(await lookup('a', 'db', 'web.a.internal'), unresolved, 'and the name is gone from the others');
@@ -121,10 +131,13 @@ test.serial('a foreign file is left alone, and the subnet\'s names go with it', 
   t.true(existsSync(etc('ns-b-api')));
 });
 
-test.serial('cleanup-all removes every file vpcctl wrote, and nothing else', async (t) => {
+test.serial('cleanup-all removes every file vpcctl wrote, even without a state file, and nothing else', async (t) => {
+  t.true(existsSync(etc('ns-b-api')) && existsSync(etc('ns-c-x', 'resolv.conf')));
+  rmSync(`${state}/state.json`); // found by the tag in their first line, not by the state
   await must('cleanup-all');
   t.false(existsSync('/etc/netns/ns-b-api'));
   t.false(existsSync('/etc/netns/ns-c-x'));
   t.is(readFileSync('/etc/netns/ns-a-db/mine.conf', 'utf8'), 'foreign\n');
   t.is(readFileSync('/etc/netns/ns-zz-q/hosts', 'utf8'), '10.99.0.2 q.zz.internal\n');
+  t.is(readFileSync('/etc/netns/ns-c-y/hosts', 'utf8'), '10.99.0.3 theirs\n');
 });
