@@ -122,8 +122,8 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
     .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)))
     .map(({ object, kind, detail }) => ({ object, kind, detail }))
     // The names' files under /etc/netns (api/dns.ts): a subnet whose namespace is missing is reported once, above.
-    .concat(namesDrift(state).filter((d) => present.has(hostNs(d.vpc, d.subnet)))
-      .map((d) => ({ object: `subnet ${d.vpc}/${d.subnet}`, kind: d.kind, detail: d.detail })));
+    .concat(namesDrift(state).filter((d) => present.has(d.subnet ? hostNs(d.vpc, d.subnet) : routerNs(d.vpc)))
+      .map((d) => ({ object: d.subnet ? `subnet ${d.vpc}/${d.subnet}` : `vpc ${d.vpc}`, kind: d.kind, detail: d.detail })));
   const ok = missing.length === 0 && orphaned.length === 0 && pending.length === 0 && ignored.length === 0 && drift.length === 0;
   return { ok, missing, orphaned, pending, ignored, drift };
 }

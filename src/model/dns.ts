@@ -6,10 +6,10 @@
  * over /etc for a namespace, `/etc/netns/<ns>/hosts` (and `resolv.conf`
  * for private subnets); vpcctl's apps and `exec` get the same mounts
  * (crates/netkit/src/etcns.rs). This module is the pure part: which names
- * each namespace sees and the exact text of its files.
+ * each namespace sees, the exact text of the files and where they are.
  */
 import { hostIp } from './addresses.js';
-import { hostNs, hostTag, tagFitsNs } from './names.js';
+import { nsOwners, routerNs, routerTag, tagFitsNs } from './names.js';
 import { peersOf, type Pair } from './peering.js';
 
 export const DNS_DOMAIN = 'internal';
@@ -37,22 +37,50 @@ export const ETC_FILES = ['hosts', 'resolv.conf'] as const;
 export type EtcFile = (typeof ETC_FILES)[number];
 
 /**
- * First line of every file vpcctl writes there: the namespace's own tag
+ * Every host of a VPC sees the same names, so they are written once per
+ * VPC, in the directory of its router namespace (`/etc/netns/vpcr-<vpc>/`,
+ * which `ip netns exec vpcr-<vpc>` uses too), and each subnet's entry is a
+ * symlink to it (`/etc/netns/ns-<vpc>-<subnet>/hosts -> ../vpcr-<vpc>/hosts`;
+ * bind mounts follow it). A change of names rewrites one file per VPC,
+ * not one per subnet, each as long as the VPC: O(subnets), not O(subnets²).
+ */
+export const sharedDir = (vpc: string): string => routerNs(vpc);
+
+/**
+ * What a subnet's symlink says: relative when vpcctl made the subnet's
+ * directory (removed with its last file), absolute (under `root`) when the
+ * directory was there before (left in place). The link itself remembers.
+ */
+export const linkTarget = (vpc: string, file: EtcFile, madeDir: boolean, root: string): string =>
+  madeDir ? `../${sharedDir(vpc)}/${file}` : `${root}/${sharedDir(vpc)}/${file}`;
+
+/** Whether `target`, a symlink found at `<root>/<ns>/<file>`, is one of vpcctl's (and in which form). */
+export function linkOwner(ns: string, file: EtcFile, target: string, root: string): EtcFileOwner {
+  for (const o of nsOwners(ns)) {
+    if (o.kind !== 'host') continue;
+    if (target === linkTarget(o.vpc, file, true, root)) return { ours: true, keepDir: false };
+    if (target === linkTarget(o.vpc, file, false, root)) return { ours: true, keepDir: true };
+  }
+  return { ours: false, keepDir: false };
+}
+
+/**
+ * First line of every file vpcctl writes there: the router namespace's tag
  * (the alias its `lo` carries). A file is vpcctl's only if its first line
  * names the tag that fits its directory's name (etcFileOwner): nothing
  * else under /etc/netns is ever rewritten or removed.
  */
-const mark = (vpc: string, subnet: string): string =>
-  `# ${hostTag(vpc, subnet)} written by vpcctl: rewritten when the VPC or its peerings change, removed with the subnet\n`;
+const mark = (vpc: string): string =>
+  `# ${routerTag(vpc)} written by vpcctl: the names of vpc ${vpc}, rewritten when the VPC or its peerings change\n`;
 
 /**
  * Second line of vpcctl's files in a directory it did not make (someone
- * had made /etc/netns/<ns> before): the directory stays when the subnet
- * goes. A directory vpcctl made is removed with its last file.
+ * had made /etc/netns/<ns> before): the directory stays when the VPC goes.
+ * A directory vpcctl made is removed with its last file.
  */
 export const KEEP_DIR_LINE = '# vpcctl found this directory here: it is left in place\n';
 
-/** Not a vpcctl file: foreign, or of another namespace. */
+/** Whether a file (or link) under /etc/netns is vpcctl's, and whether its directory was there before vpcctl. */
 export interface EtcFileOwner { ours: boolean; keepDir: boolean }
 
 /** Whether `text`, found at /etc/netns/<ns>/<file>, is a file vpcctl wrote there. */
@@ -70,10 +98,6 @@ export const withKeepDir = (text: string): string => {
 
 const LOCALHOST = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
 
-/** Everything after the mark: the same for every host of a VPC, so built once per VPC. */
-const hostsBody = (records: DnsRecord[]): string =>
-  LOCALHOST + records.map((r) => `${r.address}\t${r.name}\n`).join('');
-
 /**
  * A private subnet's resolver leads nowhere out of its VPC: no nameserver
  * line, so the resolver's default (127.0.0.1, inside the namespace, where
@@ -81,31 +105,23 @@ const hostsBody = (records: DnsRecord[]): string =>
  * subnets get no resolv.conf of vpcctl's: they keep the machine's.
  */
 const PRIVATE_RESOLV =
-  '# a private subnet has no resolver: its names are in /etc/hosts; no query leaves the VPC\noptions timeout:1 attempts:1\n';
+  '# for private subnets: no resolver; their names are in /etc/hosts, and no query leaves the VPC\noptions timeout:1 attempts:1\n';
 
 /** The files of one namespace: file name -> text, or null where vpcctl has no file (then any of its own goes). */
 export type EtcFiles = Record<EtcFile, string | null>;
 
-/**
- * The files of every subnet host of the VPCs in `vpcs` (those absent from
- * `state` have none), by namespace.
- */
-export function etcFilesOf(state: DnsLayout, vpcs: Iterable<string>): Map<string, EtcFiles> {
-  const out = new Map<string, EtcFiles>();
-  for (const name of vpcs) {
-    const vpc = state.vpcs[name];
-    if (!vpc) continue;
-    const body = hostsBody(visibleRecords(state, name));
-    for (const s of Object.values(vpc.subnets)) {
-      const head = mark(name, s.name);
-      out.set(hostNs(name, s.name), {
-        hosts: head + body,
-        'resolv.conf': s.type === 'private' ? head + PRIVATE_RESOLV : null,
-      });
-    }
-  }
-  return out;
+/** The shared files of a VPC (in its router's directory): its names, and the private subnets' resolver. */
+export function vpcEtcFiles(state: DnsLayout, vpc: string): EtcFiles {
+  const records = visibleRecords(state, vpc);
+  const hasPrivate = Object.values(state.vpcs[vpc]?.subnets ?? {}).some((s) => s.type === 'private');
+  return {
+    hosts: mark(vpc) + LOCALHOST + records.map((r) => `${r.address}\t${r.name}\n`).join(''),
+    'resolv.conf': hasPrivate ? mark(vpc) + PRIVATE_RESOLV : null,
+  };
 }
+
+/** Which shared files a subnet's directory links to: hosts always, resolv.conf for a private subnet. */
+export const subnetLinks = (type: string): Record<EtcFile, boolean> => ({ hosts: true, 'resolv.conf': type === 'private' });
 
 /**
  * The VPCs whose hosts' files a change from `before` to `after` may alter:

@@ -17,7 +17,7 @@ const must = async (...args: string[]) => {
   if (r.code !== 0) throw new Error(`vpcctl ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
   return r;
 };
-const etc = (ns: string, file = 'hosts') => `/etc/netns/${ns}/${file}`;
+const etc = (ns: string, file = 'hosts') => `/etc/netns/${ns}/${file}`; // a subnet's: a symlink to its VPC's file
 
 /** What `name` resolves to inside a subnet, through `vpcctl exec` (an address, or the error code). */
 async function lookup(vpc: string, subnet: string, name: string): Promise<string> {
@@ -57,7 +57,7 @@ test.serial('a VPC\'s names resolve inside it: exec, ip netns exec and an app as
 test.serial('resolv.conf: a private subnet asks no nameserver, a public one keeps the machine\'s', async (t) => {
   const cat = async (vpc: string, subnet: string) => (await must('exec', '--vpc', vpc, '--subnet', subnet, '--', 'cat', '/etc/resolv.conf')).stdout;
   t.notRegex(await cat('a', 'db'), /^\s*nameserver/m);
-  t.regex(await cat('a', 'db'), /^# vpcctl:host:a\/db /);
+  t.regex(await cat('a', 'db'), /^# vpcctl:router:a /);
   t.is(await cat('a', 'web'), readFileSync('/etc/resolv.conf', 'utf8'));
   t.false(existsSync(etc('ns-a-web', 'resolv.conf')));
 });
@@ -99,7 +99,7 @@ test.serial('status reports a changed or missing file; the next change of the VP
   rmSync(etc('ns-a-db', 'resolv.conf'));
   const s = await run('status');
   t.is(s.code, 1);
-  t.regex(s.stdout, /subnet a\/web: \/etc\/netns\/ns-a-web\/hosts differs from the names of the state/);
+  t.regex(s.stdout, /vpc a: \/etc\/netns\/vpcr-a\/hosts differs from the names of the state/);
   t.regex(s.stdout, /subnet a\/db: \/etc\/netns\/ns-a-db\/resolv\.conf is missing/);
   await must('create-subnet', '--vpc', 'a', '--name', 'web', '--cidr', '10.10.1.0/24', '--type', 'public'); // same again: a no-op
   t.is(await lookup('a', 'web', 'db.a.internal'), '10.10.2.2');
@@ -119,7 +119,7 @@ test.serial('a foreign file is left alone, and the subnet\'s names go with it', 
   const made = await must('create-subnet', '--vpc', 'c', '--name', 'y', '--cidr', '10.30.2.0/24', '--type', 'private');
   t.regex(made.stderr, /\/etc\/netns\/ns-c-y\/hosts is not vpcctl's: left alone/);
   t.is(readFileSync('/etc/netns/ns-c-y/hosts', 'utf8'), '10.99.0.3 theirs\n');
-  t.regex(readFileSync('/etc/netns/ns-c-y/resolv.conf', 'utf8'), /^# vpcctl:host:c\/y /);
+  t.regex(readFileSync('/etc/netns/ns-c-y/resolv.conf', 'utf8'), /^# vpcctl:router:c /);
   await must('delete-subnet', '--vpc', 'c', '--name', 'y');
   t.deepEqual(readdirSync('/etc/netns/ns-c-y'), ['hosts']);
   t.is(readFileSync('/etc/netns/ns-c-y/hosts', 'utf8'), '10.99.0.3 theirs\n');
@@ -137,6 +137,7 @@ test.serial('cleanup-all removes every file vpcctl wrote, even without a state f
   await must('cleanup-all');
   t.false(existsSync('/etc/netns/ns-b-api'));
   t.false(existsSync('/etc/netns/ns-c-x'));
+  t.false(existsSync('/etc/netns/vpcr-b'));
   t.is(readFileSync('/etc/netns/ns-a-db/mine.conf', 'utf8'), 'foreign\n');
   t.is(readFileSync('/etc/netns/ns-zz-q/hosts', 'utf8'), '10.99.0.2 q.zz.internal\n');
   t.is(readFileSync('/etc/netns/ns-c-y/hosts', 'utf8'), '10.99.0.3 theirs\n');
