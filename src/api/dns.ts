@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ETC_FILES, etcFileOwner, linkOwner, namesScope, sharedDir, subnetLinks, vpcEtcFiles, withKeepDir, type DnsLayout,
@@ -109,19 +109,24 @@ function fileDrift(path: string, ns: string, wanted: string | null): Omit<NamesD
 }
 
 /**
- * The cheap check of `apply`'s no-op answer: every subnet's files resolve
- * (one stat each, through the link to its VPC's file). Content is compared
- * by `status` and repaired by any change of the VPC; this only keeps a
- * re-apply from answering "0 changes" while names are missing (after an
- * upgrade, or a file removed by hand).
+ * The cheap check of `apply`'s no-op answer (which must stay fast at 500
+ * subnets): one listing of /etc/netns has every subnet's and router's
+ * directory, and each VPC's shared hosts file exists. A link removed inside
+ * a subnet's directory, or a file edited, is not seen here: `status`
+ * compares everything, and any change of the VPC repairs it. This keeps a
+ * re-apply from answering "0 changes" when names are missing altogether
+ * (a state made before vpcctl wrote names, or /etc/netns cleared).
  */
 export function namesPresent(state: DnsLayout, root = ETC_NETNS): boolean {
+  let listed: Set<string>;
+  try {
+    listed = new Set(readdirSync(root));
+  } catch {
+    return Object.keys(state.vpcs).length === 0;
+  }
   for (const v of Object.values(state.vpcs)) {
-    for (const s of Object.values(v.subnets)) {
-      const dir = join(root, hostNs(v.name, s.name));
-      if (!existsSync(join(dir, 'hosts'))) return false;
-      if (s.type === 'private' && !existsSync(join(dir, 'resolv.conf'))) return false;
-    }
+    if (!listed.has(sharedDir(v.name)) || !existsSync(join(root, sharedDir(v.name), 'hosts'))) return false;
+    for (const s of Object.values(v.subnets)) if (!listed.has(hostNs(v.name, s.name))) return false;
   }
   return true;
 }

@@ -107,10 +107,14 @@ test('sync: shared files and links made, kept in step with peerings, removed wit
   rmSync(join(r, 'ns-a-db/hosts'));
   writeFileSync(join(r, 'vpcr-b/hosts'), `${read(join(r, 'vpcr-b/hosts'))}10.9.9.9 extra\n`);
   t.deepEqual(namesDrift(unpeered, r).map((d) => `${d.vpc}/${d.subnet ?? ''} ${d.kind}`).sort(), ['a/db missing', 'b/ differs']);
+  t.true(namesPresent(unpeered, r), 'the cheap check sees directories, not each link');
+  rmSync(join(r, 'ns-a-web'), { recursive: true });
   t.false(namesPresent(unpeered, r));
   syncNames(unpeered, unpeered, { also: ['a', 'b'] }, warn, r);
   t.deepEqual(namesDrift(unpeered, r), []);
   t.true(namesPresent(unpeered, r));
+  t.false(namesPresent(unpeered, join(r, 'absent')));
+  t.true(namesPresent({ vpcs: {}, peerings: [] }, join(r, 'absent')));
   // subnet db deleted, then VPC c
   const fewer = structuredClone(unpeered) as DnsLayout & typeof unpeered;
   delete (fewer.vpcs.a!.subnets as Record<string, unknown>).db;
