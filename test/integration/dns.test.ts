@@ -131,6 +131,20 @@ test.serial('a foreign file is left alone, and the subnet\'s names go with it', 
   t.true(existsSync(etc('ns-b-api')));
 });
 
+test.serial('apply: names written; the same file again is a no-op; with the names gone, it writes them again', async (t) => {
+  const file = `${state}/topo.json`;
+  writeFileSync(file, JSON.stringify({ vpcs: [{ name: 't', cidr: '10.40.0.0/16', subnets: [
+    { name: 's1', cidr: '10.40.1.0/24', type: 'private' }, { name: 's2', cidr: '10.40.2.0/24', type: 'public' }] }] }));
+  await must('apply', '-f', file);
+  t.is(await lookup('t', 's1', 's2.t.internal'), '10.40.2.2');
+  t.regex((await must('apply', '-f', file)).stdout, /^0 changes$/m);
+  rmSync('/etc/netns/ns-t-s1', { recursive: true });
+  rmSync('/etc/netns/vpcr-t', { recursive: true });
+  t.notRegex((await must('apply', '-f', file)).stdout, /^0 changes$/m);
+  t.is(await lookup('t', 's1', 's2.t.internal'), '10.40.2.2');
+  t.is((await run('status')).code, 0);
+});
+
 test.serial('cleanup-all removes every file vpcctl wrote, even without a state file, and nothing else', async (t) => {
   t.true(existsSync(etc('ns-b-api')) && existsSync(etc('ns-c-x', 'resolv.conf')));
   rmSync(`${state}/state.json`); // found by the tag in their first line, not by the state
