@@ -48,7 +48,9 @@ pub fn binds_under(etc: &Path, ns: &str) -> Result<Vec<Bind>> {
     let what = || format!("read {}", dir.display());
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory =>
+        {
             return Ok(Vec::new())
         }
         Err(e) => return Err(e).ctx(what),
@@ -131,7 +133,14 @@ mod tests {
         let got = binds_under(&etc, "ns-a").unwrap();
         let names: Vec<String> = got
             .iter()
-            .map(|b| b.dst.to_string_lossy().rsplit('/').next().unwrap().to_string())
+            .map(|b| {
+                b.dst
+                    .to_string_lossy()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(names, ["hosts", "resolv.conf"]);
         assert_eq!(

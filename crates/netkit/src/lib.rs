@@ -13,6 +13,7 @@ pub mod link;
 pub mod lock;
 pub mod netns;
 pub mod netview;
+pub mod nflog;
 pub mod nft;
 pub mod nftcmp;
 pub mod nlsock;

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use netkit::{addr, conn, etcns, exec, link, netns, nft, plan, probe, route, spawn, sysctl};
+use netkit::{addr, conn, etcns, exec, link, netns, nflog, nft, plan, probe, route, spawn, sysctl};
 use serde_json::{json, Value};
 
 #[macro_use]
@@ -364,9 +364,7 @@ fn spawned_processes_see_the_namespace_etc() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("hosts"), "10.9.9.9 only.in.nk-etc\n").unwrap();
     let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap();
-    let sh = |script: &str| -> Vec<String> {
-        ["sh", "-c", script].map(String::from).to_vec()
-    };
+    let sh = |script: &str| -> Vec<String> { ["sh", "-c", script].map(String::from).to_vec() };
     // exit 0 only if the child sees the namespace's file and a mount namespace other than ours
     let own_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
     let script = format!(
@@ -401,10 +399,77 @@ fn spawned_processes_see_the_namespace_etc() {
         assert!(t.elapsed() < Duration::from_secs(2), "cat did not end");
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), "10.9.9.9 only.in.nk-etc\n");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "10.9.9.9 only.in.nk-etc\n"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     netns::del(ns).unwrap();
     netns::del(bare).unwrap();
+}
+
+/// NFLOG: a rule's `log group` reaches a subscription opened inside the
+/// namespace, decoded (prefix naming the rule, 5-tuple); new connections
+/// only (ct state new), so the established rest of a flow is not logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nflog_records_the_rule_and_the_flow() {
+    sandbox_only!();
+    let ns = "nk-flog";
+    netns::add(ns).unwrap();
+    let h = conn::connect(ns).unwrap();
+    link::set_up(&h, ns, "lo", true).await.unwrap();
+    let t = |o: Value| o;
+    let rules = vec![
+        t(
+            json!({"chain": {"family": "inet", "table": "nk", "name": "input", "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}),
+        ),
+        t(
+            json!({"rule": {"family": "inet", "table": "nk", "chain": "input", "expr": [
+            {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["new"]}},
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7777}},
+            {"limit": {"rate": 100, "per": "second"}},
+            {"log": {"prefix": "ingress[1]", "group": 7}},
+            {"reject": {"type": "tcp reset"}}]}}),
+        ),
+    ];
+    nft::apply_table(ns, "inet", "nk", &rules).unwrap();
+    let mut sub = nflog::subscribe(ns, 7, Duration::from_millis(500)).unwrap();
+    assert!(
+        nflog::subscribe(ns, 7, Duration::from_millis(100)).is_err(),
+        "one listener per group"
+    );
+    let e = probe::tcp_connect(
+        ns,
+        Ipv4Addr::new(127, 0, 0, 1),
+        7777,
+        Duration::from_secs(1),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("refused"), "{e}");
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.extend(sub.next().unwrap());
+        if !got.is_empty() {
+            break;
+        }
+    }
+    let r = got.first().expect("a record");
+    assert_eq!(r.prefix, "ingress[1]");
+    assert_eq!(
+        (r.proto, r.dst, r.dport),
+        (6, Ipv4Addr::new(127, 0, 0, 1), Some(7777))
+    );
+    assert_eq!(r.hook, Some(1), "input");
+    // nothing else was logged (another port, the same group)
+    assert!(probe::tcp_connect(
+        ns,
+        Ipv4Addr::new(127, 0, 0, 1),
+        7778,
+        Duration::from_secs(1)
+    )
+    .is_err());
+    assert!(sub.next().unwrap().is_empty());
+    netns::del(ns).unwrap();
 }
 
 /// A VPC of `n` subnets as the planner would write it.
@@ -962,7 +1027,9 @@ async fn executor_does_not_roll_back_after_a_namespace_deletion() {
             family: "inet".into(),
             table: "vpcctl".into(),
         },
-        plan::Op::NetnsDel { ns: "nk-nr-h0".into() },
+        plan::Op::NetnsDel {
+            ns: "nk-nr-h0".into(),
+        },
         plan::Op::SysctlSet {
             ns: "nk-nr-r".into(),
             key: "net/ipv4/ip_forward".into(),
@@ -981,9 +1048,15 @@ async fn executor_does_not_roll_back_after_a_namespace_deletion() {
     assert_eq!(err, "op 3 (sysctlSet net/ipv4/ip_forward=0 in netns \"nk-nr-r\"): injected fault; not rolled back: 2 ops done, namespace deletions among them");
     let mut left = leftovers("nk-nr");
     left.sort();
-    assert_eq!(left, ["nk-nr-h1", "nk-nr-r"], "the deleted namespace stays deleted");
+    assert_eq!(
+        left,
+        ["nk-nr-h1", "nk-nr-r"],
+        "the deleted namespace stays deleted"
+    );
     assert!(
-        nft::list_table("nk-nr-h1", "inet", "vpcctl").unwrap().is_none(),
+        nft::list_table("nk-nr-h1", "inet", "vpcctl")
+            .unwrap()
+            .is_none(),
         "the table deleted before is not put back"
     );
     assert_eq!(sysctl::get("nk-nr-r", "net/ipv4/ip_forward").unwrap(), "1");
