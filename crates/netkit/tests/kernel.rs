@@ -1027,9 +1027,7 @@ async fn executor_does_not_roll_back_after_a_namespace_deletion() {
             family: "inet".into(),
             table: "vpcctl".into(),
         },
-        plan::Op::NetnsDel {
-            ns: "nk-nr-h0".into(),
-        },
+        plan::Op::NetnsDel { ns: "nk-nr-h0".into() },
         plan::Op::SysctlSet {
             ns: "nk-nr-r".into(),
             key: "net/ipv4/ip_forward".into(),
@@ -1048,15 +1046,9 @@ async fn executor_does_not_roll_back_after_a_namespace_deletion() {
     assert_eq!(err, "op 3 (sysctlSet net/ipv4/ip_forward=0 in netns \"nk-nr-r\"): injected fault; not rolled back: 2 ops done, namespace deletions among them");
     let mut left = leftovers("nk-nr");
     left.sort();
-    assert_eq!(
-        left,
-        ["nk-nr-h1", "nk-nr-r"],
-        "the deleted namespace stays deleted"
-    );
+    assert_eq!(left, ["nk-nr-h1", "nk-nr-r"], "the deleted namespace stays deleted");
     assert!(
-        nft::list_table("nk-nr-h1", "inet", "vpcctl")
-            .unwrap()
-            .is_none(),
+        nft::list_table("nk-nr-h1", "inet", "vpcctl").unwrap().is_none(),
         "the table deleted before is not put back"
     );
     assert_eq!(sysctl::get("nk-nr-r", "net/ipv4/ip_forward").unwrap(), "1");
