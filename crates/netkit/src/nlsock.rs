@@ -105,12 +105,7 @@ impl NlSock {
     /// table (three entries per address: a router's thousands).
     pub fn route(timeout: Duration) -> io::Result<NlSock> {
         let s = Self::open(libc::NETLINK_ROUTE, timeout)?;
-        set_opt(
-            &s.fd,
-            libc::SOL_NETLINK,
-            libc::NETLINK_GET_STRICT_CHK,
-            &(1 as libc::c_int),
-        )?;
+        set_opt(&s.fd, libc::SOL_NETLINK, libc::NETLINK_GET_STRICT_CHK, &(1 as libc::c_int))?;
         Ok(s)
     }
 
