@@ -4,6 +4,7 @@ import type { StateStore } from '../state/store.js';
 import type { State } from '../state/types.js';
 import { alive, deployApp, type AppInfo } from './apps.js';
 import { cacheDirOf, findDrift, planText } from './drift.js';
+import { namesPresent } from './dns.js';
 import { Engine, type ChangeOptions, type ChangeResult } from './engine.js';
 import { guardedChange } from './network.js';
 import { stopwatch } from './stopwatch.js';
@@ -88,6 +89,7 @@ async function unchangedSince(store: StateStore, engine: Engine, digest: string,
   for (const ns of wantedNamespaces(state)) if (!view.namespaces.has(ns)) return null;
   const apps = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps));
   if (!apps.every((a) => alive(a.pid))) return null;
+  if (!namesPresent(state)) return null;
   if ((await drift).length > 0) return null;
   return {
     changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,

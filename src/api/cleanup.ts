@@ -7,10 +7,13 @@ import type { StateStore } from '../state/store.js';
 import type { State } from '../state/types.js';
 import type { Engine } from './engine.js';
 import { CACHE_FILE as FULL_PLAN_CACHE, cacheDirOf } from './drift.js';
+import { removeAllEtcFiles } from '../state/etc-netns.js';
 
 export interface CleanupReport {
   namespaces: string[];
   links: string[];
+  /** vpcctl's files under /etc/netns (the subnets' names), removed. */
+  files: string[];
   /** Pending names of the state that are not vpcctl's, left alone. */
   warnings: string[];
   /** ip_forward's value restored on the host, when vpcctl had changed it. */
@@ -23,8 +26,9 @@ export interface CleanupReport {
  * Remove every kernel object tagged as vpcctl's, whatever the state file
  * says (it may be lost or corrupt): namespaces whose `lo` carries a vpcctl
  * tag (their apps die with them), host links with a vpcctl alias, vpcctl's
- * host table. Then the state. Nothing untagged is touched; running it twice
- * is harmless.
+ * host table; vpcctl's files under /etc/netns (found by the tag in their
+ * first line). Then the state. Nothing untagged is touched; running it
+ * twice is harmless.
  */
 export async function cleanupAll(store: StateStore, engine: Engine): Promise<CleanupReport> {
   const n = await native();
@@ -63,11 +67,12 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   const restore = before !== undefined && now === '1';
   if (restore) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: before });
   await engine.run({ ops, changes: [], namespaces });
+  const files = removeAllEtcFiles();
   rmSync(store.file, { force: true });
   rmSync(join(store.dir, 'logs'), { recursive: true, force: true });
   rmSync(join(cacheDirOf(store.dir), FULL_PLAN_CACHE), { force: true });
   return {
-    namespaces, links, warnings,
+    namespaces, links, files, warnings,
     ...(restore ? { ipForwardRestored: before } : {}),
     ...(before !== undefined && !restore ? { ipForwardLeft: now } : {}),
   };

@@ -9,6 +9,7 @@ import type { StateStore, StateTransaction } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
 import { findDrift, nextMarks } from './drift.js';
 import { afterPartialPlan } from './partial.js';
+import { syncNames } from './dns.js';
 
 export interface ChangeOptions {
   /** Plan only: nothing is written to the kernel or the state. */
@@ -140,7 +141,10 @@ export class Engine {
         for (const fn of saving) fn(desired);
         // Untrusted pending entries, once reported, are dropped from the file.
         if (changed || saving.length > 0 || read !== current) await saved.write(desired);
-        return result(changed);
+        // Names' files that went missing or stale are repaired like kernel drift.
+        const repaired = syncNames(current, desired, { also: named, all: opts.verifyAll }, (m) => warnings.push(m));
+        plan.changes.push(...repaired.map((f) => `write ${f}`));
+        return result(changed || repaired.length > 0);
       }
 
       if (plan.namespaces.length > 0) {
@@ -171,6 +175,8 @@ export class Engine {
       } catch (e) {
         throw await this.undoUnsaved(current, desired, saved, e);
       }
+      // Only now, with the change saved: a failed plan or save leaves the names' files as they were.
+      syncNames(current, desired, { also: named, all: opts.verifyAll }, (m) => warnings.push(m));
       return result(true);
     });
   }
@@ -186,6 +192,8 @@ export class Engine {
       const present = new Set(await (await native()).netnsList());
       const partial = afterPartialPlan(current, desired, plan.namespaces, present);
       await saved.write(partial);
+      // The names' files follow what the state now records (those of deleted subnets go).
+      syncNames(current, partial, {}, () => {});
       const left = partial.pending.length;
       return new VpcctlError('KERNEL', `${cause.message}; the state records what was deleted${left ? ` and keeps ${left} namespace(s) pending` : ''}: run the command again (or any change) to finish`, { cause });
     } catch (e) {

@@ -6,6 +6,8 @@ import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js
 import { appStatus, type AppInfo } from './apps.js';
 import { type Publish, publishesOf } from '../model/publish.js';
 import { findDrift } from './drift.js';
+import { namesDrift } from './dns.js';
+import { dnsName } from '../model/dns.js';
 
 export interface VpcSummary {
   name: string;
@@ -26,6 +28,8 @@ export interface SubnetDetail {
   namespace: string;
   gateway: string;
   host: string;
+  /** `<subnet>.<vpc>.internal`: what the hosts of this VPC and of its peers resolve to `host`. */
+  dnsName: string;
   policy: boolean;
   apps: AppInfo[];
 }
@@ -63,7 +67,7 @@ export function detail(state: State, v: VpcState): VpcDetail {
       : null,
     subnetDetails: Object.values(v.subnets).map((s) => ({
       name: s.name, cidr: s.cidr, type: s.type, egress: egressOf(s), namespace: hostNs(v.name, s.name),
-      gateway: gatewayIp(s.cidr), host: hostIp(s.cidr), policy: !!s.policy,
+      gateway: gatewayIp(s.cidr), host: hostIp(s.cidr), dnsName: dnsName(v.name, s.name), policy: !!s.policy,
       apps: s.apps.map((a) => appStatus(v.name, s.name, a)),
     })),
     peerings: state.peerings.flatMap((p) => {
@@ -125,7 +129,10 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
   // A missing namespace is reported above, once, not again as its netnsAdd.
   const drift = (await findDrift(state, undefined, stateDir))
     .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)))
-    .map(({ object, kind, detail }) => ({ object, kind, detail }));
+    .map(({ object, kind, detail }) => ({ object, kind, detail }))
+    // The names' files under /etc/netns (api/dns.ts): a subnet whose namespace is missing is reported once, above.
+    .concat(namesDrift(state).filter((d) => present.has(d.subnet ? hostNs(d.vpc, d.subnet) : routerNs(d.vpc)))
+      .map((d) => ({ object: d.subnet ? `subnet ${d.vpc}/${d.subnet}` : `vpc ${d.vpc}`, kind: d.kind, detail: d.detail })));
   const ok = missing.length === 0 && orphaned.length === 0 && pending.length === 0 && ignored.length === 0 && drift.length === 0;
   return { ok, missing, orphaned, pending, ignored, drift };
 }

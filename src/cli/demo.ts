@@ -14,11 +14,14 @@ import { APP_FETCH, CLI_BIN } from '../paths.js';
 
 /**
  * Re-run this command in a throwaway sandbox (new network, mount and PID
- * namespaces, a tmpfs on /run): everything the demo builds dies with it.
- * `unshare` only makes the sandbox; vpcctl itself spawns nothing for the kernel.
+ * namespaces, a tmpfs on /run, /etc copy-on-write onto it so the subnets'
+ * names under /etc/netns never reach the machine's /etc): everything the
+ * demo builds dies with it. `unshare` only makes the sandbox; vpcctl itself
+ * spawns nothing for the kernel.
  */
 function inSandbox(args: string[]): Promise<number> {
-  const setup = 'mount -t tmpfs -o mode=755 vpcctl-demo /run && mkdir -p /run/netns /run/vpcctl/state && exec "$0" "$@"';
+  const setup = 'mount -t tmpfs -o mode=755 vpcctl-demo /run && mkdir -p /run/netns /run/vpcctl/state /run/.demo-etc/upper /run/.demo-etc/work'
+    + ' && mount -t overlay vpcctl-demo-etc -o lowerdir=/etc,upperdir=/run/.demo-etc/upper,workdir=/run/.demo-etc/work /etc && exec "$0" "$@"';
   const child = spawn('unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--',
     '/bin/sh', '-c', setup, process.execPath, CLI_BIN, 'demo', ...args], {
     stdio: 'inherit',
@@ -110,6 +113,10 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   step('peering prod <-> dev');
   await v.peer('prod', 'dev');
   await matrix();
+
+  step("names: every subnet is <subnet>.<vpc>.internal in /etc/hosts (no DNS server); peered VPCs see each other's");
+  // Names that exist, looked up from a public subnet: answered by /etc/hosts, no query is sent.
+  for (const name of ['db.prod.internal', 'web.dev.internal']) await v.exec({ vpc: 'prod', subnet: 'web' }, ['getent', 'hosts', name]);
 
   step("the seed's policy on prod/web: port 80 allowed, 22 denied");
   await v.applyPolicy({ vpc: 'prod', subnet: 'web', policy: {

@@ -104,8 +104,8 @@ export function buildProgram(): Command {
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
       for (const p of v.published) print(`published: ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => t.subnet).join(', ')} port ${p.port}`);
       if (v.subnetDetails.length) {
-        print(table(['SUBNET', 'CIDR', 'TYPE', 'EGRESS', 'NAMESPACE', 'GATEWAY', 'HOST', 'POLICY', 'APPS'],
-          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.egress, s.namespace, s.gateway, s.host, s.policy ? 'yes' : '-',
+        print(table(['SUBNET', 'CIDR', 'TYPE', 'EGRESS', 'NAMESPACE', 'GATEWAY', 'HOST', 'NAME', 'POLICY', 'APPS'],
+          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.egress, s.namespace, s.gateway, s.host, s.dnsName, s.policy ? 'yes' : '-',
             s.apps.map((a) => `${a.port}${a.running ? '' : ' (exited)'}`).join(', ') || '-'])));
       }
     });
@@ -128,7 +128,7 @@ export function buildProgram(): Command {
     .action(async (_o, cmd) => {
       const r = await api(cmd).cleanupAll();
       for (const w of r.warnings) warn(w);
-      print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
+      print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links, ${r.files.length} files under /etc/netns and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
       if (r.ipForwardLeft !== undefined) print(`ip_forward left at ${r.ipForwardLeft}: something else changed it after vpcctl set it to 1`);
     });
 

@@ -4,6 +4,7 @@
  * Mermaid ids do not reliably accept; names appear only in quoted labels.
  */
 import { hostNs, routerNs } from '../model/names.js';
+import { dnsName } from '../model/dns.js';
 import { type TopologyView, appsLabel, typeLabel } from './view.js';
 
 /** Mermaid labels are HTML-ish: entity-escape what would end the string or open a tag. */
@@ -27,7 +28,7 @@ export function renderMermaid(view: TopologyView): string {
     }
     vpc.subnets.forEach((s, j) => {
       const apps = appsLabel(s) ? `<br/>apps ${label(appsLabel(s))}` : '';
-      out.push(`    ${v}s${j}["<b>${label(s.name)}</b><br/>${label(s.cidr)}<br/>${typeLabel(s)}${apps}"]:::${s.type}`);
+      out.push(`    ${v}s${j}["<b>${label(s.name)}</b><br/>${label(s.cidr)}<br/>${typeLabel(s)}<br/>${label(dnsName(vpc.name, s.name))}${apps}"]:::${s.type}`);
     });
     out.push('  end');
     if (vpc.uplink !== null) out.push(`  internet --- ${v}igw`, `  ${v}igw --- ${v}r`);

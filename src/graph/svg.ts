@@ -7,6 +7,7 @@
  */
 import { peersOf } from '../model/peering.js';
 import { hostNs, routerNs } from '../model/names.js';
+import { dnsName } from '../model/dns.js';
 import { type SubnetView, type TopologyView, type VpcView, appsLabel, typeLabel } from './view.js';
 
 const SANS = "'Segoe UI', Helvetica, Arial, sans-serif";
@@ -94,7 +95,7 @@ function drawSubnet(s: SubnetBox, x: number, y: number, width: number): string[]
   const pillW = pub ? 50 : s.subnet.nat ? 78 : 56;
   const out = [
     `<g class="subnet ${s.subnet.type}">`,
-    `<title>${escapeXml(`subnet ${s.subnet.name} (${s.subnet.type}) · host namespace ${hostNs(s.vpc, s.subnet.name)}`)}</title>`,
+    `<title>${escapeXml(`subnet ${s.subnet.name} (${s.subnet.type}) · host namespace ${hostNs(s.vpc, s.subnet.name)} · ${dnsName(s.vpc, s.subnet.name)}`)}</title>`,
     rect(x, y, width, s.height, { rx: 6, fill, stroke, 'stroke-width': 1.2 }),
     rect(x, y, 5, s.height, { rx: 2, fill: stroke }),
     text(x + PAD, y + 20, s.subnet.name, { 'font-size': 13, 'font-weight': 'bold' }),

@@ -77,14 +77,14 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Write all of `data` to a new file at `path` and fsync it; throws on a short or failed write. */
-function writeComplete(path: string, data: Buffer, mode: number): void {
+/** Write all of `data` to a new file at `path` and fsync it (unless `sync` is false); throws on a short or failed write. */
+function writeComplete(path: string, data: Buffer, mode: number, sync = true): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     let done = 0;
     // write(2) may take less than asked (a full disk takes what fits, then fails).
     while (done < data.length) done += writeSync(fd, data, done, data.length - done);
-    fsyncSync(fd);
+    if (sync) fsyncSync(fd);
     const size = fstatSync(fd).size;
     if (size !== data.length) {
       throw Object.assign(new Error(`wrote ${size} of ${data.length} bytes`), { code: 'ESHORT' });
@@ -111,21 +111,25 @@ function relink(from: string, to: string): void {
 
 /**
  * Replace `path` with `text` durably. With `backup`, the file being replaced
- * (if any) is kept under that name first.
+ * (if any) is kept under that name first. `sync: false` keeps the atomic
+ * replacement (complete, size-checked, renamed) but skips both fsyncs, for
+ * files derived from a durable source that are rewritten if a crash loses
+ * them (the /etc/netns files, state/etc-netns.ts).
  */
-export function replaceFile(path: string, text: string, opts: { mode?: number; backup?: string } = {}): void {
+export function replaceFile(path: string, text: string, opts: { mode?: number; backup?: string; sync?: boolean } = {}): void {
   const tmp = tempName(path);
+  const sync = opts.sync ?? true;
   unlinkQuietly(tmp); // a leftover of a run of the same pid that crashed
   removeStaleTemps(path);
   try {
-    writeComplete(tmp, Buffer.from(text), opts.mode ?? 0o600);
+    writeComplete(tmp, Buffer.from(text), opts.mode ?? 0o600, sync);
     if (opts.backup && fileId(path)) relink(path, opts.backup);
     renameSync(tmp, path);
   } catch (e) {
     unlinkQuietly(tmp);
     throw e;
   }
-  fsyncDir(dirname(path));
+  if (sync) fsyncDir(dirname(path));
 }
 
 /**

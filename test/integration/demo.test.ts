@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, ip, netnsList, nft } from '../helpers/sandbox.js';
@@ -10,6 +10,8 @@ test('the demo runs to the end in a sandbox of its own and leaves nothing behind
   const out = mkdtempSync(join(tmpdir(), 'vpcctl-demo-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const linksBefore = ip(['-br', 'link']);
+  const etcNetns = () => (existsSync('/etc/netns') ? readdirSync('/etc/netns').sort() : null);
+  const etcBefore = etcNetns();
   const r = spawnSync(process.execPath, [CLI, 'demo'], {
     cwd: out, encoding: 'utf8', timeout: 120_000,
     env: { ...process.env, VPCCTL_SANDBOX: '', NO_COLOR: '1' },
@@ -27,9 +29,12 @@ test('the demo runs to the end in a sandbox of its own and leaves nothing behind
   t.regex(r.stdout, /from the internet: ok/);
   t.regex(r.stdout, /prod\/db -> prod\/web:80: reachable/);
   t.regex(r.stdout, /prod\/db -> prod\/web:22: blocked/);
+  t.regex(r.stdout, /^10\.0\.2\.2\s+db\.prod\.internal$/m);
+  t.regex(r.stdout, /^10\.1\.1\.2\s+web\.dev\.internal$/m, "a peered VPC's name");
   t.true(existsSync(`${out}/vpcctl-demo.svg`));
   t.regex(readFileSync(`${out}/vpcctl-demo.svg`, 'utf8'), /<svg/);
   t.deepEqual(netnsList(), []);
   t.is(ip(['-br', 'link']), linksBefore);
   t.notRegex(nft(['list', 'ruleset']), /vpcctl/);
+  t.deepEqual(etcNetns(), etcBefore, "the names' files stayed in the demo's own copy of /etc");
 });

@@ -131,6 +131,52 @@ impl NlSock {
         exchange(self.fd.as_fd(), &mut m, self.seq, &mut self.buf, each)
     }
 
+    /// Sends a command (message `kind`, `payload`) that answers nothing but
+    /// the ack NLM_F_ACK asks for; its NLMSG_ERROR errno becomes the error.
+    pub fn command(&mut self, kind: u16, payload: &[u8]) -> io::Result<()> {
+        self.seq += 1;
+        let mut m = message(kind, NLM_F_REQUEST | NLM_F_ACK, payload);
+        exchange(self.fd.as_fd(), &mut m, self.seq, &mut self.buf, |_, _| {})
+    }
+
+    /// Waits (up to the socket's receive timeout) for one datagram the
+    /// kernel sends on its own (a multicast or NFLOG message) and hands each
+    /// netlink message in it, whole, to `each`. False when the timeout
+    /// passed with nothing received.
+    pub fn receive(&mut self, mut each: impl FnMut(u16, &[u8])) -> io::Result<bool> {
+        let n = loop {
+            // SAFETY: recv into a buffer we own on an open socket.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    self.buf.as_mut_ptr().cast(),
+                    self.buf.len(),
+                    0,
+                )
+            };
+            if n >= 0 {
+                break n as usize;
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => return Ok(false),
+                _ => return Err(e),
+            }
+        };
+        let mut off = 0;
+        while off + NLMSG_HDRLEN <= n {
+            let b = &self.buf[off..n];
+            let mlen = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
+            if mlen < NLMSG_HDRLEN || mlen > b.len() {
+                return Err(io::Error::other("malformed netlink message"));
+            }
+            each(u16::from_ne_bytes([b[4], b[5]]), &b[..mlen]);
+            off += (mlen + 3) & !3;
+        }
+        Ok(true)
+    }
+
     /// The IPv4 devconf of `ifindex` (or [`NETCONF_ALL`], [`NETCONF_DEFAULT`])
     /// as RTM_GETNETCONF gives it: (NETCONFA_* type, value) pairs, see
     /// [`netconf_attr`].
@@ -289,7 +335,8 @@ pub fn link_dump_payload() -> Vec<u8> {
     p
 }
 
-fn push_attr(p: &mut Vec<u8>, kind: u16, data: &[u8]) {
+/// Appends attribute `kind` with `data` to `p`, padded to 4 bytes.
+pub fn push_attr(p: &mut Vec<u8>, kind: u16, data: &[u8]) {
     p.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
     p.extend_from_slice(&kind.to_ne_bytes());
     p.extend_from_slice(data);

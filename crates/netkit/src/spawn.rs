@@ -1,6 +1,10 @@
 //! Processes inside a namespace: detached services (vpcctl's apps) and
 //! foreground commands (`vpcctl exec`). The netns is entered in the child
-//! between fork and exec, so the parent never changes namespace.
+//! between fork and exec, so the parent never changes namespace. Like
+//! `ip netns exec`, the child also gets the namespace's own /etc files
+//! (`/etc/netns/NS/*` bind-mounted over `/etc/*` in a private mount
+//! namespace: etcns.rs), so its /etc/hosts and /etc/resolv.conf are the
+//! namespace's.
 
 use std::{
     collections::HashMap,
@@ -20,7 +24,7 @@ use nix::{
 
 use crate::{
     error::{in_ns, Context, Error, Kind, Result},
-    netns,
+    etcns, netns,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -60,6 +64,12 @@ fn command(
     } else {
         Some(netns::open(ns)?)
     };
+    // Read here, in the parent: the child may only make syscalls.
+    let binds = if ns.is_empty() {
+        Vec::new()
+    } else {
+        etcns::binds(ns)?
+    };
     // SAFETY: only async-signal-safe syscalls run between fork and exec
     // (nix's calls are thin wrappers over them, allocating nothing).
     unsafe {
@@ -67,6 +77,8 @@ fn command(
             if let Some(f) = &ns_file {
                 setns(f, CloneFlags::CLONE_NEWNET)?;
             }
+            // Before dropping root: mounting needs CAP_SYS_ADMIN.
+            etcns::mount_all(&binds)?;
             // std's Command::uid/gid would drop root before pre_exec runs,
             // and setns would then fail: change identity here, after it.
             if let Some(g) = ids.gid {

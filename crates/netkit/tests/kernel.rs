@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use netkit::{addr, conn, exec, link, netns, nft, plan, probe, route, spawn, sysctl};
+use netkit::{addr, conn, etcns, exec, link, netns, nflog, nft, plan, probe, route, spawn, sysctl};
 use serde_json::{json, Value};
 
 #[macro_use]
@@ -348,6 +348,128 @@ async fn namespaces_talk_over_veth() {
         .read_to_string(&mut out)
         .unwrap();
     assert!(out.starts_with("net:["), "{out}");
+}
+
+/// A process started in a namespace sees `/etc/netns/NS/*` as `/etc/*` (as
+/// under `ip netns exec`), in a mount namespace of its own: the machine's
+/// /etc is unchanged, and a namespace without such a directory keeps it.
+/// /etc is copy-on-write in the sandbox (scripts/sandbox.sh).
+#[test]
+fn spawned_processes_see_the_namespace_etc() {
+    sandbox_only!();
+    let (ns, bare) = ("nk-etc", "nk-etc-bare");
+    netns::add(ns).unwrap();
+    netns::add(bare).unwrap();
+    let dir = std::path::Path::new(etcns::ETC_NETNS).join(ns);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hosts"), "10.9.9.9 only.in.nk-etc\n").unwrap();
+    let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap();
+    let sh = |script: &str| -> Vec<String> { ["sh", "-c", script].map(String::from).to_vec() };
+    // exit 0 only if the child sees the namespace's file and a mount namespace other than ours
+    let own_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let script = format!(
+        "grep -q only.in.nk-etc /etc/hosts && [ \"$(readlink /proc/self/ns/mnt)\" != '{}' ]",
+        own_mnt.display()
+    );
+    assert_eq!(spawn::run(ns, &sh(&script)).unwrap(), 0);
+    // the mount stayed in the child's namespace
+    assert_eq!(std::fs::read_to_string("/etc/hosts").unwrap(), host_hosts);
+    // no /etc/netns/<bare>: the machine's /etc/hosts, and no new mount namespace
+    let script = format!(
+        "! grep -q only.in.nk-etc /etc/hosts && [ \"$(readlink /proc/self/ns/mnt)\" = '{}' ]",
+        own_mnt.display()
+    );
+    assert_eq!(spawn::run(bare, &sh(&script)).unwrap(), 0);
+    // a detached app gets the same view, also as an unprivileged user
+    let log = std::env::temp_dir().join("nk-etc.log");
+    let _ = std::fs::remove_file(&log);
+    let pid = spawn::spawn_detached(
+        ns,
+        &sh("cat /etc/hosts"),
+        &spawn::SpawnOptions {
+            uid: Some(65534),
+            gid: Some(65534),
+            log_file: log.clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let t = Instant::now();
+    while spawn::pid_alive(pid) {
+        assert!(t.elapsed() < Duration::from_secs(2), "cat did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "10.9.9.9 only.in.nk-etc\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    netns::del(ns).unwrap();
+    netns::del(bare).unwrap();
+}
+
+/// NFLOG: a rule's `log group` reaches a subscription opened inside the
+/// namespace, decoded (prefix naming the rule, 5-tuple); new connections
+/// only (ct state new), so the established rest of a flow is not logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nflog_records_the_rule_and_the_flow() {
+    sandbox_only!();
+    let ns = "nk-flog";
+    netns::add(ns).unwrap();
+    let h = conn::connect(ns).unwrap();
+    link::set_up(&h, ns, "lo", true).await.unwrap();
+    let t = |o: Value| o;
+    let rules = vec![
+        t(
+            json!({"chain": {"family": "inet", "table": "nk", "name": "input", "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}),
+        ),
+        t(
+            json!({"rule": {"family": "inet", "table": "nk", "chain": "input", "expr": [
+            {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["new"]}},
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7777}},
+            {"limit": {"rate": 100, "per": "second"}},
+            {"log": {"prefix": "ingress[1]", "group": 7}},
+            {"reject": {"type": "tcp reset"}}]}}),
+        ),
+    ];
+    nft::apply_table(ns, "inet", "nk", &rules).unwrap();
+    let mut sub = nflog::subscribe(ns, 7, Duration::from_millis(500)).unwrap();
+    assert!(
+        nflog::subscribe(ns, 7, Duration::from_millis(100)).is_err(),
+        "one listener per group"
+    );
+    let e = probe::tcp_connect(
+        ns,
+        Ipv4Addr::new(127, 0, 0, 1),
+        7777,
+        Duration::from_secs(1),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("refused"), "{e}");
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.extend(sub.next().unwrap());
+        if !got.is_empty() {
+            break;
+        }
+    }
+    let r = got.first().expect("a record");
+    assert_eq!(r.prefix, "ingress[1]");
+    assert_eq!(
+        (r.proto, r.dst, r.dport),
+        (6, Ipv4Addr::new(127, 0, 0, 1), Some(7777))
+    );
+    assert_eq!(r.hook, Some(1), "input");
+    // nothing else was logged (another port, the same group)
+    assert!(probe::tcp_connect(
+        ns,
+        Ipv4Addr::new(127, 0, 0, 1),
+        7778,
+        Duration::from_secs(1)
+    )
+    .is_err());
+    assert!(sub.next().unwrap().is_empty());
+    netns::del(ns).unwrap();
 }
 
 /// A VPC of `n` subnets as the planner would write it.
