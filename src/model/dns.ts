@@ -153,9 +153,9 @@ export function namesScope(before: DnsLayout, after: DnsLayout, also: Iterable<s
   return out;
 }
 
-/** True when a VPC's subnets are alike for names and files (names, CIDRs, types). */
+/** True when a VPC's subnets are alike for names and files (names, CIDRs, types, egress). */
 function sameNames(a: DnsLayout['vpcs'][string] | undefined, b: DnsLayout['vpcs'][string] | undefined): boolean {
   if (!a || !b) return a === b;
-  const flat = (v: NonNullable<typeof a>) => Object.values(v.subnets).map((s) => `${s.name} ${s.cidr} ${s.type}`).sort().join('\n');
+  const flat = (v: NonNullable<typeof a>) => Object.values(v.subnets).map((s) => `${s.name} ${s.cidr} ${s.type} ${s.egress ?? 'none'}`).sort().join('\n');
   return flat(a) === flat(b);
 }

@@ -70,6 +70,10 @@ test('scope: what changed, peering ends, and the peers of each', (t) => {
   const added = layout();
   added.vpcs.c!.subnets.y = { name: 'y', cidr: '10.2.2.0/24', type: 'private' };
   t.deepEqual([...namesScope(before, added)].sort(), ['b', 'c']);
+  // a's private db going behind the NAT gateway changes its resolv.conf link: a is in scope
+  const natted = layout();
+  natted.vpcs.a!.subnets.db!.egress = 'nat';
+  t.true(namesScope(before, natted).has('a'));
   // a policy or app change does not alter names
   t.deepEqual([...namesScope(before, same)], []);
   // unpeering a and b: both ends and b's other peer (whose files do not change, but are checked)
