@@ -55,9 +55,10 @@ export async function buildLab(names = ['h1', 'h2', 'h3']): Promise<Lab> {
   });
 
   const hosts = await Promise.all(names.map(async (name, i) => {
-    // The holder: new net + mount namespaces, private tmpfs for /run/netns and vpcctl's files.
+    // The holder: new net + mount namespaces, private tmpfs for /run/netns, /etc/netns (each host's
+    // names files, as on a real machine) and vpcctl's files.
     const holder = spawn('/usr/bin/unshare', ['--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c',
-      'mount -t tmpfs lab /run/netns && mkdir -p /run/vpcctl && mount -t tmpfs lab /run/vpcctl && mkdir -p /run/vpcctl/state && ip link set lo up && echo ready && exec sleep infinity'],
+      'mount -t tmpfs lab /run/netns && mkdir -p /etc/netns && mount -t tmpfs lab /etc/netns && mkdir -p /run/vpcctl && mount -t tmpfs lab /run/vpcctl && mkdir -p /run/vpcctl/state && ip link set lo up && echo ready && exec sleep infinity'],
     { stdio: ['ignore', 'pipe', 'inherit'] });
     holders.push(holder);
     await new Promise<void>((resolve, reject) => {
