@@ -147,8 +147,14 @@ export function inNamespace(pid: number, ns: string): boolean {
 async function stopProcess(pid: number, ns: string): Promise<void> {
   if (!alive(pid) || !inNamespace(pid, ns)) return;
   try { process.kill(pid, 'SIGTERM'); } catch { return; }
-  for (let i = 0; i < 20 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-  if (alive(pid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  const gone = async (ms: number) => {
+    for (let i = 0; i < ms / 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    return !alive(pid);
+  };
+  if (await gone(1000)) return;
+  try { process.kill(pid, 'SIGKILL'); } catch { return; }
+  // A kill is delivered when the process next runs: on a busy machine, a moment later.
+  await gone(2000);
 }
 
 // --- The lifecycle the API offers: each step reads and writes the state -----
