@@ -14,6 +14,10 @@ enum Res {
     Sysctl(String, String),
     Nft(String, String, String),
     Route(String),
+    /// An FDB entry (namespace, link, MAC).
+    Fdb(String, String, String),
+    /// A neighbour entry (namespace, link, address).
+    Neigh(String, String, String),
 }
 
 /// The resources `op` touches: (key, written?).
@@ -46,6 +50,22 @@ fn resources(op: &Op) -> Vec<(Res, bool)> {
             None => r.push((Res::Route(ns), true)),
         },
         Op::SysctlSet { key, .. } => r.push((Res::Sysctl(ns, key.clone()), true)),
+        // The underlay is read in the executor's namespace.
+        Op::VxlanAdd(v) => {
+            r.push((Res::Ns(String::new()), false));
+            r.push((Res::Link(String::new(), v.dev.clone()), false));
+            r.push(link(&ns, &v.name));
+        }
+        // Entries on one link are independent of each other; the link is
+        // read (a linkDel waits for them, they wait for its vxlanAdd).
+        Op::FdbAdd { dev, mac, .. } | Op::FdbDel { dev, mac, .. } => {
+            r.push((Res::Link(ns.clone(), dev.clone()), false));
+            r.push((Res::Fdb(ns, dev.clone(), mac.clone()), true));
+        }
+        Op::NeighAdd { dev, addr, .. } | Op::NeighDel { dev, addr, .. } => {
+            r.push((Res::Link(ns.clone(), dev.clone()), false));
+            r.push((Res::Neigh(ns, dev.clone(), addr.clone()), true));
+        }
         Op::NftApply { family, table, .. } | Op::NftDelete { family, table, .. } => {
             r.push((Res::Nft(ns, family.clone(), table.clone()), true))
         }
