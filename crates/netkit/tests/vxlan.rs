@@ -1,187 +1,22 @@
-//! The cross-host data plane (vxlanAdd, fdbAdd/fdbDel, neighAdd/neighDel)
-//! against the real kernel, only inside the sandbox (scripts/sandbox.sh).
-//! Two "hosts" are two namespaces joined by a veth underlay on 192.0.2.0/24;
-//! each runs the executor inside itself, as an agent runs it on its own
-//! machine, so a plan's "" is that host. Each host gets a router namespace
-//! with a VXLAN link to the other's, static FDB and neighbour entries and
-//! routes, as the cluster planner will write them. Every test uses its own
-//! names.
+//! The cross-host data plane against the real kernel, only inside the
+//! sandbox (scripts/sandbox.sh): traffic over the tunnel, the link as
+//! vxlanAdd makes it, a re-run that changes nothing, deletions, drift.
+//! The two-host lab is in overlay/. Every test uses its own names.
 
 use std::{
-    net::Ipv4Addr,
+    net::UdpSocket,
+    os::fd::AsRawFd,
     time::Duration,
 };
 
-use netkit::{
-    addr, conn, exec, link, neigh, netns,
-    plan::{self, Op},
-    probe, vxlan,
-};
-use serde_json::{json, Value};
+use netkit::{exec, neigh, netns, vxlan};
+use serde_json::json;
 
 #[macro_use]
 mod common;
+mod overlay;
 
-const VNI: u32 = 4242;
-const UNDERLAY_MTU: u32 = 1500;
-/// What the planner passes: the underlay's MTU less VXLAN's 50 bytes.
-const MTU: u32 = UNDERLAY_MTU - 50;
-
-/// One side: host namespace, its underlay address, its router namespace,
-/// the router's VTEP overlay address, VXLAN MAC, and a subnet behind it.
-struct Side {
-    host: String,
-    under: String,
-    router: String,
-    vtep: String,
-    mac: String,
-    lan: String,
-}
-
-fn side(p: &str, i: u8) -> Side {
-    Side {
-        host: format!("{p}-h{i}"),
-        under: format!("192.0.2.{i}"),
-        router: format!("{p}-r{i}"),
-        vtep: format!("172.16.0.{i}"),
-        mac: format!("02:76:78:00:00:0{i}"),
-        lan: format!("10.99.{i}"),
-    }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Two host namespaces joined by veth `eth-u` (192.0.2.1/24 <-> .2/24).
-fn underlay(p: &str) -> (Side, Side) {
-    let (a, b) = (side(p, 1), side(p, 2));
-    rt().block_on(async {
-        for s in [&a, &b] {
-            netns::add(&s.host).unwrap();
-        }
-        let (ha, hb) = (conn::connect(&a.host).unwrap(), conn::connect(&b.host).unwrap());
-        for (h, s) in [(&ha, &a), (&hb, &b)] {
-            link::set_up(h, &s.host, "lo", true).await.unwrap();
-        }
-        let v = link::Veth {
-            ns: a.host.clone(),
-            name: "eth-u".into(),
-            peer_ns: b.host.clone(),
-            peer_name: "eth-u".into(),
-            mtu: Some(UNDERLAY_MTU),
-            ..Default::default()
-        };
-        link::veth_add(&ha, &hb, &v).await.unwrap();
-        for (h, s) in [(&ha, &a), (&hb, &b)] {
-            addr::add(h, &s.host, "eth-u", None, &format!("{}/24", s.under))
-                .await
-                .unwrap();
-        }
-    });
-    (a, b)
-}
-
-/// Runs `ops` with the executor inside namespace `host` (its threads are
-/// born there, so the plan's "" is `host`).
-fn on_host(host: &str, ops: &[Op], opts: exec::Options) -> Result<exec::Report, String> {
-    let (host, ops) = (host.to_string(), ops.to_vec());
-    std::thread::spawn(move || {
-        netns::run_in(&host, || {
-            rt().block_on(exec::execute(&ops, &opts, &|_, _| {}))
-                .map_err(|e| e.to_string())
-        })
-        .unwrap()
-    })
-    .join()
-    .unwrap()
-}
-
-fn ops(v: Value) -> Vec<Op> {
-    plan::parse(&v.to_string()).unwrap()
-}
-
-fn vxlan_op(me: &Side, name: &str) -> Value {
-    json!({"op": "vxlanAdd", "ns": me.router, "name": name, "vni": VNI, "local": me.under,
-        "dev": "eth-u", "mtu": MTU, "alias": format!("vpcctl:{}", me.router), "mac": me.mac})
-}
-
-/// What the cluster planner makes on `me` for a VPC spanning `me` and
-/// `other`: the VXLAN link `vx0` with the VTEP address, the other router's
-/// FDB and neighbour entries, a route to its VTEP and to the subnet behind
-/// it; a subnet address on the router's lo. Without the netnsAdd if `made`.
-fn router_plan(me: &Side, other: &Side, made: bool) -> Vec<Op> {
-    let r = &me.router;
-    let mut v = vec![];
-    if !made {
-        v.push(json!({"op": "netnsAdd", "ns": r, "tag": format!("vpcctl:{r}")}));
-    }
-    v.extend([
-        vxlan_op(me, "vx0"),
-        json!({"op": "addrAdd", "ns": r, "dev": "vx0", "cidr": format!("{}/32", me.vtep)}),
-        json!({"op": "addrAdd", "ns": r, "dev": "lo", "cidr": format!("{}.1/32", me.lan)}),
-        json!({"op": "routeAdd", "ns": r, "dst": format!("{}/32", other.vtep), "dev": "vx0"}),
-        json!({"op": "neighAdd", "ns": r, "dev": "vx0", "addr": other.vtep, "mac": other.mac}),
-        json!({"op": "fdbAdd", "ns": r, "dev": "vx0", "mac": other.mac, "dst": other.under}),
-        json!({"op": "routeAdd", "ns": r, "dst": format!("{}.0/24", other.lan), "via": other.vtep, "dev": "vx0"}),
-    ]);
-    ops(Value::Array(v))
-}
-
-fn ping(from: &Side, to: &Side) -> Result<Duration, String> {
-    let dst: Ipv4Addr = format!("{}.1", to.lan).parse().unwrap();
-    probe::ping(&from.router, dst, Duration::from_secs(2)).map_err(|e| e.to_string())
-}
-
-/// The VXLAN link `name` of `ns` as the kernel has it.
-fn seen(ns: &str, name: &str) -> Option<(link::LinkInfo, vxlan::Seen)> {
-    rt().block_on(async {
-        let h = conn::connect(ns).unwrap();
-        vxlan::get(&h, ns, name)
-            .await
-            .unwrap()
-            .map(|(l, s)| (l, s.expect("a vxlan link")))
-    })
-}
-
-fn index_in(ns: &str, name: &str) -> Option<u32> {
-    rt().block_on(async {
-        let h = conn::connect(ns).unwrap();
-        link::get(&h, ns, name).await.unwrap().map(|l| l.index)
-    })
-}
-
-fn fdb_dst(ns: &str, dev: &str, mac: &str) -> Option<Ipv4Addr> {
-    rt().block_on(async {
-        let h = conn::connect(ns).unwrap();
-        let i = link::get(&h, ns, dev).await.unwrap()?.index;
-        neigh::fdb_get(&h, &|| "fdb".into(), i, neigh::unicast_mac(mac).unwrap())
-            .await
-            .unwrap()
-    })
-}
-
-fn neigh_of(ns: &str, dev: &str, addr: &str) -> Option<neigh::Neigh> {
-    rt().block_on(async {
-        let h = conn::connect(ns).unwrap();
-        let i = link::get(&h, ns, dev).await.unwrap()?.index;
-        neigh::neigh_get(&h, &|| "neigh".into(), i, addr.parse().unwrap())
-            .await
-            .unwrap()
-    })
-}
-
-fn cleanup(p: &str) {
-    for ns in netns::list().unwrap() {
-        if ns.starts_with(&format!("{p}-")) {
-            netns::del(&ns).unwrap();
-        }
-    }
-}
+use overlay::*;
 
 #[test]
 fn vxlan_tunnel_carries_traffic_between_hosts() {
@@ -246,6 +81,32 @@ fn vxlan_tunnel_carries_traffic_between_hosts() {
     assert!(neigh_of(&a.router, "vx0", &b.vtep).is_some());
     ping(&a, &b).expect("still carries traffic");
 
+    // Verify: the plan holds; then each object drifts in its own way.
+    let plan = router_plan(&a, &b, false);
+    assert_eq!(verify_on(&a.host, &plan), vec![]);
+    let at = |kind: &str| plan.iter().position(|o| o.to_string().starts_with(kind)).unwrap();
+    let swap = ops(json!([
+        {"op": "neighAdd", "ns": a.router, "dev": "vx0", "addr": b.vtep, "mac": "02:00:00:00:00:99"},
+        {"op": "fdbAdd", "ns": a.router, "dev": "vx0", "mac": b.mac, "dst": "192.0.2.99"},
+    ]));
+    on_host(&a.host, &swap, Default::default()).unwrap();
+    let drift = verify_on(&a.host, &plan);
+    let kinds: Vec<_> = drift.iter().map(|d| (d.index, d.kind.as_str())).collect();
+    assert_eq!(kinds, vec![(at("neighAdd"), "differs"), (at("fdbAdd"), "differs")], "{drift:?}");
+    assert!(drift[1].detail.contains("it sends to 192.0.2.99"), "{drift:?}");
+    // Running the plan again repairs both (each replaced in place).
+    on_host(&a.host, &again, Default::default()).unwrap();
+    assert_eq!(verify_on(&a.host, &plan), vec![]);
+    let down = ops(json!([{"op": "linkDel", "ns": a.router, "name": "vx0"}]));
+    on_host(&a.host, &down, Default::default()).unwrap();
+    let drift = verify_on(&a.host, &plan);
+    assert_eq!(drift[0].index, at("vxlanAdd"), "{drift:?}");
+    assert_eq!(drift[0].detail, "link vx0 in nkv-t-r1 is missing");
+    assert!(drift.iter().any(|d| d.index == at("fdbAdd") && d.detail.contains("no link vx0")), "{drift:?}");
+    on_host(&a.host, &again, Default::default()).unwrap();
+    assert_eq!(verify_on(&a.host, &plan), vec![], "re-made");
+    ping(&a, &b).expect("carries traffic again");
+
     // fdbDel and neighDel remove the entries (twice: absent is success),
     // and traffic stops.
     let del = ops(json!([
@@ -258,5 +119,45 @@ fn vxlan_tunnel_carries_traffic_between_hosts() {
     assert_eq!(fdb_dst(&a.router, "vx0", &b.mac), None);
     assert_eq!(neigh_of(&a.router, "vx0", &b.vtep), None);
     assert!(ping(&a, &b).is_err(), "no entry: no flooding, nothing sent");
+    cleanup(p);
+}
+
+/// The MTU the planner passes (underlay MTU - 50) is the most the tunnel
+/// carries: a datagram filling it with DF set crosses (its 1500-byte outer
+/// packet fits the underlay), one byte more is refused at the sender.
+#[test]
+fn tunnel_mtu_is_the_underlay_mtu_less_the_encapsulation() {
+    sandbox_only!();
+    let p = "nkv-m";
+    let (a, b) = underlay(p);
+    on_host(&a.host, &router_plan(&a, &b, false), Default::default()).unwrap();
+    on_host(&b.host, &router_plan(&b, &a, false), Default::default()).unwrap();
+    let dst = format!("{}.1:9000", b.lan);
+    let rx = netns::run_in(&b.router, || UdpSocket::bind(&dst)).unwrap().unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let tx = netns::run_in(&a.router, || UdpSocket::bind(format!("{}.1:0", a.lan)))
+        .unwrap()
+        .unwrap();
+    // IP_PMTUDISC_DO: DF set, never fragmented locally.
+    let on: libc::c_int = libc::IP_PMTUDISC_DO;
+    // SAFETY: setsockopt of an int on a socket we own.
+    let rc = unsafe {
+        libc::setsockopt(
+            tx.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    let full = vec![7u8; MTU as usize - 28]; // IPv4 20 + UDP 8
+    tx.send_to(&full, &dst).unwrap();
+    let mut buf = vec![0u8; 2048];
+    let (n, _) = rx.recv_from(&mut buf).expect("a full-MTU datagram crosses");
+    assert_eq!(n, full.len());
+    let over = vec![7u8; MTU as usize - 27];
+    let e = tx.send_to(&over, &dst).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EMSGSIZE), "{e}");
     cleanup(p);
 }

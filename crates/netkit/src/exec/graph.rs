@@ -143,3 +143,33 @@ mod tests {
         assert_eq!(d[11], vec![0, 4]);
     }
 }
+
+#[cfg(test)]
+mod overlay_tests {
+    use super::*;
+    use crate::plan::parse;
+
+    #[test]
+    fn overlay_entries_wait_for_their_link_not_for_each_other() {
+        let d = dependencies(
+            &parse(
+                r#"[
+            {"op":"netnsAdd","ns":"r","tag":"t"},
+            {"op":"vxlanAdd","ns":"r","name":"vx0","vni":42,"local":"192.0.2.1","dev":"eth0","alias":"a"},
+            {"op":"fdbAdd","ns":"r","dev":"vx0","mac":"02:00:00:00:00:02","dst":"192.0.2.2"},
+            {"op":"fdbAdd","ns":"r","dev":"vx0","mac":"02:00:00:00:00:03","dst":"192.0.2.3"},
+            {"op":"neighAdd","ns":"r","dev":"vx0","addr":"172.16.0.2","mac":"02:00:00:00:00:02"},
+            {"op":"fdbDel","ns":"r","dev":"vx0","mac":"02:00:00:00:00:02","dst":"192.0.2.2"},
+            {"op":"linkDel","ns":"r","name":"vx0"}
+        ]"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(d[1], vec![0]); // the link waits for its namespace
+        assert_eq!(d[2], vec![0, 1]);
+        assert_eq!(d[3], vec![0, 1]); // another MAC: in parallel with the first
+        assert_eq!(d[4], vec![0, 1]);
+        assert_eq!(d[5], vec![0, 1, 2]); // the same MAC: in list order
+        assert_eq!(d[6], vec![0, 1, 2, 3, 4, 5]); // deleting the link waits for its entries
+    }
+}
