@@ -117,7 +117,7 @@ fn fdb_message(index: u32, mac: [u8; 6], dst: Option<Ipv4Addr>) -> NeighbourMess
 
 /// The underlay address the FDB entry for `mac` on link `index` sends to
 /// (its first remote), None if there is none.
-pub async fn fdb_get(h: &Handle, what: &dyn Fn() -> String, index: u32, mac: [u8; 6]) -> Result<Option<Ipv4Addr>> {
+pub async fn fdb_get(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, mac: [u8; 6]) -> Result<Option<Ipv4Addr>> {
     let msg = RouteNetlinkMessage::GetNeighbour(fdb_message(index, mac, None));
     match request(h, msg, NLM_F_REQUEST).await.ctx(what) {
         Ok(ms) => Ok(ms.iter().find_map(|m| {
@@ -137,7 +137,7 @@ pub async fn fdb_get(h: &Handle, what: &dyn Fn() -> String, index: u32, mac: [u8
 
 /// Adds the FDB entry `mac` -> `dst` on link `index`; an entry for `mac`
 /// with another destination is replaced (and its destination returned).
-pub async fn fdb_add(h: &Handle, what: &dyn Fn() -> String, index: u32, mac: [u8; 6], dst: Ipv4Addr) -> Result<Change<Ipv4Addr>> {
+pub async fn fdb_add(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, mac: [u8; 6], dst: Ipv4Addr) -> Result<Change<Ipv4Addr>> {
     let new = || RouteNetlinkMessage::NewNeighbour(fdb_message(index, mac, Some(dst)));
     let base = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
     match request(h, new(), base | NLM_F_EXCL).await.ctx(what) {
@@ -155,7 +155,7 @@ pub async fn fdb_add(h: &Handle, what: &dyn Fn() -> String, index: u32, mac: [u8
 
 /// Deletes the FDB entry `mac` -> `dst` on link `index`; returns whether
 /// there was one (absent is success).
-pub async fn fdb_del(h: &Handle, what: &dyn Fn() -> String, index: u32, mac: [u8; 6], dst: Ipv4Addr) -> Result<bool> {
+pub async fn fdb_del(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, mac: [u8; 6], dst: Ipv4Addr) -> Result<bool> {
     let msg = RouteNetlinkMessage::DelNeighbour(fdb_message(index, mac, Some(dst)));
     match request(h, msg, NLM_F_REQUEST | NLM_F_ACK).await.ctx(what) {
         Ok(_) => Ok(true),
@@ -187,7 +187,7 @@ pub struct Neigh {
 }
 
 /// The neighbour entry for `addr` on link `index`, None if there is none.
-pub async fn neigh_get(h: &Handle, what: &dyn Fn() -> String, index: u32, addr: Ipv4Addr) -> Result<Option<Neigh>> {
+pub async fn neigh_get(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, addr: Ipv4Addr) -> Result<Option<Neigh>> {
     let msg = RouteNetlinkMessage::GetNeighbour(neigh_message(index, addr, None));
     match request(h, msg, NLM_F_REQUEST).await.ctx(what) {
         Ok(ms) => Ok(ms.first().map(|m| Neigh {
@@ -201,7 +201,7 @@ pub async fn neigh_get(h: &Handle, what: &dyn Fn() -> String, index: u32, addr: 
 
 /// Adds the permanent entry `addr` -> `mac` on link `index`; an entry there
 /// otherwise (another MAC, or not permanent) is replaced and returned.
-pub async fn neigh_add(h: &Handle, what: &dyn Fn() -> String, index: u32, addr: Ipv4Addr, mac: [u8; 6]) -> Result<Change<Neigh>> {
+pub async fn neigh_add(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, addr: Ipv4Addr, mac: [u8; 6]) -> Result<Change<Neigh>> {
     let new = || RouteNetlinkMessage::NewNeighbour(neigh_message(index, addr, Some(mac)));
     let base = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
     match request(h, new(), base | NLM_F_EXCL).await.ctx(what) {
@@ -220,7 +220,7 @@ pub async fn neigh_add(h: &Handle, what: &dyn Fn() -> String, index: u32, addr: 
 
 /// Deletes the entry for `addr` on link `index`; returns what it was (None:
 /// there was none, which is success).
-pub async fn neigh_del(h: &Handle, what: &dyn Fn() -> String, index: u32, addr: Ipv4Addr) -> Result<Option<Neigh>> {
+pub async fn neigh_del(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, addr: Ipv4Addr) -> Result<Option<Neigh>> {
     let Some(old) = neigh_get(h, what, index, addr).await? else {
         return Ok(None);
     };

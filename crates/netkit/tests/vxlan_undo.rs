@@ -32,7 +32,7 @@ fn fail_at_end(ops: &[netkit::plan::Op]) -> exec::Options {
 
 /// A last op for plans to fail at: harmless if it ran.
 fn tail(r: &str) -> serde_json::Value {
-    json!({"op": "addrAdd", "ns": r, "dev": "lo", "cidr": "127.0.0.9/8"})
+    json!({"op": "sysctlSet", "ns": r, "key": "net/ipv4/ip_forward", "value": "1"})
 }
 
 #[test]
@@ -54,6 +54,21 @@ fn a_failing_plan_undoes_vxlan_fdb_and_neigh() {
     let err = on_host(&a.host, &plan, fail_at_end(&plan)).unwrap_err();
     assert!(err.ends_with("injected fault; rolled back 3 ops"), "{err}");
     assert!(seen(r, "vx0").is_none(), "the link made is deleted");
+
+    // A plan that made the router namespace too, rolled back, frees the
+    // VNI on the host at once: the same plan runs again right after.
+    let r2 = format!("{p}-r5");
+    let mut again = vec![json!({"op": "netnsAdd", "ns": r2, "tag": "t"})];
+    let mut vx = vxlan_op(&a, "vx5");
+    vx["ns"] = json!(r2);
+    vx["vni"] = json!(VNI + 5);
+    again.push(vx);
+    again.push(tail(&r2));
+    let again = ops(serde_json::Value::Array(again));
+    let err = on_host(&a.host, &again, fail_at_end(&again)).unwrap_err();
+    assert!(err.ends_with("rolled back 2 ops"), "{err}");
+    on_host(&a.host, &again, Default::default()).expect("the VNI is free again");
+    assert!(seen(&r2, "vx5").is_some());
 
     // On a link that stays: entries added are removed, entries replaced
     // are put back as they were.

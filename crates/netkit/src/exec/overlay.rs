@@ -33,9 +33,14 @@ impl Exec {
                 let h = self.conns.get(&v.ns).await?;
                 let (ns, name) = (v.ns.clone(), v.name.clone());
                 match vxlan::add(&host, &h, v, underlay).await? {
+                    // Deleted explicitly even when its namespace goes too:
+                    // the kernel destroys a namespace (and the link in it)
+                    // in a worker after the rollback returns, and until then
+                    // the link holds its VNI on the host, so a retry at once
+                    // would find it taken. A linkDel frees it before returning.
                     Added::Made => Some(Undo {
-                        op: Op::LinkDel { ns: ns.clone(), name },
-                        gone_with: vec![ns],
+                        op: Op::LinkDel { ns, name },
+                        gone_with: vec![],
                     }),
                     Added::Raised => Undo::here(Op::LinkDown { ns, name }),
                     Added::Kept => None,
@@ -91,7 +96,7 @@ impl Exec {
     }
 
     /// The index of link `dev` of `ns`, None if it has none (ENODEV).
-    async fn index_if_any(&self, ns: &str, dev: &str, what: &dyn Fn() -> String) -> Result<Option<u32>> {
+    async fn index_if_any(&self, ns: &str, dev: &str, what: &(dyn Fn() -> String + Sync)) -> Result<Option<u32>> {
         match self.links.get(&self.conns, ns, dev, what).await {
             Ok(i) => Ok(Some(i)),
             Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
