@@ -7,7 +7,7 @@
 //! nothing is moved afterwards. No group, no remote, learning off: the
 //! link only sends where static FDB entries (`fdbAdd`) say.
 
-use std::net::Ipv4Addr;
+use std::{net::Ipv4Addr, time::Duration};
 
 use futures::TryStreamExt;
 use netlink_packet_route::link::{
@@ -23,6 +23,10 @@ use crate::{
 
 /// IANA's VXLAN port, the default of `port`.
 pub const DEFAULT_PORT: u16 = 4789;
+
+/// How long a VNI taken on the host is waited for (see [`add`]), and how often it is tried.
+const VNI_WAIT: Duration = Duration::from_secs(2);
+const VNI_POLL: Duration = Duration::from_millis(20);
 
 /// A vxlanAdd op: link `name` in `ns`, VNI `vni`, sending from `local` over
 /// the host's link `dev` to UDP `port`; `mtu` and `mac` (IFLA_ADDRESS) if
@@ -167,14 +171,24 @@ pub enum Added {
 /// op's own: kept if it is configured as the op says, else replaced; one
 /// with another alias (or none) is someone else's and is refused. An
 /// EEXIST with no such link means the host already has a VXLAN link with
-/// this VNI and port.
+/// this VNI and port: retried for up to [`VNI_WAIT`] (a namespace being
+/// destroyed may still hold it), then refused.
 pub async fn add(host: &Handle, h: &Handle, v: &Vxlan, underlay: u32) -> Result<Added> {
     let what = || v.describe();
     let ns_fd = netns::open(&v.ns)?;
     let msg = message(v, underlay, std::os::fd::AsRawFd::as_raw_fd(&ns_fd))?;
     let mut r = host.link().add(msg.clone()).execute().await.ctx(what);
-    if r.as_ref().is_err_and(|e| e.errno() == Some(libc::EEXIST)) {
+    let mut waited = Duration::ZERO;
+    while r.as_ref().is_err_and(|e| e.errno() == Some(libc::EEXIST)) {
         match get(h, &v.ns, &v.name).await? {
+            // A link with this VNI in a namespace being destroyed holds it
+            // until the kernel's cleanup worker gets to it (a router rebuilt:
+            // its netnsDel, then this op at once): wait for that a little.
+            None if waited < VNI_WAIT => {
+                tokio::time::sleep(VNI_POLL).await;
+                waited += VNI_POLL;
+                r = host.link().add(msg.clone()).execute().await.ctx(what);
+            }
             None => {
                 return Err(Error::msg(
                     what(),
@@ -208,7 +222,7 @@ pub async fn add(host: &Handle, h: &Handle, v: &Vxlan, underlay: u32) -> Result<
                 // This op's own link, configured otherwise (an older plan's):
                 // made again as the op says.
                 link::del(h, &v.ns, &v.name).await?;
-                r = host.link().add(msg).execute().await.ctx(what);
+                r = host.link().add(msg.clone()).execute().await.ctx(what);
             }
         }
     }

@@ -70,6 +70,13 @@ fn a_failing_plan_undoes_vxlan_fdb_and_neigh() {
     on_host(&a.host, &again, Default::default()).expect("the VNI is free again");
     assert!(seen(&r2, "vx5").is_some());
 
+    // A router rebuilt: its namespace deleted (the link in it goes with it,
+    // in the kernel's cleanup worker, later), then made again at once.
+    let gone = ops(json!([{"op": "netnsDel", "ns": r2}]));
+    on_host(&a.host, &gone, Default::default()).unwrap();
+    on_host(&a.host, &again, Default::default()).expect("waits for the dying link's VNI");
+    assert!(seen(&r2, "vx5").is_some());
+
     // On a link that stays: entries added are removed, entries replaced
     // are put back as they were.
     on_host(&a.host, &router_plan(&a, &b, true), Default::default()).unwrap();
