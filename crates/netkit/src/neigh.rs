@@ -80,7 +80,9 @@ async fn request(
     let mut out = Vec::new();
     while let Some(m) = replies.next().await {
         match m.payload {
-            NetlinkPayload::Error(e) if e.code.is_some() => return Err(rtnetlink::Error::NetlinkError(e)),
+            NetlinkPayload::Error(e) if e.code.is_some() => {
+                return Err(rtnetlink::Error::NetlinkError(e))
+            }
             NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNeighbour(n)) => out.push(n),
             _ => {}
         }
@@ -106,7 +108,8 @@ fn fdb_message(index: u32, mac: [u8; 6], dst: Option<Ipv4Addr>) -> NeighbourMess
     m.header.family = AddressFamily::Bridge;
     m.header.ifindex = index;
     m.header.flags = NeighbourFlags::Own;
-    m.attributes.push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
+    m.attributes
+        .push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
     if let Some(d) = dst {
         m.header.state = NeighbourState::Permanent;
         m.attributes
@@ -117,7 +120,12 @@ fn fdb_message(index: u32, mac: [u8; 6], dst: Option<Ipv4Addr>) -> NeighbourMess
 
 /// The underlay address the FDB entry for `mac` on link `index` sends to
 /// (its first remote), None if there is none.
-pub async fn fdb_get(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, mac: [u8; 6]) -> Result<Option<Ipv4Addr>> {
+pub async fn fdb_get(
+    h: &Handle,
+    what: &(dyn Fn() -> String + Sync),
+    index: u32,
+    mac: [u8; 6],
+) -> Result<Option<Ipv4Addr>> {
     let msg = RouteNetlinkMessage::GetNeighbour(fdb_message(index, mac, None));
     match request(h, msg, NLM_F_REQUEST).await.ctx(what) {
         Ok(ms) => Ok(ms.iter().find_map(|m| {
@@ -137,7 +145,13 @@ pub async fn fdb_get(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32,
 
 /// Adds the FDB entry `mac` -> `dst` on link `index`; an entry for `mac`
 /// with another destination is replaced (and its destination returned).
-pub async fn fdb_add(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, mac: [u8; 6], dst: Ipv4Addr) -> Result<Change<Ipv4Addr>> {
+pub async fn fdb_add(
+    h: &Handle,
+    what: &(dyn Fn() -> String + Sync),
+    index: u32,
+    mac: [u8; 6],
+    dst: Ipv4Addr,
+) -> Result<Change<Ipv4Addr>> {
     let new = || RouteNetlinkMessage::NewNeighbour(fdb_message(index, mac, Some(dst)));
     let base = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
     match request(h, new(), base | NLM_F_EXCL).await.ctx(what) {
@@ -155,7 +169,13 @@ pub async fn fdb_add(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32,
 
 /// Deletes the FDB entry `mac` -> `dst` on link `index`; returns whether
 /// there was one (absent is success).
-pub async fn fdb_del(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, mac: [u8; 6], dst: Ipv4Addr) -> Result<bool> {
+pub async fn fdb_del(
+    h: &Handle,
+    what: &(dyn Fn() -> String + Sync),
+    index: u32,
+    mac: [u8; 6],
+    dst: Ipv4Addr,
+) -> Result<bool> {
     let msg = RouteNetlinkMessage::DelNeighbour(fdb_message(index, mac, Some(dst)));
     match request(h, msg, NLM_F_REQUEST | NLM_F_ACK).await.ctx(what) {
         Ok(_) => Ok(true),
@@ -171,10 +191,13 @@ fn neigh_message(index: u32, addr: Ipv4Addr, mac: Option<[u8; 6]>) -> NeighbourM
     m.header.family = AddressFamily::Inet;
     m.header.ifindex = index;
     m.attributes
-        .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(addr)));
+        .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(
+            addr,
+        )));
     if let Some(mac) = mac {
         m.header.state = NeighbourState::Permanent;
-        m.attributes.push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
+        m.attributes
+            .push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
     }
     m
 }
@@ -187,7 +210,12 @@ pub struct Neigh {
 }
 
 /// The neighbour entry for `addr` on link `index`, None if there is none.
-pub async fn neigh_get(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, addr: Ipv4Addr) -> Result<Option<Neigh>> {
+pub async fn neigh_get(
+    h: &Handle,
+    what: &(dyn Fn() -> String + Sync),
+    index: u32,
+    addr: Ipv4Addr,
+) -> Result<Option<Neigh>> {
     let msg = RouteNetlinkMessage::GetNeighbour(neigh_message(index, addr, None));
     match request(h, msg, NLM_F_REQUEST).await.ctx(what) {
         Ok(ms) => Ok(ms.first().map(|m| Neigh {
@@ -201,7 +229,13 @@ pub async fn neigh_get(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u3
 
 /// Adds the permanent entry `addr` -> `mac` on link `index`; an entry there
 /// otherwise (another MAC, or not permanent) is replaced and returned.
-pub async fn neigh_add(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, addr: Ipv4Addr, mac: [u8; 6]) -> Result<Change<Neigh>> {
+pub async fn neigh_add(
+    h: &Handle,
+    what: &(dyn Fn() -> String + Sync),
+    index: u32,
+    addr: Ipv4Addr,
+    mac: [u8; 6],
+) -> Result<Change<Neigh>> {
     let new = || RouteNetlinkMessage::NewNeighbour(neigh_message(index, addr, Some(mac)));
     let base = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
     match request(h, new(), base | NLM_F_EXCL).await.ctx(what) {
@@ -220,7 +254,12 @@ pub async fn neigh_add(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u3
 
 /// Deletes the entry for `addr` on link `index`; returns what it was (None:
 /// there was none, which is success).
-pub async fn neigh_del(h: &Handle, what: &(dyn Fn() -> String + Sync), index: u32, addr: Ipv4Addr) -> Result<Option<Neigh>> {
+pub async fn neigh_del(
+    h: &Handle,
+    what: &(dyn Fn() -> String + Sync),
+    index: u32,
+    addr: Ipv4Addr,
+) -> Result<Option<Neigh>> {
     let Some(old) = neigh_get(h, what, index, addr).await? else {
         return Ok(None);
     };
@@ -243,7 +282,13 @@ mod tests {
             Ok([2, 0xab, 0xcd, 0, 1, 0xff])
         );
         assert_eq!(mac_text(&[2, 0xab, 0xcd, 0, 1, 0xff]), "02:ab:cd:00:01:ff");
-        for bad in ["01:00:5e:00:00:01", "00:00:00:00:00:00", "02:00:00:00:00", "02:00:00:00:00:0g", "2:0:0:0:0:1:"] {
+        for bad in [
+            "01:00:5e:00:00:01",
+            "00:00:00:00:00:00",
+            "02:00:00:00:00",
+            "02:00:00:00:00:0g",
+            "2:0:0:0:0:1:",
+        ] {
             assert!(unicast_mac(bad).is_err(), "{bad}");
         }
     }

@@ -164,7 +164,8 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
         |_, m| {
             if let Some(l) = rtparse::link(m) {
                 if l.kind.as_deref() == Some("vxlan") {
-                    snap.vxlans.extend(overlayview::vxlan(m).map(|v| (l.name.clone(), v)));
+                    snap.vxlans
+                        .extend(overlayview::vxlan(m).map(|v| (l.name.clone(), v)));
                 }
                 links.push(l);
             }
@@ -194,8 +195,14 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
 
     for dev in &need.overlay {
         if let Some(index) = snap.links.get(dev).map(|l| l.index) {
-            snap.fdb.insert(dev.clone(), overlayview::fdb(&mut s, index).map_err(ctx("fdb dump"))?);
-            snap.neigh.insert(dev.clone(), overlayview::neigh(&mut s, index).map_err(ctx("neighbour dump"))?);
+            snap.fdb.insert(
+                dev.clone(),
+                overlayview::fdb(&mut s, index).map_err(ctx("fdb dump"))?,
+            );
+            snap.neigh.insert(
+                dev.clone(),
+                overlayview::neigh(&mut s, index).map_err(ctx("neighbour dump"))?,
+            );
         }
     }
 

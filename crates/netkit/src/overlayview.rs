@@ -25,7 +25,10 @@ const RTM_GETNEIGH: u16 = 30;
 const NDA_IFINDEX: u16 = 8;
 
 fn parse(m: &[u8]) -> Option<RouteNetlinkMessage> {
-    match NetlinkMessage::<RouteNetlinkMessage>::deserialize(m).ok()?.payload {
+    match NetlinkMessage::<RouteNetlinkMessage>::deserialize(m)
+        .ok()?
+        .payload
+    {
         NetlinkPayload::InnerMessage(r) => Some(r),
         _ => None,
     }

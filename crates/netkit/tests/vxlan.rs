@@ -3,11 +3,7 @@
 //! vxlanAdd makes it, a re-run that changes nothing, deletions, drift.
 //! The two-host lab is in overlay/. Every test uses its own names.
 
-use std::{
-    net::UdpSocket,
-    os::fd::AsRawFd,
-    time::Duration,
-};
+use std::{net::UdpSocket, os::fd::AsRawFd, time::Duration};
 
 use netkit::{exec, neigh, netns, vxlan};
 use serde_json::json;
@@ -36,8 +32,20 @@ fn vxlan_tunnel_carries_traffic_between_hosts() {
     let (l, s) = seen(&a.router, "vx0").expect("vx0 in the router");
     assert!(index_in(&a.host, "vx0").is_none(), "not in the host");
     assert_eq!(
-        (l.kind.as_deref(), l.alias.as_deref(), l.up, l.mtu, l.mac.as_deref()),
-        (Some("vxlan"), Some("vpcctl:nkv-t-r1"), true, MTU, Some(a.mac.as_str()))
+        (
+            l.kind.as_deref(),
+            l.alias.as_deref(),
+            l.up,
+            l.mtu,
+            l.mac.as_deref()
+        ),
+        (
+            Some("vxlan"),
+            Some("vpcctl:nkv-t-r1"),
+            true,
+            MTU,
+            Some(a.mac.as_str())
+        )
     );
     assert_eq!(
         s,
@@ -51,7 +59,10 @@ fn vxlan_tunnel_carries_traffic_between_hosts() {
         },
         "learning off, no group or remote"
     );
-    assert_eq!(fdb_dst(&a.router, "vx0", &b.mac), Some(b.under.parse().unwrap()));
+    assert_eq!(
+        fdb_dst(&a.router, "vx0", &b.mac),
+        Some(b.under.parse().unwrap())
+    );
     assert_eq!(
         neigh_of(&a.router, "vx0", &b.vtep),
         Some(neigh::Neigh {
@@ -60,7 +71,10 @@ fn vxlan_tunnel_carries_traffic_between_hosts() {
         })
     );
     // No learning: b's frames taught a's link nothing beyond the static entry.
-    assert_eq!(fdb_dst(&b.router, "vx0", &a.mac), Some(a.under.parse().unwrap()));
+    assert_eq!(
+        fdb_dst(&b.router, "vx0", &a.mac),
+        Some(a.under.parse().unwrap())
+    );
 
     // Running the plan again changes nothing: the link is the same one,
     // and a copy of it that fails at its end, rolled back, undoes nothing,
@@ -75,16 +89,26 @@ fn vxlan_tunnel_carries_traffic_between_hosts() {
         ..Default::default()
     };
     let err = on_host(&a.host, &again, fail).unwrap_err();
-    assert!(err.ends_with(&format!("injected fault; rolled back {} ops", k - 1)), "{err}");
+    assert!(
+        err.ends_with(&format!("injected fault; rolled back {} ops", k - 1)),
+        "{err}"
+    );
     assert_eq!(index_in(&a.router, "vx0"), index);
-    assert_eq!(fdb_dst(&a.router, "vx0", &b.mac), Some(b.under.parse().unwrap()));
+    assert_eq!(
+        fdb_dst(&a.router, "vx0", &b.mac),
+        Some(b.under.parse().unwrap())
+    );
     assert!(neigh_of(&a.router, "vx0", &b.vtep).is_some());
     ping(&a, &b).expect("still carries traffic");
 
     // Verify: the plan holds; then each object drifts in its own way.
     let plan = router_plan(&a, &b, false);
     assert_eq!(verify_on(&a.host, &plan), vec![]);
-    let at = |kind: &str| plan.iter().position(|o| o.to_string().starts_with(kind)).unwrap();
+    let at = |kind: &str| {
+        plan.iter()
+            .position(|o| o.to_string().starts_with(kind))
+            .unwrap()
+    };
     let swap = ops(json!([
         {"op": "neighAdd", "ns": a.router, "dev": "vx0", "addr": b.vtep, "mac": "02:00:00:00:00:99"},
         {"op": "fdbAdd", "ns": a.router, "dev": "vx0", "mac": b.mac, "dst": "192.0.2.99"},
@@ -92,8 +116,15 @@ fn vxlan_tunnel_carries_traffic_between_hosts() {
     on_host(&a.host, &swap, Default::default()).unwrap();
     let drift = verify_on(&a.host, &plan);
     let kinds: Vec<_> = drift.iter().map(|d| (d.index, d.kind.as_str())).collect();
-    assert_eq!(kinds, vec![(at("neighAdd"), "differs"), (at("fdbAdd"), "differs")], "{drift:?}");
-    assert!(drift[1].detail.contains("it sends to 192.0.2.99"), "{drift:?}");
+    assert_eq!(
+        kinds,
+        vec![(at("neighAdd"), "differs"), (at("fdbAdd"), "differs")],
+        "{drift:?}"
+    );
+    assert!(
+        drift[1].detail.contains("it sends to 192.0.2.99"),
+        "{drift:?}"
+    );
     // Running the plan again repairs both (each replaced in place).
     on_host(&a.host, &again, Default::default()).unwrap();
     assert_eq!(verify_on(&a.host, &plan), vec![]);
@@ -102,7 +133,12 @@ fn vxlan_tunnel_carries_traffic_between_hosts() {
     let drift = verify_on(&a.host, &plan);
     assert_eq!(drift[0].index, at("vxlanAdd"), "{drift:?}");
     assert_eq!(drift[0].detail, "link vx0 in nkv-t-r1 is missing");
-    assert!(drift.iter().any(|d| d.index == at("fdbAdd") && d.detail.contains("no link vx0")), "{drift:?}");
+    assert!(
+        drift
+            .iter()
+            .any(|d| d.index == at("fdbAdd") && d.detail.contains("no link vx0")),
+        "{drift:?}"
+    );
     on_host(&a.host, &again, Default::default()).unwrap();
     assert_eq!(verify_on(&a.host, &plan), vec![], "re-made");
     ping(&a, &b).expect("carries traffic again");
@@ -133,7 +169,9 @@ fn tunnel_mtu_is_the_underlay_mtu_less_the_encapsulation() {
     on_host(&a.host, &router_plan(&a, &b, false), Default::default()).unwrap();
     on_host(&b.host, &router_plan(&b, &a, false), Default::default()).unwrap();
     let dst = format!("{}.1:9000", b.lan);
-    let rx = netns::run_in(&b.router, || UdpSocket::bind(&dst)).unwrap().unwrap();
+    let rx = netns::run_in(&b.router, || UdpSocket::bind(&dst))
+        .unwrap()
+        .unwrap();
     rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let tx = netns::run_in(&a.router, || UdpSocket::bind(format!("{}.1:0", a.lan)))
         .unwrap()

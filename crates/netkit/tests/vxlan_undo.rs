@@ -92,12 +92,20 @@ fn a_failing_plan_undoes_vxlan_fdb_and_neigh() {
     assert!(err.ends_with("rolled back 4 ops"), "{err}");
     assert_eq!(fdb_dst(r, "vx0", c_mac), None);
     assert_eq!(neigh_of(r, "vx0", c_vtep), None);
-    assert_eq!(fdb_dst(r, "vx0", &b.mac), Some(b.under.parse().unwrap()), "replaced dst put back");
+    assert_eq!(
+        fdb_dst(r, "vx0", &b.mac),
+        Some(b.under.parse().unwrap()),
+        "replaced dst put back"
+    );
     let b_entry = neigh::Neigh {
         mac: Some(b.mac.clone()),
         permanent: true,
     };
-    assert_eq!(neigh_of(r, "vx0", &b.vtep), Some(b_entry.clone()), "replaced MAC put back");
+    assert_eq!(
+        neigh_of(r, "vx0", &b.vtep),
+        Some(b_entry.clone()),
+        "replaced MAC put back"
+    );
 
     // Entries deleted by a failing plan come back.
     let del = ops(json!([
@@ -151,7 +159,12 @@ fn vxlan_add_refuses_what_is_not_its_own() {
     old["vni"] = json!(7);
     on_host(&a.host, &ops(json!([old])), Default::default()).unwrap();
     let before = index_in(r, "vx1");
-    on_host(&a.host, &ops(json!([vxlan_op(&a, "vx1")])), Default::default()).unwrap();
+    on_host(
+        &a.host,
+        &ops(json!([vxlan_op(&a, "vx1")])),
+        Default::default(),
+    )
+    .unwrap();
     let (_, s) = seen(r, "vx1").unwrap();
     assert_eq!(s.vni, Some(VNI));
     assert_ne!(index_in(r, "vx1"), before, "made again");
@@ -164,7 +177,9 @@ fn vxlan_add_refuses_what_is_not_its_own() {
     other["ns"] = json!(r2);
     let err = on_host(&a.host, &ops(json!([other])), Default::default()).unwrap_err();
     assert!(
-        err.ends_with(&format!("the host already has a VXLAN link with VNI {VNI} on UDP port 4789; rolled back 0 ops")),
+        err.ends_with(&format!(
+            "the host already has a VXLAN link with VNI {VNI} on UDP port 4789; rolled back 0 ops"
+        )),
         "{err}"
     );
     assert!(index_in(&r2, "vx2").is_none());

@@ -48,7 +48,10 @@ impl Exec {
             }
             Op::FdbAdd { ns, dev, mac, dst } => {
                 let index = self.links.get(&self.conns, ns, dev, what).await?;
-                let (m, d) = (neigh::unicast_mac(mac).map_err(bad)?, neigh::ipv4(dst, "dst").map_err(bad)?);
+                let (m, d) = (
+                    neigh::unicast_mac(mac).map_err(bad)?,
+                    neigh::ipv4(dst, "dst").map_err(bad)?,
+                );
                 let h = self.conns.get(ns).await?;
                 let fdb = |op: fn(String, String, String, String) -> Op, dst: String| {
                     Undo::here(op(ns.clone(), dev.clone(), mac.clone(), dst))
@@ -63,7 +66,10 @@ impl Exec {
                 let Some(index) = self.index_if_any(ns, dev, &what).await? else {
                     return Ok(None); // the link, and its entries, are gone
                 };
-                let (m, d) = (neigh::unicast_mac(mac).map_err(bad)?, neigh::ipv4(dst, "dst").map_err(bad)?);
+                let (m, d) = (
+                    neigh::unicast_mac(mac).map_err(bad)?,
+                    neigh::ipv4(dst, "dst").map_err(bad)?,
+                );
                 let h = self.conns.get(ns).await?;
                 neigh::fdb_del(&h, &what, index, m, d)
                     .await?
@@ -72,7 +78,10 @@ impl Exec {
             }
             Op::NeighAdd { ns, dev, addr, mac } => {
                 let index = self.links.get(&self.conns, ns, dev, what).await?;
-                let (a, m) = (neigh::ipv4(addr, "addr").map_err(bad)?, neigh::unicast_mac(mac).map_err(bad)?);
+                let (a, m) = (
+                    neigh::ipv4(addr, "addr").map_err(bad)?,
+                    neigh::unicast_mac(mac).map_err(bad)?,
+                );
                 let h = self.conns.get(ns).await?;
                 match neigh::neigh_add(&h, &what, index, a, m).await? {
                     Change::Added => Undo::here(neigh_del(ns, dev, addr)),
@@ -96,7 +105,12 @@ impl Exec {
     }
 
     /// The index of link `dev` of `ns`, None if it has none (ENODEV).
-    async fn index_if_any(&self, ns: &str, dev: &str, what: &(dyn Fn() -> String + Sync)) -> Result<Option<u32>> {
+    async fn index_if_any(
+        &self,
+        ns: &str,
+        dev: &str,
+        what: &(dyn Fn() -> String + Sync),
+    ) -> Result<Option<u32>> {
         match self.links.get(&self.conns, ns, dev, what).await {
             Ok(i) => Ok(Some(i)),
             Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),

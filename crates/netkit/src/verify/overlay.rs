@@ -17,8 +17,14 @@ pub(super) fn check_overlay(op: &Op, s: &Snapshot, host: Option<&Snapshot>) -> F
             let Some(entries) = s.fdb.get(dev) else {
                 return missing(format!("{what} is missing (no link {dev})"));
             };
-            let mine: Vec<_> = entries.iter().filter(|(m, _)| m.eq_ignore_ascii_case(mac)).collect();
-            if mine.iter().any(|(_, d)| d.is_some_and(|d| d.to_string() == *dst)) {
+            let mine: Vec<_> = entries
+                .iter()
+                .filter(|(m, _)| m.eq_ignore_ascii_case(mac))
+                .collect();
+            if mine
+                .iter()
+                .any(|(_, d)| d.is_some_and(|d| d.to_string() == *dst))
+            {
                 None
             } else if let Some((_, d)) = mine.first() {
                 let now = d.map_or("none".into(), |d| d.to_string());
@@ -34,10 +40,21 @@ pub(super) fn check_overlay(op: &Op, s: &Snapshot, host: Option<&Snapshot>) -> F
             };
             match entries.iter().find(|(a, _)| a.to_string() == *addr) {
                 None => missing(format!("{what} is missing")),
-                Some((_, n)) if n.permanent && n.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)) => None,
+                Some((_, n))
+                    if n.permanent
+                        && n.mac
+                            .as_deref()
+                            .is_some_and(|m| m.eq_ignore_ascii_case(mac)) =>
+                {
+                    None
+                }
                 Some((_, n)) => differs(format!(
                     "{what} differs: it is {} {}",
-                    if n.permanent { "permanent" } else { "not permanent" },
+                    if n.permanent {
+                        "permanent"
+                    } else {
+                        "not permanent"
+                    },
                     n.mac.as_deref().unwrap_or("without lladdr")
                 )),
             }
@@ -49,28 +66,73 @@ pub(super) fn check_overlay(op: &Op, s: &Snapshot, host: Option<&Snapshot>) -> F
 fn vxlan(v: &Vxlan, s: &Snapshot, host: Option<&Snapshot>) -> Found {
     let name = &v.name;
     let Some(l) = s.link(name) else {
-        return Some((DriftKind::Missing, format!("link {name} {} is missing", at(&v.ns))));
+        return Some((
+            DriftKind::Missing,
+            format!("link {name} {} is missing", at(&v.ns)),
+        ));
     };
-    let differs = |what: String| Some((DriftKind::Differs, format!("link {name} {} {what}", at(&v.ns))));
+    let differs = |what: String| {
+        Some((
+            DriftKind::Differs,
+            format!("link {name} {} {what}", at(&v.ns)),
+        ))
+    };
     let Some((mac, seen)) = s.vxlans.get(name) else {
-        return differs(format!("is a {}, not a vxlan", l.kind.as_deref().unwrap_or("device")));
+        return differs(format!(
+            "is a {}, not a vxlan",
+            l.kind.as_deref().unwrap_or("device")
+        ));
     };
     if l.alias.as_deref() != Some(v.alias.as_str()) {
-        let now = l.alias.as_deref().map_or("none".into(), |a| format!("\"{a}\""));
+        let now = l
+            .alias
+            .as_deref()
+            .map_or("none".into(), |a| format!("\"{a}\""));
         return differs(format!("has alias {now}, want \"{}\"", v.alias));
     }
     let show = |x: Option<String>| x.unwrap_or_else(|| "none".into());
     let underlay = host.and_then(|h| h.link(&v.dev)).map(|d| d.index);
     let fields = [
-        ("vni", seen.vni.map(|x| x.to_string()), Some(v.vni.to_string())),
-        ("local", seen.local.map(|x| x.to_string()), Some(v.local.clone())),
-        ("port", seen.port.map(|x| x.to_string()), Some(v.port().to_string())),
-        ("learning", seen.learning.map(|x| if x { "on" } else { "off" }.into()), Some("off".into())),
+        (
+            "vni",
+            seen.vni.map(|x| x.to_string()),
+            Some(v.vni.to_string()),
+        ),
+        (
+            "local",
+            seen.local.map(|x| x.to_string()),
+            Some(v.local.clone()),
+        ),
+        (
+            "port",
+            seen.port.map(|x| x.to_string()),
+            Some(v.port().to_string()),
+        ),
+        (
+            "learning",
+            seen.learning.map(|x| if x { "on" } else { "off" }.into()),
+            Some("off".into()),
+        ),
         ("remote", seen.group.map(|x| x.to_string()), None),
-        ("mtu", Some(l.mtu.to_string()), v.mtu.map(|m| m.to_string()).or(Some(l.mtu.to_string()))),
-        ("mac", mac.clone(), v.mac.as_ref().map(|m| m.to_ascii_lowercase()).or(mac.clone())),
+        (
+            "mtu",
+            Some(l.mtu.to_string()),
+            v.mtu.map(|m| m.to_string()).or(Some(l.mtu.to_string())),
+        ),
+        (
+            "mac",
+            mac.clone(),
+            v.mac
+                .as_ref()
+                .map(|m| m.to_ascii_lowercase())
+                .or(mac.clone()),
+        ),
         // The underlay by index in the host: another link there now named `dev` is not it.
-        ("underlay index", seen.underlay.map(|x| x.to_string()), underlay.map(|x| x.to_string())),
+        (
+            "underlay index",
+            seen.underlay.map(|x| x.to_string()),
+            underlay.map(|x| x.to_string()),
+        ),
     ];
     for (what, now, want) in fields {
         if now != want {

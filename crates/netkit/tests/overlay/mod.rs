@@ -57,7 +57,10 @@ pub fn underlay(p: &str) -> (Side, Side) {
         for s in [&a, &b] {
             netns::add(&s.host).unwrap();
         }
-        let (ha, hb) = (conn::connect(&a.host).unwrap(), conn::connect(&b.host).unwrap());
+        let (ha, hb) = (
+            conn::connect(&a.host).unwrap(),
+            conn::connect(&b.host).unwrap(),
+        );
         for (h, s) in [(&ha, &a), (&hb, &b)] {
             link::set_up(h, &s.host, "lo", true).await.unwrap();
         }
