@@ -30,4 +30,12 @@ export const OP_FIELDS: OpFields = {
   sysctlSet: { ns: 'required', key: 'required', value: 'required' },
   nftApply: { ns: 'required', family: 'required', table: 'required', ruleset: 'required' },
   nftDelete: { ns: 'required', family: 'required', table: 'required' },
+  vxlanAdd: {
+    ns: 'required', name: 'required', vni: 'required', local: 'required', dev: 'required', port: 'optional',
+    mtu: 'optional', alias: 'required', mac: 'optional',
+  },
+  fdbAdd: { ns: 'required', dev: 'required', mac: 'required', dst: 'required' },
+  fdbDel: { ns: 'required', dev: 'required', mac: 'required', dst: 'required' },
+  neighAdd: { ns: 'required', dev: 'required', addr: 'required', mac: 'required' },
+  neighDel: { ns: 'required', dev: 'required', addr: 'required' },
 };

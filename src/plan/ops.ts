@@ -27,7 +27,25 @@ export type Op =
   | { op: 'routeDel'; ns: string; dst: string; dev?: string; via?: string }
   | { op: 'sysctlSet'; ns: string; key: string; value: string }
   | { op: 'nftApply'; ns: string; family: string; table: string; ruleset: NftObject[] }
-  | { op: 'nftDelete'; ns: string; family: string; table: string };
+  | { op: 'nftDelete'; ns: string; family: string; table: string }
+  // The cross-host data plane (docs/cluster.md): a VXLAN link whose underlay `dev` (IPv4 `local`) is in the host
+  // namespace, made inside router namespace `ns`; static FDB and neighbour entries for the VPC's other routers.
+  | {
+      op: 'vxlanAdd';
+      ns: string;
+      name: string;
+      vni: number;
+      local: string;
+      dev: string;
+      port?: number;
+      mtu?: number;
+      alias: string;
+      mac?: string;
+    }
+  | { op: 'fdbAdd'; ns: string; dev: string; mac: string; dst: string }
+  | { op: 'fdbDel'; ns: string; dev: string; mac: string; dst: string }
+  | { op: 'neighAdd'; ns: string; dev: string; addr: string; mac: string }
+  | { op: 'neighDel'; ns: string; dev: string; addr: string };
 
 /**
  * The plan as the executor reads it: the JSON array of its ops. Hosts of a
@@ -67,5 +85,10 @@ export function describeOp(o: Op): string {
     case 'sysctlSet': return `set ${o.key.replaceAll('/', '.')}=${o.value} in ${where(o.ns)}`;
     case 'nftApply': return `replace nftables table ${o.family} ${o.table} in ${where(o.ns)} (${o.ruleset.length} objects)`;
     case 'nftDelete': return `delete nftables table ${o.family} ${o.table} in ${where(o.ns)}`;
+    case 'vxlanAdd': return `create vxlan ${o.name}@${where(o.ns)} vni ${o.vni} over ${o.dev}@host (${o.local})`;
+    case 'fdbAdd': return `add fdb entry ${o.mac} dst ${o.dst} on ${o.dev}@${where(o.ns)}`;
+    case 'fdbDel': return `delete fdb entry ${o.mac} dst ${o.dst} from ${o.dev}@${where(o.ns)}`;
+    case 'neighAdd': return `add neighbour ${o.addr} lladdr ${o.mac} on ${o.dev}@${where(o.ns)}`;
+    case 'neighDel': return `delete neighbour ${o.addr} from ${o.dev}@${where(o.ns)}`;
   }
 }

@@ -25,12 +25,14 @@ export interface OpDrift {
 export function opKey(o: Op): string {
   switch (o.op) {
     case 'netnsAdd': case 'netnsDel': return `ns:${o.ns}`;
-    case 'vethAdd': case 'linkDel': return `link:${o.ns}/${o.name}`;
+    case 'vethAdd': case 'vxlanAdd': case 'linkDel': return `link:${o.ns}/${o.name}`;
     case 'linkUp': return `up:${o.ns}/${o.name}`;
     case 'addrAdd': case 'addrDel': return `addr:${o.ns}/${o.dev}/${o.cidr}`;
     case 'routeAdd': case 'routeDel': return `route:${o.ns}/${o.dst}`;
     case 'sysctlSet': return `sysctl:${o.ns}/${o.key}`;
     case 'nftApply': case 'nftDelete': return `nft:${o.ns}/${o.family}/${o.table}`;
+    case 'fdbAdd': case 'fdbDel': return `fdb:${o.ns}/${o.dev}/${o.mac}`;
+    case 'neighAdd': case 'neighDel': return `neigh:${o.ns}/${o.dev}/${o.addr}`;
   }
 }
 

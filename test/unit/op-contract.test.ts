@@ -75,8 +75,23 @@ const SAMPLE: Record<string, unknown> = {
   dst: '10.0.0.0/16',
 };
 
-/** Kinds the planner never makes (an undo the executor records itself, kept in the contract). */
-const NOT_PLANNED = ['addrDel'];
+/** Values a kind takes where SAMPLE's would not do (an underlay address for a VXLAN FDB entry's `dst`). */
+const SAMPLE_OF: Record<string, Record<string, unknown>> = {
+  vxlanAdd: {
+    ns: 'vpcr-demo', name: 'vx-demo', vni: 4242, local: '192.0.2.1', dev: 'eth0', port: 4789, mtu: 1450,
+    alias: 'vpcctl:demo', mac: '02:76:78:00:00:01',
+  },
+  fdbAdd: { ns: 'vpcr-demo', dev: 'vx-demo', mac: '02:76:78:00:00:02', dst: '192.0.2.2' },
+  fdbDel: { ns: 'vpcr-demo', dev: 'vx-demo', mac: '02:76:78:00:00:02', dst: '192.0.2.2' },
+  neighAdd: { ns: 'vpcr-demo', dev: 'vx-demo', addr: '172.16.0.2', mac: '02:76:78:00:00:02' },
+  neighDel: { ns: 'vpcr-demo', dev: 'vx-demo', addr: '172.16.0.2' },
+};
+
+/**
+ * Kinds the planner never makes: an undo the executor records itself, kept in the contract, and the cross-host
+ * data plane's ops, which the cluster planner (not this one) makes.
+ */
+const NOT_PLANNED = ['addrDel', 'vxlanAdd', 'fdbAdd', 'fdbDel', 'neighAdd', 'neighDel'];
 
 type Obj = Record<string, unknown>;
 
@@ -93,7 +108,7 @@ function contract() {
     const planned = [...shapes.values()];
     const fullest = planned.reduce<Obj>((best, o) => (Object.keys(o).length > Object.keys(best).length ? o : best), { op: kind });
     const everyField: Obj = { op: kind };
-    for (const f of Object.keys(fields)) everyField[f] = f in fullest ? fullest[f] : SAMPLE[f];
+    for (const f of Object.keys(fields)) everyField[f] = f in fullest ? fullest[f] : SAMPLE_OF[kind]?.[f] ?? SAMPLE[f];
     kinds[kind] = { fields, planned, everyField };
   }
   return { ops, kinds };

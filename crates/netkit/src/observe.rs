@@ -10,6 +10,7 @@ use std::{
     ffi::CString,
     fs::File,
     io::{self, Read},
+    net::Ipv4Addr,
     os::fd::{AsRawFd, FromRawFd},
     time::Duration,
 };
@@ -18,10 +19,12 @@ use serde_json::Value;
 
 use crate::{
     link::LinkInfo,
+    neigh::Neigh,
     nft::{self, Nft},
     nlsock::{self, NlSock},
+    overlayview,
     route::Route,
-    rtparse,
+    rtparse, vxlan,
 };
 
 /// What an execution learnt about a namespace's nftables ruleset after its
@@ -41,6 +44,9 @@ pub struct Need {
     /// The generation at which the tables are known to hold what the plan
     /// says (from an earlier execution): then they are not listed.
     pub mark: Option<NftMark>,
+    /// Links whose FDB and IPv4 neighbour entries are read (VXLAN links the
+    /// plan puts entries on).
+    pub overlay: BTreeSet<String>,
 }
 
 /// A table as observed.
@@ -64,6 +70,12 @@ pub struct Snapshot {
     pub sysctls: HashMap<String, Result<String, String>>,
     pub gen: Option<u32>,
     pub tables: HashMap<(String, String), TableSeen>,
+    /// VXLAN links by name: MAC and configuration.
+    pub vxlans: HashMap<String, (Option<String>, vxlan::Seen)>,
+    /// FDB entries (MAC, destination) of the links of `Need::overlay` that exist.
+    pub fdb: HashMap<String, Vec<(String, Option<Ipv4Addr>)>>,
+    /// IPv4 neighbour entries of the links of `Need::overlay` that exist.
+    pub neigh: HashMap<String, Vec<(Ipv4Addr, Neigh)>>,
 }
 
 impl Snapshot {
@@ -150,7 +162,13 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
         true,
         &nlsock::link_dump_payload(),
         |_, m| {
-            links.extend(rtparse::link(m));
+            if let Some(l) = rtparse::link(m) {
+                if l.kind.as_deref() == Some("vxlan") {
+                    snap.vxlans
+                        .extend(overlayview::vxlan(m).map(|v| (l.name.clone(), v)));
+                }
+                links.push(l);
+            }
         },
     )
     .map_err(ctx("link dump"))?;
@@ -174,6 +192,19 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
             .extend(rtparse::route(m, |i| by_index.get(&i).cloned()));
     })
     .map_err(ctx("route dump"))?;
+
+    for dev in &need.overlay {
+        if let Some(index) = snap.links.get(dev).map(|l| l.index) {
+            snap.fdb.insert(
+                dev.clone(),
+                overlayview::fdb(&mut s, index).map_err(ctx("fdb dump"))?,
+            );
+            snap.neigh.insert(
+                dev.clone(),
+                overlayview::neigh(&mut s, index).map_err(ctx("neighbour dump"))?,
+            );
+        }
+    }
 
     let mut netconf: HashMap<i32, Vec<(u16, i32)>> = HashMap::new();
     for key in &need.sysctls {

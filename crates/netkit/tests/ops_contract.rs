@@ -47,6 +47,12 @@ kinds! {
         "ns": ns, "family": family, "table": table,
         "ruleset": serde_json::from_str::<Value>(ruleset.text()).unwrap()});
     "nftDelete" => Op::NftDelete { ns, family, table } => json!({"ns": ns, "family": family, "table": table});
+    "vxlanAdd" => Op::VxlanAdd(v) => json!({"ns": v.ns, "name": v.name, "vni": v.vni, "local": v.local, "dev": v.dev,
+        "port": v.port, "mtu": v.mtu, "alias": v.alias, "mac": v.mac});
+    "fdbAdd" => Op::FdbAdd { ns, dev, mac, dst } => json!({"ns": ns, "dev": dev, "mac": mac, "dst": dst});
+    "fdbDel" => Op::FdbDel { ns, dev, mac, dst } => json!({"ns": ns, "dev": dev, "mac": mac, "dst": dst});
+    "neighAdd" => Op::NeighAdd { ns, dev, addr, mac } => json!({"ns": ns, "dev": dev, "addr": addr, "mac": mac});
+    "neighDel" => Op::NeighDel { ns, dev, addr } => json!({"ns": ns, "dev": dev, "addr": addr});
 }
 
 /// Kinds the executor makes only as undos: never in a plan, so the parser must refuse them.

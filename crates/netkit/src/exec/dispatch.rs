@@ -187,6 +187,11 @@ impl Exec {
                     .run_in(ns, move |lease, _| apply.apply_here(lease))
                     .await?
             }
+            Op::VxlanAdd(_)
+            | Op::FdbAdd { .. }
+            | Op::FdbDel { .. }
+            | Op::NeighAdd { .. }
+            | Op::NeighDel { .. } => self.apply_overlay(op).await?,
             Op::NftDelete { ns, family, table } => {
                 self.nft.touched(ns, family, table);
                 let (what, family, table) = (op.to_string(), family.clone(), table.clone());

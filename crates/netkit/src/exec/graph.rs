@@ -14,6 +14,10 @@ enum Res {
     Sysctl(String, String),
     Nft(String, String, String),
     Route(String),
+    /// An FDB entry (namespace, link, MAC).
+    Fdb(String, String, String),
+    /// A neighbour entry (namespace, link, address).
+    Neigh(String, String, String),
 }
 
 /// The resources `op` touches: (key, written?).
@@ -46,6 +50,22 @@ fn resources(op: &Op) -> Vec<(Res, bool)> {
             None => r.push((Res::Route(ns), true)),
         },
         Op::SysctlSet { key, .. } => r.push((Res::Sysctl(ns, key.clone()), true)),
+        // The underlay is read in the executor's namespace.
+        Op::VxlanAdd(v) => {
+            r.push((Res::Ns(String::new()), false));
+            r.push((Res::Link(String::new(), v.dev.clone()), false));
+            r.push(link(&ns, &v.name));
+        }
+        // Entries on one link are independent of each other; the link is
+        // read (a linkDel waits for them, they wait for its vxlanAdd).
+        Op::FdbAdd { dev, mac, .. } | Op::FdbDel { dev, mac, .. } => {
+            r.push((Res::Link(ns.clone(), dev.clone()), false));
+            r.push((Res::Fdb(ns, dev.clone(), mac.clone()), true));
+        }
+        Op::NeighAdd { dev, addr, .. } | Op::NeighDel { dev, addr, .. } => {
+            r.push((Res::Link(ns.clone(), dev.clone()), false));
+            r.push((Res::Neigh(ns, dev.clone(), addr.clone()), true));
+        }
         Op::NftApply { family, table, .. } | Op::NftDelete { family, table, .. } => {
             r.push((Res::Nft(ns, family.clone(), table.clone()), true))
         }
@@ -121,5 +141,35 @@ mod tests {
         assert_eq!(d[10], vec![1, 2, 5, 6, 8]);
         // linkUp waits for the last op on its link (the route on sn-a).
         assert_eq!(d[11], vec![0, 4]);
+    }
+}
+
+#[cfg(test)]
+mod overlay_tests {
+    use super::*;
+    use crate::plan::parse;
+
+    #[test]
+    fn overlay_entries_wait_for_their_link_not_for_each_other() {
+        let d = dependencies(
+            &parse(
+                r#"[
+            {"op":"netnsAdd","ns":"r","tag":"t"},
+            {"op":"vxlanAdd","ns":"r","name":"vx0","vni":42,"local":"192.0.2.1","dev":"eth0","alias":"a"},
+            {"op":"fdbAdd","ns":"r","dev":"vx0","mac":"02:00:00:00:00:02","dst":"192.0.2.2"},
+            {"op":"fdbAdd","ns":"r","dev":"vx0","mac":"02:00:00:00:00:03","dst":"192.0.2.3"},
+            {"op":"neighAdd","ns":"r","dev":"vx0","addr":"172.16.0.2","mac":"02:00:00:00:00:02"},
+            {"op":"fdbDel","ns":"r","dev":"vx0","mac":"02:00:00:00:00:02","dst":"192.0.2.2"},
+            {"op":"linkDel","ns":"r","name":"vx0"}
+        ]"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(d[1], vec![0]); // the link waits for its namespace
+        assert_eq!(d[2], vec![0, 1]);
+        assert_eq!(d[3], vec![0, 1]); // another MAC: in parallel with the first
+        assert_eq!(d[4], vec![0, 1]);
+        assert_eq!(d[5], vec![0, 1, 2]); // the same MAC: in list order
+        assert_eq!(d[6], vec![0, 1, 2, 3, 4, 5]); // deleting the link waits for its entries
     }
 }

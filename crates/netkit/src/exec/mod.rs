@@ -9,6 +9,7 @@
 //! - [`fuse`]: setting up a new namespace in the thread visit that makes it;
 //! - [`nftctx`]: nft contexts per namespace and the nftables generations;
 //! - [`nfttable`]: the nft ops as they run inside their namespace;
+//! - [`overlay`]: the VXLAN link, FDB and neighbour ops;
 //! - [`links`]: the link-index cache;
 //! - [`deadline`]: the per-op limit, and an op run alone;
 //! - [`rollback`]: undoing completed ops after a failure;
@@ -29,6 +30,7 @@ pub mod graph;
 mod links;
 mod nftctx;
 mod nfttable;
+mod overlay;
 mod rollback;
 mod schedule;
 mod state;

@@ -84,6 +84,35 @@ pub enum Op {
         family: String,
         table: String,
     },
+    /// A VXLAN link `name` in `ns` whose underlay `dev` (and UDP socket) is
+    /// in the executor's own namespace: see [`crate::vxlan`].
+    VxlanAdd(Box<crate::vxlan::Vxlan>),
+    /// A static FDB entry on VXLAN link `dev`: frames to `mac` are sent to
+    /// the underlay address `dst`.
+    FdbAdd {
+        ns: String,
+        dev: String,
+        mac: String,
+        dst: String,
+    },
+    FdbDel {
+        ns: String,
+        dev: String,
+        mac: String,
+        dst: String,
+    },
+    /// A permanent IPv4 neighbour entry `addr` -> `mac` on `dev`.
+    NeighAdd {
+        ns: String,
+        dev: String,
+        addr: String,
+        mac: String,
+    },
+    NeighDel {
+        ns: String,
+        dev: String,
+        addr: String,
+    },
 }
 
 impl Op {
@@ -101,14 +130,21 @@ impl Op {
             | Op::RouteDel { ns, .. }
             | Op::SysctlSet { ns, .. }
             | Op::NftApply { ns, .. }
-            | Op::NftDelete { ns, .. } => ns,
+            | Op::NftDelete { ns, .. }
+            | Op::FdbAdd { ns, .. }
+            | Op::FdbDel { ns, .. }
+            | Op::NeighAdd { ns, .. }
+            | Op::NeighDel { ns, .. } => ns,
+            Op::VxlanAdd(v) => &v.ns,
         }
     }
 
-    /// The namespaces the op works in (a veth has an end in two).
+    /// The namespaces the op works in (a veth has an end in two; a VXLAN
+    /// link's underlay is in the executor's own namespace, "").
     pub fn namespaces(&self) -> Vec<&str> {
         match self {
             Op::VethAdd { ns, peer_ns, .. } => vec![ns, peer_ns],
+            Op::VxlanAdd(v) if !v.ns.is_empty() => vec![&v.ns, ""],
             op => vec![op.ns()],
         }
     }
@@ -147,6 +183,17 @@ impl fmt::Display for Op {
             Op::NftDelete { ns, family, table } => {
                 write!(f, "nftDelete {family} {table}{}", in_ns(ns))
             }
+            Op::VxlanAdd(v) => f.write_str(&v.describe()),
+            Op::FdbAdd { ns, dev, mac, dst } => {
+                write!(f, "fdbAdd {mac} dst {dst} on {dev}{}", in_ns(ns))
+            }
+            Op::FdbDel { ns, dev, mac, dst } => {
+                write!(f, "fdbDel {mac} dst {dst} on {dev}{}", in_ns(ns))
+            }
+            Op::NeighAdd { ns, dev, addr, mac } => {
+                write!(f, "neighAdd {addr} lladdr {mac} on {dev}{}", in_ns(ns))
+            }
+            Op::NeighDel { ns, dev, addr } => write!(f, "neighDel {addr} on {dev}{}", in_ns(ns)),
         }
     }
 }

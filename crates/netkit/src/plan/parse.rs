@@ -14,7 +14,9 @@ use serde_json::value::RawValue;
 use super::{Op, Ruleset};
 use crate::{
     error::{Error, Kind},
+    neigh::{ipv4, unicast_mac},
     route::Route,
+    vxlan::Vxlan,
 };
 
 /// Parses a plan; errors read `invalid plan: op K: what`.
@@ -129,6 +131,8 @@ impl<'a> OpSeed<'_, 'a> {
 
     /// Reads the rest of an op of kind `kind` from `d`.
     fn of_kind<'de: 'a, D: Deserializer<'de>>(&self, kind: &str, d: D) -> Result<Op, D::Error> {
+        // A field's value the op cannot take: `<kind>: <why>`.
+        let invalid = |why: String| <D::Error as de::Error>::custom(format!("{kind}: {why}"));
         let op = match kind {
             "netnsAdd" => NetnsAdd::deserialize(d).map(|w| Op::NetnsAdd {
                 ns: w.ns,
@@ -198,6 +202,42 @@ impl<'a> OpSeed<'_, 'a> {
                 ns: w.ns,
                 family: w.family,
                 table: w.table,
+            }),
+            "vxlanAdd" => VxlanAdd::deserialize(d).and_then(|w| {
+                let v = Vxlan {
+                    ns: w.ns,
+                    name: w.name,
+                    vni: w.vni,
+                    local: w.local,
+                    dev: w.dev,
+                    port: w.port,
+                    mtu: w.mtu,
+                    alias: w.alias,
+                    mac: w.mac,
+                };
+                v.check().map_err(invalid)?;
+                Ok(Op::VxlanAdd(Box::new(v)))
+            }),
+            "fdbAdd" | "fdbDel" => Fdb::deserialize(d).and_then(|w| {
+                unicast_mac(&w.mac).map_err(invalid)?;
+                ipv4(&w.dst, "dst").map_err(invalid)?;
+                let Fdb { ns, dev, mac, dst } = w;
+                Ok(if kind == "fdbAdd" {
+                    Op::FdbAdd { ns, dev, mac, dst }
+                } else {
+                    Op::FdbDel { ns, dev, mac, dst }
+                })
+            }),
+            "neighAdd" => NeighAdd::deserialize(d).and_then(|w| {
+                unicast_mac(&w.mac).map_err(invalid)?;
+                ipv4(&w.addr, "addr").map_err(invalid)?;
+                let NeighAdd { ns, dev, addr, mac } = w;
+                Ok(Op::NeighAdd { ns, dev, addr, mac })
+            }),
+            "neighDel" => NeighDel::deserialize(d).and_then(|w| {
+                ipv4(&w.addr, "addr").map_err(invalid)?;
+                let NeighDel { ns, dev, addr } = w;
+                Ok(Op::NeighDel { ns, dev, addr })
             }),
             other => return Err(de::Error::custom(format!("unknown op `{other}`"))),
         };
@@ -317,4 +357,44 @@ struct Table {
     ns: String,
     family: String,
     table: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VxlanAdd {
+    ns: String,
+    name: String,
+    vni: u32,
+    local: String,
+    dev: String,
+    port: Option<u16>,
+    mtu: Option<u32>,
+    alias: String,
+    mac: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fdb {
+    ns: String,
+    dev: String,
+    mac: String,
+    dst: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeighAdd {
+    ns: String,
+    dev: String,
+    addr: String,
+    mac: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeighDel {
+    ns: String,
+    dev: String,
+    addr: String,
 }

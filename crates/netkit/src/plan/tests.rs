@@ -156,3 +156,74 @@ fn op_may_stand_anywhere_in_its_object() {
     assert!(e(r#"{"op":"netnsDel"}"#).starts_with("invalid plan: invalid type: map"));
     assert!(e(r#"[{"op":"netnsDel","ns":"x"}] x"#).starts_with("invalid plan: trailing characters"));
 }
+
+#[test]
+fn parses_the_overlay_ops_and_refuses_bad_values_before_running() {
+    let ops = parse(
+        r#"[
+        {"op":"vxlanAdd","ns":"r","name":"vx0","vni":42,"local":"192.0.2.1","dev":"eth0","alias":"vpcctl:a","mac":"02:00:00:00:00:01"},
+        {"op":"fdbAdd","ns":"r","dev":"vx0","mac":"02:00:00:00:00:02","dst":"192.0.2.2"},
+        {"op":"neighAdd","ns":"r","dev":"vx0","addr":"172.16.0.2","mac":"02:00:00:00:00:02"},
+        {"op":"neighDel","ns":"r","dev":"vx0","addr":"172.16.0.2"},
+        {"op":"fdbDel","ns":"r","dev":"vx0","mac":"02:00:00:00:00:02","dst":"192.0.2.2"}
+    ]"#,
+    )
+    .unwrap();
+    let Op::VxlanAdd(v) = &ops[0] else { panic!() };
+    assert_eq!((v.vni, v.port(), v.mtu), (42, 4789, None));
+    assert_eq!(
+        ops[0].namespaces(),
+        vec!["r", ""],
+        "the underlay is the host's"
+    );
+    assert_eq!(
+        ops[0].to_string(),
+        "vxlanAdd vx0 vni 42 dev eth0 in netns \"r\""
+    );
+    assert_eq!(
+        ops[1].to_string(),
+        "fdbAdd 02:00:00:00:00:02 dst 192.0.2.2 on vx0 in netns \"r\""
+    );
+    assert_eq!(
+        ops[2].to_string(),
+        "neighAdd 172.16.0.2 lladdr 02:00:00:00:00:02 on vx0 in netns \"r\""
+    );
+    assert_eq!(
+        ops[3].to_string(),
+        "neighDel 172.16.0.2 on vx0 in netns \"r\""
+    );
+
+    let e = |plan: &str| parse(plan).unwrap_err().to_string();
+    let vx = |extra: &str| {
+        format!(
+            r#"[{{"op":"vxlanAdd","ns":"r","name":"vx0","local":"192.0.2.1","dev":"eth0","alias":"a",{extra}}}]"#
+        )
+    };
+    assert_eq!(
+        e(&vx(r#""vni":0"#)),
+        "invalid plan: op 1: vxlanAdd: vni 0 is not in 1..16777215"
+    );
+    assert!(e(&vx(r#""vni":16777216"#)).contains("not in 1..16777215"));
+    assert!(e(&vx(r#""vni":1,"mac":"01:00:5e:00:00:01""#))
+        .contains("vxlanAdd: \"01:00:5e:00:00:01\" is not a unicast MAC"));
+    assert!(e(&vx(r#""vni":1,"port":0"#)).contains("port 0 is not a UDP port"));
+    assert!(
+        e(&vx(r#""vni":1,"remote":"192.0.2.9""#)).contains("unknown field `remote` for vxlanAdd")
+    );
+    assert!(e(
+        r#"[{"op":"vxlanAdd","ns":"r","name":"vx0","vni":1,"local":"x","dev":"eth0","alias":"a"}]"#
+    )
+    .contains("local \"x\" is not an IPv4 address"));
+    assert!(e(
+        r#"[{"op":"vxlanAdd","ns":"r","name":"vx0","vni":1,"local":"192.0.2.1","dev":"eth0"}]"#
+    )
+    .contains("missing field `alias`"));
+    assert_eq!(
+        e(r#"[{"op":"fdbAdd","ns":"r","dev":"vx0","mac":"02:00:00:00:00:02","dst":"10.0.0.0/8"}]"#),
+        "invalid plan: op 1: fdbAdd: dst \"10.0.0.0/8\" is not an IPv4 address"
+    );
+    assert!(
+        e(r#"[{"op":"neighAdd","ns":"r","dev":"vx0","addr":"172.16.0.2","mac":"zz"}]"#)
+            .contains("neighAdd: \"zz\" is not a unicast MAC")
+    );
+}

@@ -101,6 +101,9 @@ pub fn check(ops: &[Op], snaps: &HashMap<String, Option<Snapshot>>) -> Vec<Drift
                 link_drift(s, ns, name, alias.as_deref(), *mtu)
                     .or_else(|| link_drift(p, peer_ns, peer_name, peer_alias.as_deref(), *mtu))
             }),
+            Op::VxlanAdd(_) | Op::FdbAdd { .. } | Op::NeighAdd { .. } => {
+                super::overlay::check_overlay(op, s, snap(""))
+            }
             _ => check_op(op, s, &index[op.ns()]),
         };
         if let Some((kind, detail)) = found {
@@ -115,12 +118,15 @@ pub fn check(ops: &[Op], snaps: &HashMap<String, Option<Snapshot>>) -> Vec<Drift
     drifts
 }
 
-type Found = Option<(DriftKind, String)>;
+pub(super) type Found = Option<(DriftKind, String)>;
 
 /// The link an op puts something on.
 fn on_link(op: &Op) -> Option<&str> {
     match op {
-        Op::AddrAdd { dev, .. } | Op::LinkUp { name: dev, .. } => Some(dev),
+        Op::AddrAdd { dev, .. }
+        | Op::LinkUp { name: dev, .. }
+        | Op::FdbAdd { dev, .. }
+        | Op::NeighAdd { dev, .. } => Some(dev),
         Op::RouteAdd { route, .. } => route.dev.as_deref(),
         _ => None,
     }

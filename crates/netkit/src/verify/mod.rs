@@ -23,6 +23,7 @@ use crate::{
 };
 
 mod check;
+mod overlay;
 pub use check::check;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +119,9 @@ fn needs(ops: &[Op], opts: &Options) -> Vec<(String, Need)> {
             Op::NftApply { family, table, .. } => {
                 need.tables.insert((family.clone(), table.clone()));
             }
+            Op::FdbAdd { dev, .. } | Op::NeighAdd { dev, .. } => {
+                need.overlay.insert(dev.clone());
+            }
             _ => {}
         }
     }
@@ -140,6 +144,8 @@ fn makes(op: &Op) -> bool {
             | Op::RouteDel { .. }
             | Op::NftDelete { .. }
             | Op::LinkDown { .. }
+            | Op::FdbDel { .. }
+            | Op::NeighDel { .. }
     )
 }
 
