@@ -152,6 +152,8 @@ test.serial('full disk after the plan and the undo fails too: exit 1 says so, th
   ok(t, await run('delete-vpc', '--name', 'tiny'));
   const stateFile = join(dir, 'state.json');
   const filler = fillLeaving(dir, 2);
+  // tiny's transit link goes when the kernel has finished destroying its router: wait for that.
+  for (let i = 0; i < 100 && ip(['-o', 'link']).includes('vg-'); i++) await new Promise((r) => setTimeout(r, 100));
   const before = { kernel: await kernelSnapshot() };
   const topology = bigTopology('big3.json', 'big3', '10.4.0.0/16', 600);
 
