@@ -383,9 +383,11 @@ fn router_table(subnets: &[Subnet]) -> String {
         set("private", false),
         r#"  chain forward {
     type filter hook forward priority 0; policy accept;
+    ct state established,related accept comment "replies"
     iifname "px-*" oifname "px-*" counter drop comment "peering is not transitive"
     iifname "px-*" oifname "igw0" counter drop comment "no edge-to-edge routing"
     iifname "igw0" oifname "px-*" counter drop comment "no edge-to-edge routing"
+    iifname "igw0" ct status dnat counter accept comment "published ports"
     ip saddr @private oifname "igw0" counter drop comment "private subnets have no internet"
     iifname "igw0" ip daddr @private counter drop comment "private subnets are not reachable from outside"
   }
