@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { wantedNamespaces } from '../model/names.js';
 import type { StateStore } from '../state/store.js';
-import type { State } from '../state/types.js';
+import type { State, VpcOverlay } from '../state/types.js';
 import { alive, deployApp, type AppInfo } from './apps.js';
 import { cacheDirOf, findDrift, planText } from './drift.js';
 import { namesPresent } from './dns.js';
@@ -12,6 +12,12 @@ import { stopwatch } from './stopwatch.js';
 export interface ApplyOptions extends ChangeOptions {
   /** Also remove what the state has and the topology does not name. */
   prune?: boolean;
+  /**
+   * The cluster agent's: how each VPC of the topology joins its routers on
+   * other hosts (cluster/overlay.ts). Given, it replaces every VPC's
+   * overlay (a VPC it does not name has none); absent, overlays stay.
+   */
+  overlays?: Record<string, VpcOverlay>;
 }
 export interface ApplyResult extends ChangeResult { appsStarted: AppInfo[] }
 
@@ -27,7 +33,9 @@ export async function applyTopology(
   store: StateStore, engine: Engine, uplink: string | undefined, topology: unknown, opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const prune = !!opts.prune;
-  const digest = createHash('sha256').update(JSON.stringify(topology)).digest('base64url');
+  // A host going down changes the overlays, not the topology: both make the document.
+  const document = opts.overlays ? [topology, opts.overlays] : topology;
+  const digest = createHash('sha256').update(JSON.stringify(document)).digest('base64url');
   const unchanged = opts.dryRun ? null : await unchangedSince(store, engine, digest, prune);
   if (unchanged) return unchanged;
   // zod loads only here, past the fast path: it costs more than the rest of a no-op re-apply.
@@ -41,7 +49,7 @@ export async function applyTopology(
       d.beforeSave(remember);
       // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
       d.beforeSave((state) => planText(state, cacheDirOf(store.dir)));
-      return mergeTopology(d.state, topo, { prune: opts.prune, uplink, root });
+      return mergeTopology(d.state, topo, { prune: opts.prune, uplink, root, overlays: opts.overlays });
     }, { ...opts, verifyAll: true }, (claim) => claimPath(topo, claim));
     const started: AppInfo[] = [];
     const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));

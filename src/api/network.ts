@@ -99,3 +99,15 @@ export function guardedChange<T>(
     return value;
   }, opts);
 }
+
+/**
+ * The machine's link that holds `address` (a cluster host's underlay) and
+ * its MTU: the VXLAN links of this host's routers are made over it.
+ */
+export async function underlayLink(address: string): Promise<{ dev: string; mtu: number }> {
+  const n = await native();
+  const held = (await n.addrList(ROOT_NS)).find((a) => a.cidr.split('/')[0] === address);
+  const link = held ? await n.linkGet(ROOT_NS, held.dev) : null;
+  if (!link) throw new VpcctlError('NOT_FOUND', `underlay ${address}: no link of this host has that address (see 'vpcctl cluster join --underlay')`);
+  return { dev: link.name, mtu: link.mtu };
+}

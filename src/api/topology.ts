@@ -4,7 +4,7 @@ import { parseTopology, type PublishSpec, type Topology } from '../model/schema.
 import { allPublishes, checkPublishes } from '../model/publish.js';
 import { pairKey } from '../model/peering.js';
 import { validateTopology } from '../model/validate.js';
-import type { PublishState, State, SubnetState, VpcState } from '../state/types.js';
+import type { PublishState, State, SubnetState, VpcOverlay, VpcState } from '../state/types.js';
 import type { Claim } from '../model/root-routes.js';
 import { allocateLink, type RootView } from './network.js';
 import { upsertVpc } from './vpc-upsert.js';
@@ -38,7 +38,7 @@ export function topologyOf(state: State): Topology {
  * (transit links) and running apps of kept objects are kept.
  */
 export async function mergeTopology(
-  state: State, topo: Topology, opts: { prune?: boolean; uplink?: string; root: RootView },
+  state: State, topo: Topology, opts: { prune?: boolean; uplink?: string; root: RootView; overlays?: Record<string, VpcOverlay> },
 ): Promise<void> {
   const named = new Set(topo.vpcs.map((v) => v.name));
   const publishedBefore = new Set(allPublishes(state).map(hostKey));
@@ -67,6 +67,13 @@ export async function mergeTopology(
       };
     }
     vpc.subnets = subnets;
+  }
+  if (opts.overlays) {
+    for (const vpc of Object.values(state.vpcs)) {
+      const o = opts.overlays[vpc.name];
+      if (o) vpc.overlay = structuredClone(o);
+      else delete vpc.overlay;
+    }
   }
 
   const wanted = new Map(topo.peerings.map((p) => [pairKey(p), p]));

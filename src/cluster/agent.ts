@@ -3,8 +3,9 @@
  * cluster intent. A full resync at start, then one on every change under
  * the intent prefix, liveness included (coalesced), on every watch reconnect and every
  * RESYNC_MS (which also repairs drift). A resync reads the intent at one
- * revision, derives the host's share (share.ts) and applies it with prune
- * through Vpcctl.apply -- the same planner, executor and state file as
+ * revision, derives the host's share (share.ts) and the overlays that join
+ * its routers to the VPCs' routers on other live hosts (overlay.ts), and
+ * applies them with prune through Vpcctl.apply -- the same planner, executor and state file as
  * `vpcctl apply -f` -- then writes what it did under status/<host>/.
  * It keeps the host's lease alive: a host whose agent is gone is reported
  * down when the lease lapses.
@@ -14,9 +15,11 @@
  * (the restarted agent's first resync) rebuilds them.
  */
 import { Vpcctl } from '../api/vpcctl.js';
+import { underlayLink } from '../api/network.js';
 import type { ClusterConfig } from './config.js';
 import { LEASE_TTL, type AgentReport } from './commands.js';
 import { PREFIX } from './keys.js';
+import { overlaysOf } from './overlay.js';
 import { hostShare, shareDigest } from './share.js';
 import { ClusterStore } from './store.js';
 
@@ -93,7 +96,9 @@ export async function runAgent(cfg: ClusterConfig, opts: AgentOptions = {}): Pro
     const subnets = share.vpcs.reduce((n, v) => n + (v.subnets?.length ?? 0), 0);
     let report: AgentReport;
     try {
-      const r = await api.apply(share, { prune: true });
+      // Peers are the live hosts: a host whose lease lapsed loses its FDB and neighbour entries here.
+      const overlays = overlaysOf(snap.intent, cfg.host, await store.liveHosts(), await underlayLink(cfg.underlay));
+      const r = await api.apply(share, { prune: true, overlays });
       await stopUnwantedApps(api, share);
       report = { ok: true, revision: snap.revision, digest, subnets, vpcs: share.vpcs.length, at: new Date().toISOString(), elapsedMs: Math.round(r.elapsedMs) };
       if (r.changed) log(`revision ${snap.revision}: ${share.vpcs.length} vpcs, ${subnets} subnets here; ${r.changes.length} changes in ${r.elapsedMs.toFixed(0)} ms`);

@@ -11,7 +11,7 @@
  * address and MAC follow from its host's index (allocated once at join) and
  * the VNI: every host computes every other's without asking.
  */
-import type { VpcOverlay } from '../plan/overlay.js';
+import type { VpcOverlay } from '../state/types.js';
 import { VXLAN_OVERHEAD } from '../plan/overlay.js';
 import type { Intent } from './keys.js';
 

@@ -94,7 +94,11 @@ export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[
   const tag = linkTag({ kind: 'subnet', vpc: vpc.name, subnet: subnet.name });
   const ops: Op[] = [
     { op: 'netnsAdd', ns, tag: hostTag(vpc.name, subnet.name) },
-    { op: 'vethAdd', ns: rns, name: link, alias: tag, peerNs: ns, peerName: HOST_LINK, peerAlias: tag },
+    {
+      op: 'vethAdd', ns: rns, name: link, alias: tag, peerNs: ns, peerName: HOST_LINK, peerAlias: tag,
+      // Across hosts a packet may leave by the VPC's VXLAN link: the host sends no more than it carries.
+      ...(vpc.overlay ? { mtu: vpc.overlay.mtu } : {}),
+    },
     { op: 'addrAdd', ns: rns, dev: link, cidr: `${gatewayIp(subnet.cidr)}/32` },
     { op: 'routeAdd', ns: rns, dst: `${hostIp(subnet.cidr)}/32`, dev: link },
     { op: 'addrAdd', ns, dev: HOST_LINK, cidr: hostIfaceCidr(subnet.cidr) },

@@ -5,6 +5,7 @@ import { peersOf } from '../model/peering.js';
 import { rootRuleset } from '../firewall/root.js';
 import type { PeeringState, State, VpcState } from '../state/types.js';
 import { peeringOps, subnetOps, vpcOps, rootRouteOp, routerTableOp } from './build.js';
+import { overlayOps } from './overlay.js';
 
 /**
  * The full plan of a state: every op that builds it from nothing, each with
@@ -31,9 +32,12 @@ export function peerCidrs(state: State, vpc: string): string[] {
   return peersOf(state.peerings, vpc).flatMap((other) => (state.vpcs[other] ? [state.vpcs[other]!.cidr] : []));
 }
 
-/** A VPC made whole: its router (namespace, sysctls, gateway), every subnet, then the router's table. */
+/**
+ * A VPC made whole: its router (namespace, sysctls, gateway, and on a
+ * cluster host its overlay), every subnet, then the router's table.
+ */
 export function vpcParts(state: State, vpc: VpcState): Part[] {
-  const ops = vpcOps(vpc);
+  const ops = [...vpcOps(vpc), ...(vpc.overlay ? overlayOps(vpc.name, vpc.overlay) : [])];
   const peers = peerCidrs(state, vpc.name);
   return [
     { owner: vpcOwner(vpc.name), ops },

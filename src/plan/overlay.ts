@@ -1,27 +1,16 @@
 /**
- * Cross-host data plane of a VPC (issue 15): a VXLAN device in the router
- * namespace, its underlay in the machine's namespace, with a static FDB and
- * neighbour entry per remote router (flannel's vxlan model: no multicast,
- * no learning, no flooding) and a route to each remote subnet via that
- * router's overlay address. Pure: the planner's part only.
- *
- * STATUS: the executor ops (vxlanAdd, fdbAdd/fdbDel, neighAdd/neighDel) are
- * being added to netkit on another branch; until they are merged the types
- * live here as OverlayOp, with the field names agreed for them, and nothing
- * calls these functions on the apply path. Merging means moving OverlayOp
- * into ops.ts's Op union (op-fields.ts, the ops.json fixture, plan-ops.md)
- * and calling overlayOps/overlayDiffOps from planner.ts for VPCs with an
- * `overlay`.
+ * Cross-host data plane of a VPC (issue 15, docs/cluster.md): a VXLAN device
+ * in the router namespace, its underlay in the machine's namespace, with a
+ * static FDB and neighbour entry per remote router (flannel's vxlan model:
+ * no multicast, no learning, no flooding) and a route to each remote subnet
+ * via that router's overlay address. Pure: the planner's part only; the
+ * planner calls these for VPCs whose state carries an `overlay`.
  */
 import { routerNs } from '../model/names.js';
+import type { OverlayPeer, VpcOverlay } from '../state/types.js';
 import type { Op } from './ops.js';
 
-export type OverlayOp =
-  | { op: 'vxlanAdd'; ns: string; name: string; vni: number; local: string; dev: string; port?: number; mtu?: number; alias: string; mac?: string }
-  | { op: 'fdbAdd'; ns: string; dev: string; mac: string; dst: string }
-  | { op: 'fdbDel'; ns: string; dev: string; mac: string; dst: string }
-  | { op: 'neighAdd'; ns: string; dev: string; addr: string; mac: string }
-  | { op: 'neighDel'; ns: string; dev: string; addr: string };
+export type { OverlayPeer, VpcOverlay } from '../state/types.js';
 
 /** The VXLAN link's name in every router namespace. */
 export const OVERLAY_LINK = 'vx0';
@@ -30,32 +19,7 @@ export const VXLAN_PORT = 4789;
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers. */
 export const VXLAN_OVERHEAD = 50;
 
-/** A remote router of the VPC: where its host is on the underlay, and its tunnel end. */
-export interface OverlayPeer {
-  host: string;
-  underlay: string;
-  /** The remote router's overlay address (no prefix). */
-  address: string;
-  mac: string;
-  /** The VPC's subnets that run there. */
-  subnets: string[];
-}
-
-/** What one router needs to join its VPC's overlay. */
-export interface VpcOverlay {
-  vni: number;
-  /** This host's underlay address and interface (in the machine's namespace). */
-  local: string;
-  dev: string;
-  /** This router's overlay address, with the overlay range's prefix (e.g. 169.254.0.1/16). */
-  address: string;
-  mac: string;
-  /** MTU of the tunnel and of the VPC's subnet links: the underlay's minus VXLAN_OVERHEAD. */
-  mtu: number;
-  peers: OverlayPeer[];
-}
-
-const peerOps = (ns: string, p: OverlayPeer, add: boolean): Array<Op | OverlayOp> => add
+const peerOps = (ns: string, p: OverlayPeer, add: boolean): Op[] => add
   ? [
     { op: 'fdbAdd', ns, dev: OVERLAY_LINK, mac: p.mac, dst: p.underlay },
     { op: 'neighAdd', ns, dev: OVERLAY_LINK, addr: p.address, mac: p.mac },
@@ -68,7 +32,7 @@ const peerOps = (ns: string, p: OverlayPeer, add: boolean): Array<Op | OverlayOp
   ];
 
 /** The whole overlay of a (new or rebuilt) router: after vpcOps, before its subnets' routes matter. */
-export function overlayOps(vpc: string, o: VpcOverlay): Array<Op | OverlayOp> {
+export function overlayOps(vpc: string, o: VpcOverlay): Op[] {
   const ns = routerNs(vpc);
   return [
     {
@@ -89,13 +53,13 @@ export const overlayBase = (o: VpcOverlay | undefined) => (o ? [o.vni, o.local, 
  * down, a remote subnet came or went). Removals first, per peer whole, so a
  * peer whose host moved is deleted at its old address before being added.
  */
-export function overlayDiffOps(vpc: string, cur: VpcOverlay, des: VpcOverlay): Array<Op | OverlayOp> {
+export function overlayDiffOps(vpc: string, cur: VpcOverlay, des: VpcOverlay): Op[] {
   const ns = routerNs(vpc);
   const key = (p: OverlayPeer) => JSON.stringify([p.host, p.underlay, p.address, p.mac]);
   const before = new Map(cur.peers.map((p) => [key(p), p]));
   const after = new Map(des.peers.map((p) => [key(p), p]));
-  const dels: Array<Op | OverlayOp> = [];
-  const adds: Array<Op | OverlayOp> = [];
+  const dels: Op[] = [];
+  const adds: Op[] = [];
   for (const [k, p] of before) {
     const q = after.get(k);
     if (!q) dels.push(...peerOps(ns, p, false));

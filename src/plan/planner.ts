@@ -8,6 +8,7 @@ import {
 } from './build.js';
 import { rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
+import { OVERLAY_LINK, overlayBase, overlayDiffOps } from './overlay.js';
 
 export { rootRoutes } from './full.js';
 
@@ -31,7 +32,8 @@ export interface Plan {
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-const vpcSpec = (v: VpcState) => [v.cidr, v.uplink, v.transit];
+// The overlay's link itself (VNI, underlay, address, MTU) is part of the router; its peers change in place.
+const vpcSpec = (v: VpcState) => [v.cidr, v.uplink, v.transit, overlayBase(v.overlay)];
 const subnetSpec = (s: SubnetState) => [s.cidr, s.type];
 
 /**
@@ -67,6 +69,9 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     const des = desired.vpcs[cur.name];
     if (des && same(vpcSpec(cur), vpcSpec(des)) && !broken(routerNs(cur.name))) continue;
     for (const s of Object.values(cur.subnets)) delNs(hostNs(cur.name, s.name));
+    // The VXLAN link first: deleted with its namespace, it would hold the VNI
+    // (on the machine's underlay socket) until the kernel's cleanup ran.
+    if (cur.overlay && present(routerNs(cur.name))) dels.push({ op: 'linkDel', ns: routerNs(cur.name), name: OVERLAY_LINK });
     delNs(routerNs(cur.name));
     changes.push(des ? `rebuild vpc ${cur.name}` : `delete vpc ${cur.name}`);
   }
@@ -130,6 +135,16 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
         }
       }
     }
+  }
+
+  // Overlays of routers that stay: only their peers (remote hosts and subnets) change.
+  for (const des of Object.values(desired.vpcs)) {
+    const cur = current.vpcs[des.name];
+    if (!cur?.overlay || !des.overlay || rebuiltVpcs.has(des.name)) continue;
+    const ops = overlayDiffOps(des.name, cur.overlay, des.overlay);
+    if (ops.length === 0) continue;
+    adds.push(...ops);
+    changes.push(`update overlay of vpc ${des.name}: ${des.overlay.peers.map((p) => p.host).join(', ') || 'no other host'}`);
   }
 
   // Peerings between VPCs that both stay (rebuilt VPCs get theirs below).

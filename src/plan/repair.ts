@@ -41,7 +41,7 @@ export function opKey(o: Op): string {
  * up again; anything else wrong with a veth re-makes it, with a namespace
  * rebuilds it.
  */
-const isDown = (d: OpDrift) => (d.op.op === 'vethAdd' || d.op.op === 'netnsAdd') && d.kind === 'differs' && /\bis down\b/.test(d.detail);
+const isDown = (d: OpDrift) => (d.op.op === 'vethAdd' || d.op.op === 'vxlanAdd' || d.op.op === 'netnsAdd') && d.kind === 'differs' && /\bis down\b/.test(d.detail);
 
 /**
  * Namespaces drift shows to be broken beyond repair in place, to be rebuilt
@@ -54,13 +54,17 @@ export function brokenByDrift(drift: readonly OpDrift[] | undefined): Set<string
   for (const d of drift ?? []) {
     if (d.op.op === 'netnsAdd' && !isDown(d)) out.add(d.op.ns);
     else if (d.op.op === 'vethAdd' && d.kind === 'differs' && !isDown(d)) out.add(d.op.peerNs);
+    // A VXLAN link not as made (another VNI, underlay or owner) is remade with its router.
+    else if (d.op.op === 'vxlanAdd' && d.kind === 'differs' && !isDown(d)) out.add(d.op.ns);
   }
   return out;
 }
 
+/** The link an op's object lives on: it goes when the link goes. */
 const linkOf = (o: Op): string | null => {
-  if (o.op === 'addrAdd') return `${o.ns}/${o.dev}`;
+  if (o.op === 'addrAdd' || o.op === 'fdbAdd' || o.op === 'neighAdd') return `${o.ns}/${o.dev}`;
   if (o.op === 'routeAdd' && o.dev) return `${o.ns}/${o.dev}`;
+  if (o.op === 'linkUp') return `${o.ns}/${o.name}`;
   return null;
 };
 
@@ -71,7 +75,7 @@ const namespacesOf = (o: Op): string[] => (o.op === 'vethAdd' ? [o.ns, o.peerNs]
  * executor re-adds an address or route, rewrites a sysctl, replaces a table
  * whole), `linkUp` for both ends of a veth that is down, and for a veth that
  * is gone the veth again with every address and route on its two ends (they
- * went with it). Only what the desired state still wants exactly as the
+ * went with it), and likewise a VXLAN link with its address, entries and routes. Only what the desired state still wants exactly as the
  * drifted op made it (a policy being changed by this plan is not restored
  * first), outside namespaces this plan makes or deletes anyway, and not
  * already made by `planned`.
@@ -118,6 +122,14 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
         emit(o);
         for (const dep of [...(onLink.get(`${o.ns}/${o.name}`) ?? []), ...(onLink.get(`${o.peerNs}/${o.peerName}`) ?? [])]) emit(dep);
       }
+    } else if (o.op === 'vxlanAdd') {
+      if (down) emit({ op: 'linkUp', ns: o.ns, name: o.name });
+      else if (d.kind === 'differs') continue; // rebuilt with its router (brokenByDrift)
+      else {
+        // Its address, entries and routes went with it.
+        emit(o);
+        for (const dep of onLink.get(`${o.ns}/${o.name}`) ?? []) emit(dep);
+      }
     } else {
       emit(o);
     }
@@ -128,4 +140,4 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
   return { ops, changes: [...new Set(changes)] };
 }
 
-const rank = (o: Op) => (o.op === 'vethAdd' ? 0 : o.op === 'linkUp' ? 1 : o.op === 'addrAdd' ? 2 : o.op === 'routeAdd' ? 3 : 4);
+const rank = (o: Op) => (o.op === 'vethAdd' || o.op === 'vxlanAdd' ? 0 : o.op === 'linkUp' ? 1 : o.op === 'addrAdd' ? 2 : o.op === 'routeAdd' ? 3 : 4);

@@ -63,6 +63,17 @@ const VpcStateSchema = z.looseObject({
   uplink: z.string().nullable(),
   transit: cidr.nullable(),
   subnets: keyedByName(SubnetStateSchema),
+  overlay: z.looseObject({
+    vni: z.number().int().min(1).max(0xffffff),
+    local: z.ipv4(),
+    dev: z.string().min(1),
+    address: cidr,
+    mac: z.string(),
+    mtu: z.number().int().min(68).max(65535),
+    peers: z.array(z.looseObject({
+      host: name, underlay: z.ipv4(), address: z.ipv4(), mac: z.string(), subnets: z.array(cidr),
+    })),
+  }).optional(),
 });
 
 export const StateSchema = z.looseObject({

@@ -54,6 +54,37 @@ export interface VpcState {
   /** The /30 of the transit pool joining the router to the host; null without uplink. */
   transit: string | null;
   subnets: Record<string, SubnetState>;
+  /** On a cluster host: how this router joins the VPC's routers on other hosts (absent on one host). */
+  overlay?: VpcOverlay;
+}
+
+/** A remote router of a VPC: where its host is on the underlay, and its tunnel end. */
+export interface OverlayPeer {
+  host: string;
+  underlay: string;
+  /** The remote router's overlay address (no prefix). */
+  address: string;
+  mac: string;
+  /** The VPC's subnets that run there. */
+  subnets: string[];
+}
+
+/**
+ * What one router needs to join its VPC's overlay (docs/cluster.md): the
+ * cluster agent derives it from the intent (cluster/overlay.ts); the
+ * planner turns it into a VXLAN link with static FDB and neighbour entries.
+ */
+export interface VpcOverlay {
+  vni: number;
+  /** This host's underlay address and interface (in the machine's namespace). */
+  local: string;
+  dev: string;
+  /** This router's overlay address, with the overlay range's prefix (e.g. 169.254.0.1/16). */
+  address: string;
+  mac: string;
+  /** MTU of the tunnel and of the VPC's subnet links: the underlay's minus the VXLAN overhead. */
+  mtu: number;
+  peers: OverlayPeer[];
 }
 
 export interface PeeringState {

@@ -76,6 +76,57 @@ test.serial("a topology applied on one host: each host's agent builds only its s
   for (const h of lab.hosts) t.is((await h.vpcctl(['status'])).code, 0, h.name);
 });
 
+/** GET http://addr:port/ from a subnet on a host: the app's answer (it names its VPC and subnet), or null. */
+const ask = (h: SimHost, ns: string, addr: string, port = 8080): { vpc: string; subnet: string; client: string } | null => {
+  const r = h.sh(['/usr/sbin/ip', 'netns', 'exec', ns, process.execPath, FETCH, `http://${addr}:${port}/`], 8000);
+  return r.status === 0 ? JSON.parse(r.stdout) : null;
+};
+const appsRunning = async (h: SimHost, n: number) =>
+  JSON.parse((await h.vpcctl(['list-apps', '--json'])).stdout).filter((a: { running: boolean }) => a.running).length === n;
+
+test.serial('across hosts: a VPC is one network over VXLAN, equal CIDRs stay apart, a deny policy holds', async (t) => {
+  const [h1, h2, h3] = lab.hosts as [SimHost, SimHost, SimHost];
+  // VPC b (10.0.0.0/16 like a) gets a subnet on h3 with a's api CIDR: the same address in two VPCs on two hosts.
+  t.is((await h1.vpcctl(['create-subnet', '--vpc', 'b', '--name', 'api', '--cidr', '10.0.2.0/24', '--host', 'h3'])).code, 0);
+  for (const [vpc, subnet] of [['a', 'api'], ['b', 'api']]) {
+    const r = await h1.vpcctl(['deploy-app', '--vpc', vpc!, '--subnet', subnet!, '--port', '8080']);
+    t.is(r.code, 0, r.stderr);
+  }
+  await until('apps running on h2 and h3', async () => (await appsRunning(h2, 1)) && (await appsRunning(h3, 1)));
+  await until('all in sync', () => allInSync(h1));
+  // Every router of a VPC has a VXLAN link on its host's underlay, MTU lowered by the encapsulation.
+  const vx = h1.sh(['/usr/sbin/ip', 'netns', 'exec', 'vpcr-a', '/usr/sbin/ip', '-d', 'link', 'show', 'vx0']).stdout;
+  t.regex(vx, /mtu 1450/);
+  t.regex(vx, /vxlan id \d+ local 192\.0\.2\.\d+/);
+  t.regex(h1.sh(['/usr/sbin/ip', 'netns', 'exec', 'ns-a-web', '/usr/sbin/ip', 'link', 'show', 'eth0']).stdout, /mtu 1450/);
+
+  // h1 -> h2 and h3 -> h2 in VPC a: the answer comes from a/api, and sees the client's own address (no NAT).
+  t.like(ask(h1, 'ns-a-web', '10.0.2.2'), { vpc: 'a', subnet: 'api', client: '10.0.1.2' });
+  t.like(ask(h3, 'ns-a-db', '10.0.2.2'), { vpc: 'a', subnet: 'api', client: '10.0.3.2' });
+  // h2 -> h3: VPC b's web reaches b/api on h3, never a/api beside it on h2.
+  t.like(ask(h2, 'ns-b-web', '10.0.2.2'), { vpc: 'b', subnet: 'api' });
+  // Nothing crosses between the VPCs: b reaches no subnet of a, a none of b (a has no 10.0.1 peer in b to answer).
+  t.is(ask(h2, 'ns-b-web', '10.0.3.2'), null, 'b/web -> a/db (h3)');
+  t.is(ask(h3, 'ns-b-api', '10.0.3.2'), null, 'b/api -> a/db on the same host');
+
+  // A deny policy on a/api (h2) holds against a/web (h1) and lets a/db (h3) in.
+  writeFileSync('/run/lab-api-policy.json', JSON.stringify({
+    subnet: '10.0.2.0/24', ingress: [{ port: 8080, protocol: 'tcp', action: 'allow', cidr: '10.0.3.0/24' }], default: 'deny',
+  }));
+  t.is((await h1.vpcctl(['apply-policy', '--vpc', 'a', '--policy', '/run/lab-api-policy.json'])).code, 0);
+  await until('policy on h2', async () => ask(h1, 'ns-a-web', '10.0.2.2') === null, 15_000);
+  t.like(ask(h3, 'ns-a-db', '10.0.2.2'), { vpc: 'a', subnet: 'api' });
+  for (const h of lab.hosts) t.is((await h.vpcctl(['status'])).code, 0, `${h.name}: in sync, overlay included`);
+
+  // Removing b's only subnet on h3 removes b's router there, and h2's router of b loses its peer.
+  for (const [vpc, subnet] of [['a', 'api'], ['b', 'api']]) {
+    t.is((await h1.vpcctl(['stop-app', '--vpc', vpc!, '--subnet', subnet!, '--port', '8080'])).code, 0);
+  }
+  t.is((await h1.vpcctl(['delete-subnet', '--vpc', 'b', '--name', 'api'])).code, 0);
+  await until('b gone from h3', async () => !h3.netns().includes('vpcr-b') && (await allInSync(h1)));
+  t.is(h2.sh(['/usr/sbin/ip', 'netns', 'exec', 'vpcr-b', '/usr/sbin/bridge', 'fdb', 'show', 'dev', 'vx0']).stdout.trim(), '', 'no entry left for h3');
+});
+
 test.serial('etcd: one member down, writes work; two down, writes fail clearly and traffic keeps flowing; back, agents converge', async (t) => {
   const [h1, h2] = lab.hosts as [SimHost, SimHost];
   const fetch = () => h1.sh(['/usr/sbin/ip', 'netns', 'exec', 'ns-a-web', process.execPath, FETCH, `http://${INTERNET.server}/`], 8000);
@@ -140,10 +191,14 @@ test.serial("policies and apps written on one host are enforced and run on the s
 test.serial('a host whose agent is gone is reported down when its lease lapses', async (t) => {
   const [h1, , h3] = lab.hosts as [SimHost, SimHost, SimHost];
   await h3.killAgent('SIGKILL');
+  const fdbToH3 = () => h1.sh(['/usr/sbin/ip', 'netns', 'exec', 'vpcr-a', '/usr/sbin/bridge', 'fdb', 'show', 'dev', 'vx0']).stdout.includes(`dst ${h3.underlay} `);
+  t.true(fdbToH3(), "h1's router of a has an FDB entry for h3 while h3 is live");
   await until('h3 down', async () => !(await status(h1)).hosts.find((h) => h.name === 'h3')!.live, 15_000);
   t.deepEqual(h3.netns(), ['ns-a-db', 'vpcr-a'], 'its kernel keeps what it had: traffic keeps flowing');
+  await until("the other hosts drop h3's FDB entries", async () => !fdbToH3(), 15_000);
   h3.startAgent();
   await until('h3 back', () => allInSync(h1));
+  await until("h3's FDB entries back", async () => fdbToH3(), 15_000);
 });
 
 test.serial('cluster leave --drain moves the subnets of a host to the others; its agent empties it', async (t) => {

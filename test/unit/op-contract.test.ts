@@ -61,8 +61,18 @@ function plannedOps(): Op[] {
   // A veth found down is set up again in place (repair.ts).
   const veth = fullPlan(full).ops.find((o) => o.op === 'vethAdd')!;
   const down = { op: veth, object: 'vpc a', kind: 'differs', detail: `link ${'name' in veth ? veth.name : ''} is down` };
+  // On a cluster host: VPC a's router joins one on another host, which then goes away.
+  const clustered = structuredClone(full);
+  clustered.vpcs.a!.overlay = {
+    vni: 42, local: '192.0.2.1', dev: 'eth0', address: '169.254.0.1/16', mac: '02:00:00:2a:00:01', mtu: 1450,
+    peers: [{ host: 'h2', underlay: '192.0.2.2', address: '169.254.0.2', mac: '02:00:00:2a:00:02', subnets: ['10.10.3.0/24'] }],
+  };
+  const alone = structuredClone(clustered);
+  alone.vpcs.a!.overlay!.peers = [];
   return [
     ...plan(emptyState(), full, { namespaces: new Set(), hostForward: '0' }).ops,
+    ...plan(emptyState(), clustered, { namespaces: new Set(), hostForward: '0' }).ops,
+    ...plan(clustered, alone, kernelOf(clustered)).ops,
     ...plan(full, full, kernelOf(full, { drift: [down] })).ops,
     ...plan(full, shrunk, kernelOf(full)).ops,
     ...plan(shrunk, emptyState(), kernelOf(shrunk)).ops,
@@ -87,11 +97,8 @@ const SAMPLE_OF: Record<string, Record<string, unknown>> = {
   neighDel: { ns: 'vpcr-demo', dev: 'vx-demo', addr: '172.16.0.2' },
 };
 
-/**
- * Kinds the planner never makes: an undo the executor records itself, kept in the contract, and the cross-host
- * data plane's ops, which the cluster planner (not this one) makes.
- */
-const NOT_PLANNED = ['addrDel', 'vxlanAdd', 'fdbAdd', 'fdbDel', 'neighAdd', 'neighDel'];
+/** Kinds the planner never makes: an undo the executor records itself, kept in the contract. */
+const NOT_PLANNED = ['addrDel'];
 
 type Obj = Record<string, unknown>;
 
