@@ -82,6 +82,25 @@ const targets = [
   target('peak RSS of vpcctl', peakRss.length ? Math.max(...peakRss) : null, 'MB', (v) => v < 200, '< 200 MB', why('vpcctl.error')),
 ];
 
+// --- cluster (three simulated hosts, bench/cluster.ts) ----------------------------------------
+const ran = (prefix) => Object.keys(raw).some((k) => k.startsWith(prefix));
+const cluster = ran('cluster.') ? {
+  subnets: num('cluster.subnets'), write_ms: num('cluster.writeMs'), converged_ms: num('cluster.convergedMs'),
+  restart_converged_ms: num('cluster.restartConvergedMs'),
+  rtt: {
+    same_host_median_us: num('cluster.rtt.sameHostMedianUs'), cross_host_median_us: num('cluster.rtt.crossHostMedianUs'),
+    same_host_p99_us: num('cluster.rtt.sameHostP99Us'), cross_host_p99_us: num('cluster.rtt.crossHostP99Us'),
+    // Median over runs of each run's ratio: the two pairs alternate within a run.
+    median_ratio: num('cluster.rtt.ratio'),
+  },
+} : null;
+if (cluster) {
+  targets.push(
+    target(`cluster: ${cluster.subnets ?? '3 x N'} subnets on 3 hosts, until every agent is in sync`, round(div(cluster.converged_ms, 1000), 2), 's', (v) => v < 5, '< 5 s', raw['cluster.error']),
+    target('cluster: round trip across hosts vs on one host (median)', cluster.rtt.median_ratio, 'x', (v) => v <= 2, '<= 2x', raw['cluster.error']),
+  );
+}
+
 // --- scale series (BENCH_SCALE=1) ------------------------------------------------------
 // Steps "500", "1000", ..., and "10000x20" (20 VPCs of 500): per builder the
 // create, re-apply, teardown (command and kernel), peak RSS and ms/subnet.
@@ -119,7 +138,7 @@ if (steps.length) {
 const meta = Object.fromEntries(Object.entries(raw).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v]));
 const errors = Object.fromEntries(Object.entries(raw).filter(([k]) => k.endsWith('.error')));
 const result = {
-  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, ratios, targets, scale,
+  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, ratios, targets, scale, cluster,
   floor_phases: raw['floor.phases'] ? JSON.parse(raw['floor.phases']) : null,
   runs: {
     floor_create_ms: raw['floor.create_runs_ms'] ?? null, vpcctl_apply_ms: raw['vpcctl.apply_runs_ms'] ?? null,
@@ -180,6 +199,13 @@ md.push(`VPC \`small\` (5 subnets) and VPC \`bench\` (N subnets) exist at once, 
 md.push('| built by | 5 subnets median / p99 (µs) | N subnets median / p99 (µs) | ratio (median) | ratio (p99) |', '|---|---|---|---|---|');
 for (const [b, r] of Object.entries(rtt)) {
   md.push(`| ${b} | ${f(r.small.median_us)} / ${f(r.small.p99_us)} | ${f(r.large.median_us)} / ${f(r.large.p99_us)} | ${f(r.median_ratio, 3)} | ${f(r.p99_ratio, 3)} |`);
+}
+if (cluster) {
+  const c = cluster;
+  md.push('', '## Cluster: three simulated hosts (bench/cluster.ts)', '');
+  md.push(`Three hosts, each its own network and mount namespace with one etcd member and an agent, joined by an underlay bridge (test/helpers/cluster-lab.ts). One VPC of ${f(c.subnets, 0)} subnets (a third per host) applied from one file on h1; then h2's agent is killed (-9) and restarted; then TCP round trips from a subnet on h1 to another on h1 and to one on h2 (through both routers and the VXLAN overlay), alternating in one process as above.`, '');
+  md.push('| written to etcd | every agent in sync | in sync again after kill -9 + restart | same host median / p99 (µs) | across hosts median / p99 (µs) | ratio (median) |', '|---|---|---|---|---|---|');
+  md.push(`| ${f(c.write_ms, 0)} ms | ${f(c.converged_ms, 0)} ms | ${f(c.restart_converged_ms, 0)} ms | ${f(c.rtt.same_host_median_us)} / ${f(c.rtt.same_host_p99_us)} | ${f(c.rtt.cross_host_median_us)} / ${f(c.rtt.cross_host_p99_us)} | ${f(c.rtt.median_ratio, 2)} |`);
 }
 if (steps.length) {
   md.push('', '## Scale series', '');

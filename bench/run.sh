@@ -14,7 +14,8 @@
 #   BENCH_STATUS=5       `status` calls after each vpcctl apply (deep drift check; median of all)
 #   BENCH_RTT_COUNT=2000 timed round trips per RTT run (after 200 warm-up ones)
 #   BENCH_RTT_ROUNDS=5   RTT runs (medians over runs reported)
-#   BENCH_ONLY="floor seed vpcctl cli rtt"   scenarios to run; add `scale` (or set
+#   BENCH_CLUSTER_N=200  subnets per simulated host in the cluster scenario (3 hosts)
+#   BENCH_ONLY="floor seed vpcctl cli rtt cluster"   scenarios to run; add `scale` (or set
 #                        BENCH_SCALE=1) for the scale series below
 #   BENCH_SCALE_NS="500 1000 2000 5000"   subnets in one VPC, per step of the series
 #   BENCH_SCALE_VPCS=20  and one step of BENCH_SCALE_VPCS VPCs of 500 subnets (0: none)
@@ -49,7 +50,7 @@ REAPPLY=${BENCH_REAPPLY:-5}
 STATUS=${BENCH_STATUS:-5}
 RTT_COUNT=${BENCH_RTT_COUNT:-2000}
 RTT_ROUNDS=${BENCH_RTT_ROUNDS:-5}
-ONLY=" ${BENCH_ONLY:-floor seed vpcctl cli rtt} "
+ONLY=" ${BENCH_ONLY:-floor seed vpcctl cli rtt cluster} "
 [[ ${BENCH_SCALE:-} == 1 ]] && ONLY+="scale "
 SCALE_NS=${BENCH_SCALE_NS:-500 1000 2000 5000}
 SCALE_VPCS=${BENCH_SCALE_VPCS:-20}
@@ -382,6 +383,24 @@ scenario_scale() {
   done
 }
 
+# --- cluster: three simulated hosts, one etcd member each (test/helpers/cluster-lab.ts) ---------
+# 3 x BENCH_CLUSTER_N subnets of one VPC applied from one file: time until every agent reports
+# it in sync, after a kill -9'd agent restarts, and TCP round trips same-host vs cross-host.
+scenario_cluster() {
+  log "cluster: 3 hosts x ${BENCH_CLUSTER_N:-200} subnets, then cross-host vs same-host RTT"
+  if ! BENCH_RTT=$RTT BENCH_RTT_COUNT=$RTT_COUNT BENCH_RTT_ROUNDS=$RTT_ROUNDS \
+    npx tsx bench/cluster.ts >"$OUT/cluster.json" 2>"$OUT/cluster.err"; then
+    record cluster.error "$(grep -v '^\s*$' "$OUT/cluster.err" | tail -n 1)"
+    return
+  fi
+  local get='const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = process.argv[2].split(".").reduce((o, k) => o?.[k], j); console.log(v ?? "")'
+  local k
+  for k in subnets writeMs convergedMs restartConvergedMs rtt.sameHostMedianUs rtt.crossHostMedianUs rtt.sameHostP99Us rtt.crossHostP99Us rtt.ratio; do
+    record "cluster.$k" "$(node -e "$get" "$OUT/cluster.json" "$k")"
+  done
+  settle
+}
+
 # --- run -----------------------------------------------------------------------------
 
 record meta.n "$N"
@@ -408,6 +427,7 @@ if ((VPCCTL_OK)); then
   wants cli && scenario_cli
 fi
 wants rtt && scenario_rtt
+((VPCCTL_OK)) && wants cluster && scenario_cluster
 wants scale && scenario_scale
 record meta.loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -3,6 +3,8 @@
 //!
 //!   rtt [-n COUNT] [-w WARMUP] [-b BLOCKS] [-p PORT] LABEL:SERVER_NS:SERVER_IP:CLIENT_NS ...
 //!
+//! A namespace is a name in /run/netns or an absolute path to a namespace file.
+//!
 //! For each pair a thread that entered SERVER_NS echoes, and the main thread
 //! opens a connection from inside CLIENT_NS. After WARMUP untimed round trips
 //! per pair, COUNT timed ones per pair are made in BLOCKS blocks, the pairs
@@ -33,8 +35,11 @@ fn enter_file(f: &File, what: &str) {
     }
 }
 
+/// A name in /run/netns, or a path to a namespace file (`/proc/PID/root/run/netns/NAME`
+/// reaches a namespace another mount namespace holds: a simulated cluster host's).
 fn enter(ns: &str) {
-    let f = File::open(format!("/run/netns/{ns}")).unwrap_or_else(|e| die(ns, e));
+    let path = if ns.starts_with('/') { ns.to_string() } else { format!("/run/netns/{ns}") };
+    let f = File::open(path).unwrap_or_else(|e| die(ns, e));
     enter_file(&f, ns);
 }
 
