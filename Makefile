@@ -8,7 +8,7 @@ DEBS := libnftables1 nftables iproute2 util-linux strace procps time etcd-server
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml $(wildcard Cargo.lock)
 TS_SRC := $(shell find src -name '*.ts') tsconfig.json
 
-.PHONY: install deps build test test-unit demo bench clean
+.PHONY: install deps build test test-unit demo demo-cluster bench clean
 
 install: deps node_modules/.stamp build
 
@@ -49,6 +49,10 @@ test-unit: node_modules/.stamp
 
 demo: install
 	./vpcctl demo
+
+# One VPC over three simulated hosts (etcd, agents, VXLAN), inside a sandbox.
+demo-cluster: install
+	scripts/sandbox.sh npx tsx scripts/demo-cluster.ts
 
 bench: install
 	bash bench/run.sh
