@@ -31,7 +31,7 @@ export function registerCluster(program: Command): void {
     .requiredOption('--host <name>', "this host's name in the cluster")
     .option('--underlay <addr>', "this host's address for VXLAN tunnels (default: detected from the etcd endpoints' network)")
     .action(async (o, cmd) => {
-      const cfg = await (await commands()).join(pathOf(cmd), o);
+      const cfg = await (await commands()).join(pathOf(cmd), { ...o, stateDir: (cmd as Command).optsWithGlobals<Globals>().stateDir });
       print(`host ${cfg.host} joined (underlay ${cfg.underlay}); wrote ${pathOf(cmd)}; run 'vpcctl agent' to keep it live`);
     });
   cluster.command('status').description('hosts, their liveness and what each has applied').option('--json', 'machine-readable output')

@@ -27,13 +27,29 @@ async function withStore<T>(endpoints: string[], fn: (s: ClusterStore) => Promis
   }
 }
 
-export interface JoinInput { etcd: string; host: string; underlay?: string }
+export interface JoinInput { etcd: string; host: string; underlay?: string; stateDir?: string }
 
-/** Register this host (membership + a lease its agent keeps alive) and write the cluster file. */
+/**
+ * Register this host (membership + a lease its agent keeps alive) and write the cluster file.
+ * Refused (exit 2, nothing written) where the agent would take what is not the cluster's: a
+ * cluster file naming another cluster or host, or VPCs this host made on its own (the agent
+ * applies its share with prune, so it would delete them).
+ */
 export async function join(path: string, input: JoinInput): Promise<ClusterConfig> {
   const etcd = parseEndpoints(input.etcd);
   const host = validateHostName(input.host);
   const underlay = input.underlay !== undefined ? checkUnderlay(input.underlay) : detectUnderlay(etcd);
+  const before = existsSync(path) ? readClusterConfig(path) : null;
+  if (before && (before.host !== host || before.etcd.join(',') !== etcd.join(','))) {
+    throw new VpcctlError('CONFLICT', `${path} already joins this machine to ${before.etcd.join(',')} as host "${before.host}": 'vpcctl cluster leave --host ${before.host}' first`);
+  }
+  if (!before) {
+    const { Vpcctl } = await import('../api/vpcctl.js');
+    const local = (await new Vpcctl({ stateDir: input.stateDir }).list()).map((v) => v.name);
+    if (local.length > 0) {
+      throw new VpcctlError('CONFLICT', `this host has ${local.length === 1 ? 'a VPC' : `${local.length} VPCs`} made outside a cluster (${local.join(', ')}); the agent would delete ${local.length === 1 ? 'it' : 'them'}: delete ${local.length === 1 ? 'it' : 'them'} first and create them through the cluster`);
+    }
+  }
   await withStore(etcd, async (store) => {
     await store.transact((intent) => {
       const prev = intent.hosts[host];

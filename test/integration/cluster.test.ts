@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loopbackMembers, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { CLI, freshStateDir, netnsList, vpcctl } from '../helpers/sandbox.js';
@@ -31,6 +31,11 @@ const until = async (what: string, fn: () => Promise<boolean>, ms = 15_000) => {
 
 test.before(async () => {
   etcd = await startEtcd(loopbackMembers());
+  // h1's underlay: its agent makes each router's VXLAN link over it (a veth whose other end goes nowhere).
+  const ip = (...args: string[]) => execFileSync('/usr/sbin/ip', args);
+  ip('link', 'add', 'underlay0', 'type', 'veth', 'peer', 'name', 'underlay0p');
+  ip('addr', 'add', '192.0.2.11/24', 'dev', 'underlay0');
+  ip('link', 'set', 'underlay0', 'up');
 });
 test.after.always(async () => {
   await etcd?.stopAll();
@@ -53,6 +58,22 @@ test.serial('join writes the cluster file and registers the host; status lists h
   const bad = await vpcctl(state, ['cluster', 'join', '--etcd', 'nope', '--host', 'h3', '--cluster', `${dir}/x.json`], env);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /^vpcctl: --etcd: "nope" is not a URL/);
+  // The same join again is a no-op; a cluster file that names another host or cluster is not overwritten.
+  const again = await vpcctl(state, ['cluster', 'join', '--etcd', etcd.endpoints.join(','), '--host', 'h1', '--underlay', '192.0.2.11', '--cluster', cfgOf('h1')], env);
+  t.is(again.code, 0, again.stderr);
+  const other = await vpcctl(state, ['cluster', 'join', '--etcd', etcd.endpoints.join(','), '--host', 'h3', '--underlay', '192.0.2.13', '--cluster', cfgOf('h1')], env);
+  t.is(other.code, 2);
+  t.regex(other.stderr, /already joins this machine to .* as host "h1": 'vpcctl cluster leave --host h1' first/);
+  // VPCs made on this host alone would be pruned by the agent: refused, nothing registered or written.
+  const alone = freshStateDir();
+  const none = { ...env, VPCCTL_CLUSTER: `${dir}/none.json` };
+  t.is((await vpcctl(alone, ['create-vpc', '--name', 'mine', '--cidr', '10.77.0.0/16'], none)).code, 0);
+  const taken = await vpcctl(alone, ['cluster', 'join', '--etcd', etcd.endpoints.join(','), '--host', 'h4', '--underlay', '192.0.2.14', '--cluster', `${dir}/h4.json`], env);
+  t.is(taken.code, 2);
+  t.regex(taken.stderr, /^vpcctl: this host has a VPC made outside a cluster \(mine\); the agent would delete it/);
+  t.false(existsSync(`${dir}/h4.json`));
+  t.false((await status()).hosts.some((h) => h.name === 'h4'));
+  t.is((await vpcctl(alone, ['delete-vpc', '--name', 'mine'], none)).code, 0);
 });
 
 test.serial('with a cluster, create-subnet writes intent: --host places it, without it spreads; bad input exits 2', async (t) => {
