@@ -44,6 +44,10 @@ export function unavailable(e: unknown): VpcctlError {
   if (e instanceof VpcctlError) return e;
   const err = e as { message?: string; details?: string; code?: number };
   let why = (err.details ?? err.message ?? String(e)).split('\n')[0]!.replace(/^\d+ [A-Z_]+: /, '');
+  // etcd's own limits, not an outage: say which of its flags the write needs.
+  if (/too many operations in txn request|request is too large/i.test(why)) {
+    return new VpcctlError('ETCD', `etcd refused the write as too large (${why}): start its members with a higher --max-txn-ops and --max-request-bytes (vpcctl's tests use 20000 and 16777216); nothing was written`, { cause: e });
+  }
   if (/deadline|timed out/i.test(why)) why = `no answer within ${REQUEST_TIMEOUT_MS} ms (members down or no quorum)`;
   else if (/No connection established|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT/.test(why)) {
     why = `no quorum reachable (${why.replace(/^No connection established\. Last error: (Error: )?/, '').replace(/\. Resolution note:.*$/, '')})`;

@@ -19,3 +19,11 @@ test('endpoints, host names and underlay addresses are checked', (t) => {
   t.is(errorOf(() => checkUnderlay('300.1.1.1')).code, 'INVALID_INPUT');
   t.is(checkUnderlay('192.0.2.7'), '192.0.2.7');
 });
+
+test("etcd's size limits read as what to change, outages as unavailable", async (t) => {
+  const { unavailable } = await import('../../src/cluster/etcd.js');
+  const big = unavailable({ code: 3, details: 'etcdserver: too many operations in txn request' });
+  t.is(big.code, 'ETCD');
+  t.regex(big.message, /^etcd refused the write as too large \(etcdserver: too many operations in txn request\): start its members with a higher --max-txn-ops/);
+  t.regex(unavailable({ details: 'Deadline exceeded' }).message, /^etcd unavailable: no answer within \d+ ms/);
+});
