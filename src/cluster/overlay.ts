@@ -1,8 +1,8 @@
 /**
  * The overlay facts of a host's routers, derived from the cluster intent
- * (pure, unit-tested): per VPC with a subnet here, its VNI, this router's
- * overlay address and MAC, and one peer per other LIVE host holding a
- * subnet of the VPC. A host whose lease lapsed drops out of `live`, so the
+ * (pure, unit-tested): per VPC with a router here (routers.ts), its VNI,
+ * this router's overlay address and MAC, and one peer per other LIVE host
+ * with a router of the VPC. A host whose lease lapsed drops out of `live`, so the
  * next resync of every other agent removes its FDB and neighbour entries.
  *
  * Addresses: every VPC's overlay uses the same link-local range
@@ -14,6 +14,7 @@
 import type { VpcOverlay } from '../state/types.js';
 import { VXLAN_OVERHEAD } from '../plan/overlay.js';
 import type { Intent } from './keys.js';
+import { carriedPeers, routerHosts } from './routers.js';
 
 export const OVERLAY_PREFIX = 16;
 
@@ -35,14 +36,17 @@ export function overlaysOf(
 ): Record<string, VpcOverlay> {
   const me = intent.hosts[host];
   if (!me?.index) return {};
+  const routers = routerHosts(intent);
   const out: Record<string, VpcOverlay> = {};
   for (const [name, vpc] of Object.entries(intent.vpcs)) {
-    const subs = Object.values(intent.subnets[name] ?? {});
-    if (!subs.some((s) => s.host === host)) continue;
+    const hosts = routers.get(name);
+    if (!hosts?.has(host)) continue;
+    // Every other live router of the VPC is a tunnel end; the subnets routed to it are the
+    // VPC's own there and those of the peers this VPC carries (routers.ts).
     const remote = new Map<string, string[]>();
-    for (const s of subs) {
-      if (s.host === host || !live.has(s.host) || !intent.hosts[s.host]?.index) continue;
-      remote.set(s.host, [...(remote.get(s.host) ?? []), s.cidr]);
+    for (const h of hosts) if (h !== host && live.has(h) && intent.hosts[h]?.index) remote.set(h, []);
+    for (const v of [name, ...carriedPeers(intent, name)]) {
+      for (const s of Object.values(intent.subnets[v] ?? {})) remote.get(s.host)?.push(s.cidr);
     }
     out[name] = {
       vni: vpc.vni, local: me.underlay, dev: underlay.dev,

@@ -1,21 +1,23 @@
 import { createHash } from 'node:crypto';
 import type { TopologyInput } from '../model/schema.js';
 import type { Intent } from './keys.js';
+import { routerHosts } from './routers.js';
 
 /**
  * A host's share of the cluster intent, as a topology document: every VPC
- * with at least one subnet placed on the host (its router lives here), with
- * only those subnets, their policies and apps, and the peerings between two
- * VPCs that both have a router here. The agent applies it with `prune`
+ * with a router here (a subnet on the host, or a peer's: routers.ts), with
+ * only its subnets placed here, their policies and apps, and the peerings
+ * between two VPCs that both have a router here. The agent applies it with `prune`
  * through the same applyTopology as `vpcctl apply -f`, so one path to the
  * kernel also on a cluster host.
  */
 export function hostShare(intent: Intent, host: string): TopologyInput {
   const vpcs: TopologyInput['vpcs'] = [];
+  const routers = routerHosts(intent);
   for (const name of Object.keys(intent.vpcs).sort()) {
     const vpc = intent.vpcs[name]!;
+    if (!routers.get(name)?.has(host)) continue;
     const here = Object.values(intent.subnets[name] ?? {}).filter((s) => s.host === host).sort((a, b) => (a.name < b.name ? -1 : 1));
-    if (here.length === 0) continue;
     vpcs.push({
       name, cidr: vpc.cidr, ...(vpc.uplink ? { uplink: vpc.uplink } : {}),
       subnets: here.map((s) => {

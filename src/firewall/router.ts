@@ -1,14 +1,15 @@
-import { PEER_LINK_PREFIX, ROUTER_GATEWAY_LINK, linksNamed } from '../model/names.js';
+import { OVERLAY_LINK, PEER_LINK_PREFIX, ROUTER_GATEWAY_LINK, linksNamed } from '../model/names.js';
 import { transitEnds } from '../model/addresses.js';
 import { publishesOf, type Publish } from '../model/publish.js';
 import type { VpcState } from '../state/types.js';
 import {
-  type Expr, type NftObject, accept, chain, counter, ctState, ctStatus, daddr, dnat, drop, iif, ipv4Set, masquerade, neq, oif, rule, saddr, snat,
+  type Expr, type NftObject, accept, chain, counter, ctState, ctStatus, daddr, dnat, drop, iif, ipv4Set, masquerade, neq, oif, prefix, rule, saddr, snat,
 } from './nft.js';
 
 /** Every peering link of a router namespace. */
 const PEER_LINKS = linksNamed(PEER_LINK_PREFIX);
 const IGW = ROUTER_GATEWAY_LINK;
+const ipField = (field: 'saddr' | 'daddr') => ({ payload: { protocol: 'ip', field } });
 
 /** `tcp dport 8080` */
 const dport = (protocol: string, port: number): Expr => ({ match: { op: '==', left: { payload: { protocol, field: 'dport' } }, right: port } });
@@ -53,6 +54,12 @@ export function routerRuleset(vpc: VpcState): NftObject[] {
     rule('forward', [iif(PEER_LINKS), oif(PEER_LINKS), counter, drop], 'peering is not transitive'),
     rule('forward', [iif(PEER_LINKS), oif(IGW), counter, drop], 'no edge-to-edge routing'),
     rule('forward', [iif(IGW), oif(PEER_LINKS), counter, drop], 'no edge-to-edge routing'),
+    // Across hosts a peering crosses in one VPC's overlay (cluster/routers.ts): between a peer and
+    // the VXLAN link only what this VPC's own subnets send or receive.
+    ...(vpc.overlay ? [
+      rule('forward', [iif(PEER_LINKS), oif(OVERLAY_LINK), neq(ipField('daddr'), prefix(vpc.cidr)), counter, drop], 'peering is not transitive across hosts'),
+      rule('forward', [iif(OVERLAY_LINK), oif(PEER_LINKS), neq(ipField('saddr'), prefix(vpc.cidr)), counter, drop], 'peering is not transitive across hosts'),
+    ] : []),
     // Only this router DNATs, and only published ports.
     rule('forward', [iif(IGW), ctStatus('dnat'), counter, accept], 'published ports'),
     // Private subnets with a NAT gateway open connections out; nothing from outside opens one to them.

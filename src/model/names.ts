@@ -74,6 +74,8 @@ export const linksNamed = (prefix: string): string => `${prefix}-*`;
 export const isGatewayLinkName = (name: string): boolean => name.startsWith(`${GATEWAY_LINK_PREFIX}-`);
 /** Router end of the internet gateway: one per router namespace, so a constant. */
 export const ROUTER_GATEWAY_LINK = 'igw0';
+/** A router's VXLAN link to the VPC's routers on other hosts (cluster only). */
+export const OVERLAY_LINK = 'vx0';
 /** The host's end of its subnet link, as on a cloud instance. */
 export const HOST_LINK = 'eth0';
 

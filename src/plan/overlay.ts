@@ -6,14 +6,13 @@
  * via that router's overlay address. Pure: the planner's part only; the
  * planner calls these for VPCs whose state carries an `overlay`.
  */
-import { routerNs } from '../model/names.js';
+import { OVERLAY_LINK, routerNs } from '../model/names.js';
 import type { OverlayPeer, VpcOverlay } from '../state/types.js';
 import type { Op } from './ops.js';
 
 export type { OverlayPeer, VpcOverlay } from '../state/types.js';
 
-/** The VXLAN link's name in every router namespace. */
-export const OVERLAY_LINK = 'vx0';
+export { OVERLAY_LINK } from '../model/names.js';
 /** IANA's VXLAN port. */
 export const VXLAN_PORT = 4789;
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers. */

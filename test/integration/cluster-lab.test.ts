@@ -127,6 +127,36 @@ test.serial('across hosts: a VPC is one network over VXLAN, equal CIDRs stay apa
   t.is(h2.sh(['/usr/sbin/ip', 'netns', 'exec', 'vpcr-b', '/usr/sbin/bridge', 'fdb', 'show', 'dev', 'vx0']).stdout.trim(), '', 'no entry left for h3');
 });
 
+test.serial('peering across hosts: both ways between peers, never transitive, and gone with its VPCs', async (t) => {
+  const [h1, h2, h3] = lab.hosts as [SimHost, SimHost, SimHost];
+  // hub (h1) peers with left (h2) and right (h3); left and right are not peered.
+  const file = '/run/lab-peering.json';
+  writeFileSync(file, JSON.stringify({
+    vpcs: [
+      { name: 'hub', cidr: '10.20.0.0/16', subnets: [{ name: 's', cidr: '10.20.1.0/24', type: 'private', host: 'h1', apps: [{ port: 8080 }] }] },
+      { name: 'left', cidr: '10.30.0.0/16', subnets: [{ name: 's', cidr: '10.30.1.0/24', type: 'private', host: 'h2', apps: [{ port: 8080 }] }] },
+      { name: 'right', cidr: '10.40.0.0/16', subnets: [{ name: 's', cidr: '10.40.1.0/24', type: 'private', host: 'h3', apps: [{ port: 8080 }] }] },
+    ],
+    peerings: [{ vpc1: 'hub', vpc2: 'left' }, { vpc1: 'right', vpc2: 'hub' }],
+  }));
+  t.is((await h1.vpcctl(['apply', '-f', file])).code, 0);
+  await until('apps running', async () => (await appsRunning(h1, 1)) && (await appsRunning(h2, 1)) && (await appsRunning(h3, 1)));
+  await until('all in sync', () => allInSync(h1));
+  // A peer's router stands wherever the other side has a subnet: hub's on h2 and h3, left's and right's on h1.
+  t.true(h2.netns().includes('vpcr-hub') && h3.netns().includes('vpcr-hub') && h1.netns().includes('vpcr-left'));
+  t.like(ask(h1, 'ns-hub-s', '10.30.1.2'), { vpc: 'left', client: '10.20.1.2' });
+  t.like(ask(h2, 'ns-left-s', '10.20.1.2'), { vpc: 'hub', client: '10.30.1.2' });
+  t.like(ask(h3, 'ns-right-s', '10.20.1.2'), { vpc: 'hub', client: '10.40.1.2' });
+  t.like(ask(h1, 'ns-hub-s', '10.40.1.2'), { vpc: 'right' });
+  t.is(ask(h2, 'ns-left-s', '10.40.1.2'), null, 'left -> right through hub: not transitive');
+  t.is(ask(h3, 'ns-right-s', '10.30.1.2'), null, 'right -> left through hub: not transitive');
+  for (const h of lab.hosts) t.is((await h.vpcctl(['status'])).code, 0, `${h.name}: in sync`);
+  t.is((await h1.vpcctl(['destroy', '-f', file])).code, 0);
+  await until('peering VPCs gone everywhere', async () =>
+    lab.hosts.every((h) => !h.netns().some((n) => /-(hub|left|right)(-|$)/.test(n))) && (await allInSync(h1)));
+  t.pass();
+});
+
 test.serial('etcd: one member down, writes work; two down, writes fail clearly and traffic keeps flowing; back, agents converge', async (t) => {
   const [h1, h2] = lab.hosts as [SimHost, SimHost];
   const fetch = () => h1.sh(['/usr/sbin/ip', 'netns', 'exec', 'ns-a-web', process.execPath, FETCH, `http://${INTERNET.server}/`], 8000);

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { emptyIntent, type Intent } from '../../src/cluster/keys.js';
 import { overlayAddress, overlayMac, overlaysOf } from '../../src/cluster/overlay.js';
+import { carriedPeers, routerHosts } from '../../src/cluster/routers.js';
 import { OVERLAY_LINK, overlayBase, overlayDiffOps, overlayOps, type VpcOverlay } from '../../src/plan/overlay.js';
 
 function lab(): Intent {
@@ -95,4 +96,22 @@ test('a peer going down, a subnet moving: only the difference, removals first', 
   t.deepEqual(overlayDiffOps('a', all, all), [], 'no change: no ops');
   t.deepEqual(overlayBase(all), overlayBase(after), "peers do not rebuild the router");
   t.notDeepEqual(overlayBase(all), overlayBase({ ...all, vni: 9 } as VpcOverlay), 'a new VNI does');
+});
+
+test('peered VPCs across hosts: routers on both sides of every host, the first-named VPC carries the peering over its overlay', (t) => {
+  const i = lab();
+  // c (10.5/16) on h3 only, peered with a; a's subnets are on h1, h2 and h3.
+  i.vpcs.c = { name: 'c', cidr: '10.5.0.0/16', vni: 9, gen: 1 };
+  i.subnets.c = { q: { name: 'q', cidr: '10.5.1.0/24', type: 'private', host: 'h3' } };
+  i.peerings['a~c'] = { vpc1: 'c', vpc2: 'a' };
+  const live = new Set(['h1', 'h2', 'h3']);
+  t.deepEqual([...routerHosts(i).get('c')!].sort(), ['h1', 'h2', 'h3'], "c's router wherever a runs");
+  t.deepEqual(carriedPeers(i, 'a'), ['c']);
+  t.deepEqual(carriedPeers(i, 'c'), []);
+  // On h1, a's router routes c's subnet on h3 over a's overlay, beside a's own there.
+  const a1 = overlaysOf(i, 'h1', live, UNDERLAY).a!;
+  t.deepEqual(a1.peers.map((p) => [p.host, p.subnets]), [['h2', ['10.0.2.0/24']], ['h3', ['10.0.3.0/24', '10.0.4.0/24', '10.5.1.0/24']]]);
+  // c's router on h1 has no subnet: a tunnel end of c's overlay, routing nothing of a over it.
+  const c1 = overlaysOf(i, 'h1', live, UNDERLAY).c!;
+  t.deepEqual(c1.peers.map((p) => [p.host, p.subnets]), [['h2', []], ['h3', ['10.5.1.0/24']]]);
 });

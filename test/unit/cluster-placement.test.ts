@@ -75,7 +75,7 @@ test('a topology: host: places a subnet, the others spread; a kept subnet keeps 
   t.is(errorOf(() => mergeTopologyIntent(i, parseTopology({ vpcs: [{ name: 'b', cidr: '10.9.0.0/16', subnets: [{ name: 'x', cidr: '10.9.1.0/24', type: 'private', host: 'h7' }] }] }), { live })).code, 'NOT_FOUND');
 });
 
-test("a host's share: the VPCs with a subnet there, only those subnets, peerings of two present VPCs", (t) => {
+test("a host's share: the VPCs with a router there (own or a peer's subnet), only their subnets there, peerings of two present VPCs", (t) => {
   const i = withHosts('h1', 'h2');
   const topo = parseTopology({
     vpcs: [
@@ -87,9 +87,10 @@ test("a host's share: the VPCs with a subnet there, only those subnets, peerings
   });
   mergeTopologyIntent(i, topo, { live: new Set() });
   const s1 = hostShare(i, 'h1');
-  t.deepEqual(s1.vpcs.map((v) => [v.name, v.subnets!.map((s) => s.name)]), [['a', ['x']], ['b', ['z']]]);
-  t.deepEqual(s1.peerings, [{ vpc1: 'a', vpc2: 'b' }]);
-  t.deepEqual(hostShare(i, 'h2').vpcs.map((v) => v.name), ['a', 'c']);
+  // c has no subnet on h1, but its peer a does: c's router is here too, with the peering link.
+  t.deepEqual(s1.vpcs.map((v) => [v.name, v.subnets!.map((s) => s.name)]), [['a', ['x']], ['b', ['z']], ['c', []]]);
+  t.deepEqual(s1.peerings, [{ vpc1: 'a', vpc2: 'b' }, { vpc1: 'a', vpc2: 'c' }]);
+  t.deepEqual(hostShare(i, 'h2').vpcs.map((v) => [v.name, v.subnets!.map((s) => s.name)]), [['a', ['y']], ['b', []], ['c', ['w']]]);
   t.deepEqual(hostShare(i, 'h3'), { vpcs: [], peerings: [] });
   t.is(shareDigest(s1), shareDigest(hostShare(structuredClone(i), 'h1')), 'the digest is a function of the share');
   t.not(shareDigest(s1), shareDigest(hostShare(i, 'h2')));
