@@ -23,6 +23,7 @@ import { policyReport, type PolicyReport } from './policy-report.js';
 import { type PublishInput, type UnpublishInput, refuseHostPort, removePublish, setPublish } from './publish.js';
 import { type Publish, allPublishes, policyWarnings, publishesOf } from '../model/publish.js';
 import { upsertVpc } from './vpc-upsert.js';
+import { storedPolicy } from '../model/policy-meaning.js';
 
 export type { ApplyOptions, ApplyResult } from './apply.js';
 export type { PublishInput, UnpublishInput } from './publish.js';
@@ -190,7 +191,7 @@ export class Vpcctl {
         subnet = Object.values(vpc.subnets).find((s) => s.cidr === cidr);
         if (!subnet) throw new VpcctlError('NOT_FOUND', `vpc "${vpc.name}" has no subnet ${cidr}`);
       }
-      subnet.policy = policy;
+      subnet.policy = storedPolicy(policy, subnet.cidr, subnet.policy);
       // The policy is applied as asked; a published port it closes is worth a word.
       for (const p of publishesOf(vpc)) {
         if (p.targets.some((t) => t.subnet === subnet!.name)) for (const w of policyWarnings(vpc, { ...p, targets: p.targets.filter((t) => t.subnet === subnet!.name) })) warn(w);

@@ -5,7 +5,7 @@
  * here; cross-object rules (overlaps, uniqueness, references) are in validate.ts.
  */
 import { z } from 'zod';
-import { VpcctlError, type ErrorCode } from '../errors.js';
+import { VpcctlError, issuesError, type ErrorCode } from '../errors.js';
 import { parseCidr } from './cidr.js';
 import { NAME_RE, validateName, type NameKind } from './names.js';
 import { PORTS, PORTS_TEXT, parsePortRange } from './ports.js';
@@ -156,6 +156,8 @@ const PeeringSchema = z.strictObject({ vpc1: nameString('vpc'), vpc2: nameString
 
 export const TopologySchema = z.strictObject({
   $schema: z.string().optional(),
+  name: nameString('topology').optional()
+    .meta({ description: 'names the topology: what its apply makes is recorded as its own (wherever the file is), and `apply --prune` removes only that; default: the file\'s path' }),
   vpcs: z.array(VpcSchema),
   peerings: z.array(PeeringSchema).default([]),
 });
@@ -229,7 +231,9 @@ export function describeIssue(issue: Issue, label: string, prefix: readonly Prop
 function parseWith<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode, label: string): z.output<S> {
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
-  throw new VpcctlError(code, describeIssue(result.error.issues[0]!, label));
+  // Every problem, not only the first: a file is fixed in one round.
+  const lines = [...new Set(result.error.issues.map((i) => describeIssue(i, label)))];
+  throw issuesError(code, lines);
 }
 
 /** Shape-check a topology document (already read from JSON/YAML). */

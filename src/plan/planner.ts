@@ -8,6 +8,7 @@ import {
 } from './build.js';
 import { rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
+import { policyMeaning } from '../model/policy-meaning.js';
 
 export { rootRoutes } from './full.js';
 
@@ -114,7 +115,8 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
         adds.push(...subnetOps(des, d, peerCidrs(desired, des.name)));
         touchedRouters.add(des.name);
       } else {
-        if (!same(s.policy, d.policy)) {
+        // By meaning: the same rules with or without a `subnet` key (or keys in another order) are no change.
+        if (policyMeaning(s.policy) !== policyMeaning(d.policy)) {
           adds.push(d.policy ? policyOp(des, d)! : policyDelOp(des.name, d.name));
           changes.push(`${d.policy ? 'apply' : 'remove'} policy on ${des.name}/${d.name}`);
         }

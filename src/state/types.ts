@@ -44,6 +44,13 @@ export interface SubnetState {
   /** Ports of this subnet's host published on the host; absent means none. */
   publish?: PublishState[];
   apps: AppState[];
+  /**
+   * The topology whose apply made this object (`file /abs/path`, `dir /abs/path`,
+   * `topology NAME`, `api`): `apply --prune` of that topology removes only what
+   * it owns. Absent: made by a command, or before vpcctl recorded owners (then
+   * never pruned).
+   */
+  owner?: string;
 }
 
 export interface VpcState {
@@ -54,6 +61,13 @@ export interface VpcState {
   /** The /30 of the transit pool joining the router to the host; null without uplink. */
   transit: string | null;
   subnets: Record<string, SubnetState>;
+  /**
+   * The topology whose apply made this object (`file /abs/path`, `dir /abs/path`,
+   * `topology NAME`, `api`): `apply --prune` of that topology removes only what
+   * it owns. Absent: made by a command, or before vpcctl recorded owners (then
+   * never pruned).
+   */
+  owner?: string;
 }
 
 export interface PeeringState {
@@ -61,6 +75,13 @@ export interface PeeringState {
   vpc2: string;
   /** The /30 of the transit pool addressing the link between the two routers. */
   link: string;
+  /**
+   * The topology whose apply made this object (`file /abs/path`, `dir /abs/path`,
+   * `topology NAME`, `api`): `apply --prune` of that topology removes only what
+   * it owns. Absent: made by a command, or before vpcctl recorded owners (then
+   * never pruned).
+   */
+  owner?: string;
 }
 
 export interface State {
