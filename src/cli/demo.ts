@@ -111,7 +111,7 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   say(`from the internet: ${code === 0 ? pc.green('ok') : pc.red('failed')}`);
 
   step('peering prod <-> dev');
-  await v.peer('prod', 'dev');
+  await v.peer({ vpc1: 'prod', vpc2: 'dev' });
   await matrix();
 
   step("names: every subnet is <subnet>.<vpc>.internal in /etc/hosts (no DNS server); peered VPCs see each other's");

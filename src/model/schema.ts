@@ -163,7 +163,16 @@ export const TopologySchema = z.strictObject({
 });
 
 export type Topology = z.output<typeof TopologySchema>;
+/**
+ * A topology document as a person or program writes it (defaults may be
+ * left out): what `Vpcctl.apply` and `destroy` take, checked at compile
+ * time (a misspelt field fails to compile) and again at run time.
+ */
 export type TopologyInput = z.input<typeof TopologySchema>;
+/** A security policy as written: what `Vpcctl.applyPolicy` takes (`subnet` may be left out). */
+export type PolicyInput = z.input<typeof SubnetPolicySchema>;
+/** One rule of a policy as written (`protocol` defaults to tcp with a port, else all). */
+export type PolicyRuleInput = z.input<typeof RuleSchema>;
 export type VpcSpec = Topology['vpcs'][number];
 export type SubnetSpec = VpcSpec['subnets'][number];
 export type AppSpec = SubnetSpec['apps'][number];
