@@ -39,7 +39,10 @@ export async function applyTopology(
   store: StateStore, engine: Engine, uplink: string | undefined, topology: unknown, opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const prune = !!opts.prune;
-  const digest = createHash('sha256').update(JSON.stringify(topology)).digest('base64url');
+  // With prune, who applies is part of what was applied: the same text from another file prunes other
+  // objects. Without, the same text changes nothing a second time, whoever applies it.
+  const hash = createHash('sha256').update(JSON.stringify(topology));
+  const digest = (prune ? hash.update(`\0${opts.owner ?? ''}`) : hash).digest('base64url');
   const unchanged = opts.dryRun ? null : await unchangedSince(store, engine, digest, prune);
   if (unchanged) return unchanged;
   // zod loads only here, past the fast path: it costs more than the rest of a no-op re-apply.

@@ -69,11 +69,12 @@ export function registerTopologyCommands(program: Command, api: Api, cluster: Cl
       const r = await v.apply(source.document, { prune: o.prune, owner: source.owner, onProgress: bar.onProgress })
         .catch((e) => { throw namedBy(source, e); }).finally(bar.stop);
       for (const w of r.warnings) warn(w);
-      if (!r.changed) return print('0 changes');
+      const kept = () => { for (const k of r.diff.kept) print(dim(`  kept ${k.kind} ${k.name}: ${k.reason}`)); };
+      if (!r.changed) { print('0 changes'); return kept(); }
       print(`${r.changes.length} changes, ${r.plan.ops.length} kernel operations in ${r.elapsedMs.toFixed(0)} ms${r.appsStarted.length ? `, ${r.appsStarted.length} apps started` : ''}`);
       for (const c of r.changes.slice(0, 20)) print(dim(`  ${c}`));
       if (r.changes.length > 20) print(dim(`  ... and ${r.changes.length - 20} more`));
-      for (const k of r.diff.kept) print(dim(`  kept ${k.kind} ${k.name}: ${k.reason}`));
+      kept();
     });
   for (const [name, about] of [['plan', 'show what apply -f would do, change nothing'], ['diff', 'the same as plan']] as const) {
     program.command(name).description(about)

@@ -124,16 +124,16 @@ export function diffStates(current: State, desired: State): PlanDiff {
     }
     const attributes = vpcAttributes(cur, des);
     if (attributes.length > 0) items.push({ action: 'change', kind: 'vpc', name: des.name, attributes });
-    for (const s of Object.values(cur.subnets)) {
-      if (des.subnets[s.name]) continue;
-      items.push({ action: 'delete', kind: 'subnet', name: `${des.name}/${s.name}` });
-      diff.apps.stop.push(...appsOf(des.name, s));
-    }
     for (const d of Object.values(des.subnets)) {
       const s = cur.subnets[d.name];
       if (!s) { items.push({ action: 'create', kind: 'subnet', name: `${des.name}/${d.name}` }); continue; }
       const change = subnetChanges(s, d);
       if (change.attributes) items.push({ action: 'change', kind: 'subnet', name: `${des.name}/${d.name}`, ...change });
+    }
+    for (const s of Object.values(cur.subnets)) {
+      if (des.subnets[s.name]) continue;
+      items.push({ action: 'delete', kind: 'subnet', name: `${des.name}/${s.name}` });
+      diff.apps.stop.push(...appsOf(des.name, s));
     }
   }
   const before = new Map(current.peerings.map((p) => [pairKey(p), p]));
