@@ -32,8 +32,10 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
 export const NATIVE_CODES = [
   'EXISTS', 'NOT_FOUND', 'BUSY', 'DENIED', 'TIMEOUT', 'INVALID', 'FOREIGN', 'NFTABLES', 'UNSUPPORTED', 'PARTIAL', 'OTHER',
 ] as const;
+/** The kind of a native module failure (netkit's `Kind`). */
 export type NativeCode = (typeof NATIVE_CODES)[number];
 
+/** Every failure vpcctl reports: a stable `code`, `native` for the kernel's, `issues` for a document's problems. */
 export class VpcctlError extends Error {
   readonly code: ErrorCode;
   /** For errors from the native module: what kind of failure it was. */

@@ -10,6 +10,7 @@ import { guardedChange } from './network.js';
 import { stopwatch } from './stopwatch.js';
 import { emptyDiff } from '../plan/diff.js';
 
+/** Options of `apply`: those of every change, plus prune and the owner. */
 export interface ApplyOptions extends ChangeOptions {
   /**
    * Also remove what the state has and the topology does not name, but only
@@ -25,6 +26,7 @@ export interface ApplyOptions extends ChangeOptions {
    */
   owner?: string;
 }
+/** What `apply` did (or, as a dry run, would do), with the apps it started. */
 export interface ApplyResult extends ChangeResult { appsStarted: AppInfo[] }
 
 /**

@@ -9,6 +9,7 @@ import type { Engine } from './engine.js';
 import { CACHE_FILE as FULL_PLAN_CACHE, cacheDirOf } from './drift.js';
 import { removeAllEtcFiles } from '../state/etc-netns.js';
 
+/** What `cleanupAll` removed (or, as a dry run, would remove). */
 export interface CleanupReport {
   namespaces: string[];
   links: string[];

@@ -18,6 +18,7 @@ function repairsOf(changes: readonly string[], diff: PlanDiff): string[] {
   return changes.filter((c) => c.startsWith('repair ') || (c.startsWith('rebuild ') && !explained.has(c.slice('rebuild '.length))));
 }
 
+/** Options of every change: dry run, progress, how much drift to check. */
 export interface ChangeOptions {
   /** Plan only: nothing is written to the kernel or the state. */
   dryRun?: boolean;
@@ -29,6 +30,7 @@ export interface ChangeOptions {
   verifyAll?: boolean;
 }
 
+/** What a change did (or would do): its kernel plan, its diff by object, warnings, a value. */
 export interface ChangeResult<T = void> {
   /** False when the state and the kernel already matched the request. */
   changed: boolean;

@@ -29,6 +29,7 @@ export type { ApplyOptions, ApplyResult } from './apply.js';
 export type { PublishInput, UnpublishInput } from './publish.js';
 export type { Publish } from '../model/publish.js';
 
+/** Options of a Vpcctl: where its state lives, and the default uplink. */
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
   stateDir?: string;

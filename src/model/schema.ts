@@ -85,6 +85,7 @@ const RuleSchema = z
   // Filling the protocol here means every consumer sees the effective one.
   .transform((rule) => ({ ...rule, protocol: rule.protocol ?? (rule.port !== undefined ? 'tcp' : 'all') }) as PolicyRule);
 
+/** A policy rule once checked: `protocol` filled in. */
 export interface PolicyRule {
   port?: PortSpec;
   protocol: Protocol;
@@ -104,6 +105,7 @@ export const PolicySchema = z.strictObject({ subnet: CidrString, ...policyFields
 export const SubnetPolicySchema = z.strictObject({ subnet: CidrString.optional(), ...policyFields });
 
 export type Policy = z.output<typeof PolicySchema>;
+/** A policy once checked, as the state keeps it (`subnet` optional). */
 export type SubnetPolicy = z.output<typeof SubnetPolicySchema>;
 
 // --- Topology -----------------------------------------------------------------
@@ -162,6 +164,7 @@ export const TopologySchema = z.strictObject({
   peerings: z.array(PeeringSchema).default([]),
 });
 
+/** A topology document once checked, defaults filled in. */
 export type Topology = z.output<typeof TopologySchema>;
 /**
  * A topology document as a person or program writes it (defaults may be

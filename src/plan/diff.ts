@@ -24,6 +24,7 @@ export interface DiffItem {
   policy?: { added: string[]; removed: string[] };
 }
 
+/** One attribute of a changed object, before and after. */
 export interface AttributeChange {
   attribute: string;
   before: string | null;
@@ -44,6 +45,7 @@ export interface AppChange {
   port: number;
 }
 
+/** A change by object: items (`+`, `-`, `~`), apps to start and stop, what a prune keeps, repairs, and the counts. */
 export interface PlanDiff {
   items: DiffItem[];
   apps: { start: AppChange[]; stop: AppChange[] };

@@ -23,6 +23,7 @@ export interface KernelView {
   drift?: readonly OpDrift[];
 }
 
+/** The planner's output: ordered kernel operations, the changes they make, the namespaces they touch. */
 export interface Plan {
   ops: Op[];
   /** One line per change a person would name ("create subnet demo/web"). */

@@ -7,6 +7,7 @@ import type { SubnetPolicy } from '../model/schema.js';
  */
 export const STATE_VERSION = 1;
 
+/** public (internet through the gateway) or private. */
 export type SubnetType = 'public' | 'private';
 /** How a private subnet reaches the internet: `nat` through the VPC's NAT gateway, `none` not at all. */
 export type Egress = 'nat' | 'none';
@@ -25,6 +26,7 @@ export interface PublishState {
   address: string;
 }
 
+/** An app as the state keeps it: port, pid, command, user, log. */
 export interface AppState {
   port: number;
   pid: number;
@@ -34,6 +36,7 @@ export interface AppState {
   startedAt: string;
 }
 
+/** A subnet as the state keeps it. */
 export interface SubnetState {
   name: string;
   cidr: string;
@@ -53,6 +56,7 @@ export interface SubnetState {
   owner?: string;
 }
 
+/** A VPC as the state keeps it. */
 export interface VpcState {
   name: string;
   cidr: string;
@@ -70,6 +74,7 @@ export interface VpcState {
   owner?: string;
 }
 
+/** A peering as the state keeps it, with its transit link. */
 export interface PeeringState {
   vpc1: string;
   vpc2: string;
@@ -84,6 +89,7 @@ export interface PeeringState {
   owner?: string;
 }
 
+/** The saved intent: VPCs, peerings and the facts vpcctl must remember. */
 export interface State {
   version: typeof STATE_VERSION;
   transitPool: string;
