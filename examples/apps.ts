@@ -15,7 +15,7 @@ console.log(`db -> web:80 ${probe.reachable ? 'reachable' : 'unreachable'}, icmp
 const matrix = await v.connectivityMatrix({ timeoutMs: 500 });
 console.log(`${matrix.subnets.length} subnets probed`);
 
-const code = await v.exec({ vpc: 'shop', subnet: 'web' }, ['ip', 'addr', 'show', 'eth0']);
+const code = await v.exec({ vpc: 'shop', subnet: 'web', command: ['ip', 'addr', 'show', 'eth0'] });
 console.log(`exec exited ${code}`);
 const stopped = await v.stopApp({ vpc: 'shop', subnet: 'web' });
 console.log(`stopped ${stopped.map((a) => a.port).join(', ')}`);

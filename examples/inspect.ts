@@ -20,7 +20,7 @@ try {
 console.log((await v.peerings()).map((p) => `${p.vpc1} <-> ${p.vpc2}`).join('\n') || 'no peerings');
 const status: StatusReport = await v.status();
 console.log(status.ok ? 'in sync' : `drift: ${status.drift.map((d) => d.object).join(', ')}`);
-console.log((await v.graph('mermaid')).split('\n')[0]);
+console.log((await v.graph({ format: 'mermaid' })).split('\n')[0]);
 const wouldGo = await v.cleanupAll({ dryRun: true });
 console.log(`cleanup-all would remove ${wouldGo.namespaces.length} namespaces`);
 await v.cleanupAll();

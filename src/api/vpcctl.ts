@@ -297,10 +297,10 @@ export class Vpcctl {
 
   // --- connectivity -------------------------------------------------------
 
-  /** Run `argv` inside a subnet's host namespace (stdio inherited); resolves to its exit code. */
-  async exec(ref: SubnetRef, argv: string[]): Promise<number> {
-    findSubnet(await this.state(), ref.vpc, ref.subnet);
-    return (await native()).runInNetns(hostNs(ref.vpc, ref.subnet), argv);
+  /** Run `command` (argv) inside a subnet's host namespace (stdio inherited); resolves to its exit code. */
+  async exec(input: SubnetRef & { command: string[] }): Promise<number> {
+    findSubnet(await this.state(), input.vpc, input.subnet);
+    return (await native()).runInNetns(hostNs(input.vpc, input.subnet), input.command);
   }
 
   /** Probe from one subnet to another: ICMP, and TCP when `port` is given. */
@@ -362,7 +362,8 @@ export class Vpcctl {
   }
 
   /** A picture of the topology: SVG, mermaid or Graphviz dot. */
-  async graph(format: GraphFormat = 'svg'): Promise<string> {
+  async graph(opts: { format?: GraphFormat } = {}): Promise<string> {
+    const format = opts.format ?? 'svg';
     const { renderGraph, viewFromState } = await import('../graph/index.js');
     return renderGraph(viewFromState(await this.state()), format);
   }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
@@ -283,7 +283,7 @@ export function buildProgram(): Command {
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
     .argument('<command...>', 'command and arguments (after --)')
     .action(async (argv: string[], o, cmd) => {
-      process.exitCode = await api(cmd).exec({ vpc: o.vpc, subnet: o.subnet }, argv);
+      process.exitCode = await api(cmd).exec({ vpc: o.vpc, subnet: o.subnet, command: argv });
     });
 
   // --- topology files, pictures, diagnostics -------------------------------
@@ -296,8 +296,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['svg', 'mermaid', 'dot']).default('svg'))
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (o, cmd) => {
-      const text = await api(cmd).graph(o.format);
-      if (o.output) { writeFileSync(o.output, text); print(`wrote ${o.output}`); } else writeOut(text);
+      const text = await api(cmd).graph({ format: o.format });
+      if (o.output) { writeOutputFile(o.output, text); print(`wrote ${o.output}`); } else writeOut(text);
     });
   program.command('doctor').description('check that this host can run vpcctl, and explain what would get in the way')
     .action(async () => { process.exitCode = await (await import('./doctor.js')).doctor(); });
@@ -306,6 +306,13 @@ export function buildProgram(): Command {
     .action(async (o) => { process.exitCode = await (await import('./demo.js')).demo({ keep: !!o.keep }); });
   registerCluster(program);
   return program;
+}
+
+/** `-o FILE`: a directory there is a one-line error (exit 2), not a raw EISDIR (/dev/null, a FIFO: written as asked). */
+function writeOutputFile(path: string, text: string): void {
+  const st = (() => { try { return statSync(path); } catch { return undefined; } })();
+  if (st?.isDirectory()) throw new VpcctlError('INVALID_INPUT', `${path} is a directory: give a file to write to`);
+  writeFileSync(path, text);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -47,9 +47,9 @@ test.serial('the main paths, driven through the library', async (t) => {
 
 test.serial('exec runs a command in a subnet\'s host namespace and returns its exit code', async (t) => {
   const onEth0 = (address: string) => [process.execPath, '-e', `process.exit(require('os').networkInterfaces().eth0?.[0]?.address === '${address}' ? 0 : 3)`];
-  t.is(await v.exec({ vpc: 'lib', subnet: 'web' }, onEth0('10.40.1.2')), 0);
-  t.is(await v.exec({ vpc: 'lib', subnet: 'web' }, onEth0('10.40.9.9')), 3);
-  t.is(await code(v.exec({ vpc: 'lib', subnet: 'nope' }, ['true'])), 'NOT_FOUND');
+  t.is(await v.exec({ vpc: 'lib', subnet: 'web', command: onEth0('10.40.1.2') }), 0);
+  t.is(await v.exec({ vpc: 'lib', subnet: 'web', command: onEth0('10.40.9.9') }), 3);
+  t.is(await code(v.exec({ vpc: 'lib', subnet: 'nope', command: ['true'] })), 'NOT_FOUND');
 });
 
 test.serial('apply(topology) returns the plan and what was done; dry runs change nothing', async (t) => {
