@@ -1,5 +1,8 @@
-import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
 import { isTerminal, writeErr } from './stdio.js';
+
+// Loaded when a question is asked, not by every command (the CLI is one bundle: a static import loads it always).
+const require = createRequire(import.meta.url);
 
 /**
  * Destructive commands (destroy, delete-vpc, apply --prune, cleanup-all) ask
@@ -8,11 +11,13 @@ import { isTerminal, writeErr } from './stdio.js';
  * ahead as they always did, and `--yes` skips the question.
  */
 export function canAsk(): boolean {
-  return !!process.stdin.isTTY && isTerminal(2);
+  // isatty, not process.stdin.isTTY: that builds a stream for standard input on every call.
+  return (require('node:tty') as typeof import('node:tty')).isatty(0) && isTerminal(2);
 }
 
 /** The user's one-line answer to `question` on the terminal; '' at end of input. */
 function ask(question: string): Promise<string> {
+  const { createInterface } = require('node:readline') as typeof import('node:readline');
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   return new Promise((done) => {
     let answered = false;
