@@ -36,7 +36,7 @@ export function printDiff(diff: PlanDiff): void {
 const planJson = (r: ApplyResult) => ({ ...r.diff, operations: r.plan.ops.length, warnings: r.warnings });
 
 /** Deleting lines of a plan (what a confirmation shows), with what a prune keeps. */
-function goingLines(diff: PlanDiff): string[] {
+export function goingLines(diff: PlanDiff): string[] {
   const going = diff.items.filter((i) => i.action === 'delete').map((i) => `- ${i.kind} ${i.name}`);
   if (going.length === 0) return [];
   return ['This will delete:', ...going.map((l) => `  ${l}`), ...diff.apps.stop.map((a) => `  - app ${a.vpc}/${a.subnet}:${a.port}`),
@@ -94,5 +94,3 @@ export function registerTopologyCommands(program: Command, api: Api, cluster: Cl
     });
 }
 
-/** What a confirmation shows before an object-level change deletes things. */
-export { goingLines };
