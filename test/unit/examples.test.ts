@@ -34,9 +34,11 @@ test('the examples compile with the strictest options; a misspelt field does not
     const typo = join(work, 'typo.ts');
     writeFileSync(typo, [
       "import { Vpcctl } from 'vpcctl';",
+      "import * as native from 'vpcctl/native';",
       'const v = new Vpcctl();',
       "await v.apply({ vpcs: [{ nmae: 'x', cidr: '10.0.0.0/16' }] });",
       "await v.applyPolicy({ vpc: 'a', policy: { ingress: [{ port: 80, action: 'alow' }] } });",
+      "await native.nftDelete('ns', 'inett', 'vpcctl');",
       '',
     ].join('\n'));
     const config = join(work, 'tsconfig.json');
@@ -49,9 +51,11 @@ test('the examples compile with the strictest options; a misspelt field does not
     const errors = r.stdout.split('\n').filter((l) => /error TS\d+/.test(l));
     t.deepEqual(errors.filter((l) => !l.includes('typo.ts')), [], 'the examples compile');
     const typos = errors.filter((l) => l.includes('typo.ts'));
-    t.is(typos.length, 2, r.stdout);
-    t.regex(typos[0]!, /typo\.ts\(3,\d+\): error TS\d+: .*'nmae'/);
-    t.regex(typos[1]!, /typo\.ts\(4,\d+\): error TS\d+: .*"alow"/);
+    t.is(typos.length, 3, r.stdout);
+    t.regex(typos[0]!, /typo\.ts\(4,\d+\): error TS\d+: .*'nmae'/);
+    t.regex(typos[1]!, /typo\.ts\(5,\d+\): error TS\d+: .*"alow"/);
+    // The native module's closed sets are string unions (the binding's ts_arg_type), not `string`.
+    t.regex(typos[2]!, /typo\.ts\(6,\d+\): error TS\d+: .*"inett"/);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
