@@ -39,7 +39,7 @@ export interface Drift {
   /** One line: what is wrong, naming the object and namespace. */
   detail: string
   /** 'missing' (the object is absent) or 'differs' (present, not as made). */
-  kind: string
+  kind: 'missing' | 'differs'
 }
 
 /**
@@ -173,19 +173,19 @@ export interface NetViewRoute {
  * table (chains, sets, maps, rules, elements), each naming that family
  * and table. On error the previous table is left as it was.
  */
-export declare function nftApply(ns: string, family: string, table: string, rulesetJson: string): Promise<void>
+export declare function nftApply(ns: string, family: 'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev', table: string, rulesetJson: string): Promise<void>
 
 /** Whether libnftables (Debian package libnftables1) loads and answers. */
 export declare function nftAvailable(): Promise<NftStatus>
 
 /** Deletes table `family table` in `ns`. Absent is success. */
-export declare function nftDelete(ns: string, family: string, table: string): Promise<void>
+export declare function nftDelete(ns: string, family: 'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev', table: string): Promise<void>
 
 /** The whole ruleset of `ns` as libnftables JSON. */
 export declare function nftListRuleset(ns: string): Promise<string>
 
 /** The table as libnftables JSON (`{"nftables":[...]}`), or null if absent. */
-export declare function nftListTable(ns: string, family: string, table: string): Promise<string | null>
+export declare function nftListTable(ns: string, family: 'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev', table: string): Promise<string | null>
 
 /**
  * Opaque to callers: what execute() learnt about a namespace's nftables

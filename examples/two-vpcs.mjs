@@ -11,7 +11,7 @@ try {
     ],
   });
   const before = await v.testConnectivity({ vpc: 'green', fromSubnet: 'db', toSubnet: 'web', toVpc: 'blue', port: 80 });
-  await v.peer('blue', 'green');
+  await v.peer({ vpc1: 'blue', vpc2: 'green' });
   const after = await v.testConnectivity({ vpc: 'green', fromSubnet: 'db', toSubnet: 'web', toVpc: 'blue', port: 80 });
   console.log(`green/db -> blue/web:80 before peering: ${before.reachable}, after: ${after.reachable} (${after.tcp?.rttMs?.toFixed(2)} ms)`);
   process.exitCode = !before.reachable && after.reachable ? 0 : 1;

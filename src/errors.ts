@@ -32,20 +32,43 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
 export const NATIVE_CODES = [
   'EXISTS', 'NOT_FOUND', 'BUSY', 'DENIED', 'TIMEOUT', 'INVALID', 'FOREIGN', 'NFTABLES', 'UNSUPPORTED', 'PARTIAL', 'OTHER',
 ] as const;
+/** The kind of a native module failure (netkit's `Kind`). */
 export type NativeCode = (typeof NATIVE_CODES)[number];
 
+/** Every failure vpcctl reports: a stable `code`, `native` for the kernel's, `issues` for a document's problems. */
 export class VpcctlError extends Error {
   readonly code: ErrorCode;
   /** For errors from the native module: what kind of failure it was. */
   readonly native?: NativeCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; native?: NativeCode }) {
+  /**
+   * For a document with several problems (a topology file): every one, each
+   * with its path (`vpcs[0].subnets[3].type: ...`). The message holds them
+   * one per line.
+   */
+  readonly issues?: string[];
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; native?: NativeCode; issues?: string[] }) {
     super(message, options);
     this.name = 'VpcctlError';
     this.code = code;
     if (options?.native) this.native = options.native;
+    if (options?.issues && options.issues.length > 1) this.issues = options.issues;
   }
   /** 2 when the user's input was wrong (state and kernel untouched), 1 otherwise. */
   get exitCode(): number {
     return INPUT_CODES.has(this.code) ? 2 : 1;
   }
+}
+
+/** At most this many problems are listed; the rest are counted. */
+const MAX_ISSUES = 50;
+
+/**
+ * One error for a list of problems found in a document: the first one's
+ * code, the message the problems one per line (the first alone is the
+ * message as before), `issues` all of them.
+ */
+export function issuesError(code: ErrorCode, issues: readonly string[]): VpcctlError {
+  const shown = issues.slice(0, MAX_ISSUES);
+  if (issues.length > MAX_ISSUES) shown.push(`... and ${issues.length - MAX_ISSUES} more problems`);
+  return new VpcctlError(code, shown.join('\n'), { issues: [...issues] });
 }

@@ -8,17 +8,37 @@ import { namesPresent } from './dns.js';
 import { Engine, type ChangeOptions, type ChangeResult } from './engine.js';
 import { guardedChange } from './network.js';
 import { stopwatch } from './stopwatch.js';
+import { emptyDiff } from '../plan/diff.js';
 
+/** Options of `apply`: those of every change, plus prune and the owner. */
 export interface ApplyOptions extends ChangeOptions {
-  /** Also remove what the state has and the topology does not name. */
+  /**
+   * Also remove what the state has and the topology does not name, but only
+   * what an earlier apply of the same topology made (its `owner`): objects
+   * made by a command or another topology are kept, and listed in
+   * `diff.kept`.
+   */
   prune?: boolean;
+  /**
+   * Who this topology is, recorded on what its apply makes: the CLI passes
+   * `file /abs/path` (or `dir ...`, `stdin`). A topology's own `name` wins
+   * (`topology NAME`); default `api`.
+   */
+  owner?: string;
   /**
    * The cluster agent's: how each VPC of the topology joins its routers on
    * other hosts (cluster/overlay.ts). Given, it replaces every VPC's
    * overlay (a VPC it does not name has none); absent, overlays stay.
    */
   overlays?: Record<string, VpcOverlay>;
+  /**
+   * The cluster agent's: with `prune`, remove whatever the topology does not
+   * name, whoever made it. A cluster host holds only its share of the
+   * intent (`cluster join` refuses a host with VPCs of its own).
+   */
+  pruneAll?: boolean;
 }
+/** What `apply` did (or, as a dry run, would do), with the apps it started. */
 export interface ApplyResult extends ChangeResult { appsStarted: AppInfo[] }
 
 /**
@@ -33,14 +53,17 @@ export async function applyTopology(
   store: StateStore, engine: Engine, uplink: string | undefined, topology: unknown, opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const prune = !!opts.prune;
+  // With prune, who applies is part of what was applied: the same text from another file prunes other
+  // objects. Without, the same text changes nothing a second time, whoever applies it.
   // A host going down changes the overlays, not the topology: both make the document.
-  const document = opts.overlays ? [topology, opts.overlays] : topology;
-  const digest = createHash('sha256').update(JSON.stringify(document)).digest('base64url');
+  const hash = createHash('sha256').update(JSON.stringify(opts.overlays ? [topology, opts.overlays] : topology));
+  const digest = (prune ? hash.update(`\0${opts.pruneAll ? '*' : opts.owner ?? ''}`) : hash).digest('base64url');
   const unchanged = opts.dryRun ? null : await unchangedSince(store, engine, digest, prune);
   if (unchanged) return unchanged;
   // zod loads only here, past the fast path: it costs more than the rest of a no-op re-apply.
   const { claimPath, mergeTopology, readTopology } = await import('./topology.js');
   const topo = readTopology(topology);
+  const owner = topo.name !== undefined ? `topology ${topo.name}` : opts.owner ?? 'api';
   // Saved with the change itself: the write gives the state revision + 1.
   const remember = (state: State) => { state.lastApply = { digest, prune, revision: (state.revision ?? 0) + 1 }; };
   return store.locked(async () => {
@@ -49,20 +72,25 @@ export async function applyTopology(
       d.beforeSave(remember);
       // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
       d.beforeSave((state) => planText(state, cacheDirOf(store.dir)));
-      return mergeTopology(d.state, topo, { prune: opts.prune, uplink, root, overlays: opts.overlays });
+      return mergeTopology(d.state, topo, { prune: opts.prune, uplink, root, owner, overlays: opts.overlays, pruneAll: opts.pruneAll });
     }, { ...opts, verifyAll: true }, (claim) => claimPath(topo, claim));
+    result.diff.kept = result.value;
     const started: AppInfo[] = [];
     const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));
-    if (!opts.dryRun && wantApps) {
+    if (wantApps) {
+      // After a dry run the state is the one before: an app of a subnet still to be made does not run either.
       const state = await held.read();
       for (const v of topo.vpcs) {
         for (const s of v.subnets) {
           for (const app of s.apps) {
-            const running = state.vpcs[v.name]!.subnets[s.name]!.apps.some((a) => a.port === app.port && alive(a.pid));
-            if (!running) started.push(await deployApp(held, { vpc: v.name, subnet: s.name, ...app }));
+            const running = state.vpcs[v.name]?.subnets[s.name]?.apps.some((a) => a.port === app.port && alive(a.pid)) ?? false;
+            if (running) continue;
+            if (opts.dryRun) result.diff.apps.start.push({ vpc: v.name, subnet: s.name, port: app.port });
+            else started.push(await deployApp(held, { vpc: v.name, subnet: s.name, ...app }));
           }
         }
       }
+      if (!opts.dryRun) result.diff.apps.start = started.map((a) => ({ vpc: a.vpc, subnet: a.subnet, port: a.port }));
     }
     // Starting apps wrote the state after the change: remember the document again.
     if (started.length > 0) {
@@ -70,7 +98,7 @@ export async function applyTopology(
       remember(state);
       await held.write(state);
     }
-    return { ...result, appsStarted: started, changed: result.changed || started.length > 0 };
+    return { ...result, value: undefined, appsStarted: started, changed: result.changed || started.length > 0 || result.diff.apps.start.length > 0 };
   });
 }
 
@@ -100,7 +128,7 @@ async function unchangedSince(store: StateStore, engine: Engine, digest: string,
   if (!namesPresent(state)) return null;
   if ((await drift).length > 0) return null;
   return {
-    changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, dryRun: false,
+    changed: false, changes: [], plan: { ops: [], changes: [], namespaces: [] }, diff: emptyDiff(), dryRun: false,
     elapsedMs: elapsed(), warnings: [], value: undefined, appsStarted: [],
   };
 }

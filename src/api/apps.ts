@@ -14,12 +14,14 @@ import { findSubnet, findVpc } from './lookup.js';
 
 const NETNS_DIR = '/run/netns';
 
+/** An app of a subnet as recorded, with whether it still runs. */
 export interface AppInfo extends AppState {
   vpc: string;
   subnet: string;
   running: boolean;
 }
 
+/** An app to start in a subnet. */
 export interface DeployAppInput {
   vpc: string;
   subnet: string;

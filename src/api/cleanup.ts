@@ -9,6 +9,7 @@ import type { Engine } from './engine.js';
 import { CACHE_FILE as FULL_PLAN_CACHE, cacheDirOf } from './drift.js';
 import { removeAllEtcFiles } from '../state/etc-netns.js';
 
+/** What `cleanupAll` removed (or, as a dry run, would remove). */
 export interface CleanupReport {
   namespaces: string[];
   links: string[];
@@ -30,7 +31,7 @@ export interface CleanupReport {
  * first line). Then the state. Nothing untagged is touched; running it
  * twice is harmless.
  */
-export async function cleanupAll(store: StateStore, engine: Engine): Promise<CleanupReport> {
+export async function cleanupAll(store: StateStore, engine: Engine, opts: { dryRun?: boolean } = {}): Promise<CleanupReport> {
   const n = await native();
   const state: State | null = await store.read().catch(() => null);
   const all = await n.netnsList();
@@ -66,6 +67,8 @@ export async function cleanupAll(store: StateStore, engine: Engine): Promise<Cle
   const now = before === undefined ? undefined : (await n.sysctlGet(ROOT_NS, IP_FORWARD)).trim();
   const restore = before !== undefined && now === '1';
   if (restore) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: before });
+  // What would go, for a confirmation: nothing is touched.
+  if (opts.dryRun) return { namespaces, links, files: [], warnings };
   await engine.run({ ops, changes: [], namespaces });
   const files = removeAllEtcFiles();
   rmSync(store.file, { force: true });

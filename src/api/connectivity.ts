@@ -5,8 +5,10 @@ import { hostIp } from '../model/addresses.js';
 import { checkPort } from '../model/ports.js';
 import { findSubnet } from './lookup.js';
 
+/** One probe: reached or not, its round-trip time or its error. */
 export interface ProbeResult { ok: boolean; rttMs?: number; error?: string }
 
+/** A probe from one subnet to another (of the same VPC, or of `toVpc`). */
 export interface ConnectivityInput {
   vpc: string;
   fromSubnet: string;
@@ -18,6 +20,7 @@ export interface ConnectivityInput {
   timeoutMs?: number;
 }
 
+/** What a probe found: ICMP, and TCP when a port was given. */
 export interface ConnectivityResult {
   from: { vpc: string; subnet: string; address: string };
   to: { vpc: string; subnet: string; address: string };
@@ -47,6 +50,7 @@ export async function testConnectivity(state: State, input: ConnectivityInput): 
   };
 }
 
+/** Every subnet probed against every other (ICMP). */
 export interface MatrixResult {
   /** Row/column labels, "vpc/subnet". */
   subnets: string[];

@@ -10,7 +10,15 @@ import { stopwatch } from './stopwatch.js';
 import { findDrift, nextMarks } from './drift.js';
 import { afterPartialPlan } from './partial.js';
 import { syncNames } from './dns.js';
+import { diffStates, type PlanDiff } from '../plan/diff.js';
 
+/** The plan's repairs of drift (and rebuilds no object change explains), for the diff. */
+function repairsOf(changes: readonly string[], diff: PlanDiff): string[] {
+  const explained = new Set(diff.items.map((i) => `${i.kind} ${i.name}`));
+  return changes.filter((c) => c.startsWith('repair ') || (c.startsWith('rebuild ') && !explained.has(c.slice('rebuild '.length))));
+}
+
+/** Options of every change: dry run, progress, how much drift to check. */
 export interface ChangeOptions {
   /** Plan only: nothing is written to the kernel or the state. */
   dryRun?: boolean;
@@ -22,12 +30,19 @@ export interface ChangeOptions {
   verifyAll?: boolean;
 }
 
+/** What a change did (or would do): its kernel plan, its diff by object, warnings, a value. */
 export interface ChangeResult<T = void> {
   /** False when the state and the kernel already matched the request. */
   changed: boolean;
   /** What changed, one line per object ("create subnet demo/web"). */
   changes: string[];
   plan: Plan;
+  /**
+   * The same change by object (`+ subnet shop/web`, `~ subnet shop/db: type
+   * private -> public`), from the two states the plan was made from: what a
+   * dry run shows is what the real run does.
+   */
+  diff: PlanDiff;
   dryRun: boolean;
   elapsedMs: number;
   warnings: string[];
@@ -128,8 +143,10 @@ export class Engine {
 
       const plan = makePlan(current, desired, view);
       await this.keepToOwn(plan, current, (m) => warnings.push(m));
+      const diff = diffStates(current, desired);
+      diff.repairs = repairsOf(plan.changes, diff);
       const result = (changed: boolean): ChangeResult<T> => ({
-        changed, changes: plan.changes, plan, dryRun: !!opts.dryRun, warnings, value,
+        changed, changes: plan.changes, plan, diff, dryRun: !!opts.dryRun, warnings, value,
         elapsedMs: elapsed(),
       });
       if (opts.dryRun) return result(plan.ops.length > 0);

@@ -35,6 +35,7 @@ function kindOf(st: Stats): string {
  * a FIFO with no writer returns at once; fstat then says what it is.
  */
 export function readInputFile(path: string, what: string, limit: number): string {
+  if (path === '-') return readStdin(what, limit);
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -63,4 +64,33 @@ export function readInputFile(path: string, what: string, limit: number): string
   } finally {
     closeSync(fd);
   }
+}
+
+/** Waits `ms` without a busy loop (a non-blocking standard input that has nothing yet). */
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Standard input (`-f -`) read to its end, with the same limit as a file:
+ * `yes | vpcctl apply -f -` is refused once past it instead of filling memory.
+ */
+function readStdin(what: string, limit: number): string {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  for (;;) {
+    let got: number;
+    try {
+      got = readSync(0, buf, 0, buf.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') { pause(5); continue; }
+      if (code === 'EOF') break;
+      throw new VpcctlError('INVALID_INPUT', `${what} from standard input: ${(e as Error).message}`);
+    }
+    if (got === 0) break;
+    total += got;
+    if (total > limit) throw new VpcctlError('INVALID_INPUT', `${what} from standard input is larger than ${sizeText(limit)}, the most vpcctl reads for a ${what}`);
+    chunks.push(Buffer.from(buf.subarray(0, got)));
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -9,6 +9,7 @@ import { findDrift } from './drift.js';
 import { namesDrift } from './dns.js';
 import { dnsName } from '../model/dns.js';
 
+/** A VPC in one line of `list-vpcs`. */
 export interface VpcSummary {
   name: string;
   cidr: string;
@@ -19,6 +20,7 @@ export interface VpcSummary {
   uplink: string | null;
 }
 
+/** A subnet of `show-vpc`: addresses, namespace, policy, apps. */
 export interface SubnetDetail {
   name: string;
   cidr: string;
@@ -34,6 +36,7 @@ export interface SubnetDetail {
   apps: AppInfo[];
 }
 
+/** A VPC in full, as `show-vpc` shows it. */
 export interface VpcDetail extends VpcSummary {
   router: string;
   /** Published ports of the VPC, each with its targets. */
@@ -77,6 +80,7 @@ export function detail(state: State, v: VpcState): VpcDetail {
   };
 }
 
+/** Drift between the state and the kernel, object by object. */
 export interface StatusReport {
   /** True when the kernel holds exactly what the state describes. */
   ok: boolean;

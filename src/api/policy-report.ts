@@ -6,6 +6,7 @@ import { planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
 import { findSubnet, findVpc } from './lookup.js';
 
+/** One rule of a policy and the packets and bytes it matched. */
 export interface RuleCounter {
   chain: string;
   /** The rule's origin in the policy (`ingress[0]`), or what a built-in rule is for. */
@@ -14,6 +15,7 @@ export interface RuleCounter {
   bytes: number;
 }
 
+/** A subnet's policy with the kernel's per-rule counters. */
 export interface PolicyReport {
   policy: SubnetPolicy | null;
   /** Per-rule counters as the kernel has them now; empty when no policy table exists. */

@@ -18,6 +18,7 @@ import type { PublishProtocol, State, VpcState } from '../state/types.js';
 import { findSubnet, findVpc } from './lookup.js';
 import type { RootView } from './network.js';
 
+/** A port of one or several subnets to publish on the host. */
 export interface PublishInput {
   vpc: string;
   /** One target subnet, or `targets` for several. */
@@ -30,6 +31,7 @@ export interface PublishInput {
   address?: string;
 }
 
+/** A published port to take away, or some of its targets. */
 export interface UnpublishInput {
   vpc: string;
   hostPort: number;

@@ -9,6 +9,8 @@ import type { Claim } from '../model/root-routes.js';
 import { allocateLink, type RootView } from './network.js';
 import { upsertVpc } from './vpc-upsert.js';
 import { hostAddress, refuseHostPort } from './publish.js';
+import { storedPolicy } from '../model/policy-meaning.js';
+import type { KeptItem } from '../plan/diff.js';
 
 const norm = (cidr: string) => formatCidr(parseCidr(cidr));
 
@@ -32,26 +34,59 @@ export function topologyOf(state: State): Topology {
   };
 }
 
+/** Why a prune left an object alone: who made it, as the state records. */
+export const keptReason = (owner: string | undefined): string =>
+  owner === undefined ? 'not made by an apply of this topology (made by a command, or before vpcctl recorded owners)' : `made by ${owner}`;
+
 /**
  * Merge a topology into a draft state: what the file names is made to match
- * it; what the state has beyond the file stays unless `prune`. Allocations
- * (transit links) and running apps of kept objects are kept.
+ * it; what the state has beyond the file stays unless `prune`, and even then
+ * only what `owner` (this topology) made goes: what a command or another
+ * topology made is kept, and returned with the reason. New objects are
+ * recorded as `owner`'s; existing ones keep the owner they have.
+ * Allocations (transit links) and running apps of kept objects are kept.
  */
 export async function mergeTopology(
-  state: State, topo: Topology, opts: { prune?: boolean; uplink?: string; root: RootView; overlays?: Record<string, VpcOverlay> },
-): Promise<void> {
+  state: State, topo: Topology,
+  opts: { prune?: boolean; uplink?: string; root: RootView; owner: string; overlays?: Record<string, VpcOverlay>; pruneAll?: boolean },
+): Promise<KeptItem[]> {
+  const keptItems: KeptItem[] = [];
+  const ownerOf = (owner: string | undefined) => (owner === undefined ? {} : { owner });
+  const mine = (o: { owner?: string }) => !!opts.pruneAll || o.owner === opts.owner;
   const named = new Set(topo.vpcs.map((v) => v.name));
   const publishedBefore = new Set(allPublishes(state).map(hostKey));
   let kept = false; // does the result hold anything the file does not name?
-  if (opts.prune) for (const name of Object.keys(state.vpcs)) if (!named.has(name)) delete state.vpcs[name];
+  if (opts.prune) {
+    for (const vpc of Object.values(state.vpcs)) {
+      if (named.has(vpc.name)) continue;
+      if (!mine(vpc)) { keptItems.push({ kind: 'vpc', name: vpc.name, reason: keptReason(vpc.owner) }); continue; }
+      // A VPC this topology made, holding subnets it did not: those stay, and so does the VPC.
+      const others = Object.values(vpc.subnets).filter((s) => !mine(s));
+      if (others.length === 0) { delete state.vpcs[vpc.name]; continue; }
+      for (const s of Object.values(vpc.subnets)) if (mine(s)) delete vpc.subnets[s.name];
+      keptItems.push({ kind: 'vpc', name: vpc.name, reason: `holds subnets this topology did not make (${others.map((s) => s.name).join(', ')})` });
+      for (const s of others) keptItems.push({ kind: 'subnet', name: `${vpc.name}/${s.name}`, reason: keptReason(s.owner) });
+    }
+  }
 
   for (const spec of topo.vpcs) {
+    const before = state.vpcs[spec.name];
     const ask = { name: spec.name, cidr: norm(spec.cidr), uplink: spec.uplink ?? opts.uplink };
     const { vpc } = await upsertVpc(state, ask, opts.root, { replace: true, uplinkAt: uplinkPath(topo, spec.name) });
+    // Remade for a new CIDR or uplink, it is still the object it was: its owner stays.
+    const owner = before ? before.owner : opts.owner;
+    if (owner === undefined) delete vpc.owner; else vpc.owner = owner;
 
-    const subnets: Record<string, SubnetState> = opts.prune ? {} : { ...vpc.subnets };
     const inFile = new Set(spec.subnets.map((s) => s.name));
-    kept ||= Object.keys(subnets).some((name) => !inFile.has(name));
+    const subnets: Record<string, SubnetState> = {};
+    for (const s of Object.values(vpc.subnets)) {
+      // Its place is kept (key order is part of the state's identity: a re-apply must compare equal).
+      if (inFile.has(s.name)) { subnets[s.name] = s; continue; }
+      if (opts.prune && mine(s)) continue;
+      if (opts.prune) keptItems.push({ kind: 'subnet', name: `${spec.name}/${s.name}`, reason: keptReason(s.owner) });
+      subnets[s.name] = s;
+      kept = true;
+    }
     spec.subnets.forEach((s, j) => {
       if (s.egress === 'nat' && !vpc.transit) {
         throw new VpcctlError('CONFLICT', `vpcs[${topo.vpcs.indexOf(spec)}].subnets[${j}].egress: vpc "${spec.name}" has no internet gateway (no uplink): a NAT gateway needs one`);
@@ -59,11 +94,13 @@ export async function mergeTopology(
     });
     for (const s of spec.subnets) {
       const prev = vpc.subnets[s.name];
-      const policy = s.policy ? { ...s.policy, subnet: s.policy.subnet ?? s.cidr } : undefined;
+      const cidr = norm(s.cidr);
+      const policy = s.policy ? storedPolicy(s.policy, cidr, prev?.policy) : undefined;
       subnets[s.name] = {
-        name: s.name, cidr: norm(s.cidr), type: s.type, apps: prev?.apps ?? [],
+        name: s.name, cidr, type: s.type, apps: prev?.apps ?? [],
         ...(s.egress === 'nat' ? { egress: 'nat' as const } : {}), ...(policy ? { policy } : {}),
         ...(s.publish?.length ? { publish: await publishEntries(s.publish, vpc, opts.root, `vpcs[${topo.vpcs.indexOf(spec)}].subnets[${spec.subnets.indexOf(s)}].publish`) } : {}),
+        ...ownerOf(prev ? prev.owner : opts.owner),
       };
     }
     vpc.subnets = subnets;
@@ -77,11 +114,16 @@ export async function mergeTopology(
   }
 
   const wanted = new Map(topo.peerings.map((p) => [pairKey(p), p]));
-  state.peerings = state.peerings.filter((p) =>
-    state.vpcs[p.vpc1] && state.vpcs[p.vpc2] && (!opts.prune || wanted.has(pairKey(p))));
+  state.peerings = state.peerings.filter((p) => {
+    if (!state.vpcs[p.vpc1] || !state.vpcs[p.vpc2]) return false;
+    if (!opts.prune || wanted.has(pairKey(p))) return true;
+    if (mine(p)) return false;
+    keptItems.push({ kind: 'peering', name: `${p.vpc1} <-> ${p.vpc2}`, reason: keptReason(p.owner) });
+    return true;
+  });
   for (const p of wanted.values()) {
     if (state.peerings.some((q) => pairKey(q) === pairKey(p))) continue;
-    state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state, opts.root) });
+    state.peerings.push({ vpc1: p.vpc1, vpc2: p.vpc2, link: await allocateLink(state, opts.root), owner: opts.owner });
   }
 
   // One publish per host address and port, across the file and what vpcctl has; a new one must be free on the host.
@@ -96,13 +138,14 @@ export async function mergeTopology(
   kept ||= Object.keys(state.vpcs).some((name) => !named.has(name)) || state.peerings.length > topo.peerings.length;
   // What the file names was checked with it; what the state kept beside it must fit too
   // (a kept subnet may overlap a new one).
-  if (!kept) return;
+  if (!kept) return keptItems;
   try {
     validateTopology(topologyOf(state));
   } catch (e) {
     if (e instanceof VpcctlError) throw new VpcctlError(e.code, `with what vpcctl already has: ${e.message}`);
     throw e;
   }
+  return keptItems;
 }
 
 const hostKey = (p: { address: string; protocol: string; hostPort: number }) => `${p.address} ${p.protocol}/${p.hostPort}`;

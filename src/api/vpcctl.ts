@@ -5,7 +5,7 @@ import { formatCidr, parseCidr } from '../model/cidr.js';
 import { hostNs, validateName } from '../model/names.js';
 import { joins, samePair } from '../model/peering.js';
 import { checkPort } from '../model/ports.js';
-import type { SubnetPolicy } from '../model/schema.js';
+import type { PolicyInput, SubnetPolicy, TopologyInput } from '../model/schema.js';
 import { checkEgress, checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import type { Egress, PeeringState, State, SubnetState, SubnetType } from '../state/types.js';
@@ -23,11 +23,13 @@ import { policyReport, type PolicyReport } from './policy-report.js';
 import { type PublishInput, type UnpublishInput, refuseHostPort, removePublish, setPublish } from './publish.js';
 import { type Publish, allPublishes, policyWarnings, publishesOf } from '../model/publish.js';
 import { upsertVpc } from './vpc-upsert.js';
+import { storedPolicy } from '../model/policy-meaning.js';
 
 export type { ApplyOptions, ApplyResult } from './apply.js';
 export type { PublishInput, UnpublishInput } from './publish.js';
 export type { Publish } from '../model/publish.js';
 
+/** Options of a Vpcctl: where its state lives, and the default uplink. */
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
   stateDir?: string;
@@ -35,9 +37,18 @@ export interface VpcctlOptions {
   uplink?: string;
 }
 
-export interface CreateVpcInput { name: string; cidr: string; uplink?: string }
-export interface CreateSubnetInput { vpc: string; name: string; cidr: string; type: SubnetType; egress?: Egress }
+/** A VPC to create; `uplink` defaults to the default route's interface. */
+export interface CreateVpcInput { name: string; cidr: string; uplink?: string | undefined }
+/** A subnet to create; `egress` only for private subnets (`nat`: outbound through the VPC's NAT gateway). */
+export interface CreateSubnetInput { vpc: string; name: string; cidr: string; type: SubnetType; egress?: Egress | undefined }
+/** Names one VPC. */
+export interface VpcRef { name: string }
+/** Names one subnet of a VPC. */
 export interface SubnetRef { vpc: string; subnet: string }
+/** Names two VPCs (in either order). */
+export interface PeeringRef { vpc1: string; vpc2: string }
+/** A policy for a subnet: `subnet` may be left out when the policy's own `subnet` names the subnet's CIDR. */
+export interface ApplyPolicyInput { vpc: string; subnet?: string | undefined; policy: PolicyInput }
 
 /**
  * vpcctl's engine as a library: the CLI is a thin layer over this class.
@@ -46,10 +57,11 @@ export interface SubnetRef { vpc: string; subnet: string }
  * planner and the native batch executor, which undoes its work on failure.
  */
 export class Vpcctl {
-  readonly store: StateStore;
-  readonly engine: Engine;
-  private readonly uplink?: string;
+  private readonly store: StateStore;
+  private readonly engine: Engine;
+  private readonly uplink?: string | undefined;
 
+  /** A handle on the state in `options.stateDir`; nothing is read until a method is called. */
   constructor(options: VpcctlOptions = {}) {
     this.store = new StateStore(stateDirFrom(options.stateDir));
     this.engine = new Engine(this.store);
@@ -68,7 +80,7 @@ export class Vpcctl {
    * planned; `root` reads the machine's network once for the whole command,
    * and `at` names where a claim came from (a topology path).
    */
-  change<T>(
+  private change<T>(
     mutate: (draft: Draft, root: RootView) => T | Promise<T>,
     opts?: ChangeOptions,
     at?: (claim: Claim) => string | undefined,
@@ -76,6 +88,7 @@ export class Vpcctl {
     return guardedChange(this.engine, mutate, opts, at);
   }
 
+  /** Create a VPC: its router namespace, firewall table and (with an uplink) internet gateway. Idempotent for the same spec. */
   async createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
     validateName('vpc', input.name);
     const cidr = formatCidr(checkVpcCidr(input.cidr));
@@ -86,7 +99,9 @@ export class Vpcctl {
     }, opts);
   }
 
-  async deleteVpc(name: string, opts?: ChangeOptions): Promise<ChangeResult> {
+  /** Delete a VPC with its subnets, apps and peerings. */
+  async deleteVpc(ref: VpcRef, opts?: ChangeOptions): Promise<ChangeResult> {
+    const { name } = ref;
     return this.change(({ state }) => {
       findVpc(state, name);
       delete state.vpcs[name];
@@ -94,6 +109,7 @@ export class Vpcctl {
     }, opts);
   }
 
+  /** Create a subnet: a host namespace routed by its VPC's router. Idempotent for the same spec. */
   async createSubnet(input: CreateSubnetInput, opts?: ChangeOptions): Promise<ChangeResult> {
     validateName('subnet', input.name);
     if (input.type !== 'public' && input.type !== 'private') {
@@ -141,6 +157,7 @@ export class Vpcctl {
     }, opts);
   }
 
+  /** Delete a subnet and its apps. */
   async deleteSubnet(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
     return this.change(({ state, touch }) => {
       findSubnet(state, ref.vpc, ref.subnet);
@@ -149,7 +166,9 @@ export class Vpcctl {
     }, opts);
   }
 
-  async peer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
+  /** Peer two VPCs (not transitive); refused when their CIDRs overlap. */
+  async peer(pair: PeeringRef, opts?: ChangeOptions): Promise<ChangeResult> {
+    const { vpc1, vpc2 } = pair;
     return this.change(async ({ state, touch }, root) => {
       touch(findVpc(state, vpc1).name);
       touch(findVpc(state, vpc2).name);
@@ -159,7 +178,9 @@ export class Vpcctl {
     }, opts);
   }
 
-  async unpeer(vpc1: string, vpc2: string, opts?: ChangeOptions): Promise<ChangeResult> {
+  /** Remove the peering of two VPCs. */
+  async unpeer(pair: PeeringRef, opts?: ChangeOptions): Promise<ChangeResult> {
+    const { vpc1, vpc2 } = pair;
     return this.change(({ state, touch }) => {
       touch(findVpc(state, vpc1).name);
       touch(findVpc(state, vpc2).name);
@@ -171,7 +192,7 @@ export class Vpcctl {
    * Replace a subnet's security policy atomically. `subnet` may be left out
    * when the policy's own `subnet` names the subnet's CIDR.
    */
-  async applyPolicy(input: { vpc: string; subnet?: string; policy: unknown }, opts?: ChangeOptions): Promise<ChangeResult<string>> {
+  async applyPolicy(input: ApplyPolicyInput, opts?: ChangeOptions): Promise<ChangeResult<string>> {
     // zod loads only for the commands that read documents: it costs more than the rest of a start-up.
     const { parseSubnetPolicy } = await import('../model/schema.js');
     const policy: SubnetPolicy = parseSubnetPolicy(input.policy);
@@ -190,7 +211,7 @@ export class Vpcctl {
         subnet = Object.values(vpc.subnets).find((s) => s.cidr === cidr);
         if (!subnet) throw new VpcctlError('NOT_FOUND', `vpc "${vpc.name}" has no subnet ${cidr}`);
       }
-      subnet.policy = policy;
+      subnet.policy = storedPolicy(policy, subnet.cidr, subnet.policy);
       // The policy is applied as asked; a published port it closes is worth a word.
       for (const p of publishesOf(vpc)) {
         if (p.targets.some((t) => t.subnet === subnet!.name)) for (const w of policyWarnings(vpc, { ...p, targets: p.targets.filter((t) => t.subnet === subnet!.name) })) warn(w);
@@ -232,11 +253,13 @@ export class Vpcctl {
   }
 
   /** Every publish (of one VPC, or all), with its targets. */
-  async listPublished(vpc?: string): Promise<Publish[]> {
+  async listPublished(filter: { vpc?: string } = {}): Promise<Publish[]> {
+    const { vpc } = filter;
     const state = await this.state();
     return vpc === undefined ? allPublishes(state) : publishesOf(findVpc(state, vpc));
   }
 
+  /** Remove a subnet's policy (everything allowed again). */
   async removePolicy(ref: SubnetRef, opts?: ChangeOptions): Promise<ChangeResult> {
     return this.change(({ state, touch }) => {
       delete findSubnet(state, ref.vpc, ref.subnet).policy;
@@ -251,6 +274,7 @@ export class Vpcctl {
 
   // --- apps ---------------------------------------------------------------
 
+  /** Start an app in a subnet's host (default: a small HTTP server naming where it runs), detached. */
   async deployApp(input: DeployAppInput): Promise<AppInfo> {
     checkPort(input.port);
     return this.store.locked(() => apps.deployApp(this.store, input));
@@ -261,28 +285,32 @@ export class Vpcctl {
     return this.store.locked(() => apps.stopApps(this.store, ref));
   }
 
-  async listApps(vpc?: string): Promise<AppInfo[]> {
-    return apps.listApps(await this.state(), vpc);
+  /** Apps (of one VPC, or all) and whether they run. */
+  async listApps(filter: { vpc?: string } = {}): Promise<AppInfo[]> {
+    return apps.listApps(await this.state(), filter.vpc);
   }
 
+  /** The log of a subnet's app on `port`. */
   async appLog(ref: SubnetRef & { port: number }): Promise<string> {
     return apps.appLog(await this.state(), ref);
   }
 
   // --- connectivity -------------------------------------------------------
 
-  /** Run `argv` inside a subnet's host namespace (stdio inherited); resolves to its exit code. */
-  async exec(ref: SubnetRef, argv: string[]): Promise<number> {
-    findSubnet(await this.state(), ref.vpc, ref.subnet);
-    return (await native()).runInNetns(hostNs(ref.vpc, ref.subnet), argv);
+  /** Run `command` (argv) inside a subnet's host namespace (stdio inherited); resolves to its exit code. */
+  async exec(input: SubnetRef & { command: string[] }): Promise<number> {
+    findSubnet(await this.state(), input.vpc, input.subnet);
+    return (await native()).runInNetns(hostNs(input.vpc, input.subnet), input.command);
   }
 
+  /** Probe from one subnet to another: ICMP, and TCP when `port` is given. */
   async testConnectivity(input: ConnectivityInput): Promise<ConnectivityResult> {
     return testConnectivity(await this.state(), input);
   }
 
-  async connectivityMatrix(timeoutMs?: number): Promise<MatrixResult> {
-    return connectivityMatrix(await this.state(), timeoutMs);
+  /** Every subnet probed against every other. */
+  async connectivityMatrix(opts: { timeoutMs?: number } = {}): Promise<MatrixResult> {
+    return connectivityMatrix(await this.state(), opts.timeoutMs);
   }
 
   // --- topology files -----------------------------------------------------
@@ -292,12 +320,12 @@ export class Vpcctl {
    * what the state has beyond it is removed only with `prune`. Apps it names
    * are started when not running. Re-applying the same file changes nothing.
    */
-  async apply(topology: unknown, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  async apply(topology: TopologyInput, opts: ApplyOptions = {}): Promise<ApplyResult> {
     return applyTopology(this.store, this.engine, this.uplink, topology, opts);
   }
 
   /** Remove the VPCs a topology names, with their subnets, apps and peerings. */
-  async destroy(topology: unknown, opts?: ChangeOptions): Promise<ChangeResult<string[]>> {
+  async destroy(topology: TopologyInput, opts?: ChangeOptions): Promise<ChangeResult<string[]>> {
     const { readTopology, removeTopology } = await import('./topology.js');
     const topo = readTopology(topology);
     return this.change((d) => removeTopology(d.state, topo), opts);
@@ -305,16 +333,20 @@ export class Vpcctl {
 
   // --- inspection ---------------------------------------------------------
 
+  /** Every VPC, in short. */
   async list(): Promise<VpcSummary[]> {
     const state = await this.state();
     return Object.values(state.vpcs).map((v) => summarize(state, v));
   }
 
-  async show(name: string): Promise<VpcDetail> {
+  /** One VPC in full: gateway, subnets, peerings, published ports, apps. */
+  async show(ref: VpcRef): Promise<VpcDetail> {
+    const { name } = ref;
     const state = await this.state();
     return detail(state, findVpc(state, name));
   }
 
+  /** Every peering. */
   async peerings(): Promise<PeeringState[]> {
     return (await this.state()).peerings;
   }
@@ -325,11 +357,13 @@ export class Vpcctl {
   }
 
   /** Remove everything vpcctl made, found by its tags even without a state file. */
-  async cleanupAll(): Promise<CleanupReport> {
-    return this.store.locked(() => cleanupAll(this.store, this.engine));
+  async cleanupAll(opts: { dryRun?: boolean } = {}): Promise<CleanupReport> {
+    return this.store.locked(() => cleanupAll(this.store, this.engine, opts));
   }
 
-  async graph(format: GraphFormat = 'svg'): Promise<string> {
+  /** A picture of the topology: SVG, mermaid or Graphviz dot. */
+  async graph(opts: { format?: GraphFormat } = {}): Promise<string> {
+    const format = opts.format ?? 'svg';
     const { renderGraph, viewFromState } = await import('../graph/index.js');
     return renderGraph(viewFromState(await this.state()), format);
   }

@@ -60,7 +60,7 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
     return r.reachable;
   };
   const fetchFrom = async (vpc: string, subnet: string) => {
-    const code = await v.exec({ vpc, subnet }, [process.execPath, APP_FETCH, `http://${SIM.serverAddress}/`]);
+    const code = await v.exec({ vpc, subnet, command: [process.execPath, APP_FETCH, `http://${SIM.serverAddress}/`] });
     say(`${vpc}/${subnet} fetching http://${SIM.serverAddress}/ : ${code === 0 ? pc.green('ok') : pc.red('no internet')}`);
   };
 
@@ -111,12 +111,12 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   say(`from the internet: ${code === 0 ? pc.green('ok') : pc.red('failed')}`);
 
   step('peering prod <-> dev');
-  await v.peer('prod', 'dev');
+  await v.peer({ vpc1: 'prod', vpc2: 'dev' });
   await matrix();
 
   step("names: every subnet is <subnet>.<vpc>.internal in /etc/hosts (no DNS server); peered VPCs see each other's");
   // Names that exist, looked up from a public subnet: answered by /etc/hosts, no query is sent.
-  for (const name of ['db.prod.internal', 'web.dev.internal']) await v.exec({ vpc: 'prod', subnet: 'web' }, ['getent', 'hosts', name]);
+  for (const name of ['db.prod.internal', 'web.dev.internal']) await v.exec({ vpc: 'prod', subnet: 'web', command: ['getent', 'hosts', name] });
 
   step("the seed's policy on prod/web: port 80 allowed, 22 denied");
   await v.applyPolicy({ vpc: 'prod', subnet: 'web', policy: {
@@ -133,7 +133,7 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   const out = process.env.VPCCTL_DEMO_OUT ?? process.cwd();
   mkdirSync(out, { recursive: true });
   const svg = join(out, 'vpcctl-demo.svg');
-  writeFileSync(svg, await v.graph('svg'));
+  writeFileSync(svg, await v.graph({ format: 'svg' }));
   step(`topology drawn to ${svg}`);
 
   if (opts.keep) {

@@ -39,15 +39,20 @@ export function lineColumn(text: string, offset: number): { line: number; column
   return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
 }
 
-/** Read a JSON or YAML file (bounded: api/files.ts); errors name the file and, for JSON, the line and column. */
+/**
+ * Read a JSON or YAML file (bounded: api/files.ts); errors name the file and,
+ * for JSON, the line and column. `-` is standard input, JSON when it starts
+ * with `{` or `[`, else YAML.
+ */
 export async function readDocument(path: string, what: 'topology' | 'policy'): Promise<unknown> {
   const text = readInputFile(path, what, what === 'policy' ? POLICY_MAX_BYTES : TOPOLOGY_MAX_BYTES);
-  if (/\.ya?ml$/i.test(path)) {
+  const yaml = path === '-' ? !/^\s*[[{]/.test(text) : /\.ya?ml$/i.test(path);
+  if (yaml) {
     const YAML = require('yaml') as typeof import('yaml');
     try {
       return YAML.parse(text);
     } catch (e) {
-      throw new VpcctlError('INVALID_INPUT', `${what} ${path}: invalid YAML: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
+      throw new VpcctlError('INVALID_INPUT', `${what} ${path === "-" ? "from standard input" : path}: invalid YAML: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
     }
   }
   try {
@@ -56,6 +61,6 @@ export async function readDocument(path: string, what: 'topology' | 'policy'): P
     const offset = jsonErrorOffset(text);
     const where = offset === null ? '' : ((p) => ` at line ${p.line}, column ${p.column}`)(lineColumn(text, offset));
     const reason = (e as Error).message.replace(/ in JSON at position \d+.*$/, '').replace(/, "[\s\S]*" is not valid JSON$/, '');
-    throw new VpcctlError('INVALID_INPUT', `${what} ${path}: invalid JSON${where}: ${reason}`);
+    throw new VpcctlError('INVALID_INPUT', `${what} ${path === "-" ? "from standard input" : path}: invalid JSON${where}: ${reason}`);
   }
 }

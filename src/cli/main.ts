@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
@@ -10,6 +10,9 @@ import { version } from './version.js';
 import { clusterConfigured } from '../cluster/config.js';
 import { registerCluster } from './cluster.js';
 import { readDocument } from './document.js';
+import type { PolicyInput } from '../model/schema.js';
+import { canAsk, confirmed } from './confirm.js';
+import { goingLines, registerTopologyCommands } from './topology-commands.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
 const NO_ROOT = new Set(['doctor', 'help']);
@@ -52,11 +55,16 @@ export function buildProgram(): Command {
       const r = await api(cmd).createVpc({ name: o.name, cidr: o.cidr, uplink: o.uplink });
       reportChange(r, `vpc ${o.name}`);
     });
-  program.command('delete-vpc').description('delete a VPC with its subnets, apps and peerings')
-    .requiredOption('--name <name>', 'VPC name')
+  program.command('delete-vpc').description('delete a VPC with its subnets, apps and peerings (asks first on a terminal)')
+    .requiredOption('--name <name>', 'VPC name').option('-y, --yes', 'do not ask for confirmation')
     .action(async (o, cmd) => {
       if (clustered(cmd)) return (await clusterCli()).deleteVpc(cmd, o.name);
-      reportChange(await api(cmd).deleteVpc(o.name), `delete vpc ${o.name}`);
+      const v = api(cmd);
+      if (canAsk() && !o.yes) {
+        const dry = await v.deleteVpc({ name: o.name }, { dryRun: true });
+        if (!(await confirmed(goingLines(dry.diff), { what: `Delete vpc ${o.name}` }))) return;
+      }
+      reportChange(await v.deleteVpc({ name: o.name }), `delete vpc ${o.name}`);
     });
   program.command('create-subnet').description("create a subnet: a host namespace routed by the VPC's router")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
@@ -95,7 +103,7 @@ export function buildProgram(): Command {
   program.command('show-vpc').description('show a VPC: gateway, subnets, peerings, apps')
     .requiredOption('--name <name>', 'VPC name').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
-      const v = await api(cmd).show(o.name);
+      const v = await api(cmd).show({ name: o.name });
       if (o.json) return printJson(v);
       print(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);
       print(v.gateway
@@ -124,9 +132,16 @@ export function buildProgram(): Command {
       }
       if (!s.ok) process.exitCode = 1;
     });
-  program.command('cleanup-all').description("remove every kernel object tagged as vpcctl's, and the state")
-    .action(async (_o, cmd) => {
-      const r = await api(cmd).cleanupAll();
+  program.command('cleanup-all').description("remove every kernel object tagged as vpcctl's, and the state (asks first on a terminal)")
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (o, cmd) => {
+      const v = api(cmd);
+      if (canAsk() && !o.yes) {
+        const dry = await v.cleanupAll({ dryRun: true });
+        const lines = [...dry.namespaces.map((ns) => `  - netns ${ns}`), ...dry.links.map((l) => `  - host link ${l}`)];
+        if (!(await confirmed(['This will delete every object tagged as vpcctl\'s, and the state:', ...lines, "  - vpcctl's host nftables table"], { what: 'Remove all of it' }))) return;
+      }
+      const r = await v.cleanupAll();
       for (const w of r.warnings) warn(w);
       print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links, ${r.files.length} files under /etc/netns and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
       if (r.ipForwardLeft !== undefined) print(`ip_forward left at ${r.ipForwardLeft}: something else changed it after vpcctl set it to 1`);
@@ -137,13 +152,13 @@ export function buildProgram(): Command {
     .requiredOption('--vpc1 <vpc>', 'first VPC').requiredOption('--vpc2 <vpc>', 'second VPC')
     .action(async (o, cmd) => {
       if (clustered(cmd)) return (await clusterCli()).peer(cmd, o.vpc1, o.vpc2);
-      reportChange(await api(cmd).peer(o.vpc1, o.vpc2), `peering ${o.vpc1} <-> ${o.vpc2}`);
+      reportChange(await api(cmd).peer({ vpc1: o.vpc1, vpc2: o.vpc2 }), `peering ${o.vpc1} <-> ${o.vpc2}`);
     });
   program.command('unpeer-vpcs').description('remove a peering')
     .requiredOption('--vpc1 <vpc>', 'first VPC').requiredOption('--vpc2 <vpc>', 'second VPC')
     .action(async (o, cmd) => {
       if (clustered(cmd)) return (await clusterCli()).unpeer(cmd, o.vpc1, o.vpc2);
-      reportChange(await api(cmd).unpeer(o.vpc1, o.vpc2), `unpeer ${o.vpc1} <-> ${o.vpc2}`);
+      reportChange(await api(cmd).unpeer({ vpc1: o.vpc1, vpc2: o.vpc2 }), `unpeer ${o.vpc1} <-> ${o.vpc2}`);
     });
   program.command('list-peerings').description('list peerings').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
@@ -157,7 +172,7 @@ export function buildProgram(): Command {
     .action(async (o, cmd) => {
       const policy = await readDocument(o.policy, 'policy');
       if (clustered(cmd)) return (await clusterCli()).applyPolicy(cmd, o.vpc, o.subnet, policy);
-      const r = await api(cmd).applyPolicy({ vpc: o.vpc, subnet: o.subnet, policy });
+      const r = await api(cmd).applyPolicy({ vpc: o.vpc, subnet: o.subnet, policy: policy as PolicyInput });
       reportChange(r, `policy on ${o.vpc}/${r.value}`);
     });
   program.command('show-policy').description("show a subnet's policy with packet counters")
@@ -202,7 +217,7 @@ export function buildProgram(): Command {
   program.command('list-published').description('list published ports').option('--vpc <vpc>', 'only this VPC').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
       localOnly(cmd, 'list-published');
-      const all = await api(cmd).listPublished(o.vpc);
+      const all = await api(cmd).listPublished({ vpc: o.vpc });
       if (o.json) return printJson(all);
       if (all.length === 0) return print('no published ports');
       print(table(['HOST ADDRESS', 'HOST PORT', 'PROTOCOL', 'VPC', 'TARGETS', 'PORT'],
@@ -222,7 +237,7 @@ export function buildProgram(): Command {
     });
   program.command('list-apps').description('list apps and whether they run').option('--vpc <vpc>', 'only this VPC').option('--json', 'machine-readable output')
     .action(async (o, cmd) => {
-      const apps = await api(cmd).listApps(o.vpc);
+      const apps = await api(cmd).listApps({ vpc: o.vpc });
       if (o.json) return printJson(apps);
       if (apps.length === 0) return print('no apps');
       print(table(['VPC', 'SUBNET', 'PORT', 'PID', 'STATE', 'USER', 'COMMAND'],
@@ -268,42 +283,21 @@ export function buildProgram(): Command {
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
     .argument('<command...>', 'command and arguments (after --)')
     .action(async (argv: string[], o, cmd) => {
-      process.exitCode = await api(cmd).exec({ vpc: o.vpc, subnet: o.subnet }, argv);
+      process.exitCode = await api(cmd).exec({ vpc: o.vpc, subnet: o.subnet, command: argv });
     });
 
   // --- topology files, pictures, diagnostics -------------------------------
-  program.command('apply').description('converge on a topology file (YAML or JSON)')
-    .requiredOption('-f, --file <file>', 'topology file').option('--dry-run', 'print the plan, change nothing')
-    .option('--prune', 'also remove what the file does not name')
-    .action(async (o, cmd) => {
-      const topo = await readDocument(o.file, 'topology');
-      if (clustered(cmd) && !o.dryRun) return (await clusterCli()).apply(cmd, topo, !!o.prune);
-      const bar = progress();
-      const r = await api(cmd).apply(topo, { dryRun: o.dryRun, prune: o.prune, onProgress: bar.onProgress }).finally(bar.stop);
-      for (const w of r.warnings) warn(w);
-      if (o.dryRun) {
-        print(`plan: ${r.changes.length} changes, ${r.plan.ops.length} kernel operations (dry run)`);
-        for (const c of r.changes) print(`  ${c}`);
-        return;
-      }
-      if (!r.changed) return print('0 changes');
-      print(`${r.changes.length} changes, ${r.plan.ops.length} kernel operations in ${r.elapsedMs.toFixed(0)} ms${r.appsStarted.length ? `, ${r.appsStarted.length} apps started` : ''}`);
-      for (const c of r.changes.slice(0, 20)) print(dim(`  ${c}`));
-      if (r.changes.length > 20) print(dim(`  ... and ${r.changes.length - 20} more`));
-    });
-  program.command('destroy').description('remove the VPCs a topology file names')
-    .requiredOption('-f, --file <file>', 'topology file')
-    .action(async (o, cmd) => {
-      if (clustered(cmd)) return (await clusterCli()).destroy(cmd, await readDocument(o.file, 'topology'));
-      const r = await api(cmd).destroy(await readDocument(o.file, 'topology'));
-      print(r.changed ? `removed ${r.value.join(', ')} (${r.plan.ops.length} kernel operations, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
-    });
+  registerTopologyCommands(program, api, {
+    clustered,
+    apply: async (cmd, doc, prune) => (await clusterCli()).apply(cmd, doc, prune),
+    destroy: async (cmd, doc) => (await clusterCli()).destroy(cmd, doc),
+  });
   program.command('graph').description('draw the topology')
     .addOption(new Option('--format <format>', 'output format').choices(['svg', 'mermaid', 'dot']).default('svg'))
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (o, cmd) => {
-      const text = await api(cmd).graph(o.format);
-      if (o.output) { writeFileSync(o.output, text); print(`wrote ${o.output}`); } else writeOut(text);
+      const text = await api(cmd).graph({ format: o.format });
+      if (o.output) { writeOutputFile(o.output, text); print(`wrote ${o.output}`); } else writeOut(text);
     });
   program.command('doctor').description('check that this host can run vpcctl, and explain what would get in the way')
     .action(async () => { process.exitCode = await (await import('./doctor.js')).doctor(); });
@@ -312,6 +306,13 @@ export function buildProgram(): Command {
     .action(async (o) => { process.exitCode = await (await import('./demo.js')).demo({ keep: !!o.keep }); });
   registerCluster(program);
   return program;
+}
+
+/** `-o FILE`: a directory there is a one-line error (exit 2), not a raw EISDIR (/dev/null, a FIFO: written as asked). */
+function writeOutputFile(path: string, text: string): void {
+  const st = (() => { try { return statSync(path); } catch { return undefined; } })();
+  if (st?.isDirectory()) throw new VpcctlError('INVALID_INPUT', `${path} is a directory: give a file to write to`);
+  writeFileSync(path, text);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -325,7 +326,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2; // commander has printed the message
     }
     if (e instanceof VpcctlError) {
-      writeErr(`vpcctl: ${e.message}\n`);
+      // Several problems (a topology's): one line each, each with the prefix.
+      writeErr(e.message.split('\n').map((line) => `vpcctl: ${line}\n`).join(''));
       return e.exitCode;
     }
     writeErr(`vpcctl: ${(e as Error).message ?? String(e)}\n`);

@@ -98,7 +98,7 @@ export async function runAgent(cfg: ClusterConfig, opts: AgentOptions = {}): Pro
     try {
       // Peers are the live hosts: a host whose lease lapsed loses its FDB and neighbour entries here.
       const overlays = overlaysOf(snap.intent, cfg.host, await store.liveHosts(), await underlayLink(cfg.underlay));
-      const r = await api.apply(share, { prune: true, overlays });
+      const r = await api.apply(share, { prune: true, pruneAll: true, overlays });
       await stopUnwantedApps(api, share);
       report = { ok: true, revision: snap.revision, digest, subnets, vpcs: share.vpcs.length, at: new Date().toISOString(), elapsedMs: Math.round(r.elapsedMs) };
       if (r.changed) log(`revision ${snap.revision}: ${share.vpcs.length} vpcs, ${subnets} subnets here; ${r.changes.length} changes in ${r.elapsedMs.toFixed(0)} ms`);

@@ -5,6 +5,7 @@ import { renderSvg } from './svg.js';
 import type { TopologyView } from './view.js';
 
 export const GRAPH_FORMATS = ['mermaid', 'dot', 'svg'] as const;
+/** Picture formats of `graph`. */
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
 
 const RENDERERS: Record<GraphFormat, (view: TopologyView) => string> = {

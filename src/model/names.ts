@@ -7,7 +7,7 @@ import { VpcctlError } from '../errors.js';
 import { type Cidr, hexOf, parseCidr } from './cidr.js';
 import { pairOrder } from './peering.js';
 
-export type NameKind = 'vpc' | 'subnet';
+export type NameKind = 'vpc' | 'subnet' | 'topology';
 
 /** Letters, digits, '-': safe in namespace names, tags ('/', '~', ':' are separators) and files. */
 export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;

@@ -5,7 +5,7 @@
  * here; cross-object rules (overlaps, uniqueness, references) are in validate.ts.
  */
 import { z } from 'zod';
-import { VpcctlError, type ErrorCode } from '../errors.js';
+import { VpcctlError, issuesError, type ErrorCode } from '../errors.js';
 import { parseCidr } from './cidr.js';
 import { NAME_RE, validateName, type NameKind } from './names.js';
 import { PORTS, PORTS_TEXT, parsePortRange } from './ports.js';
@@ -85,6 +85,7 @@ const RuleSchema = z
   // Filling the protocol here means every consumer sees the effective one.
   .transform((rule) => ({ ...rule, protocol: rule.protocol ?? (rule.port !== undefined ? 'tcp' : 'all') }) as PolicyRule);
 
+/** A policy rule once checked: `protocol` filled in. */
 export interface PolicyRule {
   port?: PortSpec;
   protocol: Protocol;
@@ -104,6 +105,7 @@ export const PolicySchema = z.strictObject({ subnet: CidrString, ...policyFields
 export const SubnetPolicySchema = z.strictObject({ subnet: CidrString.optional(), ...policyFields });
 
 export type Policy = z.output<typeof PolicySchema>;
+/** A policy once checked, as the state keeps it (`subnet` optional). */
 export type SubnetPolicy = z.output<typeof SubnetPolicySchema>;
 
 // --- Topology -----------------------------------------------------------------
@@ -156,12 +158,24 @@ const PeeringSchema = z.strictObject({ vpc1: nameString('vpc'), vpc2: nameString
 
 export const TopologySchema = z.strictObject({
   $schema: z.string().optional(),
+  name: nameString('topology').optional()
+    .meta({ description: 'names the topology: what its apply makes is recorded as its own (wherever the file is), and `apply --prune` removes only that; default: the file\'s path' }),
   vpcs: z.array(VpcSchema),
   peerings: z.array(PeeringSchema).default([]),
 });
 
+/** A topology document once checked, defaults filled in. */
 export type Topology = z.output<typeof TopologySchema>;
+/**
+ * A topology document as a person or program writes it (defaults may be
+ * left out): what `Vpcctl.apply` and `destroy` take, checked at compile
+ * time (a misspelt field fails to compile) and again at run time.
+ */
 export type TopologyInput = z.input<typeof TopologySchema>;
+/** A security policy as written: what `Vpcctl.applyPolicy` takes (`subnet` may be left out). */
+export type PolicyInput = z.input<typeof SubnetPolicySchema>;
+/** One rule of a policy as written (`protocol` defaults to tcp with a port, else all). */
+export type PolicyRuleInput = z.input<typeof RuleSchema>;
 export type VpcSpec = Topology['vpcs'][number];
 export type SubnetSpec = VpcSpec['subnets'][number];
 export type AppSpec = SubnetSpec['apps'][number];
@@ -229,7 +243,9 @@ export function describeIssue(issue: Issue, label: string, prefix: readonly Prop
 function parseWith<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode, label: string): z.output<S> {
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
-  throw new VpcctlError(code, describeIssue(result.error.issues[0]!, label));
+  // Every problem, not only the first: a file is fixed in one round.
+  const lines = [...new Set(result.error.issues.map((i) => describeIssue(i, label)))];
+  throw issuesError(code, lines);
 }
 
 /** Shape-check a topology document (already read from JSON/YAML). */

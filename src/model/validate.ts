@@ -4,7 +4,7 @@
  * context prefixed to the message ("vpcs[0].subnets[1]" in a file, nothing or
  * a phrase on the command line), so both read naturally.
  */
-import { VpcctlError, type ErrorCode } from '../errors.js';
+import { VpcctlError, issuesError, type ErrorCode } from '../errors.js';
 import { type Cidr, checkPrefix, contains, formatCidr, overlaps, parseCidr } from './cidr.js';
 import { hostNs } from './names.js';
 import { peerOf, samePair } from './peering.js';
@@ -145,16 +145,31 @@ export function checkPeering(
   }
 }
 
-/** Every semantic rule of a topology; throws the first violation, naming its path. */
+/**
+ * Every semantic rule of a topology. Checks go on past a violation, so the
+ * error names every problem with its path (one per line), not only the
+ * first; a check that needs a value found bad (a subnet inside a VPC whose
+ * CIDR is invalid) is skipped rather than reported twice.
+ */
 export function validateTopology(topology: Topology): Topology {
+  const problems: VpcctlError[] = [];
+  const attempt = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof VpcctlError)) throw e;
+      problems.push(e);
+      return undefined;
+    }
+  };
   const vpcNames = new Map<string, number>();
   const hosts = new Map<string, { vpc: string; subnet: string }>();
   topology.vpcs.forEach((vpc, i) => {
     const at = `vpcs[${i}]`;
     const dup = vpcNames.get(vpc.name);
-    if (dup !== undefined) fail('CONFLICT', `${at}.name`, `vpc "${vpc.name}" is also defined at vpcs[${dup}]`);
-    vpcNames.set(vpc.name, i);
-    const vpcCidr = checkVpcCidr(vpc.cidr, `${at}.cidr`);
+    if (dup !== undefined) attempt(() => fail('CONFLICT', `${at}.name`, `vpc "${vpc.name}" is also defined at vpcs[${dup}]`));
+    else vpcNames.set(vpc.name, i);
+    const vpcCidr = attempt(() => checkVpcCidr(vpc.cidr, `${at}.cidr`));
 
     // Maps and one sort, not pairwise scans: topologies have hundreds of subnets.
     const names = new Map<string, number>();
@@ -162,23 +177,23 @@ export function validateTopology(topology: Topology): Topology {
     vpc.subnets.forEach((subnet, j) => {
       const sat = `${at}.subnets[${j}]`;
       const twin = names.get(subnet.name);
-      if (twin !== undefined) fail('CONFLICT', `${sat}.name`, `subnet "${subnet.name}" is also defined at ${at}.subnets[${twin}]`);
-      names.set(subnet.name, j);
-      const cidr = checkSubnetCidr(vpcCidr, subnet.cidr, [], sat);
+      if (twin !== undefined) attempt(() => fail('CONFLICT', `${sat}.name`, `subnet "${subnet.name}" is also defined at ${at}.subnets[${twin}]`));
+      else names.set(subnet.name, j);
+      const cidr = vpcCidr ? attempt(() => checkSubnetCidr(vpcCidr, subnet.cidr, [], sat)) : undefined;
       const ns = hostNs(vpc.name, subnet.name);
       const other = hosts.get(ns);
-      if (other) checkHostNsFree(vpc.name, subnet.name, [other], sat);
+      if (other) attempt(() => checkHostNsFree(vpc.name, subnet.name, [other], sat));
       hosts.set(ns, { vpc: vpc.name, subnet: subnet.name });
-      blocks.push({ name: subnet.name, cidr, index: j });
+      if (cidr) blocks.push({ name: subnet.name, cidr, index: j });
 
-      checkEgress(subnet.type, subnet.egress, `${sat}.egress`);
+      attempt(() => checkEgress(subnet.type, subnet.egress, `${sat}.egress`));
       const policySubnet = subnet.policy?.subnet;
-      if (policySubnet !== undefined && policySubnet !== formatCidr(cidr)) {
-        fail('INVALID_POLICY', `${sat}.policy.subnet`, `${policySubnet} is not this subnet's CIDR (${formatCidr(cidr)})`);
+      if (cidr && policySubnet !== undefined && policySubnet !== formatCidr(cidr)) {
+        attempt(() => fail('INVALID_POLICY', `${sat}.policy.subnet`, `${policySubnet} is not this subnet's CIDR (${formatCidr(cidr)})`));
       }
       const ports: number[] = [];
       subnet.apps.forEach((app, k) => {
-        checkAppPort(app.port, ports, `${sat}.apps[${k}].port`);
+        attempt(() => checkAppPort(app.port, ports, `${sat}.apps[${k}].port`));
         ports.push(app.port);
       });
     });
@@ -188,14 +203,26 @@ export function validateTopology(topology: Topology): Topology {
       const [a, b] = [blocks[k - 1]!, blocks[k]!];
       if (!overlaps(a.cidr, b.cidr)) continue;
       const [first, later] = a.index < b.index ? [a, b] : [b, a];
-      checkSubnetCidr(vpcCidr, later.cidr, [first], `${at}.subnets[${later.index}]`);
+      attempt(() => checkSubnetCidr(vpcCidr!, later.cidr, [first], `${at}.subnets[${later.index}]`));
     }
   });
 
+  // A peering of a VPC whose CIDR is bad (reported above) cannot be checked further.
+  const badCidr = new Set(topology.vpcs.filter((v) => !validCidr(v.cidr)).map((v) => v.name));
   const done: PeeringRef[] = [];
   topology.peerings.forEach((p, k) => {
-    checkPeering(topology.vpcs, p, done, `peerings[${k}]`);
-    done.push(p);
+    if (badCidr.has(p.vpc1) || badCidr.has(p.vpc2)) return;
+    if (attempt(() => { checkPeering(topology.vpcs, p, done, `peerings[${k}]`); return true; })) done.push(p);
   });
+  if (problems.length > 0) throw issuesError(problems[0]!.code, problems.map((e) => e.message));
   return topology;
+}
+
+function validCidr(text: string): boolean {
+  try {
+    parseCidr(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -9,6 +9,7 @@ import {
 import { rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
 import { OVERLAY_LINK, overlayBase, overlayDiffOps } from './overlay.js';
+import { policyMeaning } from '../model/policy-meaning.js';
 
 export { rootRoutes } from './full.js';
 
@@ -23,6 +24,7 @@ export interface KernelView {
   drift?: readonly OpDrift[];
 }
 
+/** The planner's output: ordered kernel operations, the changes they make, the namespaces they touch. */
 export interface Plan {
   ops: Op[];
   /** One line per change a person would name ("create subnet demo/web"). */
@@ -119,7 +121,8 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
         adds.push(...subnetOps(des, d, peerCidrs(desired, des.name)));
         touchedRouters.add(des.name);
       } else {
-        if (!same(s.policy, d.policy)) {
+        // By meaning: the same rules with or without a `subnet` key (or keys in another order) are no change.
+        if (policyMeaning(s.policy) !== policyMeaning(d.policy)) {
           adds.push(d.policy ? policyOp(des, d)! : policyDelOp(des.name, d.name));
           changes.push(`${d.policy ? 'apply' : 'remove'} policy on ${des.name}/${d.name}`);
         }

@@ -47,6 +47,7 @@ const SubnetStateSchema = z.looseObject({
     address: z.ipv4(),
   })).optional(),
   apps: z.array(AppStateSchema),
+  owner: z.string().optional(),
 });
 
 /** A record whose keys are the names of its values (the code looks objects up by key, then uses .name). */
@@ -74,6 +75,7 @@ const VpcStateSchema = z.looseObject({
       host: name, underlay: z.ipv4(), address: z.ipv4(), mac: z.string(), subnets: z.array(cidr),
     })),
   }).optional(),
+  owner: z.string().optional(),
 });
 
 export const StateSchema = z.looseObject({
@@ -81,7 +83,7 @@ export const StateSchema = z.looseObject({
   transitPool: cidr,
   hostForwardBefore: z.string().optional(),
   vpcs: keyedByName(VpcStateSchema),
-  peerings: z.array(z.looseObject({ vpc1: name, vpc2: name, link: cidr })),
+  peerings: z.array(z.looseObject({ vpc1: name, vpc2: name, link: cidr, owner: z.string().optional() })),
   // Older files may lack it; the store has always read it as empty then.
   pending: z.array(z.string()).default([]),
   revision: count.optional(),

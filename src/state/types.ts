@@ -7,6 +7,7 @@ import type { SubnetPolicy } from '../model/schema.js';
  */
 export const STATE_VERSION = 1;
 
+/** public (internet through the gateway) or private. */
 export type SubnetType = 'public' | 'private';
 /** How a private subnet reaches the internet: `nat` through the VPC's NAT gateway, `none` not at all. */
 export type Egress = 'nat' | 'none';
@@ -25,6 +26,7 @@ export interface PublishState {
   address: string;
 }
 
+/** An app as the state keeps it: port, pid, command, user, log. */
 export interface AppState {
   port: number;
   pid: number;
@@ -34,6 +36,7 @@ export interface AppState {
   startedAt: string;
 }
 
+/** A subnet as the state keeps it. */
 export interface SubnetState {
   name: string;
   cidr: string;
@@ -44,8 +47,16 @@ export interface SubnetState {
   /** Ports of this subnet's host published on the host; absent means none. */
   publish?: PublishState[];
   apps: AppState[];
+  /**
+   * The topology whose apply made this object (`file /abs/path`, `dir /abs/path`,
+   * `topology NAME`, `api`): `apply --prune` of that topology removes only what
+   * it owns. Absent: made by a command, or before vpcctl recorded owners (then
+   * never pruned).
+   */
+  owner?: string;
 }
 
+/** A VPC as the state keeps it. */
 export interface VpcState {
   name: string;
   cidr: string;
@@ -54,6 +65,13 @@ export interface VpcState {
   /** The /30 of the transit pool joining the router to the host; null without uplink. */
   transit: string | null;
   subnets: Record<string, SubnetState>;
+  /**
+   * The topology whose apply made this object (`file /abs/path`, `dir /abs/path`,
+   * `topology NAME`, `api`): `apply --prune` of that topology removes only what
+   * it owns. Absent: made by a command, or before vpcctl recorded owners (then
+   * never pruned).
+   */
+  owner?: string;
   /** On a cluster host: how this router joins the VPC's routers on other hosts (absent on one host). */
   overlay?: VpcOverlay;
 }
@@ -65,7 +83,7 @@ export interface OverlayPeer {
   /** The remote router's overlay address (no prefix). */
   address: string;
   mac: string;
-  /** The VPC's subnets that run there. */
+  /** The subnets routed to it: the VPC's own there, and those of peers this VPC carries (cluster/routers.ts). */
   subnets: string[];
 }
 
@@ -87,13 +105,22 @@ export interface VpcOverlay {
   peers: OverlayPeer[];
 }
 
+/** A peering as the state keeps it, with its transit link. */
 export interface PeeringState {
   vpc1: string;
   vpc2: string;
   /** The /30 of the transit pool addressing the link between the two routers. */
   link: string;
+  /**
+   * The topology whose apply made this object (`file /abs/path`, `dir /abs/path`,
+   * `topology NAME`, `api`): `apply --prune` of that topology removes only what
+   * it owns. Absent: made by a command, or before vpcctl recorded owners (then
+   * never pruned).
+   */
+  owner?: string;
 }
 
+/** The saved intent: VPCs, peerings and the facts vpcctl must remember. */
 export interface State {
   version: typeof STATE_VERSION;
   transitPool: string;

@@ -25,7 +25,7 @@ test.serial('the main paths, driven through the library', async (t) => {
   await v.createVpc({ name: 'other', cidr: '10.41.0.0/16' });
   await v.createSubnet({ vpc: 'other', name: 'app', cidr: '10.41.1.0/24', type: 'private' });
   t.false((await v.testConnectivity({ vpc: 'lib', fromSubnet: 'web', toSubnet: 'app', toVpc: 'other' })).reachable);
-  await v.peer('lib', 'other');
+  await v.peer({ vpc1: 'lib', vpc2: 'other' });
   const app = await v.deployApp({ vpc: 'other', subnet: 'app', port: 8080 });
   t.true(app.running);
   const c = await v.testConnectivity({ vpc: 'lib', fromSubnet: 'db', toSubnet: 'app', toVpc: 'other', port: 8080 });
@@ -35,21 +35,21 @@ test.serial('the main paths, driven through the library', async (t) => {
   t.false((await v.testConnectivity({ vpc: 'lib', fromSubnet: 'db', toSubnet: 'app', toVpc: 'other', port: 8080 })).reachable);
   const list = await v.list();
   t.deepEqual(list.map((x) => [x.name, x.subnets, x.peers]), [['lib', 2, ['other']], ['other', 1, ['lib']]]);
-  const show = await v.show('lib');
+  const show = await v.show({ name: 'lib' });
   t.is(show.subnetDetails[0]!.namespace, 'ns-lib-web');
   t.true((await v.status()).ok);
   t.deepEqual((await v.stopApp({ vpc: 'other', subnet: 'app' })).map((a) => a.port), [8080]);
-  await v.unpeer('lib', 'other');
+  await v.unpeer({ vpc1: 'lib', vpc2: 'other' });
   await v.deleteSubnet({ vpc: 'lib', subnet: 'db' });
-  await v.deleteVpc('other');
+  await v.deleteVpc({ name: 'other' });
   t.deepEqual((await v.list()).map((x) => x.name), ['lib']);
 });
 
 test.serial('exec runs a command in a subnet\'s host namespace and returns its exit code', async (t) => {
   const onEth0 = (address: string) => [process.execPath, '-e', `process.exit(require('os').networkInterfaces().eth0?.[0]?.address === '${address}' ? 0 : 3)`];
-  t.is(await v.exec({ vpc: 'lib', subnet: 'web' }, onEth0('10.40.1.2')), 0);
-  t.is(await v.exec({ vpc: 'lib', subnet: 'web' }, onEth0('10.40.9.9')), 3);
-  t.is(await code(v.exec({ vpc: 'lib', subnet: 'nope' }, ['true'])), 'NOT_FOUND');
+  t.is(await v.exec({ vpc: 'lib', subnet: 'web', command: onEth0('10.40.1.2') }), 0);
+  t.is(await v.exec({ vpc: 'lib', subnet: 'web', command: onEth0('10.40.9.9') }), 3);
+  t.is(await code(v.exec({ vpc: 'lib', subnet: 'nope', command: ['true'] })), 'NOT_FOUND');
 });
 
 test.serial('apply(topology) returns the plan and what was done; dry runs change nothing', async (t) => {
@@ -137,7 +137,7 @@ test.serial('apply takes the state lock once: for the change, the apps it starts
   const r = await w.apply(topo);
   t.is(r.appsStarted.length, 2);
   t.is(sessions, 1, 'one lock session, not one for the change, one per app and one for the bookkeeping');
-  t.deepEqual((await w.listApps('onelock')).map((a) => [a.port, a.running]), [[8080, true], [8081, true]]);
+  t.deepEqual((await w.listApps({ vpc: 'onelock' })).map((a) => [a.port, a.running]), [[8080, true], [8081, true]]);
   const again = await w.apply(topo);
   t.false(again.changed, 'the document was remembered after the apps were recorded');
   await w.cleanupAll();

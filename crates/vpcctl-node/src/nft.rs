@@ -1,4 +1,5 @@
-//! nftables tables inside a namespace, through libnftables.
+//! nftables tables inside a namespace, through libnftables. `family` is typed
+//! in index.d.ts as the closed set nftables knows (a typo fails to compile).
 
 use napi_derive::napi;
 use netkit::{nft, plan, plan::Op};
@@ -12,7 +13,7 @@ use crate::common::{blocking, run, Result};
 #[napi]
 pub async fn nft_apply(
     ns: String,
-    family: String,
+    #[napi(ts_arg_type = "'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev'")] family: String,
     table: String,
     ruleset_json: String,
 ) -> Result<()> {
@@ -27,13 +28,21 @@ pub async fn nft_apply(
 
 /// Deletes table `family table` in `ns`. Absent is success.
 #[napi]
-pub async fn nft_delete(ns: String, family: String, table: String) -> Result<()> {
+pub async fn nft_delete(
+    ns: String,
+    #[napi(ts_arg_type = "'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev'")] family: String,
+    table: String,
+) -> Result<()> {
     run(Op::NftDelete { ns, family, table }).await
 }
 
 /// The table as libnftables JSON (`{"nftables":[...]}`), or null if absent.
 #[napi]
-pub async fn nft_list_table(ns: String, family: String, table: String) -> Result<Option<String>> {
+pub async fn nft_list_table(
+    ns: String,
+    #[napi(ts_arg_type = "'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev'")] family: String,
+    table: String,
+) -> Result<Option<String>> {
     Ok(blocking(move || nft::list_table(&ns, &family, &table))
         .await?
         .map(|v| v.to_string()))

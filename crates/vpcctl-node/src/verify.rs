@@ -19,6 +19,7 @@ pub struct Drift {
     /// One line: what is wrong, naming the object and namespace.
     pub detail: String,
     /// 'missing' (the object is absent) or 'differs' (present, not as made).
+    #[napi(ts_type = "'missing' | 'differs'")]
     pub kind: String,
 }
 
