@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { readText } from '../api/files.js';
 import { count } from './output.js';
@@ -34,18 +34,39 @@ function outerPid(): string | null {
   }
 }
 
+/** The first child of process `pid` (unshare's fork), once it exists; null after ~5 s without one. */
+async function sandboxInit(pid: number): Promise<number | null> {
+  for (let i = 0; i < 100; i++) {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return Number(entry);
+      } catch { /* gone meanwhile */ }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return null;
+}
+
 function inSandbox(args: string[]): Promise<number> {
   const setup = `mount -t tmpfs -o mode=755 vpcctl-demo /run && mkdir -p /run/netns ${SANDBOX_STATE_DIR} /run/.demo-etc/upper /run/.demo-etc/work`
     + ' && mount -t overlay vpcctl-demo-etc -o lowerdir=/etc,upperdir=/run/.demo-etc/upper,workdir=/run/.demo-etc/work /etc && exec "$0" "$@"';
+  const keep = args.includes('--keep');
   const child = spawn('unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--',
     '/bin/sh', '-c', setup, process.execPath, CLI_BIN, 'demo', ...args], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-    env: { ...process.env, VPCCTL_SANDBOX: '1', VPCCTL_STATE_DIR: SANDBOX_STATE_DIR, VPCCTL_DEMO_OUT: process.cwd(), VPCCTL_DEMO_PID_FD: '3' },
+    stdio: keep ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
+    env: { ...process.env, VPCCTL_SANDBOX: '1', VPCCTL_STATE_DIR: SANDBOX_STATE_DIR, VPCCTL_DEMO_OUT: process.cwd(), ...(keep ? { VPCCTL_DEMO_PID_FD: '3' } : {}) },
   });
-  // unshare itself holds the sandbox's network and mount namespaces, and
-  // only this side knows its pid as the host sees it: handed in on fd 3 for
-  // the --keep hint's nsenter commands.
-  (child.stdio[3] as Writable).end(`${child.pid}\n`);
+  if (keep) {
+    // The --keep hint's nsenter commands need the pid of the sandbox's
+    // first process (unshare's child: in its PID namespace too, so that
+    // /proc there is its own) as the host sees it, which only this side
+    // knows: handed in on fd 3.
+    const pipe = child.stdio[3] as Writable;
+    pipe.on('error', () => undefined); // the demo may end without reading it
+    void sandboxInit(child.pid!).then((pid) => pipe.end(`${pid ?? ''}\n`));
+  }
   return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))));
 }
 
@@ -96,7 +117,8 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   const fetchFrom = async (vpc: string, subnet: string) => {
     const { code, out } = await runQuiet(vpc, subnet, [process.execPath, APP_FETCH, `http://${SIM.serverAddress}/`]);
     const answer = who(out);
-    say(`${vpc}/${subnet} fetching http://${SIM.serverAddress}/ : ${code === 0 ? `${pc.green('ok')}${answer ? ` (answered by ${answer})` : ''}` : pc.red('no internet')}`);
+    // The built-in server answers with JSON naming where it runs: an answer, but not one to print raw.
+    say(`${vpc}/${subnet} fetching http://${SIM.serverAddress}/ : ${code === 0 ? `${pc.green('ok')}${answer ? '' : ' (an unexpected answer)'}` : pc.red('no internet')}`);
   };
 
   step(`simulated internet: server ${SIM.serverAddress}, host uplink ${SIM.uplink} ${SIM.uplinkAddress}`);
@@ -178,7 +200,7 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   if (opts.keep) {
     step('the topology stays up: look at it from another shell, inside the sandbox (its namespaces, its /run and state dir):');
     const pid = outerPid();
-    const enter = pid ? `sudo nsenter -t ${pid} -n -m -- ` : '';
+    const enter = pid ? `sudo nsenter -t ${pid} -n -m -p -- ` : '';
     say([
       `${enter}${CLI_BIN} --state-dir ${SANDBOX_STATE_DIR} list-vpcs`,
       `${enter}${CLI_BIN} --state-dir ${SANDBOX_STATE_DIR} test-connectivity --all`,
