@@ -4,7 +4,7 @@ import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
 import { ROUTER_GATEWAY_LINK } from '../model/names.js';
 import { parsePort as port } from '../model/ports.js';
-import { bad, dim, ok, printJson, progress, reportChange, table, warn } from './output.js';
+import { bad, count, dim, ok, progress, reportChange, warn } from './output.js';
 import { isTerminal, print, writeErr, writeOut } from './stdio.js';
 import { version } from './version.js';
 import { clusterConfigured } from '../cluster/config.js';
@@ -123,7 +123,7 @@ export function buildProgram(): Command {
     .action(async (_o, cmd) => {
       const r = await api(cmd).cleanupAll();
       for (const w of r.warnings) warn(w);
-      print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links, ${r.files.length} files under /etc/netns and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
+      print(`removed ${count(r.namespaces.length, 'namespace')}, ${count(r.links.length, 'host link')}, ${count(r.files.length, 'file')} under /etc/netns and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
       if (r.ipForwardLeft !== undefined) print(`ip_forward left at ${r.ipForwardLeft}: something else changed it after vpcctl set it to 1`);
     });
 
@@ -264,12 +264,12 @@ export function buildProgram(): Command {
       const r = await api(cmd).apply(topo, { dryRun: o.dryRun, prune: o.prune, onProgress: bar.onProgress }).finally(bar.stop);
       for (const w of r.warnings) warn(w);
       if (o.dryRun) {
-        print(`plan: ${r.changes.length} changes, ${r.plan.ops.length} kernel operations (dry run)`);
+        print(`plan: ${count(r.changes.length, 'change')}, ${count(r.plan.ops.length, 'kernel operation')} (dry run)`);
         for (const c of r.changes) print(`  ${c}`);
         return;
       }
       if (!r.changed) return print('0 changes');
-      print(`${r.changes.length} changes, ${r.plan.ops.length} kernel operations in ${r.elapsedMs.toFixed(0)} ms${r.appsStarted.length ? `, ${r.appsStarted.length} apps started` : ''}`);
+      print(`${count(r.changes.length, 'change')}, ${count(r.plan.ops.length, 'kernel operation')} in ${r.elapsedMs.toFixed(0)} ms${r.appsStarted.length ? `, ${count(r.appsStarted.length, 'app')} started` : ''}`);
       for (const c of r.changes.slice(0, 20)) print(dim(`  ${c}`));
       if (r.changes.length > 20) print(dim(`  ... and ${r.changes.length - 20} more`));
     });
@@ -278,7 +278,7 @@ export function buildProgram(): Command {
     .action(async (o, cmd) => {
       if (clustered(cmd)) return (await clusterCli()).destroy(cmd, await readDocument(o.file, 'topology'));
       const r = await api(cmd).destroy(await readDocument(o.file, 'topology'));
-      print(r.changed ? `removed ${r.value.join(', ')} (${r.plan.ops.length} kernel operations, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
+      print(r.changed ? `removed ${r.value.join(', ')} (${count(r.plan.ops.length, 'kernel operation')}, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
     });
   program.command('graph').description('draw the topology')
     .addOption(new Option('--format <format>', 'output format').choices(['svg', 'mermaid', 'dot']).default('svg'))

@@ -58,9 +58,8 @@ export const views = {
       { head: 'HOST PORT', get: (p) => p.hostPort },
       { head: 'PROTOCOL', get: (p) => p.protocol },
       { head: 'VPC', get: (p) => p.vpc },
-      { head: 'TARGETS', get: (p) => p.targets.map((t) => t.subnet).join(',') },
+      { head: 'TARGETS', get: (p) => p.targets.map((t) => `${t.subnet} (${t.host})`).join(', ') },
       { head: 'PORT', get: (p) => p.port },
-      { head: 'TARGET ADDRESSES', get: (p) => p.targets.map((t) => t.host).join(','), wide: true },
     ],
   } satisfies ListSpec<Publish>,
   apps: {
