@@ -49,7 +49,12 @@ export function unknownCommandFirst(program: Command, argv: string[]): string[] 
       if (opt && (opt.required || opt.optional) && !word.includes('=')) i++;
       continue;
     }
-    if (word === 'help') return argv;
+    if (word === 'help') {
+      // `vpcctl help clustr` likewise: without `help`, commander names the unknown command.
+      const next = argv[i + 1];
+      const known = (w: string) => group.commands.some((c) => c.name() === w || c.aliases().includes(w));
+      return next !== undefined && !next.startsWith('-') && !known(next) ? argv.filter((_, k) => k !== i) : argv;
+    }
     const sub = group.commands.find((c) => c.name() === word || c.aliases().includes(word));
     if (!sub) return group.commands.length ? argv.filter((a, k) => k < 2 || !HELP_FLAGS.has(a)) : argv;
     if (sub.commands.length === 0) return argv;

@@ -132,10 +132,11 @@ test('messages: one prefix, root named, exec explains --, required options marke
   t.is(works.code, 0);
 
   t.regex((await run('create-vpc', '--help')).stdout, /--name <name>\s+VPC name \(required\)/);
-  for (const args of [['clustr', '--help'], ['clustr'], ['list-vpc', '-h']]) {
+  for (const args of [['clustr', '--help'], ['clustr'], ['list-vpc', '-h'], ['help', 'clustr']]) {
     const r = await run(...args);
+    const name = args.find((a) => a !== 'help');
     t.is(r.code, 2, args.join(' '));
-    t.regex(r.stderr, new RegExp(`^vpcctl: unknown command '${args[0]}'\\n\\(Did you mean (cluster|list-vpcs)\\?\\)`), args.join(' '));
+    t.regex(r.stderr, new RegExp(`^vpcctl: unknown command '${name}'\\n\\(Did you mean (cluster|list-vpcs)\\?\\)`), args.join(' '));
     t.is(r.stdout, '', 'no global help');
   }
 });

@@ -112,4 +112,5 @@ test('an unknown command with --help is reported, not answered with the global h
   t.deepEqual(unknownCommandFirst(program, argv('list-vpcs', '--help')), argv('list-vpcs', '--help'));
   t.deepEqual(unknownCommandFirst(program, argv('--help')), argv('--help'));
   t.deepEqual(unknownCommandFirst(program, argv('help', 'list-vpcs')), argv('help', 'list-vpcs'));
+  t.deepEqual(unknownCommandFirst(program, argv('help', 'clustr')), argv('clustr'));
 });
