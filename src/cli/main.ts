@@ -5,7 +5,7 @@ import { Vpcctl } from '../api/vpcctl.js';
 import { ROUTER_GATEWAY_LINK } from '../model/names.js';
 import { parsePort as port } from '../model/ports.js';
 import { bad, count, dim, ok, progress, reportChange, warn } from './output.js';
-import { isTerminal, print, writeErr, writeOut } from './stdio.js';
+import { print, writeErr, writeOut } from './stdio.js';
 import { version } from './version.js';
 import { clusterConfigured } from '../cluster/config.js';
 import { registerCluster } from './cluster.js';
@@ -107,8 +107,9 @@ export function buildProgram(): Command {
   withOutput(program.command('status').description('compare the state with the kernel; exit 1 on drift'))
     .action(async (o, cmd) => {
       const s = await api(cmd).status();
-      if (printData(o, s)) { /* printed as data */ }
-      else if (s.ok) print(ok('in sync: the kernel matches the state'));
+      if (!s.ok) process.exitCode = 1;
+      if (printData(o, s)) return;
+      if (s.ok) print(ok('in sync: the kernel matches the state'));
       else {
         for (const ns of s.missing) print(`${bad('missing')}   netns ${ns} (in the state, not in the kernel): 'vpcctl apply' or re-run the create`);
         for (const ns of s.orphaned) print(`${bad('orphaned')}  netns ${ns} (tagged vpcctl's, not in the state): 'vpcctl cleanup-all' removes it`);
@@ -117,7 +118,6 @@ export function buildProgram(): Command {
         for (const d of s.drift) print(`${bad('drift')}     ${d.object}: ${d.detail}`);
         if (s.drift.length) print("repair: 'vpcctl apply -f FILE' of the unchanged file, or any command on that VPC (create-subnet, apply-policy, ...)");
       }
-      if (!s.ok) process.exitCode = 1;
     });
   program.command('cleanup-all').description("remove every kernel object tagged as vpcctl's, and the state")
     .action(async (_o, cmd) => {
