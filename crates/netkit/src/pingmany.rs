@@ -76,12 +76,27 @@ fn echo(id: u16, seq: u16) -> [u8; 16] {
     pkt
 }
 
-fn setsockopt(sock: &Socket, level: libc::c_int, name: libc::c_int, value: &[u8]) -> io::Result<()> {
+fn setsockopt(
+    sock: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &[u8],
+) -> io::Result<()> {
     // SAFETY: value points to value.len() readable bytes for the call.
     let r = unsafe {
-        libc::setsockopt(sock.as_raw_fd(), level, name, value.as_ptr().cast(), value.len() as libc::socklen_t)
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            value.as_ptr().cast(),
+            value.len() as libc::socklen_t,
+        )
     };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// A source namespace's socket and its probes (indices into the batch).
@@ -107,7 +122,9 @@ fn parse(src: &Source, batch: &[Probe], b: &[u8], from: Option<Ipv4Addr>) -> Opt
         if !src.ids.contains(&id) {
             return None;
         }
-        src.probes.get(u16::from_be_bytes([seq[0], seq[1]]) as usize).copied()
+        src.probes
+            .get(u16::from_be_bytes([seq[0], seq[1]]) as usize)
+            .copied()
     };
     match icmp[0] {
         ICMP_ECHO_REPLY => {
@@ -142,22 +159,31 @@ fn open_sources(batch: &[Probe], out: &mut [Option<Result<Duration>>]) -> Result
     let mut by_ns: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut order = Vec::new();
     for (i, p) in batch.iter().enumerate() {
-        by_ns.entry(p.ns.as_str()).or_insert_with(|| {
-            order.push(p.ns.as_str());
-            Vec::new()
-        }).push(i);
+        by_ns
+            .entry(p.ns.as_str())
+            .or_insert_with(|| {
+                order.push(p.ns.as_str());
+                Vec::new()
+            })
+            .push(i);
     }
     let visitor = netns::Visitor::new()?;
     let mut sources = Vec::new();
     for ns in order {
         let probes = by_ns.remove(ns).unwrap_or_default();
         let what = || format!("ping{}", in_ns(ns));
-        let opened = visitor.visit(ns, || Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)));
+        let opened = visitor.visit(ns, || {
+            Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
+        });
         let sock = match opened {
             Ok(Some(Ok(s))) => s,
             Ok(None) => {
                 for &i in &probes {
-                    out[i] = Some(Err(Error::new(Kind::NotFound, what(), "no such network namespace")));
+                    out[i] = Some(Err(Error::new(
+                        Kind::NotFound,
+                        what(),
+                        "no such network namespace",
+                    )));
                 }
                 continue;
             }
@@ -168,16 +194,30 @@ fn open_sources(batch: &[Probe], out: &mut [Option<Result<Duration>>]) -> Result
         let mask: u32 = !((1 << ICMP_ECHO_REPLY) | (1 << ICMP_DEST_UNREACH));
         setsockopt(&sock, SOL_RAW, ICMP_FILTER, &mask.to_ne_bytes()).ctx(what)?;
         // Best effort: without CAP_NET_ADMIN the default buffer (and the resend) remain.
-        let _ = setsockopt(&sock, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &RCVBUF.to_ne_bytes());
+        let _ = setsockopt(
+            &sock,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            &RCVBUF.to_ne_bytes(),
+        );
         sock.set_nonblocking(true).ctx(what)?;
-        sources.push(Source { sock, probes, ids: Vec::new() });
+        sources.push(Source {
+            sock,
+            probes,
+            ids: Vec::new(),
+        });
     }
     drop(visitor);
     Ok(sources)
 }
 
 /// Sends attempt `attempt` of every still-open probe of `src`.
-fn send_all(src: &mut Source, batch: &[Probe], out: &mut [Option<Result<Duration>>], sent: &mut [Instant]) {
+fn send_all(
+    src: &mut Source,
+    batch: &[Probe],
+    out: &mut [Option<Result<Duration>>],
+    sent: &mut [Instant],
+) {
     let id = next_id();
     src.ids.push(id);
     for (seq, &i) in src.probes.iter().enumerate() {
@@ -188,12 +228,20 @@ fn send_all(src: &mut Source, batch: &[Probe], out: &mut [Option<Result<Duration
         if src.ids.len() == 1 {
             sent[i] = Instant::now();
         }
-        match src.sock.send_to(&pkt, &SocketAddr::from((batch[i].dst, 0)).into()) {
+        match src
+            .sock
+            .send_to(&pkt, &SocketAddr::from((batch[i].dst, 0)).into())
+        {
             Ok(_) => {}
             // A full send buffer: the resend (or the deadline) settles it.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             // No route, or a firewall refused it on the way out: settled now.
-            Err(e) => out[i] = Some(Err(Error::os(format!("ping {}{}", batch[i].dst, in_ns(&batch[i].ns)), e))),
+            Err(e) => {
+                out[i] = Some(Err(Error::os(
+                    format!("ping {}{}", batch[i].dst, in_ns(&batch[i].ns)),
+                    e,
+                )))
+            }
         }
     }
 }
@@ -230,7 +278,8 @@ pub fn ping_many(batch: &[Probe], timeout: Duration) -> Result<Vec<Result<Durati
     let start = Instant::now();
     let mut sent = vec![start; batch.len()];
     let mut attempts = 0;
-    let pending = |out: &[Option<Result<Duration>>], s: &Source| s.probes.iter().any(|&i| out[i].is_none());
+    let pending =
+        |out: &[Option<Result<Duration>>], s: &Source| s.probes.iter().any(|&i| out[i].is_none());
     loop {
         let elapsed = start.elapsed();
         if attempts < ATTEMPTS && elapsed >= timeout / 3 * attempts as u32 {
@@ -247,12 +296,20 @@ pub fn ping_many(batch: &[Probe], timeout: Duration) -> Result<Vec<Result<Durati
             attempts += 1;
             continue;
         }
-        let live: Vec<usize> = (0..sources.len()).filter(|&k| pending(&out, &sources[k])).collect();
-        let Some(left) = timeout.checked_sub(elapsed).filter(|d| !d.is_zero()) else { break };
+        let live: Vec<usize> = (0..sources.len())
+            .filter(|&k| pending(&out, &sources[k]))
+            .collect();
+        let Some(left) = timeout.checked_sub(elapsed).filter(|d| !d.is_zero()) else {
+            break;
+        };
         if live.is_empty() {
             break;
         }
-        let next_send = if attempts < ATTEMPTS { (timeout / 3 * attempts as u32).saturating_sub(elapsed) } else { left };
+        let next_send = if attempts < ATTEMPTS {
+            (timeout / 3 * attempts as u32).saturating_sub(elapsed)
+        } else {
+            left
+        };
         let wait = left.min(next_send).max(Duration::from_millis(1));
         for k in poll_ready(&sources, &live, wait)? {
             drain(&sources[k], batch, &mut out, &sent);
@@ -274,10 +331,20 @@ pub fn ping_many(batch: &[Probe], timeout: Duration) -> Result<Vec<Result<Durati
 fn poll_ready(sources: &[Source], which: &[usize], wait: Duration) -> Result<Vec<usize>> {
     let mut fds: Vec<libc::pollfd> = which
         .iter()
-        .map(|&k| libc::pollfd { fd: sources[k].sock.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+        .map(|&k| libc::pollfd {
+            fd: sources[k].sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
         .collect();
     // SAFETY: fds is a valid array of fds.len() pollfd structs for the call.
-    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait.as_millis().min(i32::MAX as u128) as i32) };
+    let r = unsafe {
+        libc::poll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            wait.as_millis().min(i32::MAX as u128) as i32,
+        )
+    };
     if r < 0 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted {
@@ -285,7 +352,12 @@ fn poll_ready(sources: &[Source], which: &[usize], wait: Duration) -> Result<Vec
         }
         return Err(Error::os("poll probe sockets", e));
     }
-    Ok(fds.iter().zip(which).filter(|(f, _)| f.revents != 0).map(|(_, &k)| k).collect())
+    Ok(fds
+        .iter()
+        .zip(which)
+        .filter(|(f, _)| f.revents != 0)
+        .map(|(_, &k)| k)
+        .collect())
 }
 
 #[cfg(test)]

@@ -30,8 +30,12 @@ async fn pair(a: &str, b: &str) {
         mtu: None,
     };
     link::veth_add(&ha, &hb, &v).await.unwrap();
-    assert!(addr::add(&ha, a, "nk0", None, "10.77.40.1/24").await.unwrap());
-    assert!(addr::add(&hb, b, "eth0", None, "10.77.40.2/24").await.unwrap());
+    assert!(addr::add(&ha, a, "nk0", None, "10.77.40.1/24")
+        .await
+        .unwrap());
+    assert!(addr::add(&hb, b, "eth0", None, "10.77.40.2/24")
+        .await
+        .unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,12 +43,15 @@ async fn a_batch_settles_every_probe_within_one_timeout() {
     sandbox_only!();
     let (a, b) = ("nk-pm-a", "nk-pm-b");
     pair(a, b).await;
-    let probe = |ns: &str, dst: [u8; 4]| pingmany::Probe { ns: ns.into(), dst: Ipv4Addr::from(dst) };
+    let probe = |ns: &str, dst: [u8; 4]| pingmany::Probe {
+        ns: ns.into(),
+        dst: Ipv4Addr::from(dst),
+    };
     let mut batch = vec![
-        probe(a, [10, 77, 40, 2]),  // answered
-        probe(b, [10, 77, 40, 1]),  // answered, the other way
-        probe(a, [10, 77, 40, 3]),  // on-link, nobody there: no reply
-        probe(b, [10, 77, 99, 1]),  // no route: refused at once
+        probe(a, [10, 77, 40, 2]),            // answered
+        probe(b, [10, 77, 40, 1]),            // answered, the other way
+        probe(a, [10, 77, 40, 3]),            // on-link, nobody there: no reply
+        probe(b, [10, 77, 99, 1]),            // no route: refused at once
         probe("nk-pm-none", [10, 77, 40, 2]), // no such namespace
     ];
     // Many probes from one socket, and the same pair twice.
@@ -61,8 +68,14 @@ async fn a_batch_settles_every_probe_within_one_timeout() {
     let e = r[3].as_ref().unwrap_err();
     assert!(e.to_string().contains("unreachable"), "{e}");
     assert_eq!(r[4].as_ref().unwrap_err().kind(), Kind::NotFound);
-    assert!(r[5..].iter().all(|x| x.is_ok()), "every repeated probe answered");
-    assert!(took < timeout + Duration::from_millis(600), "one timeout for the batch, not one per probe: {took:?}");
+    assert!(
+        r[5..].iter().all(|x| x.is_ok()),
+        "every repeated probe answered"
+    );
+    assert!(
+        took < timeout + Duration::from_millis(600),
+        "one timeout for the batch, not one per probe: {took:?}"
+    );
     // The thread that opened the sockets is home again.
     assert_eq!(
         std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
