@@ -59,8 +59,10 @@ export interface MatrixResult {
   elapsedMs: number;
 }
 
+const SOURCES_PER_BATCH = 256;
+
 /**
- * Every subnet against every subnet, across VPCs, in one native call: all
+ * Every subnet against every subnet, across VPCs, in one native call (per 256 sources): all
  * echoes go out at once and share one deadline (crates/netkit/src/pingmany.rs),
  * so 150 subnets (22,350 pairs) take about one timeout, not one per
  * unanswered pair.
@@ -70,7 +72,15 @@ export async function connectivityMatrix(state: State, timeoutMs = 300): Promise
   const n = await native();
   const pairs = all.flatMap((a, i) => all.map((b, j) => ({ a, b, i, j }))).filter(({ i, j }) => i !== j);
   const started = performance.now();
-  const results = await n.pingMany(pairs.map(({ a, b }) => ({ ns: hostNs(a.vpc, a.s.name), dst: hostIp(b.s.cidr) })), timeoutMs);
+  // One raw socket per source namespace is open during a batch: batches of
+  // at most SOURCES_PER_BATCH sources keep the descriptors bounded (and
+  // under libnftables' 1024) at any size; 150 subnets are one batch.
+  const results: ProbeResult[] = [];
+  for (let first = 0; first < all.length; first += SOURCES_PER_BATCH) {
+    const batch = pairs.filter(({ i }) => i >= first && i < first + SOURCES_PER_BATCH);
+    // A loop, not push(...): a spread of 100,000 results would overflow the stack.
+    for (const r of await n.pingMany(batch.map(({ a, b }) => ({ ns: hostNs(a.vpc, a.s.name), dst: hostIp(b.s.cidr) })), timeoutMs)) results.push(r);
+  }
   const elapsedMs = performance.now() - started;
   const cells: (ProbeResult | null)[][] = all.map(() => all.map(() => null));
   const expected: (Prediction | null)[][] = all.map(() => all.map(() => null));
@@ -78,7 +88,7 @@ export async function connectivityMatrix(state: State, timeoutMs = 300): Promise
   pairs.forEach(({ a, b, i, j }, k) => {
     const r = results[k]!;
     cells[i]![j] = { ok: r.ok, ...(r.rttMs != null ? { rttMs: r.rttMs } : {}), ...(r.error != null ? { error: r.error } : {}) };
-    expected[i]![j] = predict( { vpc: a.vpc, subnet: a.s.name }, { vpc: b.vpc, subnet: b.s.name });
+    expected[i]![j] = predict({ vpc: a.vpc, subnet: a.s.name }, { vpc: b.vpc, subnet: b.s.name });
   });
   return { subnets: all.map(({ vpc, s }) => `${vpc}/${s.name}`), cells, expected, elapsedMs };
 }
