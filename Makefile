@@ -32,9 +32,10 @@ build: node_modules/.stamp .stamp-native dist/.stamp topology.schema.json
 	npx napi build --platform --release --esm --manifest-path crates/vpcctl-node/Cargo.toml --output-dir .
 	@touch $@
 
-dist/.stamp: $(TS_SRC) scripts/bundle-cli.mjs bin/compile-cache.cjs .stamp-native | node_modules/.stamp
+dist/.stamp: $(TS_SRC) scripts/bundle-cli.mjs scripts/gen-man.mjs bin/compile-cache.cjs .stamp-native | node_modules/.stamp
 	npx tsc -p tsconfig.json
 	node scripts/bundle-cli.mjs
+	node scripts/gen-man.mjs
 	@touch $@
 
 topology.schema.json: src/model/schema.ts | node_modules/.stamp

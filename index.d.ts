@@ -212,6 +212,20 @@ export declare function pidAlive(pid: number): Promise<boolean>
 /** One ICMP echo from inside `ns` to `dst`. */
 export declare function ping(ns: string, dst: string, timeoutMs: number): Promise<ProbeResult>
 
+/**
+ * Many ICMP echoes at once (one raw socket per source namespace, one
+ * deadline for all): results in the order of `probes`. For
+ * `test-connectivity --all`, where one probe at a time costs a timeout per
+ * unreachable pair.
+ */
+export declare function pingMany(probes: Array<PingTarget>, timeoutMs: number): Promise<Array<ProbeResult>>
+
+export interface PingTarget {
+  /** The source namespace. */
+  ns: string
+  dst: string
+}
+
 export interface ProbeResult {
   ok: boolean
   rttMs?: number

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, vethAdd } = nativeBinding
+const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, vethAdd } = nativeBinding
 export { FileLock }
 export { addrAdd }
 export { addrDel }
@@ -798,6 +798,7 @@ export { nftListRuleset }
 export { nftListTable }
 export { pidAlive }
 export { ping }
+export { pingMany }
 export { routeAdd }
 export { routeDel }
 export { routeList }

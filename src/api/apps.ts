@@ -202,9 +202,24 @@ export function listApps(state: State, vpc?: string): AppInfo[] {
     .flatMap((v) => Object.values(v.subnets).flatMap((s) => s.apps.map((a) => appStatus(v.name, s.name, a))));
 }
 
-/** The log of the app on a port. */
-export function appLog(state: State, ref: AppRef & { port: number }): string {
-  const app = findSubnet(state, ref.vpc, ref.subnet).apps.find((a) => a.port === ref.port);
+/**
+ * The app a log is asked of: the one on `port`, or, without a port, the
+ * subnet's only app (several: the error lists their ports to choose from).
+ */
+export function findApp(state: State, ref: AppRef & { port?: number }): AppInfo {
+  const apps = findSubnet(state, ref.vpc, ref.subnet).apps;
+  if (ref.port === undefined) {
+    if (apps.length === 1) return appStatus(ref.vpc, ref.subnet, apps[0]!);
+    throw apps.length === 0
+      ? new VpcctlError('NOT_FOUND', `no app in subnet "${ref.subnet}" of vpc "${ref.vpc}"`)
+      : new VpcctlError('INVALID_INPUT', `subnet "${ref.subnet}" of vpc "${ref.vpc}" has ${apps.length} apps (ports ${apps.map((a) => a.port).join(', ')}): say which with --port`);
+  }
+  const app = apps.find((a) => a.port === ref.port);
   if (!app) throw noApp(ref);
-  return readText(app.logFile);
+  return appStatus(ref.vpc, ref.subnet, app);
+}
+
+/** The log of the app on a port (or of the subnet's only app). */
+export function appLog(state: State, ref: AppRef & { port?: number }): string {
+  return readText(findApp(state, ref).logFile);
 }

@@ -4,6 +4,7 @@ import type { State } from '../state/types.js';
 import { hostIp } from '../model/addresses.js';
 import { checkPort } from '../model/ports.js';
 import { findSubnet } from './lookup.js';
+import { predictor, type Prediction } from './predict.js';
 
 /** One probe: reached or not, its round-trip time or its error. */
 export interface ProbeResult { ok: boolean; rttMs?: number; error?: string }
@@ -56,19 +57,42 @@ export interface MatrixResult {
   subnets: string[];
   /** cells[i][j]: ICMP from subnets[i] to subnets[j]; null on the diagonal. */
   cells: (ProbeResult | null)[][];
+  /** expected[i][j]: what the state's routes, peerings and policies predict (api/predict.ts); null on the diagonal. */
+  expected: (Prediction | null)[][];
+  /** How long the probes took, all of them at once. */
+  elapsedMs: number;
 }
 
-/** Every subnet against every subnet, across VPCs: a few probes in flight at once. */
+const SOURCES_PER_BATCH = 256;
+
+/**
+ * Every subnet against every subnet, across VPCs, in one native call (per 256 sources): all
+ * echoes go out at once and share one deadline (crates/netkit/src/pingmany.rs),
+ * so 150 subnets (22,350 pairs) take about one timeout, not one per
+ * unanswered pair.
+ */
 export async function connectivityMatrix(state: State, timeoutMs = 300): Promise<MatrixResult> {
   const all = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).map((s) => ({ vpc: v.name, s })));
   const n = await native();
+  const pairs = all.flatMap((a, i) => all.map((b, j) => ({ a, b, i, j }))).filter(({ i, j }) => i !== j);
+  const started = performance.now();
+  // One raw socket per source namespace is open during a batch: batches of
+  // at most SOURCES_PER_BATCH sources keep the descriptors bounded (and
+  // under libnftables' 1024) at any size; 150 subnets are one batch.
+  const results: ProbeResult[] = [];
+  for (let first = 0; first < all.length; first += SOURCES_PER_BATCH) {
+    const batch = pairs.filter(({ i }) => i >= first && i < first + SOURCES_PER_BATCH);
+    // A loop, not push(...): a spread of 100,000 results would overflow the stack.
+    for (const r of await n.pingMany(batch.map(({ a, b }) => ({ ns: hostNs(a.vpc, a.s.name), dst: hostIp(b.s.cidr) })), timeoutMs)) results.push(r);
+  }
+  const elapsedMs = performance.now() - started;
   const cells: (ProbeResult | null)[][] = all.map(() => all.map(() => null));
-  const jobs = all.flatMap((a, i) => all.map((b, j) => ({ a, b, i, j }))).filter(({ i, j }) => i !== j);
-  const worker = async () => {
-    for (let job = jobs.shift(); job; job = jobs.shift()) {
-      cells[job.i]![job.j] = await n.ping(hostNs(job.a.vpc, job.a.s.name), hostIp(job.b.s.cidr), timeoutMs);
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
-  return { subnets: all.map(({ vpc, s }) => `${vpc}/${s.name}`), cells };
+  const expected: (Prediction | null)[][] = all.map(() => all.map(() => null));
+  const predict = predictor(state);
+  pairs.forEach(({ a, b, i, j }, k) => {
+    const r = results[k]!;
+    cells[i]![j] = { ok: r.ok, ...(r.rttMs != null ? { rttMs: r.rttMs } : {}), ...(r.error != null ? { error: r.error } : {}) };
+    expected[i]![j] = predict({ vpc: a.vpc, subnet: a.s.name }, { vpc: b.vpc, subnet: b.s.name });
+  });
+  return { subnets: all.map(({ vpc, s }) => `${vpc}/${s.name}`), cells, expected, elapsedMs };
 }

@@ -5,12 +5,16 @@ import { policyOp } from '../plan/build.js';
 import { planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
 import { findSubnet, findVpc } from './lookup.js';
+import type { CompilablePolicy } from '../firewall/policy.js';
+import { BUILT_IN_RULES, describeRule, parseRuleComment } from '../model/policy-text.js';
 
 /** One rule of a policy and the packets and bytes it matched. */
 export interface RuleCounter {
   chain: string;
-  /** The rule's origin in the policy (`ingress[0]`), or what a built-in rule is for. */
+  /** The rule's origin in the policy (`ingress[0]`), or what a built-in rule is for (`established`). */
   rule: string;
+  /** The rule itself, as a person reads it: `allow tcp 80 from any`. */
+  text: string;
   packets: number;
   bytes: number;
 }
@@ -24,17 +28,25 @@ export interface PolicyReport {
   drift: string[];
 }
 
+/** The text of the rule a comment names, from the policy the table was compiled from. */
+function ruleText(policy: CompilablePolicy | null, comment: string): string {
+  const at = parseRuleComment(comment);
+  if (!at) return BUILT_IN_RULES[comment] ?? comment;
+  const rule = policy?.[at[0]][at[1]];
+  return rule ? describeRule(at[0], rule) : comment;
+}
+
 interface ListedRule { chain: string; comment?: string; expr?: Record<string, unknown>[] }
 
 /** Pull per-rule counters out of libnftables' JSON listing of a table. */
-export function ruleCounters(listing: string): RuleCounter[] {
+export function ruleCounters(listing: string, policy: CompilablePolicy | null = null): RuleCounter[] {
   const doc = JSON.parse(listing) as { nftables?: Record<string, unknown>[] };
   const out: RuleCounter[] = [];
   for (const item of doc.nftables ?? []) {
     const r = item.rule as ListedRule | undefined;
     if (!r?.comment) continue;
     const counter = r.expr?.find((e) => 'counter' in e)?.counter as { packets?: number; bytes?: number } | undefined;
-    out.push({ chain: r.chain, rule: r.comment, packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0 });
+    out.push({ chain: r.chain, rule: r.comment, text: ruleText(policy, r.comment), packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0 });
   }
   return out;
 }
@@ -51,5 +63,5 @@ export async function policyReport(state: State, ref: { vpc: string; subnet: str
     n.nftListTable(hostNs(ref.vpc, ref.subnet), NFT_FAMILY, NFT_TABLE),
     op ? n.verify(planJson([op]), { nft: state.nftMarks ?? {} }) : [],
   ]);
-  return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json) : [], drift: drift.map((d) => d.detail) };
+  return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json, subnet.policy ?? null) : [], drift: drift.map((d) => d.detail) };
 }

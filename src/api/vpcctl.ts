@@ -290,9 +290,14 @@ export class Vpcctl {
     return apps.listApps(await this.state(), filter.vpc);
   }
 
-  /** The log of a subnet's app on `port`. */
-  async appLog(ref: SubnetRef & { port: number }): Promise<string> {
+  /** The log of the app on `port`, or of the subnet's only app when `port` is left out. */
+  async appLog(ref: SubnetRef & { port?: number }): Promise<string> {
     return apps.appLog(await this.state(), ref);
+  }
+
+  /** The app `appLog` reads (its log file, pid and whether it runs): what `logs --follow` watches. */
+  async findApp(ref: SubnetRef & { port?: number }): Promise<AppInfo> {
+    return apps.findApp(await this.state(), ref);
   }
 
   // --- connectivity -------------------------------------------------------

@@ -7,7 +7,8 @@
 import type { Command } from 'commander';
 import { VpcctlError } from '../errors.js';
 import { clusterPath, readClusterConfig } from '../cluster/config.js';
-import { bad, dim, ok, printJson, table } from './output.js';
+import { bad, dim, ok, table } from './output.js';
+import { printData, withOutput } from './format.js';
 import { print } from './stdio.js';
 
 type Globals = { cluster?: string; stateDir?: string };
@@ -34,10 +35,10 @@ export function registerCluster(program: Command): void {
       const cfg = await (await commands()).join(pathOf(cmd), { ...o, stateDir: (cmd as Command).optsWithGlobals<Globals>().stateDir });
       print(`host ${cfg.host} joined (underlay ${cfg.underlay}); wrote ${pathOf(cmd)}; run 'vpcctl agent' to keep it live`);
     });
-  cluster.command('status').description('hosts, their liveness and what each has applied').option('--json', 'machine-readable output')
+  withOutput(cluster.command('status').description('hosts, their liveness and what each has applied'))
     .action(async (o, cmd) => {
       const s = await (await commands()).clusterStatus(configOf(cmd));
-      if (o.json) return printJson(s);
+      if (printData(o, s)) return;
       print(`revision ${s.revision}: ${s.vpcs} vpcs, ${s.subnets} subnets, ${s.hosts.length} hosts`);
       print(table(['HOST', 'UNDERLAY', 'LIVE', 'SUBNETS', 'APPLIED', 'STATE'], s.hosts.map((h) => [
         h.name, h.underlay, h.live ? ok('up') : bad('down'), h.subnets,

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { readText } from '../api/files.js';
+import { count } from './output.js';
 import { join } from 'node:path';
 import { get } from 'node:http';
 import { createInterface } from 'node:readline/promises';
@@ -19,17 +22,51 @@ import { APP_FETCH, CLI_BIN } from '../paths.js';
  * demo builds dies with it. `unshare` only makes the sandbox; vpcctl itself
  * spawns nothing for the kernel.
  */
+const SANDBOX_STATE_DIR = '/run/vpcctl/state';
+
+/** The sandbox's pid as the host sees it, from fd 3 (inSandbox); null when run otherwise. */
+function outerPid(): string | null {
+  if (process.env.VPCCTL_DEMO_PID_FD !== '3') return null;
+  try {
+    return readFileSync(3, 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The first child of process `pid` (unshare's fork), once it exists; null after ~5 s without one. */
+async function sandboxInit(pid: number): Promise<number | null> {
+  for (let i = 0; i < 100; i++) {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return Number(entry);
+      } catch { /* gone meanwhile */ }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return null;
+}
+
 function inSandbox(args: string[]): Promise<number> {
-  const setup = 'mount -t tmpfs -o mode=755 vpcctl-demo /run && mkdir -p /run/netns /run/vpcctl/state /run/.demo-etc/upper /run/.demo-etc/work'
+  const setup = `mount -t tmpfs -o mode=755 vpcctl-demo /run && mkdir -p /run/netns ${SANDBOX_STATE_DIR} /run/.demo-etc/upper /run/.demo-etc/work`
     + ' && mount -t overlay vpcctl-demo-etc -o lowerdir=/etc,upperdir=/run/.demo-etc/upper,workdir=/run/.demo-etc/work /etc && exec "$0" "$@"';
+  const keep = args.includes('--keep');
   const child = spawn('unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--',
     '/bin/sh', '-c', setup, process.execPath, CLI_BIN, 'demo', ...args], {
-    stdio: 'inherit',
-    env: { ...process.env, VPCCTL_SANDBOX: '1', VPCCTL_STATE_DIR: '/run/vpcctl/state', VPCCTL_DEMO_OUT: process.cwd() },
+    stdio: keep ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
+    env: { ...process.env, VPCCTL_SANDBOX: '1', VPCCTL_STATE_DIR: SANDBOX_STATE_DIR, VPCCTL_DEMO_OUT: process.cwd(), ...(keep ? { VPCCTL_DEMO_PID_FD: '3' } : {}) },
   });
-  // unshare itself holds the sandbox's network and mount namespaces; only
-  // this side knows its pid as the host sees it.
-  if (args.includes('--keep')) console.log(pc.dim(`(to look inside the sandbox from another shell: sudo nsenter -t ${child.pid} -n -m)`));
+  if (keep) {
+    // The --keep hint's nsenter commands need the pid of the sandbox's
+    // first process (unshare's child: in its PID namespace too, so that
+    // /proc there is its own) as the host sees it, which only this side
+    // knows: handed in on fd 3.
+    const pipe = child.stdio[3] as Writable;
+    pipe.on('error', () => undefined); // the demo may end without reading it
+    void sandboxInit(child.pid!).then((pid) => pipe.end(`${pid ?? ''}\n`));
+  }
   return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))));
 }
 
@@ -46,13 +83,31 @@ function fetchJson(url: string): Promise<{ vpc: string; subnet: string } | null>
   });
 }
 
+/** Run by node inside a subnet: resolves a name as any program there would (getaddrinfo: /etc/hosts), the answer to FETCH_OUT. */
+const LOOKUP = "require('node:dns').lookup(process.argv[1], { family: 4 }, (e, a) => require('node:fs').writeFileSync(process.env.FETCH_OUT, e ? '' : a))";
+
 const step = (text: string) => console.log(`\n${pc.bold(pc.cyan('==>'))} ${pc.bold(text)}`);
-const say = (text: string) => console.log(`    ${text}`);
+/** Every line under a step is indented, tables too. */
+const say = (text: string) => { for (const line of text.split('\n')) console.log(`    ${line}`); };
 
 export async function demo(opts: { keep: boolean }): Promise<number> {
   if (process.env.VPCCTL_SANDBOX !== '1') return inSandbox(opts.keep ? ['--keep'] : []);
   const v = new Vpcctl();
-  const matrix = async () => console.log(renderMatrix(await v.connectivityMatrix(), process.stdout.isTTY === true));
+  const matrix = async () => say(renderMatrix(await v.connectivityMatrix(), process.stdout.isTTY === true));
+  const scratch = mkdtempSync('/run/vpcctl/demo-');
+  /** A program run in a subnet with its output to a file, read back here: the story, not raw child output. */
+  const runQuiet = async (vpc: string, subnet: string, argv: string[]) => {
+    const file = join(scratch, 'out');
+    process.env.FETCH_OUT = file;
+    try {
+      const code = await v.exec({ vpc, subnet, command: argv });
+      return { code, out: readText(file) };
+    } finally {
+      delete process.env.FETCH_OUT;
+    }
+  };
+  /** Who answered: the built-in server's JSON names its VPC and subnet. */
+  const who = (body: string) => { try { const j = JSON.parse(body) as { vpc?: string; subnet?: string }; return j.vpc ? `${j.vpc}/${j.subnet}` : null; } catch { return null; } };
   const probe = async (vpc: string, from: string, to: string, port?: number, toVpc?: string) => {
     const r = await v.testConnectivity({ vpc, fromSubnet: from, toSubnet: to, toVpc, port });
     const target = `${r.to.vpc}/${r.to.subnet}${port ? `:${port}` : ''}`;
@@ -60,8 +115,10 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
     return r.reachable;
   };
   const fetchFrom = async (vpc: string, subnet: string) => {
-    const code = await v.exec({ vpc, subnet, command: [process.execPath, APP_FETCH, `http://${SIM.serverAddress}/`] });
-    say(`${vpc}/${subnet} fetching http://${SIM.serverAddress}/ : ${code === 0 ? pc.green('ok') : pc.red('no internet')}`);
+    const { code, out } = await runQuiet(vpc, subnet, [process.execPath, APP_FETCH, `http://${SIM.serverAddress}/`]);
+    const answer = who(out);
+    // The built-in server answers with JSON naming where it runs: an answer, but not one to print raw.
+    say(`${vpc}/${subnet} fetching http://${SIM.serverAddress}/ : ${code === 0 ? `${pc.green('ok')}${answer ? '' : ' (an unexpected answer)'}` : pc.red('no internet')}`);
   };
 
   step(`simulated internet: server ${SIM.serverAddress}, host uplink ${SIM.uplink} ${SIM.uplinkAddress}`);
@@ -74,7 +131,7 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   await v.createVpc({ name: 'dev', cidr: '10.1.0.0/16' });
   await v.createSubnet({ vpc: 'dev', name: 'web', cidr: '10.1.1.0/24', type: 'public' });
   await v.createSubnet({ vpc: 'dev', name: 'db', cidr: '10.1.2.0/24', type: 'private' });
-  for (const vpc of await v.list()) say(`${vpc.name} ${vpc.cidr}: ${vpc.public} public, ${vpc.private} private subnet(s), uplink ${vpc.uplink}`);
+  for (const vpc of await v.list()) say(`${vpc.name} ${vpc.cidr}: ${vpc.public} public and ${count(vpc.private, 'private subnet')}, uplink ${vpc.uplink}`);
 
   step('apps: the built-in HTTP server in every subnet, plus ssh-like port 22 on prod/web');
   for (const [vpc, subnet, port] of [['prod', 'web', 80], ['prod', 'web', 22], ['prod', 'db', 5432], ['dev', 'web', 80], ['dev', 'db', 5432]] as const) {
@@ -107,8 +164,9 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
     const answer = await fetchJson(`http://${pub.value.address}:8080/`);
     say(`connection ${i} to ${pub.value.address}:8080: answered by ${answer ? `${answer.vpc}/${answer.subnet}` : pc.red('nobody')}`);
   }
-  const code = await n.runInNetns(SIM.ns, [process.execPath, APP_FETCH, `http://${pub.value.address}:8080/`]);
-  say(`from the internet: ${code === 0 ? pc.green('ok') : pc.red('failed')}`);
+  process.env.FETCH_OUT = join(scratch, 'out');
+  const code = await n.runInNetns(SIM.ns, [process.execPath, APP_FETCH, `http://${pub.value.address}:8080/`]).finally(() => { delete process.env.FETCH_OUT; });
+  say(`from the internet: ${code === 0 ? `${pc.green('ok')} (answered by ${who(readText(join(scratch, 'out'))) ?? '?'})` : pc.red('failed')}`);
 
   step('peering prod <-> dev');
   await v.peer({ vpc1: 'prod', vpc2: 'dev' });
@@ -116,7 +174,10 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
 
   step("names: every subnet is <subnet>.<vpc>.internal in /etc/hosts (no DNS server); peered VPCs see each other's");
   // Names that exist, looked up from a public subnet: answered by /etc/hosts, no query is sent.
-  for (const name of ['db.prod.internal', 'web.dev.internal']) await v.exec({ vpc: 'prod', subnet: 'web', command: ['getent', 'hosts', name] });
+  for (const name of ['db.prod.internal', 'web.dev.internal']) {
+    const { out } = await runQuiet('prod', 'web', [process.execPath, '-e', LOOKUP, name]);
+    say(`from prod/web: ${name} -> ${out || pc.red('not found')}`);
+  }
 
   step("the seed's policy on prod/web: port 80 allowed, 22 denied");
   await v.applyPolicy({ vpc: 'prod', subnet: 'web', policy: {
@@ -137,8 +198,16 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   step(`topology drawn to ${svg}`);
 
   if (opts.keep) {
-    step('the topology stays up: inspect it from another shell (nsenter line at the top), e.g.');
-    say(`ip netns list; ip -n ${routerNs('prod')} route; ip netns exec ${hostNs('prod', 'web')} ss -ltn`);
+    step('the topology stays up: look at it from another shell, inside the sandbox (its namespaces, its /run and state dir):');
+    const pid = outerPid();
+    const enter = pid ? `sudo nsenter -t ${pid} -n -m -p -- ` : '';
+    say([
+      `${enter}${CLI_BIN} --state-dir ${SANDBOX_STATE_DIR} list-vpcs`,
+      `${enter}${CLI_BIN} --state-dir ${SANDBOX_STATE_DIR} test-connectivity --all`,
+      `${enter}ip netns list`,
+      `${enter}ip -n ${routerNs('prod')} route`,
+      `${enter}ip netns exec ${hostNs('prod', 'web')} ss -ltn`,
+    ].join('\n'));
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     await rl.question('    press Enter to tear everything down ');
     rl.close();
@@ -146,6 +215,6 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
 
   step('teardown');
   const r = await v.cleanupAll();
-  say(`removed ${r.namespaces.length} namespaces; the sandbox goes with this process, leaving nothing on the host`);
+  say(`removed ${count(r.namespaces.length, 'namespace')}; the sandbox goes with this process, leaving nothing on the host`);
   return 0;
 }

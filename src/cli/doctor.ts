@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import pc from 'picocolors';
+import { printData, type OutputOptions } from './format.js';
+import { count } from './output.js';
+import { color, print } from './stdio.js';
 import { native, type Native } from '../native.js';
 import { platformInfo } from '../platform.js';
 import { GATEWAY_LINK_PREFIX, IP_FORWARD, NFT_FAMILY, NFT_TABLE, linksNamed } from '../model/names.js';
@@ -10,7 +12,6 @@ import { DEFAULT_TRANSIT_POOL } from '../state/types.js';
 type Level = 'ok' | 'warn' | 'fail';
 interface Finding { level: Level; text: string; fix?: string }
 
-const mark: Record<Level, string> = { ok: pc.green('✔'), warn: pc.yellow('!'), fail: pc.red('✘') };
 
 /** Effective capabilities of this process: CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21. */
 function capabilities(): { netAdmin: boolean; sysAdmin: boolean } {
@@ -36,7 +37,7 @@ export function foreignForwardDrops(ruleset: string): NftChain[] {
  * namespace (created and removed here): netns, veth, nf_tables with nat and
  * masquerade. Prints findings with their fixes; 0 when vpcctl can work.
  */
-export async function doctor(): Promise<number> {
+export async function doctor(o: OutputOptions = {}): Promise<number> {
   const findings: Finding[] = [];
   const add = (level: Level, text: string, fix?: string) => findings.push({ level, text, fix });
 
@@ -45,8 +46,9 @@ export async function doctor(): Promise<number> {
   else add('fail', `platform ${process.platform}-${process.arch} has no vpcctl native binary`, `supported: ${p.targets.join(', ')}`);
 
   const caps = capabilities();
-  if (process.getuid?.() === 0 && caps.netAdmin && caps.sysAdmin) add('ok', 'running as root with CAP_NET_ADMIN and CAP_SYS_ADMIN');
-  else add('fail', 'vpcctl needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)', 'run it with sudo');
+  const root = process.getuid?.() === 0 && caps.netAdmin && caps.sysAdmin;
+  if (root) add('ok', 'running as root with CAP_NET_ADMIN and CAP_SYS_ADMIN');
+  else add('fail', 'vpcctl needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN): the checks of the kernel, nftables and routes below need it too', 'run it with sudo: sudo vpcctl doctor');
 
   let n: Native | null = null;
   try {
@@ -55,11 +57,13 @@ export async function doctor(): Promise<number> {
   } catch (e) {
     add('fail', (e as Error).message, "run 'make build'");
   }
-  if (n) {
+  // libnftables opens a netlink socket that only root may: without root its
+  // failure says nothing about libnftables, so it is not tried.
+  if (n && root) {
     const nft = await n.nftAvailable();
     if (nft.ok) add('ok', `libnftables ${nft.version ?? ''} loaded in-process`.replace('  ', ' '));
     else add('fail', `libnftables cannot be loaded: ${nft.error}`, 'apt-get install libnftables1');
-    if (process.getuid?.() === 0 && nft.ok) await tryKernel(n, add);
+    if (nft.ok) await tryKernel(n, add);
   }
 
   const forward = read(`/proc/sys/${IP_FORWARD}`);
@@ -70,7 +74,7 @@ export async function doctor(): Promise<number> {
     add(call === '1' ? 'warn' : 'ok', `br_netfilter is loaded (bridge-nf-call-iptables=${call}): vpcctl uses no bridges, so it does not affect VPC traffic`);
   } else add('ok', 'br_netfilter not loaded');
 
-  if (n && process.getuid?.() === 0) {
+  if (n && root) {
     try {
       const drops = foreignForwardDrops(await n.nftListRuleset(''));
       for (const c of drops) {
@@ -88,12 +92,15 @@ export async function doctor(): Promise<number> {
     if (legacy) add('warn', `legacy iptables tables are loaded (${legacy.split('\n').join(', ')}): doctor cannot read them`, "check 'iptables-legacy -S FORWARD' for a DROP policy");
   }
 
-  for (const f of findings) {
-    console.log(`${mark[f.level]} ${f.text}`);
-    if (f.fix && f.level !== 'ok') console.log(`    fix: ${f.fix}`);
-  }
   const failed = findings.filter((f) => f.level === 'fail').length;
-  console.log(failed ? pc.red(`\nvpcctl cannot work here: ${failed} problem(s) above`) : pc.green('\nvpcctl can work on this host'));
+  if (printData(o, { ok: failed === 0, findings })) return failed ? 1 : 0;
+  const c = color();
+  const mark: Record<Level, string> = { ok: c.green('✔'), warn: c.yellow('!'), fail: c.red('✘') };
+  for (const f of findings) {
+    print(`${mark[f.level]} ${f.text}`);
+    if (f.fix && f.level !== 'ok') print(`    fix: ${f.fix}`);
+  }
+  print(failed ? c.red(`\nvpcctl cannot work here: ${count(failed, 'problem')} above`) : c.green('\nvpcctl can work on this host'));
   return failed ? 1 : 0;
 }
 

@@ -4,8 +4,8 @@ import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
 import { ROUTER_GATEWAY_LINK } from '../model/names.js';
 import { parsePort as port } from '../model/ports.js';
-import { bad, dim, ok, printJson, progress, reportChange, table, warn } from './output.js';
-import { isTerminal, print, writeErr, writeOut } from './stdio.js';
+import { bad, count, dim, ok, progress, reportChange, warn } from './output.js';
+import { print, writeErr, writeOut } from './stdio.js';
 import { version } from './version.js';
 import { clusterConfigured } from '../cluster/config.js';
 import { registerCluster } from './cluster.js';
@@ -13,9 +13,12 @@ import { readDocument } from './document.js';
 import type { PolicyInput } from '../model/schema.js';
 import { canAsk, confirmed } from './confirm.js';
 import { goingLines, registerTopologyCommands } from './topology-commands.js';
+import { formatOf, listTable, printData, printList, withOutput } from './format.js';
+import { views } from './views.js';
+import { registerCompletion, markRequired, nonNegativeInt, prefixed, unknownCommandFirst, withHint } from './args.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
-const NO_ROOT = new Set(['doctor', 'help']);
+const NO_ROOT = new Set(['doctor', 'help', 'completion']);
 
 /** A cluster is configured (one stat): the command writes the cluster's intent in etcd instead. */
 const clustered = (cmd: Command) => clusterConfigured(cmd.optsWithGlobals<{ cluster?: string }>().cluster);
@@ -39,10 +42,11 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeOut, writeErr: (s) => writeErr(s.startsWith('error:') ? `vpcctl: ${s.slice(7)}` : s) });
+  markRequired(program);
 
   program.hook('preAction', (_root, cmd) => {
     if (!NO_ROOT.has(cmd.name()) && process.getuid?.() !== 0) {
-      throw new VpcctlError('NOT_ROOT', 'vpcctl needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN): run it with sudo');
+      throw new VpcctlError('NOT_ROOT', `${cmd.name()} needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN): run it with sudo`);
     }
   });
 
@@ -92,36 +96,28 @@ export function buildProgram(): Command {
       if (clustered(cmd)) return (await clusterCli()).deleteSubnet(cmd, o.vpc, o.name);
       reportChange(await api(cmd).deleteSubnet({ vpc: o.vpc, subnet: o.name }), `delete subnet ${o.vpc}/${o.name}`);
     });
-  program.command('list-vpcs').description('list VPCs').option('--json', 'machine-readable output')
-    .action(async (o, cmd) => {
-      const vpcs = await api(cmd).list();
-      if (o.json) return printJson(vpcs);
-      if (vpcs.length === 0) return print('no VPCs');
-      print(table(['VPC', 'CIDR', 'SUBNETS', 'PUBLIC', 'PRIVATE', 'PEERS', 'UPLINK'],
-        vpcs.map((v) => [v.name, v.cidr, v.subnets, v.public, v.private, v.peers.join(', ') || '-', v.uplink ?? '(none)'])));
-    });
-  program.command('show-vpc').description('show a VPC: gateway, subnets, peerings, apps')
-    .requiredOption('--name <name>', 'VPC name').option('--json', 'machine-readable output')
+  withOutput(program.command('list-vpcs').description('list VPCs'), { list: true })
+    .action(async (o, cmd) => printList(o, await api(cmd).list(), views.vpcs));
+  withOutput(program.command('show-vpc').description('show a VPC: gateway, subnets, peerings, apps')
+    .requiredOption('--name <name>', 'VPC name'), { list: true })
     .action(async (o, cmd) => {
       const v = await api(cmd).show({ name: o.name });
-      if (o.json) return printJson(v);
+      if (printData(o, v)) return;
+      if (o.quiet) return v.subnetDetails.forEach((s) => print(s.name));
       print(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);
       print(v.gateway
         ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on ${ROUTER_GATEWAY_LINK})`
         : 'internet gateway: none (no uplink)');
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
       for (const p of v.published) print(`published: ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => t.subnet).join(', ')} port ${p.port}`);
-      if (v.subnetDetails.length) {
-        print(table(['SUBNET', 'CIDR', 'TYPE', 'EGRESS', 'NAMESPACE', 'GATEWAY', 'HOST', 'NAME', 'POLICY', 'APPS'],
-          v.subnetDetails.map((s) => [s.name, s.cidr, s.type, s.egress, s.namespace, s.gateway, s.host, s.dnsName, s.policy ? 'yes' : '-',
-            s.apps.map((a) => `${a.port}${a.running ? '' : ' (exited)'}`).join(', ') || '-'])));
-      }
+      if (v.subnetDetails.length) print(listTable(o, v.subnetDetails, views.subnets));
     });
-  program.command('status').description('compare the state with the kernel; exit 1 on drift').option('--json', 'machine-readable output')
+  withOutput(program.command('status').description('compare the state with the kernel; exit 1 on drift'))
     .action(async (o, cmd) => {
       const s = await api(cmd).status();
-      if (o.json) printJson(s);
-      else if (s.ok) print(ok('in sync: the kernel matches the state'));
+      if (!s.ok) process.exitCode = 1;
+      if (printData(o, s)) return;
+      if (s.ok) print(ok('in sync: the kernel matches the state'));
       else {
         for (const ns of s.missing) print(`${bad('missing')}   netns ${ns} (in the state, not in the kernel): 'vpcctl apply' or re-run the create`);
         for (const ns of s.orphaned) print(`${bad('orphaned')}  netns ${ns} (tagged vpcctl's, not in the state): 'vpcctl cleanup-all' removes it`);
@@ -130,7 +126,6 @@ export function buildProgram(): Command {
         for (const d of s.drift) print(`${bad('drift')}     ${d.object}: ${d.detail}`);
         if (s.drift.length) print("repair: 'vpcctl apply -f FILE' of the unchanged file, or any command on that VPC (create-subnet, apply-policy, ...)");
       }
-      if (!s.ok) process.exitCode = 1;
     });
   program.command('cleanup-all').description("remove every kernel object tagged as vpcctl's, and the state (asks first on a terminal)")
     .option('-y, --yes', 'do not ask for confirmation')
@@ -143,7 +138,7 @@ export function buildProgram(): Command {
       }
       const r = await v.cleanupAll();
       for (const w of r.warnings) warn(w);
-      print(`removed ${r.namespaces.length} namespaces, ${r.links.length} host links, ${r.files.length} files under /etc/netns and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
+      print(`removed ${count(r.namespaces.length, 'namespace')}, ${count(r.links.length, 'host link')}, ${count(r.files.length, 'file')} under /etc/netns and vpcctl's host table${r.ipForwardRestored !== undefined ? `; ip_forward restored to ${r.ipForwardRestored}` : ''}`);
       if (r.ipForwardLeft !== undefined) print(`ip_forward left at ${r.ipForwardLeft}: something else changed it after vpcctl set it to 1`);
     });
 
@@ -160,12 +155,8 @@ export function buildProgram(): Command {
       if (clustered(cmd)) return (await clusterCli()).unpeer(cmd, o.vpc1, o.vpc2);
       reportChange(await api(cmd).unpeer({ vpc1: o.vpc1, vpc2: o.vpc2 }), `unpeer ${o.vpc1} <-> ${o.vpc2}`);
     });
-  program.command('list-peerings').description('list peerings').option('--json', 'machine-readable output')
-    .action(async (o, cmd) => {
-      const p = await api(cmd).peerings();
-      if (o.json) return printJson(p);
-      print(p.length ? table(['VPC 1', 'VPC 2', 'LINK'], p.map((x) => [x.vpc1, x.vpc2, x.link])) : 'no peerings');
-    });
+  withOutput(program.command('list-peerings').description('list peerings'), { list: true })
+    .action(async (o, cmd) => printList(o, await api(cmd).peerings(), views.peerings));
   program.command('apply-policy').description("replace a subnet's security policy (JSON) atomically")
     .requiredOption('--vpc <vpc>', 'VPC name').option('--subnet <name>', "subnet name (default: the one the policy's \"subnet\" names)")
     .requiredOption('--policy <file>', 'policy JSON file')
@@ -175,16 +166,17 @@ export function buildProgram(): Command {
       const r = await api(cmd).applyPolicy({ vpc: o.vpc, subnet: o.subnet, policy: policy as PolicyInput });
       reportChange(r, `policy on ${o.vpc}/${r.value}`);
     });
-  program.command('show-policy').description("show a subnet's policy with packet counters")
-    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').option('--json', 'machine-readable output')
+  withOutput(program.command('show-policy').description("show a subnet's policy rules with their packet counters")
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name'), { list: true })
     .action(async (o, cmd) => {
       const r = await api(cmd).showPolicy({ vpc: o.vpc, subnet: o.subnet });
-      if (o.json) return printJson(r);
+      if (printData(o, r)) return;
       if (!r.policy) return print(`subnet ${o.vpc}/${o.subnet} has no policy (everything allowed)`);
-      print(`policy of ${o.vpc}/${o.subnet}: default ${r.policy.default}`);
+      if (!o.quiet && o.headers !== false) print(`policy of ${o.vpc}/${o.subnet}: default ${r.policy.default}`);
       // The state's policy is what was asked for: say so when the kernel no longer enforces it.
       for (const d of r.drift) print(`${bad('NOT ENFORCED')}: ${d} ('vpcctl apply-policy' of the same policy, or 'vpcctl apply', repairs it)`);
-      print(table(['CHAIN', 'RULE', 'PACKETS', 'BYTES'], r.rules.map((x) => [x.chain, x.rule, x.packets, x.bytes])));
+      // Built-in rules (replies, loopback) only with -o wide: the table is about the user's rules.
+      printList(o, formatOf(o) === 'wide' ? r.rules : r.rules.filter((x) => x.rule.includes('[')), views.rules);
     });
   program.command('remove-policy').description("remove a subnet's policy")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
@@ -214,14 +206,10 @@ export function buildProgram(): Command {
       const r = await api(cmd).unpublish({ vpc: o.vpc, hostPort: o.hostPort, protocol: o.protocol, targets: o.targets });
       reportChange(r, `unpublish ${o.protocol}/${o.hostPort} of ${o.vpc}${o.targets ? ` from ${o.targets.join(', ')}` : ''}`);
     });
-  program.command('list-published').description('list published ports').option('--vpc <vpc>', 'only this VPC').option('--json', 'machine-readable output')
+  withOutput(program.command('list-published').description('list published ports').option('--vpc <vpc>', 'only this VPC'), { list: true })
     .action(async (o, cmd) => {
       localOnly(cmd, 'list-published');
-      const all = await api(cmd).listPublished({ vpc: o.vpc });
-      if (o.json) return printJson(all);
-      if (all.length === 0) return print('no published ports');
-      print(table(['HOST ADDRESS', 'HOST PORT', 'PROTOCOL', 'VPC', 'TARGETS', 'PORT'],
-        all.map((p) => [p.address, p.hostPort, p.protocol, p.vpc, p.targets.map((t) => `${t.subnet} (${t.host})`).join(', '), p.port])));
+      printList(o, await api(cmd).listPublished({ vpc: o.vpc }), views.published);
     });
 
   // --- apps and connectivity -----------------------------------------------
@@ -235,14 +223,8 @@ export function buildProgram(): Command {
       const a = await api(cmd).deployApp({ vpc: o.vpc, subnet: o.subnet, port: o.port, command: o.command, user: o.user });
       print(`app on ${o.vpc}/${o.subnet}:${a.port} running as ${a.user} (pid ${a.pid}); log: ${a.logFile}`);
     });
-  program.command('list-apps').description('list apps and whether they run').option('--vpc <vpc>', 'only this VPC').option('--json', 'machine-readable output')
-    .action(async (o, cmd) => {
-      const apps = await api(cmd).listApps({ vpc: o.vpc });
-      if (o.json) return printJson(apps);
-      if (apps.length === 0) return print('no apps');
-      print(table(['VPC', 'SUBNET', 'PORT', 'PID', 'STATE', 'USER', 'COMMAND'],
-        apps.map((a) => [a.vpc, a.subnet, a.port, a.pid, a.running ? ok('running') : bad('exited'), a.user, a.command.join(' ')])));
-    });
+  withOutput(program.command('list-apps').description('list apps and whether they run').option('--vpc <vpc>', 'only this VPC'), { list: true })
+    .action(async (o, cmd) => printList(o, await api(cmd).listApps({ vpc: o.vpc }), views.apps));
   program.command('stop-app').description("stop a subnet's apps (or the one on --port)")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').option('--port <port>', 'TCP port', port)
     .action(async (o, cmd) => {
@@ -251,28 +233,27 @@ export function buildProgram(): Command {
       print(stopped.length ? `stopped ${stopped.map((a) => `port ${a.port} (pid ${a.pid})`).join(', ')}` : 'no app to stop');
     });
   program.command('logs').description("print an app's log")
-    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name').requiredOption('--port <port>', 'TCP port', port)
+    .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
+    .option('--port <port>', "the app's TCP port (default: the subnet's only app)", port)
+    .option('-f, --follow', 'keep printing what the app writes, until it exits').option('--tail <lines>', 'only the last N lines', nonNegativeInt)
     .action(async (o, cmd) => {
-      writeOut(await api(cmd).appLog({ vpc: o.vpc, subnet: o.subnet, port: o.port }));
+      const app = await api(cmd).findApp({ vpc: o.vpc, subnet: o.subnet, port: o.port });
+      await (await import('./logs.js')).printLog(app, { tail: o.tail, follow: o.follow });
     });
-  program.command('test-connectivity').description('probe from one subnet to another (ICMP, and TCP with --port); exit 1 when unreachable')
+  withOutput(program.command('test-connectivity').description('probe from one subnet to another (ICMP, and TCP with --port); exit 1 when unreachable')
     .option('--vpc <vpc>', 'source VPC').option('--from-subnet <name>', 'source subnet').option('--to-subnet <name>', 'target subnet')
-    .option('--to-vpc <vpc>', 'target VPC (default: the source VPC)').option('--port <port>', 'also try a TCP connect', port)
-    .option('--all', 'every subnet against every subnet').option('--json', 'machine-readable output')
+    .option('--to-vpc <vpc>', 'target VPC (default: the source VPC)').option('--port <port>', 'also try a TCP connect', port))
+    .option('--all', 'every subnet against every subnet (ICMP): a summary and the pairs that differ from what policies and peerings predict; exit 1 when any does')
+    .option('--matrix', 'with --all: the full grid')
     .action(async (o, cmd) => {
       const v = api(cmd);
-      if (o.all) {
-        const m = await v.connectivityMatrix();
-        if (o.json) return printJson(m);
-        const { renderMatrix } = await import('./matrix.js');
-        return print(renderMatrix(m, isTerminal()));
-      }
+      if (o.all) return (await import('./connectivity.js')).testAll(v, o);
+      if (o.matrix) throw new VpcctlError('INVALID_INPUT', '--matrix goes with --all');
       if (!o.vpc || !o.fromSubnet || !o.toSubnet) throw new VpcctlError('INVALID_INPUT', 'test-connectivity needs --vpc, --from-subnet and --to-subnet (or --all)');
       const r = await v.testConnectivity({ vpc: o.vpc, fromSubnet: o.fromSubnet, toSubnet: o.toSubnet, toVpc: o.toVpc, port: o.port });
-      if (o.json) printJson(r);
-      else {
+      if (!printData(o, r)) {
         const line = (what: string, p: { ok: boolean; rttMs?: number; error?: string }) =>
-          print(`${what}: ${p.ok ? ok(`reachable (${p.rttMs?.toFixed(3)} ms)`) : bad(`unreachable${p.error ? ` (${p.error})` : ''}`)}`);
+          print(`${what}: ${p.ok ? ok(`reachable (${p.rttMs?.toFixed(2)} ms)`) : bad(`unreachable${p.error ? ` (${p.error})` : ''}`)}`);
         print(`${r.from.vpc}/${r.from.subnet} (${r.from.address}) -> ${r.to.vpc}/${r.to.subnet} (${r.to.address})`);
         line('icmp', r.icmp);
         if (r.tcp) line(`tcp ${r.tcp.port}`, r.tcp);
@@ -282,6 +263,7 @@ export function buildProgram(): Command {
   program.command('exec').description("run a command inside a subnet's host namespace")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--subnet <name>', 'subnet name')
     .argument('<command...>', 'command and arguments (after --)')
+    .configureOutput(withHint('put the command to run after --, so that its options are not taken for vpcctl\'s: vpcctl exec --vpc VPC --subnet SUBNET -- COMMAND [ARGS...]'))
     .action(async (argv: string[], o, cmd) => {
       process.exitCode = await api(cmd).exec({ vpc: o.vpc, subnet: o.subnet, command: argv });
     });
@@ -299,12 +281,13 @@ export function buildProgram(): Command {
       const text = await api(cmd).graph({ format: o.format });
       if (o.output) { writeOutputFile(o.output, text); print(`wrote ${o.output}`); } else writeOut(text);
     });
-  program.command('doctor').description('check that this host can run vpcctl, and explain what would get in the way')
-    .action(async () => { process.exitCode = await (await import('./doctor.js')).doctor(); });
+  withOutput(program.command('doctor').description('check that this host can run vpcctl, and explain what would get in the way'))
+    .action(async (o) => { process.exitCode = await (await import('./doctor.js')).doctor(o); });
   program.command('demo').description("walk the seed's scenario in a throwaway sandbox with a simulated internet")
     .option('--keep', 'keep the topology until Enter is pressed')
     .action(async (o) => { process.exitCode = await (await import('./demo.js')).demo({ keep: !!o.keep }); });
   registerCluster(program);
+  registerCompletion(program);
   return program;
 }
 
@@ -318,7 +301,7 @@ function writeOutputFile(path: string, text: string): void {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(unknownCommandFirst(program, argv));
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -327,10 +310,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof VpcctlError) {
       // Several problems (a topology's): one line each, each with the prefix.
-      writeErr(e.message.split('\n').map((line) => `vpcctl: ${line}\n`).join(''));
+      writeErr(e.message.split('\n').map((line) => `${prefixed(line)}\n`).join(''));
       return e.exitCode;
     }
-    writeErr(`vpcctl: ${(e as Error).message ?? String(e)}\n`);
+    writeErr(`${prefixed((e as Error).message ?? String(e))}\n`);
     return 1;
   }
 }

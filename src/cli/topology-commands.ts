@@ -3,7 +3,7 @@ import { diffLines, type PlanDiff } from '../plan/diff.js';
 import type { ApplyResult } from '../api/apply.js';
 import type { Vpcctl } from '../api/vpcctl.js';
 import { color, print } from './stdio.js';
-import { dim, printJson, progress, warn } from './output.js';
+import { count, dim, printJson, progress, warn } from './output.js';
 import { confirmed } from './confirm.js';
 import { namedBy, readTopologySource, type TopologySource } from './topology-source.js';
 
@@ -47,7 +47,7 @@ async function plan(api: Vpcctl, source: TopologySource, prune: boolean, json: b
   const r = await api.apply(source.document, { dryRun: true, prune, owner: source.owner }).catch((e) => { throw namedBy(source, e); });
   for (const w of r.warnings) warn(w);
   if (json) return printJson(planJson(r));
-  print(`plan (dry run, nothing changed; ${r.plan.ops.length} kernel operations):`);
+  print(`plan (dry run, nothing changed; ${count(r.plan.ops.length, 'kernel operation')}):`);
   printDiff(r.diff);
 }
 
@@ -71,7 +71,7 @@ export function registerTopologyCommands(program: Command, api: Api, cluster: Cl
       for (const w of r.warnings) warn(w);
       const kept = () => { for (const k of r.diff.kept) print(dim(`  kept ${k.kind} ${k.name}: ${k.reason}`)); };
       if (!r.changed) { print('0 changes'); return kept(); }
-      print(`${r.changes.length} changes, ${r.plan.ops.length} kernel operations in ${r.elapsedMs.toFixed(0)} ms${r.appsStarted.length ? `, ${r.appsStarted.length} apps started` : ''}`);
+      print(`${count(r.changes.length, 'change')}, ${count(r.plan.ops.length, 'kernel operation')} in ${r.elapsedMs.toFixed(0)} ms${r.appsStarted.length ? `, ${count(r.appsStarted.length, 'app')} started` : ''}`);
       for (const c of r.changes.slice(0, 20)) print(dim(`  ${c}`));
       if (r.changes.length > 20) print(dim(`  ... and ${r.changes.length - 20} more`));
       kept();
@@ -90,7 +90,7 @@ export function registerTopologyCommands(program: Command, api: Api, cluster: Cl
       const dry = await v.destroy(source.document, { dryRun: true }).catch((e) => { throw namedBy(source, e); });
       if (!(await confirmed(goingLines(dry.diff), { yes: o.yes, what: 'Destroy these' }))) return;
       const r = await v.destroy(source.document).catch((e) => { throw namedBy(source, e); });
-      print(r.changed ? `removed ${r.value.join(', ')} (${r.plan.ops.length} kernel operations, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
+      print(r.changed ? `removed ${r.value.join(', ')} (${count(r.plan.ops.length, 'kernel operation')}, ${r.elapsedMs.toFixed(0)} ms)` : '0 changes');
     });
 }
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,12 +29,43 @@ test('the demo runs to the end in a sandbox of its own and leaves nothing behind
   t.regex(r.stdout, /from the internet: ok/);
   t.regex(r.stdout, /prod\/db -> prod\/web:80: reachable/);
   t.regex(r.stdout, /prod\/db -> prod\/web:22: blocked/);
-  t.regex(r.stdout, /^10\.0\.2\.2\s+db\.prod\.internal$/m);
-  t.regex(r.stdout, /^10\.1\.1\.2\s+web\.dev\.internal$/m, "a peered VPC's name");
+  t.regex(r.stdout, /^ {4}from prod\/web: db\.prod\.internal -> 10\.0\.2\.2$/m);
+  t.regex(r.stdout, /^ {4}from prod\/web: web\.dev\.internal -> 10\.1\.1\.2$/m, "a peered VPC's name");
+  t.regex(r.stdout, /^ {4}prod\/web fetching http:\/\/198\.51\.100\.10\/ : ok$/m, 'the answer understood, not printed raw');
+  // A story: a step line, then its lines indented under it; no raw output of the programs run.
+  t.notRegex(r.stdout, /\{"vpc"/, 'no raw JSON of the built-in server');
+  const stray = r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('==> ') && !l.startsWith('    '));
+  t.deepEqual(stray, [], 'every line is a step or indented under one');
   t.true(existsSync(`${out}/vpcctl-demo.svg`));
   t.regex(readFileSync(`${out}/vpcctl-demo.svg`, 'utf8'), /<svg/);
   t.deepEqual(netnsList(), []);
   t.is(ip(['-br', 'link']), linksBefore);
   t.notRegex(nft(['list', 'ruleset']), /vpcctl/);
   t.deepEqual(etcNetns(), etcBefore, "the names' files stayed in the demo's own copy of /etc");
+});
+
+test('demo --keep: the hint\'s commands work as printed (from another shell, into the sandbox, with its state dir)', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'vpcctl-demo-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const child = spawn(process.execPath, [CLI, 'demo', '--keep'], { cwd: out, env: { ...process.env, VPCCTL_SANDBOX: '', NO_COLOR: '1' } });
+  let stdout = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stdout += d; });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  for (let i = 0; i < 1200 && !stdout.includes('press Enter'); i++) await new Promise((r) => setTimeout(r, 100));
+  t.true(stdout.includes('press Enter'), stdout);
+  const hint = stdout.slice(stdout.indexOf('the topology stays up'));
+  const commands = [...hint.matchAll(/^ {4}(sudo nsenter .*)$/gm)].map((m) => m[1]!);
+  t.true(commands.length >= 3, hint);
+  for (const line of commands) {
+    // As printed, minus sudo (the test is root already); no shell: the words as a person's shell would split them.
+    const argv = line.replace(/^sudo /, '').split(' ');
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 20_000 });
+    t.is(r.status, 0, `${line}: ${r.stderr}`);
+    if (line.includes('list-vpcs')) t.regex(r.stdout, /^prod\s+10\.0\.0\.0\/16/m, 'the demo\'s state, not the default state dir');
+    if (line.includes('netns list')) t.regex(r.stdout, /ns-prod-web/);
+  }
+  child.stdin.end('\n');
+  t.is(await exited, 0, stdout);
+  t.deepEqual(netnsList(), []);
 });

@@ -72,7 +72,7 @@ test.serial('apply --dry-run prints the plan and changes nothing', async (t) => 
 test.serial('apply -f examples/topology.yaml creates what it names: namespaces, gateways, policy, app, peering', async (t) => {
   const r = await run('apply', '-f', EXAMPLE);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /^7 changes, \d+ kernel operations in \d+ ms, 1 apps started$/m);
+  t.regex(r.stdout, /^7 changes, \d+ kernel operations in \d+ ms, 1 app started$/m);
   t.deepEqual(ours(), EXAMPLE_NS);
   t.regex(ip(['link', 'show', 'lo'], 'vpcr-shop'), /alias vpcctl:router:shop/);
   t.regex(ip(['-4', 'addr', 'show', 'eth0'], 'ns-shop-web'), /inet 10\.10\.1\.2\/24/);
@@ -137,7 +137,7 @@ const BLUE_GREEN = {
 test.serial('apply -f FILE.json: a deny-by-default policy and an app, enforced by the kernel', async (t) => {
   const r = await run('apply', '-f', write('blue-green.json', BLUE_GREEN));
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /^5 changes, \d+ kernel operations in \d+ ms, 1 apps started$/m);
+  t.regex(r.stdout, /^5 changes, \d+ kernel operations in \d+ ms, 1 app started$/m);
   for (const ns of ['vpcr-blue', 'ns-blue-api', 'vpcr-green', 'ns-green-db']) t.true(netnsList().includes(ns), ns);
   t.regex(nft(['list', 'table', 'inet', 'vpcctl'], 'ns-blue-api'), /hook input priority filter; policy drop;/);
   t.regex(ip(['route'], 'ns-green-db'), /10\.40\.0\.0\/16 via 10\.50\.1\.1/);
@@ -306,7 +306,7 @@ test.serial('what the file does not name is kept without --prune and removed wit
 
   const back = await run('apply', '-f', EXAMPLE);
   t.is(back.code, 0, back.stderr);
-  t.regex(back.stdout, /^1 changes, .*\n {2}create subnet shop\/db$/m);
+  t.regex(back.stdout, /^1 change, .*\n {2}create subnet shop\/db$/m);
   t.deepEqual(ours(), EXAMPLE_NS);
   t.true(await ping('ns-analytics-store', '10.10.2.2'), 'the recreated subnet has its peering routes');
 });

@@ -22,6 +22,7 @@ pub mod nstag;
 pub mod observe;
 pub mod overlayview;
 pub mod plan;
+pub mod pingmany;
 pub mod probe;
 pub mod route;
 pub mod rtparse;

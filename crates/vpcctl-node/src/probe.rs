@@ -32,8 +32,13 @@ async fn probe_result(
 }
 
 fn ipv4(s: &str) -> netkit::Result<Ipv4Addr> {
-    s.parse()
-        .map_err(|_| netkit::Error::new(netkit::Kind::Invalid, format!("address \"{s}\""), "not an IPv4 address"))
+    s.parse().map_err(|_| {
+        netkit::Error::new(
+            netkit::Kind::Invalid,
+            format!("address \"{s}\""),
+            "not an IPv4 address",
+        )
+    })
 }
 
 /// One ICMP echo from inside `ns` to `dst`.
@@ -55,4 +60,51 @@ pub async fn tcp_connect(ns: String, dst: String, port: u16, timeout_ms: u32) ->
         )
     })
     .await
+}
+
+#[napi(object)]
+pub struct PingTarget {
+    /// The source namespace.
+    pub ns: String,
+    pub dst: String,
+}
+
+/// Many ICMP echoes at once (one raw socket per source namespace, one
+/// deadline for all): results in the order of `probes`. For
+/// `test-connectivity --all`, where one probe at a time costs a timeout per
+/// unreachable pair.
+#[napi]
+pub async fn ping_many(
+    probes: Vec<PingTarget>,
+    timeout_ms: u32,
+) -> crate::common::Result<Vec<ProbeResult>> {
+    let batch = probes
+        .into_iter()
+        .map(|p| {
+            Ok(netkit::pingmany::Probe {
+                dst: ipv4(&p.dst)?,
+                ns: p.ns,
+            })
+        })
+        .collect::<netkit::Result<Vec<_>>>()
+        .map_err(crate::common::err)?;
+    let results = blocking(move || {
+        netkit::pingmany::ping_many(&batch, Duration::from_millis(timeout_ms.into()))
+    })
+    .await?;
+    Ok(results
+        .into_iter()
+        .map(|r| match r {
+            Ok(d) => ProbeResult {
+                ok: true,
+                rtt_ms: Some(d.as_secs_f64() * 1e3),
+                error: None,
+            },
+            Err(e) => ProbeResult {
+                ok: false,
+                rtt_ms: None,
+                error: Some(e.to_string()),
+            },
+        })
+        .collect())
 }

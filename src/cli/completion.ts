@@ -1,0 +1,123 @@
+import type { Command, Option } from 'commander';
+
+/**
+ * Shell completion for bash, zsh and fish, generated from the commander
+ * definitions (`vpcctl completion bash`): a command or option added to
+ * main.ts is completed without anyone editing a script. Static: the
+ * script never runs vpcctl (which would need root) while the user types.
+ */
+
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+export type Shell = (typeof SHELLS)[number];
+
+interface Leaf {
+  /** `create-vpc`, or `cluster join` for a command of a group. */
+  path: string[];
+  cmd: Command;
+}
+
+/** Every command that is run, with its path of names; groups (`cluster`) are walked into. */
+export function leaves(program: Command, path: string[] = []): Leaf[] {
+  return program.commands.flatMap((c) => {
+    const p = [...path, c.name()];
+    return c.commands.length ? leaves(c, p) : [{ path: p, cmd: c }];
+  });
+}
+
+const flags = (o: Option): string[] => [o.long, o.short].filter((f): f is string => !!f);
+const visible = (cmd: Command) => cmd.options.filter((o) => !o.hidden);
+const takesValue = (o: Option) => o.required || o.optional;
+/** Options whose value is a path: the shell completes file names for them. */
+const isPath = (o: Option) => /<(file|dir|path)>/.test(o.flags) || /--(policy|state-dir|cluster|file)\b/.test(o.flags);
+
+const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function bash(program: Command): string {
+  const all = leaves(program);
+  const groups = program.commands.filter((c) => c.commands.length);
+  const globals = visible(program);
+  const valueFlags = globals.filter(takesValue).flatMap(flags);
+  const top = [...program.commands.map((c) => c.name()), 'help', ...globals.flatMap(flags), '--help', '--version'];
+  const cases = all.map(({ path, cmd }) => {
+    const opts = [...visible(cmd).flatMap(flags), '--help'];
+    const values = visible(cmd).filter(takesValue).map((o) => {
+      const reply = o.argChoices ? `COMPREPLY=($(compgen -W ${sq(o.argChoices.join(' '))} -- "$cur"))`
+        : isPath(o) ? 'COMPREPLY=($(compgen -f -- "$cur"))' : 'COMPREPLY=()';
+      return `        ${flags(o).join('|')}) ${reply}; return;;`;
+    });
+    return [
+      `    ${sq(path.join(' '))})`,
+      ...(values.length ? ['      case "$prev" in', ...values, '      esac'] : []),
+      `      opts=${sq(opts.join(' '))};;`,
+    ].join('\n');
+  });
+  const groupCases = groups.map((g) => `    ${sq(g.name())}) COMPREPLY=($(compgen -W ${sq(g.commands.map((c) => c.name()).join(' '))} -- "$cur")); return;;`);
+  return `# bash completion for vpcctl, generated from its command definitions ('vpcctl completion bash').
+# Load it now:    source <(vpcctl completion bash)
+# or for good:    vpcctl completion bash > /etc/bash_completion.d/vpcctl
+_vpcctl() {
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" cmd="" opts="" i
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "\${COMP_WORDS[i]}" in
+      ${valueFlags.length ? `${valueFlags.join('|')}) ((i++));;` : ''}
+      -*) ;;
+      *) if [[ -z "$cmd" ]]; then cmd="\${COMP_WORDS[i]}"
+         else case "$cmd" in ${groups.map((g) => sq(g.name())).join('|') || "''"}) cmd="$cmd \${COMP_WORDS[i]}"; break;; *) break;; esac; fi;;
+    esac
+  done
+  case "$cmd" in
+    '') case "$prev" in
+        ${globals.filter(takesValue).map((o) => `${flags(o).join('|')}) COMPREPLY=($(compgen -f -- "$cur")); return;;`).join('\n        ')}
+      esac
+      COMPREPLY=($(compgen -W ${sq(top.join(' '))} -- "$cur")); return;;
+    help) COMPREPLY=($(compgen -W ${sq(program.commands.map((c) => c.name()).join(' '))} -- "$cur")); return;;
+${groupCases.join('\n')}
+${cases.join('\n')}
+    *) return;;
+  esac
+  COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+}
+complete -o default -F _vpcctl vpcctl
+`;
+}
+
+/** zsh runs the bash function through its bashcompinit layer: one generator, the same answers. */
+function zsh(program: Command): string {
+  return `#compdef vpcctl
+# zsh completion for vpcctl, generated from its command definitions ('vpcctl completion zsh').
+# Load it now:    source <(vpcctl completion zsh)
+# or for good:    vpcctl completion zsh > "\${fpath[1]}/_vpcctl"
+autoload -U +X bashcompinit && bashcompinit
+${bash(program).split('\n').filter((l) => !l.startsWith('#')).join('\n')}`;
+}
+
+function fish(program: Command): string {
+  const lines = [
+    "# fish completion for vpcctl, generated from its command definitions ('vpcctl completion fish').",
+    '# Load it:  vpcctl completion fish > ~/.config/fish/completions/vpcctl.fish',
+    'complete -c vpcctl -f',
+  ];
+  const describe = (o: Option, cond: string) => {
+    const parts = [`complete -c vpcctl -n ${sq(cond)}`];
+    if (o.long) parts.push(`-l ${o.long.replace(/^--/, '')}`);
+    if (o.short) parts.push(`-s ${o.short.replace(/^-/, '')}`);
+    if (takesValue(o)) parts.push(o.argChoices ? `-x -a ${sq(o.argChoices.join(' '))}` : isPath(o) ? '-r -F' : '-x');
+    parts.push(`-d ${sq(o.description)}`);
+    return parts.join(' ');
+  };
+  for (const o of visible(program)) lines.push(describe(o, '__fish_use_subcommand'));
+  for (const c of program.commands) lines.push(`complete -c vpcctl -n '__fish_use_subcommand' -a ${sq(c.name())} -d ${sq(c.description())}`);
+  for (const g of program.commands.filter((c) => c.commands.length)) {
+    const inGroup = `__fish_seen_subcommand_from ${g.name()}; and not __fish_seen_subcommand_from ${g.commands.map((c) => c.name()).join(' ')}`;
+    for (const c of g.commands) lines.push(`complete -c vpcctl -n ${sq(inGroup)} -a ${sq(c.name())} -d ${sq(c.description())}`);
+  }
+  for (const { path, cmd } of leaves(program)) {
+    const cond = path.map((p) => `__fish_seen_subcommand_from ${p}`).join('; and ');
+    for (const o of visible(cmd)) lines.push(describe(o, cond));
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function completionScript(program: Command, shell: Shell): string {
+  return { bash, zsh, fish }[shell](program);
+}

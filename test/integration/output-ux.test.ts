@@ -1,0 +1,162 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { CLI, freshStateDir, vpcctl } from '../helpers/sandbox.js';
+import { native } from '../../src/native.js';
+
+/** Issue 19, "Output, as scripts and people expect": formats, show-policy, logs, messages, completion, a pty. */
+
+const state = freshStateDir();
+const run = (...args: string[]) => vpcctl(state, args);
+
+/** A command line run under a pseudo-terminal (util-linux script), as a person at a terminal runs it. */
+function inPty(command: string, env: Record<string, string> = {}) {
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], {
+    encoding: 'utf8', timeout: 60_000, env: { ...process.env, VPCCTL_STATE_DIR: state, ...env },
+  });
+  return { code: r.status, out: r.stdout.replace(/\r/g, '') };
+}
+
+test.before(async () => {
+  const steps = [
+    ['create-vpc', '--name', 'shop', '--cidr', '10.40.0.0/16'],
+    ['create-subnet', '--vpc', 'shop', '--name', 'web', '--cidr', '10.40.1.0/24', '--type', 'public'],
+    ['create-subnet', '--vpc', 'shop', '--name', 'db', '--cidr', '10.40.2.0/24'],
+    ['create-vpc', '--name', 'lab', '--cidr', '10.41.0.0/16'],
+    ['peer-vpcs', '--vpc1', 'shop', '--vpc2', 'lab'],
+    ['deploy-app', '--vpc', 'shop', '--subnet', 'web', '--port', '80'],
+    ['deploy-app', '--vpc', 'shop', '--subnet', 'db', '--port', '5432'],
+    ['deploy-app', '--vpc', 'shop', '--subnet', 'db', '--port', '5433'],
+  ];
+  for (const s of steps) {
+    const r = await run(...s);
+    if (r.code !== 0) throw new Error(`${s.join(' ')}: ${r.stderr}`);
+  }
+});
+
+test('every read command: -o yaml parses back to what -o json and --json give', async (t) => {
+  const reads = [['list-vpcs'], ['show-vpc', '--name', 'shop'], ['list-peerings'], ['list-apps'], ['list-published'], ['status'],
+    ['show-policy', '--vpc', 'shop', '--subnet', 'web'], ['doctor'],
+    ['test-connectivity', '--vpc', 'shop', '--from-subnet', 'db', '--to-subnet', 'web']];
+  for (const args of reads) {
+    const [json, legacy, yaml] = await Promise.all([run(...args, '-o', 'json'), run(...args, '--json'), run(...args, '-o', 'yaml')]);
+    t.is(yaml.code, json.code, `${args[0]}: ${yaml.stderr}`);
+    const data = JSON.parse(json.stdout);
+    // Live figures (rtt, counters, doctor's scratch namespace) differ between calls: compare the shape and the names.
+    const stable = (v: unknown) => JSON.stringify(v, (k, x) => (/Ms$|packets|bytes/.test(k) ? typeof x : x));
+    t.is(stable(YAML.parse(yaml.stdout)), stable(data), `${args[0]} -o yaml`);
+    t.is(stable(JSON.parse(legacy.stdout)), stable(data), `${args[0]} --json`);
+  }
+});
+
+test('numbers in JSON mean something: rttMs to hundredths', async (t) => {
+  const r = await run('test-connectivity', '--vpc', 'shop', '--from-subnet', 'db', '--to-subnet', 'web', '-o', 'json');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /"rttMs": \d+(\.\d{1,2})?\n/);
+});
+
+test('lists: tables without borders, -o wide adds columns, --no-headers, -q prints names', async (t) => {
+  const table = await run('list-vpcs');
+  t.notRegex(table.stdout, /[─│┌┐└┘┼]/, 'no box drawing');
+  t.regex(table.stdout, /^VPC\s+CIDR\s+SUBNETS/m);
+  t.regex(table.stdout, /^shop\s+10\.40\.0\.0\/16\s+2\s/m);
+  t.deepEqual((await run('list-vpcs', '-q')).stdout.split('\n').filter(Boolean).sort(), ['lab', 'shop']);
+  t.deepEqual((await run('list-vpcs', '--no-headers')).stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]).sort(), ['lab', 'shop']);
+  t.deepEqual((await run('list-apps', '-q')).stdout.split('\n').filter(Boolean).sort(), ['shop/db:5432', 'shop/db:5433', 'shop/web:80']);
+  t.notRegex((await run('list-apps')).stdout, /COMMAND/);
+  t.regex((await run('list-apps', '-o', 'wide')).stdout, /COMMAND/);
+  t.regex((await run('show-vpc', '--name', 'shop', '-o', 'wide')).stdout, /NAMESPACE[\s\S]*ns-shop-web/);
+  t.deepEqual((await run('show-vpc', '--name', 'shop', '-q')).stdout.split('\n').filter(Boolean).sort(), ['db', 'web']);
+  const bad = await run('list-vpcs', '-o', 'xml');
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /^vpcctl: option '-o, --output <format>' argument 'xml' is invalid\. Allowed choices are table, wide, json, yaml\./);
+});
+
+test('show-policy shows the rules themselves, with hit counters', async (t) => {
+  const policy = join(state, 'web-policy.json');
+  writeFileSync(policy, JSON.stringify({ ingress: [{ port: 80, protocol: 'tcp', action: 'allow' }, { port: [22, '8000-8100'], protocol: 'tcp', action: 'deny', cidr: '10.40.2.0/24' }] }));
+  t.is((await run('apply-policy', '--vpc', 'shop', '--subnet', 'web', '--policy', policy)).code, 0);
+  const n = await native();
+  for (let i = 0; i < 3; i++) await n.tcpConnect('ns-shop-db', '10.40.1.2', 22, 200);
+  const r = await run('show-policy', '--vpc', 'shop', '--subnet', 'web');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^ingress\s+allow tcp 80 from any\s+\d+\s+\d+$/m);
+  const deny = /^ingress\s+deny tcp 22,8000-8100 from 10\.40\.2\.0\/24\s+(\d+)\s+\d+$/m.exec(r.stdout);
+  t.truthy(deny, r.stdout);
+  t.true(Number(deny![1]) >= 3, 'the blocked SYNs are counted');
+  t.notRegex(r.stdout, /ingress\[0\]/, 'not the rule\'s index');
+  t.regex((await run('show-policy', '--vpc', 'shop', '--subnet', 'web', '-o', 'wide')).stdout, /allow replies \(established, related\)[\s\S]*ingress\[1\]/);
+  const json = JSON.parse((await run('show-policy', '--vpc', 'shop', '--subnet', 'web', '-o', 'json')).stdout);
+  t.true(json.rules.some((x: { text: string }) => x.text === 'allow tcp 80 from any'));
+});
+
+test('logs: no --port when the subnet has one app, --tail N, --follow until the app exits', async (t) => {
+  const one = await run('logs', '--vpc', 'shop', '--subnet', 'web');
+  t.is(one.code, 0, one.stderr);
+  const several = await run('logs', '--vpc', 'shop', '--subnet', 'db');
+  t.is(several.code, 2);
+  t.regex(several.stderr, /^vpcctl: subnet "db" of vpc "shop" has 2 apps \(ports 5432, 5433\): say which with --port\n$/);
+  t.is((await run('logs', '--vpc', 'shop', '--subnet', 'db', '--port', '5432')).code, 0);
+  // An app that listens (deploy-app waits for its port), writes, and after a while writes once more and exits.
+  const server = "require('net').createServer().listen(9000, () => { for (let i = 1; i <= 5; i++) console.log('line' + i); });"
+    + " setTimeout(() => { console.log('late'); process.exit(0); }, 1500)";
+  const cmd = `${process.execPath} -e "${server}"`;
+  t.is((await run('create-subnet', '--vpc', 'lab', '--name', 'job', '--cidr', '10.41.1.0/24')).code, 0);
+  const started = await run('deploy-app', '--vpc', 'lab', '--subnet', 'job', '--port', '9000', '--command', cmd);
+  t.is(started.code, 0, started.stderr);
+  const follow = await run('logs', '--vpc', 'lab', '--subnet', 'job', '--follow');
+  t.is(follow.code, 0, follow.stderr);
+  t.regex(follow.stdout, /line1\n[\s\S]*line5\n[\s\S]*late\n/, 'what came after the start too, then it ended with the app');
+  t.is((await run('logs', '--vpc', 'lab', '--subnet', 'job', '--tail', '2')).stdout, 'line5\nlate\n');
+  t.is((await run('logs', '--vpc', 'lab', '--subnet', 'job', '--tail', 'x')).code, 2);
+});
+
+test('messages: one prefix, root named, exec explains --, required options marked, unknown commands', async (t) => {
+  const asNobody = (...args: string[]) => spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, ...args], {
+    encoding: 'utf8', env: { ...process.env, VPCCTL_STATE_DIR: state, NO_COLOR: '1' },
+  });
+  const notRoot = asNobody('list-vpcs');
+  t.not(notRoot.status, 0);
+  t.is(notRoot.stderr, 'vpcctl: list-vpcs needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN): run it with sudo\n');
+  const doctor = asNobody('doctor');
+  t.regex(doctor.stdout, /✘ vpcctl needs root/);
+  t.notRegex(doctor.stdout, /libnftables cannot be loaded/, 'not blamed on libnftables');
+  t.is(asNobody('completion', 'bash').status, 0, 'completion needs no root');
+
+  const exec = await run('exec', '--vpc', 'shop', '--subnet', 'web', 'ls', '-l');
+  t.is(exec.code, 2);
+  t.regex(exec.stderr, /unknown option '-l'\n.*after --.*vpcctl exec --vpc VPC --subnet SUBNET -- COMMAND/);
+  const works = await run('exec', '--vpc', 'shop', '--subnet', 'web', '--', 'true');
+  t.is(works.code, 0);
+
+  t.regex((await run('create-vpc', '--help')).stdout, /--name <name>\s+VPC name \(required\)/);
+  for (const args of [['clustr', '--help'], ['clustr'], ['list-vpc', '-h'], ['help', 'clustr']]) {
+    const r = await run(...args);
+    const name = args.find((a) => a !== 'help');
+    t.is(r.code, 2, args.join(' '));
+    t.regex(r.stderr, new RegExp(`^vpcctl: unknown command '${name}'\\n\\(Did you mean (cluster|list-vpcs)\\?\\)`), args.join(' '));
+    t.is(r.stdout, '', 'no global help');
+  }
+});
+
+test('shell completion: the bash script from the CLI loads and completes a command name', async (t) => {
+  const script = (await run('completion', 'bash')).stdout;
+  const r = spawnSync('bash', ['--norc', '--noprofile', '-c', `${script}\nCOMP_WORDS=(vpcctl show-); COMP_CWORD=1; _vpcctl; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+  t.is(r.stdout.trim().split(' ').sort().join(' '), 'show-policy show-vpc');
+  t.is((await run('completion', 'tcsh')).code, 2);
+});
+
+test('on a terminal: colour unless NO_COLOR; `| head -1` ends quietly with exit 0', (t) => {
+  const coloured = inPty(`${process.execPath} ${CLI} list-apps`);
+  t.regex(coloured.out, /\x1b\[/, 'colour on a terminal');
+  const plain = inPty(`${process.execPath} ${CLI} list-apps`, { NO_COLOR: '1' });
+  t.notRegex(plain.out, /\x1b\[/);
+  t.regex(plain.out, /running/);
+  // Output far beyond a pipe's 64 KiB, so vpcctl is still writing when head leaves.
+  const r = inPty(`${process.execPath} ${CLI} completion fish | head -1 >/dev/null; ${process.execPath} ${CLI} show-vpc --name shop -o yaml | head -1; ` +
+    `bash -c '${process.execPath} ${CLI} completion fish; ${process.execPath} ${CLI} completion fish; ${process.execPath} ${CLI} completion bash' | head -1; echo "rc=\${PIPESTATUS[0]}"`);
+  t.regex(r.out, /^rc=0$/m, r.out);
+  t.notRegex(r.out, /EPIPE|Error|vpcctl:/, 'quietly');
+});
