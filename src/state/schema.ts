@@ -63,6 +63,7 @@ const VpcStateSchema = z.looseObject({
   uplink: z.string().nullable(),
   transit: cidr.nullable(),
   subnets: keyedByName(SubnetStateSchema),
+  flowLogs: z.literal(true).optional(),
 });
 
 export const StateSchema = z.looseObject({

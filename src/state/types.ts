@@ -54,6 +54,12 @@ export interface VpcState {
   /** The /30 of the transit pool joining the router to the host; null without uplink. */
   transit: string | null;
   subnets: Record<string, SubnetState>;
+  /**
+   * Flow logs on (`flow-logs enable`, topology `flowLogs: true`): every
+   * subnet's policy table logs new connections (src/firewall/flow-log.ts).
+   * Absent means off, the default: the tables are those without logging.
+   */
+  flowLogs?: true;
 }
 
 export interface PeeringState {
