@@ -23,10 +23,14 @@ import { policyReport, type PolicyReport } from './policy-report.js';
 import { type PublishInput, type UnpublishInput, refuseHostPort, removePublish, setPublish } from './publish.js';
 import { type Publish, allPublishes, policyWarnings, publishesOf } from '../model/publish.js';
 import { upsertVpc } from './vpc-upsert.js';
+import type { FlowLogQuery, FollowOptions } from './flow-logs.js';
+import type { FlowLogEntry } from '../model/flow-logs.js';
 
 export type { ApplyOptions, ApplyResult } from './apply.js';
 export type { PublishInput, UnpublishInput } from './publish.js';
 export type { Publish } from '../model/publish.js';
+export type { FlowLogQuery, FollowOptions } from './flow-logs.js';
+export type { FlowLogEntry } from '../model/flow-logs.js';
 
 export interface VpcctlOptions {
   /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
@@ -301,6 +305,30 @@ export class Vpcctl {
     const { readTopology, removeTopology } = await import('./topology.js');
     const topo = readTopology(topology);
     return this.change((d) => removeTopology(d.state, topo), opts);
+  }
+
+  // --- flow logs (src/api/flow-logs.ts) -----------------------------------
+
+  /** Flow logs on or off for a VPC: every subnet's policy table logs (or stops logging) new connections. */
+  async setFlowLogs(input: { vpc: string; enabled: boolean }, opts?: ChangeOptions): Promise<ChangeResult> {
+    if (typeof input.enabled !== 'boolean') throw new VpcctlError('INVALID_INPUT', 'flow logs: say enable or disable');
+    const { setFlowLogs } = await import('./flow-logs.js');
+    return this.change(({ state, touch }) => {
+      touch(input.vpc);
+      setFlowLogs(state, input.vpc, input.enabled);
+    }, opts);
+  }
+
+  /** The recent entries the rings keep (filled while a follower runs), oldest first. */
+  async flowLogs(q: FlowLogQuery): Promise<FlowLogEntry[]> {
+    const { readRings } = await import('./flow-logs.js');
+    return readRings(await this.state(), this.store.dir, q);
+  }
+
+  /** Streams new entries to `onEntry` (and keeps them in the rings) until `opts.signal` aborts. */
+  async followFlowLogs(q: FlowLogQuery, onEntry: (e: FlowLogEntry) => void, opts?: FollowOptions): Promise<void> {
+    const { followFlowLogs } = await import('./flow-logs.js');
+    return followFlowLogs(await this.state(), this.store.dir, q, onEntry, opts);
   }
 
   // --- inspection ---------------------------------------------------------

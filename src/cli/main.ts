@@ -10,6 +10,7 @@ import { version } from './version.js';
 import { clusterConfigured } from '../cluster/config.js';
 import { registerCluster } from './cluster.js';
 import { readDocument } from './document.js';
+import { registerFlowLogs } from './flow-logs.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
 const NO_ROOT = new Set(['doctor', 'help']);
@@ -101,6 +102,7 @@ export function buildProgram(): Command {
       print(v.gateway
         ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on ${ROUTER_GATEWAY_LINK})`
         : 'internet gateway: none (no uplink)');
+      if (v.flowLogs) print("flow logs: on ('vpcctl flow-logs --vpc " + v.name + " --follow')");
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
       for (const p of v.published) print(`published: ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => t.subnet).join(', ')} port ${p.port}`);
       if (v.subnetDetails.length) {
@@ -208,6 +210,8 @@ export function buildProgram(): Command {
       print(table(['HOST ADDRESS', 'HOST PORT', 'PROTOCOL', 'VPC', 'TARGETS', 'PORT'],
         all.map((p) => [p.address, p.hostPort, p.protocol, p.vpc, p.targets.map((t) => `${t.subnet} (${t.host})`).join(', '), p.port])));
     });
+
+  registerFlowLogs(program, api, localOnly);
 
   // --- apps and connectivity -----------------------------------------------
   program.command('deploy-app').description("start an app in a subnet's host (default: a small HTTP server)")

@@ -13,7 +13,7 @@ use std::{
 };
 
 use crate::{
-    error::{in_ns, Context, Result},
+    error::{in_ns, Context, Error, Kind, Result},
     netns,
     nlsock::{attrs, push_attr, NlSock},
 };
@@ -133,7 +133,18 @@ pub fn subscribe(ns: &str, group: u16, wait: Duration) -> Result<Subscription> {
     let mut sock = netns::run_in(ns, || NlSock::open(libc::NETLINK_NETFILTER, wait))?.ctx(what)?;
     let mut bind = nfgen(libc::AF_UNSPEC as u8, group);
     push_attr(&mut bind, NFULA_CFG_CMD, &[NFULNL_CFG_CMD_BIND]);
-    sock.command(NFULNL_MSG_CONFIG, &bind).ctx(what)?;
+    match sock.command(NFULNL_MSG_CONFIG, &bind) {
+        // The kernel answers EPERM (another socket owns the group) before
+        // EBUSY (this one already bound it): both mean someone listens.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EBUSY)) => {
+            return Err(Error::new(
+                Kind::Busy,
+                what(),
+                "another reader listens to this group here (one per group and namespace)",
+            ));
+        }
+        r => r.ctx(what)?,
+    }
     let mut mode = nfgen(libc::AF_UNSPEC as u8, group);
     let mut m = COPY_RANGE.to_be_bytes().to_vec();
     m.extend_from_slice(&[NFULNL_COPY_PACKET, 0]);
