@@ -51,6 +51,12 @@ const rttOf = (b) => ({
   p99_ratio: round(div(num(`rtt.${b}.${n}.p99_us`), num(`rtt.${b}.5.p99_us`)), 3),
 });
 const rtt = { vpcctl: rttOf('vpcctl'), floor: rttOf('floor') };
+// Flow logs (issue 16 §4): the same pair with them off and on, over one established connection and with a new connection per round trip.
+const flowLogsOf = (mode) => ({
+  off_median_us: num(`flowlogs.${mode}.off_median_us`), on_median_us: num(`flowlogs.${mode}.on_median_us`),
+  median_ratio: round(num(`flowlogs.${mode}.median_ratio`), 3),
+});
+const flowLogs = { established: flowLogsOf('established'), new_connection: flowLogsOf('new'), ring_lines: num('flowlogs.ring_lines') };
 
 const ratios = {
   create_speedup_vs_seed: round(div(seed.create_ms, vpcctl.create_ms)),
@@ -119,7 +125,7 @@ if (steps.length) {
 const meta = Object.fromEntries(Object.entries(raw).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v]));
 const errors = Object.fromEntries(Object.entries(raw).filter(([k]) => k.endsWith('.error')));
 const result = {
-  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, ratios, targets, scale,
+  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, flow_logs: flowLogs, ratios, targets, scale,
   floor_phases: raw['floor.phases'] ? JSON.parse(raw['floor.phases']) : null,
   runs: {
     floor_create_ms: raw['floor.create_runs_ms'] ?? null, vpcctl_apply_ms: raw['vpcctl.apply_runs_ms'] ?? null,
@@ -180,6 +186,14 @@ md.push(`VPC \`small\` (5 subnets) and VPC \`bench\` (N subnets) exist at once, 
 md.push('| built by | 5 subnets median / p99 (µs) | N subnets median / p99 (µs) | ratio (median) | ratio (p99) |', '|---|---|---|---|---|');
 for (const [b, r] of Object.entries(rtt)) {
   md.push(`| ${b} | ${f(r.small.median_us)} / ${f(r.small.p99_us)} | ${f(r.large.median_us)} / ${f(r.large.p99_us)} | ${f(r.median_ratio, 3)} | ${f(r.p99_ratio, 3)} |`);
+}
+if (flowLogs.established.median_ratio !== null || flowLogs.new_connection.median_ratio !== null) {
+  md.push('', '## Flow logs: round trip s0 -> s2 (port 80) without and with them', '');
+  md.push('Two VPCs of 5 subnets built by vpcctl at once, `fl-off` and `fl-on` (flow logs on, a `flow-logs --follow` reading them); the same alternation and rounds as above. "established": all round trips on one connection (the log rules never see them); "new connection": connect plus one round trip each time (each connection logged twice: the client\'s egress, the server\'s ingress).', '');
+  md.push('| traffic | off, median (µs) | on, median (µs) | ratio (median) |', '|---|---|---|---|');
+  for (const [what, r] of [['established', flowLogs.established], ['new connection', flowLogs.new_connection]]) {
+    md.push(`| ${what} | ${f(r.off_median_us)} | ${f(r.on_median_us)} | ${f(r.median_ratio, 3)} |`);
+  }
 }
 if (steps.length) {
   md.push('', '## Scale series', '');

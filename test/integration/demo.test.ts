@@ -29,6 +29,8 @@ test('the demo runs to the end in a sandbox of its own and leaves nothing behind
   t.regex(r.stdout, /from the internet: ok/);
   t.regex(r.stdout, /prod\/db -> prod\/web:80: reachable/);
   t.regex(r.stdout, /prod\/db -> prod\/web:22: blocked/);
+  t.regex(r.stdout, /\S+Z web 10\.0\.2\.2:\d+ -> 10\.0\.1\.2:80 tcp ACCEPT ingress\[0\]$/m, 'a flow log: ACCEPT');
+  t.regex(r.stdout, /\S+Z web 10\.0\.2\.2:\d+ -> 10\.0\.1\.2:22 tcp REJECT ingress\[1\]$/m, 'a flow log: REJECT with its rule');
   t.regex(r.stdout, /^10\.0\.2\.2\s+db\.prod\.internal$/m);
   t.regex(r.stdout, /^10\.1\.1\.2\s+web\.dev\.internal$/m, "a peered VPC's name");
   t.true(existsSync(`${out}/vpcctl-demo.svg`));
