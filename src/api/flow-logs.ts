@@ -82,7 +82,7 @@ export function readRings(state: State, stateDir: string, q: FlowLogQuery): Flow
  * once it holds a quarter more, so the file stays between N and 1.25 N
  * lines (plus one) and is rewritten once per N/4 entries, not per entry.
  */
-class Ring {
+export class Ring {
   private lines: number;
   constructor(private readonly file: string, private readonly size: number) {
     this.lines = readLines(file).length;

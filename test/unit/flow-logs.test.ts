@@ -121,3 +121,31 @@ test('repeats of one decision within the window are one entry (retransmitted SYN
   t.true(r.fresh({ ...e, subnet: 'db' }, 3000), 'another subnet');
   t.true(r.fresh(e, 10_001), 'the next window');
 });
+
+test('a ring keeps the last N entries of a subnet, rewritten once per N/4; readRings merges subnets by time and skips a torn line', async (t) => {
+  const { mkdtempSync, readFileSync, appendFileSync, mkdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { Ring, readRings, ringDir } = await import('../../src/api/flow-logs.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vpcctl-ring-'));
+  mkdirSync(ringDir(dir));
+  const state = stateOf(vpc(true));
+  const entry = (i: number, subnet = 'web'): FlowLogEntry => ({ ...toEntry({ ...raw, time: raw.time + i * 1000, sport: 40000 + i }, 'v', subnet)! });
+  const web = new Ring(join(ringDir(dir), 'ns-v-web.jsonl'), 4);
+  const lines = () => readFileSync(join(ringDir(dir), 'ns-v-web.jsonl'), 'utf8').trim().split('\n').length;
+  let most = 0;
+  for (let i = 0; i < 12; i++) { web.add([entry(i)]); most = Math.max(most, lines()); }
+  t.true(most <= 5, `at most N + N/4 lines, saw ${most}`);
+  new Ring(join(ringDir(dir), 'ns-v-db.jsonl'), 4).add([entry(9.5, 'db')]);
+  appendFileSync(join(ringDir(dir), 'ns-v-db.jsonl'), '{"time":"2026-12-01T0'); // a writer killed mid-line
+  process.env.VPCCTL_FLOW_LOG_RING = '4';
+  try {
+    const all = readRings(state, dir, { vpc: 'v' });
+    t.deepEqual(all.map((e) => `${e.subnet}:${e.srcPort}`), ['web:40008', 'web:40009', 'db:40009.5', 'web:40010', 'web:40011'], 'the last 4 of web and db\'s one, by time');
+    t.deepEqual(readRings(state, dir, { vpc: 'v', subnet: 'db' }).length, 1);
+    t.deepEqual(readRings(state, dir, { vpc: 'v', since: raw.time + 10_000 }).map((e) => e.srcPort), [40010, 40011]);
+    t.throws(() => readRings(state, dir, { vpc: 'v', subnet: 'nope' }), { message: /subnet "nope" does not exist/ });
+  } finally {
+    delete process.env.VPCCTL_FLOW_LOG_RING;
+  }
+});
