@@ -18,6 +18,28 @@ export declare class FileLock {
   release(): void
 }
 
+/**
+ * Listens to one NFLOG group in namespaces added with `subscribe`, until
+ * `close()` or until it is garbage-collected (the sockets close, and the
+ * kernel unbinds the group).
+ */
+export declare class FlowLogReader {
+  constructor(group: number)
+  /**
+   * Binds the group inside `ns`. Rejects with `[BUSY]` when another
+   * reader (another `vpcctl flow-logs --follow`) already listens there:
+   * the kernel allows one listener per group and namespace.
+   */
+  subscribe(ns: string): Promise<void>
+  /**
+   * Waits up to `waitMs` for records in any subscribed namespace and
+   * returns what came, up to about `max`; empty when nothing came.
+   */
+  read(waitMs: number, max: number): Promise<FlowLogBatch>
+  /** Closes every socket (the kernel unbinds the group). Harmless twice. */
+  close(): void
+}
+
 /** Adds an IPv4 address (`10.0.1.1/24`) to `dev`. Already there is success. */
 export declare function addrAdd(ns: string, dev: string, cidr: string): Promise<void>
 
@@ -69,6 +91,30 @@ export interface ExecuteResult {
   elapsedMs: number
   /** Per namespace where the plan ran nft ops ("" = the host). */
   nft: Record<string, NftMark>
+}
+
+/** What one `read` got. */
+export interface FlowLogBatch {
+  records: Array<FlowLogRecord>
+  /** Datagrams the kernel dropped since the last read because the reader fell behind. */
+  lost: number
+}
+
+/** One logged decision: the first packet of a new connection. */
+export interface FlowLogRecord {
+  /** When the reader received it (ms since the epoch). */
+  time: number
+  /** The namespace whose rules logged it. */
+  ns: string
+  src: string
+  dst: string
+  /** TCP/UDP ports; absent for other protocols. */
+  sport?: number
+  dport?: number
+  /** IP protocol number (6 TCP, 17 UDP, 1 ICMP). */
+  proto: number
+  /** The log prefix of the rule that logged it. */
+  prefix: string
 }
 
 /** Deletes a link (both ends for a veth). Absent is success. */

@@ -773,8 +773,9 @@ if (
   }
 }
 
-const { FileLock, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, vethAdd } = nativeBinding
+const { FileLock, FlowLogReader, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, vethAdd } = nativeBinding
 export { FileLock }
+export { FlowLogReader }
 export { addrAdd }
 export { addrDel }
 export { addrList }

@@ -51,6 +51,12 @@ const rttOf = (b) => ({
   p99_ratio: round(div(num(`rtt.${b}.${n}.p99_us`), num(`rtt.${b}.5.p99_us`)), 3),
 });
 const rtt = { vpcctl: rttOf('vpcctl'), floor: rttOf('floor') };
+// Flow logs (issue 16 §4): the same pair with them off and on, over one established connection and with a new connection per round trip.
+const flowLogsOf = (mode) => ({
+  off_median_us: num(`flowlogs.${mode}.off_median_us`), on_median_us: num(`flowlogs.${mode}.on_median_us`),
+  median_ratio: round(num(`flowlogs.${mode}.median_ratio`), 3),
+});
+const flowLogs = { established: flowLogsOf('established'), new_connection: flowLogsOf('new'), ring_lines: num('flowlogs.ring_lines') };
 
 const ratios = {
   create_speedup_vs_seed: round(div(seed.create_ms, vpcctl.create_ms)),
@@ -138,7 +144,7 @@ if (steps.length) {
 const meta = Object.fromEntries(Object.entries(raw).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v]));
 const errors = Object.fromEntries(Object.entries(raw).filter(([k]) => k.endsWith('.error')));
 const result = {
-  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, ratios, targets, scale, cluster,
+  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, flow_logs: flowLogs, ratios, targets, scale, cluster,
   floor_phases: raw['floor.phases'] ? JSON.parse(raw['floor.phases']) : null,
   runs: {
     floor_create_ms: raw['floor.create_runs_ms'] ?? null, vpcctl_apply_ms: raw['vpcctl.apply_runs_ms'] ?? null,
@@ -206,6 +212,14 @@ if (cluster) {
   md.push(`Three hosts, each its own network and mount namespace with one etcd member and an agent, joined by an underlay bridge (test/helpers/cluster-lab.ts). One VPC of ${f(c.subnets, 0)} subnets (a third per host) applied from one file on h1; then h2's agent is killed (-9) and restarted; then TCP round trips from a subnet on h1 to another on h1 and to one on h2 (through both routers and the VXLAN overlay), alternating in one process as above.`, '');
   md.push('| written to etcd | every agent in sync | in sync again after kill -9 + restart | same host median / p99 (µs) | across hosts median / p99 (µs) | ratio (median) |', '|---|---|---|---|---|---|');
   md.push(`| ${f(c.write_ms, 0)} ms | ${f(c.converged_ms, 0)} ms | ${f(c.restart_converged_ms, 0)} ms | ${f(c.rtt.same_host_median_us)} / ${f(c.rtt.same_host_p99_us)} | ${f(c.rtt.cross_host_median_us)} / ${f(c.rtt.cross_host_p99_us)} | ${f(c.rtt.median_ratio, 2)} |`);
+}
+if (flowLogs.established.median_ratio !== null || flowLogs.new_connection.median_ratio !== null) {
+  md.push('', '## Flow logs: round trip s0 -> s2 (port 80) without and with them', '');
+  md.push('Two VPCs of 5 subnets built by vpcctl at once, `fl-off` and `fl-on` (flow logs on, a `flow-logs --follow` reading them); the same alternation and rounds as above. "established": all round trips on one connection (the log rules never see them); "new connection": connect plus one round trip each time (each connection logged twice: the client\'s egress, the server\'s ingress).', '');
+  md.push('| traffic | off, median (µs) | on, median (µs) | ratio (median) |', '|---|---|---|---|');
+  for (const [what, r] of [['established', flowLogs.established], ['new connection', flowLogs.new_connection]]) {
+    md.push(`| ${what} | ${f(r.off_median_us)} | ${f(r.on_median_us)} | ${f(r.median_ratio, 3)} |`);
+  }
 }
 if (steps.length) {
   md.push('', '## Scale series', '');

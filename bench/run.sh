@@ -15,7 +15,7 @@
 #   BENCH_RTT_COUNT=2000 timed round trips per RTT run (after 200 warm-up ones)
 #   BENCH_RTT_ROUNDS=5   RTT runs (medians over runs reported)
 #   BENCH_CLUSTER_N=200  subnets per simulated host in the cluster scenario (3 hosts)
-#   BENCH_ONLY="floor seed vpcctl cli rtt cluster"   scenarios to run; add `scale` (or set
+#   BENCH_ONLY="floor seed vpcctl cli rtt flowlogs cluster"   scenarios to run; add `scale` (or set
 #                        BENCH_SCALE=1) for the scale series below
 #   BENCH_SCALE_NS="500 1000 2000 5000"   subnets in one VPC, per step of the series
 #   BENCH_SCALE_VPCS=20  and one step of BENCH_SCALE_VPCS VPCs of 500 subnets (0: none)
@@ -50,7 +50,7 @@ REAPPLY=${BENCH_REAPPLY:-5}
 STATUS=${BENCH_STATUS:-5}
 RTT_COUNT=${BENCH_RTT_COUNT:-2000}
 RTT_ROUNDS=${BENCH_RTT_ROUNDS:-5}
-ONLY=" ${BENCH_ONLY:-floor seed vpcctl cli rtt cluster} "
+ONLY=" ${BENCH_ONLY:-floor seed vpcctl cli rtt flowlogs cluster} "
 [[ ${BENCH_SCALE:-} == 1 ]] && ONLY+="scale "
 SCALE_NS=${BENCH_SCALE_NS:-500 1000 2000 5000}
 SCALE_VPCS=${BENCH_SCALE_VPCS:-20}
@@ -312,6 +312,52 @@ scenario_rtt() {
   done
 }
 
+# Flow logs' cost (issue 16 §4): two VPCs of 5 subnets built by vpcctl at
+# once, fl-off without flow logs and fl-on with them and a follower reading
+# them (so each record goes all the way to user space and into the ring).
+# The rtt tool alternates between the two pairs (s0 -> s2, port 80, allowed
+# by ingress[0]): once over one established connection (flow logs must cost
+# nothing there: their rules see only a connection's first packet), once
+# with a new connection per round trip (-c: connect + one round trip, where
+# each connection is logged twice, s0's egress and s2's ingress).
+scenario_flowlogs() {
+  ((VPCCTL_OK)) || return 0
+  local mode r follower flags offs ons ratios get
+  get='const r = JSON.parse(require("fs").readFileSync(process.argv[1]))[process.argv[2]]; console.log(r[process.argv[3]])'
+  log "flow logs: RTT with and without, established and new connections ($RTT_ROUNDS x $RTT_COUNT round trips each)"
+  if ! { node bench/topology.mjs 5 --vpc fl-off >"$OUT/topology-fl-off.json" && node bench/topology.mjs 5 --vpc fl-on >"$OUT/topology-fl-on.json" &&
+    timed ./vpcctl apply -f "$OUT/topology-fl-off.json" && timed ./vpcctl apply -f "$OUT/topology-fl-on.json" &&
+    timed ./vpcctl flow-logs enable --vpc fl-on; }; then
+    record flowlogs.error "building the two VPCs failed: $(tail -n 1 "$OUT/cmd.err")"
+    settle
+    return 0
+  fi
+  ./vpcctl flow-logs --vpc fl-on --follow >/dev/null 2>"$OUT/flowlogs-follow.err" &
+  follower=$!
+  sleep 1
+  for mode in established new; do
+    flags=() offs=() ons=() ratios=()
+    [[ $mode == new ]] && flags=(-c)
+    for ((r = 1; r <= RTT_ROUNDS; r++)); do
+      if ! "$RTT" "${flags[@]}" -n "$RTT_COUNT" off:ns-fl-off-s2:10.0.2.2:ns-fl-off-s0 on:ns-fl-on-s2:10.0.2.2:ns-fl-on-s0 >"$OUT/rtt.json" 2>"$OUT/rtt.err"; then
+        record "flowlogs.$mode.error" "$(head -n 1 "$OUT/rtt.err")"
+        break
+      fi
+      offs+=("$(node -e "$get" "$OUT/rtt.json" off median_us)") ons+=("$(node -e "$get" "$OUT/rtt.json" on median_us)")
+      ratios+=("$(awk -v a="${ons[-1]}" -v b="${offs[-1]}" 'BEGIN { printf "%.4f", a / b }')")
+    done
+    if ((${#ratios[@]})); then
+      record "flowlogs.$mode.off_median_us" "$(echo "${offs[*]}" | median)"
+      record "flowlogs.$mode.on_median_us" "$(echo "${ons[*]}" | median)"
+      record "flowlogs.$mode.median_ratio" "$(echo "${ratios[*]}" | median)"
+    fi
+  done
+  kill "$follower" 2>/dev/null
+  wait "$follower" 2>/dev/null
+  record flowlogs.ring_lines "$(cat "${VPCCTL_STATE_DIR:-/var/lib/vpcctl}"/flow-logs/ns-fl-on-*.jsonl 2>/dev/null | wc -l)"
+  settle
+}
+
 # --- scale series ----------------------------------------------------------------------
 # One step: N subnets in one VPC (or V VPCs of N each) built by one builder,
 # re-applied (vpcctl), torn down, and waited for until the kernel has freed
@@ -427,6 +473,7 @@ if ((VPCCTL_OK)); then
   wants cli && scenario_cli
 fi
 wants rtt && scenario_rtt
+wants flowlogs && scenario_flowlogs
 ((VPCCTL_OK)) && wants cluster && scenario_cluster
 wants scale && scenario_scale
 record meta.loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"

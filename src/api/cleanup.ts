@@ -4,6 +4,7 @@ import { native } from '../native.js';
 import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, isVpcctlNsName, ownsNs, parseTag } from '../model/names.js';
 import type { Op } from '../plan/ops.js';
 import type { StateStore } from '../state/store.js';
+import { ringDir } from './flow-logs.js';
 import type { State } from '../state/types.js';
 import type { Engine } from './engine.js';
 import { CACHE_FILE as FULL_PLAN_CACHE, cacheDirOf } from './drift.js';
@@ -73,6 +74,7 @@ export async function cleanupAll(store: StateStore, engine: Engine, opts: { dryR
   const files = removeAllEtcFiles();
   rmSync(store.file, { force: true });
   rmSync(join(store.dir, 'logs'), { recursive: true, force: true });
+  rmSync(ringDir(store.dir), { recursive: true, force: true }); // flow-log rings
   rmSync(join(cacheDirOf(store.dir), FULL_PLAN_CACHE), { force: true });
   return {
     namespaces, links, files, warnings,

@@ -41,6 +41,8 @@ export interface VpcDetail extends VpcSummary {
   router: string;
   /** Published ports of the VPC, each with its targets. */
   published: Publish[];
+  /** Flow logs on (`flow-logs enable`): the subnets' policy tables log new connections. */
+  flowLogs: boolean;
   gateway: null | { uplink: string | null; transit: string; hostAddress: string; routerAddress: string; hostLink: string };
   subnetDetails: SubnetDetail[];
   peerings: { peer: string; peerCidr: string; link: string }[];
@@ -65,6 +67,7 @@ export function detail(state: State, v: VpcState): VpcDetail {
     ...summarize(state, v),
     router: routerNs(v.name),
     published: publishesOf(v),
+    flowLogs: !!v.flowLogs,
     gateway: t && v.transit
       ? { uplink: v.uplink, transit: v.transit, hostAddress: t.nearIp, routerAddress: t.farIp, hostLink: gatewayRootLink(v.transit) }
       : null,

@@ -23,7 +23,7 @@ export function readTopology(value: unknown): Topology {
 export function topologyOf(state: State): Topology {
   return {
     vpcs: Object.values(state.vpcs).map((v) => ({
-      name: v.name, cidr: v.cidr, ...(v.uplink ? { uplink: v.uplink } : {}),
+      name: v.name, cidr: v.cidr, ...(v.uplink ? { uplink: v.uplink } : {}), ...(v.flowLogs ? { flowLogs: true } : {}),
       subnets: Object.values(v.subnets).map((s) => ({
         name: s.name, cidr: s.cidr, type: s.type, ...(s.egress ? { egress: s.egress } : {}), ...(s.policy ? { policy: s.policy } : {}),
         ...(s.publish?.length ? { publish: s.publish.map((p) => ({ ...p })) } : {}),
@@ -104,6 +104,9 @@ export async function mergeTopology(
       };
     }
     vpc.subnets = subnets;
+    // The file says whether the VPC logs flows, as it says everything else about it (absent: off).
+    if (spec.flowLogs) vpc.flowLogs = true;
+    else delete vpc.flowLogs;
   }
   if (opts.overlays) {
     for (const vpc of Object.values(state.vpcs)) {

@@ -24,10 +24,14 @@ import { type PublishInput, type UnpublishInput, refuseHostPort, removePublish, 
 import { type Publish, allPublishes, policyWarnings, publishesOf } from '../model/publish.js';
 import { upsertVpc } from './vpc-upsert.js';
 import { storedPolicy } from '../model/policy-meaning.js';
+import type { FlowLogQuery, FollowOptions } from './flow-logs.js';
+import type { FlowLogEntry } from '../model/flow-logs.js';
 
 export type { ApplyOptions, ApplyResult } from './apply.js';
 export type { PublishInput, UnpublishInput } from './publish.js';
 export type { Publish } from '../model/publish.js';
+export type { FlowLogQuery, FollowOptions } from './flow-logs.js';
+export type { FlowLogEntry } from '../model/flow-logs.js';
 
 /** Options of a Vpcctl: where its state lives, and the default uplink. */
 export interface VpcctlOptions {
@@ -334,6 +338,30 @@ export class Vpcctl {
     const { readTopology, removeTopology } = await import('./topology.js');
     const topo = readTopology(topology);
     return this.change((d) => removeTopology(d.state, topo), opts);
+  }
+
+  // --- flow logs (src/api/flow-logs.ts) -----------------------------------
+
+  /** Flow logs on or off for a VPC: every subnet's policy table logs (or stops logging) new connections. */
+  async setFlowLogs(input: { vpc: string; enabled: boolean }, opts?: ChangeOptions): Promise<ChangeResult> {
+    if (typeof input.enabled !== 'boolean') throw new VpcctlError('INVALID_INPUT', 'flow logs: say enable or disable');
+    const { setFlowLogs } = await import('./flow-logs.js');
+    return this.change(({ state, touch }) => {
+      touch(input.vpc);
+      setFlowLogs(state, input.vpc, input.enabled);
+    }, opts);
+  }
+
+  /** The recent entries the rings keep (filled while a follower runs), oldest first. */
+  async flowLogs(q: FlowLogQuery): Promise<FlowLogEntry[]> {
+    const { readRings } = await import('./flow-logs.js');
+    return readRings(await this.state(), this.store.dir, q);
+  }
+
+  /** Streams new entries to `onEntry` (and keeps them in the rings) until `opts.signal` aborts. */
+  async followFlowLogs(q: FlowLogQuery, onEntry: (e: FlowLogEntry) => void, opts?: FollowOptions): Promise<void> {
+    const { followFlowLogs } = await import('./flow-logs.js');
+    return followFlowLogs(await this.state(), this.store.dir, q, onEntry, opts);
   }
 
   // --- inspection ---------------------------------------------------------

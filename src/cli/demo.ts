@@ -12,6 +12,7 @@ import { hostNs, routerNs } from '../model/names.js';
 import { SIM, buildSimInternet } from '../sim/internet.js';
 import { native } from '../native.js';
 import { renderMatrix } from './matrix.js';
+import { type FlowLogEntry, formatEntry } from '../model/flow-logs.js';
 import { APP_FETCH, CLI_BIN } from '../paths.js';
 
 
@@ -190,6 +191,22 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   await probe('dev', 'web', 'web', 22, 'prod');
   say('ICMP is still allowed (the policy has no default deny), so the matrix is unchanged:');
   await matrix();
+
+  step('flow logs on prod: each new connection a policy decides, ACCEPT or REJECT, and the rule that did');
+  await v.setFlowLogs({ vpc: 'prod', enabled: true });
+  const stop = new AbortController();
+  const seen: FlowLogEntry[] = [];
+  let ready = () => {};
+  const subscribed = new Promise<void>((r) => { ready = r; });
+  const following = v.followFlowLogs({ vpc: 'prod', subnet: 'web' }, (e) => seen.push(e), { signal: stop.signal, onReady: () => ready() });
+  await Promise.race([subscribed, following]); // a follower that fails rejects here rather than waiting forever
+  const t80 = await n.tcpConnect(hostNs('prod', 'db'), '10.0.1.2', 80, 500);
+  const t22 = await n.tcpConnect(hostNs('prod', 'db'), '10.0.1.2', 22, 500);
+  say(`prod/db -> prod/web:80 ${t80.ok ? 'connected' : 'failed'}, :22 ${t22.ok ? 'connected' : 'refused'}; prod/web's flow log:`);
+  for (const end = Date.now() + 3000; Date.now() < end && !seen.some((e) => e.action === 'REJECT');) await new Promise((r) => setTimeout(r, 100));
+  stop.abort();
+  await following;
+  for (const e of seen) say(formatEntry(e));
 
   const out = process.env.VPCCTL_DEMO_OUT ?? process.cwd();
   mkdirSync(out, { recursive: true });

@@ -16,6 +16,7 @@ import { goingLines, registerTopologyCommands } from './topology-commands.js';
 import { formatOf, listTable, printData, printList, withOutput } from './format.js';
 import { views } from './views.js';
 import { registerCompletion, markRequired, nonNegativeInt, prefixed, unknownCommandFirst, withHint } from './args.js';
+import { registerFlowLogs } from './flow-logs.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
 const NO_ROOT = new Set(['doctor', 'help', 'completion']);
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
       print(v.gateway
         ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on ${ROUTER_GATEWAY_LINK})`
         : 'internet gateway: none (no uplink)');
+      if (v.flowLogs) print("flow logs: on ('vpcctl flow-logs --vpc " + v.name + " --follow')");
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
       for (const p of v.published) print(`published: ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => t.subnet).join(', ')} port ${p.port}`);
       if (v.subnetDetails.length) print(listTable(o, v.subnetDetails, views.subnets));
@@ -211,6 +213,8 @@ export function buildProgram(): Command {
       localOnly(cmd, 'list-published');
       printList(o, await api(cmd).listPublished({ vpc: o.vpc }), views.published);
     });
+
+  registerFlowLogs(program, api, localOnly);
 
   // --- apps and connectivity -----------------------------------------------
   program.command('deploy-app').description("start an app in a subnet's host (default: a small HTTP server)")

@@ -9,6 +9,7 @@ import { type Cidr, contains, formatCidr, parseCidr } from '../model/cidr.js';
 import type { PolicyRule, SubnetPolicy } from '../model/schema.js';
 import { portRangesOf } from '../model/ports.js';
 import { type Expr, type NftObject, accept, chain, counter, ctState, daddr, drop, iif, oif, prefix, rule, saddr } from './nft.js';
+import { flowLogRule } from './flow-log.js';
 
 export type Direction = 'ingress' | 'egress';
 export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
@@ -67,8 +68,21 @@ function matchesOf(direction: Direction, r: PolicyRule): Expr[] {
   return exprs;
 }
 
+/** What a subnet's table holds when flow logs are on and it has no policy: everything allowed, every new connection logged as `default`. */
+export const ALLOW_ALL: CompilablePolicy = { ingress: [], egress: [], default: 'allow' };
+
+export interface CompileOptions {
+  /**
+   * Flow logs (the VPC's switch): before each rule's verdict, and at the end
+   * for the default, a rule that hands the first packet of a new connection
+   * to NFLOG, rate-limited (src/firewall/flow-log.ts). Off, the table is
+   * exactly the one without them, so the cost is nil.
+   */
+  flowLogs?: boolean;
+}
+
 /** The objects inside table `inet vpcctl`; the caller adds the table itself. */
-export function compilePolicy(policy: CompilablePolicy): NftObject[] {
+export function compilePolicy(policy: CompilablePolicy, opts: CompileOptions = {}): NftObject[] {
   const out: NftObject[] = [];
   for (const direction of DIRECTIONS) {
     out.push(chain(direction, HOOK[direction], 'filter', 0, policy.default === 'deny' ? 'drop' : 'accept'));
@@ -77,8 +91,12 @@ export function compilePolicy(policy: CompilablePolicy): NftObject[] {
     out.push(rule(direction, [ctState('invalid'), drop], 'invalid'));
     out.push(rule(direction, [direction === 'ingress' ? iif('lo') : oif('lo'), accept], 'loopback'));
     policy[direction].forEach((r, i) => {
-      out.push(rule(direction, [...matchesOf(direction, r), counter, r.action === 'allow' ? accept : drop], ruleComment(direction, i)));
+      const matches = matchesOf(direction, r);
+      if (opts.flowLogs) out.push(flowLogRule(direction, matches, ruleComment(direction, i), r.action));
+      out.push(rule(direction, [...matches, counter, r.action === 'allow' ? accept : drop], ruleComment(direction, i)));
     });
+    // The chain's policy is the default's verdict: its log rule comes last.
+    if (opts.flowLogs) out.push(flowLogRule(direction, [], 'default', policy.default === 'deny' ? 'deny' : 'allow'));
   }
   return out;
 }

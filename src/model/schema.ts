@@ -151,6 +151,8 @@ const VpcSchema = z.strictObject({
     .regex(/^[^\s/:]{1,15}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name` })
     .optional()
     .meta({ description: "host interface for internet traffic; default: the default route's" }),
+  flowLogs: z.boolean().optional()
+    .meta({ description: 'log each new connection every subnet policy decides (vpcctl flow-logs); default false' }),
   subnets: z.array(SubnetSchema).default([]),
 });
 

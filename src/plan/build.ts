@@ -5,7 +5,7 @@ import {
 } from '../model/names.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { gatewayIp, hostIfaceCidr, hostIp, transitEnds } from '../model/addresses.js';
-import { compilePolicy } from '../firewall/policy.js';
+import { ALLOW_ALL, type CompilablePolicy, compilePolicy } from '../firewall/policy.js';
 import { routerRuleset } from '../firewall/router.js';
 import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
 
@@ -117,21 +117,33 @@ export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[
  * the cache is small and bounded for long-lived library users.
  */
 const compiled = new Map<string, NftObject[]>();
-function compileOnce(policy: NonNullable<SubnetState['policy']>): NftObject[] {
+function compileOnce(policy: CompilablePolicy & { subnet?: string }, flowLogs: boolean): NftObject[] {
   const { subnet: _ignored, ...rules } = policy; // the compiled rules do not depend on it
-  const key = JSON.stringify(rules);
+  const key = `${flowLogs ? 'log ' : ''}${JSON.stringify(rules)}`;
   let ruleset = compiled.get(key);
   if (!ruleset) {
     if (compiled.size >= 64) compiled.clear();
-    ruleset = compilePolicy(policy);
+    ruleset = compilePolicy(policy, { flowLogs });
     compiled.set(key, ruleset);
   }
   return ruleset;
 }
 
+/**
+ * What a subnet's policy table is made of: its policy, and whether the VPC
+ * logs flows. With flow logs on, a subnet without a policy gets a table too
+ * (everything allowed, every new connection logged as `default`). Null: no
+ * table. The planner compares these to decide whether the table changes.
+ */
+export function policyTableSpec(vpc: VpcState, subnet: SubnetState): { policy: CompilablePolicy; flowLogs: boolean } | null {
+  if (!subnet.policy && !vpc.flowLogs) return null;
+  return { policy: subnet.policy ?? ALLOW_ALL, flowLogs: !!vpc.flowLogs };
+}
+
 export function policyOp(vpc: VpcState, subnet: SubnetState): Op | null {
-  if (!subnet.policy) return null;
-  return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: NFT_FAMILY, table: NFT_TABLE, ruleset: compileOnce(subnet.policy) };
+  const spec = policyTableSpec(vpc, subnet);
+  if (!spec) return null;
+  return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: NFT_FAMILY, table: NFT_TABLE, ruleset: compileOnce(spec.policy, spec.flowLogs) };
 }
 
 export const policyDelOp = (vpc: string, subnet: string): Op =>

@@ -4,7 +4,7 @@ import { rootRuleset } from '../firewall/root.js';
 import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import {
-  egressRouteOp, peeringOps, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, routerTableOp,
+  egressRouteOp, peeringOps, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, policyTableSpec, routerTableOp,
 } from './build.js';
 import { rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
@@ -102,6 +102,8 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
   for (const des of Object.values(desired.vpcs)) {
     const cur = current.vpcs[des.name];
     if (!cur || rebuiltVpcs.has(des.name)) continue;
+    // Flow logs switch in place: each subnet's policy table is replaced below.
+    if (!!cur.flowLogs !== !!des.flowLogs) changes.push(`${des.flowLogs ? 'enable' : 'disable'} flow logs of vpc ${des.name}`);
     for (const s of Object.values(cur.subnets)) {
       const d = des.subnets[s.name];
       if (d && same(subnetSpec(s), subnetSpec(d))) continue;
@@ -121,10 +123,14 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
         adds.push(...subnetOps(des, d, peerCidrs(desired, des.name)));
         touchedRouters.add(des.name);
       } else {
-        // By meaning: the same rules with or without a `subnet` key (or keys in another order) are no change.
-        if (policyMeaning(s.policy) !== policyMeaning(d.policy)) {
-          adds.push(d.policy ? policyOp(des, d)! : policyDelOp(des.name, d.name));
-          changes.push(`${d.policy ? 'apply' : 'remove'} policy on ${des.name}/${d.name}`);
+        // The policy table: the policy (by meaning: the same rules with or without a `subnet` key, or keys in
+        // another order, are no change) and the VPC's flow-log switch (a subnet without a policy has a table
+        // only while it logs).
+        const table = policyTableSpec(des, d);
+        const meaning = (t: ReturnType<typeof policyTableSpec>) => (t ? [policyMeaning(t.policy), t.flowLogs] : null);
+        if (!same(meaning(policyTableSpec(cur, s)), meaning(table))) {
+          adds.push(table ? policyOp(des, d)! : policyDelOp(des.name, d.name));
+          if (policyMeaning(s.policy) !== policyMeaning(d.policy)) changes.push(`${d.policy ? 'apply' : 'remove'} policy on ${des.name}/${d.name}`);
         }
         // Egress and publishes change in place: a route in the host, the router's table; the host and its apps stay.
         if ((s.egress ?? 'none') !== (d.egress ?? 'none')) {

@@ -76,6 +76,7 @@ const VpcStateSchema = z.looseObject({
     })),
   }).optional(),
   owner: z.string().optional(),
+  flowLogs: z.literal(true).optional(),
 });
 
 export const StateSchema = z.looseObject({

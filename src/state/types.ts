@@ -74,6 +74,12 @@ export interface VpcState {
   owner?: string;
   /** On a cluster host: how this router joins the VPC's routers on other hosts (absent on one host). */
   overlay?: VpcOverlay;
+  /**
+   * Flow logs on (`flow-logs enable`, topology `flowLogs: true`): every
+   * subnet's policy table logs new connections (src/firewall/flow-log.ts).
+   * Absent means off, the default: the tables are those without logging.
+   */
+  flowLogs?: true;
 }
 
 /** A remote router of a VPC: where its host is on the underlay, and its tunnel end. */

@@ -36,6 +36,8 @@ test('the demo runs to the end in a sandbox of its own and leaves nothing behind
   t.notRegex(r.stdout, /\{"vpc"/, 'no raw JSON of the built-in server');
   const stray = r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('==> ') && !l.startsWith('    '));
   t.deepEqual(stray, [], 'every line is a step or indented under one');
+  t.regex(r.stdout, /^ {4}\S+Z web 10\.0\.2\.2:\d+ -> 10\.0\.1\.2:80 tcp ACCEPT ingress\[0\]$/m, 'a flow log: ACCEPT');
+  t.regex(r.stdout, /^ {4}\S+Z web 10\.0\.2\.2:\d+ -> 10\.0\.1\.2:22 tcp REJECT ingress\[1\]$/m, 'a flow log: REJECT with its rule');
   t.true(existsSync(`${out}/vpcctl-demo.svg`));
   t.regex(readFileSync(`${out}/vpcctl-demo.svg`, 'utf8'), /<svg/);
   t.deepEqual(netnsList(), []);

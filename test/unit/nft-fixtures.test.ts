@@ -63,6 +63,8 @@ function nftRulesets(): Record<string, unknown> {
       ingress: [{ port: [80, 443], protocol: 'tcp', action: 'allow' }, { protocol: 'icmp', action: 'allow' }],
       egress: [{ protocol: 'icmp', action: 'allow' }],
     })),
+    // Flow logs on (issue 16 §4): a log rule before each verdict and for the default.
+    'policy-flow-logs': compilePolicy(policyFile('web'), { flowLogs: true }),
     router: routerRuleset(router),
     'router-empty': routerRuleset({ name: 'empty', cidr: '10.9.0.0/16', uplink: null, transit: null, subnets: {} }),
     host: rootRuleset(host), // the machine's (root namespace) table

@@ -76,6 +76,13 @@ fn set_opt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) ->
     }
 }
 
+/// For poll(2) over several sockets (NFLOG readers of many namespaces).
+impl AsFd for NlSock {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 impl NlSock {
     /// A socket of netlink protocol `proto` in the calling thread's netns.
     pub fn open(proto: libc::c_int, timeout: Duration) -> io::Result<NlSock> {

@@ -434,8 +434,11 @@ async fn nflog_records_the_rule_and_the_flow() {
     ];
     nft::apply_table(ns, "inet", "nk", &rules).unwrap();
     let mut sub = nflog::subscribe(ns, 7, Duration::from_millis(500)).unwrap();
-    assert!(
-        nflog::subscribe(ns, 7, Duration::from_millis(100)).is_err(),
+    assert_eq!(
+        nflog::subscribe(ns, 7, Duration::from_millis(100))
+            .err()
+            .map(|e| e.kind()),
+        Some(netkit::Kind::Busy),
         "one listener per group"
     );
     let e = probe::tcp_connect(

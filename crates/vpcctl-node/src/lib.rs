@@ -11,6 +11,7 @@ pub mod addr;
 pub mod apps;
 mod common;
 pub mod execute;
+pub mod flowlog;
 pub mod link;
 pub mod lock;
 pub mod netns;

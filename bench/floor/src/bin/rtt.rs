@@ -1,7 +1,12 @@
 //! Per-packet cost: TCP round trips between two subnet hosts, through the
 //! VPC router and both hosts' policy tables, for one or more host pairs.
 //!
-//!   rtt [-n COUNT] [-w WARMUP] [-b BLOCKS] [-p PORT] LABEL:SERVER_NS:SERVER_IP:CLIENT_NS ...
+//!   rtt [-n COUNT] [-w WARMUP] [-b BLOCKS] [-p PORT] [-c] LABEL:SERVER_NS:SERVER_IP:CLIENT_NS ...
+//!
+//! With -c each timed round trip is on a new connection (connect, one
+//! round trip; the close is not timed): what a new connection costs, which
+//! is where flow logs act (their rules see only a connection's first
+//! packet). Without it, all round trips share one established connection.
 //!
 //! A namespace is a name in /run/netns or an absolute path to a namespace file.
 //!
@@ -63,6 +68,8 @@ struct Pair {
     label: String,
     conn: TcpStream,
     samples: Vec<f64>,
+    /// -c: a new connection per round trip, made from inside this netns.
+    fresh: Option<(File, SocketAddr)>,
 }
 
 fn serve(ns: String, port: u16, ready: mpsc::Sender<()>) {
@@ -70,17 +77,38 @@ fn serve(ns: String, port: u16, ready: mpsc::Sender<()>) {
     enter(&ns);
     let l = TcpListener::bind(("0.0.0.0", port)).unwrap_or_else(|e| die(&format!("bind in {ns}"), e));
     ready.send(()).unwrap();
-    let (mut s, _) = l.accept().unwrap_or_else(|e| die("accept", e));
-    s.set_nodelay(true).unwrap();
-    let mut buf = [0u8; 64];
-    while s.read_exact(&mut buf).is_ok() {
-        if s.write_all(&buf).is_err() {
-            break;
+    // One connection at a time: the client closes each before the next (-c), or keeps one.
+    loop {
+        let (mut s, _) = l.accept().unwrap_or_else(|e| die("accept", e));
+        s.set_nodelay(true).unwrap();
+        let mut buf = [0u8; 64];
+        while s.read_exact(&mut buf).is_ok() {
+            if s.write_all(&buf).is_err() {
+                break;
+            }
         }
     }
 }
 
-fn round_trip(p: &mut Pair, buf: &mut [u8; 64]) -> f64 {
+fn connect(label: &str, addr: &SocketAddr) -> TcpStream {
+    let conn = TcpStream::connect_timeout(addr, Duration::from_secs(5)).unwrap_or_else(|e| die(&format!("{label} connect"), e));
+    conn.set_nodelay(true).unwrap();
+    // A lost packet must fail the run, not hang it.
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    conn
+}
+
+fn round_trip(p: &mut Pair, buf: &mut [u8; 64], home: &File) -> f64 {
+    if let Some((ns, addr)) = &p.fresh {
+        // The netns switch is not timed; connect and the round trip are.
+        enter_file(ns, "client");
+        let t = Instant::now();
+        let mut c = connect(&p.label, addr);
+        enter_file(home, "home");
+        c.write_all(buf).unwrap_or_else(|e| die(&format!("{} write", p.label), e));
+        c.read_exact(buf).unwrap_or_else(|e| die(&format!("{} read", p.label), e));
+        return t.elapsed().as_secs_f64() * 1e6;
+    }
     let t = Instant::now();
     p.conn.write_all(buf).unwrap_or_else(|e| die(&format!("{} write", p.label), e));
     p.conn.read_exact(buf).unwrap_or_else(|e| die(&format!("{} read", p.label), e));
@@ -92,6 +120,7 @@ fn main() {
     let mut warmup = 200usize;
     let mut blocks = 10usize;
     let mut port = 80u16;
+    let mut fresh = false;
     let mut specs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -101,11 +130,12 @@ fn main() {
             "-w" => warmup = val("-w"),
             "-b" => blocks = val("-b"),
             "-p" => port = val("-p") as u16,
+            "-c" => fresh = true,
             _ => specs.push(a),
         }
     }
     if specs.is_empty() || blocks == 0 || count < blocks {
-        die("usage", "rtt [-n COUNT] [-w WARMUP] [-b BLOCKS] [-p PORT] LABEL:SERVER_NS:SERVER_IP:CLIENT_NS ...");
+        die("usage", "rtt [-n COUNT] [-w WARMUP] [-b BLOCKS] [-p PORT] [-c] LABEL:SERVER_NS:SERVER_IP:CLIENT_NS ...");
     }
     pin();
     let home = File::open("/proc/thread-self/ns/net").unwrap_or_else(|e| die("own netns", e));
@@ -120,17 +150,22 @@ fn main() {
         // The socket belongs to the netns it was made in, whatever the thread does next.
         enter(client_ns);
         let addr: SocketAddr = format!("{server_ip}:{port}").parse().unwrap_or_else(|e| die("address", e));
-        let conn = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap_or_else(|e| die(&format!("{label} connect"), e));
+        // Without -c, the one connection all round trips share; with it, a first one that is closed at once.
+        let conn = connect(label, &addr);
         enter_file(&home, "home");
-        conn.set_nodelay(true).unwrap();
-        // A lost packet must fail the run, not hang it.
-        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        pairs.push(Pair { label: label.to_string(), conn, samples: Vec::with_capacity(count) });
+        let fresh = fresh.then(|| {
+            let ns = File::open(format!("/run/netns/{client_ns}")).unwrap_or_else(|e| die(client_ns, e));
+            (ns, addr)
+        });
+        if fresh.is_some() {
+            conn.shutdown(std::net::Shutdown::Both).ok();
+        }
+        pairs.push(Pair { label: label.to_string(), conn, samples: Vec::with_capacity(count), fresh });
     }
     let mut buf = [7u8; 64];
     for p in pairs.iter_mut() {
         for _ in 0..warmup {
-            round_trip(p, &mut buf);
+            round_trip(p, &mut buf, &home);
         }
     }
     let per_block = count / blocks;
@@ -138,7 +173,7 @@ fn main() {
         let n = if b + 1 == blocks { count - per_block * (blocks - 1) } else { per_block };
         for p in pairs.iter_mut() {
             for _ in 0..n {
-                let us = round_trip(p, &mut buf);
+                let us = round_trip(p, &mut buf, &home);
                 p.samples.push(us);
             }
         }
