@@ -3,7 +3,7 @@
  * (so VPCs are boxes), peerings as dashed edges between routers.
  */
 import { hostNs, routerNs } from '../model/names.js';
-import { type TopologyView, appsLabel, typeLabel } from './view.js';
+import { type TopologyView, appsLabel, typeLabel, vpcLabel } from './view.js';
 import { dnsName } from '../model/dns.js';
 
 /** A DOT double-quoted string. */
@@ -24,7 +24,7 @@ export function renderDot(view: TopologyView): string {
     const v = `v${i}`;
     routerOf.set(vpc.name, `${v}r`);
     out.push(`  subgraph cluster_${v} {`);
-    out.push(`    label=${q(`VPC ${vpc.name}\n${vpc.cidr}`)}; style="rounded"; color="#3d5a80"; bgcolor="#f7f9fc";`);
+    out.push(`    label=${q(`VPC ${vpc.name}\n${vpcLabel(vpc)}`)}; style="rounded"; color="#3d5a80"; bgcolor="#f7f9fc";`);
     out.push(`    ${v}r [label=${q(`router\n${routerNs(vpc.name)}`)}, shape=hexagon, fillcolor="#eceff4"];`);
     if (vpc.uplink !== null) {
       const transit = vpc.transit ? `\ntransit ${vpc.transit}` : '';

@@ -5,7 +5,7 @@
  */
 import { hostNs, routerNs } from '../model/names.js';
 import { dnsName } from '../model/dns.js';
-import { type TopologyView, appsLabel, typeLabel } from './view.js';
+import { type TopologyView, appsLabel, typeLabel, vpcLabel } from './view.js';
 
 /** Mermaid labels are HTML-ish: entity-escape what would end the string or open a tag. */
 const label = (text: string): string =>
@@ -20,7 +20,7 @@ export function renderMermaid(view: TopologyView): string {
   view.vpcs.forEach((vpc, i) => {
     const v = `v${i}`;
     routerOf.set(vpc.name, `${v}r`);
-    out.push(`  subgraph ${v}["${label(`VPC ${vpc.name} · ${vpc.cidr}`)}"]`, '    direction TB');
+    out.push(`  subgraph ${v}["${label(`VPC ${vpc.name} · ${vpcLabel(vpc)}`)}"]`, '    direction TB');
     out.push(`    ${v}r{{"${label(`router ${routerNs(vpc.name)}`)}"}}`);
     if (vpc.uplink !== null) {
       const transit = vpc.transit ? `<br/>transit ${label(vpc.transit)}` : '';

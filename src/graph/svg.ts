@@ -8,7 +8,7 @@
 import { peersOf } from '../model/peering.js';
 import { hostNs, routerNs } from '../model/names.js';
 import { dnsName } from '../model/dns.js';
-import { type SubnetView, type TopologyView, type VpcView, appsLabel, typeLabel } from './view.js';
+import { type SubnetView, type TopologyView, type VpcView, appsLabel, typeLabel, vpcLabel } from './view.js';
 
 const SANS = "'Segoe UI', Helvetica, Arial, sans-serif";
 const MONO = "Menlo, Consolas, 'DejaVu Sans Mono', monospace";
@@ -114,7 +114,7 @@ function drawVpc(b: VpcBox): string[] {
     `<title>${escapeXml(`VPC ${b.vpc.name} ${b.vpc.cidr} · router namespace ${routerNs(b.vpc.name)}`)}</title>`,
     rect(b.x, VPC_TOP, b.width, b.height, { rx: 10, fill: C.vpcFill, stroke: C.vpcStroke, 'stroke-width': 1.5 }),
     text(b.x + PAD, b.headerTop + 20, `VPC ${b.vpc.name}`, { 'font-size': 15, 'font-weight': 'bold' }),
-    text(b.x + PAD, b.headerTop + 38, b.vpc.cidr, { 'font-family': MONO, 'font-size': 12, fill: C.muted }),
+    text(b.x + PAD, b.headerTop + 38, vpcLabel(b.vpc), { 'font-family': MONO, 'font-size': 12, fill: C.muted }),
     text(b.x + PAD, b.headerTop + 53, `router ${routerNs(b.vpc.name)}`, { 'font-size': 11, fill: C.muted }),
   ];
   let y = b.headerTop + 64;

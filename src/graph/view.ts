@@ -24,6 +24,8 @@ export interface VpcView {
   /** Transit block between router and host; null when not allocated (yet). */
   transit: string | null;
   subnets: SubnetView[];
+  /** Flow logs on: every subnet's policy decisions are logged. */
+  flowLogs?: boolean;
 }
 
 export interface TopologyView {
@@ -47,6 +49,7 @@ export function viewFromTopology(t: Topology): TopologyView {
       cidr: v.cidr,
       uplink: v.uplink ?? '(default route)',
       transit: null,
+      ...(v.flowLogs ? { flowLogs: true } : {}),
       subnets: v.subnets.map((s) => ({
         name: s.name, cidr: s.cidr, type: s.type, apps: s.apps.map((a) => ({ port: a.port })), ...extras(s),
       })),
@@ -62,6 +65,7 @@ export function viewFromState(state: State): TopologyView {
       cidr: v.cidr,
       uplink: v.uplink,
       transit: v.transit,
+      ...(v.flowLogs ? { flowLogs: true } : {}),
       subnets: Object.values(v.subnets).map((s) => ({
         name: s.name,
         cidr: s.cidr,
@@ -83,3 +87,6 @@ export function appsLabel(s: SubnetView): string {
 
 /** The subnet's type with its egress: "public", "private", "private NAT". */
 export const typeLabel = (s: SubnetView): string => (s.type === 'private' && s.nat ? 'private NAT' : s.type);
+
+/** The VPC's CIDR, with its flow logs when on: "10.0.0.0/16", "10.0.0.0/16 · flow logs". */
+export const vpcLabel = (v: VpcView): string => (v.flowLogs ? `${v.cidr} · flow logs` : v.cidr);

@@ -155,3 +155,17 @@ test('a NAT subnet and published ports show in every format', (t) => {
     t.true(text.includes('host :8080-&gt;80') || text.includes('host :8080->80') || text.includes('host :8080-#gt;80'), format);
   }
 });
+
+test('flow logs show on their VPC in every format, from a topology file too, and not when off', (t) => {
+  const view = viewFromTopology(parseTopology({
+    vpcs: [
+      { name: 'on', cidr: '10.1.0.0/16', flowLogs: true, subnets: [{ name: 'a', cidr: '10.1.1.0/24', type: 'private' }] },
+      { name: 'off', cidr: '10.2.0.0/16', subnets: [{ name: 'b', cidr: '10.2.1.0/24', type: 'private' }] },
+    ],
+  }));
+  for (const format of GRAPH_FORMATS) {
+    const text = renderGraph(view, format);
+    t.is(text.split('flow logs').length - 1, 1, `${format}: once, on VPC on`);
+    t.true(text.includes('10.1.0.0/16 · flow logs'), format);
+  }
+});
