@@ -6,6 +6,7 @@
 //! sockets until each probe is answered, refused or the single deadline
 //! passes. The whole batch costs about one timeout, not one per pair.
 
+use crate::probe::checksum;
 use std::{
     collections::HashMap,
     io,
@@ -52,17 +53,6 @@ fn next_id() -> u16 {
         .wrapping_mul(31)
         .wrapping_add(NEXT_ID.fetch_add(1, Ordering::Relaxed))
         .wrapping_add(0x4000)
-}
-
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
-        .sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 fn echo(id: u16, seq: u16) -> [u8; 16] {

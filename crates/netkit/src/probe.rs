@@ -21,7 +21,8 @@ fn socket_in(ns: &str, ty: Type, proto: Protocol, what: impl Fn() -> String) -> 
     netns::run_in(ns, || Socket::new(Domain::IPV4, ty, Some(proto)))?.ctx(what)
 }
 
-fn checksum(data: &[u8]) -> u16 {
+/// The Internet checksum (RFC 1071) of an ICMP message.
+pub(crate) fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = data
         .chunks(2)
         .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)

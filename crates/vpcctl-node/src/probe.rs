@@ -17,17 +17,24 @@ pub struct ProbeResult {
 async fn probe_result(
     f: impl FnOnce() -> netkit::Result<Duration> + Send + 'static,
 ) -> ProbeResult {
-    match blocking(f).await {
-        Ok(d) => ProbeResult {
-            ok: true,
-            rtt_ms: Some(d.as_secs_f64() * 1e3),
-            error: None,
-        },
-        Err(e) => ProbeResult {
-            ok: false,
-            rtt_ms: None,
-            error: Some(e.reason),
-        },
+    ProbeResult::of(blocking(f).await.map_err(|e| e.reason))
+}
+
+impl ProbeResult {
+    /// A probe's round-trip time, or why it got no answer.
+    fn of(r: std::result::Result<Duration, String>) -> Self {
+        match r {
+            Ok(d) => ProbeResult {
+                ok: true,
+                rtt_ms: Some(d.as_secs_f64() * 1e3),
+                error: None,
+            },
+            Err(error) => ProbeResult {
+                ok: false,
+                rtt_ms: None,
+                error: Some(error),
+            },
+        }
     }
 }
 
@@ -94,17 +101,6 @@ pub async fn ping_many(
     .await?;
     Ok(results
         .into_iter()
-        .map(|r| match r {
-            Ok(d) => ProbeResult {
-                ok: true,
-                rtt_ms: Some(d.as_secs_f64() * 1e3),
-                error: None,
-            },
-            Err(e) => ProbeResult {
-                ok: false,
-                rtt_ms: None,
-                error: Some(e.to_string()),
-            },
-        })
+        .map(|r| ProbeResult::of(r.map_err(|e| e.to_string())))
         .collect())
 }
