@@ -48,7 +48,10 @@ export function overlaysOf(
     for (const v of [name, ...carriedPeers(intent, name)]) {
       for (const s of Object.values(intent.subnets[v] ?? {})) remote.get(s.host)?.push(s.cidr);
     }
+    const names = Object.fromEntries(Object.values(intent.subnets[name] ?? {})
+      .filter((s) => s.host !== host).sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => [s.name, s.cidr]));
     out[name] = {
+      ...(Object.keys(names).length ? { names } : {}),
       vni: vpc.vni, local: me.underlay, dev: underlay.dev,
       address: `${overlayAddress(me.index)}/${OVERLAY_PREFIX}`, mac: overlayMac(vpc.vni, me.index),
       mtu: underlay.mtu - VXLAN_OVERHEAD,

@@ -19,17 +19,28 @@ export const dnsName = (vpc: string, subnet: string): string => `${subnet}.${vpc
 
 /** What of a state the names depend on: subnets (name, CIDR, type) and peerings. */
 export interface DnsLayout {
-  vpcs: Record<string, { name: string; subnets: Record<string, { name: string; cidr: string; type: string; egress?: string }> }>;
+  vpcs: Record<string, {
+    name: string;
+    subnets: Record<string, { name: string; cidr: string; type: string; egress?: string }>;
+    /** On a cluster host: the VPC's subnets on other hosts (name -> CIDR), named too. */
+    overlay?: { names?: Record<string, string> };
+  }>;
   peerings: readonly Pair[];
 }
 
 export interface DnsRecord { name: string; address: string; vpc: string; subnet: string }
 
+/** A VPC's subnets with their CIDRs: those here, then (on a cluster host) those on other hosts. */
+const subnetsOf = (vpc: DnsLayout['vpcs'][string] | undefined): Array<[string, string]> => [
+  ...Object.values(vpc?.subnets ?? {}).map((s): [string, string] => [s.name, s.cidr]),
+  ...Object.entries(vpc?.overlay?.names ?? {}),
+];
+
 /** The names a host of `vpc` resolves: its VPC's subnets, then each peer's (peers in name order). */
 export function visibleRecords(state: DnsLayout, vpc: string): DnsRecord[] {
   const peers = [...new Set(peersOf(state.peerings, vpc))].filter((p) => p !== vpc && state.vpcs[p]).sort();
-  return [vpc, ...peers].flatMap((v) => Object.values(state.vpcs[v]?.subnets ?? {})
-    .map((s) => ({ name: dnsName(v, s.name), address: hostIp(s.cidr), vpc: v, subnet: s.name })));
+  return [vpc, ...peers].flatMap((v) => subnetsOf(state.vpcs[v])
+    .map(([subnet, cidr]) => ({ name: dnsName(v, subnet), address: hostIp(cidr), vpc: v, subnet })));
 }
 
 /** The files vpcctl writes in `/etc/netns/<ns>/`, in the order they are written. */
@@ -156,6 +167,9 @@ export function namesScope(before: DnsLayout, after: DnsLayout, also: Iterable<s
 /** True when a VPC's subnets are alike for names and files (names, CIDRs, types, egress). */
 function sameNames(a: DnsLayout['vpcs'][string] | undefined, b: DnsLayout['vpcs'][string] | undefined): boolean {
   if (!a || !b) return a === b;
-  const flat = (v: NonNullable<typeof a>) => Object.values(v.subnets).map((s) => `${s.name} ${s.cidr} ${s.type} ${s.egress ?? 'none'}`).sort().join('\n');
+  const flat = (v: NonNullable<typeof a>) => [
+    ...Object.values(v.subnets).map((s) => `${s.name} ${s.cidr} ${s.type} ${s.egress ?? 'none'}`),
+    ...Object.entries(v.overlay?.names ?? {}).map(([name, cidr]) => `${name} ${cidr} remote`),
+  ].sort().join('\n');
   return flat(a) === flat(b);
 }

@@ -109,6 +109,8 @@ export interface VpcOverlay {
   /** MTU of the tunnel and of the VPC's subnet links: the underlay's minus the VXLAN overhead. */
   mtu: number;
   peers: OverlayPeer[];
+  /** The VPC's subnets on other hosts (name -> CIDR), live or not: their DNS names resolve here too. */
+  names?: Record<string, string>;
 }
 
 /** A peering as the state keeps it, with its transit link. */

@@ -99,6 +99,9 @@ test.serial('across hosts: a VPC is one network over VXLAN, equal CIDRs stay apa
   t.regex(vx, /mtu 1450/);
   t.regex(vx, /vxlan id \d+ local 192\.0\.2\.\d+/);
   t.regex(h1.sh(['/usr/sbin/ip', 'netns', 'exec', 'ns-a-web', '/usr/sbin/ip', 'link', 'show', 'eth0']).stdout, /mtu 1450/);
+  // Names of subnets on other hosts resolve (from the hosts file: no query is sent).
+  t.regex(h1.sh(['/usr/sbin/ip', 'netns', 'exec', 'ns-a-web', 'getent', '-s', 'files', 'hosts', 'api.a.internal']).stdout, /^10\.0\.2\.2\s+api\.a\.internal$/m);
+  t.is(h1.sh(['/usr/sbin/ip', 'netns', 'exec', 'ns-a-web', 'getent', '-s', 'files', 'hosts', 'api.b.internal']).status, 2, "another VPC's name does not resolve");
 
   // h1 -> h2 and h3 -> h2 in VPC a: the answer comes from a/api, and sees the client's own address (no NAT).
   t.like(ask(h1, 'ns-a-web', '10.0.2.2'), { vpc: 'a', subnet: 'api', client: '10.0.1.2' });

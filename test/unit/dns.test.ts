@@ -28,6 +28,18 @@ test('names: own VPC and direct peers only (peering is not transitive)', (t) => 
   t.false(names('a').some((n) => n.includes('.c.internal')));
 });
 
+test('on a cluster host the names of subnets on other hosts resolve too, for the VPC and its peers; a change of them is a change of names', (t) => {
+  const s = layout();
+  s.vpcs.a!.overlay = { names: { far: '10.0.9.0/24' } };
+  const names = (v: string) => visibleRecords(s, v).map((r) => `${r.name}=${r.address}`);
+  t.true(names('a').includes('far.a.internal=10.0.9.2'));
+  t.true(names('b').includes('far.a.internal=10.0.9.2'), "a peer's remote subnet");
+  t.false(names('c').some((n) => n.includes('.a.internal')), 'still not transitive');
+  const before = layout();
+  t.true(namesScope(before, s).has('a'), 'a remote subnet appearing rewrites the files');
+  t.false(namesScope(s, structuredClone(s)).has('a'));
+});
+
 test('files: one hosts per VPC (its names), a resolver leading nowhere when it has private subnets', (t) => {
   const a = vpcEtcFiles(layout(), 'a');
   t.true(a.hosts!.startsWith('# vpcctl:router:a written by vpcctl:'));
