@@ -41,7 +41,10 @@ test('every read command: -o yaml parses back to what -o json and --json give', 
     ['show-policy', '--vpc', 'shop', '--subnet', 'web'], ['doctor'],
     ['test-connectivity', '--vpc', 'shop', '--from-subnet', 'db', '--to-subnet', 'web']];
   for (const args of reads) {
-    const [json, legacy, yaml] = await Promise.all([run(...args, '-o', 'json'), run(...args, '--json'), run(...args, '-o', 'yaml')]);
+    // One after the other: three doctors (or statuses) at once would race each other, which is not what this compares.
+    const json = await run(...args, '-o', 'json');
+    const legacy = await run(...args, '--json');
+    const yaml = await run(...args, '-o', 'yaml');
     t.is(yaml.code, json.code, `${args[0]}: ${yaml.stderr}`);
     const data = JSON.parse(json.stdout);
     // Live figures (rtt, counters, doctor's scratch namespace) differ between calls: compare the shape and the names.
