@@ -36,12 +36,13 @@ test.before(async () => {
   }
 });
 
-test('every read command: -o yaml parses back to what -o json and --json give', async (t) => {
+test.serial('every read command: -o yaml parses back to what -o json and --json give', async (t) => {
   const reads = [['list-vpcs'], ['show-vpc', '--name', 'shop'], ['list-peerings'], ['list-apps'], ['list-published'], ['status'],
     ['show-policy', '--vpc', 'shop', '--subnet', 'web'], ['doctor'],
     ['test-connectivity', '--vpc', 'shop', '--from-subnet', 'db', '--to-subnet', 'web']];
   for (const args of reads) {
-    // One after the other: three doctors (or statuses) at once would race each other, which is not what this compares.
+    // One after the other, and before the concurrent tests (serial tests run first): another test's app
+    // appearing between two calls, or three doctors racing, is not what this compares.
     const json = await run(...args, '-o', 'json');
     const legacy = await run(...args, '--json');
     const yaml = await run(...args, '-o', 'yaml');
@@ -60,7 +61,7 @@ test('numbers in JSON mean something: rttMs to hundredths', async (t) => {
   t.regex(r.stdout, /"rttMs": \d+(\.\d{1,2})?\n/);
 });
 
-test('lists: tables without borders, -o wide adds columns, --no-headers, -q prints names', async (t) => {
+test.serial('lists: tables without borders, -o wide adds columns, --no-headers, -q prints names', async (t) => {
   const table = await run('list-vpcs');
   t.notRegex(table.stdout, /[─│┌┐└┘┼]/, 'no box drawing');
   t.regex(table.stdout, /^VPC\s+CIDR\s+SUBNETS/m);
