@@ -119,6 +119,8 @@ export function mergeTopologyIntent(intent: Intent, topo: Topology, opts: { prun
   if (opts.prune) for (const name of Object.keys(intent.vpcs)) if (!named.has(name)) deleteVpc(intent, name);
   const load = hostLoad(intent);
   topo.vpcs.forEach((spec, i) => {
+    // Refused rather than dropped: a host's agent would build the VPC without them.
+    if (spec.flowLogs) throw new VpcctlError('INVALID_INPUT', `vpcs[${i}].flowLogs: flow logs are not available in cluster mode yet`);
     const cidr = norm(spec.cidr);
     const old = intent.vpcs[spec.name];
     intent.vpcs[spec.name] = {

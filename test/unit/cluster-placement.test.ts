@@ -128,3 +128,14 @@ test('destroy: the VPCs a file names go with their subnets, policies, apps, peer
   t.deepEqual(i.peerings, {});
   t.deepEqual(Object.values(i.vnis), ['b']);
 });
+
+test('single-host features a topology asks for are refused in cluster mode, with their path', (t) => {
+  // (The mutation runs on a draft: store.transact writes nothing when it throws.)
+  const i = withHosts('h1');
+  const flow = errorOf(() => mergeTopologyIntent(i, parseTopology({ vpcs: [{ name: 'a', cidr: '10.0.0.0/16', flowLogs: true, subnets: [] }] }), { live: new Set(['h1']) }));
+  t.is(flow.code, 'INVALID_INPUT');
+  t.regex(flow.message, /^vpcs\[0\]\.flowLogs: flow logs are not available in cluster mode/);
+  const pub = errorOf(() => mergeTopologyIntent(i, parseTopology({ vpcs: [{ name: 'a', cidr: '10.0.0.0/16', subnets: [
+    { name: 'web', cidr: '10.0.1.0/24', type: 'public', publish: [{ port: 80, hostPort: 8080 }] }] }] }), { live: new Set(['h1']) }));
+  t.regex(pub.message, /^vpcs\[0\]\.subnets\[0\]\.publish: published ports are not available in cluster mode/);
+});
