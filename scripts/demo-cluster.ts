@@ -77,6 +77,10 @@ try {
   probe(h2, 'shop', 'api', 'http://10.0.3.2:8080/', true);
   line("db's policy lets only api in:");
   probe(h1, 'shop', 'web', 'http://10.0.3.2:8080/', false);
+  line('names resolve across hosts (each router\'s hosts file, no DNS server):');
+  const name = h1.sh(['/usr/sbin/ip', 'netns', 'exec', 'ns-shop-web', 'getent', '-s', 'files', 'hosts', 'db.shop.internal']).stdout.trim().split(/\s+/)[0];
+  line(`${name === '10.0.3.2' ? pc.green('✔') : pc.red('✘')} shop/web on h1: db.shop.internal -> ${name || 'not found'}`);
+  if (name !== '10.0.3.2') process.exitCode = 1;
   line('lab has the same CIDR as shop, and sees none of it:');
   probe(h2, 'lab', 'x', 'http://10.0.2.2:8080/', false);
   line('public subnets leave by their own host\'s uplink:');

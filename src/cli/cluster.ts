@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { VpcctlError } from '../errors.js';
 import { clusterPath, readClusterConfig } from '../cluster/config.js';
-import { bad, dim, ok, table } from './output.js';
+import { bad, count, dim, ok, table } from './output.js';
 import { printData, withOutput } from './format.js';
 import { print } from './stdio.js';
 
@@ -50,7 +50,7 @@ export function registerCluster(program: Command): void {
     .requiredOption('--host <name>', 'host to remove').option('--drain', "move the host's subnets (and their apps) to the other live hosts")
     .action(async (o, cmd) => {
       const r = await (await commands()).leave(pathOf(cmd), configOf(cmd), o.host, !!o.drain);
-      print(`host ${o.host} left the cluster${o.drain ? `; ${r.moved} subnets moved` : ''}`);
+      print(`host ${o.host} left the cluster${o.drain ? `; ${count(r.moved, 'subnet')} moved` : ''}`);
     });
   program.command('agent').description("reconcile this host's share of the cluster intent (run by systemd: vpcctl-agent.service)")
     .action(async (_o, cmd) => {
