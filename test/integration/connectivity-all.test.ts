@@ -74,8 +74,9 @@ test.serial('--matrix prints the grid as well; `| head -1` of a big output exits
   t.is(lines.filter((l) => /^[abc]\/s\d+\s/.test(l)).length, 150);
   t.regex(r.stdout, /pairs as expected/);
   // Megabytes of JSON into a reader that leaves after one line, from a terminal (stderr is the pty).
+  // script(1) runs the line with $SHELL, unset in CI (then dash, without PIPESTATUS): bash is named.
   const pty = spawnSync('script', ['-qec', `${process.execPath} ${CLI} test-connectivity --all -o json | head -1; echo "rc=\${PIPESTATUS[0]}"`, '/dev/null'], {
-    encoding: 'utf8', timeout: 60_000, env: { ...process.env, VPCCTL_STATE_DIR: state },
+    encoding: 'utf8', timeout: 60_000, env: { ...process.env, VPCCTL_STATE_DIR: state, SHELL: '/bin/bash' },
   });
   const out = pty.stdout.replace(/\r/g, '');
   t.regex(out, /^\{\nrc=0\n$/, out);

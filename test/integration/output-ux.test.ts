@@ -11,10 +11,13 @@ import { native } from '../../src/native.js';
 const state = freshStateDir();
 const run = (...args: string[]) => vpcctl(state, args);
 
-/** A command line run under a pseudo-terminal (util-linux script), as a person at a terminal runs it. */
+/**
+ * A command line run under a pseudo-terminal (util-linux script), as a person at a terminal runs it.
+ * script(1) runs it with $SHELL, which CI may leave unset (then /bin/sh, dash: no PIPESTATUS), so bash is named.
+ */
 function inPty(command: string, env: Record<string, string> = {}) {
   const r = spawnSync('script', ['-qec', command, '/dev/null'], {
-    encoding: 'utf8', timeout: 60_000, env: { ...process.env, VPCCTL_STATE_DIR: state, ...env },
+    encoding: 'utf8', timeout: 60_000, env: { ...process.env, VPCCTL_STATE_DIR: state, SHELL: '/bin/bash', ...env },
   });
   return { code: r.status, out: r.stdout.replace(/\r/g, '') };
 }
