@@ -1,12 +1,16 @@
 /**
  * The cluster side of the commands that write intent (create-vpc, create-subnet,
- * delete-*, apply): used instead of the local state when a cluster is configured.
+ * delete-*, apply) and of list-vpcs/show-vpc: used instead of the local state
+ * when a cluster is configured (the local state holds only this host's share).
  */
 import type { Command } from 'commander';
 import * as c from '../cluster/commands.js';
 import * as m from '../cluster/mutations.js';
 import { configOf } from './cluster.js';
 import { print } from './stdio.js';
+import { clusterVpc, clusterVpcs } from '../cluster/inspect.js';
+import { listTable, printData, printList, type OutputOptions } from './format.js';
+import { views } from './views.js';
 
 const written = (what: string, r: { changed: boolean; revision: number }) =>
   print(r.changed ? `${what}: written to the cluster (revision ${r.revision}); the hosts' agents apply it` : `${what}: 0 changes`);
@@ -63,4 +67,16 @@ export async function destroy(cmd: Command, document: unknown) {
   const topo = readTopology(document);
   const r = await c.write(configOf(cmd), (intent) => m.destroyTopology(intent, topo));
   written(r.value.length ? `remove ${r.value.join(', ')}` : 'nothing to remove', r);
+}
+
+export const listVpcs = async (cmd: Command, o: OutputOptions) => printList(o, clusterVpcs(await c.readIntent(configOf(cmd))), views.vpcs);
+
+export async function showVpc(cmd: Command, o: OutputOptions & { name: string }) {
+  const v = clusterVpc(await c.readIntent(configOf(cmd)), o.name);
+  if (printData(o, v)) return;
+  if (o.quiet) return v.subnets.forEach((s) => print(s.name));
+  print(`VPC ${v.name}  ${v.cidr}  VNI ${v.vni}  on ${v.hosts.length ? v.hosts.join(', ') : 'no host yet'}`);
+  print(`internet gateway: ${v.uplink ? `uplink ${v.uplink} on each host` : 'none (no uplink)'}`);
+  if (v.peers.length) print(`peered with: ${v.peers.join(', ')}`);
+  if (v.subnets.length) print(listTable(o, v.subnets, views.clusterSubnets));
 }

@@ -98,10 +98,11 @@ export function buildProgram(): Command {
       reportChange(await api(cmd).deleteSubnet({ vpc: o.vpc, subnet: o.name }), `delete subnet ${o.vpc}/${o.name}`);
     });
   withOutput(program.command('list-vpcs').description('list VPCs'), { list: true })
-    .action(async (o, cmd) => printList(o, await api(cmd).list(), views.vpcs));
+    .action(async (o, cmd) => (clustered(cmd) ? (await clusterCli()).listVpcs(cmd, o) : printList(o, await api(cmd).list(), views.vpcs)));
   withOutput(program.command('show-vpc').description('show a VPC: gateway, subnets, peerings, apps')
     .requiredOption('--name <name>', 'VPC name'), { list: true })
     .action(async (o, cmd) => {
+      if (clustered(cmd)) return (await clusterCli()).showVpc(cmd, o);
       const v = await api(cmd).show({ name: o.name });
       if (printData(o, v)) return;
       if (o.quiet) return v.subnetDetails.forEach((s) => print(s.name));

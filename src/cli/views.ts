@@ -3,6 +3,7 @@ import type { AppInfo } from '../api/apps.js';
 import type { Publish } from '../api/vpcctl.js';
 import type { PeeringState } from '../state/types.js';
 import type { RuleCounter } from '../api/policy-report.js';
+import type { ClusterSubnet } from '../cluster/inspect.js';
 import type { ListSpec } from './format.js';
 import { bad, ok } from './output.js';
 
@@ -41,6 +42,20 @@ export const views = {
       { head: 'GATEWAY', get: (s) => s.gateway, wide: true },
     ],
   } satisfies ListSpec<SubnetDetail>,
+  /** show-vpc on a cluster host: where each subnet runs. */
+  clusterSubnets: {
+    empty: 'no subnets',
+    name: (s) => s.name,
+    columns: [
+      { head: 'SUBNET', get: (s) => s.name },
+      { head: 'CIDR', get: (s) => s.cidr },
+      { head: 'TYPE', get: (s) => s.type },
+      { head: 'EGRESS', get: (s) => s.egress },
+      { head: 'ON HOST', get: (s) => s.host },
+      { head: 'POLICY', get: (s) => (s.policy ? 'yes' : '-') },
+      { head: 'APPS', get: (s) => s.apps.join(',') || '-' },
+    ],
+  } satisfies ListSpec<ClusterSubnet>,
   peerings: {
     empty: 'no peerings',
     name: (p) => `${p.vpc1}-${p.vpc2}`,

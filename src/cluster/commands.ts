@@ -155,6 +155,9 @@ export async function write<T>(cfg: ClusterConfig, mutate: (intent: Intent, live
   });
 }
 
+/** The cluster's intent as one consistent snapshot (list-vpcs, show-vpc on a cluster host). */
+export const readIntent = (cfg: ClusterConfig): Promise<Intent> => withStore(cfg.etcd, async (store) => (await store.snapshot()).intent);
+
 export const applyTopology = (cfg: ClusterConfig, topo: Topology, prune: boolean) =>
   write(cfg, (intent, live) => m.mergeTopologyIntent(intent, topo, { prune, live }));
 

@@ -91,6 +91,19 @@ test.serial('with a cluster, create-subnet writes intent: --host places it, with
   t.regex(nohost.stderr, /host "h9" has not joined/);
   t.deepEqual((await status()).hosts.map((h) => h.subnets), [1, 1]);
   t.deepEqual(netnsList(), [], 'writing intent touches no kernel: only agents do');
+  // Reads show the cluster, not this host's share (no agent ran: the local state is empty).
+  const list = await as('h2', 'list-vpcs', '-o', 'json');
+  t.is(list.code, 0, list.stderr);
+  t.like(JSON.parse(list.stdout), [{ name: 'a', cidr: '10.0.0.0/16', subnets: 2, public: 1, private: 1 }]);
+  const show = await as('h1', 'show-vpc', '--name', 'a');
+  t.is(show.code, 0, show.stderr);
+  t.regex(show.stdout, /^VPC a {2}10\.0\.0\.0\/16 {2}VNI \d+ {2}on h1, h2$/m);
+  t.regex(show.stdout, /^db\s+10\.0\.2\.0\/24\s+private\s+none\s+h1\s/m);
+  t.regex(show.stdout, /^web\s+10\.0\.1\.0\/24\s+public\s+internet gateway\s+h2\s/m);
+  t.deepEqual(JSON.parse((await as('h1', 'show-vpc', '--name', 'a', '--json')).stdout).subnets.map((s: { name: string; host: string }) => [s.name, s.host]), [['db', 'h1'], ['web', 'h2']]);
+  const missing = await as('h1', 'show-vpc', '--name', 'nope');
+  t.is(missing.code, 2, missing.stderr);
+  t.regex(missing.stderr, /^vpcctl: vpc "nope" does not exist in the cluster$/m);
 });
 
 test.serial('two concurrent writers never lose each other\'s change, and never both pass an exclusive check', async (t) => {
