@@ -105,39 +105,58 @@ export interface FollowOptions {
   signal?: AbortSignal;
   /** Called once every subnet that could be is subscribed: records flow from then on. */
   onReady?: (subnets: string[]) => void;
+  /** Called when a subnet made after the start is followed too (without `subnet` in the query). */
+  onSubnet?: (subnet: string) => void;
   warn?: (message: string) => void;
 }
+
+/** How often a follower looks for subnets made (or re-made) since it started. */
+const RESCAN_MS = 1000;
 
 /**
  * Follows the flow logs of a query's subnets until `signal` aborts: each new
  * entry is kept in its subnet's ring and handed to `onEntry`. A subnet
  * another follower listens to (the kernel allows one) is skipped with a
  * warning: its entries go to that follower's output and to the ring.
+ * Without `q.subnet`, `readState` is read again about every second: a
+ * subnet made meanwhile is followed from then on, one deleted is dropped
+ * (made again later, it is followed again; deleted and made again within
+ * one scan, it is not noticed).
  */
 export async function followFlowLogs(
-  state: State, stateDir: string, q: FlowLogQuery, onEntry: (e: FlowLogEntry) => void, opts: FollowOptions = {},
+  readState: () => Promise<State>, stateDir: string, q: FlowLogQuery, onEntry: (e: FlowLogEntry) => void, opts: FollowOptions = {},
 ): Promise<void> {
+  const state = await readState();
   const subnets = subnetsOf(state, q);
   if (!state.vpcs[q.vpc]!.flowLogs) opts.warn?.(`flow logs of vpc "${q.vpc}" are off, nothing is logged: 'vpcctl flow-logs enable --vpc ${q.vpc}'`);
   const n = await native();
   const reader = new n.FlowLogReader(FLOW_LOG_GROUP);
   mkdirSync(ringDir(stateDir), { recursive: true, mode: 0o700 });
   const bySubnet = new Map<string, { subnet: string; ring: Ring }>();
-  try {
-    for (const subnet of subnets) {
-      const ns = hostNs(q.vpc, subnet);
-      try {
-        await reader.subscribe(ns);
-      } catch (e) {
-        const err = fromNative(e);
-        if (err.native !== 'BUSY') throw err;
-        opts.warn?.(`subnet ${q.vpc}/${subnet} is followed by another vpcctl flow-logs (one reader per subnet): left to it`);
-        continue;
-      }
-      bySubnet.set(ns, { subnet, ring: new Ring(ringFile(stateDir, ns), ringSize()) });
+  /** Subnets left to another follower (warned once) or whose namespace is not there yet. */
+  const skipped = new Set<string>();
+  const follow = async (subnet: string, first: boolean) => {
+    const ns = hostNs(q.vpc, subnet);
+    try {
+      await reader.subscribe(ns);
+    } catch (e) {
+      const err = fromNative(e);
+      // Made a moment ago, its namespace may come after the state: the next scan tries again.
+      if (!first && err.native === 'NOT_FOUND') return;
+      if (err.native !== 'BUSY') throw err;
+      if (!skipped.has(ns)) opts.warn?.(`subnet ${q.vpc}/${subnet} is followed by another vpcctl flow-logs (one reader per subnet): left to it`);
+      skipped.add(ns);
+      return;
     }
+    skipped.delete(ns);
+    bySubnet.set(ns, { subnet, ring: new Ring(ringFile(stateDir, ns), ringSize()) });
+    if (!first) opts.onSubnet?.(subnet);
+  };
+  try {
+    for (const subnet of subnets) await follow(subnet, true);
     opts.onReady?.([...bySubnet.values()].map((s) => s.subnet));
     const repeats = new Repeats();
+    let scanned = Date.now();
     while (!opts.signal?.aborted) {
       const batch = await reader.read(500, 1000).catch((e: unknown) => { throw fromNative(e); });
       if (batch.lost > 0) opts.warn?.(`the kernel dropped ${batch.lost} batch(es) of flow-log records: the reader fell behind`);
@@ -152,6 +171,13 @@ export async function followFlowLogs(
         bySubnet.get(ns)!.ring.add(entries);
         for (const e of entries) onEntry(e);
       }
+      if (q.subnet !== undefined || Date.now() - scanned < RESCAN_MS) continue;
+      scanned = Date.now();
+      // A deleted subnet's socket stays bound in a namespace that is gone until the reader closes: nothing comes.
+      const now = new Set(Object.keys((await readState()).vpcs[q.vpc]?.subnets ?? {}));
+      for (const [ns, { subnet }] of bySubnet) if (!now.has(subnet)) bySubnet.delete(ns);
+      for (const ns of skipped) if (![...now].some((s) => hostNs(q.vpc, s) === ns)) skipped.delete(ns);
+      for (const subnet of now) if (!bySubnet.has(hostNs(q.vpc, subnet))) await follow(subnet, false);
     }
   } finally {
     reader.close();

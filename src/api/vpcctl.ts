@@ -361,7 +361,7 @@ export class Vpcctl {
   /** Streams new entries to `onEntry` (and keeps them in the rings) until `opts.signal` aborts. */
   async followFlowLogs(q: FlowLogQuery, onEntry: (e: FlowLogEntry) => void, opts?: FollowOptions): Promise<void> {
     const { followFlowLogs } = await import('./flow-logs.js');
-    return followFlowLogs(await this.state(), this.store.dir, q, onEntry, opts);
+    return followFlowLogs(() => this.state(), this.store.dir, q, onEntry, opts);
   }
 
   // --- inspection ---------------------------------------------------------

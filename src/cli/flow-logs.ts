@@ -48,6 +48,7 @@ export function registerFlowLogs(program: Command, api: (cmd: Command) => Vpcctl
           signal: stop.signal,
           warn,
           onReady: (subnets) => writeErr(`following flow logs of vpc ${o.vpc} (${subnets.join(', ') || 'no subnet'}); Ctrl-C stops\n`),
+          onSubnet: (subnet) => writeErr(`following subnet ${o.vpc}/${subnet} too (made since)\n`),
         });
       } finally {
         process.off('SIGINT', onSignal);

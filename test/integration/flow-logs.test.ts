@@ -164,6 +164,40 @@ test.serial('one reader per subnet: a second follower leaves the subnet to the f
   t.like(second.entries[0], { subnet: 'db', rule: 'default', action: 'ACCEPT' });
 });
 
+test.serial('a follower of the whole VPC follows a subnet made after it started, and lets a deleted one go', async (t) => {
+  const f = follow(t);
+  t.true(await f.ready(), f.stderr());
+  const made = await run('create-subnet', '--vpc', 'f', '--name', 'late', '--cidr', '10.40.3.0/24', '--type', 'private');
+  t.is(made.code, 0, made.stderr);
+  try {
+    const told = async () => {
+      for (const end = Date.now() + 5000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (/following subnet f\/late too/.test(f.stderr())) return true;
+      return false;
+    };
+    t.true(await told(), f.stderr());
+    t.true(await tcp('ns-f-late', '10.40.1.2', 80));
+    t.true(await f.count(2), JSON.stringify(f.entries));
+    t.like(f.entries.find((e) => e.subnet === 'late'), { src: '10.40.3.2', dst: '10.40.1.2', dstPort: 80, action: 'ACCEPT', rule: 'default' });
+  } finally {
+    t.is((await run('delete-subnet', '--vpc', 'f', '--name', 'late')).code, 0);
+  }
+  await new Promise((r) => setTimeout(r, 1500)); // a scan after the deletion drops it
+  t.true(await tcp('ns-f-db', '10.40.1.2', 80), 'still following the others');
+  t.true(await f.count(4), JSON.stringify(f.entries));
+  // Made again, in a new namespace: followed again.
+  t.is((await run('create-subnet', '--vpc', 'f', '--name', 'late', '--cidr', '10.40.3.0/24', '--type', 'private')).code, 0);
+  try {
+    const twice = async () => {
+      for (const end = Date.now() + 5000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if ((f.stderr().match(/following subnet f\/late too/g) ?? []).length === 2) return true;
+      return false;
+    };
+    t.true(await twice(), f.stderr());
+  } finally {
+    t.is((await run('delete-subnet', '--vpc', 'f', '--name', 'late')).code, 0);
+  }
+  t.is(await f.stop(), 0, f.stderr());
+});
+
 test.serial('the ring is bounded: the last N entries per subnet', async (t) => {
   const env = { VPCCTL_FLOW_LOG_RING: '4' };
   const f = follow(t, ['--subnet', 'web'], env);
