@@ -113,21 +113,46 @@ export function layout(view: TopologyView, options: LayoutOptions = {}): Layout 
   }
   const right = Math.max(MARGIN + 240, ...vpcs.map((v) => v.x + v.w));
   const byName = new Map(vpcs.map((v) => [v.vpc.name, v]));
-  // Peerings: arcs below the boxes, deeper for VPCs further apart, so they never cross a box.
+  const rowOf = (v: VpcLayout) => v.y;
+  const lastRow = vpcs.length ? Math.max(...vpcs.map(rowOf)) : TOP;
+  // Peerings never cross a box: in one row, an arc under both (deeper for VPCs further apart); across
+  // rows, a curve out on the right of both; under the last row, an arc there.
+  let side = 0;
   const peerings = view.peerings.flatMap((p, i) => {
     const a = byName.get(p.vpc1);
     const b = byName.get(p.vpc2);
     if (!a || !b) return [];
-    const ax = a.x + a.w / 2;
-    const bx = b.x + b.w / 2;
-    const ay = a.y + a.h;
-    const by = b.y + b.h;
-    const depth = Math.max(ay, by) + 24 + 14 * (i % 4);
-    return [{ vpc1: p.vpc1, vpc2: p.vpc2, d: `M ${ax} ${ay} C ${ax} ${depth + 20}, ${bx} ${depth + 20}, ${bx} ${by}` }];
+    if (a.y === b.y && a.y === lastRow) {
+      const ax = a.x + a.w / 2;
+      const bx = b.x + b.w / 2;
+      const depth = Math.max(a.y + a.h, b.y + b.h) + 24 + 14 * (i % 4);
+      return [{ vpc1: p.vpc1, vpc2: p.vpc2, d: `M ${ax} ${a.y + a.h} C ${ax} ${depth + 20}, ${bx} ${depth + 20}, ${bx} ${b.y + b.h}` }];
+    }
+    const out = right + 30 + 16 * (side++ % 4);
+    const ay = a.y + a.h / 2 + (i % 3) * 12;
+    const by = b.y + b.h / 2 + (i % 3) * 12;
+    return [{ vpc1: p.vpc1, vpc2: p.vpc2, d: `M ${a.x + a.w} ${ay} C ${out} ${ay}, ${out} ${by}, ${b.x + b.w} ${by}` }];
   });
-  const height = rowBottom + (peerings.length ? 90 : 0) + MARGIN;
-  const width = right + MARGIN;
+  const under = peerings.length > side;
+  const height = rowBottom + (under ? 90 : 0) + MARGIN;
+  const width = right + MARGIN + (side ? 90 : 0);
   return { width, height, internet: { x: width / 2 - 90, y: 24, w: 180, h: 44 }, vpcs, peerings };
+}
+
+/**
+ * The line from the internet to a VPC's gateway: straight down to the first
+ * row; to a lower row's, along the left margin, so it crosses no box.
+ */
+export function igwPath(L: Layout, v: VpcLayout): string | null {
+  if (!v.igw) return null;
+  const nx = L.internet.x + L.internet.w / 2;
+  const ny = L.internet.y + L.internet.h;
+  const gx = v.igw.x + v.igw.w / 2;
+  const firstRow = Math.min(...L.vpcs.map((x) => x.y));
+  if (v.y === firstRow) return `M ${nx} ${ny} L ${gx} ${v.igw.y}`;
+  const lane = MARGIN / 2;
+  const top = v.y - 30;
+  return `M ${nx} ${ny} L ${nx} ${ny + 14} L ${lane} ${ny + 14} L ${lane} ${top} L ${gx} ${top} L ${gx} ${v.igw.y}`;
 }
 
 /** Every subnet of the view as "vpc/subnet": what the page lists and the tests look for. */

@@ -63,6 +63,8 @@ export class Live {
   private refreshing: Promise<void> | undefined;
   private again = false;
   private readonly followers = new Map<string, { key: string; stop: AbortController }>();
+  /** Followers subscribed, by VPC: a page that connects later is told too. */
+  private readonly ready = new Map<string, string[]>();
   private closed = false;
 
   constructor(private readonly api: Vpcctl, private readonly stateDir: string, private readonly readOnly: boolean) {}
@@ -83,6 +85,7 @@ export class Live {
       this.syncFollowers();
     });
     if (this.snapshot) send(res, 'snapshot', this.snapshot);
+    for (const [vpc, subnets] of this.ready) send(res, 'flow-ready', { vpc, subnets });
     this.syncFollowers();
   }
 
@@ -173,6 +176,7 @@ export class Live {
       if (want.get(vpc) !== f.key) {
         f.stop.abort();
         this.followers.delete(vpc);
+        this.ready.delete(vpc);
       }
     }
     for (const [vpc, key] of want) {
@@ -182,6 +186,10 @@ export class Live {
       this.api.followFlowLogs({ vpc }, (e) => this.broadcast('flow', e), {
         signal: stop.signal,
         warn: (message) => this.broadcast('problem', { message }),
+        onReady: (subnets) => {
+          this.ready.set(vpc, subnets);
+          this.broadcast('flow-ready', { vpc, subnets });
+        },
       }).catch((e) => this.broadcast('problem', { message: `flow logs of ${vpc}: ${(e as Error).message}` }));
     }
   }

@@ -1,13 +1,14 @@
 /** The dashboard's stylesheet, inlined in the page (page.ts) and allowed by its hash. */
 export const STYLE = `
 *{box-sizing:border-box}
-body{margin:0;font:13px/1.4 'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2933;background:#eef1f5;height:100vh;display:flex;flex-direction:column}
+body{margin:0;font:13px/1.4 'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2933;background:#eef1f5}
+#app{height:100vh;display:flex;flex-direction:column}
 header{display:flex;gap:10px;align-items:center;padding:6px 12px;background:#243447;color:#fff;flex-wrap:wrap}
 header h1{font-size:15px;margin:0 8px 0 0}
 header .dot{width:10px;height:10px;border-radius:50%;background:#c0392b;display:inline-block}
 header .dot.on{background:#2ecc71}
 header .badge{background:#b7860b;border-radius:3px;padding:1px 6px;font-size:11px}
-header .badge.bad{background:#c0392b}
+header .badge.alert{background:#c0392b}
 header select,header input,header button{font:inherit;padding:2px 6px}
 header input.port{width:70px}
 main{flex:1;display:flex;min-height:0}

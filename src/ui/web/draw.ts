@@ -4,7 +4,7 @@
  * every VPC data-vpc="name": the page's clicks and the tests find them so.
  */
 import { appsLabel, typeLabel, vpcLabel } from '../../graph/view.js';
-import type { Layout } from '../layout.js';
+import { igwPath, type Layout } from '../layout.js';
 import type { Snapshot } from '../live.js';
 import { s } from './dom.js';
 
@@ -32,8 +32,8 @@ export function drawTopology(L: Layout, snap: Snapshot, marks: Marks): SVGElemen
     s('rect', { x: net.x, y: net.y, width: net.w, height: net.h, rx: 22, fill: '#fff', stroke: C.igwStroke }),
     text(net.x + net.w / 2, net.y + 27, 'internet', { 'text-anchor': 'middle', 'font-size': 14 })));
   for (const v of L.vpcs) {
-    if (!v.igw) continue;
-    root.append(s('path', { d: `M ${net.x + net.w / 2} ${net.y + net.h} L ${v.igw.x + v.igw.w / 2} ${v.igw.y}`, stroke: C.igwStroke, fill: 'none', 'stroke-width': 1.5 }));
+    const d = igwPath(L, v);
+    if (d) root.append(s('path', { d, stroke: C.igwStroke, fill: 'none', 'stroke-width': 1.5 }));
   }
   for (const p of L.peerings) {
     root.append(s('path', { d: p.d, stroke: C.peer, fill: 'none', 'stroke-width': 2, 'stroke-dasharray': '6 4', 'data-peering': `${p.vpc1}~${p.vpc2}` },

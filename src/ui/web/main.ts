@@ -100,7 +100,7 @@ function render(): void {
   $('#ro').replaceChildren(...(snap.readOnly ? [h('span', { class: 'badge' }, 'read-only')] : []));
   const driftCount = Object.keys(snap.drift ?? {}).length + (snap.hostDrift?.length ? 1 : 0);
   $('#health').replaceChildren(snap.drift === undefined ? h('span', { class: 'muted' }, 'checking...')
-    : driftCount ? h('span', { class: 'badge bad', id: 'drift-badge', title: [...Object.entries(snap.drift ?? {}).map(([k, v]) => `${k}: ${v.join('; ')}`), ...(snap.hostDrift ?? [])].join('\n') }, `drift in ${driftCount}`)
+    : driftCount ? h('span', { class: 'badge alert', id: 'drift-badge', title: [...Object.entries(snap.drift ?? {}).map(([k, v]) => `${k}: ${v.join('; ')}`), ...(snap.hostDrift ?? [])].join('\n') }, `drift in ${driftCount}`)
       : h('span', { class: 'badge', id: 'in-sync' }, 'in sync'));
   for (const el of document.querySelectorAll('#test, #matrix-run')) (el as HTMLButtonElement).disabled = keys.length < 2;
 
@@ -176,12 +176,17 @@ function onEvent(event: string, data: string): void {
     render();
   } else if (event === 'flow') {
     const e = JSON.parse(data) as { time: string; vpc: string; subnet: string; src: string; srcPort: number | null; dst: string; dstPort: number | null; protocol: string; action: string; rule: string };
-    const line = h('div', { class: e.action }, `${e.time.slice(11, 23)} ${e.vpc}/${e.subnet} ${e.action.padEnd(6)} ${e.protocol} ${e.src}${e.srcPort ? `:${e.srcPort}` : ''} -> ${e.dst}${e.dstPort ? `:${e.dstPort}` : ''} (${e.rule})`);
+    const line = h('div', { class: e.action, 'data-flow': `${e.vpc}/${e.subnet}` }, `${e.time.slice(11, 23)} ${e.vpc}/${e.subnet} ${e.action.padEnd(6)} ${e.protocol} ${e.src}${e.srcPort ? `:${e.srcPort}` : ''} -> ${e.dst}${e.dstPort ? `:${e.dstPort}` : ''} (${e.rule})`);
     flows.push(line);
     if (flows.length > 200) flows.shift()!.remove();
     const box = $('#flow');
     box.append(line);
     box.scrollTop = box.scrollHeight;
+  } else if (event === 'flow-ready') {
+    const r = JSON.parse(data) as { vpc: string; subnets: string[] };
+    const box = $('#flow');
+    box.classList.add('on');
+    box.append(h('div', { class: 'muted', 'data-flow-ready': r.vpc }, `following flow logs of vpc ${r.vpc} (${r.subnets.join(', ') || 'no subnet'})`));
   } else if (event === 'problem') {
     const box = $('#flow');
     box.classList.add('on');
