@@ -60,6 +60,7 @@ export class Live {
   private timers: NodeJS.Timeout[] = [];
   private fileId = '';
   private statusRunning = false;
+  private statusMs = 0;
   private refreshing: Promise<void> | undefined;
   private again = false;
   private readonly followers = new Map<string, { key: string; stop: AbortController }>();
@@ -72,9 +73,9 @@ export class Live {
   async start(): Promise<void> {
     await this.refresh();
     this.timers.push(setInterval(() => this.poll(), POLL_MS));
-    this.timers.push(setInterval(() => { if (this.clients.size) void this.checkStatus(); }, STATUS_EVERY_MS));
     for (const t of this.timers) t.unref();
     void this.checkStatus();
+    this.scheduleStatus();
   }
 
   /** A new event stream: it gets the current snapshot at once. */
@@ -148,12 +149,29 @@ export class Live {
     }
   }
 
+  /**
+   * Drift the state file does not show (the kernel changed behind vpcctl's back): status again every 5 s
+   * while someone watches, or 20 times as long as the last one took, so a big topology costs at most ~5% of a core.
+   */
+  private scheduleStatus(): void {
+    if (this.closed) return;
+    const t = setTimeout(async () => {
+      this.timers = this.timers.filter((x) => x !== t);
+      if (this.clients.size) await this.checkStatus();
+      this.scheduleStatus();
+    }, Math.max(STATUS_EVERY_MS, 20 * this.statusMs));
+    t.unref();
+    this.timers.push(t);
+  }
+
   private async checkStatus(): Promise<void> {
     if (this.statusRunning || this.closed || !this.state) return;
     this.statusRunning = true;
     try {
       const state = this.state;
+      const started = performance.now();
       const report = await this.api.status();
+      this.statusMs = performance.now() - started;
       const all = driftByObject(state, report);
       const { ['']: host, ...drift } = all;
       if (this.snapshot) this.publish({ ...this.snapshot, drift, hostDrift: host ?? [], apps: appCounts(state) });
@@ -197,7 +215,7 @@ export class Live {
   /** Ends every event stream and follower: the server can then close. */
   close(): void {
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) clearTimeout(t);
     this.watcher?.close();
     for (const f of this.followers.values()) f.stop.abort();
     this.followers.clear();
