@@ -7,6 +7,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { VpcctlError } from '../errors.js';
 import type { Vpcctl } from '../api/vpcctl.js';
+import type { MatrixResult } from '../api/connectivity.js';
 import type { PolicyInput } from '../model/schema.js';
 import { gatewayIp, hostIp } from '../model/addresses.js';
 import { hostNs, routerNs } from '../model/names.js';
@@ -78,6 +79,28 @@ const portOf = (v: unknown): number | undefined => {
 
 type Body = Record<string, unknown>;
 
+/** The matrix as the page draws it: one string per source ('1' reached, '0' not, '-' itself), and the pairs that differ from the prediction. */
+export interface CompactMatrix {
+  subnets: string[];
+  rows: string[];
+  differ: Array<{ from: string; to: string; found: boolean; error?: string; reason?: string }>;
+  elapsedMs: number;
+}
+
+/** At 500 subnets the library's matrix is 250,000 cells of objects (megabytes of JSON): the page needs a character per cell. */
+export function compactMatrix(m: MatrixResult): CompactMatrix {
+  const differ: CompactMatrix['differ'] = [];
+  const rows = m.cells.map((row, i) => row.map((c, j) => {
+    if (!c) return '-';
+    const e = m.expected[i]![j];
+    if (e && e.reachable !== c.ok) {
+      differ.push({ from: m.subnets[i]!, to: m.subnets[j]!, found: c.ok, ...(c.error ? { error: c.error } : {}), ...(e.reason ? { reason: e.reason } : {}) });
+    }
+    return c.ok ? '1' : '0';
+  }).join(''));
+  return { subnets: m.subnets, rows, differ, elapsedMs: m.elapsedMs };
+}
+
 /** GET /api/subnet?vpc=&subnet=: the subnet panel (addresses, policy with counters, apps with their last log lines). */
 export async function subnetPanel(api: Vpcctl, q: URLSearchParams) {
   const vpc = str(q.get('vpc'), 'vpc');
@@ -104,7 +127,7 @@ export function actions(api: Vpcctl): Record<string, (b: Body) => Promise<unknow
       ...(b.toVpc ? { toVpc: str(b.toVpc, 'toVpc') } : {}),
       ...(portOf(b.port) !== undefined ? { port: portOf(b.port)! } : {}),
     }),
-    '/api/matrix': () => api.connectivityMatrix(),
+    '/api/matrix': async () => compactMatrix(await api.connectivityMatrix()),
     // Starting from the page runs vpcctl's built-in server, or restarts a recorded app exactly as it was
     // recorded (its command and user): the page never runs a command line typed into it.
     '/api/apps/start': async (b) => {

@@ -2,7 +2,7 @@ import test from 'ava';
 import type { SubnetView, TopologyView } from '../../src/graph/view.js';
 import { columnsFor, grouped, igwPath, layout, subnetKeys, type Box } from '../../src/ui/layout.js';
 import { driftByObject } from '../../src/ui/live.js';
-import { logTail, parsePolicyText, statusOf } from '../../src/ui/routes.js';
+import { compactMatrix, logTail, parsePolicyText, statusOf } from '../../src/ui/routes.js';
 import { VpcctlError } from '../../src/errors.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -134,4 +134,16 @@ test('lines cross no box: peerings across rows go round the right, gateways of l
     const seg = { x: Math.min(x0, x1), y: Math.min(y0, y1), w: Math.abs(x1 - x0) || 0.1, h: Math.abs(y1 - y0) || 0.1 };
     for (const b of L.vpcs) t.false(overlap(seg, { x: b.x, y: b.y + 1, w: b.w, h: b.h - 1 }), `${lower} crosses ${b.vpc.name}`);
   }
+});
+
+test('the matrix for the page: a character per cell, and only the pairs that differ from the prediction in full', (t) => {
+  const m = compactMatrix({
+    subnets: ['a/x', 'a/y', 'b/z'],
+    cells: [[null, { ok: true, rttMs: 0.1 }, { ok: false, error: 'timed out' }], [{ ok: true }, null, { ok: true }], [{ ok: false }, { ok: false }, null]],
+    expected: [[null, { reachable: true }, { reachable: false, reason: 'not peered' }], [{ reachable: true }, null, { reachable: false, reason: 'not peered' }], [{ reachable: false }, { reachable: false }, null]],
+    elapsedMs: 12,
+  });
+  t.deepEqual(m.rows, ['-10', '1-1', '00-']);
+  t.deepEqual(m.differ, [{ from: 'a/y', to: 'b/z', found: true, reason: 'not peered' }]);
+  t.is(m.elapsedMs, 12);
 });

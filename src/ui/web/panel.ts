@@ -4,6 +4,7 @@
  * actions the page offers on it; and the connectivity matrix.
  */
 import { h, getJson, postJson } from './dom.js';
+import type { CompactMatrix } from '../routes.js';
 
 interface Panel {
   vpc: string; subnet: string; cidr: string; type: string; egress: string | null;
@@ -100,44 +101,39 @@ export async function subnetPanel(key: string, ctx: PanelContext): Promise<HTMLE
 
 const row = (k: string, v: string) => h('tr', {}, h('th', {}, k), h('td', { class: 'mono' }, v));
 
-interface Matrix {
-  subnets: string[];
-  cells: Array<Array<{ ok: boolean; rttMs?: number; error?: string } | null>>;
-  expected: Array<Array<{ reachable: boolean; reason?: string } | null>>;
-  elapsedMs: number;
-}
-
 /** The matrix from the page: every subnet against every subnet (ICMP), found against predicted. */
 export async function matrixPanel(): Promise<HTMLElement> {
   const box = h('div', { id: 'matrix' }, h('h2', {}, 'connectivity matrix'), h('div', { class: 'muted' }, 'probing every pair...'));
-  let m: Matrix;
+  let m: CompactMatrix;
   try {
-    m = await postJson<Matrix>('/api/matrix', {});
+    m = await postJson<CompactMatrix>('/api/matrix', {});
   } catch (e) {
     box.replaceChildren(h('h2', {}, 'connectivity matrix'), error(e));
     return box;
   }
+  const differs = new Set(m.differ.map((d) => `${d.from}>${d.to}`));
   let pairs = 0;
   let reach = 0;
-  const differ: string[] = [];
-  const table = h('table', {});
-  m.subnets.forEach((from, i) => {
-    const tr = h('tr', {}, h('th', {}, from));
-    m.subnets.forEach((to, j) => {
-      const c = m.cells[i]![j];
-      const e = m.expected[i]![j];
-      if (!c) return void tr.append(h('td', {}));
-      pairs++;
-      if (c.ok) reach++;
-      const diff = !!e && e.reachable !== c.ok;
-      if (diff) differ.push(`${from} -> ${to}: ${c.ok ? 'reachable' : 'blocked'}, predicted ${e!.reachable ? 'reachable' : `blocked (${e!.reason ?? ''})`}`);
-      tr.append(h('td', { class: `${c.ok ? 'y' : 'n'}${diff ? ' diff' : ''}`, title: `${from} -> ${to}: ${c.ok ? `reachable ${c.rttMs?.toFixed(2)} ms` : `blocked${c.error ? ` (${c.error})` : ''}`}`, 'data-pair': `${from}>${to}`, 'data-ok': String(c.ok) }));
+  for (const row of m.rows) for (const c of row) if (c !== '-') { pairs++; if (c === '1') reach++; }
+  const grid = () => {
+    const table = h('table', {});
+    m.subnets.forEach((from, i) => {
+      const tr = h('tr', {}, h('th', {}, from));
+      m.subnets.forEach((to, j) => {
+        const c = m.rows[i]![j];
+        if (c === '-') return void tr.append(h('td', {}));
+        const key = `${from}>${to}`;
+        tr.append(h('td', { class: `${c === '1' ? 'y' : 'n'}${differs.has(key) ? ' diff' : ''}`, title: `${from} -> ${to}: ${c === '1' ? 'reachable' : 'blocked'}`, 'data-pair': key, 'data-ok': String(c === '1') }));
+      });
+      table.append(tr);
     });
-    table.append(tr);
-  });
+    return table;
+  };
   box.replaceChildren(h('h2', {}, 'connectivity matrix'),
-    h('div', { id: 'matrix-summary' }, `${reach} of ${pairs} pairs reachable; ${pairs - differ.length} as predicted (${m.elapsedMs.toFixed(0)} ms)`),
-    ...(m.subnets.length <= 60 ? [table] : [h('div', { class: 'muted' }, `${m.subnets.length} subnets: the grid is left out, the pairs that differ are listed`)]),
-    ...differ.slice(0, 200).map((d) => h('div', { class: 'bad' }, d)));
+    h('div', { id: 'matrix-summary' }, `${reach} of ${pairs} pairs reachable; ${pairs - m.differ.length} as predicted (${m.elapsedMs.toFixed(0)} ms)`),
+    m.subnets.length <= 60 ? grid() : h('div', { class: 'muted' }, `${m.subnets.length} subnets: the grid is left out, the pairs that differ from the prediction are listed`),
+    ...m.differ.slice(0, 200).map((d) => h('div', { class: 'bad' },
+      `${d.from} -> ${d.to}: ${d.found ? 'reachable' : `blocked${d.error ? ` (${d.error})` : ''}`}, predicted ${d.found ? `blocked (${d.reason ?? ''})` : 'reachable'}`)),
+    ...(m.differ.length > 200 ? [h('div', { class: 'muted' }, `and ${m.differ.length - 200} more`)] : []));
   return box;
 }
