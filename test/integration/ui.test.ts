@@ -130,7 +130,7 @@ test.serial('the matrix from the page: every pair, coloured, as predicted', asyn
 
 test.serial('the subnet panel: addresses, policy rules with their hit counters as the CLI reads them', async (t) => {
   await page.click(`svg ${tile('shop/db')}`);
-  await page.waitForSelector('#policy-rules', { timeout: 10_000 });
+  await page.waitForSelector('#subnet-panel[data-subnet="shop/db"] #policy-rules', { timeout: 10_000 });
   const text = await page.locator('#subnet-panel').textContent() ?? '';
   t.regex(text, /host address10\.10\.2\.2/);
   t.regex(text, /namespacens-shop-db/);
@@ -144,7 +144,7 @@ test.serial('the subnet panel: addresses, policy rules with their hit counters a
 
 test.serial('apps: status and last log lines; stop and start from the page, as the CLI then sees them', async (t) => {
   await page.click(`svg ${tile('shop/web')}`);
-  await page.waitForSelector('[data-app="8080"]', { timeout: 10_000 });
+  await page.waitForSelector('#subnet-panel[data-subnet="shop/web"] [data-app="8080"]', { timeout: 10_000 });
   t.regex(await page.locator('[data-app="8080"]').textContent() ?? '', /running/);
   const log = (await run('logs', '--vpc', 'shop', '--subnet', 'web', '--tail', '1')).stdout.trim();
   t.true(log.length > 0);
@@ -165,7 +165,8 @@ test.serial('apps: status and last log lines; stop and start from the page, as t
 
 test.serial('a pasted policy: the CLI\'s errors for a bad one, applied when good', async (t) => {
   await page.click(`svg ${tile('shop/cache')}`);
-  await page.waitForSelector('#policy-text', { timeout: 10_000 });
+  // This subnet's panel, not the one it replaces (each has a policy box).
+  await page.waitForSelector('#subnet-panel[data-subnet="shop/cache"] #policy-text', { timeout: 10_000 });
   const bad = '{"ingress": [{"port": 99999, "protocol": "tcp"}]}';
   const file = join(state, 'bad-policy.json');
   writeFileSync(file, bad);

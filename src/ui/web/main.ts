@@ -9,7 +9,7 @@ import { layout, subnetKeys, type Layout } from '../layout.js';
 import type { Snapshot } from '../live.js';
 import { $, authHeaders, h, postJson, s } from './dom.js';
 import { drawTopology, type Marks } from './draw.js';
-import { matrixPanel, subnetPanel } from './panel.js';
+import { matrixPanel, subnetPanel, type Notice } from './panel.js';
 
 let snap: Snapshot | undefined;
 let lastLayout: Layout | undefined;
@@ -112,7 +112,7 @@ function render(): void {
       s('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#1f2933' }))),
     drawTopology(lastLayout, snap, marks));
   canvas.replaceChildren(svg);
-  $('#flow').classList.toggle('on', snap.view.vpcs.some((v) => v.flowLogs));
+  $('#flow').classList.toggle('on', flows.length > 0 || snap.view.vpcs.some((v) => v.flowLogs));
 }
 
 /** The whole drawing, scaled to the canvas: a big topology starts small and is zoomed into. */
@@ -163,10 +163,10 @@ function zoomAndPan(canvas: HTMLElement): void {
   });
 }
 
-async function select(key: string): Promise<void> {
+async function select(key: string, notice?: Notice): Promise<void> {
   marks.selected = key;
   render();
-  const panel = await subnetPanel(key, { readOnly: !!snap?.readOnly, drift: snap?.drift?.[key] ?? [], reload: () => void select(key) });
+  const panel = await subnetPanel(key, { readOnly: !!snap?.readOnly, drift: snap?.drift?.[key] ?? [], notice, reload: (n) => void select(key, n) });
   if (marks.selected === key) side(panel);
 }
 
@@ -177,21 +177,23 @@ function onEvent(event: string, data: string): void {
   } else if (event === 'flow') {
     const e = JSON.parse(data) as { time: string; vpc: string; subnet: string; src: string; srcPort: number | null; dst: string; dstPort: number | null; protocol: string; action: string; rule: string };
     const line = h('div', { class: e.action, 'data-flow': `${e.vpc}/${e.subnet}` }, `${e.time.slice(11, 23)} ${e.vpc}/${e.subnet} ${e.action.padEnd(6)} ${e.protocol} ${e.src}${e.srcPort ? `:${e.srcPort}` : ''} -> ${e.dst}${e.dstPort ? `:${e.dstPort}` : ''} (${e.rule})`);
-    flows.push(line);
-    if (flows.length > 200) flows.shift()!.remove();
-    const box = $('#flow');
-    box.append(line);
-    box.scrollTop = box.scrollHeight;
+    flowLine(line);
   } else if (event === 'flow-ready') {
     const r = JSON.parse(data) as { vpc: string; subnets: string[] };
-    const box = $('#flow');
-    box.classList.add('on');
-    box.append(h('div', { class: 'muted', 'data-flow-ready': r.vpc }, `following flow logs of vpc ${r.vpc} (${r.subnets.join(', ') || 'no subnet'})`));
+    flowLine(h('div', { class: 'muted', 'data-flow-ready': r.vpc }, `following flow logs of vpc ${r.vpc} (${r.subnets.join(', ') || 'no subnet'})`));
   } else if (event === 'problem') {
-    const box = $('#flow');
-    box.classList.add('on');
-    box.append(h('div', { class: 'REJECT' }, `! ${(JSON.parse(data) as { message: string }).message}`));
+    flowLine(h('div', { class: 'REJECT' }, `! ${(JSON.parse(data) as { message: string }).message}`));
   }
+}
+
+/** A line at the bottom (flow records, warnings): the last 200 are kept. */
+function flowLine(line: HTMLElement): void {
+  flows.push(line);
+  if (flows.length > 200) flows.shift()!.remove();
+  const box = $('#flow');
+  box.classList.add('on');
+  box.append(line);
+  box.scrollTop = box.scrollHeight;
 }
 
 /** Server-sent events over fetch (EventSource cannot send the token in a header); reconnects when cut. */

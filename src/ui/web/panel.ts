@@ -14,11 +14,15 @@ interface Panel {
   apps: Array<{ port: number; pid: number; user: string; running: boolean; startedAt: string; log: string[] }>;
 }
 
+export interface Notice { policy?: string[] }
+
 export interface PanelContext {
   readOnly: boolean;
   drift: string[];
-  /** Called after an action changed something: the live stream redraws, the panel reloads. */
-  reload: () => void;
+  /** Called after an action changed something: the live stream redraws, the panel reloads, showing `notice`. */
+  reload: (notice?: Notice) => void;
+  /** What the last action said, shown again in the reloaded panel. */
+  notice?: Notice | undefined;
 }
 
 const error = (e: unknown) => h('div', { class: 'error', 'data-error': '' }, (e as Error).message);
@@ -52,14 +56,13 @@ export async function subnetPanel(key: string, ctx: PanelContext): Promise<HTMLE
   if (!ctx.readOnly) {
     const ta = h('textarea', { id: 'policy-text', spellcheck: 'false', placeholder: '{"ingress": [{"port": 80, "protocol": "tcp", "action": "allow"}]}' });
     if (p.policy.policy) ta.value = JSON.stringify(p.policy.policy, null, 2);
-    const out = h('div', { id: 'policy-result' });
+    const out = h('div', { id: 'policy-result' }, ...(ctx.notice?.policy ?? []).map((line, i) => h('div', { class: i ? 'muted' : 'ok' }, line)));
     const btn = h('button', { id: 'policy-apply' }, 'apply policy');
     btn.onclick = async () => {
       out.replaceChildren();
       try {
         const r = await postJson<{ changed: boolean; warnings: string[] }>('/api/policy', { vpc, subnet, policy: ta.value });
-        out.append(h('div', { class: 'ok' }, r.changed ? 'applied' : 'unchanged'), ...r.warnings.map((w) => h('div', { class: 'muted' }, `warning: ${w}`)));
-        ctx.reload();
+        ctx.reload({ policy: [r.changed ? 'applied' : 'unchanged: the subnet already had this policy', ...r.warnings.map((w) => `warning: ${w}`)] });
       } catch (e) {
         out.append(error(e));
       }
