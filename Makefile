@@ -8,7 +8,7 @@ DEBS := libnftables1 nftables iproute2 util-linux strace procps time etcd-server
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml $(wildcard Cargo.lock)
 TS_SRC := $(shell find src -name '*.ts') tsconfig.json
 
-.PHONY: install deps build test test-unit demo demo-cluster bench clean
+.PHONY: install deps test-deps build test test-unit demo demo-cluster bench clean
 
 install: deps node_modules/.stamp build
 
@@ -21,6 +21,15 @@ deps:
 	fi
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs) to build the native module" >&2; exit 1; }
 
+# Only the tests need a browser: the dashboard's (vpcctl ui) are driven in Debian's chromium by playwright-core.
+TEST_DEBS := chromium
+test-deps:
+	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for the tests:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
@@ -32,16 +41,17 @@ build: node_modules/.stamp .stamp-native dist/.stamp topology.schema.json
 	npx napi build --platform --release --esm --manifest-path crates/vpcctl-node/Cargo.toml --output-dir .
 	@touch $@
 
-dist/.stamp: $(TS_SRC) scripts/bundle-cli.mjs scripts/gen-man.mjs bin/compile-cache.cjs .stamp-native | node_modules/.stamp
+dist/.stamp: $(TS_SRC) scripts/bundle-cli.mjs scripts/bundle-ui.mjs scripts/gen-man.mjs bin/compile-cache.cjs .stamp-native | node_modules/.stamp
 	npx tsc -p tsconfig.json
 	node scripts/bundle-cli.mjs
+	node scripts/bundle-ui.mjs
 	node scripts/gen-man.mjs
 	@touch $@
 
 topology.schema.json: src/model/schema.ts | node_modules/.stamp
 	npx tsx scripts/gen-schema.ts
 
-test: install
+test: install test-deps
 	@bash scripts/test.sh
 
 # Pure logic only: no root, no kernel.

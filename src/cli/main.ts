@@ -17,6 +17,7 @@ import { formatOf, listTable, printData, printList, withOutput } from './format.
 import { views } from './views.js';
 import { registerCompletion, markRequired, nonNegativeInt, prefixed, unknownCommandFirst, withHint } from './args.js';
 import { registerFlowLogs } from './flow-logs.js';
+import { registerUi } from './ui.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
 const NO_ROOT = new Set(['doctor', 'help', 'completion']);
@@ -291,6 +292,7 @@ export function buildProgram(): Command {
   program.command('demo').description("walk the seed's scenario in a throwaway sandbox with a simulated internet")
     .option('--keep', 'keep the topology until Enter is pressed')
     .action(async (o) => { process.exitCode = await (await import('./demo.js')).demo({ keep: !!o.keep }); });
+  registerUi(program, api, localOnly);
   registerCluster(program);
   registerCompletion(program);
   return program;

@@ -1,0 +1,41 @@
+/**
+ * `vpcctl ui`: the live dashboard (src/ui/). Serves until Ctrl-C (or
+ * SIGTERM), then closes its event streams and exits 0. The printed URL is
+ * the only place the token appears.
+ */
+import { Option, type Command } from 'commander';
+import { VpcctlError } from '../errors.js';
+import type { Vpcctl } from '../api/vpcctl.js';
+import { stateDirFrom } from '../state/store.js';
+import { parsePort } from '../model/ports.js';
+import { warn } from './output.js';
+import { print } from './stdio.js';
+
+export function registerUi(program: Command, api: (cmd: Command) => Vpcctl, localOnly: (cmd: Command, what: string) => void): void {
+  program.command('ui').description('serve a live dashboard of the VPCs on a local web page (prints its URL with an access token)')
+    .addOption(new Option('--port <port>', 'TCP port to listen on').default(7070).argParser(parsePort))
+    .option('--address <addr>', 'address to listen on (default 127.0.0.1; anything else is reachable from elsewhere, with a warning)')
+    .option('--read-only', 'show only: refuse every action (for demos)')
+    .option('--open', 'print the URL to open (vpcctl starts no browser: it runs as root)')
+    .action(async (o, cmd: Command) => {
+      localOnly(cmd, 'ui');
+      const { startUi } = await import('../ui/server.js');
+      const { isLoopback } = await import('../ui/auth.js');
+      const address: string = o.address ?? '127.0.0.1';
+      if (address.trim() === '') throw new VpcctlError('INVALID_INPUT', '--address is empty');
+      if (!isLoopback(address)) warn(`listening on ${address}: the dashboard is reachable from other machines (whoever has the token can change the VPCs)`);
+      const stateDir = stateDirFrom(cmd.optsWithGlobals<{ stateDir?: string }>().stateDir);
+      const ui = await startUi({ api: api(cmd), stateDir, address, port: o.port, readOnly: !!o.readOnly });
+      print(`vpcctl ui${o.readOnly ? ' (read-only)' : ''}: ${ui.url}`);
+      print(o.open ? 'open that URL in a browser (Ctrl-C stops)' : 'Ctrl-C stops');
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void ui.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}
