@@ -12,23 +12,23 @@ TS_SRC := $(shell find src -name '*.ts') tsconfig.json
 
 install: deps node_modules/.stamp build
 
-# Debian packages: only when one is missing (apt-get update once, then install).
-deps:
-	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+# Debian packages $(1), only those missing (apt-get update once, then install).
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(DEBS))
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs) to build the native module" >&2; exit 1; }
 
 # Only the tests need a browser: the dashboard's (vpcctl ui) are driven in Debian's chromium by playwright-core.
 TEST_DEBS := chromium
 test-deps:
-	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages for the tests:" $$missing; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(call apt_install,$(TEST_DEBS))
 
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund
