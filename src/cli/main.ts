@@ -1,4 +1,3 @@
-import { statSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
@@ -17,9 +16,10 @@ import { formatOf, listTable, printData, printList, withOutput } from './format.
 import { views } from './views.js';
 import { registerCompletion, markRequired, nonNegativeInt, prefixed, unknownCommandFirst, withHint } from './args.js';
 import { registerFlowLogs } from './flow-logs.js';
+import { registerGraph } from './graph.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
-const NO_ROOT = new Set(['doctor', 'help', 'completion']);
+const NO_ROOT = new Set(['doctor', 'help', 'completion', '__complete']);
 
 /** A cluster is configured (one stat): the command writes the cluster's intent in etcd instead. */
 const clustered = (cmd: Command) => clusterConfigured(cmd.optsWithGlobals<{ cluster?: string }>().cluster);
@@ -278,13 +278,7 @@ export function buildProgram(): Command {
     apply: async (cmd, doc, prune) => (await clusterCli()).apply(cmd, doc, prune),
     destroy: async (cmd, doc) => (await clusterCli()).destroy(cmd, doc),
   });
-  program.command('graph').description('draw the topology')
-    .addOption(new Option('--format <format>', 'output format').choices(['svg', 'mermaid', 'dot']).default('svg'))
-    .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(async (o, cmd) => {
-      const text = await api(cmd).graph({ format: o.format });
-      if (o.output) { writeOutputFile(o.output, text); print(`wrote ${o.output}`); } else writeOut(text);
-    });
+  registerGraph(program, api);
   withOutput(program.command('doctor').description('check that this host can run vpcctl, and explain what would get in the way'))
     .action(async (o) => { process.exitCode = await (await import('./doctor.js')).doctor(o); });
   program.command('demo').description("walk the seed's scenario in a throwaway sandbox with a simulated internet")
@@ -293,13 +287,6 @@ export function buildProgram(): Command {
   registerCluster(program);
   registerCompletion(program);
   return program;
-}
-
-/** `-o FILE`: a directory there is a one-line error (exit 2), not a raw EISDIR (/dev/null, a FIFO: written as asked). */
-function writeOutputFile(path: string, text: string): void {
-  const st = (() => { try { return statSync(path); } catch { return undefined; } })();
-  if (st?.isDirectory()) throw new VpcctlError('INVALID_INPUT', `${path} is a directory: give a file to write to`);
-  writeFileSync(path, text);
 }
 
 export async function main(argv: string[]): Promise<number> {
