@@ -56,6 +56,10 @@ export function nameKind(cmd: Command, o: Option): NameKind | undefined {
   return undefined;
 }
 
+/** A command whose argument is a VPC's name (`show-vpc NAME`) completes VPC names where no option is being typed. */
+export const positionalKind = (cmd: Command): NameKind | undefined =>
+  cmd.registeredArguments.some((a) => a.name() === 'vpc') ? 'vpc' : undefined;
+
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function bash(program: Command): string {
@@ -73,9 +77,11 @@ function bash(program: Command): string {
         : isPath(o) ? 'COMPREPLY=($(compgen -f -- "$cur"))' : 'COMPREPLY=()';
       return `        ${flags(o).join('|')}) ${reply}; return;;`;
     });
+    const positional = positionalKind(cmd);
     return [
       `    ${sq(path.join(' '))})`,
       ...(values.length ? ['      case "$prev" in', ...values, '      esac'] : []),
+      ...(positional ? [`      [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "$(_vpcctl_names ${positional})" -- "$cur")); return; }`] : []),
       `      opts=${sq(opts.join(' '))};;`,
     ].join('\n');
   });
@@ -154,6 +160,8 @@ function fish(program: Command): string {
   for (const { path, cmd } of leaves(program)) {
     const cond = path.map((p) => `__fish_seen_subcommand_from ${p}`).join('; and ');
     for (const o of visible(cmd)) lines.push(describe(o, cond, cmd));
+    const positional = positionalKind(cmd);
+    if (positional) lines.push(`complete -c vpcctl -n ${sq(cond)} -a ${sq(`(__vpcctl_names ${positional})`)}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -100,9 +100,13 @@ export function buildProgram(): Command {
   withOutput(program.command('list-vpcs').description('list VPCs'), { list: true })
     .action(async (o, cmd) => printList(o, await api(cmd).list(), views.vpcs));
   withOutput(program.command('show-vpc').description('show a VPC: gateway, subnets, peerings, apps')
-    .requiredOption('--name <name>', 'VPC name'), { list: true })
-    .action(async (o, cmd) => {
-      const v = await api(cmd).show({ name: o.name });
+    .argument('[vpc]', 'VPC name (or --name)').option('--name <name>', 'VPC name'), { list: true })
+    .action(async (vpc: string | undefined, o, cmd) => {
+      // `show-vpc NAME` as kubectl's `get TYPE NAME` (and what Tab completes); --name as before.
+      if (vpc !== undefined && o.name !== undefined && vpc !== o.name) throw new VpcctlError('INVALID_INPUT', `show-vpc: two names (${vpc}, --name ${o.name}): give one`);
+      const name = vpc ?? o.name;
+      if (name === undefined) throw new VpcctlError('INVALID_INPUT', 'show-vpc needs a VPC name: vpcctl show-vpc NAME (or --name NAME)');
+      const v = await api(cmd).show({ name });
       if (printData(o, v)) return;
       if (o.quiet) return v.subnetDetails.forEach((s) => print(s.name));
       print(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);

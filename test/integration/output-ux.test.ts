@@ -76,6 +76,10 @@ test.serial('lists: tables without borders, -o wide adds columns, --no-headers, 
   t.regex((await run('list-apps', '-o', 'wide')).stdout, /COMMAND/);
   t.regex((await run('show-vpc', '--name', 'shop', '-o', 'wide')).stdout, /NAMESPACE[\s\S]*ns-shop-web/);
   t.deepEqual((await run('show-vpc', '--name', 'shop', '-q')).stdout.split('\n').filter(Boolean).sort(), ['db', 'web']);
+  t.deepEqual((await run('show-vpc', 'shop', '-q')).stdout.split('\n').filter(Boolean).sort(), ['db', 'web'], 'show-vpc NAME');
+  const noName = await run('show-vpc');
+  t.deepEqual([noName.code, noName.stderr], [2, 'vpcctl: show-vpc needs a VPC name: vpcctl show-vpc NAME (or --name NAME)\n']);
+  t.is((await run('show-vpc', 'shop', '--name', 'lab')).code, 2, 'two different names');
   const bad = await run('list-vpcs', '-o', 'xml');
   t.is(bad.code, 2);
   t.regex(bad.stderr, /^vpcctl: option '-o, --output <format>' argument 'xml' is invalid\. Allowed choices are table, wide, json, yaml\./);
@@ -169,6 +173,8 @@ test('shell completion completes VPC and subnet names from the state, without ro
   };
   t.deepEqual(complete([CLI, 'show-vpc', '--name', '']), ['lab', 'shop']);
   t.deepEqual(complete([CLI, 'show-vpc', '--name', 'sh']), ['shop']);
+  t.deepEqual(complete([CLI, 'show-vpc', '']), ['lab', 'shop'], 'show-vpc <TAB>: the VPC as an argument');
+  t.true(complete([CLI, 'show-vpc', '--']).includes('--name'), 'options still complete after show-vpc');
   t.deepEqual(complete([CLI, 'show-policy', '--vpc', 'shop', '--subnet', '']), ['db', 'web'], "the subnets of --vpc's VPC");
   t.deepEqual(complete([CLI, 'logs', '--subnet', 'w']), ['web'], 'without --vpc: any subnet');
   t.deepEqual(complete([CLI, 'test-connectivity', '--vpc', 'lab', '--to-vpc', 'shop', '--to-subnet', '']), ['db', 'web']);

@@ -41,6 +41,7 @@ test('zsh and fish scripts come from the same definitions', (t) => {
   t.regex(fish, /complete -c vpcctl -n '__fish_seen_subcommand_from show-vpc' -l name -x -a '\(__vpcctl_names vpc\)'/);
   t.regex(fish, /-l subnet -x -a '\(__vpcctl_names subnet\)'/);
   t.regex(fish, /^function __vpcctl_names$/m);
+  t.regex(fish, /complete -c vpcctl -n '__fish_seen_subcommand_from show-vpc' -a '\(__vpcctl_names vpc\)'/, 'show-vpc NAME');
   for (const c of program.commands.filter((x) => x.name() !== '__complete')) t.true(fish.includes(`-a '${c.name()}'`), c.name());
   t.false(fish.includes("-a '__complete'"));
 });
