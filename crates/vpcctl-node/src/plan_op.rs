@@ -27,6 +27,7 @@ use crate::common::err;
 /// src/native.ts does not compile while the two differ.
 #[napi(discriminant = "op", discriminant_case = "camelCase")]
 #[derive(Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
 #[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum PlanOp {
     NetnsAdd {
@@ -211,5 +212,37 @@ pub fn parse(input: &PlanInput) -> netkit::Result<Vec<Op>> {
                 netkit::Error::new(netkit::Kind::Invalid, "invalid plan", format!("not UTF-8: {e}"))
             })
             .and_then(plan::parse),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Every op of the contract (crates/netkit/tests/fixtures/ops.json, written
+    /// from src/plan/ops.ts by test/unit/op-contract.test.ts) reads into a
+    /// PlanOp with no field left over, and serialises back to the same JSON,
+    /// which netkit's parser takes: the typed form loses and adds nothing.
+    #[test]
+    fn plan_ops_round_trip_the_op_contract() {
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../netkit/tests/fixtures/ops.json")).unwrap();
+        let kinds = fixture["ops"].as_object().unwrap();
+        let mut seen = 0;
+        for (kind, k) in kinds {
+            let examples = k["planned"].as_array().unwrap().iter().chain([&k["everyField"]]);
+            for example in examples {
+                let op: PlanOp = serde_json::from_value(example.clone())
+                    .unwrap_or_else(|e| panic!("{kind}: {e}: {example}"));
+                let back = serde_json::to_value(&op).unwrap();
+                assert_eq!(&back, example, "{kind}");
+                let text = serde_json::to_string(&[op]).unwrap();
+                // (plan::parse, not parse(): a PlanInput's Buffer needs a Node to drop it.)
+                assert_eq!(plan::parse(&text).unwrap().len(), 1, "{kind}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= kinds.len());
     }
 }
