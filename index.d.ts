@@ -65,14 +65,15 @@ export interface Drift {
 }
 
 /**
- * Runs a plan (JSON array of ops, docs/plan-ops.md) in one call: ops
+ * Runs a plan (typed ops, or the JSON text of their array: see `PlanOp`
+ * and docs/plan-ops.md) in one call: ops
  * pipelined along their dependencies, undone in reverse on the first
  * failure. Rejects with `op K (what): cause; rolled back N ops`, or, when
  * a namespace deletion had completed (which no undo can bring back), with
  * `op K (what): cause; not rolled back: N ops done, ...` and the kernel
  * left as the completed ops made it.
  */
-export declare function execute(planJson: string, options?: ExecuteOptions | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null): Promise<ExecuteResult>
+export declare function execute(plan: Array<PlanOp> | string | Buffer, options?: ExecuteOptions | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null): Promise<ExecuteResult>
 
 export interface ExecuteOptions {
   /** Ops in flight at once (default 64). */
@@ -272,6 +273,30 @@ export interface PingTarget {
   dst: string
 }
 
+/**
+ * One kernel operation of a plan (docs/plan-ops.md). `ns: ""` is the
+ * namespace the process runs in. Keep in step with src/plan/ops.ts:
+ * src/native.ts does not compile while the two differ.
+ */
+export type PlanOp =
+  | { op: 'netnsAdd'; ns: string; tag: string }
+  | { op: 'netnsDel'; ns: string }
+  | { op: 'vethAdd'; ns: string; name: string; alias: string; peerNs: string; peerName: string; peerAlias: string; mtu?: number }
+  | { op: 'linkDel'; ns: string; name: string }
+  | { op: 'linkUp'; ns: string; name: string }
+  | { op: 'addrAdd'; ns: string; dev: string; cidr: string }
+  | { op: 'addrDel'; ns: string; dev: string; cidr: string }
+  | { op: 'routeAdd'; ns: string; dst: string; dev?: string; via?: string; onlink?: boolean; src?: string }
+  | { op: 'routeDel'; ns: string; dst: string; dev?: string; via?: string }
+  | { op: 'sysctlSet'; ns: string; key: string; value: string }
+  | { op: 'nftApply'; ns: string; family: string; table: string; ruleset: Array<Record<string, unknown>> }
+  | { op: 'nftDelete'; ns: string; family: string; table: string }
+  | { op: 'vxlanAdd'; ns: string; name: string; vni: number; local: string; dev: string; port?: number; mtu?: number; alias: string; mac?: string }
+  | { op: 'fdbAdd'; ns: string; dev: string; mac: string; dst: string }
+  | { op: 'fdbDel'; ns: string; dev: string; mac: string; dst: string }
+  | { op: 'neighAdd'; ns: string; dev: string; addr: string; mac: string }
+  | { op: 'neighDel'; ns: string; dev: string; addr: string }
+
 export interface ProbeResult {
   ok: boolean
   rttMs?: number
@@ -368,14 +393,14 @@ export interface UserIds {
 export declare function userLookup(name: string): Promise<UserIds | null>
 
 /**
- * Checks every op of a plan (the JSON that execute() takes, as text or as
- * UTF-8 bytes) against the kernel without changing anything, one visit
+ * Checks every op of a plan (what execute() takes: typed ops, or their
+ * JSON as text or as UTF-8 bytes) against the kernel without changing anything, one visit
  * per namespace; resolves to the ops that do not hold. Removal ops are
  * ignored. A missing namespace gives one drift (on its netnsAdd, or the
  * first op there). Bytes spare a large cached plan its decoding into a JS
  * string and the copy back to UTF-8 (a megabyte at 500 subnets).
  */
-export declare function verify(planJson: string | Buffer, options?: VerifyOptions | undefined | null): Promise<Array<Drift>>
+export declare function verify(plan: Array<PlanOp> | string | Buffer, options?: VerifyOptions | undefined | null): Promise<Array<Drift>>
 
 export interface VerifyOptions {
   /**

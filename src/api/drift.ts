@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { native } from '../native.js';
+import { verifyPlan } from '../native.js';
 import { buildId } from '../paths.js';
 import { fullPlan } from '../plan/full.js';
 import { planJson } from '../plan/ops.js';
@@ -26,8 +26,7 @@ export async function findDrift(state: State, only?: ReadonlySet<string>, stateD
   let full = only || !stateDir ? fullPlan(state, only) : null;
   const text = full ? planJson(full.ops) : planText(state, cacheDirOf(stateDir!));
   if (text.length === 2 && String(text) === '[]') return []; // nothing made: nothing to check
-  const n = await native();
-  const found = await n.verify(text, { nft: state.nftMarks ?? {} });
+  const found = await verifyPlan(text, { nft: state.nftMarks ?? {} });
   if (found.length === 0) return [];
   full ??= fullPlan(state); // the same ops in the same order as the cached text
   return found

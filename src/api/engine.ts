@@ -1,9 +1,8 @@
 import { VpcctlError } from '../errors.js';
-import { native } from '../native.js';
+import { executePlan, native } from '../native.js';
 import type { ExecuteResult } from '../../index.js';
 import { IP_FORWARD, ROOT_NS, isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
-import { planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
 import type { StateStore, StateTransaction } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
@@ -243,11 +242,10 @@ export class Engine {
   }
 
   async run(plan: Plan, opts: ChangeOptions = {}): Promise<ExecuteResult> {
-    const n = await native();
     const faultAt = faultFor(++planRuns);
     // Per-op limit (default 5 s in the executor); tests shrink it to make ops time out.
     const timeoutMs = process.env.VPCCTL_OP_TIMEOUT_MS ? Number(process.env.VPCCTL_OP_TIMEOUT_MS) : undefined;
-    return n.execute(planJson(plan.ops), { faultAt, timeoutMs }, opts.onProgress);
+    return executePlan(plan.ops, { faultAt, timeoutMs }, opts.onProgress);
   }
 
   /**

@@ -1,8 +1,7 @@
-import { native } from '../native.js';
+import { native, verifyPlan } from '../native.js';
 import { NFT_FAMILY, NFT_TABLE, hostNs } from '../model/names.js';
 import type { SubnetPolicy } from '../model/schema.js';
 import { policyOp } from '../plan/build.js';
-import { planJson } from '../plan/ops.js';
 import type { State } from '../state/types.js';
 import { findSubnet, findVpc } from './lookup.js';
 import type { CompilablePolicy } from '../firewall/policy.js';
@@ -61,7 +60,7 @@ export async function policyReport(state: State, ref: { vpc: string; subnet: str
   const op = policyOp(findVpc(state, ref.vpc), subnet);
   const [json, drift] = await Promise.all([
     n.nftListTable(hostNs(ref.vpc, ref.subnet), NFT_FAMILY, NFT_TABLE),
-    op ? n.verify(planJson([op]), { nft: state.nftMarks ?? {} }) : [],
+    op ? verifyPlan([op], { nft: state.nftMarks ?? {} }) : [],
   ]);
   return { policy: subnet.policy ?? null, rules: json ? ruleCounters(json, subnet.policy ?? null) : [], drift: drift.map((d) => d.detail) };
 }

@@ -394,7 +394,7 @@ export class Vpcctl {
     return this.store.locked(() => cleanupAll(this.store, this.engine, opts));
   }
 
-  /** A picture of the topology: SVG, mermaid or Graphviz dot. */
+  /** A picture of the topology (SVG, mermaid or Graphviz dot), or with `json` the view they are drawn from, as data. */
   async graph(opts: { format?: GraphFormat } = {}): Promise<string> {
     const format = opts.format ?? 'svg';
     const { renderGraph, viewFromState } = await import('../graph/index.js');

@@ -71,4 +71,13 @@ export function registerCompletion(program: Command): void {
       const { completionScript } = await import('./completion.js');
       writeOut(completionScript(program, shell));
     });
+  // What the scripts run for an option's value: names from the state file (complete-names.ts). Hidden from help.
+  program.command('__complete', { hidden: true }).description('names for shell completion')
+    .argument('<kind>', 'vpc, subnet or to-subnet').argument('[words...]', 'the words typed so far, after --')
+    .action(async (kind: string, words: string[]) => {
+      const { NAME_KINDS, completeNames } = await import('./complete-names.js');
+      if (!(NAME_KINDS as readonly string[]).includes(kind)) return;
+      const names = completeNames(kind as (typeof NAME_KINDS)[number], words);
+      if (names.length) writeOut(names.join('\n') + '\n');
+    });
 }

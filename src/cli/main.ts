@@ -1,4 +1,3 @@
-import { statSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { VpcctlError } from '../errors.js';
 import { Vpcctl } from '../api/vpcctl.js';
@@ -18,9 +17,10 @@ import { views } from './views.js';
 import { registerCompletion, markRequired, nonNegativeInt, prefixed, unknownCommandFirst, withHint } from './args.js';
 import { registerFlowLogs } from './flow-logs.js';
 import { registerUi } from './ui.js';
+import { registerGraph } from './graph.js';
 
 /** Commands that work without root: they read nothing privileged or explain why root is needed. */
-const NO_ROOT = new Set(['doctor', 'help', 'completion']);
+const NO_ROOT = new Set(['doctor', 'help', 'completion', '__complete']);
 
 /** A cluster is configured (one stat): the command writes the cluster's intent in etcd instead. */
 const clustered = (cmd: Command) => clusterConfigured(cmd.optsWithGlobals<{ cluster?: string }>().cluster);
@@ -101,10 +101,14 @@ export function buildProgram(): Command {
   withOutput(program.command('list-vpcs').description('list VPCs'), { list: true })
     .action(async (o, cmd) => (clustered(cmd) ? (await clusterCli()).listVpcs(cmd, o) : printList(o, await api(cmd).list(), views.vpcs)));
   withOutput(program.command('show-vpc').description('show a VPC: gateway, subnets, peerings, apps')
-    .requiredOption('--name <name>', 'VPC name'), { list: true })
-    .action(async (o, cmd) => {
-      if (clustered(cmd)) return (await clusterCli()).showVpc(cmd, o);
-      const v = await api(cmd).show({ name: o.name });
+    .argument('[vpc]', 'VPC name (or --name)').option('--name <name>', 'VPC name'), { list: true })
+    .action(async (vpc: string | undefined, o, cmd) => {
+      // `show-vpc NAME` as kubectl's `get TYPE NAME` (and what Tab completes); --name as before.
+      if (vpc !== undefined && o.name !== undefined && vpc !== o.name) throw new VpcctlError('INVALID_INPUT', `show-vpc: two names (${vpc}, --name ${o.name}): give one`);
+      const name = vpc ?? o.name;
+      if (name === undefined) throw new VpcctlError('INVALID_INPUT', 'show-vpc needs a VPC name: vpcctl show-vpc NAME (or --name NAME)');
+      if (clustered(cmd)) return (await clusterCli()).showVpc(cmd, { ...o, name });
+      const v = await api(cmd).show({ name });
       if (printData(o, v)) return;
       if (o.quiet) return v.subnetDetails.forEach((s) => print(s.name));
       print(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);
@@ -280,13 +284,7 @@ export function buildProgram(): Command {
     apply: async (cmd, doc, prune) => (await clusterCli()).apply(cmd, doc, prune),
     destroy: async (cmd, doc) => (await clusterCli()).destroy(cmd, doc),
   });
-  program.command('graph').description('draw the topology')
-    .addOption(new Option('--format <format>', 'output format').choices(['svg', 'mermaid', 'dot']).default('svg'))
-    .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(async (o, cmd) => {
-      const text = await api(cmd).graph({ format: o.format });
-      if (o.output) { writeOutputFile(o.output, text); print(`wrote ${o.output}`); } else writeOut(text);
-    });
+  registerGraph(program, api);
   withOutput(program.command('doctor').description('check that this host can run vpcctl, and explain what would get in the way'))
     .action(async (o) => { process.exitCode = await (await import('./doctor.js')).doctor(o); });
   program.command('demo').description("walk the seed's scenario in a throwaway sandbox with a simulated internet")
@@ -296,13 +294,6 @@ export function buildProgram(): Command {
   registerCluster(program);
   registerCompletion(program);
   return program;
-}
-
-/** `-o FILE`: a directory there is a one-line error (exit 2), not a raw EISDIR (/dev/null, a FIFO: written as asked). */
-function writeOutputFile(path: string, text: string): void {
-  const st = (() => { try { return statSync(path); } catch { return undefined; } })();
-  if (st?.isDirectory()) throw new VpcctlError('INVALID_INPUT', `${path} is a directory: give a file to write to`);
-  writeFileSync(path, text);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -4,14 +4,15 @@ import { renderMermaid } from './mermaid.js';
 import { renderSvg } from './svg.js';
 import type { TopologyView } from './view.js';
 
-export const GRAPH_FORMATS = ['mermaid', 'dot', 'svg'] as const;
-/** Picture formats of `graph`. */
-export type GraphFormat = (typeof GRAPH_FORMATS)[number];
+import type { GraphFormat } from './formats.js';
+
+export { GRAPH_FORMATS, PICTURE_FORMATS, type GraphFormat } from './formats.js';
 
 const RENDERERS: Record<GraphFormat, (view: TopologyView) => string> = {
   mermaid: renderMermaid,
   dot: renderDot,
   svg: renderSvg,
+  json: (view) => `${JSON.stringify(view, null, 2)}\n`,
 };
 
 export function renderGraph(view: TopologyView, format: GraphFormat): string {

@@ -3,6 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loopbackMembers, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { CLI, freshStateDir, netnsList, vpcctl } from '../helpers/sandbox.js';
+import YAML from 'yaml';
 import { ClusterStore } from '../../src/cluster/store.js';
 import { key } from '../../src/cluster/keys.js';
 
@@ -104,6 +105,32 @@ test.serial('with a cluster, create-subnet writes intent: --host places it, with
   const missing = await as('h1', 'show-vpc', '--name', 'nope');
   t.is(missing.code, 2, missing.stderr);
   t.regex(missing.stderr, /^vpcctl: vpc "nope" does not exist in the cluster$/m);
+});
+
+test.serial('cluster status -o json|yaml|table: the same data in each form; a bad format exits 2', async (t) => {
+  const json = await as('h1', 'cluster', 'status', '-o', 'json');
+  t.is(json.code, 0, json.stderr);
+  const data = JSON.parse(json.stdout) as { revision: number; vpcs: number; subnets: number; hosts: Array<{ name: string; underlay: string; live: boolean; subnets: number }> };
+  t.deepEqual(data.hosts.map((h) => [h.name, h.underlay, h.live, h.subnets]), [['h1', '192.0.2.11', true, 1], ['h2', '192.0.2.12', true, 1]]);
+  t.is(data.subnets, 2);
+  // --json is the same as -o json; yaml parses back to the same data (nothing written in between).
+  t.deepEqual(JSON.parse((await as('h1', 'cluster', 'status', '--json')).stdout), data);
+  const yaml = await as('h1', 'cluster', 'status', '-o', 'yaml');
+  t.is(yaml.code, 0, yaml.stderr);
+  t.notRegex(yaml.stdout, /^\s*[{[]/, 'yaml, not JSON');
+  t.deepEqual(YAML.parse(yaml.stdout), data);
+  for (const form of [['-o', 'table'], []]) {
+    const tab = await as('h1', 'cluster', 'status', ...form);
+    t.is(tab.code, 0, tab.stderr);
+    const lines = tab.stdout.trimEnd().split('\n');
+    t.regex(lines[0]!, new RegExp(`^revision ${data.revision}: 1 vpcs?, 2 subnets, 2 hosts`));
+    t.regex(tab.stdout, /HOST\s+UNDERLAY\s+LIVE\s+SUBNETS\s+APPLIED\s+STATE/);
+    t.regex(tab.stdout, /h1\s+192\.0\.2\.11\s+up\s+1\s/);
+    t.regex(tab.stdout, /h2\s+192\.0\.2\.12\s+up\s+1\s/);
+  }
+  const bad = await as('h1', 'cluster', 'status', '-o', 'xml');
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /xml/);
 });
 
 test.serial('two concurrent writers never lose each other\'s change, and never both pass an exclusive check', async (t) => {

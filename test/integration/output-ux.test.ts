@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { CLI, freshStateDir, vpcctl } from '../helpers/sandbox.js';
@@ -76,6 +76,10 @@ test.serial('lists: tables without borders, -o wide adds columns, --no-headers, 
   t.regex((await run('list-apps', '-o', 'wide')).stdout, /COMMAND/);
   t.regex((await run('show-vpc', '--name', 'shop', '-o', 'wide')).stdout, /NAMESPACE[\s\S]*ns-shop-web/);
   t.deepEqual((await run('show-vpc', '--name', 'shop', '-q')).stdout.split('\n').filter(Boolean).sort(), ['db', 'web']);
+  t.deepEqual((await run('show-vpc', 'shop', '-q')).stdout.split('\n').filter(Boolean).sort(), ['db', 'web'], 'show-vpc NAME');
+  const noName = await run('show-vpc');
+  t.deepEqual([noName.code, noName.stderr], [2, 'vpcctl: show-vpc needs a VPC name: vpcctl show-vpc NAME (or --name NAME)\n']);
+  t.is((await run('show-vpc', 'shop', '--name', 'lab')).code, 2, 'two different names');
   const bad = await run('list-vpcs', '-o', 'xml');
   t.is(bad.code, 2);
   t.regex(bad.stderr, /^vpcctl: option '-o, --output <format>' argument 'xml' is invalid\. Allowed choices are table, wide, json, yaml\./);
@@ -153,6 +157,89 @@ test('shell completion: the bash script from the CLI loads and completes a comma
   const r = spawnSync('bash', ['--norc', '--noprofile', '-c', `${script}\nCOMP_WORDS=(vpcctl show-); COMP_CWORD=1; _vpcctl; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
   t.is(r.stdout.trim().split(' ').sort().join(' '), 'show-policy show-vpc');
   t.is((await run('completion', 'tcsh')).code, 2);
+});
+
+test('shell completion completes VPC and subnet names from the state, without root, lock or write', async (t) => {
+  const script = (await run('completion', 'bash')).stdout;
+  // As bash runs it on Tab: the words typed, the function, COMPREPLY. vpcctl is found as typed (COMP_WORDS[0]).
+  const complete = (words: string[], env: Record<string, string> = { VPCCTL_STATE_DIR: state }, user?: string) => {
+    const line = words.map((w) => `'${w}'`).join(' ');
+    const body = `${script}\nCOMP_WORDS=(${line}); COMP_CWORD=${words.length - 1}; _vpcctl; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    const argv = user ? ['setpriv', `--reuid=${user}`, '--regid=nogroup', '--clear-groups', '--inh-caps=-all', 'bash', '--norc', '--noprofile', '-c', body]
+      : ['bash', '--norc', '--noprofile', '-c', body];
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+    t.is(r.status, 0, r.stderr);
+    return r.stdout.split('\n').filter(Boolean).sort();
+  };
+  t.deepEqual(complete([CLI, 'show-vpc', '--name', '']), ['lab', 'shop']);
+  t.deepEqual(complete([CLI, 'show-vpc', '--name', 'sh']), ['shop']);
+  t.deepEqual(complete([CLI, 'show-vpc', '']), ['lab', 'shop'], 'show-vpc <TAB>: the VPC as an argument');
+  t.true(complete([CLI, 'show-vpc', '--']).includes('--name'), 'options still complete after show-vpc');
+  t.deepEqual(complete([CLI, 'show-policy', '--vpc', 'shop', '--subnet', '']), ['db', 'web'], "the subnets of --vpc's VPC");
+  t.deepEqual(complete([CLI, 'logs', '--subnet', 'w']), ['web'], 'without --vpc: any subnet');
+  t.deepEqual(complete([CLI, 'test-connectivity', '--vpc', 'lab', '--to-vpc', 'shop', '--to-subnet', '']), ['db', 'web']);
+  // --state-dir on the line picks the state, over the environment.
+  t.deepEqual(complete([CLI, '--state-dir', state, 'delete-vpc', '--name', ''], { VPCCTL_STATE_DIR: '/nonexistent' }), ['lab', 'shop']);
+  // A new name is not completed from existing ones.
+  t.false(complete([CLI, 'create-vpc', '--name', '']).includes('shop'));
+
+  // No root needed to read a readable state; the state dir and its files stay as they were (no lock file made, nothing written).
+  const readable = freshStateDir();
+  const copy = spawnSync('cp', ['-p', join(state, 'state.json'), join(readable, 'state.json')]);
+  t.is(copy.status, 0);
+  spawnSync('chmod', ['755', readable]);
+  spawnSync('chmod', ['644', join(readable, 'state.json')]);
+  const listing = () => spawnSync('ls', ['-la', '--time-style=full-iso', readable], { encoding: 'utf8' }).stdout;
+  const before = listing();
+  t.deepEqual(complete([CLI, 'show-vpc', '--name', ''], { VPCCTL_STATE_DIR: readable }, 'nobody'), ['lab', 'shop']);
+  t.is(listing(), before);
+
+  // A corrupt, absent or FIFO state: no names, no error output, quickly.
+  writeFileSync(join(readable, 'state.json'), '{"vpcs": {"a":');
+  const direct = (dir: string) => spawnSync(process.execPath, [CLI, '__complete', 'vpc', '--', 'show-vpc'], { encoding: 'utf8', env: { ...process.env, VPCCTL_STATE_DIR: dir }, timeout: 10_000 });
+  for (const dir of [readable, '/nonexistent']) {
+    const r = direct(dir);
+    t.deepEqual([r.status, r.stdout, r.stderr], [0, '', ''], dir);
+  }
+  const fifoDir = freshStateDir();
+  t.is(spawnSync('mkfifo', [join(fifoDir, 'state.json')]).status, 0);
+  const started = Date.now();
+  const fifo = direct(fifoDir);
+  t.deepEqual([fifo.status, fifo.stdout, fifo.stderr], [0, '', ''], 'a FIFO does not hang the shell');
+  t.true(Date.now() - started < 5000);
+  t.is(listing().includes('lock'), false, 'no lock file made');
+});
+
+test.serial('graph: -o is the format (json too), --output-file the file; -o FILE still works with a deprecation line', async (t) => {
+  const mermaid = await run('graph', '-o', 'mermaid');
+  t.is(mermaid.code, 0, mermaid.stderr);
+  t.is(mermaid.stdout, (await run('graph', '--format', 'mermaid')).stdout, '--format stays a synonym');
+  t.regex((await run('graph', '--output', 'dot')).stdout, /graph/);
+  const json = await run('graph', '-o', 'json');
+  t.is(json.code, 0, json.stderr);
+  const view = JSON.parse(json.stdout) as { vpcs: Array<{ name: string }> };
+  t.deepEqual(view.vpcs.map((v) => v.name).sort(), ['lab', 'shop']);
+  t.regex((await run('graph')).stdout, /^<\?xml[^\n]*\n<svg /, 'svg by default');
+
+  const dir = freshStateDir();
+  const file = join(dir, 'topo.svg');
+  const written = await run('graph', '--output-file', file);
+  t.deepEqual([written.code, written.stdout.trim(), written.stderr], [0, `wrote ${file}`, '']);
+  t.regex(readFileSync(file, 'utf8'), /<svg /);
+  const both = await run('graph', '-o', 'mermaid', '--output-file', join(dir, 'g.mmd'));
+  t.is(both.code, 0, both.stderr);
+  t.is(readFileSync(join(dir, 'g.mmd'), 'utf8'), mermaid.stdout);
+
+  const old = await run('graph', '-o', join(dir, 'old.svg'));
+  t.is(old.code, 0, old.stderr);
+  t.regex(old.stderr, /^warning: graph -o FILE is deprecated: -o is the format now; use --output-file .*old\.svg\n$/);
+  t.regex(readFileSync(join(dir, 'old.svg'), 'utf8'), /<svg /);
+
+  const bad = await run('graph', '-o', 'xml');
+  t.is(bad.code, 2);
+  t.is(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  t.regex(bad.stderr, /"xml" is no format \(svg, mermaid, dot, json\); to write a file: --output-file xml/);
+  t.false(existsSync('xml'));
 });
 
 test('on a terminal: colour unless NO_COLOR; `| head -1` ends quietly with exit 0', (t) => {

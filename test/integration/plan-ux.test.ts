@@ -278,7 +278,7 @@ test.serial('-f - reads standard input; -f DIR applies every topology file in it
     [['apply', '-f', '/dev/zero'], /^vpcctl: topology \/dev\/zero is a character device: give a regular file$/],
     [['apply-policy', '--vpc', 'left', '--policy', topo], /^vpcctl: policy .* is a directory: give a regular file$/],
     [['apply', '-f', join(dir, 'empty.d')], /^vpcctl: topology directory .* holds no \*\.yaml, \*\.yml or \*\.json file$/],
-    [['graph', '-o', topo], /^vpcctl: .* is a directory: give a file to write to$/],
+    [['graph', '--output-file', topo], /^vpcctl: .* is a directory: give a file to write to$/],
   ] as const) {
     if (args[2]?.endsWith('empty.d')) mkdirSync(args[2]);
     const r = await vpcctl(state, [...args]);

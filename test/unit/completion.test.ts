@@ -22,7 +22,9 @@ test('the bash script loads in bash and completes command names, options and opt
   t.deepEqual(bash(script, ['vpcctl', 'cluster', 'st']), ['status']);
   t.true(bash(script, ['vpcctl', 'create-vpc', '--']).includes('--cidr'));
   t.deepEqual(bash(script, ['vpcctl', 'list-vpcs', '-o', '']).sort(), ['json', 'table', 'wide', 'yaml']);
-  t.deepEqual(bash(script, ['vpcctl', 'graph', '--format', 'm']), ['mermaid']);
+  t.deepEqual(bash(script, ['vpcctl', 'graph', '-o', 'm']), ['mermaid']);
+  t.deepEqual(bash(script, ['vpcctl', 'graph', '--output', '']).sort(), ['dot', 'json', 'mermaid', 'svg']);
+  t.false(bash(script, ['vpcctl', '']).includes('__complete'), 'the hidden command is not offered');
   t.deepEqual(bash(script, ['vpcctl', '--state-dir', '/tmp', 'list-p']), ['list-peerings', 'list-published'], "a global option's value is skipped");
 });
 
@@ -35,16 +37,24 @@ test('zsh and fish scripts come from the same definitions', (t) => {
   t.is(zshLoad.status, 0, zshLoad.stderr);
   const fish = completionScript(program, 'fish');
   t.regex(fish, /complete -c vpcctl -n '__fish_use_subcommand' -a 'create-vpc'/);
-  t.regex(fish, /complete -c vpcctl -n '__fish_seen_subcommand_from graph' -l format -x -a 'svg mermaid dot'/);
-  for (const c of program.commands) t.true(fish.includes(`-a '${c.name()}'`), c.name());
+  t.regex(fish, /complete -c vpcctl -n '__fish_seen_subcommand_from graph' -l output -s o -x -a 'svg mermaid dot json'/);
+  t.regex(fish, /complete -c vpcctl -n '__fish_seen_subcommand_from show-vpc' -l name -x -a '\(__vpcctl_names vpc\)'/);
+  t.regex(fish, /-l subnet -x -a '\(__vpcctl_names subnet\)'/);
+  t.regex(fish, /^function __vpcctl_names$/m);
+  t.regex(fish, /complete -c vpcctl -n '__fish_seen_subcommand_from show-vpc' -a '\(__vpcctl_names vpc\)'/, 'show-vpc NAME');
+  for (const c of program.commands.filter((x) => x.name() !== '__complete')) t.true(fish.includes(`-a '${c.name()}'`), c.name());
+  t.false(fish.includes("-a '__complete'"));
 });
 
 test('the man page lists every command and marks required options', (t) => {
   const program = buildProgram();
   const page = manPage(program, '1.2.3', '2026-01-01');
   t.regex(page, /^\.TH VPCCTL 1 "2026-01-01" "vpcctl 1\.2\.3"/);
-  for (const c of program.commands.filter((x) => x.commands.length === 0)) t.true(page.includes(`.SS vpcctl ${c.name().replace(/-/g, '\\-')}`), c.name());
+  for (const c of program.commands.filter((x) => x.commands.length === 0 && x.name() !== '__complete')) t.true(page.includes(`.SS vpcctl ${c.name().replace(/-/g, '\\-')}`), c.name());
   t.regex(page, /\.SS vpcctl cluster join/);
+  t.false(page.includes('__complete'), 'the hidden command is not in the page');
+  t.regex(page, /\.B \\-o, \\-\\-output <format>\noutput format \(default: svg\)\. One of: svg, mermaid, dot, json\./, 'graph -o is the format');
+  t.regex(page, /\\-\\-output\\-file <file>/);
   t.regex(page, /\\\-\\\-name <name>\nVPC name \(required\)\./);
   t.notRegex(page, /^[^.\\\n].*\n^'/m, 'no line starts with a quote (a roff control character)');
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { GRAPH_FORMATS, renderGraph, viewFromTopology, type TopologyView } from '../../src/graph/index.js';
+import { GRAPH_FORMATS, PICTURE_FORMATS, renderGraph, viewFromTopology, type TopologyView } from '../../src/graph/index.js';
 import { escapeXml } from '../../src/graph/svg.js';
 import { parseTopology } from '../../src/model/schema.js';
 
@@ -129,8 +129,8 @@ test('dot: a digraph with a cluster per VPC and a node per subnet', (t) => {
   t.true(out.includes('uplink we<\\"&\'>'));
 });
 
-test('renderGraph knows exactly three formats; a topology file becomes a view', (t) => {
-  t.deepEqual([...GRAPH_FORMATS], ['mermaid', 'dot', 'svg']);
+test('renderGraph knows three pictures and json; a topology file becomes a view', (t) => {
+  t.deepEqual([...GRAPH_FORMATS], ['svg', 'mermaid', 'dot', 'json']);
   const view = viewFromTopology(parseTopology({
     vpcs: [{ name: 'a', cidr: '10.0.0.0/16', subnets: [{ name: 's', cidr: '10.0.1.0/24', type: 'public', apps: [{ port: 80, command: 'x' }] }] }],
   }));
@@ -139,6 +139,7 @@ test('renderGraph knows exactly three formats; a topology file becomes a view', 
     peerings: [],
   });
   for (const f of GRAPH_FORMATS) t.true(renderGraph(view, f).includes('10.0.1.0/24'), f);
+  t.deepEqual(JSON.parse(renderGraph(view, 'json')), view, 'json: the view itself');
 });
 
 test('a NAT subnet and published ports show in every format', (t) => {
@@ -149,7 +150,7 @@ test('a NAT subnet and published ports show in every format', (t) => {
     }],
     peerings: [],
   };
-  for (const format of GRAPH_FORMATS) {
+  for (const format of PICTURE_FORMATS) {
     const text = renderGraph(view, format);
     t.true(text.includes('private NAT'), format);
     t.true(text.includes('host :8080-&gt;80') || text.includes('host :8080->80') || text.includes('host :8080-#gt;80'), format);
@@ -163,7 +164,7 @@ test('flow logs show on their VPC in every format, from a topology file too, and
       { name: 'off', cidr: '10.2.0.0/16', subnets: [{ name: 'b', cidr: '10.2.1.0/24', type: 'private' }] },
     ],
   }));
-  for (const format of GRAPH_FORMATS) {
+  for (const format of PICTURE_FORMATS) {
     const text = renderGraph(view, format);
     t.is(text.split('flow logs').length - 1, 1, `${format}: once, on VPC on`);
     t.true(text.includes('10.1.0.0/16 · flow logs'), format);

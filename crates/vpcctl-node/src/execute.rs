@@ -8,10 +8,11 @@ use napi::{
     Status,
 };
 use napi_derive::napi;
-use netkit::{exec, plan};
+use netkit::exec;
 
 use crate::{
     common::{err, Result},
+    plan_op::{self, PlanInput},
     progress::Throttle,
 };
 
@@ -56,21 +57,23 @@ type Progress = ThreadsafeFunction<
     false,
 >;
 
-/// Runs a plan (JSON array of ops, docs/plan-ops.md) in one call: ops
+/// Runs a plan (typed ops, or the JSON text of their array: see `PlanOp`
+/// and docs/plan-ops.md) in one call: ops
 /// pipelined along their dependencies, undone in reverse on the first
 /// failure. Rejects with `op K (what): cause; rolled back N ops`, or, when
 /// a namespace deletion had completed (which no undo can bring back), with
 /// `op K (what): cause; not rolled back: N ops done, ...` and the kernel
 /// left as the completed ops made it.
 #[napi(
-    ts_args_type = "planJson: string, options?: ExecuteOptions | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null"
+    ts_args_type = "plan: Array<PlanOp> | string | Buffer, options?: ExecuteOptions | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null"
 )]
 pub async fn execute(
-    plan_json: String,
+    plan: PlanInput,
     options: Option<ExecuteOptions>,
     on_progress: Option<Progress>,
 ) -> Result<ExecuteResult> {
-    let ops = plan::parse(&plan_json).map_err(err)?;
+    let ops = plan_op::parse(&plan).map_err(err)?;
+    drop(plan);
     let mut opts = exec::Options::default();
     if let Some(o) = options {
         opts.concurrency = o.concurrency.map_or(opts.concurrency, |c| c as usize);

@@ -17,6 +17,7 @@ pub mod lock;
 pub mod netns;
 pub mod netview;
 pub mod nft;
+pub mod plan_op;
 pub mod probe;
 mod progress;
 pub mod route;

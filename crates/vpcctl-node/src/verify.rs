@@ -2,13 +2,13 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use napi::{bindgen_prelude::Buffer, Either};
 use napi_derive::napi;
-use netkit::{observe, plan, verify};
+use netkit::{observe, verify};
 
 use crate::{
     common::{blocking, err, Result},
     execute::NftMark,
+    plan_op::{self, PlanInput},
 };
 
 /// One op of a verified plan that the kernel does not hold as the op would make it.
@@ -40,25 +40,18 @@ pub struct VerifyOptions {
     pub proc_sysctls: Option<bool>,
 }
 
-/// Checks every op of a plan (the JSON that execute() takes, as text or as
-/// UTF-8 bytes) against the kernel without changing anything, one visit
+/// Checks every op of a plan (what execute() takes: typed ops, or their
+/// JSON as text or as UTF-8 bytes) against the kernel without changing anything, one visit
 /// per namespace; resolves to the ops that do not hold. Removal ops are
 /// ignored. A missing namespace gives one drift (on its netnsAdd, or the
 /// first op there). Bytes spare a large cached plan its decoding into a JS
 /// string and the copy back to UTF-8 (a megabyte at 500 subnets).
-#[napi]
-pub async fn verify(
-    plan_json: Either<String, Buffer>,
-    options: Option<VerifyOptions>,
-) -> Result<Vec<Drift>> {
-    let ops = match &plan_json {
-        Either::A(text) => plan::parse(text),
-        Either::B(bytes) => std::str::from_utf8(bytes)
-            .map_err(|e| netkit::Error::new(netkit::Kind::Invalid, "invalid plan", format!("not UTF-8: {e}")))
-            .and_then(plan::parse),
-    }
-    .map_err(err)?;
-    drop(plan_json);
+#[napi(
+    ts_args_type = "plan: Array<PlanOp> | string | Buffer, options?: VerifyOptions | undefined | null"
+)]
+pub async fn verify(plan: PlanInput, options: Option<VerifyOptions>) -> Result<Vec<Drift>> {
+    let ops = plan_op::parse(&plan).map_err(err)?;
+    drop(plan);
     let mut opts = verify::Options::default();
     if let Some(o) = options {
         if let Some(marks) = o.nft {
