@@ -55,9 +55,14 @@ export function buildProgram(): Command {
   program.command('create-vpc').description('create a VPC: its router namespace, internet gateway and firewall table')
     .requiredOption('--name <name>', 'VPC name').requiredOption('--cidr <cidr>', 'VPC CIDR, /8 to /28')
     .option('--uplink <iface>', "host interface for internet traffic (default: the default route's)")
+    .option('--ipv6-cidr <cidr>', 'dual-stack: the IPv6 prefix, /44 to /60 (e.g. fd00:10::/56)')
+    .option('--ipv6', "dual-stack with a /56 of fd00::/8 derived from the VPC's name")
     .action(async (o, cmd) => {
-      if (clustered(cmd)) return (await clusterCli()).createVpc(cmd, o);
-      const r = await api(cmd).createVpc({ name: o.name, cidr: o.cidr, uplink: o.uplink });
+      if (clustered(cmd)) {
+        if (o.ipv6Cidr !== undefined || o.ipv6) throw new VpcctlError('INVALID_INPUT', '--ipv6-cidr and --ipv6 are not supported in cluster mode yet');
+        return (await clusterCli()).createVpc(cmd, o);
+      }
+      const r = await api(cmd).createVpc({ name: o.name, cidr: o.cidr, uplink: o.uplink, ipv6Cidr: o.ipv6Cidr, ipv6: o.ipv6 });
       reportChange(r, `vpc ${o.name}`);
     });
   program.command('delete-vpc').description('delete a VPC with its subnets, apps and peerings (asks first on a terminal)')
@@ -77,10 +82,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--type <type>', 'public (internet via NAT) or private').default('private'))
     .option('--egress <egress>', "private subnets: nat (outbound internet through the VPC's NAT gateway) or none (default)")
     .option('--host <name>', 'cluster host to run the subnet on (default: spread over live hosts)')
+    .option('--ipv6-cidr <cidr>', "dual-stack VPCs: the subnet's IPv6 /64 (default: the next free one)")
     .action(async (o, cmd) => {
       if (clustered(cmd)) return (await clusterCli()).createSubnet(cmd, o);
       if (o.host !== undefined) throw new VpcctlError('INVALID_INPUT', '--host needs a cluster: run \'vpcctl cluster join\' first');
-      const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type, egress: o.egress });
+      const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type, egress: o.egress, ipv6Cidr: o.ipv6Cidr });
       reportChange(r, `subnet ${o.vpc}/${o.name}`);
     });
   program.command('set-egress').description("set a private subnet's internet egress: nat (outbound only, through the NAT gateway) or none")
@@ -105,7 +111,7 @@ export function buildProgram(): Command {
       const v = await api(cmd).show({ name: o.name });
       if (printData(o, v)) return;
       if (o.quiet) return v.subnetDetails.forEach((s) => print(s.name));
-      print(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);
+      print(`VPC ${v.name}  ${v.cidr}${v.ipv6Cidr ? `  ${v.ipv6Cidr}` : ''}  router namespace ${v.router}`);
       print(v.gateway
         ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on ${ROUTER_GATEWAY_LINK})`
         : 'internet gateway: none (no uplink)');

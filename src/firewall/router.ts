@@ -48,6 +48,14 @@ export function routerRuleset(vpc: VpcState): NftObject[] {
     ipv4Set('public', cidrs((s) => s.type === 'public')),
     ipv4Set('private', cidrs((s) => s.type === 'private')),
     chain('forward', 'forward', 'filter', 0),
+    // IPv6 has no rp_filter: a dual-stack router drops what arrives from a
+    // source it would not route back out of that link (a host forging
+    // another subnet's or the world's address). First, before replies.
+    ...(vpc.ipv6Cidr ? [rule('forward', [
+      { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: 'ipv6' } },
+      { match: { op: '==', left: { fib: { result: 'oif', flags: ['saddr', 'iif'] } }, right: false } },
+      counter, drop,
+    ], 'IPv6 anti-spoofing')] : []),
     // Replies first: a NAT gateway's return traffic and published ports' answers pass whatever follows.
     rule('forward', [ctState('established', 'related'), accept], 'replies'),
     // Peering is not transitive, and a peer never uses this VPC's gateway.

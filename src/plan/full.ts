@@ -27,9 +27,13 @@ export const subnetOwner = (vpc: string, subnet: string) => `subnet ${vpc}/${sub
 export const peeringOwner = (p: Pick<PeeringState, 'vpc1' | 'vpc2'>) => `peering ${p.vpc1} ${p.vpc2}`;
 export const ROOT_OWNER = 'host';
 
-/** CIDRs of the VPCs peered with `vpc`: its private hosts route to them. */
+/** CIDRs of the VPCs peered with `vpc` (IPv6 ones where both are dual-stack): its private hosts route to them. */
 export function peerCidrs(state: State, vpc: string): string[] {
-  return peersOf(state.peerings, vpc).flatMap((other) => (state.vpcs[other] ? [state.vpcs[other]!.cidr] : []));
+  const self = state.vpcs[vpc];
+  const v4 = peersOf(state.peerings, vpc).flatMap((other) => (state.vpcs[other] ? [state.vpcs[other]!.cidr] : []));
+  if (!self?.ipv6Cidr) return v4;
+  const v6 = peersOf(state.peerings, vpc).flatMap((other) => state.vpcs[other]?.ipv6Cidr ? [state.vpcs[other]!.ipv6Cidr!] : []);
+  return [...v4, ...v6];
 }
 
 /**

@@ -4,7 +4,7 @@ import { rootRuleset } from '../firewall/root.js';
 import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import {
-  egressRouteOp, peeringOps, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, policyTableSpec, routerTableOp,
+  egressRouteOp, peeringOps, peerPrefixes, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, policyTableSpec, routerTableOp,
 } from './build.js';
 import { rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
@@ -35,8 +35,8 @@ export interface Plan {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 // The overlay's link itself (VNI, underlay, address, MTU) is part of the router; its peers change in place.
-const vpcSpec = (v: VpcState) => [v.cidr, v.uplink, v.transit, overlayBase(v.overlay)];
-const subnetSpec = (s: SubnetState) => [s.cidr, s.type];
+const vpcSpec = (v: VpcState) => [v.cidr, v.uplink, v.transit, overlayBase(v.overlay), ...(v.ipv6Cidr ? [v.ipv6Cidr] : [])];
+const subnetSpec = (s: SubnetState) => [s.cidr, s.type, ...(s.ipv6Cidr ? [s.ipv6Cidr] : [])];
 
 /**
  * Diff the desired state against the current one and the kernel, and return
@@ -166,7 +166,9 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     const stays = (v: VpcState | undefined) => v && !rebuiltVpcs.has(v.name);
     if (stays(a) && stays(b)) dels.push(...unpeerOps(p, a!, b!));
     for (const [v, other] of [[a, current.vpcs[p.vpc2]], [b, current.vpcs[p.vpc1]]] as const) {
-      if (stays(v) && other) dels.push(...peerRouteOps(v!, other.cidr, keptSubnets(current, desired, v!.name), false));
+      if (stays(v) && other) {
+        for (const c of peerPrefixes(current.vpcs[v!.name] ?? v!, other)) dels.push(...peerRouteOps(v!, c, keptSubnets(current, desired, v!.name), false));
+      }
     }
   }
   for (const [key, p] of desPeerings) {
@@ -177,7 +179,9 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     if (isNew) changes.push(`peer ${p.vpc1} ${p.vpc2}`);
     adds.push(...peeringOps(p, a, b));
     for (const [v, other] of [[a, b], [b, a]] as const) {
-      if (!rebuiltVpcs.has(v.name)) adds.push(...peerRouteOps(v, other.cidr, keptSubnets(current, desired, v.name), true));
+      if (!rebuiltVpcs.has(v.name)) {
+        for (const c of peerPrefixes(v, other)) adds.push(...peerRouteOps(v, c, keptSubnets(current, desired, v.name), true));
+      }
     }
   }
 
