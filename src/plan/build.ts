@@ -26,13 +26,16 @@ import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
  * in subnets). Two /proc writes per VPC, none per subnet. Host namespaces
  * keep IPv6 on their one link (a constant cost each).
  *
- * A dual-stack VPC's router forwards IPv6, and makes no address of its own
- * on its links (`addr_gen_mode` 1, none: no link-local, no DAD, no
- * per-link routes beyond the subnet's /64): the gateway is the subnet's
- * ::1, and links between routers get explicit link-locals (addresses.ts).
+ * A dual-stack VPC's router forwards IPv6, and its links do no duplicate
+ * address detection (`accept_dad` 0 by default): their link-local
+ * addresses are usable at once. The router needs one on each link, though
+ * the gateway is the subnet's ::1: the kernel sends the neighbour
+ * solicitation for a packet it forwards from a link-local source, and sends
+ * none if the link has no usable one (measured: with `addr_gen_mode` none
+ * the router never resolved its hosts).
  */
 const IPV4_ONLY_SYSCTLS: [string, string][] = [['net/ipv6/conf/all/disable_ipv6', '1'], ['net/ipv6/conf/default/disable_ipv6', '1']];
-const DUAL_STACK_SYSCTLS: [string, string][] = [['net/ipv6/conf/default/addr_gen_mode', '1'], ['net/ipv6/conf/all/forwarding', '1']];
+const DUAL_STACK_SYSCTLS: [string, string][] = [['net/ipv6/conf/default/accept_dad', '0'], ['net/ipv6/conf/all/forwarding', '1']];
 
 const IPV4_SYSCTLS: [string, string][] = [
   [IP_FORWARD, '1'],

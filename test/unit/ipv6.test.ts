@@ -169,7 +169,7 @@ test('planner, dual-stack: router sysctls, ::1/::2 addresses, routes of both fam
   const p = plan(emptyState(), des, { namespaces: new Set(), hostForward: '1' });
   const sysctls = find(p.ops, 'sysctlSet').filter((o) => o.ns === 'vpcr-demo').map((o) => `${o.key}=${o.value}`);
   t.true(sysctls.includes('net/ipv6/conf/all/forwarding=1'));
-  t.true(sysctls.includes('net/ipv6/conf/default/addr_gen_mode=1'));
+  t.true(sysctls.includes('net/ipv6/conf/default/accept_dad=0'));
   t.false(sysctls.some((k) => k.includes('disable_ipv6')));
   const addrs = find(p.ops, 'addrAdd').map((o) => `${o.ns} ${o.dev} ${o.cidr}`);
   t.true(addrs.includes('vpcr-demo sn-0a000100 fd00:10::1/64'));
