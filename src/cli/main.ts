@@ -255,18 +255,27 @@ export function buildProgram(): Command {
     .option('--to-vpc <vpc>', 'target VPC (default: the source VPC)').option('--port <port>', 'also try a TCP connect', port))
     .option('--all', 'every subnet against every subnet (ICMP): a summary and the pairs that differ from what policies and peerings predict; exit 1 when any does')
     .option('--matrix', 'with --all: the full grid')
+    .option('--family <family>', 'address family probed: 4 (default), 6 or both (dual-stack subnets)')
     .action(async (o, cmd) => {
       const v = api(cmd);
+      const family = o.family === undefined || o.family === '4' ? 4 : o.family === '6' ? 6 : o.family === 'both' ? 'both' : null;
+      if (family === null) throw new VpcctlError('INVALID_INPUT', `--family ${String(o.family)} is invalid: use 4, 6 or both`);
+      if (o.all && family !== 4) throw new VpcctlError('INVALID_INPUT', '--all probes IPv4 only for now: leave out --family');
       if (o.all) return (await import('./connectivity.js')).testAll(v, o);
       if (o.matrix) throw new VpcctlError('INVALID_INPUT', '--matrix goes with --all');
       if (!o.vpc || !o.fromSubnet || !o.toSubnet) throw new VpcctlError('INVALID_INPUT', 'test-connectivity needs --vpc, --from-subnet and --to-subnet (or --all)');
-      const r = await v.testConnectivity({ vpc: o.vpc, fromSubnet: o.fromSubnet, toSubnet: o.toSubnet, toVpc: o.toVpc, port: o.port });
+      const r = await v.testConnectivity({ vpc: o.vpc, fromSubnet: o.fromSubnet, toSubnet: o.toSubnet, toVpc: o.toVpc, port: o.port, family });
       if (!printData(o, r)) {
         const line = (what: string, p: { ok: boolean; rttMs?: number; error?: string }) =>
           print(`${what}: ${p.ok ? ok(`reachable (${p.rttMs?.toFixed(2)} ms)`) : bad(`unreachable${p.error ? ` (${p.error})` : ''}`)}`);
         print(`${r.from.vpc}/${r.from.subnet} (${r.from.address}) -> ${r.to.vpc}/${r.to.subnet} (${r.to.address})`);
         line('icmp', r.icmp);
         if (r.tcp) line(`tcp ${r.tcp.port}`, r.tcp);
+        if (r.ipv6) {
+          print(`IPv6: ${r.ipv6.from} -> ${r.ipv6.to}`);
+          line('icmpv6', r.ipv6.icmp);
+          if (r.ipv6.tcp) line(`tcp ${r.ipv6.tcp.port}`, r.ipv6.tcp);
+        }
       }
       if (!r.reachable) process.exitCode = 1;
     });

@@ -75,6 +75,27 @@ test.serial('dual-stack VPC: static /64s (::1 gateway, ::2 host, no DAD), subnet
   t.regex(again.stdout, /nothing changed/);
 });
 
+test.serial('test-connectivity --family 6|both probes over ICMPv6; show-vpc, list-vpcs and graph show both families', async (t) => {
+  let r = await run('test-connectivity', '--vpc', 'demo', '--from-subnet', 'web', '--to-subnet', 'db', '--family', '6', '--json');
+  t.is(r.code, 0, r.stderr);
+  const six = JSON.parse(r.stdout);
+  t.like(six, { from: { address: 'fd00:10::2' }, to: { address: 'fd00:10:0:2::2' }, icmp: { ok: true }, reachable: true });
+  r = await run('test-connectivity', '--vpc', 'demo', '--from-subnet', 'web', '--to-subnet', 'db', '--family', 'both');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /10\.0\.1\.2\) -> demo\/db \(10\.0\.2\.2\)/);
+  t.regex(r.stdout, /IPv6: fd00:10::2 -> fd00:10:0:2::2\nicmpv6: reachable/);
+  const bad = await run('test-connectivity', '--vpc', 'demo', '--from-subnet', 'web', '--to-subnet', 'db', '--family', '5');
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--family 5 is invalid/);
+
+  const show = JSON.parse((await run('show-vpc', '--name', 'demo', '--json')).stdout);
+  t.is(show.ipv6Cidr, 'fd00:10::/56');
+  t.like(show.subnetDetails.find((s: { name: string }) => s.name === 'db'), { ipv6Cidr: 'fd00:10:0:2::/64', ipv6Gateway: 'fd00:10:0:2::1', ipv6Host: 'fd00:10:0:2::2' });
+  t.regex((await run('show-vpc', '--name', 'demo')).stdout, /VPC demo {2}10\.0\.0\.0\/16 {2}fd00:10::\/56/);
+  t.regex((await run('list-vpcs', '-o', 'wide')).stdout, /fd00:10::\/56/);
+  t.regex((await run('graph', '--format', 'mermaid')).stdout, /10\.0\.2\.0\/24 · fd00:10:0:2::\/64/);
+});
+
 test.serial('an IPv4-only VPC keeps IPv6 disabled in its router', async (t) => {
   t.is((await run('create-vpc', '--name', 'four', '--cidr', '10.4.0.0/16')).code, 0);
   const n = await native();
