@@ -96,6 +96,18 @@ test.serial('test-connectivity --family 6|both probes over ICMPv6; show-vpc, lis
   t.regex((await run('graph', '--format', 'mermaid')).stdout, /10\.0\.2\.0\/24 · fd00:10:0:2::\/64/);
 });
 
+test.serial('drift in IPv6 objects: status names a missing address and route, the next change repairs them', async (t) => {
+  ip(['-6', 'addr', 'del', 'fd00:10:0:2::2/64', 'dev', 'eth0'], 'ns-demo-db');
+  ip(['-6', 'route', 'del', 'fd00:10::/56'], 'ns-demo-app');
+  const r = await run('status');
+  t.is(r.code, 1);
+  t.regex(r.stdout, /address fd00:10:0:2::2\/64 missing on eth0/);
+  t.regex(r.stdout, /route fd00:10::\/56 via fd00:10:0:1::1 dev eth0 .*is missing/);
+  t.is((await run('create-vpc', '--name', 'demo', '--cidr', '10.0.0.0/16', '--ipv6-cidr', 'fd00:10::/56')).code, 0);
+  t.is((await run('status')).code, 0, 'repaired');
+  t.true(await ping('ns-demo-app', 'fd00:10:0:2::2'));
+});
+
 test.serial('an IPv4-only VPC keeps IPv6 disabled in its router', async (t) => {
   t.is((await run('create-vpc', '--name', 'four', '--cidr', '10.4.0.0/16')).code, 0);
   const n = await native();
