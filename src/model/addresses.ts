@@ -43,3 +43,17 @@ export const hostIp6 = (subnetCidr6: string): string => nth6(subnetCidr6, 2);
 export const hostIfaceCidr6 = (subnetCidr6: string): string => `${nth6(subnetCidr6, 2)}/64`;
 export const gatewayIfaceCidr6 = (subnetCidr6: string): string => `${nth6(subnetCidr6, 1)}/64`;
 export const LINK_ENDS6 = { near: 'fe80::1/64', far: 'fe80::2/64', nearIp: 'fe80::1', farIp: 'fe80::2' } as const;
+
+/**
+ * The IPv6 ends of a VPC's internet gateway link, derived from its IPv4
+ * transit /30 so they need no allocation of their own: the /126 at the same
+ * offset in TRANSIT6_POOL (100.64.0.4/30 -> fd7f:ffff:ffff:ffff::6440:4/126).
+ * The router translates its subnets' sources to the far end (as it does to
+ * the IPv4 one), and the host masquerades the pool out of the uplink.
+ */
+export const TRANSIT6_POOL = 'fd7f:ffff:ffff:ffff::/64';
+export function transitEnds6(transitCidr: string): LinkEnds {
+  const base = parseCidr6(TRANSIT6_POOL).network + BigInt(parseCidr(transitCidr).network);
+  const at = (n: number) => ip6ToString(base + BigInt(n));
+  return { near: `${at(1)}/126`, far: `${at(2)}/126`, nearIp: at(1), farIp: at(2) };
+}

@@ -4,7 +4,7 @@ import {
   HOST_LINK, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, ROUTER_GATEWAY_LINK, gatewayRootLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
 } from '../model/names.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
-import { gatewayIp, hostIfaceCidr, hostIp, transitEnds, LINK_ENDS6, gatewayIfaceCidr6, gatewayIp6, hostIfaceCidr6 } from '../model/addresses.js';
+import { gatewayIp, hostIfaceCidr, hostIp, transitEnds, transitEnds6, LINK_ENDS6, gatewayIfaceCidr6, gatewayIp6, hostIfaceCidr6 } from '../model/addresses.js';
 import { isV6Text } from '../model/cidr6.js';
 import { ALLOW_ALL, type CompilablePolicy, compilePolicy } from '../firewall/policy.js';
 import { routerRuleset } from '../firewall/router.js';
@@ -71,6 +71,15 @@ export function vpcOps(vpc: VpcState): Op[] {
       { op: 'addrAdd', ns, dev: ROUTER_GATEWAY_LINK, cidr: t.far },
       { op: 'routeAdd', ns, dst: 'default', via: t.nearIp, dev: ROUTER_GATEWAY_LINK },
     );
+    // A dual-stack VPC's IPv6 internet: the same link, its own /126 (addresses.ts).
+    if (vpc.ipv6Cidr) {
+      const t6 = transitEnds6(vpc.transit);
+      ops.push(
+        { op: 'addrAdd', ns: ROOT_NS, dev: hostLink, cidr: t6.near },
+        { op: 'addrAdd', ns, dev: ROUTER_GATEWAY_LINK, cidr: t6.far },
+        { op: 'routeAdd', ns, dst: '::/0', via: t6.nearIp, dev: ROUTER_GATEWAY_LINK },
+      );
+    }
   }
   return ops;
 }
@@ -96,7 +105,8 @@ function subnet6Ops(vpc: VpcState, subnet: SubnetState, peerCidrs: string[], rns
   const ns = hostNs(vpc.name, subnet.name);
   const via = gatewayIp6(c6);
   const route = (dst: string): Op => ({ op: 'routeAdd', ns, dst, via, dev: HOST_LINK });
-  const dsts = subnet.type === 'public' ? ['::/0'] : [vpc.ipv6Cidr!, ...peerCidrs.filter(isV6Text)];
+  // A private subnet with a NAT gateway has IPv6's egress-only internet gateway: a default route too.
+  const dsts = subnet.type === 'public' ? ['::/0'] : [vpc.ipv6Cidr!, ...peerCidrs.filter(isV6Text), ...(subnet.egress === 'nat' ? ['::/0'] : [])];
   return [
     { op: 'addrAdd', ns: rns, dev: link, cidr: gatewayIfaceCidr6(c6) },
     { op: 'addrAdd', ns, dev: HOST_LINK, cidr: hostIfaceCidr6(c6) },
@@ -115,6 +125,18 @@ export function egressRouteOp(vpc: VpcState, subnet: SubnetState, add: boolean):
   return add
     ? { op: 'routeAdd', ns, dst: 'default', via: gatewayIp(subnet.cidr), dev: HOST_LINK }
     : { op: 'routeDel', ns, dst: 'default', dev: HOST_LINK };
+}
+
+/** set-egress in a dual-stack subnet: the IPv6 default route of the egress-only gateway, with the IPv4 one. */
+export function egressRouteOps(vpc: VpcState, subnet: SubnetState, add: boolean): Op[] {
+  const ops = [egressRouteOp(vpc, subnet, add)];
+  if (vpc.ipv6Cidr && subnet.ipv6Cidr) {
+    const ns = hostNs(vpc.name, subnet.name);
+    ops.push(add
+      ? { op: 'routeAdd', ns, dst: '::/0', via: gatewayIp6(subnet.ipv6Cidr), dev: HOST_LINK }
+      : { op: 'routeDel', ns, dst: '::/0', dev: HOST_LINK });
+  }
+  return ops;
 }
 
 /** `peerCidrs`: the peers' prefixes, both families (an IPv6 one only where both VPCs are dual-stack). */

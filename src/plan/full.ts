@@ -1,5 +1,5 @@
 import type { Op } from './ops.js';
-import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS } from '../model/names.js';
+import { IP6_FORWARD, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS } from '../model/names.js';
 import { overlaps, parseCidr } from '../model/cidr.js';
 import { peersOf } from '../model/peering.js';
 import { rootRuleset } from '../firewall/root.js';
@@ -68,6 +68,9 @@ export function rootRoutes(state: State): Map<string, { vpc: VpcState; cidr: str
   return out;
 }
 
+/** The host forwards IPv6 while a dual-stack VPC has an internet gateway. */
+export const needsForward6 = (state: State): boolean => Object.values(state.vpcs).some((v) => v.ipv6Cidr && v.transit);
+
 /** The root level of a state made from nothing: routes to public subnets, vpcctl's table, ip_forward. */
 function rootParts(state: State, wanted: (vpc: string) => boolean): Part[] {
   const parts: Part[] = [];
@@ -78,6 +81,7 @@ function rootParts(state: State, wanted: (vpc: string) => boolean): Part[] {
   const ops: Op[] = [];
   if (ruleset) ops.push({ op: 'nftApply', ns: ROOT_NS, family: NFT_FAMILY, table: NFT_TABLE, ruleset });
   if (Object.keys(state.vpcs).length > 0) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: '1' });
+  if (needsForward6(state)) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP6_FORWARD, value: '1' });
   if (ops.length) parts.push({ owner: ROOT_OWNER, ops });
   return parts;
 }

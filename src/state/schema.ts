@@ -95,6 +95,7 @@ export const StateSchema = z.looseObject({
   version: z.literal(STATE_VERSION),
   transitPool: cidr,
   hostForwardBefore: z.string().optional(),
+  hostForward6Before: z.string().optional(),
   vpcs: keyedByName(VpcStateSchema),
   peerings: z.array(z.looseObject({ vpc1: name, vpc2: name, link: cidr, owner: z.string().optional() })),
   // Older files may lack it; the store has always read it as empty then.

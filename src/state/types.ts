@@ -141,6 +141,8 @@ export interface State {
   transitPool: string;
   /** net.ipv4.ip_forward on the host before the first VPC, restored after the last. */
   hostForwardBefore?: string;
+  /** net.ipv6.conf.all.forwarding on the host before the first dual-stack VPC with a gateway, restored after the last. */
+  hostForward6Before?: string;
   vpcs: Record<string, VpcState>;
   peerings: PeeringState[];
   /** Namespaces a run was changing when it stopped; the next run rebuilds them. */

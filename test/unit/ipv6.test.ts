@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import {
   contains6, formatCidr6, hostAddress6, ip6ToString, nthSubnet6, overlaps6, parseCidr6, parseIp6, ulaFor,
 } from '../../src/model/cidr6.js';
-import { gatewayIp6, hostIfaceCidr6 } from '../../src/model/addresses.js';
+import { gatewayIp6, hostIfaceCidr6, transitEnds6 } from '../../src/model/addresses.js';
 import { checkSubnetCidr6, checkVpcCidr6, nextSubnet6, validateTopology } from '../../src/model/validate.js';
 import { parseTopology } from '../../src/model/schema.js';
 import { compilePolicy } from '../../src/firewall/policy.js';
@@ -199,4 +199,29 @@ test('planner: a subnet\'s IPv6 prefix changing rebuilds it; a VPC becoming dual
 test('planner fixture: the full plan of a dual-stack state', (t) => {
   checkFixture(t, new URL('./fixtures/dual-stack-plan.json', import.meta.url).pathname, fullPlan(dualState()).ops);
   t.truthy(readFileSync(new URL('./fixtures/dual-stack-plan.json', import.meta.url), 'utf8'));
+});
+
+test('IPv6 internet: gateway ends derived from the IPv4 transit, host forwarding on while needed and put back after', (t) => {
+  t.deepEqual(transitEnds6('100.64.0.4/30'), {
+    near: 'fd7f:ffff:ffff:ffff::6440:5/126', far: 'fd7f:ffff:ffff:ffff::6440:6/126',
+    nearIp: 'fd7f:ffff:ffff:ffff::6440:5', farIp: 'fd7f:ffff:ffff:ffff::6440:6',
+  });
+  const des = emptyState();
+  des.vpcs.net = { ...structuredClone(dual), name: 'net', uplink: 'eth0', transit: '100.64.0.4/30' };
+  const p = plan(emptyState(), des, { namespaces: new Set(), hostForward: '1', hostForward6: '0' });
+  const f6 = (ops: Op[]) => find(ops, 'sysctlSet').filter((o) => o.key === 'net/ipv6/conf/all/forwarding' && o.ns === '').map((o) => o.value);
+  t.deepEqual(f6(p.ops), ['1']);
+  const routes = find(p.ops, 'routeAdd').map((o) => `${o.ns} ${o.dst} ${o.via ?? ''}`);
+  t.true(routes.includes('vpcr-net ::/0 fd7f:ffff:ffff:ffff::6440:5'));
+  t.true(find(p.ops, 'addrAdd').some((o) => o.ns === '' && o.cidr === 'fd7f:ffff:ffff:ffff::6440:5/126'));
+  t.regex(texts(routerRuleset(des.vpcs.net!)), /"snat":\{"family":"ip6","addr":"fd7f:ffff:ffff:ffff::6440:6"\}/);
+
+  const gone = { ...emptyState(), hostForward6Before: '0' };
+  const back = plan(des, gone, { namespaces: kernelWith(des).namespaces, hostForward: '1', hostForward6: '1' });
+  t.deepEqual(f6(back.ops), ['0'], 'put back as it was');
+  t.is(back.ops[0]!.op, 'sysctlSet', 'first, before the namespaces go');
+
+  const v4only = emptyState();
+  v4only.vpcs.four = { name: 'four', cidr: '10.4.0.0/16', uplink: 'eth0', transit: '100.64.0.0/30', subnets: {} };
+  t.deepEqual(f6(plan(emptyState(), v4only, { namespaces: new Set(), hostForward: '1', hostForward6: '0' }).ops), [], 'IPv4-only VPCs leave it alone');
 });
