@@ -161,6 +161,11 @@ test.serial('isolation: two VPCs with the same IPv6 prefix do not reach each oth
 
 test.serial('anti-spoofing: a host sending from an address not its own is dropped by its router', async (t) => {
   await listen('ns-demo-db', [7000, 7001]);
+  // A witness in the target (a table of the test's own): what arrives there from each source.
+  nft(['add', 'table', 'inet', 'witness'], 'ns-demo-db');
+  nft(['add', 'chain', 'inet', 'witness', 'in', '{ type filter hook input priority -10; policy accept; }'], 'ns-demo-db');
+  nft(['add', 'rule', 'inet', 'witness', 'in', 'ip6', 'saddr', 'fd00:10::2', 'tcp', 'dport', '7000', 'counter', 'comment', '"real"'], 'ns-demo-db');
+  nft(['add', 'rule', 'inet', 'witness', 'in', 'ip6', 'saddr', '{ fd00:10:0:1::99, 2001:db8::99 }', 'counter', 'comment', '"forged"'], 'ns-demo-db');
   t.true(connectFrom('ns-demo-web', 'fd00:10::2', 'fd00:10:0:2::2', 7000), 'from its own address: connects');
   // The host takes an address of another subnet (its own kernel lets it), then sends from it.
   ip(['-6', 'addr', 'add', 'fd00:10:0:1::99/128', 'dev', 'eth0', 'nodad'], 'ns-demo-web');
@@ -168,6 +173,10 @@ test.serial('anti-spoofing: a host sending from an address not its own is droppe
   t.false(connectFrom('ns-demo-web', 'fd00:10:0:1::99', 'fd00:10:0:2::2', 7000), "from subnet app's prefix: dropped");
   t.false(connectFrom('ns-demo-web', '2001:db8::99', 'fd00:10:0:2::2', 7000), 'from an outside address: dropped');
   t.regex(nft(['list', 'table', 'inet', 'vpcctl'], 'vpcr-demo'), /fib saddr \. iif oif missing counter packets [1-9]\d* bytes \d+ drop comment "IPv6 anti-spoofing"/);
+  const witness = nft(['list', 'table', 'inet', 'witness'], 'ns-demo-db');
+  t.regex(witness, /counter packets [1-9]\d* bytes \d+ comment "real"/, 'the witness sees real traffic');
+  t.regex(witness, /counter packets 0 bytes 0 comment "forged"/, 'no forged packet reached the target');
+  nft(['delete', 'table', 'inet', 'witness'], 'ns-demo-db');
   ip(['-6', 'addr', 'del', 'fd00:10:0:1::99/128', 'dev', 'eth0'], 'ns-demo-web');
   ip(['-6', 'addr', 'del', '2001:db8::99/128', 'dev', 'eth0'], 'ns-demo-web');
 });
