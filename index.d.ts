@@ -256,7 +256,7 @@ export interface NftStatus {
 /** Whether process `pid` exists and is not a zombie. */
 export declare function pidAlive(pid: number): Promise<boolean>
 
-/** One ICMP echo from inside `ns` to `dst`. */
+/** One ICMP echo (ICMPv6 for an IPv6 `dst`) from inside `ns` to `dst`. */
 export declare function ping(ns: string, dst: string, timeoutMs: number): Promise<ProbeResult>
 
 /**

@@ -56,6 +56,11 @@ const flowLogsOf = (mode) => ({
   off_median_us: num(`flowlogs.${mode}.off_median_us`), on_median_us: num(`flowlogs.${mode}.on_median_us`),
   median_ratio: round(num(`flowlogs.${mode}.median_ratio`), 3),
 });
+// Dual-stack (issue 17): the same apply IPv4 only and dual-stack, alternating in one run (target: <= 1.3x).
+const ipv6 = {
+  apply_v4_ms: num('ipv6.apply_v4_ms'), apply_dual_ms: num('ipv6.apply_dual_ms'),
+  dual_over_v4: round(num('ipv6.dual_over_v4')), status_in_sync: raw['ipv6.status_in_sync'] ?? null, error: raw['ipv6.error'] ?? null,
+};
 const flowLogs = { established: flowLogsOf('established'), new_connection: flowLogsOf('new'), ring_lines: num('flowlogs.ring_lines') };
 
 const ratios = {
@@ -144,7 +149,7 @@ if (steps.length) {
 const meta = Object.fromEntries(Object.entries(raw).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v]));
 const errors = Object.fromEntries(Object.entries(raw).filter(([k]) => k.endsWith('.error')));
 const result = {
-  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, flow_logs: flowLogs, ratios, targets, scale, cluster,
+  meta, vpcctl_available: raw['vpcctl.available'], floor, seed, vpcctl, cli, rtt, flow_logs: flowLogs, ipv6, ratios, targets, scale, cluster,
   floor_phases: raw['floor.phases'] ? JSON.parse(raw['floor.phases']) : null,
   runs: {
     floor_create_ms: raw['floor.create_runs_ms'] ?? null, vpcctl_apply_ms: raw['vpcctl.apply_runs_ms'] ?? null,
@@ -212,6 +217,13 @@ if (cluster) {
   md.push(`Three hosts, each its own network and mount namespace with one etcd member and an agent, joined by an underlay bridge (test/helpers/cluster-lab.ts). One VPC of ${f(c.subnets, 0)} subnets (a third per host) applied from one file on h1; then h2's agent is killed (-9) and restarted; then TCP round trips from a subnet on h1 to another on h1 and to one on h2 (through both routers and the VXLAN overlay), alternating in one process as above.`, '');
   md.push('| written to etcd | every agent in sync | in sync again after kill -9 + restart | same host median / p99 (µs) | across hosts median / p99 (µs) | ratio (median) |', '|---|---|---|---|---|---|');
   md.push(`| ${f(c.write_ms, 0)} ms | ${f(c.converged_ms, 0)} ms | ${f(c.restart_converged_ms, 0)} ms | ${f(c.rtt.same_host_median_us)} / ${f(c.rtt.same_host_p99_us)} | ${f(c.rtt.cross_host_median_us)} / ${f(c.rtt.cross_host_p99_us)} | ${f(c.rtt.median_ratio, 2)} |`);
+}
+if (ipv6.apply_dual_ms !== null || ipv6.error) {
+  md.push('', '## Dual-stack apply (issue 17)', '');
+  md.push(`One VPC of ${n} subnets applied IPv4 only and dual-stack (fd00:b::/48, a /64 each), alternating in one run; median of the runs. Target: dual-stack <= 1.3x.`, '');
+  if (ipv6.error) md.push(`Error: ${ipv6.error}`, '');
+  md.push('| IPv4 only (ms) | dual-stack (ms) | ratio | status in sync |', '|---|---|---|---|');
+  md.push(`| ${f(ipv6.apply_v4_ms, 0)} | ${f(ipv6.apply_dual_ms, 0)} | ${f(ipv6.dual_over_v4, 2)} | ${ipv6.status_in_sync ?? '-'} |`);
 }
 if (flowLogs.established.median_ratio !== null || flowLogs.new_connection.median_ratio !== null) {
   md.push('', '## Flow logs: round trip s0 -> s2 (port 80) without and with them', '');

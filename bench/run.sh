@@ -15,7 +15,7 @@
 #   BENCH_RTT_COUNT=2000 timed round trips per RTT run (after 200 warm-up ones)
 #   BENCH_RTT_ROUNDS=5   RTT runs (medians over runs reported)
 #   BENCH_CLUSTER_N=200  subnets per simulated host in the cluster scenario (3 hosts)
-#   BENCH_ONLY="floor seed vpcctl cli rtt flowlogs cluster"   scenarios to run; add `scale` (or set
+#   BENCH_ONLY="floor seed vpcctl cli rtt flowlogs cluster ipv6"   scenarios to run; add `scale` (or set
 #                        BENCH_SCALE=1) for the scale series below
 #   BENCH_SCALE_NS="500 1000 2000 5000"   subnets in one VPC, per step of the series
 #   BENCH_SCALE_VPCS=20  and one step of BENCH_SCALE_VPCS VPCs of 500 subnets (0: none)
@@ -50,7 +50,7 @@ REAPPLY=${BENCH_REAPPLY:-5}
 STATUS=${BENCH_STATUS:-5}
 RTT_COUNT=${BENCH_RTT_COUNT:-2000}
 RTT_ROUNDS=${BENCH_RTT_ROUNDS:-5}
-ONLY=" ${BENCH_ONLY:-floor seed vpcctl cli rtt flowlogs cluster} "
+ONLY=" ${BENCH_ONLY:-floor seed vpcctl cli rtt flowlogs cluster ipv6} "
 [[ ${BENCH_SCALE:-} == 1 ]] && ONLY+="scale "
 SCALE_NS=${BENCH_SCALE_NS:-500 1000 2000 5000}
 SCALE_VPCS=${BENCH_SCALE_VPCS:-20}
@@ -239,6 +239,34 @@ scenario_vpcctl() {
   record vpcctl.delete_ms "$(echo "${deletes[*]}" | median)"
   record vpcctl.delete_complete_ms "$(echo "${completes[*]}" | median)"
   record vpcctl.rss_kb "$(echo "${rss[*]}" | maxof)"
+}
+
+# Dual-stack (issue 17): the same N-subnet apply, IPv4 only and dual-stack,
+# alternating in one run so both see the same machine; target: dual <= 1.3x.
+scenario_ipv6() {
+  local v4=$OUT/topology-$N.json v6=$OUT/topology-$N-ipv6.json a4=() a6=() r insync=yes
+  node bench/topology.mjs "$N" --vpc "$VPC" >"$v4"
+  node bench/topology.mjs "$N" --vpc "$VPC" --ipv6 >"$v6"
+  for ((r = 1; r <= REPEAT; r++)); do
+    for kind in v4 v6; do
+      log "ipv6: apply -f ($N subnets, $kind, run $r/$REPEAT)"
+      local t0 pre
+      if [[ $kind == v4 ]]; then timed ./vpcctl apply -f "$v4"; else timed ./vpcctl apply -f "$v6"; fi ||
+        { record ipv6.error "$kind apply failed: $(tail -n 1 "$OUT/cmd.err")"; settle; return; }
+      if [[ $kind == v4 ]]; then a4+=("$WALL_MS"); else a6+=("$WALL_MS"); fi
+      [[ $kind == v6 ]] && { ./vpcctl status >/dev/null 2>&1 || insync=no; }
+      pre=$(netns_objects) t0=$EPOCHREALTIME
+      ./vpcctl delete-vpc --name "$VPC" >/dev/null 2>&1
+      settle "$t0" $((pre - N - 1))
+    done
+  done
+  local m4 m6
+  m4=$(echo "${a4[*]}" | median) m6=$(echo "${a6[*]}" | median)
+  record ipv6.apply_v4_ms "$m4"
+  record ipv6.apply_dual_ms "$m6"
+  record ipv6.apply_dual_runs_ms "${a6[*]}"
+  record ipv6.dual_over_v4 "$(awk -v a="$m6" -v b="$m4" 'BEGIN { printf "%.2f", a / b }')"
+  record ipv6.status_in_sync "$insync"
 }
 
 scenario_cli() {
@@ -471,6 +499,7 @@ wants seed && scenario_seed
 if ((VPCCTL_OK)); then
   wants vpcctl && scenario_vpcctl
   wants cli && scenario_cli
+  wants ipv6 && scenario_ipv6
 fi
 wants rtt && scenario_rtt
 wants flowlogs && scenario_flowlogs
@@ -481,6 +510,9 @@ record meta.loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 # The scale series alone (BENCH_ONLY=scale) keeps the main results as they are.
 if [[ $ONLY == " scale " ]]; then
   node bench/report.mjs "$RESULTS" bench/results-scale.json bench/results-scale.md
+elif [[ $ONLY == " ipv6 " ]]; then
+  # The dual-stack comparison alone (BENCH_ONLY=ipv6) too.
+  node bench/report.mjs "$RESULTS" bench/results-ipv6.json bench/results-ipv6.md
 else
   node bench/report.mjs "$RESULTS" bench/results.json bench/results.md
 fi

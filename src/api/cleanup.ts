@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../native.js';
-import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, isVpcctlNsName, ownsNs, parseTag } from '../model/names.js';
+import { IP6_FORWARD, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, isVpcctlNsName, ownsNs, parseTag } from '../model/names.js';
 import type { Op } from '../plan/ops.js';
 import type { StateStore } from '../state/store.js';
 import { ringDir } from './flow-logs.js';
@@ -68,6 +68,11 @@ export async function cleanupAll(store: StateStore, engine: Engine, opts: { dryR
   const now = before === undefined ? undefined : (await n.sysctlGet(ROOT_NS, IP_FORWARD)).trim();
   const restore = before !== undefined && now === '1';
   if (restore) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: before });
+  // IPv6 forwarding likewise (on while a dual-stack VPC had a gateway).
+  const before6 = state?.hostForward6Before;
+  if (before6 !== undefined && (await n.sysctlGet(ROOT_NS, IP6_FORWARD).catch(() => '')).trim() === '1' && before6 !== '1') {
+    ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP6_FORWARD, value: before6 });
+  }
   // What would go, for a confirmation: nothing is touched.
   if (opts.dryRun) return { namespaces, links, files: [], warnings };
   await engine.run({ ops, changes: [], namespaces });

@@ -1,7 +1,8 @@
 import { native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import type { State } from '../state/types.js';
-import { hostIp } from '../model/addresses.js';
+import { hostIp, hostIp6 } from '../model/addresses.js';
+import { VpcctlError } from '../errors.js';
 import { checkPort } from '../model/ports.js';
 import { findSubnet } from './lookup.js';
 import { predictor, type Prediction } from './predict.js';
@@ -19,6 +20,8 @@ export interface ConnectivityInput {
   /** Also try a TCP connect to this port. */
   port?: number;
   timeoutMs?: number;
+  /** The address family probed: 4 (default), 6, or both (dual-stack subnets). */
+  family?: 4 | 6 | 'both';
 }
 
 /** What a probe found: ICMP, and TCP when a port was given. */
@@ -27,27 +30,44 @@ export interface ConnectivityResult {
   to: { vpc: string; subnet: string; address: string };
   icmp: ProbeResult;
   tcp?: ProbeResult & { port: number };
-  /** ICMP answered and, when a port was given, the TCP connect succeeded. */
+  /** With `family: 'both'`: the same probes over IPv6 (the fields above are IPv4's). */
+  ipv6?: { from: string; to: string; icmp: ProbeResult; tcp?: ProbeResult & { port: number } };
+  /** ICMP answered and, when a port was given, the TCP connect succeeded (in every family probed). */
   reachable: boolean;
 }
 
-/** Probe from inside the source subnet's namespace, in-process: ICMP echo, then a TCP connect. */
+/** Probe from inside the source subnet's namespace, in-process: ICMP echo (ICMPv6 over IPv6), then a TCP connect. */
 export async function testConnectivity(state: State, input: ConnectivityInput): Promise<ConnectivityResult> {
   const from = findSubnet(state, input.vpc, input.fromSubnet);
   const toVpc = input.toVpc ?? input.vpc;
   const to = findSubnet(state, toVpc, input.toSubnet);
   if (input.port !== undefined) checkPort(input.port);
+  const family = input.family ?? 4;
+  if (family !== 4 && family !== 6 && family !== 'both') throw new VpcctlError('INVALID_INPUT', `family ${String(family)} is invalid: use 4, 6 or both`);
+  if (family !== 4) {
+    for (const [vpc, s] of [[input.vpc, from], [toVpc, to]] as const) {
+      if (!s.ipv6Cidr) throw new VpcctlError('INVALID_INPUT', `subnet ${vpc}/${s.name} has no IPv6 address: its vpc is not dual-stack`);
+    }
+  }
   const n = await native();
   const ns = hostNs(input.vpc, from.name);
-  const dst = hostIp(to.cidr);
   const timeout = input.timeoutMs ?? 1000;
-  const icmp = await n.ping(ns, dst, timeout);
-  const tcp = input.port === undefined ? undefined : { ...(await n.tcpConnect(ns, dst, input.port, timeout)), port: input.port };
+  const probe = async (dst: string) => {
+    const icmp = await n.ping(ns, dst, timeout);
+    const tcp = input.port === undefined ? undefined : { ...(await n.tcpConnect(ns, dst, input.port, timeout)), port: input.port };
+    return { icmp, tcp, ok: icmp.ok && (tcp === undefined || tcp.ok) };
+  };
+  const v6 = family === 4 ? undefined : { from: hostIp6(from.ipv6Cidr!), to: hostIp6(to.ipv6Cidr!), ...(await probe(hostIp6(to.ipv6Cidr!))) };
+  const v4 = family === 6 ? undefined : await probe(hostIp(to.cidr));
+  const main = v4 ?? v6!;
+  const fromAddress = v4 ? hostIp(from.cidr) : v6!.from;
+  const toAddress = v4 ? hostIp(to.cidr) : v6!.to;
   return {
-    from: { vpc: input.vpc, subnet: from.name, address: hostIp(from.cidr) },
-    to: { vpc: toVpc, subnet: to.name, address: dst },
-    icmp, tcp,
-    reachable: icmp.ok && (tcp === undefined || tcp.ok),
+    from: { vpc: input.vpc, subnet: from.name, address: fromAddress },
+    to: { vpc: toVpc, subnet: to.name, address: toAddress },
+    icmp: main.icmp, tcp: main.tcp,
+    ...(v4 && v6 ? { ipv6: { from: v6.from, to: v6.to, icmp: v6.icmp, ...(v6.tcp ? { tcp: v6.tcp } : {}) } } : {}),
+    reachable: (v4?.ok ?? true) && (v6?.ok ?? true),
   };
 }
 

@@ -1,7 +1,8 @@
 import { VpcctlError } from '../errors.js';
 import { executePlan, native } from '../native.js';
 import type { ExecuteResult } from '../../index.js';
-import { IP_FORWARD, ROOT_NS, isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
+import { IP6_FORWARD, IP_FORWARD, ROOT_NS, isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
+import { needsForward6 } from '../plan/full.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import type { State } from '../state/types.js';
 import type { StateStore, StateTransaction } from '../state/store.js';
@@ -112,11 +113,13 @@ export class Engine {
 
   async kernelView(): Promise<KernelView> {
     const n = await native();
-    const [namespaces, hostForward] = await Promise.all([
+    const [namespaces, hostForward, hostForward6] = await Promise.all([
       n.netnsList(),
       n.sysctlGet(ROOT_NS, IP_FORWARD),
+      // Absent on a host without IPv6: then no dual-stack VPC gets a gateway anyway.
+      n.sysctlGet(ROOT_NS, IP6_FORWARD).then((v) => v.trim(), () => undefined),
     ]);
-    return { namespaces: new Set(namespaces), hostForward: hostForward.trim() };
+    return { namespaces: new Set(namespaces), hostForward: hostForward.trim(), ...(hostForward6 !== undefined ? { hostForward6 } : {}) };
   }
 
   async change<T>(mutate: (draft: Draft) => T | Promise<T>, opts: ChangeOptions = {}): Promise<ChangeResult<T>> {
@@ -135,6 +138,7 @@ export class Engine {
       desired.pending = [];
       const view = await this.kernelView();
       if (Object.keys(desired.vpcs).length > 0) desired.hostForwardBefore ??= view.hostForward;
+      if (needsForward6(desired) && view.hostForward6 !== undefined) desired.hostForward6Before ??= view.hostForward6;
       // Deep drift of what the command touches: the planner repairs it in the same plan.
       const touched = touchedVpcs(current, desired);
       for (const v of named) if (current.vpcs[v]) touched.add(v);
@@ -171,6 +175,8 @@ export class Engine {
           ...current,
           pending: [...new Set([...current.pending, ...plan.namespaces])],
           hostForwardBefore: current.hostForwardBefore ?? desired.hostForwardBefore,
+          ...((current.hostForward6Before ?? desired.hostForward6Before) !== undefined
+            ? { hostForward6Before: current.hostForward6Before ?? desired.hostForward6Before } : {}),
         });
       }
       let learnt;
@@ -183,6 +189,7 @@ export class Engine {
         throw e;
       }
       if (Object.keys(desired.vpcs).length === 0) delete desired.hostForwardBefore;
+      if (!needsForward6(desired)) delete desired.hostForward6Before;
       desired.nftMarks = nextMarks(current.nftMarks, learnt.nft, plan.namespaces, desired);
       if (!desired.nftMarks) delete desired.nftMarks;
       for (const fn of saving) fn(desired);

@@ -1,6 +1,6 @@
 import { native } from '../native.js';
 import { gatewayRootLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
-import { gatewayIp, hostIp, transitEnds } from '../model/addresses.js';
+import { gatewayIp, gatewayIp6, hostIp, hostIp6, transitEnds } from '../model/addresses.js';
 import { peerOf, peersOf } from '../model/peering.js';
 import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js';
 import { appStatus, type AppInfo } from './apps.js';
@@ -13,6 +13,8 @@ import { dnsName } from '../model/dns.js';
 export interface VpcSummary {
   name: string;
   cidr: string;
+  /** The IPv6 prefix of a dual-stack VPC (absent: IPv4 only). */
+  ipv6Cidr?: string;
   subnets: number;
   public: number;
   private: number;
@@ -24,6 +26,10 @@ export interface VpcSummary {
 export interface SubnetDetail {
   name: string;
   cidr: string;
+  /** Dual-stack subnets: the /64, its gateway (::1) and host (::2). */
+  ipv6Cidr?: string;
+  ipv6Gateway?: string;
+  ipv6Host?: string;
   type: SubnetType;
   /** How it reaches the internet: `internet gateway` (public), `nat` or `none` (private). */
   egress: 'internet gateway' | 'nat' | 'none';
@@ -51,7 +57,7 @@ export interface VpcDetail extends VpcSummary {
 export function summarize(state: State, v: VpcState): VpcSummary {
   const subnets = Object.values(v.subnets);
   return {
-    name: v.name, cidr: v.cidr, subnets: subnets.length,
+    name: v.name, cidr: v.cidr, ...(v.ipv6Cidr ? { ipv6Cidr: v.ipv6Cidr } : {}), subnets: subnets.length,
     public: subnets.filter((s) => s.type === 'public').length,
     private: subnets.filter((s) => s.type === 'private').length,
     peers: peersOf(state.peerings, v.name), uplink: v.uplink,
@@ -74,6 +80,7 @@ export function detail(state: State, v: VpcState): VpcDetail {
     subnetDetails: Object.values(v.subnets).map((s) => ({
       name: s.name, cidr: s.cidr, type: s.type, egress: egressOf(s), namespace: hostNs(v.name, s.name),
       gateway: gatewayIp(s.cidr), host: hostIp(s.cidr), dnsName: dnsName(v.name, s.name), policy: !!s.policy,
+      ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr, ipv6Gateway: gatewayIp6(s.ipv6Cidr), ipv6Host: hostIp6(s.ipv6Cidr) } : {}),
       apps: s.apps.map((a) => appStatus(v.name, s.name, a)),
     })),
     peerings: state.peerings.flatMap((p) => {

@@ -35,6 +35,8 @@ export function afterPartialPlan(current: State, desired: State, planNamespaces:
   // Kept even with no VPC left: the next command puts ip_forward back if the failed plan did not.
   const before = current.hostForwardBefore ?? desired.hostForwardBefore;
   if (before !== undefined) out.hostForwardBefore = before;
+  const before6 = current.hostForward6Before ?? desired.hostForward6Before;
+  if (before6 !== undefined) out.hostForward6Before = before6;
   // nft generations of namespaces the plan worked in may have moved: without a mark, verify compares by content.
   if (out.nftMarks) {
     for (const ns of planNamespaces) delete out.nftMarks[ns];

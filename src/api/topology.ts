@@ -3,7 +3,8 @@ import { formatCidr, parseCidr } from '../model/cidr.js';
 import { parseTopology, type PublishSpec, type Topology } from '../model/schema.js';
 import { allPublishes, checkPublishes } from '../model/publish.js';
 import { pairKey } from '../model/peering.js';
-import { validateTopology } from '../model/validate.js';
+import { SUBNET6_PREFIX, nextSubnet6, validateTopology, vpcIpv6 } from '../model/validate.js';
+import { contains6, countOf6, formatCidr6, nthSubnet6, parseCidr6 } from '../model/cidr6.js';
 import type { PublishState, State, SubnetState, VpcOverlay, VpcState } from '../state/types.js';
 import type { Claim } from '../model/root-routes.js';
 import { allocateLink, type RootView } from './network.js';
@@ -23,9 +24,9 @@ export function readTopology(value: unknown): Topology {
 export function topologyOf(state: State): Topology {
   return {
     vpcs: Object.values(state.vpcs).map((v) => ({
-      name: v.name, cidr: v.cidr, ...(v.uplink ? { uplink: v.uplink } : {}), ...(v.flowLogs ? { flowLogs: true } : {}),
+      name: v.name, cidr: v.cidr, ...(v.ipv6Cidr ? { ipv6Cidr: v.ipv6Cidr } : {}), ...(v.uplink ? { uplink: v.uplink } : {}), ...(v.flowLogs ? { flowLogs: true } : {}),
       subnets: Object.values(v.subnets).map((s) => ({
-        name: s.name, cidr: s.cidr, type: s.type, ...(s.egress ? { egress: s.egress } : {}), ...(s.policy ? { policy: s.policy } : {}),
+        name: s.name, cidr: s.cidr, ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr } : {}), type: s.type, ...(s.egress ? { egress: s.egress } : {}), ...(s.policy ? { policy: s.policy } : {}),
         ...(s.publish?.length ? { publish: s.publish.map((p) => ({ ...p })) } : {}),
         apps: s.apps.map((a) => ({ port: a.port })),
       })),
@@ -71,7 +72,7 @@ export async function mergeTopology(
 
   for (const spec of topo.vpcs) {
     const before = state.vpcs[spec.name];
-    const ask = { name: spec.name, cidr: norm(spec.cidr), uplink: spec.uplink ?? opts.uplink };
+    const ask = { name: spec.name, cidr: norm(spec.cidr), ipv6Cidr: vpcIpv6(spec), uplink: spec.uplink ?? opts.uplink };
     const { vpc } = await upsertVpc(state, ask, opts.root, { replace: true, uplinkAt: uplinkPath(topo, spec.name) });
     // Remade for a new CIDR or uplink, it is still the object it was: its owner stays.
     const owner = before ? before.owner : opts.owner;
@@ -92,12 +93,14 @@ export async function mergeTopology(
         throw new VpcctlError('CONFLICT', `vpcs[${topo.vpcs.indexOf(spec)}].subnets[${j}].egress: vpc "${spec.name}" has no internet gateway (no uplink): a NAT gateway needs one`);
       }
     });
+    const ipv6Of = ipv6Allocator(vpc, spec.subnets, subnets);
     for (const s of spec.subnets) {
       const prev = vpc.subnets[s.name];
       const cidr = norm(s.cidr);
+      const ipv6Cidr = ipv6Of(s);
       const policy = s.policy ? storedPolicy(s.policy, cidr, prev?.policy) : undefined;
       subnets[s.name] = {
-        name: s.name, cidr, type: s.type, apps: prev?.apps ?? [],
+        name: s.name, cidr, ...(ipv6Cidr ? { ipv6Cidr } : {}), type: s.type, apps: prev?.apps ?? [],
         ...(s.egress === 'nat' ? { egress: 'nat' as const } : {}), ...(policy ? { policy } : {}),
         ...(s.publish?.length ? { publish: await publishEntries(s.publish, vpc, opts.root, `vpcs[${topo.vpcs.indexOf(spec)}].subnets[${spec.subnets.indexOf(s)}].publish`) } : {}),
         ...ownerOf(prev ? prev.owner : opts.owner),
@@ -149,6 +152,41 @@ export async function mergeTopology(
     throw e;
   }
   return keptItems;
+}
+
+/**
+ * The /64 of each subnet of a dual-stack VPC: the one the file gives, else
+ * the one the subnet had (a re-apply changes nothing), else the next free
+ * one in the order of the file. None in an IPv4-only VPC.
+ */
+function ipv6Allocator(vpc: VpcState, specs: readonly { name: string; ipv6Cidr?: string | undefined }[], kept: Record<string, SubnetState>) {
+  const vpc6 = vpc.ipv6Cidr;
+  if (!vpc6) return (_s: { name: string }) => undefined;
+  const inFile = new Set(specs.map((s) => s.name));
+  const explicit = new Set(specs.flatMap((s) => (s.ipv6Cidr ? [s.ipv6Cidr] : [])));
+  const taken = new Set<string>([
+    ...explicit,
+    ...Object.values(kept).filter((s) => !inFile.has(s.name)).flatMap((s) => (s.ipv6Cidr ? [s.ipv6Cidr] : [])),
+  ]);
+  const pool = parseCidr6(vpc6);
+  const inside = (c: string) => contains6(pool, parseCidr6(c));
+  // Previous allocations are kept first, then the rest fill the free /64s in order (one pass: hundreds of subnets).
+  for (const s of specs) {
+    const prev = vpc.subnets[s.name]?.ipv6Cidr;
+    if (!s.ipv6Cidr && prev && inside(prev) && !explicit.has(prev)) taken.add(prev);
+  }
+  let cursor = 0;
+  const count = countOf6(pool, SUBNET6_PREFIX);
+  return (s: { name: string; ipv6Cidr?: string | undefined }): string => {
+    if (s.ipv6Cidr) return s.ipv6Cidr;
+    const prev = vpc.subnets[s.name]?.ipv6Cidr;
+    if (prev && inside(prev) && !explicit.has(prev)) return prev;
+    for (; cursor < count; cursor++) {
+      const c = formatCidr6(nthSubnet6(pool, SUBNET6_PREFIX, cursor));
+      if (!taken.has(c)) { taken.add(c); return c; }
+    }
+    return nextSubnet6(vpc6, [...taken]); // throws: no /64 left
+  };
 }
 
 const hostKey = (p: { address: string; protocol: string; hostPort: number }) => `${p.address} ${p.protocol}/${p.hostPort}`;

@@ -6,6 +6,8 @@ import { allocateLink, checkUplink, defaultUplink, type RootView } from './netwo
 export interface VpcAsk {
   name: string;
   cidr: string;
+  /** The IPv6 prefix asked for (normalised); absent: IPv4 only. */
+  ipv6Cidr?: string | undefined;
   /** The uplink asked for; absent: the VPC's own, or for a new one the default route's. */
   uplink?: string;
 }
@@ -23,9 +25,9 @@ export async function upsertVpc(
   state: State, ask: VpcAsk, root: RootView, opts: { replace?: boolean; uplinkAt?: string } = {},
 ): Promise<{ vpc: VpcState; made: boolean }> {
   const old = state.vpcs[ask.name];
-  if (old && old.cidr === ask.cidr && (ask.uplink === undefined || ask.uplink === old.uplink)) return { vpc: old, made: false };
+  if (old && old.cidr === ask.cidr && old.ipv6Cidr === ask.ipv6Cidr && (ask.uplink === undefined || ask.uplink === old.uplink)) return { vpc: old, made: false };
   if (old && !opts.replace) {
-    throw new VpcctlError('CONFLICT', `vpc "${ask.name}" already exists with cidr ${old.cidr}${old.uplink ? ` and uplink ${old.uplink}` : ''}`);
+    throw new VpcctlError('CONFLICT', `vpc "${ask.name}" already exists with cidr ${old.cidr}${old.ipv6Cidr ? ` and IPv6 cidr ${old.ipv6Cidr}` : ''}${old.uplink ? ` and uplink ${old.uplink}` : ''}`);
   }
   if (ask.uplink) {
     try {
@@ -38,7 +40,9 @@ export async function upsertVpc(
   const uplink = ask.uplink ?? (await defaultUplink(root));
   // The replaced VPC's transit link is free for its successor (and the new entry goes last, as a new key does).
   delete state.vpcs[ask.name];
-  const vpc: VpcState = { name: ask.name, cidr: ask.cidr, uplink, transit: null, subnets: old?.subnets ?? {} };
+  const vpc: VpcState = {
+    name: ask.name, cidr: ask.cidr, ...(ask.ipv6Cidr ? { ipv6Cidr: ask.ipv6Cidr } : {}), uplink, transit: null, subnets: old?.subnets ?? {},
+  };
   if (uplink) vpc.transit = await allocateLink(state, root);
   state.vpcs[ask.name] = vpc;
   return { vpc, made: true };

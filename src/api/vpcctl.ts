@@ -6,7 +6,10 @@ import { hostNs, validateName } from '../model/names.js';
 import { joins, samePair } from '../model/peering.js';
 import { checkPort } from '../model/ports.js';
 import type { PolicyInput, SubnetPolicy, TopologyInput } from '../model/schema.js';
-import { checkEgress, checkHostNsFree, checkPeering, checkSubnetCidr, checkVpcCidr } from '../model/validate.js';
+import {
+  checkEgress, checkHostNsFree, checkPeering, checkSubnetCidr, checkSubnetCidr6, checkVpcCidr, checkVpcCidr6, nextSubnet6, vpcIpv6,
+} from '../model/validate.js';
+import { parseCidr6 } from '../model/cidr6.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import type { Egress, PeeringState, State, SubnetState, SubnetType } from '../state/types.js';
 import type { Claim } from '../model/root-routes.js';
@@ -42,9 +45,19 @@ export interface VpcctlOptions {
 }
 
 /** A VPC to create; `uplink` defaults to the default route's interface. */
-export interface CreateVpcInput { name: string; cidr: string; uplink?: string | undefined }
+export interface CreateVpcInput {
+  name: string; cidr: string; uplink?: string | undefined;
+  /** Dual-stack: the VPC's IPv6 prefix (/44 to /60, canonical form). */
+  ipv6Cidr?: string | undefined;
+  /** Dual-stack with a /56 of fd00::/8 derived from the name (when ipv6Cidr is not given). */
+  ipv6?: boolean | undefined;
+}
 /** A subnet to create; `egress` only for private subnets (`nat`: outbound through the VPC's NAT gateway). */
-export interface CreateSubnetInput { vpc: string; name: string; cidr: string; type: SubnetType; egress?: Egress | undefined }
+export interface CreateSubnetInput {
+  vpc: string; name: string; cidr: string; type: SubnetType; egress?: Egress | undefined;
+  /** The subnet's IPv6 /64 in a dual-stack VPC; default there: the next free /64. */
+  ipv6Cidr?: string | undefined;
+}
 /** Names one VPC. */
 export interface VpcRef { name: string }
 /** Names one subnet of a VPC. */
@@ -96,9 +109,11 @@ export class Vpcctl {
   async createVpc(input: CreateVpcInput, opts?: ChangeOptions): Promise<ChangeResult> {
     validateName('vpc', input.name);
     const cidr = formatCidr(checkVpcCidr(input.cidr));
+    const ipv6Cidr = vpcIpv6(input);
+    if (ipv6Cidr) checkVpcCidr6(ipv6Cidr);
     return this.change(async ({ state, warn, touch }, root) => {
       touch(input.name);
-      const { vpc, made } = await upsertVpc(state, { name: input.name, cidr, uplink: input.uplink ?? this.uplink }, root);
+      const { vpc, made } = await upsertVpc(state, { name: input.name, cidr, ipv6Cidr, uplink: input.uplink ?? this.uplink }, root);
       if (made && !vpc.uplink) warn(`the host has no default route: vpc "${input.name}" has no internet gateway (pass --uplink IFACE)`);
     }, opts);
   }
@@ -121,21 +136,33 @@ export class Vpcctl {
     }
     checkEgress(input.type, input.egress);
     const cidr = formatCidr(parseCidr(input.cidr, { what: 'subnet' }));
+    if (input.ipv6Cidr !== undefined) parseCidr6(input.ipv6Cidr, { what: 'subnet' });
     const nat = input.egress === 'nat';
     return this.change(({ state, touch }) => {
       const vpc = findVpc(state, input.vpc);
       touch(vpc.name);
       const existing = vpc.subnets[input.name];
       if (existing) {
-        if (existing.cidr === cidr && existing.type === input.type && (existing.egress === 'nat') === nat) return;
+        const same6 = input.ipv6Cidr === undefined || input.ipv6Cidr === existing.ipv6Cidr;
+        if (existing.cidr === cidr && same6 && existing.type === input.type && (existing.egress === 'nat') === nat) return;
         const egress = existing.type === 'private' ? `, egress ${existing.egress ?? 'none'}` : '';
         throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${existing.cidr} (${existing.type}${egress})`);
       }
       if (nat && !vpc.transit) throw new VpcctlError('CONFLICT', `vpc "${input.vpc}" has no internet gateway (no uplink): a NAT gateway needs one`);
       checkSubnetCidr(vpc.cidr, cidr, Object.values(vpc.subnets));
+      let ipv6Cidr: string | undefined;
+      if (vpc.ipv6Cidr) {
+        const siblings6 = Object.values(vpc.subnets).flatMap((s) => (s.ipv6Cidr ? [{ name: s.name, cidr: s.ipv6Cidr }] : []));
+        ipv6Cidr = input.ipv6Cidr ?? nextSubnet6(vpc.ipv6Cidr, siblings6.map((s) => s.cidr));
+        checkSubnetCidr6(vpc.ipv6Cidr, ipv6Cidr, siblings6);
+      } else if (input.ipv6Cidr !== undefined) {
+        throw new VpcctlError('INVALID_INPUT', `vpc "${vpc.name}" has no IPv6 CIDR: create it with --ipv6-cidr or --ipv6 to have IPv6 subnets`);
+      }
       const all = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).map((s) => ({ vpc: v.name, subnet: s.name })));
       checkHostNsFree(input.vpc, input.name, all);
-      vpc.subnets[input.name] = { name: input.name, cidr, type: input.type, ...(nat ? { egress: 'nat' as const } : {}), apps: [] };
+      vpc.subnets[input.name] = {
+        name: input.name, cidr, ...(ipv6Cidr ? { ipv6Cidr } : {}), type: input.type, ...(nat ? { egress: 'nat' as const } : {}), apps: [],
+      };
     }, opts);
   }
 

@@ -56,9 +56,14 @@ export function buildProgram(): Command {
   program.command('create-vpc').description('create a VPC: its router namespace, internet gateway and firewall table')
     .requiredOption('--name <name>', 'VPC name').requiredOption('--cidr <cidr>', 'VPC CIDR, /8 to /28')
     .option('--uplink <iface>', "host interface for internet traffic (default: the default route's)")
+    .option('--ipv6-cidr <cidr>', 'dual-stack: the IPv6 prefix, /44 to /60 (e.g. fd00:10::/56)')
+    .option('--ipv6', "dual-stack with a /56 of fd00::/8 derived from the VPC's name")
     .action(async (o, cmd) => {
-      if (clustered(cmd)) return (await clusterCli()).createVpc(cmd, o);
-      const r = await api(cmd).createVpc({ name: o.name, cidr: o.cidr, uplink: o.uplink });
+      if (clustered(cmd)) {
+        if (o.ipv6Cidr !== undefined || o.ipv6) throw new VpcctlError('INVALID_INPUT', '--ipv6-cidr and --ipv6 are not supported in cluster mode yet');
+        return (await clusterCli()).createVpc(cmd, o);
+      }
+      const r = await api(cmd).createVpc({ name: o.name, cidr: o.cidr, uplink: o.uplink, ipv6Cidr: o.ipv6Cidr, ipv6: o.ipv6 });
       reportChange(r, `vpc ${o.name}`);
     });
   program.command('delete-vpc').description('delete a VPC with its subnets, apps and peerings (asks first on a terminal)')
@@ -78,10 +83,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--type <type>', 'public (internet via NAT) or private').default('private'))
     .option('--egress <egress>', "private subnets: nat (outbound internet through the VPC's NAT gateway) or none (default)")
     .option('--host <name>', 'cluster host to run the subnet on (default: spread over live hosts)')
+    .option('--ipv6-cidr <cidr>', "dual-stack VPCs: the subnet's IPv6 /64 (default: the next free one)")
     .action(async (o, cmd) => {
       if (clustered(cmd)) return (await clusterCli()).createSubnet(cmd, o);
       if (o.host !== undefined) throw new VpcctlError('INVALID_INPUT', '--host needs a cluster: run \'vpcctl cluster join\' first');
-      const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type, egress: o.egress });
+      const r = await api(cmd).createSubnet({ vpc: o.vpc, name: o.name, cidr: o.cidr, type: o.type, egress: o.egress, ipv6Cidr: o.ipv6Cidr });
       reportChange(r, `subnet ${o.vpc}/${o.name}`);
     });
   program.command('set-egress').description("set a private subnet's internet egress: nat (outbound only, through the NAT gateway) or none")
@@ -111,7 +117,7 @@ export function buildProgram(): Command {
       const v = await api(cmd).show({ name });
       if (printData(o, v)) return;
       if (o.quiet) return v.subnetDetails.forEach((s) => print(s.name));
-      print(`VPC ${v.name}  ${v.cidr}  router namespace ${v.router}`);
+      print(`VPC ${v.name}  ${v.cidr}${v.ipv6Cidr ? `  ${v.ipv6Cidr}` : ''}  router namespace ${v.router}`);
       print(v.gateway
         ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on ${ROUTER_GATEWAY_LINK})`
         : 'internet gateway: none (no uplink)');
@@ -255,18 +261,27 @@ export function buildProgram(): Command {
     .option('--to-vpc <vpc>', 'target VPC (default: the source VPC)').option('--port <port>', 'also try a TCP connect', port))
     .option('--all', 'every subnet against every subnet (ICMP): a summary and the pairs that differ from what policies and peerings predict; exit 1 when any does')
     .option('--matrix', 'with --all: the full grid')
+    .option('--family <family>', 'address family probed: 4 (default), 6 or both (dual-stack subnets)')
     .action(async (o, cmd) => {
       const v = api(cmd);
+      const family = o.family === undefined || o.family === '4' ? 4 : o.family === '6' ? 6 : o.family === 'both' ? 'both' : null;
+      if (family === null) throw new VpcctlError('INVALID_INPUT', `--family ${String(o.family)} is invalid: use 4, 6 or both`);
+      if (o.all && family !== 4) throw new VpcctlError('INVALID_INPUT', '--all probes IPv4 only for now: leave out --family');
       if (o.all) return (await import('./connectivity.js')).testAll(v, o);
       if (o.matrix) throw new VpcctlError('INVALID_INPUT', '--matrix goes with --all');
       if (!o.vpc || !o.fromSubnet || !o.toSubnet) throw new VpcctlError('INVALID_INPUT', 'test-connectivity needs --vpc, --from-subnet and --to-subnet (or --all)');
-      const r = await v.testConnectivity({ vpc: o.vpc, fromSubnet: o.fromSubnet, toSubnet: o.toSubnet, toVpc: o.toVpc, port: o.port });
+      const r = await v.testConnectivity({ vpc: o.vpc, fromSubnet: o.fromSubnet, toSubnet: o.toSubnet, toVpc: o.toVpc, port: o.port, family });
       if (!printData(o, r)) {
         const line = (what: string, p: { ok: boolean; rttMs?: number; error?: string }) =>
           print(`${what}: ${p.ok ? ok(`reachable (${p.rttMs?.toFixed(2)} ms)`) : bad(`unreachable${p.error ? ` (${p.error})` : ''}`)}`);
         print(`${r.from.vpc}/${r.from.subnet} (${r.from.address}) -> ${r.to.vpc}/${r.to.subnet} (${r.to.address})`);
         line('icmp', r.icmp);
         if (r.tcp) line(`tcp ${r.tcp.port}`, r.tcp);
+        if (r.ipv6) {
+          print(`IPv6: ${r.ipv6.from} -> ${r.ipv6.to}`);
+          line('icmpv6', r.ipv6.icmp);
+          if (r.ipv6.tcp) line(`tcp ${r.ipv6.tcp.port}`, r.ipv6.tcp);
+        }
       }
       if (!r.reachable) process.exitCode = 1;
     });

@@ -19,6 +19,7 @@ export const views = {
     columns: [
       { head: 'VPC', get: (v) => v.name },
       { head: 'CIDR', get: (v) => v.cidr },
+      { head: 'IPV6 CIDR', get: (v) => v.ipv6Cidr ?? '-', wide: true },
       { head: 'SUBNETS', get: (v) => v.subnets },
       { head: 'PUBLIC', get: (v) => v.public },
       { head: 'PRIVATE', get: (v) => v.private },
@@ -32,6 +33,7 @@ export const views = {
     columns: [
       { head: 'SUBNET', get: (s) => s.name },
       { head: 'CIDR', get: (s) => s.cidr },
+      { head: 'IPV6 CIDR', get: (s) => s.ipv6Cidr ?? '-', wide: true },
       { head: 'TYPE', get: (s) => s.type },
       { head: 'EGRESS', get: (s) => s.egress },
       { head: 'HOST', get: (s) => s.host },

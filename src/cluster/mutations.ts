@@ -121,6 +121,9 @@ export function mergeTopologyIntent(intent: Intent, topo: Topology, opts: { prun
   topo.vpcs.forEach((spec, i) => {
     // Refused rather than dropped: a host's agent would build the VPC without them.
     if (spec.flowLogs) throw new VpcctlError('INVALID_INPUT', `vpcs[${i}].flowLogs: flow logs are not available in cluster mode yet`);
+    if (spec.ipv6Cidr !== undefined || spec.ipv6) {
+      throw new VpcctlError('INVALID_INPUT', `vpcs[${i}].${spec.ipv6Cidr !== undefined ? 'ipv6Cidr' : 'ipv6'}: dual-stack VPCs are not available in cluster mode yet`);
+    }
     const cidr = norm(spec.cidr);
     const old = intent.vpcs[spec.name];
     intent.vpcs[spec.name] = {

@@ -1,5 +1,5 @@
 import { GATEWAY_LINK_PREFIX, linksNamed } from '../model/names.js';
-import { transitEnds } from '../model/addresses.js';
+import { TRANSIT6_POOL, transitEnds } from '../model/addresses.js';
 import { allPublishes } from '../model/publish.js';
 import type { State } from '../state/types.js';
 import {
@@ -35,10 +35,19 @@ export function rootRuleset(state: State): NftObject[] | null {
     rule('forward', [oif(GATEWAY_LINKS), counter, drop], 'nothing beyond the host opens connections into a VPC'),
     chain('input', 'input', 'filter', 0),
     rule('input', [iif(GATEWAY_LINKS), ctState('established', 'related'), accept]),
+    // The routers of dual-stack VPCs resolve the host's end of their gateway link by neighbour discovery (ICMPv6).
+    ...(vpcs.some((v) => v.ipv6Cidr && v.transit) ? [rule('input', [iif(GATEWAY_LINKS), {
+      match: { op: '==', left: { payload: { protocol: 'icmpv6', field: 'type' } }, right: { set: ['nd-neighbor-solicit', 'nd-neighbor-advert'] } },
+    }, accept], 'neighbour discovery (IPv6)')] : []),
     rule('input', [iif(GATEWAY_LINKS), counter, drop], 'subnets cannot open connections to the host'),
     chain('postrouting', 'postrouting', 'nat', 100),
     ...uplinks.map((uplink) =>
       rule('postrouting', [saddr(prefix(state.transitPool)), oif(uplink), masquerade], `VPC internet via ${uplink}`)),
+    // Dual-stack VPCs' IPv6 (their routers' gateway ends, addresses.ts): masqueraded too. VPC prefixes
+    // are mostly unique-local (fd00::/8) and a host seldom has a routed prefix for them, so NAT66 it is.
+    ...[...new Set(vpcs.filter((v) => v.ipv6Cidr && v.uplink && v.transit).map((v) => v.uplink!))].sort().map((uplink) =>
+      rule('postrouting', [{ match: { op: '==', left: { payload: { protocol: 'ip6', field: 'saddr' } }, right: prefix(TRANSIT6_POOL) } }, oif(uplink), masquerade],
+        `VPC internet via ${uplink} (IPv6)`)),
   ];
   const publishes = allPublishes(state).filter((p) => state.vpcs[p.vpc]!.transit);
   if (publishes.length > 0) {

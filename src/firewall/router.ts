@@ -1,5 +1,5 @@
 import { OVERLAY_LINK, PEER_LINK_PREFIX, ROUTER_GATEWAY_LINK, linksNamed } from '../model/names.js';
-import { transitEnds } from '../model/addresses.js';
+import { transitEnds, transitEnds6 } from '../model/addresses.js';
 import { publishesOf, type Publish } from '../model/publish.js';
 import type { VpcState } from '../state/types.js';
 import {
@@ -10,6 +10,35 @@ import {
 const PEER_LINKS = linksNamed(PEER_LINK_PREFIX);
 const IGW = ROUTER_GATEWAY_LINK;
 const ipField = (field: 'saddr' | 'daddr') => ({ payload: { protocol: 'ip', field } });
+
+const ip6 = (field: 'saddr' | 'daddr', right: unknown): Expr => ({ match: { op: '==', left: { payload: { protocol: 'ip6', field } }, right } });
+const snat6 = (addr: string): Expr => ({ snat: { family: 'ip6', addr } });
+const ipv6Set = (name: string, prefixes: string[]): NftObject => ({
+  set: {
+    family: 'inet', table: 'vpcctl', name, type: 'ipv6_addr', flags: ['interval'],
+    ...(prefixes.length ? { elem: prefixes.map((c) => { const [addr, len] = c.split('/'); return { prefix: { addr, len: Number(len) } }; }) } : {}),
+  },
+});
+/** A private dual-stack subnet with a NAT gateway: over IPv6, an egress-only internet gateway. */
+const egressOnly = (s: VpcState['subnets'][string]): boolean => s.type === 'private' && s.egress === 'nat' && !!s.ipv6Cidr;
+
+/**
+ * A dual-stack VPC's IPv6 rules of the forward chain: private subnets
+ * neither reach the gateway nor are reached from it, except that those
+ * with a NAT gateway have an egress-only one (out, and replies, which the
+ * first rule accepts); nothing from outside opens a connection to them.
+ */
+function ipv6Gateway(vpc: VpcState, subnets: VpcState['subnets'][string][]): NftObject[] {
+  const v6 = (keep: (s: VpcState['subnets'][string]) => boolean) => subnets.filter((s) => s.ipv6Cidr && keep(s)).map((s) => s.ipv6Cidr!);
+  const egress = v6(egressOnly);
+  return [
+    ipv6Set('public6', v6((s) => s.type === 'public')),
+    ipv6Set('private6', v6((s) => s.type === 'private')),
+    ...(egress.length ? [ipv6Set('egress6', egress), rule('forward', [ip6('saddr', '@egress6'), oif(IGW), accept], 'egress-only gateway: private subnets out (IPv6)')] : []),
+    rule('forward', [ip6('saddr', '@private6'), oif(IGW), counter, drop], 'private subnets have no internet (IPv6)'),
+    rule('forward', [iif(IGW), ip6('daddr', '@private6'), counter, drop], 'private subnets are not reachable from outside (IPv6)'),
+  ];
+}
 
 /** `tcp dport 8080` */
 const dport = (protocol: string, port: number): Expr => ({ match: { op: '==', left: { payload: { protocol, field: 'dport' } }, right: port } });
@@ -48,6 +77,14 @@ export function routerRuleset(vpc: VpcState): NftObject[] {
     ipv4Set('public', cidrs((s) => s.type === 'public')),
     ipv4Set('private', cidrs((s) => s.type === 'private')),
     chain('forward', 'forward', 'filter', 0),
+    // IPv6 has no rp_filter: a dual-stack router drops what arrives from a
+    // source it would not route back out of that link (a host forging
+    // another subnet's or the world's address). First, before replies.
+    ...(vpc.ipv6Cidr ? [rule('forward', [
+      { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: 'ipv6' } },
+      { match: { op: '==', left: { fib: { result: 'oif', flags: ['saddr', 'iif'] } }, right: false } },
+      counter, drop,
+    ], 'IPv6 anti-spoofing')] : []),
     // Replies first: a NAT gateway's return traffic and published ports' answers pass whatever follows.
     rule('forward', [ctState('established', 'related'), accept], 'replies'),
     // Peering is not transitive, and a peer never uses this VPC's gateway.
@@ -69,6 +106,7 @@ export function routerRuleset(vpc: VpcState): NftObject[] {
     rule('forward', [saddr('@private'), oif(IGW), counter, drop], 'private subnets have no internet'),
     rule('forward', [iif(IGW), daddr('@private'), counter, drop], 'private subnets are not reachable from outside'),
   ];
+  if (vpc.ipv6Cidr) objects.push(...ipv6Gateway(vpc, subnets));
   if (vpc.transit) {
     const routerSide = transitEnds(vpc.transit).farIp;
     objects.push(
@@ -76,6 +114,12 @@ export function routerRuleset(vpc: VpcState): NftObject[] {
       rule('postrouting', [oif(IGW), saddr('@public'), snat(routerSide)], 'public subnets leave by the gateway'),
     );
     if (nat.length) objects.push(rule('postrouting', [oif(IGW), saddr('@nat'), snat(routerSide)], 'the NAT gateway'));
+    if (vpc.ipv6Cidr) {
+      // IPv6 leaves translated to the router's end of the gateway link, as IPv4 does (addresses.ts, transitEnds6).
+      const routerSide6 = transitEnds6(vpc.transit).farIp;
+      objects.push(rule('postrouting', [oif(IGW), ip6('saddr', '@public6'), snat6(routerSide6)], 'public subnets leave by the gateway (IPv6)'));
+      if (subnets.some(egressOnly)) objects.push(rule('postrouting', [oif(IGW), ip6('saddr', '@egress6'), snat6(routerSide6)], 'the egress-only gateway (IPv6)'));
+    }
     if (publishes.length) {
       objects.push(chain('prerouting', 'prerouting', 'nat', -100), ...publishes.map((p) => publishRule(p, routerSide)));
       // A private subnet without NAT has no route back to a client: the router answers for it.

@@ -3,7 +3,7 @@
  * (so VPCs are boxes), peerings as dashed edges between routers.
  */
 import { hostNs, routerNs } from '../model/names.js';
-import { type TopologyView, appsLabel, typeLabel, vpcLabel } from './view.js';
+import { type TopologyView, appsLabel, cidrLabel, typeLabel, vpcLabel } from './view.js';
 import { dnsName } from '../model/dns.js';
 
 /** A DOT double-quoted string. */
@@ -33,7 +33,7 @@ export function renderDot(view: TopologyView): string {
     vpc.subnets.forEach((s, j) => {
       const apps = appsLabel(s) ? `\napps ${appsLabel(s)}` : '';
       const colour = s.type === 'public' ? 'fillcolor="#e6f4ea", color="#2e7d32"' : 'fillcolor="#e8eef7", color="#3d5a80"';
-      out.push(`    ${v}s${j} [label=${q(`${s.name}\n${s.cidr}\n${typeLabel(s)}\n${dnsName(vpc.name, s.name)}${apps}`)}, ${colour}];`);
+      out.push(`    ${v}s${j} [label=${q(`${s.name}\n${cidrLabel(s)}\n${typeLabel(s)}\n${dnsName(vpc.name, s.name)}${apps}`)}, ${colour}];`);
     });
     out.push('  }');
     if (vpc.uplink !== null) out.push(`  internet -> ${v}igw;`, `  ${v}igw -> ${v}r;`);

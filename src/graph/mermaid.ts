@@ -5,7 +5,7 @@
  */
 import { hostNs, routerNs } from '../model/names.js';
 import { dnsName } from '../model/dns.js';
-import { type TopologyView, appsLabel, typeLabel, vpcLabel } from './view.js';
+import { type TopologyView, appsLabel, cidrLabel, typeLabel, vpcLabel } from './view.js';
 
 /** Mermaid labels are HTML-ish: entity-escape what would end the string or open a tag. */
 const label = (text: string): string =>
@@ -28,7 +28,7 @@ export function renderMermaid(view: TopologyView): string {
     }
     vpc.subnets.forEach((s, j) => {
       const apps = appsLabel(s) ? `<br/>apps ${label(appsLabel(s))}` : '';
-      out.push(`    ${v}s${j}["<b>${label(s.name)}</b><br/>${label(s.cidr)}<br/>${typeLabel(s)}<br/>${label(dnsName(vpc.name, s.name))}${apps}"]:::${s.type}`);
+      out.push(`    ${v}s${j}["<b>${label(s.name)}</b><br/>${label(cidrLabel(s))}<br/>${typeLabel(s)}<br/>${label(dnsName(vpc.name, s.name))}${apps}"]:::${s.type}`);
     });
     out.push('  end');
     if (vpc.uplink !== null) out.push(`  internet --- ${v}igw`, `  ${v}igw --- ${v}r`);

@@ -8,7 +8,7 @@
 import { peersOf } from '../model/peering.js';
 import { hostNs, routerNs } from '../model/names.js';
 import { dnsName } from '../model/dns.js';
-import { type SubnetView, type TopologyView, type VpcView, appsLabel, typeLabel, vpcLabel } from './view.js';
+import { type SubnetView, type TopologyView, type VpcView, appsLabel, cidrLabel, typeLabel, vpcLabel } from './view.js';
 
 const SANS = "'Segoe UI', Helvetica, Arial, sans-serif";
 const MONO = "Menlo, Consolas, 'DejaVu Sans Mono', monospace";
@@ -78,7 +78,7 @@ function measureVpc(vpc: VpcView, x: number): VpcBox {
     igwWidth + 2 * PAD,
     ...vpc.subnets.flatMap((s) => [
       textWidth(s.name, 13) + 4 * PAD,
-      textWidth(s.cidr, 12, true) + 70 + 4 * PAD, // CIDR plus the type pill
+      textWidth(cidrLabel(s), 12, true) + 70 + 4 * PAD, // CIDR plus the type pill
       textWidth(`apps ${appsLabel(s)}`, 11) + 4 * PAD,
     ]),
   ];
@@ -99,7 +99,7 @@ function drawSubnet(s: SubnetBox, x: number, y: number, width: number): string[]
     rect(x, y, width, s.height, { rx: 6, fill, stroke, 'stroke-width': 1.2 }),
     rect(x, y, 5, s.height, { rx: 2, fill: stroke }),
     text(x + PAD, y + 20, s.subnet.name, { 'font-size': 13, 'font-weight': 'bold' }),
-    text(x + PAD, y + 38, s.subnet.cidr, { 'font-family': MONO, 'font-size': 12, fill: C.muted }),
+    text(x + PAD, y + 38, cidrLabel(s.subnet), { 'font-family': MONO, 'font-size': 12, fill: C.muted }),
     rect(x + width - pillW - 10, y + 8, pillW, 16, { rx: 8, fill: stroke }),
     text(x + width - pillW / 2 - 10, y + 20, typeLabel(s.subnet), { 'font-size': 10, fill: '#ffffff', 'text-anchor': 'middle' }),
   ];

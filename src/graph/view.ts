@@ -8,6 +8,8 @@ import type { State } from '../state/types.js';
 export interface SubnetView {
   name: string;
   cidr: string;
+  /** Dual-stack subnets: the /64. */
+  ipv6Cidr?: string;
   type: 'public' | 'private';
   /** Private subnets with a NAT gateway. */
   nat?: boolean;
@@ -19,6 +21,8 @@ export interface SubnetView {
 export interface VpcView {
   name: string;
   cidr: string;
+  /** Dual-stack VPCs: the IPv6 prefix. */
+  ipv6Cidr?: string;
   /** Host interface of the internet gateway; null when the VPC has no gateway. */
   uplink: string | null;
   /** Transit block between router and host; null when not allocated (yet). */
@@ -47,11 +51,12 @@ export function viewFromTopology(t: Topology): TopologyView {
     vpcs: t.vpcs.map((v) => ({
       name: v.name,
       cidr: v.cidr,
+      ...(v.ipv6Cidr ? { ipv6Cidr: v.ipv6Cidr } : {}),
       uplink: v.uplink ?? '(default route)',
       transit: null,
       ...(v.flowLogs ? { flowLogs: true } : {}),
       subnets: v.subnets.map((s) => ({
-        name: s.name, cidr: s.cidr, type: s.type, apps: s.apps.map((a) => ({ port: a.port })), ...extras(s),
+        name: s.name, cidr: s.cidr, ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr } : {}), type: s.type, apps: s.apps.map((a) => ({ port: a.port })), ...extras(s),
       })),
     })),
     peerings: t.peerings.map((p) => ({ vpc1: p.vpc1, vpc2: p.vpc2 })),
@@ -63,12 +68,14 @@ export function viewFromState(state: State): TopologyView {
     vpcs: Object.values(state.vpcs).map((v) => ({
       name: v.name,
       cidr: v.cidr,
+      ...(v.ipv6Cidr ? { ipv6Cidr: v.ipv6Cidr } : {}),
       uplink: v.uplink,
       transit: v.transit,
       ...(v.flowLogs ? { flowLogs: true } : {}),
       subnets: Object.values(v.subnets).map((s) => ({
         name: s.name,
         cidr: s.cidr,
+        ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr } : {}),
         type: s.type,
         apps: s.apps.map((a) => ({ port: a.port })),
         ...extras(s),
@@ -88,5 +95,8 @@ export function appsLabel(s: SubnetView): string {
 /** The subnet's type with its egress: "public", "private", "private NAT". */
 export const typeLabel = (s: SubnetView): string => (s.type === 'private' && s.nat ? 'private NAT' : s.type);
 
-/** The VPC's CIDR, with its flow logs when on: "10.0.0.0/16", "10.0.0.0/16 · flow logs". */
-export const vpcLabel = (v: VpcView): string => (v.flowLogs ? `${v.cidr} · flow logs` : v.cidr);
+/** A CIDR with the IPv6 prefix of a dual-stack object: "10.0.1.0/24", "10.0.1.0/24 · fd00:10::/64". */
+export const cidrLabel = (o: { cidr: string; ipv6Cidr?: string }): string => (o.ipv6Cidr ? `${o.cidr} · ${o.ipv6Cidr}` : o.cidr);
+
+/** The VPC's CIDR(s), with its flow logs when on: "10.0.0.0/16", "10.0.0.0/16 · flow logs". */
+export const vpcLabel = (v: VpcView): string => (v.flowLogs ? `${cidrLabel(v)} · flow logs` : cidrLabel(v));

@@ -7,6 +7,7 @@
  *   or vpc1's) and .2 the far end (the VPC router's, or vpc2's).
  */
 import { hostAddress, ipToString, parseCidr } from './cidr.js';
+import { hostAddress6, ip6ToString, parseCidr6 } from './cidr6.js';
 
 const nth = (cidr: string, n: number): string => ipToString(hostAddress(parseCidr(cidr), n));
 const withPrefix = (cidr: string, n: number): string => `${nth(cidr, n)}/${parseCidr(cidr).prefix}`;
@@ -30,3 +31,29 @@ export interface LinkEnds {
 /** The two ends of a transit (root <-> router) or peering (vpc1 <-> vpc2) /30. */
 export const transitEnds = (cidr: string): LinkEnds =>
   ({ near: withPrefix(cidr, 1), far: withPrefix(cidr, 2), nearIp: nth(cidr, 1), farIp: nth(cidr, 2) });
+
+// IPv6: in a subnet's /64, ::1 is the gateway (the router's end) and ::2 the
+// host, as in IPv4; no link-local address is needed for either. Links
+// between two routers, or a router and the machine, carry the link-local
+// fe80::1 (near end) and fe80::2 (far end): per link, so never in conflict.
+const nth6 = (cidr: string, n: number): string => ip6ToString(hostAddress6(parseCidr6(cidr), n));
+
+export const gatewayIp6 = (subnetCidr6: string): string => nth6(subnetCidr6, 1);
+export const hostIp6 = (subnetCidr6: string): string => nth6(subnetCidr6, 2);
+export const hostIfaceCidr6 = (subnetCidr6: string): string => `${nth6(subnetCidr6, 2)}/64`;
+export const gatewayIfaceCidr6 = (subnetCidr6: string): string => `${nth6(subnetCidr6, 1)}/64`;
+export const LINK_ENDS6 = { near: 'fe80::1/64', far: 'fe80::2/64', nearIp: 'fe80::1', farIp: 'fe80::2' } as const;
+
+/**
+ * The IPv6 ends of a VPC's internet gateway link, derived from its IPv4
+ * transit /30 so they need no allocation of their own: the /126 at the same
+ * offset in TRANSIT6_POOL (100.64.0.4/30 -> fd7f:ffff:ffff:ffff::6440:4/126).
+ * The router translates its subnets' sources to the far end (as it does to
+ * the IPv4 one), and the host masquerades the pool out of the uplink.
+ */
+export const TRANSIT6_POOL = 'fd7f:ffff:ffff:ffff::/64';
+export function transitEnds6(transitCidr: string): LinkEnds {
+  const base = parseCidr6(TRANSIT6_POOL).network + BigInt(parseCidr(transitCidr).network);
+  const at = (n: number) => ip6ToString(base + BigInt(n));
+  return { near: `${at(1)}/126`, far: `${at(2)}/126`, nearIp: at(1), farIp: at(2) };
+}

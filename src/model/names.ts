@@ -140,6 +140,8 @@ export const NFT_FAMILY = 'inet';
 
 /** Forwarding, on in every router and on the machine while a VPC exists. */
 export const IP_FORWARD = 'net/ipv4/ip_forward';
+/** The host's IPv6 forwarding: on while a dual-stack VPC has an internet gateway, then put back as it was. */
+export const IP6_FORWARD = 'net/ipv6/conf/all/forwarding';
 
 // --- Which namespaces are vpcctl's (before anything is deleted or killed) ----
 

@@ -25,6 +25,7 @@ export const BUILT_IN_RULES: Record<string, string> = {
   established: 'allow replies (established, related)',
   invalid: 'drop invalid packets',
   loopback: 'allow loopback',
+  'neighbour discovery': 'allow IPv6 neighbour discovery (ICMPv6 133-137)',
 };
 
 /** `ingress[2]` -> ['ingress', 2]; null for a built-in rule's comment. */

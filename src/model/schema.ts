@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { VpcctlError, issuesError, type ErrorCode } from '../errors.js';
 import { parseCidr } from './cidr.js';
+import { isV6Text, parseCidr6 } from './cidr6.js';
 import { NAME_RE, validateName, type NameKind } from './names.js';
 import { PORTS, PORTS_TEXT, parsePortRange } from './ports.js';
 
@@ -34,6 +35,24 @@ const CidrString = z
     if (message) ctx.addIssue({ code: 'custom', message, input: text });
   })
   .meta({ description: 'IPv4 CIDR block, host bits clear', examples: ['10.0.1.0/24'], pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$' });
+
+/** An IPv6 CIDR string in canonical form, checked by cidr6.ts. */
+const Cidr6String = z
+  .string()
+  .superRefine((text, ctx) => {
+    const message = messageOf(() => parseCidr6(text));
+    if (message) ctx.addIssue({ code: 'custom', message, input: text });
+  })
+  .meta({ description: 'IPv6 CIDR block in canonical form (RFC 5952), host bits clear', examples: ['fd00:10::/56', 'fd00:10::/64'] });
+
+/** A policy rule's peer range: either family. */
+const AnyCidrString = z
+  .string()
+  .superRefine((text, ctx) => {
+    const message = messageOf(() => (isV6Text(text) ? parseCidr6(text) : parseCidr(text)));
+    if (message) ctx.addIssue({ code: 'custom', message, input: text });
+  })
+  .meta({ description: 'IPv4 or IPv6 CIDR block, host bits clear', examples: ['10.0.1.0/24', 'fd00:10::/56'] });
 
 const nameString = (kind: NameKind) =>
   z.string().regex(NAME_RE, { error: (iss) => messageOf(() => validateName(kind, String(iss.input))) });
@@ -68,7 +87,7 @@ const RuleSchema = z
     protocol: z.enum(PROTOCOLS).optional().meta({ description: 'default: tcp when a port is given, else all' }),
     action: z.enum(['allow', 'deny']),
     cidr: z
-      .union([CidrString, z.array(CidrString).min(1)])
+      .union([AnyCidrString, z.array(AnyCidrString).min(1)])
       .optional()
       .meta({ description: 'peer range(s): source for ingress, destination for egress' }),
   })
@@ -130,6 +149,8 @@ const PublishSchema = z.strictObject({
 const SubnetSchema = z.strictObject({
   name: nameString('subnet'),
   cidr: CidrString,
+  ipv6Cidr: Cidr6String.optional()
+    .meta({ description: "the subnet's IPv6 /64 inside the vpc's ipv6Cidr; default in a dual-stack vpc: the next free /64" }),
   type: z.enum(['public', 'private']),
   egress: z.enum(['nat', 'none']).optional()
     .meta({ description: 'private subnets: nat reaches the internet through the VPC\'s NAT gateway (outbound only); default none' }),
@@ -146,6 +167,10 @@ const SubnetSchema = z.strictObject({
 const VpcSchema = z.strictObject({
   name: nameString('vpc'),
   cidr: CidrString,
+  ipv6Cidr: Cidr6String.optional()
+    .meta({ description: 'makes the vpc dual-stack: its IPv6 prefix, /44 to /60 (e.g. fd00:10::/56)' }),
+  ipv6: z.boolean().optional()
+    .meta({ description: "dual-stack with a /56 of fd00::/8 derived from the vpc's name (stable); ignored when ipv6Cidr is given" }),
   uplink: z
     .string()
     .regex(/^[^\s/:]{1,15}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name` })

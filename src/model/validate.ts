@@ -9,11 +9,22 @@ import { type Cidr, checkPrefix, contains, formatCidr, overlaps, parseCidr } fro
 import { hostNs } from './names.js';
 import { peerOf, samePair } from './peering.js';
 import { checkNotSpecial } from './special-ranges.js';
+import {
+  type Cidr6, checkNotSpecial6, checkPrefix6, contains6, ulaFor, countOf6, formatCidr6, nthSubnet6, overlaps6, parseCidr6,
+} from './cidr6.js';
 import type { Topology } from './schema.js';
 
 export const VPC_PREFIX = { min: 8, max: 28 } as const;
 /** A /31 or /32 has no room for the gateway (.1) plus a host (.2). */
 export const SUBNET_PREFIX = { min: 8, max: 30 } as const;
+
+/**
+ * IPv6: a VPC takes /44 to /60 (AWS's range; a /56 is the usual and what
+ * `--ipv6` derives), a subnet exactly a /64, the size every IPv6 link is
+ * meant to have (RFC 4291 interface identifiers).
+ */
+export const VPC6_PREFIX = { min: 44, max: 60 } as const;
+export const SUBNET6_PREFIX = 64;
 
 export interface NamedCidr {
   name: string;
@@ -67,6 +78,48 @@ export function checkSubnetCidr(
     }
   }
   return c;
+}
+
+const asCidr6 = (c: Cidr6 | string, what: string, at?: string): Cidr6 =>
+  typeof c === 'string' ? withAt(at, () => parseCidr6(c, { what })) : c;
+
+export function checkVpcCidr6(cidr: Cidr6 | string, at?: string): Cidr6 {
+  const c = asCidr6(cidr, 'vpc', at);
+  withAt(at, () => checkPrefix6(c, VPC6_PREFIX.min, VPC6_PREFIX.max, 'vpc'));
+  withAt(at, () => checkNotSpecial6(c, 'vpc'));
+  return c;
+}
+
+/** A VPC's IPv6 prefix as asked: given, derived from its name (`ipv6: true`), or none. */
+export const vpcIpv6 = (v: { name: string; ipv6Cidr?: string | undefined; ipv6?: boolean | undefined }): string | undefined =>
+  v.ipv6Cidr ?? (v.ipv6 ? ulaFor(v.name) : undefined);
+
+export interface NamedCidr6 { name: string; cidr: Cidr6 | string }
+
+/** An IPv6 subnet: a /64 inside its VPC's prefix, overlapping no sibling's. */
+export function checkSubnetCidr6(vpcCidr: Cidr6 | string, subnetCidr: Cidr6 | string, siblings: readonly NamedCidr6[], at?: string): Cidr6 {
+  const vpc = asCidr6(vpcCidr, 'vpc', at);
+  const c = asCidr6(subnetCidr, 'subnet', at);
+  withAt(at, () => checkPrefix6(c, SUBNET6_PREFIX, SUBNET6_PREFIX, 'subnet'));
+  withAt(at, () => checkNotSpecial6(c, 'subnet'));
+  if (!contains6(vpc, c)) fail('INVALID_CIDR', at, `${formatCidr6(c)} is not inside the vpc's IPv6 CIDR ${formatCidr6(vpc)}`);
+  for (const s of siblings) {
+    const sc = asCidr6(s.cidr, 'subnet');
+    if (overlaps6(c, sc)) fail('OVERLAP', at, `${formatCidr6(c)} overlaps subnet "${s.name}" (${formatCidr6(sc)})`);
+  }
+  return c;
+}
+
+/** The first /64 of `vpcCidr` that none of `taken` overlaps (allocation in order). */
+export function nextSubnet6(vpcCidr: string, taken: readonly string[], at?: string): string {
+  const vpc = parseCidr6(vpcCidr);
+  const used = new Set(taken);
+  const count = countOf6(vpc, SUBNET6_PREFIX);
+  for (let i = 0; i < count; i++) {
+    const text = formatCidr6(nthSubnet6(vpc, SUBNET6_PREFIX, i));
+    if (!used.has(text)) return text;
+  }
+  return fail('CONFLICT', at, `vpc IPv6 CIDR ${vpcCidr} has no free /64 left`);
 }
 
 /**
@@ -127,6 +180,12 @@ export function checkPeering(
   if (overlaps(ac, bc)) {
     fail('OVERLAP', at, `vpc "${a.name}" (${formatCidr(ac)}) overlaps vpc "${b.name}" (${formatCidr(bc)}); peered vpcs need disjoint CIDRs`);
   }
+  // IPv6 is routed between peers only when both are dual-stack: then the prefixes must be disjoint too.
+  const a6 = vpcIpv6(a as NamedCidr & { ipv6Cidr?: string });
+  const b6 = vpcIpv6(b as NamedCidr & { ipv6Cidr?: string });
+  if (a6 && b6 && overlaps6(parseCidr6(a6), parseCidr6(b6))) {
+    fail('OVERLAP', at, `vpc "${a.name}" (${a6}) overlaps vpc "${b.name}" (${b6}); peered vpcs need disjoint IPv6 CIDRs`);
+  }
   // The new peer of each side must not overlap that side's existing peers.
   for (const [self, other, otherCidr] of [[a, b, bc], [b, a, ac]] as const) {
     for (const p of existing) {
@@ -170,6 +229,9 @@ export function validateTopology(topology: Topology): Topology {
     if (dup !== undefined) attempt(() => fail('CONFLICT', `${at}.name`, `vpc "${vpc.name}" is also defined at vpcs[${dup}]`));
     else vpcNames.set(vpc.name, i);
     const vpcCidr = attempt(() => checkVpcCidr(vpc.cidr, `${at}.cidr`));
+    const own6 = vpcIpv6(vpc);
+    const vpc6 = own6 === undefined ? undefined : attempt(() => checkVpcCidr6(own6, `${at}.ipv6Cidr`));
+    const blocks6 = new Map<string, number>();
 
     // Maps and one sort, not pairwise scans: topologies have hundreds of subnets.
     const names = new Map<string, number>();
@@ -185,6 +247,18 @@ export function validateTopology(topology: Topology): Topology {
       if (other) attempt(() => checkHostNsFree(vpc.name, subnet.name, [other], sat));
       hosts.set(ns, { vpc: vpc.name, subnet: subnet.name });
       if (cidr) blocks.push({ name: subnet.name, cidr, index: j });
+      if (subnet.ipv6Cidr !== undefined) {
+        if (own6 === undefined) {
+          attempt(() => fail('INVALID_INPUT', `${sat}.ipv6Cidr`, `vpc "${vpc.name}" has no IPv6 CIDR: give it ipv6Cidr (or ipv6: true) to have IPv6 subnets`));
+        } else {
+          // A /64 is equal or disjoint to another: one map finds the twins.
+          const c6 = attempt(() => (vpc6 ? checkSubnetCidr6(vpc6, subnet.ipv6Cidr!, [], `${sat}.ipv6Cidr`) : parseCidr6(subnet.ipv6Cidr!)));
+          const twin6 = c6 ? blocks6.get(formatCidr6(c6)) : undefined;
+          if (c6 && twin6 !== undefined) {
+            attempt(() => fail('OVERLAP', `${sat}.ipv6Cidr`, `${formatCidr6(c6)} overlaps subnet "${vpc.subnets[twin6]!.name}" (${formatCidr6(c6)})`));
+          } else if (c6) blocks6.set(formatCidr6(c6), j);
+        }
+      }
 
       attempt(() => checkEgress(subnet.type, subnet.egress, `${sat}.egress`));
       const policySubnet = subnet.policy?.subnet;

@@ -4,7 +4,8 @@ import {
   HOST_LINK, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, ROUTER_GATEWAY_LINK, gatewayRootLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
 } from '../model/names.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
-import { gatewayIp, hostIfaceCidr, hostIp, transitEnds } from '../model/addresses.js';
+import { gatewayIp, hostIfaceCidr, hostIp, transitEnds, transitEnds6, LINK_ENDS6, gatewayIfaceCidr6, gatewayIp6, hostIfaceCidr6 } from '../model/addresses.js';
+import { isV6Text } from '../model/cidr6.js';
 import { ALLOW_ALL, type CompilablePolicy, compilePolicy } from '../firewall/policy.js';
 import { routerRuleset } from '../firewall/router.js';
 import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
@@ -16,28 +17,39 @@ import type { PeeringState, SubnetState, VpcState } from '../state/types.js';
  */
 
 /**
- * The one switch for IPv6 on VPC links. vpcctl routes IPv4 only, so it is
- * off: each router namespace gets IPv6 disabled (`all` and `default`) right
- * at its creation, before any of its links exist, so no link made in it
- * later does any IPv6 work. That work is what bent the 5,000-subnet apply:
- * bringing a link up with IPv6 adds its multicast and link-local routes to
- * the router's IPv6 table, next to those of every other link, and that
- * table is walked for each insert (quadratic in subnets). Two /proc writes
- * per VPC, none per subnet. Host namespaces keep IPv6 on their one link (a
- * constant cost each). The IPv6 feature to come turns this on.
+ * IPv6 in a router namespace is per VPC. An IPv4-only VPC has it disabled
+ * (`all` and `default`) right at the router's creation, before any of its
+ * links exist, so no link made in it later does any IPv6 work. That work is
+ * what bent the 5,000-subnet apply: bringing a link up with IPv6 adds its
+ * multicast and link-local routes to the router's IPv6 table, next to those
+ * of every other link, and that table is walked for each insert (quadratic
+ * in subnets). Two /proc writes per VPC, none per subnet. Host namespaces
+ * keep IPv6 on their one link (a constant cost each).
+ *
+ * A dual-stack VPC's router forwards IPv6, and its links do no duplicate
+ * address detection (`accept_dad` 0 by default): their link-local
+ * addresses are usable at once. The router needs one on each link, though
+ * the gateway is the subnet's ::1: the kernel sends the neighbour
+ * solicitation for a packet it forwards from a link-local source, and sends
+ * none if the link has no usable one (measured: with `addr_gen_mode` none
+ * the router never resolved its hosts).
  */
-export const VPC_IPV6 = false;
+const IPV4_ONLY_SYSCTLS: [string, string][] = [['net/ipv6/conf/all/disable_ipv6', '1'], ['net/ipv6/conf/default/disable_ipv6', '1']];
+const DUAL_STACK_SYSCTLS: [string, string][] = [['net/ipv6/conf/default/accept_dad', '0'], ['net/ipv6/conf/all/forwarding', '1']];
 
-const ROUTER_SYSCTLS: [string, string][] = [
-  ...(VPC_IPV6 ? [] : [['net/ipv6/conf/all/disable_ipv6', '1'], ['net/ipv6/conf/default/disable_ipv6', '1']] as [string, string][]),
+const IPV4_SYSCTLS: [string, string][] = [
   [IP_FORWARD, '1'],
   // Strict reverse-path filtering on every router link: a host can only send
-  // from its own address (anti-spoofing without a rule).
+  // from its own address (anti-spoofing without a rule). IPv6 has no
+  // rp_filter: the router's table checks sources (firewall/router.ts).
   ['net/ipv4/conf/all/rp_filter', '1'],
   ['net/ipv4/conf/default/rp_filter', '1'],
   // The router answers ARP for its subnets' neighbours: hosts stay on routed /32s.
   ['net/ipv4/conf/all/proxy_arp', '1'],
 ];
+
+const routerSysctls = (vpc: VpcState): [string, string][] =>
+  [...(vpc.ipv6Cidr ? DUAL_STACK_SYSCTLS : IPV4_ONLY_SYSCTLS), ...IPV4_SYSCTLS];
 
 export function routerTableOp(vpc: VpcState): Op {
   return { op: 'nftApply', ns: routerNs(vpc.name), family: NFT_FAMILY, table: NFT_TABLE, ruleset: routerRuleset(vpc) };
@@ -47,7 +59,7 @@ export function vpcOps(vpc: VpcState): Op[] {
   const ns = routerNs(vpc.name);
   const ops: Op[] = [
     { op: 'netnsAdd', ns, tag: routerTag(vpc.name) },
-    ...ROUTER_SYSCTLS.map(([key, value]): Op => ({ op: 'sysctlSet', ns, key, value })),
+    ...routerSysctls(vpc).map(([key, value]): Op => ({ op: 'sysctlSet', ns, key, value })),
   ];
   if (vpc.transit) {
     const t = transitEnds(vpc.transit);
@@ -59,6 +71,15 @@ export function vpcOps(vpc: VpcState): Op[] {
       { op: 'addrAdd', ns, dev: ROUTER_GATEWAY_LINK, cidr: t.far },
       { op: 'routeAdd', ns, dst: 'default', via: t.nearIp, dev: ROUTER_GATEWAY_LINK },
     );
+    // A dual-stack VPC's IPv6 internet: the same link, its own /126 (addresses.ts).
+    if (vpc.ipv6Cidr) {
+      const t6 = transitEnds6(vpc.transit);
+      ops.push(
+        { op: 'addrAdd', ns: ROOT_NS, dev: hostLink, cidr: t6.near },
+        { op: 'addrAdd', ns, dev: ROUTER_GATEWAY_LINK, cidr: t6.far },
+        { op: 'routeAdd', ns, dst: '::/0', via: t6.nearIp, dev: ROUTER_GATEWAY_LINK },
+      );
+    }
   }
   return ops;
 }
@@ -69,9 +90,28 @@ function hostRoutes(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op
   const via = gatewayIp(subnet.cidr);
   const route = (dst: string): Op => ({ op: 'routeAdd', ns, dst, via, dev: HOST_LINK });
   if (subnet.type === 'public') return [route('default')];
-  const routes = [route(vpc.cidr), ...peerCidrs.map(route)];
+  const routes = [route(vpc.cidr), ...peerCidrs.filter((c) => !isV6Text(c)).map(route)];
   if (subnet.egress === 'nat') routes.push(egressRouteOp(vpc, subnet, true));
   return routes;
+}
+
+/**
+ * The IPv6 side of a dual-stack subnet: the gateway ::1/64 on the router's
+ * end (its /64 route comes with it), the host ::2/64, and the host's routes
+ * as in IPv4: `::/0` if public, else the VPC's prefix and its peers'.
+ */
+function subnet6Ops(vpc: VpcState, subnet: SubnetState, peerCidrs: string[], rns: string, link: string): Op[] {
+  const c6 = subnet.ipv6Cidr!;
+  const ns = hostNs(vpc.name, subnet.name);
+  const via = gatewayIp6(c6);
+  const route = (dst: string): Op => ({ op: 'routeAdd', ns, dst, via, dev: HOST_LINK });
+  // A private subnet with a NAT gateway has IPv6's egress-only internet gateway: a default route too.
+  const dsts = subnet.type === 'public' ? ['::/0'] : [vpc.ipv6Cidr!, ...peerCidrs.filter(isV6Text), ...(subnet.egress === 'nat' ? ['::/0'] : [])];
+  return [
+    { op: 'addrAdd', ns: rns, dev: link, cidr: gatewayIfaceCidr6(c6) },
+    { op: 'addrAdd', ns, dev: HOST_LINK, cidr: hostIfaceCidr6(c6) },
+    ...dsts.map(route),
+  ];
 }
 
 /**
@@ -87,6 +127,19 @@ export function egressRouteOp(vpc: VpcState, subnet: SubnetState, add: boolean):
     : { op: 'routeDel', ns, dst: 'default', dev: HOST_LINK };
 }
 
+/** set-egress in a dual-stack subnet: the IPv6 default route of the egress-only gateway, with the IPv4 one. */
+export function egressRouteOps(vpc: VpcState, subnet: SubnetState, add: boolean): Op[] {
+  const ops = [egressRouteOp(vpc, subnet, add)];
+  if (vpc.ipv6Cidr && subnet.ipv6Cidr) {
+    const ns = hostNs(vpc.name, subnet.name);
+    ops.push(add
+      ? { op: 'routeAdd', ns, dst: '::/0', via: gatewayIp6(subnet.ipv6Cidr), dev: HOST_LINK }
+      : { op: 'routeDel', ns, dst: '::/0', dev: HOST_LINK });
+  }
+  return ops;
+}
+
+/** `peerCidrs`: the peers' prefixes, both families (an IPv6 one only where both VPCs are dual-stack). */
 export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op[] {
   const rns = routerNs(vpc.name);
   const ns = hostNs(vpc.name, subnet.name);
@@ -105,6 +158,7 @@ export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[
     // No per-namespace sysctl for apps to serve port 80: they get
     // CAP_NET_BIND_SERVICE as an ambient capability instead (netkit spawn.rs).
     ...hostRoutes(vpc, subnet, peerCidrs),
+    ...(subnet.ipv6Cidr && vpc.ipv6Cidr ? subnet6Ops(vpc, subnet, peerCidrs, rns, link) : []),
   ];
   const policy = policyOp(vpc, subnet);
   if (policy) ops.push(policy);
@@ -117,13 +171,13 @@ export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[
  * the cache is small and bounded for long-lived library users.
  */
 const compiled = new Map<string, NftObject[]>();
-function compileOnce(policy: CompilablePolicy & { subnet?: string }, flowLogs: boolean): NftObject[] {
+function compileOnce(policy: CompilablePolicy & { subnet?: string }, flowLogs: boolean, ipv6: boolean): NftObject[] {
   const { subnet: _ignored, ...rules } = policy; // the compiled rules do not depend on it
-  const key = `${flowLogs ? 'log ' : ''}${JSON.stringify(rules)}`;
+  const key = `${flowLogs ? 'log ' : ''}${ipv6 ? 'ipv6 ' : ''}${JSON.stringify(rules)}`;
   let ruleset = compiled.get(key);
   if (!ruleset) {
     if (compiled.size >= 64) compiled.clear();
-    ruleset = compilePolicy(policy, { flowLogs });
+    ruleset = compilePolicy(policy, { flowLogs, ipv6 });
     compiled.set(key, ruleset);
   }
   return ruleset;
@@ -143,7 +197,7 @@ export function policyTableSpec(vpc: VpcState, subnet: SubnetState): { policy: C
 export function policyOp(vpc: VpcState, subnet: SubnetState): Op | null {
   const spec = policyTableSpec(vpc, subnet);
   if (!spec) return null;
-  return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: NFT_FAMILY, table: NFT_TABLE, ruleset: compileOnce(spec.policy, spec.flowLogs) };
+  return { op: 'nftApply', ns: hostNs(vpc.name, subnet.name), family: NFT_FAMILY, table: NFT_TABLE, ruleset: compileOnce(spec.policy, spec.flowLogs, !!(vpc.ipv6Cidr && subnet.ipv6Cidr)) };
 }
 
 export const policyDelOp = (vpc: string, subnet: string): Op =>
@@ -157,13 +211,24 @@ export function peeringOps(p: PeeringState, a: VpcState, b: VpcState): Op[] {
   const linkB = peerLink(a.cidr);
   const nsA = routerNs(a.name);
   const nsB = routerNs(b.name);
-  return [
+  const ops: Op[] = [
     { op: 'vethAdd', ns: nsA, name: linkA, alias: tag, peerNs: nsB, peerName: linkB, peerAlias: tag },
     { op: 'addrAdd', ns: nsA, dev: linkA, cidr: ends.near },
     { op: 'addrAdd', ns: nsB, dev: linkB, cidr: ends.far },
     { op: 'routeAdd', ns: nsA, dst: b.cidr, via: ends.farIp, dev: linkA },
     { op: 'routeAdd', ns: nsB, dst: a.cidr, via: ends.nearIp, dev: linkB },
   ];
+  // IPv6 between two dual-stack VPCs: link-local ends (the link's own), a route each way.
+  if (a.ipv6Cidr && b.ipv6Cidr) {
+    const e6 = LINK_ENDS6;
+    ops.push(
+      { op: 'addrAdd', ns: nsA, dev: linkA, cidr: e6.near },
+      { op: 'addrAdd', ns: nsB, dev: linkB, cidr: e6.far },
+      { op: 'routeAdd', ns: nsA, dst: b.ipv6Cidr, via: e6.farIp, dev: linkA },
+      { op: 'routeAdd', ns: nsB, dst: a.ipv6Cidr, via: e6.nearIp, dev: linkB },
+    );
+  }
+  return ops;
 }
 
 export const unpeerOps = (_p: PeeringState, a: VpcState, b: VpcState): Op[] =>
@@ -171,15 +236,20 @@ export const unpeerOps = (_p: PeeringState, a: VpcState, b: VpcState): Op[] =>
 
 /** Routes to a peer in the private hosts of a VPC (public hosts reach it by their default route). */
 export function peerRouteOps(vpc: VpcState, peerCidr: string, subnets: SubnetState[], add: boolean): Op[] {
+  const v6 = isV6Text(peerCidr);
   return subnets
-    .filter((s) => s.type === 'private')
+    .filter((s) => s.type === 'private' && (!v6 || s.ipv6Cidr))
     .map((s): Op => {
       const ns = hostNs(vpc.name, s.name);
       return add
-        ? { op: 'routeAdd', ns, dst: peerCidr, via: gatewayIp(s.cidr), dev: HOST_LINK }
+        ? { op: 'routeAdd', ns, dst: peerCidr, via: v6 ? gatewayIp6(s.ipv6Cidr!) : gatewayIp(s.cidr), dev: HOST_LINK }
         : { op: 'routeDel', ns, dst: peerCidr, dev: HOST_LINK };
     });
 }
+
+/** The prefixes a peering routes from `vpc` to `other`: the IPv4 one, and the IPv6 one when both are dual-stack. */
+export const peerPrefixes = (vpc: VpcState, other: VpcState): string[] =>
+  vpc.ipv6Cidr && other.ipv6Cidr ? [other.cidr, other.ipv6Cidr] : [other.cidr];
 
 /** The machine's (root namespace's) route to a public subnet over the VPC's gateway link. */
 export function rootRouteOp(vpc: VpcState, subnetCidr: string): Op {

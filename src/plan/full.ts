@@ -1,5 +1,5 @@
 import type { Op } from './ops.js';
-import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS } from '../model/names.js';
+import { IP6_FORWARD, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS } from '../model/names.js';
 import { overlaps, parseCidr } from '../model/cidr.js';
 import { peersOf } from '../model/peering.js';
 import { rootRuleset } from '../firewall/root.js';
@@ -27,9 +27,13 @@ export const subnetOwner = (vpc: string, subnet: string) => `subnet ${vpc}/${sub
 export const peeringOwner = (p: Pick<PeeringState, 'vpc1' | 'vpc2'>) => `peering ${p.vpc1} ${p.vpc2}`;
 export const ROOT_OWNER = 'host';
 
-/** CIDRs of the VPCs peered with `vpc`: its private hosts route to them. */
+/** CIDRs of the VPCs peered with `vpc` (IPv6 ones where both are dual-stack): its private hosts route to them. */
 export function peerCidrs(state: State, vpc: string): string[] {
-  return peersOf(state.peerings, vpc).flatMap((other) => (state.vpcs[other] ? [state.vpcs[other]!.cidr] : []));
+  const self = state.vpcs[vpc];
+  const v4 = peersOf(state.peerings, vpc).flatMap((other) => (state.vpcs[other] ? [state.vpcs[other]!.cidr] : []));
+  if (!self?.ipv6Cidr) return v4;
+  const v6 = peersOf(state.peerings, vpc).flatMap((other) => state.vpcs[other]?.ipv6Cidr ? [state.vpcs[other]!.ipv6Cidr!] : []);
+  return [...v4, ...v6];
 }
 
 /**
@@ -64,6 +68,9 @@ export function rootRoutes(state: State): Map<string, { vpc: VpcState; cidr: str
   return out;
 }
 
+/** The host forwards IPv6 while a dual-stack VPC has an internet gateway. */
+export const needsForward6 = (state: State): boolean => Object.values(state.vpcs).some((v) => v.ipv6Cidr && v.transit);
+
 /** The root level of a state made from nothing: routes to public subnets, vpcctl's table, ip_forward. */
 function rootParts(state: State, wanted: (vpc: string) => boolean): Part[] {
   const parts: Part[] = [];
@@ -74,6 +81,7 @@ function rootParts(state: State, wanted: (vpc: string) => boolean): Part[] {
   const ops: Op[] = [];
   if (ruleset) ops.push({ op: 'nftApply', ns: ROOT_NS, family: NFT_FAMILY, table: NFT_TABLE, ruleset });
   if (Object.keys(state.vpcs).length > 0) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: '1' });
+  if (needsForward6(state)) ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP6_FORWARD, value: '1' });
   if (ops.length) parts.push({ owner: ROOT_OWNER, ops });
   return parts;
 }

@@ -1,12 +1,12 @@
 import type { Op } from './ops.js';
-import { IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, gatewayRootLink, hostNs, isVpcctlNsName, routerNs, wantedNamespaces } from '../model/names.js';
+import { IP6_FORWARD, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, gatewayRootLink, hostNs, isVpcctlNsName, routerNs, wantedNamespaces } from '../model/names.js';
 import { rootRuleset } from '../firewall/root.js';
 import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import {
-  egressRouteOp, peeringOps, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, policyTableSpec, routerTableOp,
+  egressRouteOps, peeringOps, peerPrefixes, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, policyTableSpec, routerTableOp,
 } from './build.js';
-import { rootRoutes, peerCidrs, vpcParts } from './full.js';
+import { needsForward6, rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
 import { OVERLAY_LINK, overlayBase, overlayDiffOps } from './overlay.js';
 import { policyMeaning } from '../model/policy-meaning.js';
@@ -21,6 +21,8 @@ export { rootRoutes } from './full.js';
 export interface KernelView {
   namespaces: ReadonlySet<string>;
   hostForward: string;
+  /** The host's IPv6 forwarding (absent: not read, or the host has no IPv6). */
+  hostForward6?: string;
   drift?: readonly OpDrift[];
 }
 
@@ -35,8 +37,8 @@ export interface Plan {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 // The overlay's link itself (VNI, underlay, address, MTU) is part of the router; its peers change in place.
-const vpcSpec = (v: VpcState) => [v.cidr, v.uplink, v.transit, overlayBase(v.overlay)];
-const subnetSpec = (s: SubnetState) => [s.cidr, s.type];
+const vpcSpec = (v: VpcState) => [v.cidr, v.uplink, v.transit, overlayBase(v.overlay), ...(v.ipv6Cidr ? [v.ipv6Cidr] : [])];
+const subnetSpec = (s: SubnetState) => [s.cidr, s.type, ...(s.ipv6Cidr ? [s.ipv6Cidr] : [])];
 
 /**
  * Diff the desired state against the current one and the kernel, and return
@@ -134,7 +136,7 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
         }
         // Egress and publishes change in place: a route in the host, the router's table; the host and its apps stay.
         if ((s.egress ?? 'none') !== (d.egress ?? 'none')) {
-          adds.push(egressRouteOp(des, d, d.egress === 'nat'));
+          adds.push(...egressRouteOps(des, d, d.egress === 'nat'));
           touchedRouters.add(des.name);
           changes.push(`set egress ${d.egress ?? 'none'} on ${des.name}/${d.name}`);
         }
@@ -166,7 +168,9 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     const stays = (v: VpcState | undefined) => v && !rebuiltVpcs.has(v.name);
     if (stays(a) && stays(b)) dels.push(...unpeerOps(p, a!, b!));
     for (const [v, other] of [[a, current.vpcs[p.vpc2]], [b, current.vpcs[p.vpc1]]] as const) {
-      if (stays(v) && other) dels.push(...peerRouteOps(v!, other.cidr, keptSubnets(current, desired, v!.name), false));
+      if (stays(v) && other) {
+        for (const c of peerPrefixes(current.vpcs[v!.name] ?? v!, other)) dels.push(...peerRouteOps(v!, c, keptSubnets(current, desired, v!.name), false));
+      }
     }
   }
   for (const [key, p] of desPeerings) {
@@ -177,7 +181,9 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     if (isNew) changes.push(`peer ${p.vpc1} ${p.vpc2}`);
     adds.push(...peeringOps(p, a, b));
     for (const [v, other] of [[a, b], [b, a]] as const) {
-      if (!rebuiltVpcs.has(v.name)) adds.push(...peerRouteOps(v, other.cidr, keptSubnets(current, desired, v.name), true));
+      if (!rebuiltVpcs.has(v.name)) {
+        for (const c of peerPrefixes(v, other)) adds.push(...peerRouteOps(v, c, keptSubnets(current, desired, v.name), true));
+      }
     }
   }
 
@@ -190,7 +196,7 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
   // lock (the kernel retries until it gets it), which the kernel's cleanup
   // of thousands of deleted namespaces holds for seconds at a time. After
   // them, it timed out in 2 of 3 teardowns of 5,000 subnets.
-  const first = root.filter((o) => o.op === 'sysctlSet' && Object.keys(desired.vpcs).length === 0);
+  const first = root.filter((o) => o.op === 'sysctlSet' && (Object.keys(desired.vpcs).length === 0 || (o.key === IP6_FORWARD && o.value !== '1')));
   adds.push(...root.filter((o) => !first.includes(o)));
 
   // Drift in objects this plan leaves standing is repaired in place, after
@@ -246,6 +252,13 @@ function rootLevel(current: State, desired: State, kernel: KernelView, rebuilt: 
   }
   if (!needsForward && desired.hostForwardBefore !== undefined && kernel.hostForward !== desired.hostForwardBefore) {
     ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP_FORWARD, value: desired.hostForwardBefore });
+  }
+  // IPv6 likewise, only while a dual-stack VPC has an internet gateway.
+  const f6 = kernel.hostForward6;
+  if (f6 !== undefined && needsForward6(desired) && f6 !== '1') ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP6_FORWARD, value: '1' });
+  const before6 = desired.hostForward6Before;
+  if (f6 !== undefined && !needsForward6(desired) && before6 !== undefined && f6 !== before6) {
+    ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP6_FORWARD, value: before6 });
   }
   return ops;
 }

@@ -14,6 +14,10 @@ export const SIM = {
   upstreamAddress: '203.0.113.254',
   serverAddress: '198.51.100.10',
   serverPort: 80,
+  // Its IPv6 side, on the documentation prefix 2001:db8::/32 (tests run their own server there).
+  uplinkAddress6: '2001:db8:ffff::1',
+  upstreamAddress6: '2001:db8:ffff::fe',
+  serverAddress6: '2001:db8:100::10',
 } as const;
 
 export interface SimInternet { serverPid: number }
@@ -27,6 +31,10 @@ export async function buildSimInternet(logFile = '/run/sim-inet.log'): Promise<S
   await n.routeAdd('', { dst: 'default', via: SIM.upstreamAddress, dev: SIM.uplink });
   await n.addrAdd(SIM.ns, 'wan0', `${SIM.upstreamAddress}/24`);
   await n.addrAdd(SIM.ns, 'lo', `${SIM.serverAddress}/32`);
+  await n.addrAdd('', SIM.uplink, `${SIM.uplinkAddress6}/64`);
+  await n.routeAdd('', { dst: '::/0', via: SIM.upstreamAddress6, dev: SIM.uplink });
+  await n.addrAdd(SIM.ns, 'wan0', `${SIM.upstreamAddress6}/64`);
+  await n.addrAdd(SIM.ns, 'lo', `${SIM.serverAddress6}/128`);
   const serverPid = await n.spawnDetached(SIM.ns, [process.execPath, APP_SERVER, String(SIM.serverPort)], {
     logFile, env: { VPCCTL_APP_VPC: 'internet', VPCCTL_APP_SUBNET: 'web', VPCCTL_APP_ADDRESS: SIM.serverAddress },
   });

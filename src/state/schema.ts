@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { parseCidr } from '../model/cidr.js';
+import { parseCidr6 } from '../model/cidr6.js';
 import { NAME_RE } from '../model/names.js';
 import { PORTS } from '../model/ports.js';
 import { SubnetPolicySchema, describeIssue } from '../model/schema.js';
@@ -21,6 +22,15 @@ const cidr = z.string().refine((text) => {
     return false;
   }
 }, { error: (iss) => `${JSON.stringify(iss.input)} is not a CIDR` });
+
+const cidr6 = z.string().refine((text) => {
+  try {
+    parseCidr6(text);
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv6 CIDR` });
 
 const name = z.string().regex(NAME_RE, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid vpcctl name` });
 const count = z.number().int().nonnegative();
@@ -37,6 +47,7 @@ const AppStateSchema = z.looseObject({
 const SubnetStateSchema = z.looseObject({
   name,
   cidr,
+  ipv6Cidr: cidr6.optional(),
   type: z.enum(['public', 'private']),
   policy: SubnetPolicySchema.optional(),
   egress: z.literal('nat').optional(),
@@ -61,6 +72,7 @@ const keyedByName = <T extends z.ZodType<{ name: string }>>(value: T) =>
 const VpcStateSchema = z.looseObject({
   name,
   cidr,
+  ipv6Cidr: cidr6.optional(),
   uplink: z.string().nullable(),
   transit: cidr.nullable(),
   subnets: keyedByName(SubnetStateSchema),
@@ -83,6 +95,7 @@ export const StateSchema = z.looseObject({
   version: z.literal(STATE_VERSION),
   transitPool: cidr,
   hostForwardBefore: z.string().optional(),
+  hostForward6Before: z.string().optional(),
   vpcs: keyedByName(VpcStateSchema),
   peerings: z.array(z.looseObject({ vpc1: name, vpc2: name, link: cidr, owner: z.string().optional() })),
   // Older files may lack it; the store has always read it as empty then.

@@ -40,6 +40,8 @@ export interface AppState {
 export interface SubnetState {
   name: string;
   cidr: string;
+  /** The subnet's IPv6 /64 (dual-stack VPCs only; absent: IPv4 only). */
+  ipv6Cidr?: string;
   type: SubnetType;
   policy?: SubnetPolicy;
   /** Private subnets only; absent means `none` (the seed's behaviour). */
@@ -60,6 +62,11 @@ export interface SubnetState {
 export interface VpcState {
   name: string;
   cidr: string;
+  /**
+   * The VPC's IPv6 prefix (/44../60): the VPC is dual-stack and every
+   * subnet has a /64 of it. Absent: IPv4 only, with IPv6 off in its router.
+   */
+  ipv6Cidr?: string;
   /** Host interface the VPC's internet traffic leaves by; null: no internet. */
   uplink: string | null;
   /** The /30 of the transit pool joining the router to the host; null without uplink. */
@@ -134,6 +141,8 @@ export interface State {
   transitPool: string;
   /** net.ipv4.ip_forward on the host before the first VPC, restored after the last. */
   hostForwardBefore?: string;
+  /** net.ipv6.conf.all.forwarding on the host before the first dual-stack VPC with a gateway, restored after the last. */
+  hostForward6Before?: string;
   vpcs: Record<string, VpcState>;
   peerings: PeeringState[];
   /** Namespaces a run was changing when it stopped; the next run rebuilds them. */

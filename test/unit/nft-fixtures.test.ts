@@ -70,6 +70,18 @@ function nftRulesets(): Record<string, unknown> {
     host: rootRuleset(host), // the machine's (root namespace) table
     'router-nat-publish': routerRuleset(routerNat),
     'host-publish': rootRuleset(hostPublish),
+    // Dual-stack (issue 17): IPv6 anti-spoofing in the router; ranges of both families, ND and ICMPv6 in a policy.
+    'router-dual-stack': routerRuleset({ ...router, ipv6Cidr: 'fd00:10::/56' }),
+    'policy-dual-stack': compilePolicy(parsePolicy({
+      subnet: '10.0.1.0/24',
+      default: 'deny',
+      ingress: [
+        { port: 22, protocol: 'tcp', cidr: ['10.0.0.0/16', 'fd00:10::/56', 'fd00:20::1/128'], action: 'allow' },
+        { protocol: 'icmp', action: 'allow' },
+        { protocol: 'all', cidr: '::/0', action: 'deny' },
+      ],
+      egress: [],
+    }), { ipv6: true }),
   };
 }
 

@@ -47,6 +47,8 @@ pub struct Need {
     /// Links whose FDB and IPv4 neighbour entries are read (VXLAN links the
     /// plan puts entries on).
     pub overlay: BTreeSet<String>,
+    /// Also dump IPv6 addresses and routes (the plan puts some here).
+    pub inet6: bool,
 }
 
 /// A table as observed.
@@ -175,23 +177,30 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
     let by_index: HashMap<u32, String> = links.iter().map(|l| (l.index, l.name.clone())).collect();
     snap.links = links.into_iter().map(|l| (l.name.clone(), l)).collect();
 
-    // struct ifaddrmsg, AF_INET.
-    let mut ifaddr = [0u8; 8];
-    ifaddr[0] = libc::AF_INET as u8;
-    s.request(nlsock::RTM_GETADDR, true, &ifaddr, |_, m| {
-        snap.addrs.extend(rtparse::addr(m));
-    })
-    .map_err(ctx("address dump"))?;
+    let families: &[i32] = if need.inet6 {
+        &[libc::AF_INET, libc::AF_INET6]
+    } else {
+        &[libc::AF_INET]
+    };
+    for &family in families {
+        // struct ifaddrmsg of the family.
+        let mut ifaddr = [0u8; 8];
+        ifaddr[0] = family as u8;
+        s.request(nlsock::RTM_GETADDR, true, &ifaddr, |_, m| {
+            snap.addrs.extend(rtparse::addr(m));
+        })
+        .map_err(ctx("address dump"))?;
 
-    // struct rtmsg, AF_INET, rtm_table main (a filter: the socket is strict).
-    let mut rtmsg = [0u8; 12];
-    rtmsg[0] = libc::AF_INET as u8;
-    rtmsg[4] = libc::RT_TABLE_MAIN;
-    s.request(nlsock::RTM_GETROUTE, true, &rtmsg, |_, m| {
-        snap.routes
-            .extend(rtparse::route(m, |i| by_index.get(&i).cloned()));
-    })
-    .map_err(ctx("route dump"))?;
+        // struct rtmsg, rtm_table main (a filter: the socket is strict).
+        let mut rtmsg = [0u8; 12];
+        rtmsg[0] = family as u8;
+        rtmsg[4] = libc::RT_TABLE_MAIN;
+        s.request(nlsock::RTM_GETROUTE, true, &rtmsg, |_, m| {
+            snap.routes
+                .extend(rtparse::route(m, |i| by_index.get(&i).cloned()));
+        })
+        .map_err(ctx("route dump"))?;
+    }
 
     for dev in &need.overlay {
         if let Some(index) = snap.links.get(dev).map(|l| l.index) {

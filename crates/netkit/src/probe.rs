@@ -5,7 +5,7 @@
 use std::{
     io,
     mem::MaybeUninit,
-    net::{Ipv4Addr, SocketAddr, SocketAddrV4},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4},
     sync::atomic::{AtomicU16, Ordering},
     time::{Duration, Instant},
 };
@@ -18,7 +18,86 @@ use crate::{
 };
 
 fn socket_in(ns: &str, ty: Type, proto: Protocol, what: impl Fn() -> String) -> Result<Socket> {
-    netns::run_in(ns, || Socket::new(Domain::IPV4, ty, Some(proto)))?.ctx(what)
+    socket_in_domain(ns, Domain::IPV4, ty, proto, what)
+}
+
+fn socket_in_domain(
+    ns: &str,
+    domain: Domain,
+    ty: Type,
+    proto: Protocol,
+    what: impl Fn() -> String,
+) -> Result<Socket> {
+    netns::run_in(ns, || Socket::new(domain, ty, Some(proto)))?.ctx(what)
+}
+
+/// A fresh echo identifier and sequence number: each probe is its own flow.
+fn next_id() -> (u16, u16) {
+    static SEQ: AtomicU16 = AtomicU16::new(1);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let id = (std::process::id() as u16)
+        .wrapping_mul(31)
+        .wrapping_add(seq);
+    (id, seq)
+}
+
+/// An ICMP echo of either family.
+pub fn ping_ip(ns: &str, dst: IpAddr, timeout: Duration) -> Result<Duration> {
+    match dst {
+        IpAddr::V4(d) => ping(ns, d, timeout),
+        IpAddr::V6(d) => ping6(ns, d, timeout),
+    }
+}
+
+/// One ICMPv6 echo request to `dst` from inside `ns`. A raw ICMPv6 socket:
+/// the kernel fills in the checksum (over the pseudo-header it alone
+/// knows) and hands back replies without the IPv6 header.
+pub fn ping6(ns: &str, dst: Ipv6Addr, timeout: Duration) -> Result<Duration> {
+    let what = || format!("ping {dst}{}", in_ns(ns));
+    let sock = socket_in_domain(ns, Domain::IPV6, Type::RAW, Protocol::ICMPV6, what)?;
+    let (id, seq) = next_id();
+    let mut pkt = [
+        128u8, 0, 0, 0, 0, 0, 0, 0, b'v', b'p', b'c', b'c', b't', b'l', 0, 0,
+    ];
+    pkt[4..6].copy_from_slice(&id.to_be_bytes());
+    pkt[6..8].copy_from_slice(&seq.to_be_bytes());
+    let start = Instant::now();
+    sock.send_to(&pkt, &SocketAddr::from((dst, 0)).into())
+        .ctx(what)?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
+    loop {
+        let left = timeout
+            .checked_sub(start.elapsed())
+            .filter(|d| !d.is_zero());
+        let Some(left) = left else {
+            return Err(Error::new(Kind::Timeout, what(), "no reply (timed out)"));
+        };
+        sock.set_read_timeout(Some(left)).ctx(what)?;
+        let (n, from) = match sock.recv_from(&mut buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            r => r.ctx(what)?,
+        };
+        // SAFETY: recv_from initialised the first n bytes.
+        let b: &[u8] = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) };
+        let Some(icmp) = b.get(..8) else {
+            continue;
+        };
+        let from_dst = from.as_socket_ipv6().is_some_and(|a| *a.ip() == dst);
+        if from_dst
+            && icmp[0] == 129
+            && icmp[4..6] == id.to_be_bytes()
+            && icmp[6..8] == seq.to_be_bytes()
+        {
+            return Ok(start.elapsed());
+        }
+    }
 }
 
 /// The Internet checksum (RFC 1071) of an ICMP message.
@@ -37,16 +116,12 @@ pub(crate) fn checksum(data: &[u8]) -> u16 {
 /// the matching reply. Uses a raw socket (root), so it works whatever
 /// `ping_group_range` says in that namespace.
 pub fn ping(ns: &str, dst: Ipv4Addr, timeout: Duration) -> Result<Duration> {
-    static SEQ: AtomicU16 = AtomicU16::new(1);
     let what = || format!("ping {dst}{}", in_ns(ns));
     let sock = socket_in(ns, Type::RAW, Protocol::ICMPV4, what)?;
     // Each probe is its own flow: conntrack keys ICMP echoes by identifier,
     // so reusing one would let a later probe pass as "established" through
     // a policy applied after an earlier one.
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let id = (std::process::id() as u16)
-        .wrapping_mul(31)
-        .wrapping_add(seq);
+    let (id, seq) = next_id();
     let mut pkt = [
         8u8, 0, 0, 0, 0, 0, 0, 0, b'v', b'p', b'c', b'c', b't', b'l', 0, 0,
     ];
@@ -101,6 +176,20 @@ pub fn tcp_connect(ns: &str, dst: Ipv4Addr, port: u16, timeout: Duration) -> Res
     let sock = socket_in(ns, Type::STREAM, Protocol::TCP, what)?;
     let start = Instant::now();
     sock.connect_timeout(&SocketAddrV4::new(dst, port).into(), timeout)
+        .ctx(what)?;
+    Ok(start.elapsed())
+}
+
+/// A TCP connect of either family.
+pub fn tcp_connect_ip(ns: &str, dst: IpAddr, port: u16, timeout: Duration) -> Result<Duration> {
+    let IpAddr::V6(d6) = dst else {
+        let IpAddr::V4(d4) = dst else { unreachable!() };
+        return tcp_connect(ns, d4, port, timeout);
+    };
+    let what = || format!("tcpConnect [{d6}]:{port}{}", in_ns(ns));
+    let sock = socket_in_domain(ns, Domain::IPV6, Type::STREAM, Protocol::TCP, what)?;
+    let start = Instant::now();
+    sock.connect_timeout(&SocketAddr::from((d6, port)).into(), timeout)
         .ctx(what)?;
     Ok(start.elapsed())
 }

@@ -1,7 +1,8 @@
-//! IPv4 routes: added, replaced (only the caller's own), deleted in the
-//! main table; listed from the main table or from all.
+//! Routes of both families: added, replaced (only the caller's own),
+//! deleted in the main table; listed from the main table or from all. The
+//! family is the destination's (`default` is IPv4's, `::/0` IPv6's).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::TryStreamExt;
 use netlink_packet_route::route::{
@@ -11,8 +12,10 @@ use netlink_packet_route::route::{
 use rtnetlink::{Handle, RouteMessageBuilder};
 use serde::{Deserialize, Serialize};
 
+use netlink_packet_route::AddressFamily;
+
 use crate::{
-    cidr::Cidr,
+    cidr::{dst_text, Cidr},
     error::{in_ns, Context, Error, Kind, Result},
     link,
 };
@@ -57,7 +60,7 @@ impl Route {
         h: &Handle,
         ns: &str,
         what: &impl Fn() -> String,
-    ) -> Result<RouteMessageBuilder<Ipv4Addr>> {
+    ) -> Result<RouteMessageBuilder<IpAddr>> {
         self.message_at(self.dev_index(h, ns, what).await?, what)
     }
 
@@ -79,31 +82,39 @@ impl Route {
         &self,
         index: Option<u32>,
         what: &impl Fn() -> String,
-    ) -> Result<RouteMessageBuilder<Ipv4Addr>> {
+    ) -> Result<RouteMessageBuilder<IpAddr>> {
         let bad = |e: String| Error::new(Kind::Invalid, what(), e);
         let dst: Cidr = self.dst.parse().map_err(bad)?;
-        let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst.addr, dst.len);
+        let mut b = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(dst.addr, dst.len)
+            .map_err(|e| bad(e.to_string()))?;
+        let same_family = |ip: IpAddr| ip.is_ipv6() == dst.is_ipv6();
         if let Some(index) = index {
             b = b.output_interface(index);
         }
         match &self.via {
             Some(v) => {
-                b = b.gateway(
-                    v.parse()
-                        .map_err(|_| bad(format!("invalid gateway \"{v}\"")))?,
-                )
+                let gw: IpAddr = v
+                    .parse()
+                    .ok()
+                    .filter(|ip| same_family(*ip))
+                    .ok_or_else(|| bad(format!("invalid gateway \"{v}\"")))?;
+                b = b.gateway(gw).map_err(|e| bad(e.to_string()))?;
             }
-            None if self.dev.is_some() => b = b.scope(RouteScope::Link),
+            // IPv6 routes have universe scope (as iproute2 makes them).
+            None if self.dev.is_some() && !dst.is_ipv6() => b = b.scope(RouteScope::Link),
             None => {}
         }
         if self.onlink {
             b = b.onlink();
         }
         if let Some(s) = &self.src {
-            b = b.pref_source(
-                s.parse()
-                    .map_err(|_| bad(format!("invalid source \"{s}\"")))?,
-            );
+            let src: IpAddr = s
+                .parse()
+                .ok()
+                .filter(|ip| same_family(*ip))
+                .ok_or_else(|| bad(format!("invalid source \"{s}\"")))?;
+            b = b.pref_source(src).map_err(|e| bad(e.to_string()))?;
         }
         Ok(b)
     }
@@ -137,7 +148,7 @@ pub async fn add(h: &Handle, ns: &str, r: &Route, dev_index: Option<u32>) -> Res
         .dst
         .parse()
         .map_err(|e: String| Error::new(Kind::Invalid, what(), e))?;
-    let old = list_main(h, ns)
+    let old = list_main_family(h, ns, dst.is_ipv6())
         .await?
         .into_iter()
         .find(|(o, _)| o.dst.parse::<Cidr>().is_ok_and(|d| d == dst));
@@ -187,10 +198,24 @@ pub async fn list(h: &Handle, ns: &str) -> Result<Vec<Route>> {
         .collect())
 }
 
-/// The IPv4 unicast routes of the main table, each with its device's index.
+/// The IPv6 routes of the main table (the kernel's link-local and
+/// multicast ones included).
+pub async fn list6(h: &Handle, ns: &str) -> Result<Vec<Route>> {
+    Ok(list_main_family(h, ns, true)
+        .await?
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect())
+}
+
 async fn list_main(h: &Handle, ns: &str) -> Result<Vec<(Route, Option<u32>)>> {
+    list_main_family(h, ns, false).await
+}
+
+/// The unicast routes of the main table of one family, each with its device's index.
+async fn list_main_family(h: &Handle, ns: &str, v6: bool) -> Result<Vec<(Route, Option<u32>)>> {
     let links = link::list(h, ns).await?;
-    Ok(dump(h, ns)
+    Ok(dump_family(h, ns, v6)
         .await?
         .iter()
         .filter_map(|m| {
@@ -206,20 +231,18 @@ async fn list_main(h: &Handle, ns: &str) -> Result<Vec<(Route, Option<u32>)>> {
         .collect())
 }
 
-fn dst_text(dst: Ipv4Addr, len: u8) -> String {
-    if len == 0 {
-        "default".into()
-    } else {
-        format!("{dst}/{len}")
-    }
-}
-
-/// Every IPv4 route message of every table (one dump).
-async fn dump(h: &Handle, ns: &str) -> Result<Vec<RouteMessage>> {
+/// Every route message of one family of every table (one dump).
+async fn dump_family(h: &Handle, ns: &str, v6: bool) -> Result<Vec<RouteMessage>> {
     let what = || format!("routeList{}", in_ns(ns));
-    let query = RouteMessageBuilder::<Ipv4Addr>::new()
-        .table_id(RouteHeader::RT_TABLE_UNSPEC as u32)
-        .build();
+    let query = if v6 {
+        RouteMessageBuilder::<Ipv6Addr>::new()
+            .table_id(RouteHeader::RT_TABLE_UNSPEC as u32)
+            .build()
+    } else {
+        RouteMessageBuilder::<Ipv4Addr>::new()
+            .table_id(RouteHeader::RT_TABLE_UNSPEC as u32)
+            .build()
+    };
     h.route().get(query).execute().try_collect().await.ctx(what)
 }
 
@@ -244,7 +267,16 @@ pub struct RouteEntry {
 
 /// The IPv4 routes of every table (`ip route show table all`), in one dump.
 pub async fn list_all(h: &Handle, ns: &str) -> Result<Vec<RouteEntry>> {
-    Ok(dump(h, ns)
+    list_all_family(h, ns, false).await
+}
+
+/// The IPv6 routes of every table (`ip -6 route show table all`), in one dump.
+pub async fn list_all6(h: &Handle, ns: &str) -> Result<Vec<RouteEntry>> {
+    list_all_family(h, ns, true).await
+}
+
+async fn list_all_family(h: &Handle, ns: &str, v6: bool) -> Result<Vec<RouteEntry>> {
+    Ok(dump_family(h, ns, v6)
         .await?
         .into_iter()
         .map(|m| {
@@ -258,11 +290,11 @@ pub async fn list_all(h: &Handle, ns: &str) -> Result<Vec<RouteEntry>> {
                 kind: m.header.kind.into(),
                 metric: 0,
             };
-            let mut dst = Ipv4Addr::UNSPECIFIED;
+            let mut dst = unspecified(v6);
             for a in &m.attributes {
                 match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => dst = *ip,
-                    RouteAttribute::Gateway(RouteAddress::Inet(ip)) => e.via = Some(ip.to_string()),
+                    RouteAttribute::Destination(ra) => dst = ip_of(ra).unwrap_or(dst),
+                    RouteAttribute::Gateway(ra) => e.via = ip_of(ra).map(|ip| ip.to_string()),
                     RouteAttribute::Oif(i) => e.oif = Some(*i),
                     RouteAttribute::Priority(p) => e.metric = *p,
                     _ => {}
@@ -287,18 +319,34 @@ pub(crate) fn from_message(
         onlink: m.header.flags.contains(RouteFlags::Onlink),
         ..Default::default()
     };
-    let mut dst = Ipv4Addr::UNSPECIFIED;
+    let mut dst = unspecified(m.header.address_family == AddressFamily::Inet6);
     for a in &m.attributes {
         match a {
-            RouteAttribute::Destination(RouteAddress::Inet(ip)) => dst = *ip,
-            RouteAttribute::Gateway(RouteAddress::Inet(ip)) => r.via = Some(ip.to_string()),
-            RouteAttribute::PrefSource(RouteAddress::Inet(ip)) => r.src = Some(ip.to_string()),
+            RouteAttribute::Destination(ra) => dst = ip_of(ra).unwrap_or(dst),
+            RouteAttribute::Gateway(ra) => r.via = ip_of(ra).map(|ip| ip.to_string()),
+            RouteAttribute::PrefSource(ra) => r.src = ip_of(ra).map(|ip| ip.to_string()),
             RouteAttribute::Oif(i) => r.dev = name_of(*i),
             _ => {}
         }
     }
     r.dst = dst_text(dst, m.header.destination_prefix_length);
     Some(r)
+}
+
+fn unspecified(v6: bool) -> IpAddr {
+    if v6 {
+        Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::UNSPECIFIED.into()
+    }
+}
+
+fn ip_of(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(ip) => Some((*ip).into()),
+        RouteAddress::Inet6(ip) => Some((*ip).into()),
+        _ => None,
+    }
 }
 
 fn table(m: &RouteMessage) -> u32 {

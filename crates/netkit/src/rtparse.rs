@@ -6,7 +6,9 @@
 //! verify's CPU time (measured). These read the few that matter and skip
 //! the rest. The unit tests check them against the library's own encoding.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::cidr::dst_text;
 
 use crate::{link::LinkInfo, nlsock::attrs, route::Route};
 
@@ -36,9 +38,15 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
 }
 
-fn ipv4(v: &[u8]) -> Option<Ipv4Addr> {
-    <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from)
+/// An address attribute's value: 4 bytes IPv4, 16 IPv6.
+fn ip(v: &[u8]) -> Option<IpAddr> {
+    if let Ok(b) = <[u8; 4]>::try_from(v) {
+        return Some(Ipv4Addr::from(b).into());
+    }
+    <[u8; 16]>::try_from(v).ok().map(|b| Ipv6Addr::from(b).into())
 }
+
+const IFA_ADDRESS: u16 = 1;
 
 /// An RTM_NEWLINK message: index, name, alias, up, mtu, kind (no mac).
 pub fn link(m: &[u8]) -> Option<LinkInfo> {
@@ -69,14 +77,18 @@ pub fn link(m: &[u8]) -> Option<LinkInfo> {
     Some(l)
 }
 
-/// An RTM_NEWADDR message of an IPv4 address: (link index, `a.b.c.d/len`).
+/// An RTM_NEWADDR message of an IPv4 or IPv6 address: (link index,
+/// `addr/len`). IPv6 addresses carry IFA_ADDRESS only, IPv4 ones IFA_LOCAL
+/// (IFA_ADDRESS is the peer's there).
 pub fn addr(m: &[u8]) -> Option<(u32, String)> {
     // struct ifaddrmsg: family u8, prefixlen u8, flags u8, scope u8, index u32
     let body = m.get(HDR..HDR + 8)?;
-    if body[0] != libc::AF_INET as u8 {
-        return None;
-    }
-    let ip = attrs(&m[HDR + 8..]).find_map(|(k, v)| (k == IFA_LOCAL).then(|| ipv4(v)).flatten())?;
+    let want = match body[0] as i32 {
+        libc::AF_INET => IFA_LOCAL,
+        libc::AF_INET6 => IFA_ADDRESS,
+        _ => return None,
+    };
+    let ip = attrs(&m[HDR + 8..]).find_map(|(k, v)| (k == want).then(|| ip(v)).flatten())?;
     Some((u32_at(body, 4), format!("{ip}/{}", body[1])))
 }
 
@@ -86,7 +98,8 @@ pub fn addr(m: &[u8]) -> Option<(u32, String)> {
 pub fn route(m: &[u8], name_of: impl Fn(u32) -> Option<String>) -> Option<Route> {
     // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type (u8 each), flags u32
     let body = m.get(HDR..HDR + 12)?;
-    if body[0] != libc::AF_INET as u8 || body[7] != RTN_UNICAST {
+    let v6 = body[0] == libc::AF_INET6 as u8;
+    if !(v6 || body[0] == libc::AF_INET as u8) || body[7] != RTN_UNICAST {
         return None;
     }
     let mut table = body[4] as u32;
@@ -94,12 +107,16 @@ pub fn route(m: &[u8], name_of: impl Fn(u32) -> Option<String>) -> Option<Route>
         onlink: u32_at(body, 8) & RTNH_F_ONLINK != 0,
         ..Default::default()
     };
-    let mut dst = Ipv4Addr::UNSPECIFIED;
+    let mut dst: IpAddr = if v6 {
+        Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::UNSPECIFIED.into()
+    };
     for (k, v) in attrs(&m[HDR + 12..]) {
         match k {
-            RTA_DST => dst = ipv4(v).unwrap_or(dst),
-            RTA_GATEWAY => r.via = ipv4(v).map(|ip| ip.to_string()),
-            RTA_PREFSRC => r.src = ipv4(v).map(|ip| ip.to_string()),
+            RTA_DST => dst = ip(v).unwrap_or(dst),
+            RTA_GATEWAY => r.via = ip(v).map(|ip| ip.to_string()),
+            RTA_PREFSRC => r.src = ip(v).map(|ip| ip.to_string()),
             RTA_OIF if v.len() == 4 => r.dev = name_of(u32_at(v, 0)),
             RTA_TABLE if v.len() == 4 => table = u32_at(v, 0),
             _ => {}
@@ -108,10 +125,7 @@ pub fn route(m: &[u8], name_of: impl Fn(u32) -> Option<String>) -> Option<Route>
     if table != RT_TABLE_MAIN {
         return None;
     }
-    r.dst = match body[1] {
-        0 => "default".into(),
-        len => format!("{dst}/{len}"),
-    };
+    r.dst = dst_text(dst, body[1]);
     Some(r)
 }
 
@@ -171,7 +185,12 @@ mod tests {
             Some((3, "10.0.1.2/24".to_string()))
         );
         a.header.family = AddressFamily::Inet6;
-        assert_eq!(addr(&wire(RouteNetlinkMessage::NewAddress(a))), None);
+        a.header.prefix_len = 64;
+        a.attributes = vec![AddressAttribute::Address("fd00:1::2".parse().unwrap())];
+        assert_eq!(
+            addr(&wire(RouteNetlinkMessage::NewAddress(a))),
+            Some((3, "fd00:1::2/64".to_string()))
+        );
 
         let mut r = RouteMessage::default();
         r.header.address_family = AddressFamily::Inet;
@@ -212,5 +231,30 @@ mod tests {
             route(&wire(RouteNetlinkMessage::NewRoute(r)), name_of),
             None
         );
+    }
+
+    #[test]
+    fn ipv6_routes_as_the_library_encodes_them() {
+        let mut r = RouteMessage::default();
+        r.header.address_family = AddressFamily::Inet6;
+        r.header.destination_prefix_length = 0;
+        r.header.kind = RouteType::Unicast;
+        r.header.table = 254;
+        r.attributes = vec![
+            RouteAttribute::Gateway(RouteAddress::Inet6("fd00:1::1".parse().unwrap())),
+            RouteAttribute::Oif(3),
+            RouteAttribute::Table(254),
+        ];
+        let name_of = |i: u32| (i == 3).then(|| "eth0".to_string());
+        let got = route(&wire(RouteNetlinkMessage::NewRoute(r.clone())), name_of).unwrap();
+        assert_eq!(got.dst, "::/0");
+        assert_eq!(got.via.as_deref(), Some("fd00:1::1"));
+        assert_eq!(Some(got), crate::route::from_message(&r, name_of));
+        r.header.destination_prefix_length = 56;
+        r.attributes
+            .push(RouteAttribute::Destination(RouteAddress::Inet6("fd00:2::".parse().unwrap())));
+        let got = route(&wire(RouteNetlinkMessage::NewRoute(r.clone())), name_of).unwrap();
+        assert_eq!(got.dst, "fd00:2::/56");
+        assert_eq!(Some(got), crate::route::from_message(&r, name_of));
     }
 }

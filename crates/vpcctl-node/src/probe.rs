@@ -1,6 +1,9 @@
 //! Reachability probes from inside a namespace: ICMP echo, TCP connect.
 
-use std::{net::Ipv4Addr, time::Duration};
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    time::Duration,
+};
 
 use napi_derive::napi;
 use netkit::probe;
@@ -48,20 +51,32 @@ fn ipv4(s: &str) -> netkit::Result<Ipv4Addr> {
     })
 }
 
-/// One ICMP echo from inside `ns` to `dst`.
+fn ip_any(s: &str) -> netkit::Result<IpAddr> {
+    s.parse().map_err(|_| {
+        netkit::Error::new(
+            netkit::Kind::Invalid,
+            format!("address \"{s}\""),
+            "not an IP address",
+        )
+    })
+}
+
+/// One ICMP echo (ICMPv6 for an IPv6 `dst`) from inside `ns` to `dst`.
 #[napi]
 pub async fn ping(ns: String, dst: String, timeout_ms: u32) -> ProbeResult {
-    probe_result(move || probe::ping(&ns, ipv4(&dst)?, Duration::from_millis(timeout_ms.into())))
-        .await
+    probe_result(move || {
+        probe::ping_ip(&ns, ip_any(&dst)?, Duration::from_millis(timeout_ms.into()))
+    })
+    .await
 }
 
 /// A TCP connect from inside `ns` to `dst:port` (closed right away).
 #[napi]
 pub async fn tcp_connect(ns: String, dst: String, port: u16, timeout_ms: u32) -> ProbeResult {
     probe_result(move || {
-        probe::tcp_connect(
+        probe::tcp_connect_ip(
             &ns,
-            ipv4(&dst)?,
+            ip_any(&dst)?,
             port,
             Duration::from_millis(timeout_ms.into()),
         )

@@ -122,6 +122,10 @@ fn needs(ops: &[Op], opts: &Options) -> Vec<(String, Need)> {
             Op::FdbAdd { dev, .. } | Op::NeighAdd { dev, .. } => {
                 need.overlay.insert(dev.clone());
             }
+            // IPv6 addresses and routes are dumped only where the plan puts
+            // some: IPv4-only namespaces pay nothing for them.
+            Op::AddrAdd { cidr, .. } if cidr.contains(':') => need.inet6 = true,
+            Op::RouteAdd { route, .. } if route.dst.contains(':') => need.inet6 = true,
             _ => {}
         }
     }

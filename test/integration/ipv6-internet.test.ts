@@ -1,0 +1,82 @@
+import test from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { freshStateDir, ip, nft, vpcctl } from '../helpers/sandbox.js';
+import { SIM, buildSimInternet } from '../../src/sim/internet.js';
+import { native } from '../../src/native.js';
+
+// The IPv6 side of the simulated internet (2001:db8::/32) and dual-stack VPCs' way to it (issue 17).
+const state = freshStateDir();
+const run = (...args: string[]) => vpcctl(state, args);
+const forward6 = async () => (await (await native()).sysctlGet('', 'net/ipv6/conf/all/forwarding')).trim();
+const PORT = 8080;
+
+/** A server of the simulated internet on [::]:8080 that answers each client with the address it sees. */
+let server: ChildProcess | undefined;
+test.before(async () => {
+  await buildSimInternet();
+  const script = `require('net').createServer((s)=>s.end(s.remoteAddress+'\\n')).listen(${PORT},'::',()=>console.log('up'))`;
+  server = spawn('/usr/sbin/ip', ['netns', 'exec', SIM.ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    server!.stdout!.once('data', () => resolve());
+    server!.once('exit', (code) => reject(new Error(`server exited (${code})`)));
+  });
+});
+test.after.always(() => { if (server?.pid && server.exitCode === null) { try { process.kill(server.pid); } catch { /* gone */ } } });
+
+/** What the server says it saw, fetched from inside `ns` ('' when nothing came back). */
+function fetch6(ns: string, to = SIM.serverAddress6): string {
+  const script = `const s=require('net').connect({host:'${to}',port:${PORT}});let d='';s.on('data',(b)=>d+=b);s.on('end',()=>{process.stdout.write(d);process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(2),1500);`;
+  const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 ? r.stdout.trim() : '';
+}
+
+// Link-local lines left out: the kernel's own, and their DAD state changes with time.
+const global = (text: string) => text.split('\n').filter((l) => !l.includes('fe80')).join('\n');
+const hostV6 = () => ({ routes: global(ip(['-6', 'route', 'show', 'table', 'all'])), addrs: global(ip(['-6', '-o', 'addr'])) });
+let before: ReturnType<typeof hostV6>;
+
+test.serial('public subnets reach the IPv6 internet (NAT66 at the host), private ones do not', async (t) => {
+  before = hostV6();
+  t.is(await forward6(), '0');
+  let r = await run('create-vpc', '--name', 'net6', '--cidr', '10.0.0.0/16', '--ipv6-cidr', 'fd00:60::/56');
+  t.is(r.code, 0, r.stderr);
+  t.is(await forward6(), '1', 'IPv6 forwarding on while a dual-stack VPC has a gateway');
+  for (const [name, cidr, type] of [['web', '10.0.1.0/24', 'public'], ['db', '10.0.2.0/24', 'private']]) {
+    r = await run('create-subnet', '--vpc', 'net6', '--name', name!, '--cidr', cidr!, '--type', type!);
+    t.is(r.code, 0, r.stderr);
+  }
+  r = await run('create-subnet', '--vpc', 'net6', '--name', 'worker', '--cidr', '10.0.3.0/24', '--type', 'private', '--egress', 'nat');
+  t.is(r.code, 0, r.stderr);
+  t.is(fetch6('ns-net6-web'), SIM.uplinkAddress6, 'the server sees the uplink\'s IPv6 address');
+  t.is(fetch6('ns-net6-db'), '', 'a private subnet has no IPv6 internet');
+  ip(['-6', 'route', 'add', '::/0', 'via', 'fd00:60:0:1::1', 'dev', 'eth0'], 'ns-net6-db');
+  t.is(fetch6('ns-net6-db'), '', 'not even with a default route added by hand: the router drops it');
+  t.regex(nft(['list', 'table', 'inet', 'vpcctl'], 'vpcr-net6'), /private subnets have no internet \(IPv6\)/);
+  t.is((await run('status')).code, 0);
+});
+
+test.serial('egress-only gateway: a private subnet with a NAT gateway opens IPv6 connections out, nothing comes in', async (t) => {
+  t.is(fetch6('ns-net6-worker'), SIM.uplinkAddress6, 'out, and the replies back');
+  // A neighbour that routes the VPC's prefix to this host, and a host route to the router (made by hand):
+  // still no connection from outside reaches the subnet.
+  ip(['-6', 'route', 'add', 'fd00:60::/56', 'via', SIM.uplinkAddress6], SIM.ns);
+  const vg = ip(['-o', 'link', 'show']).split('\n').map((l) => /^\d+: (vg-[0-9a-f]+)@/.exec(l)?.[1]).find(Boolean)!;
+  ip(['-6', 'route', 'add', 'fd00:60::/56', 'via', 'fd7f:ffff:ffff:ffff::6440:2', 'dev', vg]);
+  t.is(fetch6(SIM.ns, 'fd00:60:0:2::2'), '', 'from the internet to the egress-only subnet: nothing');
+  ip(['-6', 'route', 'del', 'fd00:60::/56', 'dev', vg]);
+  ip(['-6', 'route', 'del', 'fd00:60::/56'], SIM.ns);
+
+  t.is((await run('set-egress', '--vpc', 'net6', '--subnet', 'worker', 'none')).code, 0);
+  t.notRegex(ip(['-6', 'route'], 'ns-net6-worker'), /default/, 'its IPv6 default route goes with the NAT gateway');
+  t.is(fetch6('ns-net6-worker'), '');
+  t.is((await run('set-egress', '--vpc', 'net6', '--subnet', 'worker', 'nat')).code, 0);
+  t.is(fetch6('ns-net6-worker'), SIM.uplinkAddress6);
+});
+
+test.serial('teardown: IPv6 forwarding back as it was, no IPv6 route or address left on the host', async (t) => {
+  t.is((await run('delete-vpc', '--name', 'net6', '--yes')).code, 0);
+  t.is(await forward6(), '0');
+  // The gateway link goes with the router's namespace, which the kernel destroys in the background.
+  for (let i = 0; i < 50 && /vg-/.test(ip(['-o', 'link'])); i++) await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(hostV6(), before);
+});
