@@ -20,9 +20,10 @@ export function registerUi(program: Command, api: (cmd: Command) => Vpcctl, loca
     .action(async (o, cmd: Command) => {
       localOnly(cmd, 'ui');
       const { startUi } = await import('../ui/server.js');
-      const { isLoopback } = await import('../ui/auth.js');
+      const { addressProblem, isLoopback } = await import('../ui/auth.js');
       const address: string = o.address ?? '127.0.0.1';
-      if (address.trim() === '') throw new VpcctlError('INVALID_INPUT', '--address is empty');
+      const problem = addressProblem(address);
+      if (problem) throw new VpcctlError('INVALID_INPUT', problem);
       if (!isLoopback(address)) warn(`listening on ${address}: the dashboard is reachable from other machines (whoever has the token can change the VPCs)`);
       const stateDir = stateDirFrom(cmd.optsWithGlobals<{ stateDir?: string }>().stateDir);
       const ui = await startUi({ api: api(cmd), stateDir, address, port: o.port, readOnly: !!o.readOnly });

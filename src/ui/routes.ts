@@ -121,13 +121,16 @@ export async function subnetPanel(api: Vpcctl, q: URLSearchParams) {
 
 /** The POST routes: each one library call. `changed` tells the live view to look again at once. */
 export function actions(api: Vpcctl): Record<string, (b: Body) => Promise<unknown>> {
+  // One matrix at a time: a request made while one runs gets that run's answer. At 500 subnets a run is
+  // 250,000 probes; a page (or a script) asking in a loop must not stack them up.
+  let matrix: Promise<CompactMatrix> | undefined;
   return {
     '/api/connectivity': (b) => api.testConnectivity({
       vpc: str(b.vpc, 'vpc'), fromSubnet: str(b.fromSubnet, 'fromSubnet'), toSubnet: str(b.toSubnet, 'toSubnet'),
       ...(b.toVpc ? { toVpc: str(b.toVpc, 'toVpc') } : {}),
       ...(portOf(b.port) !== undefined ? { port: portOf(b.port)! } : {}),
     }),
-    '/api/matrix': async () => compactMatrix(await api.connectivityMatrix()),
+    '/api/matrix': () => (matrix ??= api.connectivityMatrix().then(compactMatrix).finally(() => { matrix = undefined; })),
     // Starting from the page runs vpcctl's built-in server, or restarts a recorded app exactly as it was
     // recorded (its command and user): the page never runs a command line typed into it.
     '/api/apps/start': async (b) => {
