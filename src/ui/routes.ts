@@ -13,6 +13,7 @@ import { gatewayIp, hostIp } from '../model/addresses.js';
 import { hostNs, routerNs } from '../model/names.js';
 import { jsonErrorOffset, lineColumn } from '../cli/document.js';
 import { findSubnet } from '../api/lookup.js';
+import { POLICY_MAX_BYTES } from '../api/files.js';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly code = 'INVALID_INPUT') {
@@ -56,6 +57,11 @@ export function logTail(file: string, lines = LOG_LINES): string[] {
 /** A pasted policy: JSON errors worded as the CLI words a file's (line and column). */
 export function parsePolicyText(text: unknown): unknown {
   if (typeof text !== 'string') throw new HttpError(400, 'policy: paste the policy as JSON text');
+  // The CLI's limit for a policy file holds for a pasted one (the body may be 2 MiB): refused before any parsing,
+  // whose error search re-parses prefixes (seconds of a blocked server on a megabyte of '[').
+  if (Buffer.byteLength(text, 'utf8') > POLICY_MAX_BYTES) {
+    throw new VpcctlError('INVALID_INPUT', `policy (pasted) is larger than ${POLICY_MAX_BYTES / 2 ** 20} MiB, the most vpcctl reads for a policy`);
+  }
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -165,3 +165,17 @@ test.serial('matrix requests made while one runs share its run (a request loop c
   const later = JSON.parse((await ask()).body) as { elapsedMs: number };
   t.not(later.elapsedMs, runs[0]!.elapsedMs);
 });
+
+test.serial('a pasted policy over 1 MiB is refused as the CLI refuses such a file (the body may be 2 MiB), and nothing changes', async (t) => {
+  const padded = `{"default": "deny", "ingress": []${' '.repeat(1024 * 1024)}}`;
+  const r = await raw({ method: 'POST', path: '/api/policy', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ vpc: 'shop', subnet: 'cache', policy: padded }) });
+  t.is(r.status, 400, r.body);
+  t.is(JSON.parse(r.body).error, 'policy (pasted) is larger than 1 MiB, the most vpcctl reads for a policy');
+  const file = join(state, 'big-policy.json');
+  writeFileSync(file, padded);
+  const cli = await vpcctl(state, ['apply-policy', '--vpc', 'shop', '--subnet', 'cache', '--policy', file]);
+  t.is(cli.code, 2);
+  t.regex(cli.stderr, /is larger than 1 MiB, the most vpcctl reads for a policy/);
+  const now = JSON.parse((await vpcctl(state, ['show-policy', '--vpc', 'shop', '--subnet', 'cache', '--json'])).stdout);
+  t.not(now.policy?.default, 'deny', 'cache kept its policy');
+});
