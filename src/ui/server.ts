@@ -47,10 +47,16 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 class TooLarge extends Error {}
 
-/** The request target as a URL (URL.parse is Node 22 only). */
+/**
+ * The request target as a URL, or undefined for anything but a path (origin
+ * form). We are no proxy: an absolute-form target (`GET http://evil.example/`)
+ * names a host the Host check never saw (RFC 9112 says it overrides Host),
+ * and `//name/path` must stay a path, not become a URL naming `name`.
+ */
 function parseTarget(target: string | undefined): URL | undefined {
+  if (!target?.startsWith('/')) return undefined;
   try {
-    return new URL(target ?? '/', 'http://x');
+    return new URL(`http://x${target}`);
   } catch {
     return undefined;
   }
@@ -87,7 +93,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
   let port = opts.port ?? 7070;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // A request target URL cannot parse (`http://[`) is the client's fault, not ours: 400, not 500.
+    // A target that is not a path, or that URL cannot parse, is the client's fault: 400 (it was a 500).
     const url = parseTarget(req.url);
     if (!url) return json(res, 400, { error: 'bad request target' });
     const verdict = authorize({

@@ -102,16 +102,28 @@ test.serial('the token in the query opens the page only: an API URL carrying it 
   t.is((await raw({ path: `/api/events?token=${ui.token}`, timeoutMs: 3000 })).status, 401);
 });
 
-test.serial('a request target that is no URL is 400, not a 500 with the parser\'s message', async (t) => {
-  const answer = await new Promise<string>((resolve, reject) => {
-    const s = connect(PORT, '127.0.0.1', () => s.end(`GET http://[ HTTP/1.1\r\nHost: 127.0.0.1:${PORT}\r\nAuthorization: Bearer ${ui.token}\r\nConnection: close\r\n\r\n`));
+/** One request written by hand on a socket (a target no HTTP client would send): the raw answer. */
+function rawTarget(target: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const s = connect(PORT, '127.0.0.1', () => s.end(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${PORT}\r\nAuthorization: Bearer ${ui.token}\r\nConnection: close\r\n\r\n`));
     let got = '';
     s.on('data', (c) => { got += c; });
     s.on('end', () => resolve(got));
     s.on('error', reject);
   });
+}
+
+test.serial('a request target that is no URL is 400, not a 500 with the parser\'s message', async (t) => {
+  const answer = await rawTarget('http://[');
   t.regex(answer, /^HTTP\/1\.1 400 /);
   t.notRegex(answer, /Invalid URL|ERR_INVALID_URL/);
+});
+
+test.serial('an absolute-form target naming another host is 400 (it overrides Host: the rebinding check never saw it); //name/path stays a path', async (t) => {
+  t.regex(await rawTarget('http://rebind.example/api/snapshot'), /^HTTP\/1\.1 400 /);
+  t.regex(await rawTarget(`http://127.0.0.1:${PORT}/api/snapshot`), /^HTTP\/1\.1 400 /, 'absolute form at all: we are no proxy');
+  t.regex(await rawTarget('//rebind.example/api/snapshot'), /^HTTP\/1\.1 404 /);
+  t.regex(await rawTarget('/api/snapshot'), /^HTTP\/1\.1 200 /);
 });
 
 test.serial('HEAD /api/events answers and ends: it takes no event stream\'s place', async (t) => {
