@@ -24,9 +24,10 @@ export function registerUi(program: Command, api: (cmd: Command) => Vpcctl, loca
       const address: string = o.address ?? '127.0.0.1';
       const problem = addressProblem(address);
       if (problem) throw new VpcctlError('INVALID_INPUT', problem);
-      if (!isLoopback(address)) warn(`listening on ${address}: the dashboard is reachable from other machines (whoever has the token can change the VPCs)`);
       const stateDir = stateDirFrom(cmd.optsWithGlobals<{ stateDir?: string }>().stateDir);
       const ui = await startUi({ api: api(cmd), stateDir, address, port: o.port, readOnly: !!o.readOnly });
+      // Once it listens: an address that cannot be bound is one line of error, not a warning about it first.
+      if (!isLoopback(address)) warn(`listening on ${address}: the dashboard is reachable from other machines (whoever has the token can change the VPCs)`);
       print(`vpcctl ui${o.readOnly ? ' (read-only)' : ''}: ${ui.url}`);
       print(o.open ? 'open that URL in a browser (Ctrl-C stops)' : 'Ctrl-C stops');
       await new Promise<void>((resolve) => {

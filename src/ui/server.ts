@@ -169,6 +169,9 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
         reject(new Error(`port ${port} on ${address} is already in use by another program: choose another with --port`));
       } else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
         reject(new VpcctlError('INVALID_INPUT', `address ${address} is not an address of this host: use --address with one of its addresses`));
+      } else if (e.code === 'EINVAL') {
+        // The kernel's answer for an address no socket can take, e.g. a link-local one without its interface (fe80::1).
+        reject(new VpcctlError('INVALID_INPUT', `address ${address} cannot be listened on: use --address with one of this host's addresses`));
       } else reject(e);
     });
     server.listen({ host: address, port, exclusive: true }, () => resolve());

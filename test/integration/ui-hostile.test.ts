@@ -77,6 +77,15 @@ test.serial('--address that is not an IP literal (127.1, a name): refused up fro
   await t.throwsAsync(raw({ port: 7191, path: '/' }), { message: /ECONNREFUSED/ });
 });
 
+test.serial('--address not on this host (192.0.2.1, link-local fe80::1): exit 2, one line, no warning about listening first', async (t) => {
+  const r = await cliWithin(8000, ['ui', '--port', '7191', '--address', '192.0.2.1']);
+  t.is(r.code, 2);
+  t.is(r.stderr, 'vpcctl: address 192.0.2.1 is not an address of this host: use --address with one of its addresses\n');
+  const ll = await cliWithin(8000, ['ui', '--port', '7191', '--address', 'fe80::1']);
+  t.is(ll.code, 2, ll.stderr);
+  t.is(ll.stderr, 'vpcctl: address fe80::1 cannot be listened on: use --address with one of this host\'s addresses\n');
+});
+
 test.serial('--port 80: the printed URL opens (a browser sends Host without the default port), the API answers', async (t) => {
   const web = await startUi(state, ['--port', '80']);
   t.teardown(() => web.stop());
