@@ -50,6 +50,8 @@ export function driftByObject(state: State, s: StatusReport): Record<string, str
 
 const STATUS_EVERY_MS = 5000;
 const POLL_MS = 250;
+/** How long flow-log followers outlive the last event stream (a page reloading comes back within it). */
+export const FOLLOW_GRACE_MS = 3000;
 /** Event streams open at once: a few tabs is the use; more is a loop or an attack, and each holds a socket and its buffer. */
 export const MAX_STREAMS = 32;
 /**
@@ -96,7 +98,16 @@ export class Live {
     this.clients.add(res);
     res.on('close', () => {
       this.clients.delete(res);
-      this.syncFollowers();
+      if (this.clients.size) return;
+      // The last page gone: its followers stay FOLLOW_GRACE_MS. A reload closes the stream and opens another at
+      // once; a follower just aborted still holds the kernel's one reader per subnet (until its read returns, up
+      // to a second), so a new one found them all taken and followed nothing ("left to it" on the page).
+      const t = setTimeout(() => {
+        this.timers = this.timers.filter((x) => x !== t);
+        this.syncFollowers();
+      }, FOLLOW_GRACE_MS);
+      t.unref();
+      this.timers.push(t);
     });
     if (this.snapshot) this.send(res, 'snapshot', this.snapshot);
     for (const [vpc, subnets] of this.ready) this.send(res, 'flow-ready', { vpc, subnets });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -22,7 +22,7 @@ test.before(async () => {
   const file = join(state, 'topology.json');
   writeFileSync(file, JSON.stringify({
     vpcs: [{
-      name: 'shop', cidr: '10.10.0.0/16',
+      name: 'shop', cidr: '10.10.0.0/16', flowLogs: true,
       subnets: [
         { name: 'web', cidr: '10.10.1.0/24', type: 'public' },
         // Unanswered probes into db wait out the matrix's timeout: a run lasts long enough for requests to overlap.
@@ -199,4 +199,53 @@ test.serial('a pasted policy over 1 MiB is refused as the CLI refuses such a fil
   t.regex(cli.stderr, /is larger than 1 MiB, the most vpcctl reads for a policy/);
   const now = JSON.parse((await vpcctl(state, ['show-policy', '--vpc', 'shop', '--subnet', 'cache', '--json'])).stdout);
   t.not(now.policy?.default, 'deny', 'cache kept its policy');
+});
+
+/** The events of one stream (name and data), read until `enough` says so or `ms` pass; then the stream is closed. */
+async function events(ms: number, enough: (seen: Array<{ event: string; data: string }>) => boolean) {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), ms);
+  const seen: Array<{ event: string; data: string }> = [];
+  try {
+    const res = await fetch(`${ui.origin}/api/events`, { headers: auth(), signal: stop.signal });
+    const reader = res.body!.getReader();
+    let buf = '';
+    while (!enough(seen)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += new TextDecoder().decode(value);
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const chunk = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const event = /^event: (.*)$/m.exec(chunk)?.[1];
+        if (event) seen.push({ event, data: /^data: (.*)$/m.exec(chunk)?.[1] ?? '' });
+      }
+    }
+  } catch { /* aborted at the deadline */ } finally {
+    clearTimeout(timer);
+    stop.abort();
+  }
+  return seen;
+}
+
+const flowReady = (seen: Array<{ event: string }>) => seen.some((e) => e.event === 'flow-ready');
+
+test.serial('a page reloading (its stream closed, a new one at once) still follows every subnet\'s flow logs; once no page is left they are released', async (t) => {
+  const first = await events(10_000, flowReady);
+  t.true(flowReady(first), 'the first stream was told the follower is ready');
+  // The reload: the new stream opens the moment the old one closed.
+  const second = await events(3000, (seen) => seen.filter((e) => e.event === 'flow-ready' || e.event === 'problem').length >= 1 && flowReady(seen));
+  t.deepEqual(second.filter((e) => e.event === 'problem').map((e) => e.data), [], 'no "left to it"');
+  const ready = second.find((e) => e.event === 'flow-ready');
+  t.deepEqual((JSON.parse(ready?.data ?? '{}') as { subnets?: string[] }).subnets?.sort(), ['cache', 'db', 'web']);
+  // No page left: after the grace the subnets are free for the CLI's follower.
+  await new Promise((r) => setTimeout(r, 4500));
+  const follower = spawn(process.execPath, [CLI, 'flow-logs', '--vpc', 'shop', '--follow'], { env: { ...process.env, VPCCTL_STATE_DIR: state, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  follower.stderr!.on('data', (c) => { err += c; });
+  for (let i = 0; i < 50 && !/following flow logs/.test(err); i++) await new Promise((r) => setTimeout(r, 100));
+  follower.kill('SIGINT');
+  t.regex(err, /following flow logs of vpc shop \((web|db|cache), (web|db|cache), (web|db|cache)\)/);
+  t.notRegex(err, /left to it/);
 });
