@@ -249,3 +249,29 @@ test.serial('a page reloading (its stream closed, a new one at once) still follo
   t.regex(err, /following flow logs of vpc shop \((web|db|cache), (web|db|cache), (web|db|cache)\)/);
   t.notRegex(err, /left to it/);
 });
+
+test.serial('SIGTERM with a page streaming and its flow-log follower running: exit 0 at once, the subnets free for the CLI', async (t) => {
+  const other = await startUi(state, ['--port', '7192']);
+  const stop = new AbortController();
+  const res = await fetch(`${other.origin}/api/events`, { headers: { authorization: `Bearer ${other.token}` }, signal: stop.signal });
+  const reader = res.body!.getReader();
+  let text = '';
+  while (!/event: flow-ready/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) return t.fail(`the stream ended before the follower was ready: ${text}`);
+    text += new TextDecoder().decode(value);
+  }
+  const started = Date.now();
+  other.child.kill('SIGTERM');
+  for (let i = 0; i < 100 && other.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(other.child.exitCode, 0, `exited 0 on SIGTERM alone, in ${Date.now() - started} ms`);
+  await other.stop();
+  for (;;) if ((await reader.read()).done) break;
+  const follower = spawn(process.execPath, [CLI, 'flow-logs', '--vpc', 'shop', '--follow'], { env: { ...process.env, VPCCTL_STATE_DIR: state, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  follower.stderr!.on('data', (c) => { err += c; });
+  for (let i = 0; i < 50 && !/following flow logs/.test(err); i++) await new Promise((r) => setTimeout(r, 100));
+  follower.kill('SIGINT');
+  t.notRegex(err, /left to it/);
+  t.regex(err, /following flow logs of vpc shop \(\w+, \w+, \w+\)/);
+});
