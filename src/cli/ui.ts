@@ -14,7 +14,7 @@ import { print } from './stdio.js';
 export function registerUi(program: Command, api: (cmd: Command) => Vpcctl, localOnly: (cmd: Command, what: string) => void): void {
   program.command('ui').description('serve a live dashboard of the VPCs on a local web page (prints its URL with an access token)')
     .addOption(new Option('--port <port>', 'TCP port to listen on').default(7070).argParser(parsePort))
-    .option('--address <addr>', 'address to listen on (default 127.0.0.1; anything else is reachable from elsewhere, with a warning)')
+    .option('--address <addr>', 'IP address to listen on, or localhost (default 127.0.0.1; anything but loopback is reachable from elsewhere, with a warning)')
     .option('--read-only', 'show only: refuse every action (for demos)')
     .option('--open', 'print the URL to open (vpcctl starts no browser: it runs as root)')
     .action(async (o, cmd: Command) => {
