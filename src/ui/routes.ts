@@ -14,6 +14,7 @@ import { hostNs, routerNs } from '../model/names.js';
 import { jsonErrorOffset, lineColumn } from '../cli/document.js';
 import { findSubnet } from '../api/lookup.js';
 import { POLICY_MAX_BYTES } from '../api/files.js';
+import { checkPort, parsePort, PORTS_TEXT } from '../model/ports.js';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly code = 'INVALID_INPUT') {
@@ -76,11 +77,12 @@ const str = (v: unknown, what: string): string => {
   if (typeof v !== 'string' || v === '') throw new HttpError(400, `${what} is missing`);
   return v;
 };
-const portOf = (v: unknown): number | undefined => {
+/** A port from the page: text read as the CLI reads --port (digits only: not "0x50", "8e3" or " 80"), with its errors. */
+export const portOf = (v: unknown): number | undefined => {
   if (v === undefined || v === null || v === '') return undefined;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n)) throw new VpcctlError('INVALID_INPUT', `port "${String(v)}" is not a number`);
-  return n;
+  if (typeof v === 'string') return parsePort(v);
+  if (typeof v === 'number') return checkPort(v);
+  throw new VpcctlError('INVALID_INPUT', `port ${JSON.stringify(v)} is invalid: use ${PORTS_TEXT}`);
 };
 
 type Body = Record<string, unknown>;

@@ -275,3 +275,13 @@ test.serial('SIGTERM with a page streaming and its flow-log follower running: ex
   t.notRegex(err, /left to it/);
   t.regex(err, /following flow logs of vpc shop \(\w+, \w+, \w+\)/);
 });
+
+test.serial('a port given as text is read as the CLI reads --port: "0x50" or "8e3" is refused with the CLI\'s line, not probed as 80 or 8000', async (t) => {
+  for (const port of ['0x50', '8e3', ' 80']) {
+    const r = await raw({ method: 'POST', path: '/api/connectivity', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ vpc: 'shop', fromSubnet: 'web', toSubnet: 'cache', port }) });
+    t.is(r.status, 400, `${port}: ${r.body}`);
+    const cli = await vpcctl(state, ['test-connectivity', '--vpc', 'shop', '--from-subnet', 'web', '--to-subnet', 'cache', '--port', port]);
+    t.is(cli.code, 2);
+    t.is(`vpcctl: ${JSON.parse(r.body).error}\n`, cli.stderr, port);
+  }
+});
