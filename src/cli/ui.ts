@@ -14,18 +14,20 @@ import { print } from './stdio.js';
 export function registerUi(program: Command, api: (cmd: Command) => Vpcctl, localOnly: (cmd: Command, what: string) => void): void {
   program.command('ui').description('serve a live dashboard of the VPCs on a local web page (prints its URL with an access token)')
     .addOption(new Option('--port <port>', 'TCP port to listen on').default(7070).argParser(parsePort))
-    .option('--address <addr>', 'address to listen on (default 127.0.0.1; anything else is reachable from elsewhere, with a warning)')
+    .option('--address <addr>', 'IP address to listen on, or localhost (default 127.0.0.1; anything but loopback is reachable from elsewhere, with a warning)')
     .option('--read-only', 'show only: refuse every action (for demos)')
     .option('--open', 'print the URL to open (vpcctl starts no browser: it runs as root)')
     .action(async (o, cmd: Command) => {
       localOnly(cmd, 'ui');
       const { startUi } = await import('../ui/server.js');
-      const { isLoopback } = await import('../ui/auth.js');
+      const { addressProblem, isLoopback } = await import('../ui/auth.js');
       const address: string = o.address ?? '127.0.0.1';
-      if (address.trim() === '') throw new VpcctlError('INVALID_INPUT', '--address is empty');
-      if (!isLoopback(address)) warn(`listening on ${address}: the dashboard is reachable from other machines (whoever has the token can change the VPCs)`);
+      const problem = addressProblem(address);
+      if (problem) throw new VpcctlError('INVALID_INPUT', problem);
       const stateDir = stateDirFrom(cmd.optsWithGlobals<{ stateDir?: string }>().stateDir);
       const ui = await startUi({ api: api(cmd), stateDir, address, port: o.port, readOnly: !!o.readOnly });
+      // Once it listens: an address that cannot be bound is one line of error, not a warning about it first.
+      if (!isLoopback(address)) warn(`listening on ${address}: the dashboard is reachable from other machines (whoever has the token can change the VPCs)`);
       print(`vpcctl ui${o.readOnly ? ' (read-only)' : ''}: ${ui.url}`);
       print(o.open ? 'open that URL in a browser (Ctrl-C stops)' : 'Ctrl-C stops');
       await new Promise<void>((resolve) => {

@@ -46,6 +46,8 @@ export interface Verdict {
  */
 export function authorize(req: {
   method: string;
+  /** The request's path; the token in the query is taken for '/' only. */
+  path?: string;
   host: string | undefined;
   origin?: string | undefined;
   queryToken?: string | null | undefined;
@@ -60,7 +62,9 @@ export function authorize(req: {
     if (opts.readOnly) return { ok: false, status: 403, reason: 'read-only mode: no change is allowed' };
     return { ok: true };
   }
-  if (sameToken(req.headerToken, opts.token) || sameToken(req.queryToken, opts.token)) return { ok: true };
+  // The query counts only for the page itself (the URL printed, which cannot carry a header): the page asks
+  // everything else with the header, so a token in an API URL (a log, a history entry) is a leak, not a key.
+  if (sameToken(req.headerToken, opts.token) || (req.path === '/' && sameToken(req.queryToken, opts.token))) return { ok: true };
   return { ok: false, status: 401, reason: 'missing or wrong token: use the URL vpcctl ui printed' };
 }
 
@@ -68,13 +72,26 @@ export function authorize(req: {
  * A Host header we answer to: an IP literal (v4, or v6 in brackets) or
  * `localhost`, with the port we bound. A name is how DNS rebinding reaches a
  * local server from a web page, so names other than localhost are refused.
+ * On port 80 a browser leaves the port out of Host (it is the default).
  */
 export function hostAllowed(host: string | undefined, port: number): boolean {
   if (!host) return false;
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d+)$/.exec(host);
-  if (!m || Number(m[2]) !== port) return false;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d+))?$/.exec(host);
+  if (!m || (m[2] === undefined ? port !== 80 : Number(m[2]) !== port)) return false;
   const name = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
   return name.toLowerCase() === 'localhost' || isIP(name) !== 0;
+}
+
+/**
+ * Why `--address` cannot be served, or undefined when it can: an IP literal or
+ * `localhost` only. Anything else would be looked up (a DNS query, from root),
+ * and the URL printed with it would name the server in a way the Host check
+ * refuses (`127.1` is 127.0.0.1 to the resolver, not an address literal).
+ */
+export function addressProblem(address: string): string | undefined {
+  if (address.trim() === '') return '--address is empty';
+  if (address === 'localhost' || isIP(address) !== 0) return undefined;
+  return `--address "${address}" is not an IP address (give one of this host's addresses, e.g. 127.0.0.1 or ::1, or localhost)`;
 }
 
 /** Loopback addresses: binding anything else is said out loud. */

@@ -50,6 +50,16 @@ export function driftByObject(state: State, s: StatusReport): Record<string, str
 
 const STATUS_EVERY_MS = 5000;
 const POLL_MS = 250;
+/** How long flow-log followers outlive the last event stream (a page reloading comes back within it). */
+export const FOLLOW_GRACE_MS = 3000;
+/** Event streams open at once: a few tabs is the use; more is a loop or an attack, and each holds a socket and its buffer. */
+export const MAX_STREAMS = 32;
+/**
+ * Bytes queued to a stream that does not read: past this it is cut (a page
+ * reconnects and gets the current snapshot). Without it a reader that stops
+ * reading grows this root process's memory by every snapshot and flow record.
+ */
+export const STALL_BYTES = 8 * 1024 * 1024;
 
 export class Live {
   private readonly clients = new Set<ServerResponse>();
@@ -78,16 +88,40 @@ export class Live {
     this.scheduleStatus();
   }
 
+  /** No room for another event stream (MAX_STREAMS): the server answers 503. */
+  get full(): boolean {
+    return this.clients.size >= MAX_STREAMS;
+  }
+
   /** A new event stream: it gets the current snapshot at once. */
   attach(res: ServerResponse): void {
     this.clients.add(res);
     res.on('close', () => {
       this.clients.delete(res);
-      this.syncFollowers();
+      if (this.clients.size) return;
+      // The last page gone: its followers stay FOLLOW_GRACE_MS. A reload closes the stream and opens another at
+      // once; a follower just aborted still holds the kernel's one reader per subnet (until its read returns, up
+      // to a second), so a new one found them all taken and followed nothing ("left to it" on the page).
+      const t = setTimeout(() => {
+        this.timers = this.timers.filter((x) => x !== t);
+        this.syncFollowers();
+      }, FOLLOW_GRACE_MS);
+      t.unref();
+      this.timers.push(t);
     });
-    if (this.snapshot) send(res, 'snapshot', this.snapshot);
-    for (const [vpc, subnets] of this.ready) send(res, 'flow-ready', { vpc, subnets });
+    if (this.snapshot) this.send(res, 'snapshot', this.snapshot);
+    for (const [vpc, subnets] of this.ready) this.send(res, 'flow-ready', { vpc, subnets });
     this.syncFollowers();
+  }
+
+  /** One event to one stream; a stream that stopped reading (STALL_BYTES queued) is cut instead. */
+  private send(res: ServerResponse, event: string, data: unknown): void {
+    if (res.writableLength > STALL_BYTES) {
+      this.clients.delete(res);
+      res.destroy();
+      return;
+    }
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   get current(): Snapshot | undefined {
@@ -127,7 +161,7 @@ export class Live {
   }
 
   broadcast(event: string, data: unknown): void {
-    for (const res of this.clients) send(res, event, data);
+    for (const res of [...this.clients]) this.send(res, event, data);
   }
 
   /** The state file's identity: a rename gives it a new inode, a write a new mtime. */
@@ -232,8 +266,4 @@ function appCounts(state: State): Snapshot['apps'] {
     }
   }
   return out;
-}
-
-function send(res: ServerResponse, event: string, data: unknown): void {
-  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }

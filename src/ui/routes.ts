@@ -13,6 +13,8 @@ import { gatewayIp, hostIp } from '../model/addresses.js';
 import { hostNs, routerNs } from '../model/names.js';
 import { jsonErrorOffset, lineColumn } from '../cli/document.js';
 import { findSubnet } from '../api/lookup.js';
+import { POLICY_MAX_BYTES } from '../api/files.js';
+import { checkPort, parsePort, PORTS_TEXT } from '../model/ports.js';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly code = 'INVALID_INPUT') {
@@ -56,6 +58,11 @@ export function logTail(file: string, lines = LOG_LINES): string[] {
 /** A pasted policy: JSON errors worded as the CLI words a file's (line and column). */
 export function parsePolicyText(text: unknown): unknown {
   if (typeof text !== 'string') throw new HttpError(400, 'policy: paste the policy as JSON text');
+  // The CLI's limit for a policy file holds for a pasted one (the body may be 2 MiB): refused before any parsing,
+  // whose error search re-parses prefixes (seconds of a blocked server on a megabyte of '[').
+  if (Buffer.byteLength(text, 'utf8') > POLICY_MAX_BYTES) {
+    throw new VpcctlError('INVALID_INPUT', `policy (pasted) is larger than ${POLICY_MAX_BYTES / 2 ** 20} MiB, the most vpcctl reads for a policy`);
+  }
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -70,11 +77,12 @@ const str = (v: unknown, what: string): string => {
   if (typeof v !== 'string' || v === '') throw new HttpError(400, `${what} is missing`);
   return v;
 };
-const portOf = (v: unknown): number | undefined => {
+/** A port from the page: text read as the CLI reads --port (digits only: not "0x50", "8e3" or " 80"), with its errors. */
+export const portOf = (v: unknown): number | undefined => {
   if (v === undefined || v === null || v === '') return undefined;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n)) throw new VpcctlError('INVALID_INPUT', `port "${String(v)}" is not a number`);
-  return n;
+  if (typeof v === 'string') return parsePort(v);
+  if (typeof v === 'number') return checkPort(v);
+  throw new VpcctlError('INVALID_INPUT', `port ${JSON.stringify(v)} is invalid: use ${PORTS_TEXT}`);
 };
 
 type Body = Record<string, unknown>;
@@ -121,13 +129,16 @@ export async function subnetPanel(api: Vpcctl, q: URLSearchParams) {
 
 /** The POST routes: each one library call. `changed` tells the live view to look again at once. */
 export function actions(api: Vpcctl): Record<string, (b: Body) => Promise<unknown>> {
+  // One matrix at a time: a request made while one runs gets that run's answer. At 500 subnets a run is
+  // 250,000 probes; a page (or a script) asking in a loop must not stack them up.
+  let matrix: Promise<CompactMatrix> | undefined;
   return {
     '/api/connectivity': (b) => api.testConnectivity({
       vpc: str(b.vpc, 'vpc'), fromSubnet: str(b.fromSubnet, 'fromSubnet'), toSubnet: str(b.toSubnet, 'toSubnet'),
       ...(b.toVpc ? { toVpc: str(b.toVpc, 'toVpc') } : {}),
       ...(portOf(b.port) !== undefined ? { port: portOf(b.port)! } : {}),
     }),
-    '/api/matrix': async () => compactMatrix(await api.connectivityMatrix()),
+    '/api/matrix': () => (matrix ??= api.connectivityMatrix().then(compactMatrix).finally(() => { matrix = undefined; })),
     // Starting from the page runs vpcctl's built-in server, or restarts a recorded app exactly as it was
     // recorded (its command and user): the page never runs a command line typed into it.
     '/api/apps/start': async (b) => {

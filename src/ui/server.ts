@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { VpcctlError } from '../errors.js';
 import type { Vpcctl } from '../api/vpcctl.js';
 import { authorize, headerToken, newToken, pageUrl } from './auth.js';
-import { Live } from './live.js';
+import { Live, MAX_STREAMS } from './live.js';
 import { pageDocument } from './page.js';
 import { actions, statusOf, subnetPanel } from './routes.js';
 
@@ -47,6 +47,21 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 class TooLarge extends Error {}
 
+/**
+ * The request target as a URL, or undefined for anything but a path (origin
+ * form). We are no proxy: an absolute-form target (`GET http://evil.example/`)
+ * names a host the Host check never saw (RFC 9112 says it overrides Host),
+ * and `//name/path` must stay a path, not become a URL naming `name`.
+ */
+function parseTarget(target: string | undefined): URL | undefined {
+  if (!target?.startsWith('/')) return undefined;
+  try {
+    return new URL(`http://x${target}`);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The request's body, refused past `limit` bytes (413) without reading the rest. */
 function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -78,9 +93,12 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
   let port = opts.port ?? 7070;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    // A target that is not a path, or that URL cannot parse, is the client's fault: 400 (it was a 500).
+    const url = parseTarget(req.url);
+    if (!url) return json(res, 400, { error: 'bad request target' });
     const verdict = authorize({
       method: req.method ?? 'GET',
+      path: url.pathname,
       host: req.headers.host,
       origin: req.headers.origin,
       queryToken: url.searchParams.get('token'),
@@ -94,7 +112,10 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
           res.writeHead(200, { ...BASE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': page.csp });
           return void res.end(req.method === 'HEAD' ? undefined : page.html);
         case '/api/events':
+          if (live.full) return json(res, 503, { error: `too many event streams open (${MAX_STREAMS}): close some pages` });
           res.writeHead(200, { ...BASE_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
+          // A HEAD has no body to stream into: it must not hold a stream's place.
+          if (req.method === 'HEAD') return void res.end();
           res.write(': vpcctl\n\n');
           return live.attach(res);
         case '/api/snapshot':
@@ -148,6 +169,9 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
         reject(new Error(`port ${port} on ${address} is already in use by another program: choose another with --port`));
       } else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
         reject(new VpcctlError('INVALID_INPUT', `address ${address} is not an address of this host: use --address with one of its addresses`));
+      } else if (e.code === 'EINVAL') {
+        // The kernel's answer for an address no socket can take, e.g. a link-local one without its interface (fe80::1).
+        reject(new VpcctlError('INVALID_INPUT', `address ${address} cannot be listened on: use --address with one of this host's addresses`));
       } else reject(e);
     });
     server.listen({ host: address, port, exclusive: true }, () => resolve());

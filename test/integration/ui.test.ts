@@ -227,7 +227,8 @@ test.serial('no token, a wrong one, a POST with the token only in the URL: 401; 
   const page = await fetch(ui.url);
   t.is(page.headers.get('access-control-allow-origin'), null);
   t.regex(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
-  t.is((await raw(port, { path: `/../../etc/passwd?token=${ui.token}` })).status, 404);
+  t.is((await raw(port, { path: '/../../etc/passwd', headers: auth })).status, 404);
+  t.is((await raw(port, { path: `/../../etc/passwd?token=${ui.token}` })).status, 401, 'the query token opens the page only');
   t.true(JSON.parse((await run('list-apps', '--vpc', 'shop', '--json')).stdout).length === 1, 'the refused stop stopped nothing');
 });
 
