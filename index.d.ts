@@ -326,6 +326,13 @@ export interface RouteInfo {
 export declare function routeList(ns: string): Promise<Array<RouteInfo>>
 
 /**
+ * The IPv6 routes of every table in `ns` (`ip -6 route show table all`),
+ * with their protocol: 9 (`ra`) marks one learnt from a router
+ * advertisement, which host IPv6 forwarding would stop renewing.
+ */
+export declare function routeListAll6(ns: string): Promise<Array<NetViewRoute>>
+
+/**
  * Runs `argv` inside `ns` with this process's stdio; resolves to its exit
  * code (128 + signal if killed).
  */

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { FileLock, FlowLogReader, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, vethAdd } = nativeBinding
+const { FileLock, FlowLogReader, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, routeListAll6, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, vethAdd } = nativeBinding
 export { FileLock }
 export { FlowLogReader }
 export { addrAdd }
@@ -803,6 +803,7 @@ export { pingMany }
 export { routeAdd }
 export { routeDel }
 export { routeList }
+export { routeListAll6 }
 export { runInNetns }
 export { spawnDetached }
 export { sysctlGet }

@@ -2,10 +2,11 @@ import { VpcctlError } from '../errors.js';
 import { native } from '../native.js';
 import { formatCidr, nthSubnet, overlaps, parseCidr, size, type Cidr } from '../model/cidr.js';
 import {
-  checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, rootConstraints, newClaims,
+  checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, raDefaultsAtRisk, rootConstraints, newClaims,
   type Claim, type Footprint, type RootNet,
 } from '../model/root-routes.js';
-import { ROOT_NS, gatewayRootLink } from '../model/names.js';
+import { IP6_FORWARD, ROOT_NS, gatewayRootLink } from '../model/names.js';
+import { needsForward6 } from '../plan/full.js';
 import type { State } from '../state/types.js';
 import type { ChangeOptions, ChangeResult, Draft, Engine } from './engine.js';
 
@@ -94,10 +95,34 @@ export function guardedChange<T>(
   return engine.change(async (draft) => {
     const root = rootView();
     const before = rootFootprint(draft.state);
+    const forwarded6 = needsForward6(draft.state);
     const value = await mutate(draft, root);
     await guardRootRoutes(before, draft.state, root, at);
+    if (!forwarded6 && needsForward6(draft.state)) await guardForward6();
     return value;
   }, opts);
+}
+
+/**
+ * Before the first dual-stack VPC with an internet gateway turns the
+ * host's IPv6 forwarding on: refused (CONFLICT, exit 2, nothing changed)
+ * when the host's IPv6 default route comes from router advertisements on
+ * an interface with accept_ra=1, which forwarding would make the kernel
+ * ignore: the route would lapse and the host lose IPv6. accept_ra=2 (take
+ * advertisements even when forwarding) is the owner's call, not vpcctl's.
+ */
+async function guardForward6(): Promise<void> {
+  const n = await native();
+  if ((await n.sysctlGet(ROOT_NS, IP6_FORWARD).catch(() => '')).trim() !== '0') return; // on already, or no IPv6
+  const routes = await n.routeListAll6(ROOT_NS);
+  const acceptRa = new Map<string, string>();
+  for (const dev of new Set(routes.flatMap((r) => (r.dev ? [r.dev] : [])))) {
+    acceptRa.set(dev, await n.sysctlGet(ROOT_NS, `net/ipv6/conf/${dev}/accept_ra`).catch(() => ''));
+  }
+  const devs = raDefaultsAtRisk(routes, (d) => acceptRa.get(d));
+  if (devs.length === 0) return;
+  const set = devs.map((d) => `net.ipv6.conf.${d}.accept_ra=2`).join(', ');
+  throw new VpcctlError('CONFLICT', `IPv6 internet needs the host's IPv6 forwarding on, and with it on the host stops taking router advertisements on ${devs.join(', ')} (accept_ra=1), where its IPv6 default route comes from: it would lose IPv6. Set ${set} first, or make the VPC without IPv6`);
 }
 
 /**

@@ -164,3 +164,22 @@ export function checkClaims(claims: Claim[], constraints: Constraint[], at?: (c:
     throw new VpcctlError('OVERLAP', where ? `${where}: ${message}` : message);
   }
 }
+
+/** rtm_protocol of a route the kernel learnt from a router advertisement. */
+export const RTPROT_RA = 9;
+
+/**
+ * Host IPv6 forwarding and router advertisements: with
+ * `net.ipv6.conf.all.forwarding=1`, Linux ignores advertisements on every
+ * interface whose `accept_ra` is 1 (2 keeps taking them), so a default
+ * route learnt from them is not renewed and lapses: the host loses IPv6.
+ * Returns the devices whose IPv6 default route came from an advertisement
+ * and would stop being renewed (`acceptRa`: each device's accept_ra).
+ */
+export function raDefaultsAtRisk(routes6: RootRoute[], acceptRa: (dev: string) => string | undefined): string[] {
+  const devs = routes6
+    .filter((r) => (r.dst === '::/0' || r.dst === 'default') && r.protocol === RTPROT_RA && r.dev)
+    .map((r) => r.dev!)
+    .filter((dev) => acceptRa(dev)?.trim() === '1');
+  return [...new Set(devs)].sort();
+}

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { freshStateDir, ip, nft, vpcctl } from '../helpers/sandbox.js';
 import { SIM, buildSimInternet } from '../../src/sim/internet.js';
 import { native } from '../../src/native.js';
@@ -9,6 +10,9 @@ const state = freshStateDir();
 const run = (...args: string[]) => vpcctl(state, args);
 const forward6 = async () => (await (await native()).sysctlGet('', 'net/ipv6/conf/all/forwarding')).trim();
 const PORT = 8080;
+const ACCEPT_RA = `/proc/sys/net/ipv6/conf/${SIM.uplink}/accept_ra`;
+const readAcceptRa = () => readFileSync(ACCEPT_RA, 'utf8').trim();
+const writeAcceptRa = (v: string) => writeFileSync(ACCEPT_RA, v);
 
 /** A server of the simulated internet on [::]:8080 that answers each client with the address it sees. */
 let server: ChildProcess | undefined;
@@ -34,6 +38,33 @@ function fetch6(ns: string, to = SIM.serverAddress6): string {
 const global = (text: string) => text.split('\n').filter((l) => !l.includes('fe80')).join('\n');
 const hostV6 = () => ({ routes: global(ip(['-6', 'route', 'show', 'table', 'all'])), addrs: global(ip(['-6', '-o', 'addr'])) });
 let before: ReturnType<typeof hostV6>;
+
+test.serial('a host whose IPv6 default route comes from router advertisements (accept_ra=1) is not cut off: refused, exit 2, nothing changed', async (t) => {
+  const stateBefore = (await run('list-vpcs', '-o', 'json')).stdout;
+  // The simulated uplink's default route as SLAAC would have made it.
+  ip(['-6', 'route', 'replace', '::/0', 'via', SIM.upstreamAddress6, 'dev', SIM.uplink, 'proto', 'ra']);
+  try {
+    t.regex(ip(['-6', 'route', 'show', 'default']), /proto ra/);
+    t.is(readAcceptRa(), '1');
+    const r = await run('create-vpc', '--name', 'ra6', '--cidr', '10.9.0.0/16', '--ipv6-cidr', 'fd00:69::/56');
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, /^vpcctl: IPv6 internet needs the host's IPv6 forwarding on, .* router advertisements on uplink0 \(accept_ra=1\).*Set net\.ipv6\.conf\.uplink0\.accept_ra=2 first/);
+    t.is(r.stderr.trim().split('\n').length, 1);
+    t.is(await forward6(), '0');
+    t.is((await run('list-vpcs', '-o', 'json')).stdout, stateBefore);
+    t.deepEqual(ip(['netns', 'list']).split('\n').filter((l) => l.includes('ra6')), []);
+    // accept_ra=2 keeps the advertisements coming with forwarding on: allowed.
+    writeAcceptRa('2');
+    const ok = await run('create-vpc', '--name', 'ra6', '--cidr', '10.9.0.0/16', '--ipv6-cidr', 'fd00:69::/56');
+    t.is(ok.code, 0, ok.stderr);
+    t.is(await forward6(), '1');
+    t.is((await run('delete-vpc', '--name', 'ra6', '--yes')).code, 0);
+    t.is(await forward6(), '0');
+  } finally {
+    writeAcceptRa('1');
+    ip(['-6', 'route', 'replace', '::/0', 'via', SIM.upstreamAddress6, 'dev', SIM.uplink, 'proto', 'static']);
+  }
+});
 
 test.serial('public subnets reach the IPv6 internet (NAT66 at the host), private ones do not', async (t) => {
   before = hostV6();

@@ -1,3 +1,4 @@
+import { RTPROT_RA, raDefaultsAtRisk } from '../../src/model/root-routes.js';
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import {
@@ -224,4 +225,12 @@ test('IPv6 internet: gateway ends derived from the IPv4 transit, host forwarding
   const v4only = emptyState();
   v4only.vpcs.four = { name: 'four', cidr: '10.4.0.0/16', uplink: 'eth0', transit: '100.64.0.0/30', subnets: {} };
   t.deepEqual(f6(plan(emptyState(), v4only, { namespaces: new Set(), hostForward: '1', hostForward6: '0' }).ops), [], 'IPv4-only VPCs leave it alone');
+});
+
+test('host IPv6 forwarding would stop renewing a default route learnt from advertisements only where accept_ra is 1', (t) => {
+  const route = (dst: string, dev: string, protocol: number) => ({ dst, dev, protocol, table: 254, scope: 0, kind: 1, metric: 1024 });
+  const routes = [route('::/0', 'eth0', RTPROT_RA), route('::/0', 'eth1', RTPROT_RA), route('::/0', 'eth2', 4), route('2001:db8::/64', 'eth3', RTPROT_RA)];
+  const acceptRa: Record<string, string> = { eth0: '1', eth1: '2', eth2: '1', eth3: '1' };
+  t.deepEqual(raDefaultsAtRisk(routes, (d) => acceptRa[d]), ['eth0'], 'eth1 takes them anyway (2), eth2 is static, eth3 is no default');
+  t.deepEqual(raDefaultsAtRisk([], () => '1'), []);
 });

@@ -1,7 +1,7 @@
 //! A namespace's whole IPv4 network in one read.
 
 use napi_derive::napi;
-use netkit::{conn, netview};
+use netkit::{conn, link, netview, route};
 
 use crate::{
     addr::AddrInfo,
@@ -69,20 +69,7 @@ pub async fn net_view(ns: String) -> Result<NetView> {
                 })
             })
             .collect(),
-        routes: v
-            .routes
-            .iter()
-            .map(|r| NetViewRoute {
-                dst: r.dst.clone(),
-                dev: r.oif.and_then(name),
-                via: r.via.clone(),
-                table: r.table,
-                protocol: r.protocol.into(),
-                scope: r.scope.into(),
-                kind: r.kind.into(),
-                metric: r.metric,
-            })
-            .collect(),
+        routes: v.routes.iter().map(|r| view_route(r, name)).collect(),
         rule_tables: v.rule_tables.clone(),
         links: v
             .links
@@ -96,4 +83,29 @@ pub async fn net_view(ns: String) -> Result<NetView> {
             })
             .collect(),
     })
+}
+
+fn view_route(r: &route::RouteEntry, name: impl Fn(u32) -> Option<String>) -> NetViewRoute {
+    NetViewRoute {
+        dst: r.dst.clone(),
+        dev: r.oif.and_then(name),
+        via: r.via.clone(),
+        table: r.table,
+        protocol: r.protocol.into(),
+        scope: r.scope.into(),
+        kind: r.kind.into(),
+        metric: r.metric,
+    }
+}
+
+/// The IPv6 routes of every table in `ns` (`ip -6 route show table all`),
+/// with their protocol: 9 (`ra`) marks one learnt from a router
+/// advertisement, which host IPv6 forwarding would stop renewing.
+#[napi]
+pub async fn route_list_all6(ns: String) -> Result<Vec<NetViewRoute>> {
+    let h = conn::connect(&ns).map_err(err)?;
+    let links = link::list(&h, &ns).await.map_err(err)?;
+    let routes = route::list_all6(&h, &ns).await.map_err(err)?;
+    let name = |i: u32| links.iter().find(|l| l.index == i).map(|l| l.name.clone());
+    Ok(routes.iter().map(|r| view_route(r, name)).collect())
 }
