@@ -16,7 +16,7 @@ export function registerUi(program: Command, api: (cmd: Command) => Vpcctl, loca
     .addOption(new Option('--port <port>', 'TCP port to listen on').default(7070).argParser(parsePort))
     .option('--address <addr>', 'IP address to listen on, or localhost (default 127.0.0.1; anything but loopback is reachable from elsewhere, with a warning)')
     .option('--read-only', 'show only: refuse every action (for demos)')
-    .option('--open', 'print the URL to open (vpcctl starts no browser: it runs as root)')
+    .option('--open', "open the page in the browser of the user who ran sudo (xdg-open, as that user; never as root)")
     .action(async (o, cmd: Command) => {
       localOnly(cmd, 'ui');
       const { startUi } = await import('../ui/server.js');
@@ -29,7 +29,11 @@ export function registerUi(program: Command, api: (cmd: Command) => Vpcctl, loca
       // Once it listens: an address that cannot be bound is one line of error, not a warning about it first.
       if (!isLoopback(address)) warn(`listening on ${address}: the dashboard is reachable from other machines (whoever has the token can change the VPCs)`);
       print(`vpcctl ui${o.readOnly ? ' (read-only)' : ''}: ${ui.url}`);
-      print(o.open ? 'open that URL in a browser (Ctrl-C stops)' : 'Ctrl-C stops');
+      if (o.open) {
+        const { openInBrowser } = await import('./open-url.js');
+        const why = openInBrowser(ui.url);
+        print(why ? `browser ${why}: open that URL yourself (Ctrl-C stops)` : 'opened in your browser (Ctrl-C stops)');
+      } else print('Ctrl-C stops');
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

@@ -15,9 +15,9 @@ export interface UiProcess {
 }
 
 /** Start `vpcctl ui` on a state dir; resolves once it printed its URL. */
-export async function startUi(stateDir: string, args: string[]): Promise<UiProcess> {
+export async function startUi(stateDir: string, args: string[], env: Record<string, string> = {}): Promise<UiProcess> {
   const child = spawn(process.execPath, [CLI, 'ui', ...args], {
-    env: { ...process.env, VPCCTL_STATE_DIR: stateDir, NO_COLOR: '1' },
+    env: { ...process.env, VPCCTL_STATE_DIR: stateDir, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

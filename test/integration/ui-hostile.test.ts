@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -84,6 +84,40 @@ test.serial('--address not on this host (192.0.2.1, link-local fe80::1): exit 2,
   const ll = await cliWithin(8000, ['ui', '--port', '7191', '--address', 'fe80::1']);
   t.is(ll.code, 2, ll.stderr);
   t.is(ll.stderr, 'vpcctl: address fe80::1 cannot be listened on: use --address with one of this host\'s addresses\n');
+});
+
+test.serial('--open starts the browser as the user who ran sudo, never as root; without sudo or a display it only says so', async (t) => {
+  // A stand-in xdg-open that records who ran it and with what.
+  const dir = mkdtempSync('/tmp/xdg-');
+  chmodSync(dir, 0o777);
+  const log = join(dir, 'opened');
+  writeFileSync(join(dir, 'xdg-open'), `#!/bin/sh\necho "$(id -u):$(id -g) $1 HOME=$HOME" >> ${log}\n`, { mode: 0o755 });
+  const path = `${dir}:${process.env.PATH}`;
+  const said = async (ui: UiProcess, re: RegExp) => {
+    for (let i = 0; i < 50 && !re.test(ui.stdout()); i++) await new Promise((r) => setTimeout(r, 100));
+    return ui.stdout();
+  };
+  const opened = async () => {
+    for (let i = 0; i < 50 && !existsSync(log); i++) await new Promise((r) => setTimeout(r, 100));
+    return existsSync(log) ? readFileSync(log, 'utf8') : '';
+  };
+  const asUser = await startUi(state, ['--open', '--port', '7091'], { PATH: path, SUDO_UID: '65534', SUDO_GID: '65534', SUDO_USER: 'nobody', DISPLAY: ':99' });
+  t.teardown(() => asUser.stop());
+  t.regex(await said(asUser, /opened in your browser/), /opened in your browser/);
+  const line = await opened();
+  t.is(line.trim(), `65534:65534 ${asUser.url} HOME=/nonexistent`, 'as the sudo user, with the URL and its home from /etc/passwd');
+  t.is(await asUser.stop(), 0);
+  rmSync(log, { force: true });
+  // Root without sudo: no browser as root.
+  const env = { PATH: path, DISPLAY: ':99', SUDO_UID: '', SUDO_GID: '' };
+  const asRoot = await startUi(state, ['--open', '--port', '7092'], env);
+  t.teardown(() => asRoot.stop());
+  t.regex(await said(asRoot, /yourself/), /browser not started: vpcctl runs as root without sudo.*open that URL yourself/);
+  const noDisplay = await startUi(state, ['--open', '--port', '7093'], { PATH: path, SUDO_UID: '65534', SUDO_GID: '65534', DISPLAY: '', WAYLAND_DISPLAY: '' });
+  t.teardown(() => noDisplay.stop());
+  t.regex(await said(noDisplay, /yourself/), /browser not started: no display/);
+  await new Promise((r) => setTimeout(r, 300));
+  t.false(existsSync(log), 'nothing was opened');
 });
 
 test.serial('--port 80: the printed URL opens (a browser sends Host without the default port), the API answers', async (t) => {
