@@ -55,12 +55,17 @@ export async function readDocument(path: string, what: 'topology' | 'policy'): P
       throw new VpcctlError('INVALID_INPUT', `${what} ${path === "-" ? "from standard input" : path}: invalid YAML: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
     }
   }
+  return parseJsonText(text, `${what} ${path === "-" ? "from standard input" : path}`);
+}
+
+/** JSON text parsed, or one line naming `source` and where the text went wrong (line and column). */
+export function parseJsonText(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
     const offset = jsonErrorOffset(text);
     const where = offset === null ? '' : ((p) => ` at line ${p.line}, column ${p.column}`)(lineColumn(text, offset));
     const reason = (e as Error).message.replace(/ in JSON at position \d+.*$/, '').replace(/, "[\s\S]*" is not valid JSON$/, '');
-    throw new VpcctlError('INVALID_INPUT', `${what} ${path === "-" ? "from standard input" : path}: invalid JSON${where}: ${reason}`);
+    throw new VpcctlError('INVALID_INPUT', `${source}: invalid JSON${where}: ${reason}`);
   }
 }

@@ -11,7 +11,7 @@ import type { MatrixResult } from '../api/connectivity.js';
 import type { PolicyInput } from '../model/schema.js';
 import { gatewayIp, hostIp } from '../model/addresses.js';
 import { hostNs, routerNs } from '../model/names.js';
-import { jsonErrorOffset, lineColumn } from '../cli/document.js';
+import { parseJsonText } from '../cli/document.js';
 import { findSubnet } from '../api/lookup.js';
 import { POLICY_MAX_BYTES } from '../api/files.js';
 import { checkPort, parsePort, PORTS_TEXT } from '../model/ports.js';
@@ -63,14 +63,7 @@ export function parsePolicyText(text: unknown): unknown {
   if (Buffer.byteLength(text, 'utf8') > POLICY_MAX_BYTES) {
     throw new VpcctlError('INVALID_INPUT', `policy (pasted) is larger than ${POLICY_MAX_BYTES / 2 ** 20} MiB, the most vpcctl reads for a policy`);
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const offset = jsonErrorOffset(text);
-    const where = offset === null ? '' : ((p) => ` at line ${p.line}, column ${p.column}`)(lineColumn(text, offset));
-    const reason = (e as Error).message.replace(/ in JSON at position \d+.*$/, '').replace(/, "[\s\S]*" is not valid JSON$/, '');
-    throw new VpcctlError('INVALID_INPUT', `policy (pasted): invalid JSON${where}: ${reason}`);
-  }
+  return parseJsonText(text, 'policy (pasted)');
 }
 
 const str = (v: unknown, what: string): string => {

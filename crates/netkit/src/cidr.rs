@@ -82,6 +82,9 @@ mod tests {
         assert_eq!(dst_text("::".parse().unwrap(), 0), "::/0");
         assert_eq!(dst_text("0.0.0.0".parse().unwrap(), 0), "default");
         // A canonical spelling whatever the input's: verify compares texts.
-        assert_eq!("FD00:0::1/64".parse::<Cidr>().unwrap().to_string(), "fd00::1/64");
+        assert_eq!(
+            "FD00:0::1/64".parse::<Cidr>().unwrap().to_string(),
+            "fd00::1/64"
+        );
     }
 }

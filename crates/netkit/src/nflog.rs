@@ -151,7 +151,11 @@ pub fn subscribe(ns: &str, group: u16, wait: Duration) -> Result<Subscription> {
     push_attr(&mut mode, NFULA_CFG_MODE, &m);
     sock.command(NFULNL_MSG_CONFIG, &mode).ctx(what)?;
     let mut timeout = nfgen(libc::AF_UNSPEC as u8, group);
-    push_attr(&mut timeout, NFULA_CFG_TIMEOUT, &FLUSH_TIMEOUT.to_be_bytes());
+    push_attr(
+        &mut timeout,
+        NFULA_CFG_TIMEOUT,
+        &FLUSH_TIMEOUT.to_be_bytes(),
+    );
     sock.command(NFULNL_MSG_CONFIG, &timeout).ctx(what)?;
     Ok(Subscription {
         sock,

@@ -43,61 +43,7 @@ fn next_id() -> (u16, u16) {
 
 /// An ICMP echo of either family.
 pub fn ping_ip(ns: &str, dst: IpAddr, timeout: Duration) -> Result<Duration> {
-    match dst {
-        IpAddr::V4(d) => ping(ns, d, timeout),
-        IpAddr::V6(d) => ping6(ns, d, timeout),
-    }
-}
-
-/// One ICMPv6 echo request to `dst` from inside `ns`. A raw ICMPv6 socket:
-/// the kernel fills in the checksum (over the pseudo-header it alone
-/// knows) and hands back replies without the IPv6 header.
-pub fn ping6(ns: &str, dst: Ipv6Addr, timeout: Duration) -> Result<Duration> {
-    let what = || format!("ping {dst}{}", in_ns(ns));
-    let sock = socket_in_domain(ns, Domain::IPV6, Type::RAW, Protocol::ICMPV6, what)?;
-    let (id, seq) = next_id();
-    let mut pkt = [
-        128u8, 0, 0, 0, 0, 0, 0, 0, b'v', b'p', b'c', b'c', b't', b'l', 0, 0,
-    ];
-    pkt[4..6].copy_from_slice(&id.to_be_bytes());
-    pkt[6..8].copy_from_slice(&seq.to_be_bytes());
-    let start = Instant::now();
-    sock.send_to(&pkt, &SocketAddr::from((dst, 0)).into())
-        .ctx(what)?;
-    let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
-    loop {
-        let left = timeout
-            .checked_sub(start.elapsed())
-            .filter(|d| !d.is_zero());
-        let Some(left) = left else {
-            return Err(Error::new(Kind::Timeout, what(), "no reply (timed out)"));
-        };
-        sock.set_read_timeout(Some(left)).ctx(what)?;
-        let (n, from) = match sock.recv_from(&mut buf) {
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            r => r.ctx(what)?,
-        };
-        // SAFETY: recv_from initialised the first n bytes.
-        let b: &[u8] = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) };
-        let Some(icmp) = b.get(..8) else {
-            continue;
-        };
-        let from_dst = from.as_socket_ipv6().is_some_and(|a| *a.ip() == dst);
-        if from_dst
-            && icmp[0] == 129
-            && icmp[4..6] == id.to_be_bytes()
-            && icmp[6..8] == seq.to_be_bytes()
-        {
-            return Ok(start.elapsed());
-        }
-    }
+    echo(ns, dst, timeout)
 }
 
 /// The Internet checksum (RFC 1071) of an ICMP message.
@@ -116,19 +62,39 @@ pub(crate) fn checksum(data: &[u8]) -> u16 {
 /// the matching reply. Uses a raw socket (root), so it works whatever
 /// `ping_group_range` says in that namespace.
 pub fn ping(ns: &str, dst: Ipv4Addr, timeout: Duration) -> Result<Duration> {
+    echo(ns, IpAddr::V4(dst), timeout)
+}
+
+/// [`ping`] over ICMPv6 (the kernel fills in the checksum of a raw ICMPv6
+/// socket's messages).
+pub fn ping6(ns: &str, dst: Ipv6Addr, timeout: Duration) -> Result<Duration> {
+    echo(ns, IpAddr::V6(dst), timeout)
+}
+
+/// An echo request and its reply, in either family: an IPv4 raw socket
+/// hands back the IP header before the ICMP message, an ICMPv6 one does not.
+fn echo(ns: &str, dst: IpAddr, timeout: Duration) -> Result<Duration> {
     let what = || format!("ping {dst}{}", in_ns(ns));
-    let sock = socket_in(ns, Type::RAW, Protocol::ICMPV4, what)?;
+    let v6 = dst.is_ipv6();
+    let (domain, proto, request, reply) = if v6 {
+        (Domain::IPV6, Protocol::ICMPV6, 128u8, 129u8)
+    } else {
+        (Domain::IPV4, Protocol::ICMPV4, 8, 0)
+    };
+    let sock = socket_in_domain(ns, domain, Type::RAW, proto, what)?;
     // Each probe is its own flow: conntrack keys ICMP echoes by identifier,
     // so reusing one would let a later probe pass as "established" through
     // a policy applied after an earlier one.
     let (id, seq) = next_id();
     let mut pkt = [
-        8u8, 0, 0, 0, 0, 0, 0, 0, b'v', b'p', b'c', b'c', b't', b'l', 0, 0,
+        request, 0, 0, 0, 0, 0, 0, 0, b'v', b'p', b'c', b'c', b't', b'l', 0, 0,
     ];
     pkt[4..6].copy_from_slice(&id.to_be_bytes());
     pkt[6..8].copy_from_slice(&seq.to_be_bytes());
-    let c = checksum(&pkt);
-    pkt[2..4].copy_from_slice(&c.to_be_bytes());
+    if !v6 {
+        let c = checksum(&pkt);
+        pkt[2..4].copy_from_slice(&c.to_be_bytes());
+    }
     let start = Instant::now();
     sock.send_to(&pkt, &SocketAddr::from((dst, 0)).into())
         .ctx(what)?;
@@ -154,13 +120,17 @@ pub fn ping(ns: &str, dst: Ipv4Addr, timeout: Duration) -> Result<Duration> {
         };
         // SAFETY: recv_from initialised the first n bytes.
         let b: &[u8] = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) };
-        let ihl = (b.first().copied().unwrap_or(0) & 0x0f) as usize * 4;
-        let Some(icmp) = b.get(ihl..ihl + 8) else {
+        let skip = if v6 {
+            0
+        } else {
+            (b.first().copied().unwrap_or(0) & 0x0f) as usize * 4
+        };
+        let Some(icmp) = b.get(skip..skip + 8) else {
             continue;
         };
-        let from_dst = from.as_socket_ipv4().is_some_and(|a| *a.ip() == dst);
+        let from_dst = from.as_socket().is_some_and(|a| a.ip() == dst);
         if from_dst
-            && icmp[0] == 0
+            && icmp[0] == reply
             && icmp[4..6] == id.to_be_bytes()
             && icmp[6..8] == seq.to_be_bytes()
         {

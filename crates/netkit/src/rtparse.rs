@@ -43,7 +43,9 @@ fn ip(v: &[u8]) -> Option<IpAddr> {
     if let Ok(b) = <[u8; 4]>::try_from(v) {
         return Some(Ipv4Addr::from(b).into());
     }
-    <[u8; 16]>::try_from(v).ok().map(|b| Ipv6Addr::from(b).into())
+    <[u8; 16]>::try_from(v)
+        .ok()
+        .map(|b| Ipv6Addr::from(b).into())
 }
 
 const IFA_ADDRESS: u16 = 1;
@@ -252,7 +254,9 @@ mod tests {
         assert_eq!(Some(got), crate::route::from_message(&r, name_of));
         r.header.destination_prefix_length = 56;
         r.attributes
-            .push(RouteAttribute::Destination(RouteAddress::Inet6("fd00:2::".parse().unwrap())));
+            .push(RouteAttribute::Destination(RouteAddress::Inet6(
+                "fd00:2::".parse().unwrap(),
+            )));
         let got = route(&wire(RouteNetlinkMessage::NewRoute(r.clone())), name_of).unwrap();
         assert_eq!(got.dst, "fd00:2::/56");
         assert_eq!(Some(got), crate::route::from_message(&r, name_of));

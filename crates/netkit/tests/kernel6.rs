@@ -33,17 +33,26 @@ async fn ipv6_addresses_routes_and_echo() {
         mtu: None,
     };
     link::veth_add(&hr, &hh, &v).await.unwrap();
-    assert!(addr::add(&hr, r, "sn-6", None, "fd00:77::1/64").await.unwrap());
-    assert!(addr::add(&hh, h, "eth0", None, "fd00:77::2/64").await.unwrap());
+    assert!(addr::add(&hr, r, "sn-6", None, "fd00:77::1/64")
+        .await
+        .unwrap());
+    assert!(addr::add(&hh, h, "eth0", None, "fd00:77::2/64")
+        .await
+        .unwrap());
     assert!(
-        !addr::add(&hh, h, "eth0", None, "fd00:77::2/64").await.unwrap(),
+        !addr::add(&hh, h, "eth0", None, "fd00:77::2/64")
+            .await
+            .unwrap(),
         "EEXIST is success"
     );
     // No DAD, but the kernel starts none (and keeps the address tentative)
     // until the veth's carrier is up, which linkwatch reports within a second.
     let start = std::time::Instant::now();
     while probe::ping_ip(h, "fd00:77::1".parse().unwrap(), Duration::from_millis(200)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(3), "no ICMPv6 echo from the gateway");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "no ICMPv6 echo from the gateway"
+        );
     }
 
     let addrs = addr::list6(&hh, h).await.unwrap();
@@ -54,9 +63,16 @@ async fn ipv6_addresses_routes_and_echo() {
         }),
         "{addrs:?}"
     );
-    assert!(addrs.iter().all(|a| !a.cidr.starts_with("fe80:")), "{addrs:?}");
     assert!(
-        !addr::list(&hh, h).await.unwrap().iter().any(|a| a.cidr.contains(':')),
+        addrs.iter().all(|a| !a.cidr.starts_with("fe80:")),
+        "{addrs:?}"
+    );
+    assert!(
+        !addr::list(&hh, h)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.cidr.contains(':')),
         "the IPv4 listing has no IPv6 address"
     );
 
@@ -84,12 +100,20 @@ async fn ipv6_addresses_routes_and_echo() {
     let listed = route::list6(&hr, r).await.unwrap();
     assert!(listed.contains(&peer), "{listed:?}");
     assert!(
-        !route::list(&hr, r).await.unwrap().iter().any(|x| x.dst.contains(':')),
+        !route::list(&hr, r)
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.dst.contains(':')),
         "the IPv4 listing has no IPv6 route"
     );
     assert!(route::list6(&hh, h).await.unwrap().contains(&default));
     let all6 = route::list_all6(&hh, h).await.unwrap();
-    assert!(all6.iter().any(|e| e.dst == "::/0" && e.via.as_deref() == Some("fd00:77::1")), "{all6:?}");
+    assert!(
+        all6.iter()
+            .any(|e| e.dst == "::/0" && e.via.as_deref() == Some("fd00:77::1")),
+        "{all6:?}"
+    );
 
     // A foreign route to the same destination on another device is never taken over.
     let other = route::Route {
