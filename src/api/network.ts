@@ -2,11 +2,11 @@ import { VpcctlError } from '../errors.js';
 import { native } from '../native.js';
 import { formatCidr, nthSubnet, overlaps, parseCidr, size, type Cidr } from '../model/cidr.js';
 import {
-  checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, raDefaultsAtRisk, rootConstraints, newClaims,
+  checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, raDefaultsAtRisk, rootConstraints, newClaims, routes6InPool,
   type Claim, type Footprint, type RootNet,
 } from '../model/root-routes.js';
 import { IP6_FORWARD, ROOT_NS, gatewayRootLink } from '../model/names.js';
-import { needsForward6 } from '../plan/full.js';
+import { TRANSIT6_POOL } from '../model/addresses.js';
 import type { State } from '../state/types.js';
 import type { ChangeOptions, ChangeResult, Draft, Engine } from './engine.js';
 
@@ -95,26 +95,36 @@ export function guardedChange<T>(
   return engine.change(async (draft) => {
     const root = rootView();
     const before = rootFootprint(draft.state);
-    const forwarded6 = needsForward6(draft.state);
+    const gateways6 = ipv6Gateways(draft.state);
     const value = await mutate(draft, root);
     await guardRootRoutes(before, draft.state, root, at);
-    if (!forwarded6 && needsForward6(draft.state)) await guardForward6();
+    if (ipv6Gateways(draft.state).some((v) => !gateways6.includes(v))) await guardGateway6(gateways6.length > 0);
     return value;
   }, opts);
 }
 
+/** The dual-stack VPCs with an internet gateway: each has an IPv6 gateway link on the host. */
+const ipv6Gateways = (state: State): string[] => Object.values(state.vpcs).filter((v) => v.ipv6Cidr && v.transit).map((v) => v.name);
+
 /**
- * Before the first dual-stack VPC with an internet gateway turns the
- * host's IPv6 forwarding on: refused (CONFLICT, exit 2, nothing changed)
- * when the host's IPv6 default route comes from router advertisements on
- * an interface with accept_ra=1, which forwarding would make the kernel
- * ignore: the route would lapse and the host lose IPv6. accept_ra=2 (take
- * advertisements even when forwarding) is the owner's call, not vpcctl's.
+ * Before a dual-stack VPC gets an internet gateway (CONFLICT, exit 2,
+ * nothing changed):
+ * - its gateway link's /126 comes from TRANSIT6_POOL, whose connected
+ *   route would shadow part of any host IPv6 route into that range;
+ * - the first one turns the host's IPv6 forwarding on, and with it on the
+ *   kernel ignores router advertisements on interfaces with accept_ra=1:
+ *   a default route learnt from them would lapse and the host lose IPv6.
+ *   accept_ra=2 (take them even when forwarding) is the owner's call.
  */
-async function guardForward6(): Promise<void> {
+async function guardGateway6(forwardingOurs: boolean): Promise<void> {
   const n = await native();
-  if ((await n.sysctlGet(ROOT_NS, IP6_FORWARD).catch(() => '')).trim() !== '0') return; // on already, or no IPv6
-  const routes = await n.routeListAll6(ROOT_NS);
+  const routes = await n.routeListAll6(ROOT_NS).catch(() => []); // no IPv6 on the host: nothing to shadow
+  const taken = routes6InPool(routes, TRANSIT6_POOL);
+  if (taken.length > 0) {
+    const r = taken[0]!;
+    throw new VpcctlError('CONFLICT', `the host has an IPv6 route to ${r.dst}${r.dev ? ` on ${r.dev}` : ''}, inside ${TRANSIT6_POOL}, the range vpcctl's IPv6 gateway links take their addresses from: refusing to shadow it`);
+  }
+  if (forwardingOurs || (await n.sysctlGet(ROOT_NS, IP6_FORWARD).catch(() => '')).trim() !== '0') return; // on already, or no IPv6
   const acceptRa = new Map<string, string>();
   for (const dev of new Set(routes.flatMap((r) => (r.dev ? [r.dev] : [])))) {
     acceptRa.set(dev, await n.sysctlGet(ROOT_NS, `net/ipv6/conf/${dev}/accept_ra`).catch(() => ''));

@@ -8,6 +8,7 @@
  */
 import { VpcctlError } from '../errors.js';
 import { type Cidr, formatCidr, overlaps, parseCidr } from './cidr.js';
+import { overlaps6, parseCidr6 } from './cidr6.js';
 import { isGatewayLinkName, parseTag } from './names.js';
 
 // Structural twins of the native NetView (index.d.ts), so this stays pure.
@@ -182,4 +183,22 @@ export function raDefaultsAtRisk(routes6: RootRoute[], acceptRa: (dev: string) =
     .map((r) => r.dev!)
     .filter((dev) => acceptRa(dev)?.trim() === '1');
   return [...new Set(devs)].sort();
+}
+
+/**
+ * Host IPv6 routes (not vpcctl's: not on one of its gateway links, not the
+ * default) that overlap `pool`, the range vpcctl's IPv6 gateway links take
+ * their /126s from: their connected routes would shadow part of such a
+ * route, so none may exist.
+ */
+export function routes6InPool(routes6: RootRoute[], pool: string): RootRoute[] {
+  const p = parseCidr6(pool);
+  return routes6.filter((r) => {
+    if (r.dst === '::/0' || r.dst === 'default' || (r.dev && isGatewayLinkName(r.dev))) return false;
+    try {
+      return overlaps6(parseCidr6(r.dst), p);
+    } catch {
+      return false; // an address route (no prefix) or a form not ours to judge
+    }
+  });
 }

@@ -66,6 +66,24 @@ test.serial('a host whose IPv6 default route comes from router advertisements (a
   }
 });
 
+test.serial('a host IPv6 route into the range the gateway links take their /126s from is not shadowed: refused, exit 2, nothing changed', async (t) => {
+  const stateBefore = (await run('list-vpcs', '-o', 'json')).stdout;
+  ip(['-6', 'route', 'add', 'fd7f:ffff:ffff:ffff::/64', 'via', SIM.upstreamAddress6, 'dev', SIM.uplink]);
+  try {
+    const r = await run('create-vpc', '--name', 'pool6', '--cidr', '10.9.0.0/16', '--ipv6-cidr', 'fd00:69::/56');
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, /^vpcctl: the host has an IPv6 route to fd7f:ffff:ffff:ffff::\/64 on uplink0, inside fd7f:ffff:ffff:ffff::\/64, .*refusing to shadow it$/m);
+    t.is(await forward6(), '0');
+    t.is((await run('list-vpcs', '-o', 'json')).stdout, stateBefore);
+    t.regex(ip(['-6', 'route', 'show', 'fd7f:ffff:ffff:ffff::/64']), /via 2001:db8:ffff::fe dev uplink0/, 'the route is as it was');
+    // An IPv4-only VPC takes nothing of that range: allowed.
+    t.is((await run('create-vpc', '--name', 'pool4', '--cidr', '10.9.0.0/16')).code, 0);
+    t.is((await run('delete-vpc', '--name', 'pool4', '--yes')).code, 0);
+  } finally {
+    ip(['-6', 'route', 'del', 'fd7f:ffff:ffff:ffff::/64', 'via', SIM.upstreamAddress6, 'dev', SIM.uplink]);
+  }
+});
+
 test.serial('public subnets reach the IPv6 internet (NAT66 at the host), private ones do not', async (t) => {
   before = hostV6();
   t.is(await forward6(), '0');

@@ -1,4 +1,4 @@
-import { RTPROT_RA, raDefaultsAtRisk } from '../../src/model/root-routes.js';
+import { RTPROT_RA, raDefaultsAtRisk, routes6InPool } from '../../src/model/root-routes.js';
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import {
@@ -233,4 +233,14 @@ test('host IPv6 forwarding would stop renewing a default route learnt from adver
   const acceptRa: Record<string, string> = { eth0: '1', eth1: '2', eth2: '1', eth3: '1' };
   t.deepEqual(raDefaultsAtRisk(routes, (d) => acceptRa[d]), ['eth0'], 'eth1 takes them anyway (2), eth2 is static, eth3 is no default');
   t.deepEqual(raDefaultsAtRisk([], () => '1'), []);
+});
+
+test('host IPv6 routes into the gateway pool: a foreign one is found; the default, vpcctl\'s gateway links and other ranges are not', (t) => {
+  const route = (dst: string, dev: string) => ({ dst, dev, protocol: 4, table: 254, scope: 0, kind: 1, metric: 1024 });
+  const pool = 'fd7f:ffff:ffff:ffff::/64';
+  t.deepEqual(routes6InPool([
+    route('::/0', 'eth0'), route('fd7f:ffff:ffff:ffff::6440:4/126', 'vg-64400004'), route('fd00::/8', 'eth0'), route('fd7f::/16', 'eth1'),
+    route('fd7f:ffff:ffff:ffff::1/128', 'eth2'), route('2001:db8::/64', 'eth0'), route('fe80::/64', 'eth0'),
+  ], pool).map((r) => r.dev), ['eth0', 'eth1', 'eth2'], 'fd00::/8 and fd7f::/16 contain the pool, a /128 sits in it');
+  t.deepEqual(routes6InPool([route('::/0', 'eth0'), route('2001:db8::/32', 'eth0')], pool), []);
 });
