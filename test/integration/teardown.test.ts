@@ -88,11 +88,11 @@ test.serial('a teardown whose ops time out leaves the state true to the kernel',
   const subnets = Array.from({ length: 16 }, (_, i) => ({ name: `s${i}`, cidr: `10.4.${i}.0/24`, type: 'private' }));
   writeFileSync(file, JSON.stringify({ vpcs: [{ name: 'slow', cidr: '10.4.0.0/16', subnets }] }));
   t.is((await run(['apply', '-f', file])).code, 0);
-  // No time at all per op (the timer's resolution, 1 ms): 17 namespace
-  // deletions, at most four at a time on blocking threads, cannot all be
-  // done by then; those that overrun are awaited, complete, and the plan
-  // fails after deletions.
-  const r = await run(['delete-vpc', '--name', 'slow'], { VPCCTL_OP_TIMEOUT_MS: '0' });
+  // No time at all per op (the timer's resolution, 1 ms), and every op held
+  // back 20 ms inside its limit (on a quiet machine a namespace deletion can
+  // beat the first timer tick, and CI once saw the plan succeed): every op
+  // overruns, is awaited, completes, and the plan fails after deletions.
+  const r = await run(['delete-vpc', '--name', 'slow'], { VPCCTL_OP_TIMEOUT_MS: '0', VPCCTL_FAULT_DELAY_MS: '20' });
   t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, /timed out after 0ns; not rolled back/);
   const left = ours('slow');

@@ -67,7 +67,8 @@ impl FlowLogReader {
     pub async fn subscribe(&self, ns: String) -> Result<()> {
         let group = self.group;
         let name = ns.clone();
-        let sub = blocking(move || nflog::subscribe(&ns, group, Duration::from_millis(500))).await?;
+        let sub =
+            blocking(move || nflog::subscribe(&ns, group, Duration::from_millis(500))).await?;
         self.subs.lock().map_err(other)?.push(sub);
         self.names.lock().map_err(other)?.push(name);
         Ok(())
@@ -80,10 +81,14 @@ impl FlowLogReader {
         let subs = self.subs.clone();
         let names = self.names.lock().map_err(other)?.clone();
         let batch = blocking(move || {
-            let mut subs = subs
-                .lock()
-                .map_err(|e| netkit::Error::new(netkit::Kind::Other, "flow log reader", e.to_string()))?;
-            nflog::read_many(&mut subs, Duration::from_millis(wait_ms.into()), max as usize)
+            let mut subs = subs.lock().map_err(|e| {
+                netkit::Error::new(netkit::Kind::Other, "flow log reader", e.to_string())
+            })?;
+            nflog::read_many(
+                &mut subs,
+                Duration::from_millis(wait_ms.into()),
+                max as usize,
+            )
         })
         .await?;
         let time = SystemTime::now()

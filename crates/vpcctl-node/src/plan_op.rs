@@ -153,7 +153,11 @@ pub enum PlanInput {
 
 /// `[INVALID] invalid plan: ...`, as netkit's parser words its refusals.
 fn invalid(why: impl std::fmt::Display) -> napi::Error {
-    err(netkit::Error::new(netkit::Kind::Invalid, "invalid plan", why.to_string()))
+    err(netkit::Error::new(
+        netkit::Kind::Invalid,
+        "invalid plan",
+        why.to_string(),
+    ))
 }
 
 impl FromNapiValue for PlanInput {
@@ -209,7 +213,11 @@ pub fn parse(input: &PlanInput) -> netkit::Result<Vec<Op>> {
         PlanInput::Text(text) => plan::parse(text),
         PlanInput::Bytes(bytes) => std::str::from_utf8(bytes)
             .map_err(|e| {
-                netkit::Error::new(netkit::Kind::Invalid, "invalid plan", format!("not UTF-8: {e}"))
+                netkit::Error::new(
+                    netkit::Kind::Invalid,
+                    "invalid plan",
+                    format!("not UTF-8: {e}"),
+                )
             })
             .and_then(plan::parse),
     }
@@ -231,7 +239,11 @@ mod tests {
         let kinds = fixture["ops"].as_object().unwrap();
         let mut seen = 0;
         for (kind, k) in kinds {
-            let examples = k["planned"].as_array().unwrap().iter().chain([&k["everyField"]]);
+            let examples = k["planned"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain([&k["everyField"]]);
             for example in examples {
                 let op: PlanOp = serde_json::from_value(example.clone())
                     .unwrap_or_else(|e| panic!("{kind}: {e}: {example}"));

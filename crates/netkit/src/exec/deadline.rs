@@ -26,15 +26,22 @@ pub(super) struct Ran {
 }
 
 /// Applies op `i` (with the setup ops fused into it) under the per-op
-/// limit; one [`Ran`] per op that ran, `i` first.
+/// limit; one [`Ran`] per op that ran, `i` first. `delay` (fault
+/// injection) holds the op back inside its limit.
 pub(super) async fn apply_with_deadline(
     ex: &Exec,
     i: usize,
     op: &Op,
     setup: &[(usize, &Op)],
     limit: Duration,
+    delay: Option<Duration>,
 ) -> Vec<(usize, Ran)> {
-    let run = ex.apply_fused(i, op, setup);
+    let run = async move {
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        ex.apply_fused(i, op, setup).await
+    };
     tokio::pin!(run);
     let ran = |done: Vec<Done>, mut overrun: Option<Error>| -> Vec<(usize, Ran)> {
         done.into_iter()
@@ -71,7 +78,7 @@ pub(super) async fn apply_with_deadline(
 
 /// One op alone under the limit.
 pub(super) async fn apply_alone(ex: &Exec, op: &Op, limit: Duration) -> Ran {
-    let mut ran = apply_with_deadline(ex, 0, op, &[], limit).await;
+    let mut ran = apply_with_deadline(ex, 0, op, &[], limit, None).await;
     ran.swap_remove(0).1
 }
 

@@ -45,6 +45,10 @@ pub struct Options {
     /// 1-based index of an op made to fail with `injected fault` before it
     /// touches the kernel (tests); `VPCCTL_FAULT_AT` if None.
     pub fault_at: Option<usize>,
+    /// Every op starts this late, inside its limit (tests of the overrun
+    /// path, which a fast kernel op would otherwise win against a short
+    /// limit); `VPCCTL_FAULT_DELAY_MS` if None.
+    pub fault_delay: Option<Duration>,
     /// Per-op limit; an overrun is an error, not a hang.
     pub timeout: Duration,
 }
@@ -54,6 +58,7 @@ impl Default for Options {
         Options {
             concurrency: 64,
             fault_at: None,
+            fault_delay: None,
             timeout: Duration::from_secs(5),
         }
     }

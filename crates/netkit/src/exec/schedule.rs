@@ -34,6 +34,10 @@ pub async fn execute(
     let fault_at = opts
         .fault_at
         .or_else(|| std::env::var("VPCCTL_FAULT_AT").ok()?.parse().ok());
+    let delay = opts.fault_delay.or_else(|| {
+        let ms = std::env::var("VPCCTL_FAULT_DELAY_MS").ok()?.parse().ok()?;
+        Some(std::time::Duration::from_millis(ms))
+    });
     let deps = dependencies(ops);
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents = vec![Vec::new(); ops.len()];
@@ -87,7 +91,7 @@ pub async fn execute(
                     let overrun = None;
                     return vec![(i, Ran { result, overrun })];
                 }
-                apply_with_deadline(ex, i, op, &setup, limit_for(op, opts.timeout)).await
+                apply_with_deadline(ex, i, op, &setup, limit_for(op, opts.timeout), delay).await
             });
         }
         let Some(ran) = running.next().await else {
