@@ -28,14 +28,14 @@ export interface FlowLogEntry {
   srcPort: number | null;
   dst: string;
   dstPort: number | null;
-  /** tcp, udp, icmp, or the IP protocol number. */
+  /** tcp, udp, icmp, icmpv6, or the IP protocol number. */
   protocol: string;
   action: FlowAction;
   /** The rule that decided: `ingress[1]`, `egress[0]`, `default`. */
   rule: string;
 }
 
-const PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };
+const PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6' };
 
 /** An entry from a raw record of subnet `vpc/subnet`; null for a prefix vpcctl did not write. */
 export function toEntry(r: RawFlowRecord, vpc: string, subnet: string): FlowLogEntry | null {
@@ -48,9 +48,14 @@ export function toEntry(r: RawFlowRecord, vpc: string, subnet: string): FlowLogE
   };
 }
 
-const endpoint = (addr: string, port: number | null) => (port === null ? addr : `${addr}:${port}`);
+/** `10.0.2.2:80`, `[fd00:b::2]:80` (an IPv6 address is bracketed before a port, as in URLs), or the address alone. */
+const endpoint = (addr: string, port: number | null) =>
+  port === null ? addr : addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 
-/** One line per decision: `2026-12-01T03:40:00.123Z web 10.0.2.2:43210 -> 10.0.1.2:80 tcp REJECT ingress[1]`. */
+/**
+ * One line per decision: `2026-12-01T03:40:00.123Z web 10.0.2.2:43210 -> 10.0.1.2:80 tcp REJECT ingress[1]`
+ * (IPv6: `[fd00:b::2]:43210 -> [fd00:b:0:1::2]:80`).
+ */
 export const formatEntry = (e: FlowLogEntry): string =>
   `${e.time} ${e.subnet} ${endpoint(e.src, e.srcPort)} -> ${endpoint(e.dst, e.dstPort)} ${e.protocol} ${e.action} ${e.rule}`;
 

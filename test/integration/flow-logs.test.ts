@@ -22,8 +22,8 @@ const stateText = () => readFileSync(join(state, 'state.json'), 'utf8');
 interface Entry { time: string; vpc: string; subnet: string; src: string; srcPort: number | null; dst: string; dstPort: number | null; protocol: string; action: string; rule: string }
 
 /** `flow-logs --follow --json` as a child: its entries as they come; stop() ends it (SIGTERM) and says how. */
-function follow(t: ExecutionContext, args: string[] = [], env: Record<string, string> = {}) {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'flow-logs', '--vpc', 'f', '--follow', '--json', ...args], {
+function follow(t: ExecutionContext, args: string[] = [], env: Record<string, string> = {}, vpc = 'f') {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'flow-logs', '--vpc', vpc, '--follow', '--json', ...args], {
     env: { ...process.env, VPCCTL_STATE_DIR: state, NO_COLOR: '1', ...env },
   });
   const entries: Entry[] = [];
@@ -245,4 +245,37 @@ test.serial('topology files: flowLogs: true on a VPC', async (t) => {
   writeFileSync(file, JSON.stringify({ vpcs: [{ name: 'g', cidr: '10.41.0.0/16', subnets: [{ name: 'app', cidr: '10.41.1.0/24', type: 'private' }] }] }));
   t.is((await run('apply', '-f', file)).code, 0);
   t.false(hasTable('ns-g-app'), 'absent in the file: off');
+});
+
+test.serial('IPv6: a dual-stack VPC logs its IPv6 connections, addresses bracketed before ports', async (t) => {
+  const steps = [
+    ['create-vpc', '--name', 'f6', '--cidr', '10.42.0.0/16', '--ipv6-cidr', 'fd00:42::/56'],
+    ['create-subnet', '--vpc', 'f6', '--name', 'web', '--cidr', '10.42.1.0/24', '--type', 'public'],
+    ['create-subnet', '--vpc', 'f6', '--name', 'db', '--cidr', '10.42.2.0/24', '--type', 'private'],
+  ];
+  for (const s of steps) t.is((await run(...s)).code, 0, s.join(' '));
+  const policy = join(state, 'web6.json');
+  writeFileSync(policy, JSON.stringify({ ingress: [{ port: 80, protocol: 'tcp', action: 'allow' }, { port: 22, protocol: 'tcp', action: 'deny' }] }));
+  t.is((await run('apply-policy', '--vpc', 'f6', '--subnet', 'web', '--policy', policy)).code, 0);
+  t.is((await run('flow-logs', 'enable', '--vpc', 'f6')).code, 0);
+  // A listener on both ports over IPv6 (the test's own, under `ip netns exec`).
+  const script = "const net=require('net');let n=0;for(const p of [80,22])net.createServer((s)=>s.end()).listen(p,'::',()=>{if(++n===2)console.log('up')});";
+  const server = spawn('/usr/sbin/ip', ['netns', 'exec', 'ns-f6-web', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => { server.kill('SIGKILL'); });
+  await new Promise<void>((resolve, reject) => {
+    server.stdout!.once('data', () => resolve());
+    server.once('exit', (code) => reject(new Error(`listener exited (${code})`)));
+  });
+  const f = follow(t, ['--subnet', 'web'], {}, 'f6');
+  t.true(await f.ready(), f.stderr());
+  t.true(await tcp('ns-f6-db', 'fd00:42::2', 80), 'allowed over IPv6');
+  t.false(await tcp('ns-f6-db', 'fd00:42::2', 22), 'denied over IPv6');
+  t.true(await f.count(2), JSON.stringify(f.entries));
+  t.is(await f.stop(), 0, f.stderr());
+  t.like(f.entries.find((e) => e.dstPort === 80), { vpc: 'f6', subnet: 'web', src: 'fd00:42:0:1::2', dst: 'fd00:42::2', protocol: 'tcp', action: 'ACCEPT', rule: 'ingress[0]' });
+  t.like(f.entries.find((e) => e.dstPort === 22), { src: 'fd00:42:0:1::2', dst: 'fd00:42::2', protocol: 'tcp', action: 'REJECT', rule: 'ingress[1]' });
+  const text = await run('flow-logs', '--vpc', 'f6', '--subnet', 'web');
+  t.regex(text.stdout, /^\S+Z web \[fd00:42:0:1::2\]:\d+ -> \[fd00:42::2\]:80 tcp ACCEPT ingress\[0\]$/m);
+  t.regex(text.stdout, /^\S+Z web \[fd00:42:0:1::2\]:\d+ -> \[fd00:42::2\]:22 tcp REJECT ingress\[1\]$/m);
+  t.is((await run('delete-vpc', '--name', 'f6')).code, 0);
 });

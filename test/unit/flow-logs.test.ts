@@ -96,6 +96,10 @@ test('a record becomes an entry and one line, as AWS flow logs name things', (t)
   const icmp = toEntry({ ...raw, sport: undefined, dport: undefined, proto: 1, prefix: 'default ACCEPT' }, 'v', 'web')!;
   t.is(formatEntry(icmp), '2026-12-01T03:40:00.123Z web 10.0.2.2 -> 10.0.1.2 icmp ACCEPT default');
   t.is(toEntry({ ...raw, proto: 47 }, 'v', 'web')!.protocol, '47');
+  const v6 = toEntry({ ...raw, src: 'fd00:b::2', dst: 'fd00:b:0:1::2' }, 'v', 'web')!;
+  t.is(formatEntry(v6), '2026-12-01T03:40:00.123Z web [fd00:b::2]:43210 -> [fd00:b:0:1::2]:22 tcp REJECT ingress[1]');
+  const icmp6 = toEntry({ ...raw, src: 'fd00:b::2', dst: 'fd00:b:0:1::2', sport: null, dport: null, proto: 58 }, 'v', 'web')!;
+  t.is(formatEntry(icmp6), '2026-12-01T03:40:00.123Z web fd00:b::2 -> fd00:b:0:1::2 icmpv6 REJECT ingress[1]');
   t.is(toEntry({ ...raw, prefix: 'someone else' }, 'v', 'web'), null);
 });
 

@@ -25,7 +25,7 @@ pub struct FlowLogRecord {
     /// TCP/UDP ports; absent for other protocols.
     pub sport: Option<u32>,
     pub dport: Option<u32>,
-    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP).
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).
     pub proto: u32,
     /// The log prefix of the rule that logged it.
     pub prefix: String,
