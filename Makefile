@@ -29,6 +29,8 @@ deps:
 TEST_DEBS := chromium
 test-deps:
 	$(call apt_install,$(TEST_DEBS))
+	@# The packed package is installed offline in a test: the registry metadata of its dependencies (scripts/runtime-deps.mjs).
+	npm cache add --prefer-offline --no-audit --no-fund $$(node scripts/runtime-deps.mjs)
 
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund

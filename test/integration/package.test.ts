@@ -25,6 +25,17 @@ test('the packed package installs into an empty project and works there', (t) =>
   { cwd: app, encoding: 'utf8' });
   t.is(plain.status, 0, plain.stderr);
   t.deepEqual(JSON.parse(plain.stdout), ['pkg-plain'], "the native module alone, as 'vpcctl/native'");
+  // The dashboard as a library: served for the caller's Vpcctl, its page behind the token, its API behind the header.
+  const ui = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const { Vpcctl } = await import('vpcctl'); const { startUi } = await import('vpcctl/ui');
+    const s = await startUi({ api: new Vpcctl({ stateDir: '${join(work, 'ui-state')}' }), stateDir: '${join(work, 'ui-state')}', port: 0, token: 't0k' });
+    const page = await fetch(s.url); const bare = await fetch(new URL('/api/snapshot', s.url));
+    const api = await fetch(new URL('/api/snapshot', s.url), { headers: { authorization: 'Bearer t0k' } });
+    console.log(JSON.stringify({ page: page.status, html: (await page.text()).startsWith('<!doctype html>'), bare: bare.status, api: api.status }));
+    await s.close();`],
+  { cwd: app, encoding: 'utf8' });
+  t.is(ui.status, 0, ui.stderr);
+  t.deepEqual(JSON.parse(ui.stdout), { page: 200, html: true, bare: 401, api: 200 }, "startUi, as 'vpcctl/ui'");
   copyFileSync(join(ROOT, 'examples', 'two-vpcs.mjs'), join(app, 'two-vpcs.mjs'));
   const run = spawnSync(process.execPath, ['two-vpcs.mjs'], { cwd: app, encoding: 'utf8', env: { ...process.env, VPCCTL_STATE_DIR: join(work, 'state') } });
   t.is(run.status, 0, run.stdout + run.stderr);
