@@ -49,7 +49,7 @@ export const gatewayIfaceCidr6 = (subnetCidr6: string): string => `${nth6(subnet
 export const blockOf = (s: { cidr?: string | undefined; ipv6Cidr?: string | undefined }): string => s.cidr ?? s.ipv6Cidr!;
 /** blockOf for a message: an IPv6-only subnet says so. */
 export const blockText = (s: { cidr?: string | undefined; ipv6Cidr?: string | undefined }): string =>
-  s.cidr ?? `${s.ipv6Cidr} (IPv6-only)`;
+  s.cidr ?? `IPv6-only ${s.ipv6Cidr}`;
 /** A subnet's first host: its IPv4 address, or for an IPv6-only subnet its IPv6 one (::2). */
 export const hostOf = (s: { cidr?: string | undefined; ipv6Cidr?: string | undefined }): string =>
   (s.cidr !== undefined ? hostIp(s.cidr) : hostIp6(s.ipv6Cidr!));

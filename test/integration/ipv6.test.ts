@@ -1,43 +1,19 @@
 import test from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshStateDir, ip, netnsList, nft, vpcctl } from '../helpers/sandbox.js';
+import { Children, connectFrom, hostV6, ping, tcp } from '../helpers/ipv6.js';
 import { native } from '../../src/native.js';
 
 // Dual-stack VPCs (issue 17). One sandbox per file: tests share the host, so they run one at a time.
 const state = freshStateDir();
 const run = (...args: string[]) => vpcctl(state, args);
 const readState = () => readFileSync(join(state, 'state.json'), 'utf8');
-const ping = async (ns: string, dst: string) => (await (await native()).ping(ns, dst, 700)).ok;
-const tcp = async (ns: string, dst: string, port: number) => (await (await native()).tcpConnect(ns, dst, port, 700)).ok;
 
-/** TCP listeners started by this file (killed by pid at the end): `node` on [::] (both families) in a namespace. */
-const listeners: ChildProcess[] = [];
-async function listen(ns: string, ports: number[]): Promise<void> {
-  const script = `const net=require('net');let n=0;for(const p of ${JSON.stringify(ports)})net.createServer((s)=>s.end()).listen(p,'::',()=>{if(++n===${ports.length})console.log('up')});`;
-  const child = spawn('/usr/sbin/ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  listeners.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`listener in ${ns} exited (${code})`)));
-  });
-}
-test.after.always(() => {
-  for (const c of listeners) if (c.pid && c.exitCode === null && c.signalCode === null) { try { process.kill(c.pid); } catch { /* gone with its namespace */ } }
-});
+const children = new Children();
+const listen = (ns: string, ports: number[]) => children.listen(ns, ports);
+test.after.always(() => children.stopAll());
 
-/** A TCP connect from `ns` bound to source `from` (a forged one when `from` is not the host's): true when it connects. */
-function connectFrom(ns: string, from: string, dst: string, port: number): boolean {
-  const script = `const s=require('net').connect({host:'${dst}',port:${port},localAddress:'${from}'},()=>{process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(2),800);`;
-  const r = spawnSyncNode(ns, script);
-  return r === 0;
-}
-function spawnSyncNode(ns: string, script: string): number | null {
-  return spawnSync('/usr/sbin/ip', ['netns', 'exec', ns, process.execPath, '-e', script], { timeout: 5000 }).status;
-}
-
-const hostV6 = () => ({ routes: ip(['-6', 'route', 'show', 'table', 'all']), addrs: ip(['-6', 'addr']) });
 const rootBefore = hostV6();
 
 test.serial('dual-stack VPC: static /64s (::1 gateway, ::2 host, no DAD), subnets reach each other over IPv6 and IPv4', async (t) => {
