@@ -259,7 +259,7 @@ export function buildProgram(): Command {
   withOutput(program.command('test-connectivity').description('probe from one subnet to another (ICMP, and TCP with --port); exit 1 when unreachable')
     .option('--vpc <vpc>', 'source VPC').option('--from-subnet <name>', 'source subnet').option('--to-subnet <name>', 'target subnet')
     .option('--to-vpc <vpc>', 'target VPC (default: the source VPC)').option('--port <port>', 'also try a TCP connect', port))
-    .option('--all', 'every subnet against every subnet (ICMP): a summary and the pairs that differ from what policies and peerings predict; exit 1 when any does')
+    .option('--all', 'every subnet against every subnet (ICMP; ICMPv6 where a subnet is IPv6-only): a summary and the pairs that differ from what policies and peerings predict; exit 1 when any does')
     .option('--matrix', 'with --all: the full grid')
     .option('--family <family>', 'address family probed: 4, 6 or both (dual-stack subnets); default 4, or 6 where a subnet is IPv6-only')
     .action(async (o, cmd) => {

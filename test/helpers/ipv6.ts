@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ExecutionContext } from 'ava';
 import { native } from '../../src/native.js';
 import { SIM } from '../../src/sim/internet.js';
-import { ip } from './sandbox.js';
+import { ip, nft } from './sandbox.js';
 
 /** Helpers of the IPv6 integration tests (ipv6*.test.ts): probes from inside namespaces, and listeners killed by pid. */
 
@@ -65,3 +66,42 @@ export function fetchFrom(ns: string, to: string, port: number): string {
 const global = (text: string) => text.split('\n').filter((l) => !l.includes('fe80')).join('\n');
 /** The host's IPv6 routes (every table) and global addresses: what a teardown must leave as it found. */
 export const hostV6 = () => ({ routes: global(ip(['-6', 'route', 'show', 'table', 'all'])), addrs: global(ip(['-6', '-o', 'addr'])) });
+
+export interface SpoofCase {
+  /** The router namespace whose anti-spoofing rule must count the drops. */
+  router: string;
+  /** The sending host's namespace and its own address. */
+  srcNs: string; own: string;
+  /** An address of another subnet of the VPC (a second forged source is 2001:db8::99, from outside). */
+  forged: string;
+  /** The target's namespace, address and a port a listener holds there. */
+  dstNs: string; dst: string; port: number;
+}
+
+/**
+ * IPv6 anti-spoofing checked end to end: a connect from the host's own
+ * address passes; from an address it took of another subnet, or of the
+ * outside, it does not. The router's rule counts the drops and a witness
+ * table in the target (the test's own) sees real traffic and no forged packet.
+ */
+export function checkSpoofingDropped(t: ExecutionContext, c: SpoofCase): void {
+  const outside = '2001:db8::99';
+  nft(['add', 'table', 'inet', 'witness'], c.dstNs);
+  nft(['add', 'chain', 'inet', 'witness', 'in', '{ type filter hook input priority -10; policy accept; }'], c.dstNs);
+  nft(['add', 'rule', 'inet', 'witness', 'in', 'ip6', 'saddr', c.own, 'tcp', 'dport', String(c.port), 'counter', 'comment', '"real"'], c.dstNs);
+  nft(['add', 'rule', 'inet', 'witness', 'in', 'ip6', 'saddr', `{ ${c.forged}, ${outside} }`, 'counter', 'comment', '"forged"'], c.dstNs);
+  t.true(connectFrom(c.srcNs, c.own, c.dst, c.port), 'from its own address: connects');
+  // The host takes the addresses (its own kernel lets it), then sends from them.
+  for (const a of [c.forged, outside]) ip(['-6', 'addr', 'add', `${a}/128`, 'dev', 'eth0', 'nodad'], c.srcNs);
+  try {
+    t.false(connectFrom(c.srcNs, c.forged, c.dst, c.port), "from another subnet's prefix: dropped");
+    t.false(connectFrom(c.srcNs, outside, c.dst, c.port), 'from an outside address: dropped');
+  } finally {
+    for (const a of [c.forged, outside]) ip(['-6', 'addr', 'del', `${a}/128`, 'dev', 'eth0'], c.srcNs);
+  }
+  t.regex(nft(['list', 'table', 'inet', 'vpcctl'], c.router), /fib saddr \. iif oif missing counter packets [1-9]\d* bytes \d+ drop comment "IPv6 anti-spoofing"/);
+  const witness = nft(['list', 'table', 'inet', 'witness'], c.dstNs);
+  t.regex(witness, /counter packets [1-9]\d* bytes \d+ comment "real"/, 'the witness sees real traffic');
+  t.regex(witness, /counter packets 0 bytes 0 comment "forged"/, 'no forged packet reached the target');
+  nft(['delete', 'table', 'inet', 'witness'], c.dstNs);
+}

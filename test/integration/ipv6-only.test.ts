@@ -1,8 +1,9 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FETCH, freshStateDir, inNs, ip, netnsList, nft, vpcctl } from '../helpers/sandbox.js';
-import { Children, connectFrom, fetchFrom, hostV6, ping, tcp } from '../helpers/ipv6.js';
+import { Children, checkSpoofingDropped, fetchFrom, hostV6, ping, tcp } from '../helpers/ipv6.js';
+import { checkRefusals, type Refusal } from '../helpers/refusals.js';
 import { SIM, buildSimInternet } from '../../src/sim/internet.js';
 import { native } from '../../src/native.js';
 
@@ -109,7 +110,7 @@ test.serial('bad input: one-line error, exit 2, state and kernel exactly as they
     { name: 'web', type: 'public', publish: [{ port: 80, hostPort: 8089 }] }] }] });
   const topoFour = file('four6.json', { vpcs: [{ name: 'f6', cidr: '10.8.0.0/16', subnets: [{ name: 'web', type: 'public' }] }] });
   const wrongPolicy = file('wrong-policy.json', { subnet: '10.0.2.0/24', ingress: [], default: 'allow' });
-  const cases: [string, string[], RegExp][] = [
+  const cases: Refusal[] = [
     ['IPv4-only vpc without --cidr', ['create-subnet', '--vpc', 'four', '--name', 'x', '--type', 'private'],
       /^vpcctl: a subnet of vpc "four" needs an IPv4 cidr: the vpc is IPv4-only/],
     ['--family 4 to an IPv6-only subnet', ['test-connectivity', '--vpc', 'v6', '--from-subnet', 'dual', '--to-subnet', 'db', '--family', '4'],
@@ -125,18 +126,8 @@ test.serial('bad input: one-line error, exit 2, state and kernel exactly as they
     ['a policy for another block', ['apply-policy', '--vpc', 'v6', '--subnet', 'db', '--policy', wrongPolicy],
       /policy is for subnet 10\.0\.2\.0\/24, but subnet "db" is IPv6-only fd00:60:0:2::\/64$/m],
   ];
-  const before = { ns: netnsList(), state: readState(), host: nft(['list', 'ruleset']), v6: hostV6(), routes: ip(['route', 'show', 'table', 'all']) };
-  for (const [what, args, message] of cases) {
-    const r = await run(...args);
-    t.is(r.code, 2, `${what}: ${r.stderr}`);
-    t.regex(r.stderr, message, what);
-    t.is(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
-  }
-  t.deepEqual(netnsList(), before.ns);
-  t.is(readState(), before.state);
-  t.is(nft(['list', 'ruleset']), before.host);
-  t.deepEqual(hostV6(), before.v6);
-  t.is(ip(['route', 'show', 'table', 'all']), before.routes);
+  await checkRefusals(t, run, cases,
+    () => ({ ns: netnsList(), state: readState(), host: nft(['list', 'ruleset']), v6: hostV6(), routes: ip(['route', 'show', 'table', 'all']) }));
   await ok(t, 'delete-vpc', '--name', 'four', '--yes');
 });
 
@@ -191,26 +182,9 @@ test.serial('egress-only gateway: a private IPv6-only subnet with egress nat goe
 
 test.serial('anti-spoofing: an IPv6-only host sending from an address not its own is dropped by its router', async (t) => {
   await children.listen('ns-v6-db', [7000, 7001]);
-  // A witness in the target (a table of the test's own): what arrives there from each source.
-  nft(['add', 'table', 'inet', 'witness'], 'ns-v6-db');
-  nft(['add', 'chain', 'inet', 'witness', 'in', '{ type filter hook input priority -10; policy accept; }'], 'ns-v6-db');
-  nft(['add', 'rule', 'inet', 'witness', 'in', 'ip6', 'saddr', 'fd00:60::2', 'tcp', 'dport', '7000', 'counter', 'comment', '"real"'], 'ns-v6-db');
-  nft(['add', 'rule', 'inet', 'witness', 'in', 'ip6', 'saddr', '{ fd00:60:0:1::99, 2001:db8::99 }', 'counter', 'comment', '"forged"'], 'ns-v6-db');
-  t.true(connectFrom('ns-v6-web', 'fd00:60::2', 'fd00:60:0:2::2', 7000), 'from its own address: connects');
-  ip(['-6', 'addr', 'add', 'fd00:60:0:1::99/128', 'dev', 'eth0', 'nodad'], 'ns-v6-web');
-  ip(['-6', 'addr', 'add', '2001:db8::99/128', 'dev', 'eth0', 'nodad'], 'ns-v6-web');
-  try {
-    t.false(connectFrom('ns-v6-web', 'fd00:60:0:1::99', 'fd00:60:0:2::2', 7000), "from subnet dual's prefix: dropped");
-    t.false(connectFrom('ns-v6-web', '2001:db8::99', 'fd00:60:0:2::2', 7000), 'from an outside address: dropped');
-  } finally {
-    ip(['-6', 'addr', 'del', 'fd00:60:0:1::99/128', 'dev', 'eth0'], 'ns-v6-web');
-    ip(['-6', 'addr', 'del', '2001:db8::99/128', 'dev', 'eth0'], 'ns-v6-web');
-  }
-  t.regex(nft(['list', 'table', 'inet', 'vpcctl'], 'vpcr-v6'), /fib saddr \. iif oif missing counter packets [1-9]\d* bytes \d+ drop comment "IPv6 anti-spoofing"/);
-  const witness = nft(['list', 'table', 'inet', 'witness'], 'ns-v6-db');
-  t.regex(witness, /counter packets [1-9]\d* bytes \d+ comment "real"/, 'the witness sees real traffic');
-  t.regex(witness, /counter packets 0 bytes 0 comment "forged"/, 'no forged packet reached the target');
-  nft(['delete', 'table', 'inet', 'witness'], 'ns-v6-db');
+  checkSpoofingDropped(t, {
+    router: 'vpcr-v6', srcNs: 'ns-v6-web', own: 'fd00:60::2', forged: 'fd00:60:0:1::99', dstNs: 'ns-v6-db', dst: 'fd00:60:0:2::2', port: 7000,
+  });
 });
 
 test.serial('policy over IPv6 on an IPv6-only subnet (named by its /64): one port allowed, another denied', async (t) => {
@@ -302,13 +276,19 @@ test.serial('topology file: a subnet without cidr is IPv6-only; making it dual-s
   await ok(t, 'delete-vpc', '--name', 'tv', '--yes');
 });
 
-test.serial('teardown: delete-vpc and cleanup-all leave no namespace, link, route, address, table or file of theirs', async (t) => {
-  await ok(t, 'delete-vpc', '--name', 'v6', '--yes');
+/** Nothing of vpcctl's left on the host: namespaces, gateway links, IPv6 routes and addresses, IPv6 forwarding. */
+async function leftNothing(t: ExecutionContext): Promise<void> {
   t.deepEqual(netnsList().filter((n) => n !== SIM.ns), []);
+  // The gateway link goes with the router's namespace, which the kernel destroys in the background.
   for (let i = 0; i < 50 && /vg-/.test(ip(['-o', 'link'])); i++) await new Promise((r) => setTimeout(r, 100));
   t.notRegex(ip(['-o', 'link']), /vg-/);
   t.deepEqual(hostV6(), hostBefore);
   t.is(await forward6(), '0', 'IPv6 forwarding back as it was');
+}
+
+test.serial('teardown: delete-vpc and cleanup-all leave no namespace, link, route, address, table or file of theirs', async (t) => {
+  await ok(t, 'delete-vpc', '--name', 'v6', '--yes');
+  await leftNothing(t);
 
   // Again, torn down by cleanup-all this time.
   await ok(t, 'create-vpc', '--name', 'gone', '--cidr', '10.0.0.0/16', '--ipv6-cidr', 'fd00:60::/56');
@@ -317,11 +297,7 @@ test.serial('teardown: delete-vpc and cleanup-all leave no namespace, link, rout
   await ok(t, 'deploy-app', '--vpc', 'gone', '--subnet', 'web', '--port', '8080');
   t.is(fetch6('ns-gone-web'), SIM.uplinkAddress6);
   await ok(t, 'cleanup-all', '--yes');
-  t.deepEqual(netnsList().filter((n) => n !== SIM.ns), []);
-  for (let i = 0; i < 50 && /vg-/.test(ip(['-o', 'link'])); i++) await new Promise((r) => setTimeout(r, 100));
-  t.notRegex(ip(['-o', 'link']), /vg-/);
-  t.deepEqual(hostV6(), hostBefore);
-  t.is(await forward6(), '0');
+  await leftNothing(t);
   t.notRegex(nft(['list', 'tables']), /vpcctl/);
   t.false(existsSync('/etc/netns') && readdirSync('/etc/netns').some((d) => d.includes('gone')), 'no name files left');
 });
