@@ -191,4 +191,8 @@ test('--all: a pair where a side is IPv6-only is predicted over IPv6; with no fa
   t.like(p({ vpc: 'demo', subnet: 'dual' }, { vpc: 'demo', subnet: 'db' }), { reachable: false, reason: 'demo/db ingress: default deny' });
   t.deepEqual(p({ vpc: 'demo', subnet: 'web' }, { vpc: 'c', subnet: 'y' }), { reachable: false, reason: 'demo/web is IPv6-only and c/y has no IPv6' });
   t.deepEqual(p({ vpc: 'c', subnet: 'y' }, { vpc: 'demo', subnet: 'dual' }), { reachable: true });
+  // A dual-stack subnet's IPv6 range never matches an IPv4 peer (the predictor parsed it as IPv4 and threw before).
+  s.vpcs.demo!.subnets.dual!.policy = { ingress: [{ protocol: 'icmp', action: 'deny', cidr: ['fd00:10::/56', '10.9.0.0/16'] }], egress: [], default: 'allow' };
+  t.deepEqual(predictor(s)({ vpc: 'c', subnet: 'y' }, { vpc: 'demo', subnet: 'dual' }), { reachable: true });
+  t.like(predictor(s)({ vpc: 'demo', subnet: 'web' }, { vpc: 'demo', subnet: 'dual' }), { reachable: false, reason: 'demo/dual ingress: deny icmp from fd00:10::/56,10.9.0.0/16' });
 });
