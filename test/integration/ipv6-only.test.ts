@@ -84,6 +84,25 @@ test.serial('test-connectivity: IPv6 by default where a side is IPv6-only, `both
   t.regex(matrix.stdout, /v6\/web +- +yes +yes +yes/);
 });
 
+test.serial('drift in an IPv6-only subnet is reported and repaired; delete-subnet takes its router link with it', async (t) => {
+  ip(['-6', 'addr', 'del', 'fd00:60:0:2::2/64', 'dev', 'eth0'], 'ns-v6-db');
+  ip(['-6', 'route', 'del', 'default'], 'ns-v6-web');
+  const r = await run('status');
+  t.is(r.code, 1);
+  t.regex(r.stdout, /address fd00:60:0:2::2\/64 missing on eth0/);
+  t.regex(r.stdout, /route ::\/0 via fd00:60::1 dev eth0 .*is missing/);
+  await ok(t, 'create-vpc', '--name', 'v6', '--cidr', '10.0.0.0/16', '--ipv6-cidr', 'fd00:60::/56');
+  t.is((await run('status')).code, 0, 'repaired');
+  t.true(await ping('ns-v6-web', 'fd00:60:0:2::2'));
+
+  await ok(t, 'create-subnet', '--vpc', 'v6', '--name', 'tmp', '--type', 'private', '--ipv6-cidr', 'fd00:60:0:9::/64');
+  t.regex(ip(['-o', 'link'], 'vpcr-v6'), /s6-00000009/);
+  await ok(t, 'delete-subnet', '--vpc', 'v6', '--name', 'tmp');
+  t.notRegex(ip(['-o', 'link'], 'vpcr-v6'), /s6-00000009/);
+  t.false(netnsList().includes('ns-v6-tmp'));
+  t.is((await run('status')).code, 0);
+});
+
 test.serial('an app in an IPv6-only subnet listens on IPv6; its DNS name is its IPv6 address', async (t) => {
   const r = await ok(t, 'deploy-app', '--vpc', 'v6', '--subnet', 'db', '--port', '8081');
   t.regex(r.stdout, /app on v6\/db:8081 running/);
