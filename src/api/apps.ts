@@ -7,7 +7,7 @@ import { VpcctlError } from '../errors.js';
 import { native } from '../native.js';
 import { hostNs } from '../model/names.js';
 import { checkPort } from '../model/ports.js';
-import { hostIp } from '../model/addresses.js';
+import { hostOf } from '../model/addresses.js';
 import type { StateStore } from '../state/store.js';
 import type { AppState, State, SubnetState } from '../state/types.js';
 import { findSubnet, findVpc } from './lookup.js';
@@ -166,7 +166,8 @@ async function stopProcess(pid: number, ns: string): Promise<void> {
 export async function deployApp(store: StateStore, input: DeployAppInput): Promise<AppInfo> {
   const state = await store.read();
   const subnet = findSubnet(state, input.vpc, input.subnet);
-  const app = await startApp(store.dir, hostIp(subnet.cidr), input, subnet);
+  // An IPv6-only subnet's app is reached (and probed) at the host's IPv6 address.
+  const app = await startApp(store.dir, hostOf(subnet), input, subnet);
   subnet.apps = [...subnet.apps.filter((a) => a.port !== app.port), app];
   try {
     await store.write(state);

@@ -5,7 +5,7 @@ import { hostIp, hostIp6 } from '../model/addresses.js';
 import { VpcctlError } from '../errors.js';
 import { checkPort } from '../model/ports.js';
 import { findSubnet } from './lookup.js';
-import { predictor, type Prediction } from './predict.js';
+import { pairFamily, predictor, type Prediction } from './predict.js';
 
 /** One probe: reached or not, its round-trip time or its error. */
 export interface ProbeResult { ok: boolean; rttMs?: number; error?: string }
@@ -20,7 +20,11 @@ export interface ConnectivityInput {
   /** Also try a TCP connect to this port. */
   port?: number;
   timeoutMs?: number;
-  /** The address family probed: 4 (default), 6, or both (dual-stack subnets). */
+  /**
+   * The address family probed: 4, 6, or both (dual-stack subnets). Default:
+   * 4, or 6 when either subnet is IPv6-only. With `both`, a pair where
+   * either side is IPv6-only is probed over IPv6 alone.
+   */
   family?: 4 | 6 | 'both';
 }
 
@@ -42,10 +46,17 @@ export async function testConnectivity(state: State, input: ConnectivityInput): 
   const toVpc = input.toVpc ?? input.vpc;
   const to = findSubnet(state, toVpc, input.toSubnet);
   if (input.port !== undefined) checkPort(input.port);
-  const family = input.family ?? 4;
-  if (family !== 4 && family !== 6 && family !== 'both') throw new VpcctlError('INVALID_INPUT', `family ${String(family)} is invalid: use 4, 6 or both`);
+  const sides = [[input.vpc, from], [toVpc, to]] as const;
+  const v6only = sides.find(([, s]) => s.cidr === undefined);
+  const asked = input.family ?? (v6only ? 6 : 4);
+  if (asked !== 4 && asked !== 6 && asked !== 'both') throw new VpcctlError('INVALID_INPUT', `family ${String(asked)} is invalid: use 4, 6 or both`);
+  if (asked === 4 && v6only) {
+    throw new VpcctlError('INVALID_INPUT', `subnet ${v6only[0]}/${v6only[1].name} is IPv6-only: it has no IPv4 address (probe with family 6)`);
+  }
+  // `both` where a side has no IPv4: IPv6 is all there is to probe.
+  const family = asked === 'both' && v6only ? 6 : asked;
   if (family !== 4) {
-    for (const [vpc, s] of [[input.vpc, from], [toVpc, to]] as const) {
+    for (const [vpc, s] of sides) {
       if (!s.ipv6Cidr) throw new VpcctlError('INVALID_INPUT', `subnet ${vpc}/${s.name} has no IPv6 address: its vpc is not dual-stack`);
     }
   }
@@ -58,10 +69,10 @@ export async function testConnectivity(state: State, input: ConnectivityInput): 
     return { icmp, tcp, ok: icmp.ok && (tcp === undefined || tcp.ok) };
   };
   const v6 = family === 4 ? undefined : { from: hostIp6(from.ipv6Cidr!), to: hostIp6(to.ipv6Cidr!), ...(await probe(hostIp6(to.ipv6Cidr!))) };
-  const v4 = family === 6 ? undefined : await probe(hostIp(to.cidr));
+  const v4 = family === 6 ? undefined : await probe(hostIp(to.cidr!));
   const main = v4 ?? v6!;
-  const fromAddress = v4 ? hostIp(from.cidr) : v6!.from;
-  const toAddress = v4 ? hostIp(to.cidr) : v6!.to;
+  const fromAddress = v4 ? hostIp(from.cidr!) : v6!.from;
+  const toAddress = v4 ? hostIp(to.cidr!) : v6!.to;
   return {
     from: { vpc: input.vpc, subnet: from.name, address: fromAddress },
     to: { vpc: toVpc, subnet: to.name, address: toAddress },
@@ -71,7 +82,7 @@ export async function testConnectivity(state: State, input: ConnectivityInput): 
   };
 }
 
-/** Every subnet probed against every other (ICMP). */
+/** Every subnet probed against every other (ICMP; ICMPv6 for a pair where a side is IPv6-only). */
 export interface MatrixResult {
   /** Row/column labels, "vpc/subnet". */
   subnets: string[];
@@ -84,6 +95,8 @@ export interface MatrixResult {
 }
 
 const SOURCES_PER_BATCH = 256;
+/** IPv6 echoes of the matrix in flight at once (the native batch is IPv4 only). */
+const ECHOES6_AT_ONCE = 64;
 
 /**
  * Every subnet against every subnet, across VPCs, in one native call (per 256 sources): all
@@ -99,12 +112,25 @@ export async function connectivityMatrix(state: State, timeoutMs = 300): Promise
   // One raw socket per source namespace is open during a batch: batches of
   // at most SOURCES_PER_BATCH sources keep the descriptors bounded (and
   // under libnftables' 1024) at any size; 150 subnets are one batch.
-  const results: ProbeResult[] = [];
+  // Pairs with IPv4 on both sides go in the native batch; a pair where a side is IPv6-only is
+  // probed over ICMPv6, ECHOES6_AT_ONCE echoes at a time; a pair with no family in common is not probed.
+  const families = pairs.map(({ a, b }) => pairFamily(a.s, b.s));
+  const results: ProbeResult[] = new Array<ProbeResult>(pairs.length);
+  const indexed = pairs.map((p, k) => ({ ...p, k }));
+  const v4 = indexed.filter(({ k }) => families[k] === 4);
   for (let first = 0; first < all.length; first += SOURCES_PER_BATCH) {
-    const batch = pairs.filter(({ i }) => i >= first && i < first + SOURCES_PER_BATCH);
-    // A loop, not push(...): a spread of 100,000 results would overflow the stack.
-    for (const r of await n.pingMany(batch.map(({ a, b }) => ({ ns: hostNs(a.vpc, a.s.name), dst: hostIp(b.s.cidr) })), timeoutMs)) results.push(r);
+    const batch = v4.filter(({ i }) => i >= first && i < first + SOURCES_PER_BATCH);
+    if (batch.length === 0) continue;
+    const got = await n.pingMany(batch.map(({ a, b }) => ({ ns: hostNs(a.vpc, a.s.name), dst: hostIp(b.s.cidr!) })), timeoutMs);
+    batch.forEach(({ k }, x) => { results[k] = got[x]!; });
   }
+  const v6 = indexed.filter(({ k }) => families[k] === 6);
+  for (let first = 0; first < v6.length; first += ECHOES6_AT_ONCE) {
+    await Promise.all(v6.slice(first, first + ECHOES6_AT_ONCE).map(async ({ a, b, k }) => {
+      results[k] = await n.ping(hostNs(a.vpc, a.s.name), hostIp6(b.s.ipv6Cidr!), timeoutMs);
+    }));
+  }
+  families.forEach((f, k) => { if (f === null) results[k] = { ok: false, error: 'no address family in common' }; });
   const elapsedMs = performance.now() - started;
   const cells: (ProbeResult | null)[][] = all.map(() => all.map(() => null));
   const expected: (Prediction | null)[][] = all.map(() => all.map(() => null));

@@ -1,6 +1,6 @@
 import { native } from '../native.js';
 import { gatewayRootLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
-import { gatewayIp, gatewayIp6, hostIp, hostIp6, transitEnds } from '../model/addresses.js';
+import { gatewayIp6, gatewayOf, hostIp6, hostOf, transitEnds } from '../model/addresses.js';
 import { peerOf, peersOf } from '../model/peering.js';
 import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js';
 import { appStatus, type AppInfo } from './apps.js';
@@ -25,7 +25,8 @@ export interface VpcSummary {
 /** A subnet of `show-vpc`: addresses, namespace, policy, apps. */
 export interface SubnetDetail {
   name: string;
-  cidr: string;
+  /** The IPv4 block; absent for an IPv6-only subnet. */
+  cidr?: string;
   /** Dual-stack subnets: the /64, its gateway (::1) and host (::2). */
   ipv6Cidr?: string;
   ipv6Gateway?: string;
@@ -34,6 +35,7 @@ export interface SubnetDetail {
   /** How it reaches the internet: `internet gateway` (public), `nat` or `none` (private). */
   egress: 'internet gateway' | 'nat' | 'none';
   namespace: string;
+  /** The gateway and host addresses: IPv4 ones, or for an IPv6-only subnet the IPv6 ones (ipv6Gateway, ipv6Host). */
   gateway: string;
   host: string;
   /** `<subnet>.<vpc>.internal`: what the hosts of this VPC and of its peers resolve to `host`. */
@@ -78,8 +80,8 @@ export function detail(state: State, v: VpcState): VpcDetail {
       ? { uplink: v.uplink, transit: v.transit, hostAddress: t.nearIp, routerAddress: t.farIp, hostLink: gatewayRootLink(v.transit) }
       : null,
     subnetDetails: Object.values(v.subnets).map((s) => ({
-      name: s.name, cidr: s.cidr, type: s.type, egress: egressOf(s), namespace: hostNs(v.name, s.name),
-      gateway: gatewayIp(s.cidr), host: hostIp(s.cidr), dnsName: dnsName(v.name, s.name), policy: !!s.policy,
+      name: s.name, ...(s.cidr !== undefined ? { cidr: s.cidr } : {}), type: s.type, egress: egressOf(s), namespace: hostNs(v.name, s.name),
+      gateway: gatewayOf(s), host: hostOf(s), dnsName: dnsName(v.name, s.name), policy: !!s.policy,
       ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr, ipv6Gateway: gatewayIp6(s.ipv6Cidr), ipv6Host: hostIp6(s.ipv6Cidr) } : {}),
       apps: s.apps.map((a) => appStatus(v.name, s.name, a)),
     })),

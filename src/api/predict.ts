@@ -1,4 +1,5 @@
 import { containsIp, parseCidr } from '../model/cidr.js';
+import { containsIp6, isV6Text, parseCidr6 } from '../model/cidr6.js';
 import { describeRule, type RuleDirection } from '../model/policy-text.js';
 import type { PolicyRule, SubnetPolicy } from '../model/schema.js';
 import type { State, SubnetState } from '../state/types.js';
@@ -20,6 +21,14 @@ export interface Prediction {
 }
 
 export interface SubnetRef { vpc: string; subnet: string }
+
+/**
+ * The family a pair of subnets is probed in: IPv4 when both have an IPv4
+ * block, else IPv6 when both have a /64 (a side is IPv6-only), else none
+ * (an IPv6-only subnet and one of an IPv4-only VPC share no family).
+ */
+export const pairFamily = (a: Pick<SubnetState, 'cidr' | 'ipv6Cidr'>, b: Pick<SubnetState, 'cidr' | 'ipv6Cidr'>): 4 | 6 | null =>
+  a.cidr !== undefined && b.cidr !== undefined ? 4 : a.ipv6Cidr && b.ipv6Cidr ? 6 : null;
 
 /**
  * The predictor for one state: CIDRs parsed once and each VPC's reachable
@@ -51,26 +60,39 @@ export function predictor(state: State): (from: SubnetRef, to: SubnetRef) => Pre
     }
     return list;
   };
-  const matches = (rule: PolicyRule, peer: number): boolean =>
+  // A rule's IPv4 ranges match IPv4 peers only, its IPv6 ranges IPv6 peers (as the compiled table does).
+  const inRange = (c: string, peer: number | bigint): boolean => (typeof peer === 'bigint'
+    ? isV6Text(c) && containsIp6(parseCidr6(c), peer)
+    : !isV6Text(c) && containsIp(cidr(c), peer));
+  const matches = (rule: PolicyRule, peer: number | bigint): boolean =>
     // Rules with a port are tcp/udp only: they never match an echo request.
     (rule.protocol === 'icmp' || rule.protocol === 'all') && rule.port === undefined &&
-    (rule.cidr === undefined || (Array.isArray(rule.cidr) ? rule.cidr : [rule.cidr]).some((c) => containsIp(cidr(c), peer)));
-  const verdict = (policy: SubnetPolicy | undefined, direction: RuleDirection, peer: number): { allow: boolean; rule?: string } => {
+    (rule.cidr === undefined || (Array.isArray(rule.cidr) ? rule.cidr : [rule.cidr]).some((c) => inRange(c, peer)));
+  const verdict = (policy: SubnetPolicy | undefined, direction: RuleDirection, peer: number | bigint): { allow: boolean; rule?: string } => {
     if (!policy) return { allow: true };
     const rule = policy[direction].find((r) => matches(r, peer));
     if (rule) return { allow: rule.action === 'allow', rule: describeRule(direction, rule) };
     return { allow: policy.default !== 'deny', rule: `default ${policy.default}` };
   };
   const hostOf = (c: string) => cidr(c).network + 2;
+  const hostOf6 = (c: string) => parseCidr6(c).network + 2n;
 
   return (from, to) => {
     const src = state.vpcs[from.vpc]?.subnets[from.subnet];
     const dst = state.vpcs[to.vpc]?.subnets[to.subnet];
     if (!src || !dst) return { reachable: false, reason: 'no such subnet' };
-    const dstIp = hostOf(dst.cidr);
-    const srcIp = hostOf(src.cidr);
+    const family = pairFamily(src, dst);
+    if (family === null) {
+      const [only6, other] = src.cidr === undefined ? [from, to] : [to, from];
+      return { reachable: false, reason: `${only6.vpc}/${only6.subnet} is IPv6-only and ${other.vpc}/${other.subnet} has no IPv6` };
+    }
+    // IPv6 where a side is IPv6-only: the /64s' hosts, routed where both VPCs are dual-stack (any subnet with a /64 is).
+    const dstIp = family === 4 ? hostOf(dst.cidr!) : hostOf6(dst.ipv6Cidr!);
+    const srcIp = family === 4 ? hostOf(src.cidr!) : hostOf6(src.ipv6Cidr!);
     // The subnet that answers the target's address for this source.
-    const target = routedFrom(from.vpc).find((t) => containsIp(cidr(t.subnet.cidr), dstIp));
+    const target = routedFrom(from.vpc).find((t) => (typeof dstIp === 'bigint'
+      ? t.subnet.ipv6Cidr !== undefined && containsIp6(parseCidr6(t.subnet.ipv6Cidr), dstIp)
+      : t.subnet.cidr !== undefined && containsIp(cidr(t.subnet.cidr), dstIp)));
     if (!target) return { reachable: false, reason: `vpcs ${from.vpc} and ${to.vpc} are not peered` };
     const out = verdict(src.policy, 'egress', dstIp);
     if (!out.allow) return { reachable: false, reason: `${from.vpc}/${from.subnet} egress: ${out.rule}` };

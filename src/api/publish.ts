@@ -12,7 +12,7 @@ import { isOwnLink, type RootNet } from '../model/root-routes.js';
 import { ROOT_NS } from '../model/names.js';
 import { checkPort } from '../model/ports.js';
 import {
-  type Publish, allPublishes, checkPublishes, describePublish, policyWarnings, publishKey, publishesOf,
+  checkPublishable, type Publish, allPublishes, checkPublishes, describePublish, policyWarnings, publishKey, publishesOf,
 } from '../model/publish.js';
 import type { PublishProtocol, State, VpcState } from '../state/types.js';
 import { findSubnet, findVpc } from './lookup.js';
@@ -109,7 +109,7 @@ export async function setPublish(state: State, input: PublishInput, root: RootVi
   checkPort(input.hostPort);
   const targets = targetsOf(input);
   const vpc = findVpc(state, input.vpc);
-  for (const t of targets) findSubnet(state, input.vpc, t);
+  for (const t of targets) checkPublishable(findSubnet(state, input.vpc, t), vpc.name);
   if (!vpc.transit) throw new VpcctlError('CONFLICT', `vpc "${vpc.name}" has no internet gateway (no uplink): it cannot publish ports`);
   const address = hostAddress(await root(), vpc, input.address);
   const key = publishKey({ protocol, hostPort: input.hostPort });

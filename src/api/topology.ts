@@ -10,6 +10,7 @@ import type { Claim } from '../model/root-routes.js';
 import { allocateLink, type RootView } from './network.js';
 import { upsertVpc } from './vpc-upsert.js';
 import { hostAddress, refuseHostPort } from './publish.js';
+import { blockOf } from '../model/addresses.js';
 import { storedPolicy } from '../model/policy-meaning.js';
 import type { KeptItem } from '../plan/diff.js';
 
@@ -26,7 +27,7 @@ export function topologyOf(state: State): Topology {
     vpcs: Object.values(state.vpcs).map((v) => ({
       name: v.name, cidr: v.cidr, ...(v.ipv6Cidr ? { ipv6Cidr: v.ipv6Cidr } : {}), ...(v.uplink ? { uplink: v.uplink } : {}), ...(v.flowLogs ? { flowLogs: true } : {}),
       subnets: Object.values(v.subnets).map((s) => ({
-        name: s.name, cidr: s.cidr, ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr } : {}), type: s.type, ...(s.egress ? { egress: s.egress } : {}), ...(s.policy ? { policy: s.policy } : {}),
+        name: s.name, ...(s.cidr !== undefined ? { cidr: s.cidr } : {}), ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr } : {}), type: s.type, ...(s.egress ? { egress: s.egress } : {}), ...(s.policy ? { policy: s.policy } : {}),
         ...(s.publish?.length ? { publish: s.publish.map((p) => ({ ...p })) } : {}),
         apps: s.apps.map((a) => ({ port: a.port })),
       })),
@@ -96,11 +97,11 @@ export async function mergeTopology(
     const ipv6Of = ipv6Allocator(vpc, spec.subnets, subnets);
     for (const s of spec.subnets) {
       const prev = vpc.subnets[s.name];
-      const cidr = norm(s.cidr);
+      const cidr = s.cidr === undefined ? undefined : norm(s.cidr);
       const ipv6Cidr = ipv6Of(s);
-      const policy = s.policy ? storedPolicy(s.policy, cidr, prev?.policy) : undefined;
+      const policy = s.policy ? storedPolicy(s.policy, blockOf({ cidr, ipv6Cidr }), prev?.policy) : undefined;
       subnets[s.name] = {
-        name: s.name, cidr, ...(ipv6Cidr ? { ipv6Cidr } : {}), type: s.type, apps: prev?.apps ?? [],
+        name: s.name, ...(cidr !== undefined ? { cidr } : {}), ...(ipv6Cidr ? { ipv6Cidr } : {}), type: s.type, apps: prev?.apps ?? [],
         ...(s.egress === 'nat' ? { egress: 'nat' as const } : {}), ...(policy ? { policy } : {}),
         ...(s.publish?.length ? { publish: await publishEntries(s.publish, vpc, opts.root, `vpcs[${topo.vpcs.indexOf(spec)}].subnets[${spec.subnets.indexOf(s)}].publish`) } : {}),
         ...ownerOf(prev ? prev.owner : opts.owner),

@@ -7,9 +7,10 @@ import { joins, samePair } from '../model/peering.js';
 import { checkPort } from '../model/ports.js';
 import type { PolicyInput, SubnetPolicy, TopologyInput } from '../model/schema.js';
 import {
-  checkEgress, checkHostNsFree, checkPeering, checkSubnetCidr, checkSubnetCidr6, checkVpcCidr, checkVpcCidr6, nextSubnet6, vpcIpv6,
+  checkEgress, checkHostNsFree, checkIpv6Only, ipv4Subnets, checkPeering, checkSubnetCidr, checkSubnetCidr6, checkVpcCidr, checkVpcCidr6, nextSubnet6, vpcIpv6,
 } from '../model/validate.js';
 import { parseCidr6 } from '../model/cidr6.js';
+import { blockOf, blockText, normBlock } from '../model/addresses.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import type { Egress, PeeringState, State, SubnetState, SubnetType } from '../state/types.js';
 import type { Claim } from '../model/root-routes.js';
@@ -54,7 +55,10 @@ export interface CreateVpcInput {
 }
 /** A subnet to create; `egress` only for private subnets (`nat`: outbound through the VPC's NAT gateway). */
 export interface CreateSubnetInput {
-  vpc: string; name: string; cidr: string; type: SubnetType; egress?: Egress | undefined;
+  vpc: string; name: string;
+  /** The subnet's IPv4 block. Left out in a dual-stack VPC: an IPv6-only subnet (an error in an IPv4-only one). */
+  cidr?: string | undefined;
+  type: SubnetType; egress?: Egress | undefined;
   /** The subnet's IPv6 /64 in a dual-stack VPC; default there: the next free /64. */
   ipv6Cidr?: string | undefined;
 }
@@ -135,7 +139,7 @@ export class Vpcctl {
       throw new VpcctlError('INVALID_INPUT', `subnet type "${String(input.type)}" is invalid: use public or private`);
     }
     checkEgress(input.type, input.egress);
-    const cidr = formatCidr(parseCidr(input.cidr, { what: 'subnet' }));
+    const cidr = input.cidr === undefined ? undefined : formatCidr(parseCidr(input.cidr, { what: 'subnet' }));
     if (input.ipv6Cidr !== undefined) parseCidr6(input.ipv6Cidr, { what: 'subnet' });
     const nat = input.egress === 'nat';
     return this.change(({ state, touch }) => {
@@ -146,10 +150,11 @@ export class Vpcctl {
         const same6 = input.ipv6Cidr === undefined || input.ipv6Cidr === existing.ipv6Cidr;
         if (existing.cidr === cidr && same6 && existing.type === input.type && (existing.egress === 'nat') === nat) return;
         const egress = existing.type === 'private' ? `, egress ${existing.egress ?? 'none'}` : '';
-        throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${existing.cidr} (${existing.type}${egress})`);
+        throw new VpcctlError('CONFLICT', `subnet "${input.name}" already exists in vpc "${input.vpc}" as ${blockText(existing)} (${existing.type}${egress})`);
       }
+      if (cidr === undefined) checkIpv6Only(vpc.name, !!vpc.ipv6Cidr);
       if (nat && !vpc.transit) throw new VpcctlError('CONFLICT', `vpc "${input.vpc}" has no internet gateway (no uplink): a NAT gateway needs one`);
-      checkSubnetCidr(vpc.cidr, cidr, Object.values(vpc.subnets));
+      if (cidr !== undefined) checkSubnetCidr(vpc.cidr, cidr, ipv4Subnets(vpc.subnets));
       let ipv6Cidr: string | undefined;
       if (vpc.ipv6Cidr) {
         const siblings6 = Object.values(vpc.subnets).flatMap((s) => (s.ipv6Cidr ? [{ name: s.name, cidr: s.ipv6Cidr }] : []));
@@ -161,7 +166,7 @@ export class Vpcctl {
       const all = Object.values(state.vpcs).flatMap((v) => Object.values(v.subnets).map((s) => ({ vpc: v.name, subnet: s.name })));
       checkHostNsFree(input.vpc, input.name, all);
       vpc.subnets[input.name] = {
-        name: input.name, cidr, ...(ipv6Cidr ? { ipv6Cidr } : {}), type: input.type, ...(nat ? { egress: 'nat' as const } : {}), apps: [],
+        name: input.name, ...(cidr !== undefined ? { cidr } : {}), ...(ipv6Cidr ? { ipv6Cidr } : {}), type: input.type, ...(nat ? { egress: 'nat' as const } : {}), apps: [],
       };
     }, opts);
   }
@@ -233,16 +238,16 @@ export class Vpcctl {
       let subnet: SubnetState | undefined;
       if (input.subnet) {
         subnet = findSubnet(state, input.vpc, input.subnet);
-        if (policy.subnet && formatCidr(parseCidr(policy.subnet)) !== subnet.cidr) {
-          throw new VpcctlError('INVALID_POLICY', `policy is for subnet ${policy.subnet}, but subnet "${subnet.name}" is ${subnet.cidr}`);
+        if (policy.subnet && normBlock(policy.subnet) !== blockOf(subnet)) {
+          throw new VpcctlError('INVALID_POLICY', `policy is for subnet ${policy.subnet}, but subnet "${subnet.name}" is ${blockText(subnet)}`);
         }
       } else {
         if (!policy.subnet) throw new VpcctlError('INVALID_POLICY', 'policy names no subnet: pass --subnet or set "subnet" in the policy');
-        const cidr = formatCidr(parseCidr(policy.subnet));
-        subnet = Object.values(vpc.subnets).find((s) => s.cidr === cidr);
+        const cidr = normBlock(policy.subnet);
+        subnet = Object.values(vpc.subnets).find((s) => blockOf(s) === cidr);
         if (!subnet) throw new VpcctlError('NOT_FOUND', `vpc "${vpc.name}" has no subnet ${cidr}`);
       }
-      subnet.policy = storedPolicy(policy, subnet.cidr, subnet.policy);
+      subnet.policy = storedPolicy(policy, blockOf(subnet), subnet.policy);
       // The policy is applied as asked; a published port it closes is worth a word.
       for (const p of publishesOf(vpc)) {
         if (p.targets.some((t) => t.subnet === subnet!.name)) for (const w of policyWarnings(vpc, { ...p, targets: p.targets.filter((t) => t.subnet === subnet!.name) })) warn(w);

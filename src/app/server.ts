@@ -23,5 +23,8 @@ server.on('error', (e) => {
   console.error(`app: ${e.message}`);
   process.exit(1);
 });
-server.listen(port, '0.0.0.0', () => console.log(`app: ${info.vpc}/${info.subnet} listening on ${info.address}:${port}`));
+// An IPv6-only subnet's host has no IPv4 address: there the app listens on IPv6.
+const v6 = info.address?.includes(':') ?? false;
+server.listen(port, v6 ? '::' : '0.0.0.0', () =>
+  console.log(`app: ${info.vpc}/${info.subnet} listening on ${v6 ? `[${info.address}]` : info.address}:${port}`));
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => server.close(() => process.exit(0)));

@@ -22,7 +22,7 @@ export const createVpc = async (cmd: Command, o: { name: string; cidr: string; u
 export const deleteVpc = async (cmd: Command, name: string) =>
   written(`delete vpc ${name}`, await c.write(configOf(cmd), (intent) => m.deleteVpc(intent, name)));
 
-export async function createSubnet(cmd: Command, o: { vpc: string; name: string; cidr: string; type: 'public' | 'private'; host?: string; egress?: 'nat' | 'none' }) {
+export async function createSubnet(cmd: Command, o: { vpc: string; name: string; cidr?: string; type: 'public' | 'private'; host?: string; egress?: 'nat' | 'none' }) {
   const r = await c.write(configOf(cmd), (intent, live) => m.createSubnet(intent, o, live));
   written(`subnet ${o.vpc}/${o.name} on host ${r.value}`, r);
 }

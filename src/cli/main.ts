@@ -79,7 +79,7 @@ export function buildProgram(): Command {
     });
   program.command('create-subnet').description("create a subnet: a host namespace routed by the VPC's router")
     .requiredOption('--vpc <vpc>', 'VPC name').requiredOption('--name <name>', 'subnet name')
-    .requiredOption('--cidr <cidr>', 'subnet CIDR inside the VPC, /8 to /30')
+    .option('--cidr <cidr>', 'subnet CIDR inside the VPC, /8 to /30; left out in a dual-stack VPC: an IPv6-only subnet')
     .addOption(new Option('--type <type>', 'public (internet via NAT) or private').default('private'))
     .option('--egress <egress>', "private subnets: nat (outbound internet through the VPC's NAT gateway) or none (default)")
     .option('--host <name>', 'cluster host to run the subnet on (default: spread over live hosts)')
@@ -259,14 +259,14 @@ export function buildProgram(): Command {
   withOutput(program.command('test-connectivity').description('probe from one subnet to another (ICMP, and TCP with --port); exit 1 when unreachable')
     .option('--vpc <vpc>', 'source VPC').option('--from-subnet <name>', 'source subnet').option('--to-subnet <name>', 'target subnet')
     .option('--to-vpc <vpc>', 'target VPC (default: the source VPC)').option('--port <port>', 'also try a TCP connect', port))
-    .option('--all', 'every subnet against every subnet (ICMP): a summary and the pairs that differ from what policies and peerings predict; exit 1 when any does')
+    .option('--all', 'every subnet against every subnet (ICMP; ICMPv6 where a subnet is IPv6-only): a summary and the pairs that differ from what policies and peerings predict; exit 1 when any does')
     .option('--matrix', 'with --all: the full grid')
-    .option('--family <family>', 'address family probed: 4 (default), 6 or both (dual-stack subnets)')
+    .option('--family <family>', 'address family probed: 4, 6 or both (dual-stack subnets); default 4, or 6 where a subnet is IPv6-only')
     .action(async (o, cmd) => {
       const v = api(cmd);
-      const family = o.family === undefined || o.family === '4' ? 4 : o.family === '6' ? 6 : o.family === 'both' ? 'both' : null;
+      const family = o.family === undefined ? undefined : o.family === '4' ? 4 : o.family === '6' ? 6 : o.family === 'both' ? 'both' : null;
       if (family === null) throw new VpcctlError('INVALID_INPUT', `--family ${String(o.family)} is invalid: use 4, 6 or both`);
-      if (o.all && family !== 4) throw new VpcctlError('INVALID_INPUT', '--all probes IPv4 only for now: leave out --family');
+      if (o.all && family !== undefined && family !== 4) throw new VpcctlError('INVALID_INPUT', '--all probes IPv4, and IPv6 where a subnet is IPv6-only: leave out --family');
       if (o.all) return (await import('./connectivity.js')).testAll(v, o);
       if (o.matrix) throw new VpcctlError('INVALID_INPUT', '--matrix goes with --all');
       if (!o.vpc || !o.fromSubnet || !o.toSubnet) throw new VpcctlError('INVALID_INPUT', 'test-connectivity needs --vpc, --from-subnet and --to-subnet (or --all)');
@@ -275,7 +275,7 @@ export function buildProgram(): Command {
         const line = (what: string, p: { ok: boolean; rttMs?: number; error?: string }) =>
           print(`${what}: ${p.ok ? ok(`reachable (${p.rttMs?.toFixed(2)} ms)`) : bad(`unreachable${p.error ? ` (${p.error})` : ''}`)}`);
         print(`${r.from.vpc}/${r.from.subnet} (${r.from.address}) -> ${r.to.vpc}/${r.to.subnet} (${r.to.address})`);
-        line('icmp', r.icmp);
+        line(r.to.address.includes(':') ? 'icmpv6' : 'icmp', r.icmp);
         if (r.tcp) line(`tcp ${r.tcp.port}`, r.tcp);
         if (r.ipv6) {
           print(`IPv6: ${r.ipv6.from} -> ${r.ipv6.to}`);

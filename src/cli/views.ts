@@ -32,7 +32,8 @@ export const views = {
     name: (s) => s.name,
     columns: [
       { head: 'SUBNET', get: (s) => s.name },
-      { head: 'CIDR', get: (s) => s.cidr },
+      // An IPv6-only subnet's one block is its /64 (its HOST and GATEWAY are IPv6 too).
+      { head: 'CIDR', get: (s) => s.cidr ?? s.ipv6Cidr ?? '-' },
       { head: 'IPV6 CIDR', get: (s) => s.ipv6Cidr ?? '-', wide: true },
       { head: 'TYPE', get: (s) => s.type },
       { head: 'EGRESS', get: (s) => s.egress },

@@ -77,7 +77,7 @@ export function deleteVpc(intent: Intent, name: string): void {
   for (const [id, p] of Object.entries(intent.peerings)) if (p.vpc1 === name || p.vpc2 === name) delete intent.peerings[id];
 }
 
-export interface SubnetInput { vpc: string; name: string; cidr: string; type: SubnetType; host?: string; egress?: 'nat' | 'none' }
+export interface SubnetInput { vpc: string; name: string; cidr?: string | undefined; type: SubnetType; host?: string; egress?: 'nat' | 'none' }
 
 /** create-subnet: placed on --host, else spread over the live hosts. Returns the host. */
 export function createSubnet(intent: Intent, input: SubnetInput, live: Set<string>): string {
@@ -85,6 +85,8 @@ export function createSubnet(intent: Intent, input: SubnetInput, live: Set<strin
   if (input.type !== 'public' && input.type !== 'private') {
     throw new VpcctlError('INVALID_INPUT', `subnet type "${String(input.type)}" is invalid: use public or private`);
   }
+  // Cluster VPCs are IPv4-only (dual-stack is refused): so is every subnet.
+  if (input.cidr === undefined) throw new VpcctlError('INVALID_INPUT', `subnet "${input.name}" needs a cidr: IPv6-only subnets are not available in cluster mode yet`);
   const cidr = norm(input.cidr, 'subnet');
   if (!intent.vpcs[input.vpc]) throw new VpcctlError('NOT_FOUND', `vpc "${input.vpc}" does not exist`);
   const subs = (intent.subnets[input.vpc] ??= {});
@@ -146,6 +148,8 @@ export function mergeTopologyIntent(intent: Intent, topo: Topology, opts: { prun
         if (prev?.host !== host) load.set(host, (load.get(host) ?? 0) + 1);
       } else host = prev?.host ?? pickHost(load, opts.live);
       if ((s.publish?.length ?? 0) > 0) throw new VpcctlError('INVALID_INPUT', `vpcs[${i}].subnets[${j}].publish: published ports are not available in cluster mode yet`);
+      // Unreachable past the dual-stack refusal above (an IPv6-only subnet needs a dual-stack VPC); said, not assumed.
+      if (s.cidr === undefined) throw new VpcctlError('INVALID_INPUT', `vpcs[${i}].subnets[${j}].cidr: IPv6-only subnets are not available in cluster mode yet`);
       subs[s.name] = { name: s.name, cidr: norm(s.cidr), type: s.type, host, ...(s.egress === 'nat' ? { egress: 'nat' as const } : {}) };
       if (s.policy) policies[s.name] = { ...s.policy, subnet: s.policy.subnet ?? norm(s.cidr) };
       else delete policies[s.name];

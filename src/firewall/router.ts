@@ -70,7 +70,8 @@ function publishRule(p: Publish, routerIp: string): NftObject {
  */
 export function routerRuleset(vpc: VpcState): NftObject[] {
   const subnets = Object.values(vpc.subnets);
-  const cidrs = (keep: (s: VpcState['subnets'][string]) => boolean) => subnets.filter(keep).map((s) => s.cidr);
+  // IPv6-only subnets (no `cidr`) are in none of the IPv4 sets: nothing of theirs is routed or translated in IPv4.
+  const cidrs = (keep: (s: VpcState['subnets'][string]) => boolean) => subnets.flatMap((s) => (s.cidr !== undefined && keep(s) ? [s.cidr] : []));
   const nat = cidrs((s) => s.type === 'private' && s.egress === 'nat');
   const publishes = vpc.transit ? publishesOf(vpc) : [];
   const objects: NftObject[] = [

@@ -7,8 +7,9 @@ import type { State } from '../state/types.js';
 
 export interface SubnetView {
   name: string;
-  cidr: string;
-  /** Dual-stack subnets: the /64. */
+  /** Absent for an IPv6-only subnet. */
+  cidr?: string;
+  /** Dual-stack and IPv6-only subnets: the /64. */
   ipv6Cidr?: string;
   type: 'public' | 'private';
   /** Private subnets with a NAT gateway. */
@@ -56,7 +57,8 @@ export function viewFromTopology(t: Topology): TopologyView {
       transit: null,
       ...(v.flowLogs ? { flowLogs: true } : {}),
       subnets: v.subnets.map((s) => ({
-        name: s.name, cidr: s.cidr, ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr } : {}), type: s.type, apps: s.apps.map((a) => ({ port: a.port })), ...extras(s),
+        name: s.name, ...(s.cidr !== undefined ? { cidr: s.cidr } : {}), ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr } : {}), type: s.type,
+        apps: s.apps.map((a) => ({ port: a.port })), ...extras(s),
       })),
     })),
     peerings: t.peerings.map((p) => ({ vpc1: p.vpc1, vpc2: p.vpc2 })),
@@ -74,7 +76,7 @@ export function viewFromState(state: State): TopologyView {
       ...(v.flowLogs ? { flowLogs: true } : {}),
       subnets: Object.values(v.subnets).map((s) => ({
         name: s.name,
-        cidr: s.cidr,
+        ...(s.cidr !== undefined ? { cidr: s.cidr } : {}),
         ...(s.ipv6Cidr ? { ipv6Cidr: s.ipv6Cidr } : {}),
         type: s.type,
         apps: s.apps.map((a) => ({ port: a.port })),
@@ -95,8 +97,12 @@ export function appsLabel(s: SubnetView): string {
 /** The subnet's type with its egress: "public", "private", "private NAT". */
 export const typeLabel = (s: SubnetView): string => (s.type === 'private' && s.nat ? 'private NAT' : s.type);
 
-/** A CIDR with the IPv6 prefix of a dual-stack object: "10.0.1.0/24", "10.0.1.0/24 · fd00:10::/64". */
-export const cidrLabel = (o: { cidr: string; ipv6Cidr?: string }): string => (o.ipv6Cidr ? `${o.cidr} · ${o.ipv6Cidr}` : o.cidr);
+/**
+ * A CIDR with the IPv6 prefix of a dual-stack object: "10.0.1.0/24",
+ * "10.0.1.0/24 · fd00:10::/64"; an IPv6-only subnet: "fd00:10::/64 · IPv6-only".
+ */
+export const cidrLabel = (o: { cidr?: string; ipv6Cidr?: string }): string =>
+  (o.cidr === undefined ? `${o.ipv6Cidr} · IPv6-only` : o.ipv6Cidr ? `${o.cidr} · ${o.ipv6Cidr}` : o.cidr);
 
 /** The VPC's CIDR(s), with its flow logs when on: "10.0.0.0/16", "10.0.0.0/16 · flow logs". */
 export const vpcLabel = (v: VpcView): string => (v.flowLogs ? `${cidrLabel(v)} · flow logs` : cidrLabel(v));

@@ -6,8 +6,8 @@
  * - in a transit or peering /30, .1 is the near end (the root namespace's,
  *   or vpc1's) and .2 the far end (the VPC router's, or vpc2's).
  */
-import { hostAddress, ipToString, parseCidr } from './cidr.js';
-import { hostAddress6, ip6ToString, parseCidr6 } from './cidr6.js';
+import { formatCidr, hostAddress, ipToString, parseCidr } from './cidr.js';
+import { hostAddress6, ip6ToString, isV6Text, parseCidr6 } from './cidr6.js';
 
 const nth = (cidr: string, n: number): string => ipToString(hostAddress(parseCidr(cidr), n));
 const withPrefix = (cidr: string, n: number): string => `${nth(cidr, n)}/${parseCidr(cidr).prefix}`;
@@ -42,6 +42,23 @@ export const gatewayIp6 = (subnetCidr6: string): string => nth6(subnetCidr6, 1);
 export const hostIp6 = (subnetCidr6: string): string => nth6(subnetCidr6, 2);
 export const hostIfaceCidr6 = (subnetCidr6: string): string => `${nth6(subnetCidr6, 2)}/64`;
 export const gatewayIfaceCidr6 = (subnetCidr6: string): string => `${nth6(subnetCidr6, 1)}/64`;
+/**
+ * The block a subnet is known by (a policy's `subnet`, messages): its IPv4
+ * CIDR, or its /64 when it is IPv6-only.
+ */
+export const blockOf = (s: { cidr?: string | undefined; ipv6Cidr?: string | undefined }): string => s.cidr ?? s.ipv6Cidr!;
+/** blockOf for a message: an IPv6-only subnet says so. */
+export const blockText = (s: { cidr?: string | undefined; ipv6Cidr?: string | undefined }): string =>
+  s.cidr ?? `IPv6-only ${s.ipv6Cidr}`;
+/** A subnet's first host: its IPv4 address, or for an IPv6-only subnet its IPv6 one (::2). */
+export const hostOf = (s: { cidr?: string | undefined; ipv6Cidr?: string | undefined }): string =>
+  (s.cidr !== undefined ? hostIp(s.cidr) : hostIp6(s.ipv6Cidr!));
+/** A subnet's gateway: IPv4, or for an IPv6-only subnet IPv6 (::1). */
+export const gatewayOf = (s: { cidr?: string | undefined; ipv6Cidr?: string | undefined }): string =>
+  (s.cidr !== undefined ? gatewayIp(s.cidr) : gatewayIp6(s.ipv6Cidr!));
+/** A policy's `subnet` text in the form the state keeps (IPv6 text is canonical already: cidr6.ts refuses any other). */
+export const normBlock = (text: string): string => (isV6Text(text) ? text : formatCidr(parseCidr(text)));
+
 export const LINK_ENDS6 = { near: 'fe80::1/64', far: 'fe80::2/64', nearIp: 'fe80::1', farIp: 'fe80::2' } as const;
 
 /**

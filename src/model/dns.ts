@@ -8,7 +8,7 @@
  * (crates/netkit/src/etcns.rs). This module is the pure part: which names
  * each namespace sees, the exact text of the files and where they are.
  */
-import { hostIp } from './addresses.js';
+import { hostIp, hostOf } from './addresses.js';
 import { nsOwners, routerNs, routerTag, tagFitsNs } from './names.js';
 import { peersOf, type Pair } from './peering.js';
 
@@ -21,7 +21,8 @@ export const dnsName = (vpc: string, subnet: string): string => `${subnet}.${vpc
 export interface DnsLayout {
   vpcs: Record<string, {
     name: string;
-    subnets: Record<string, { name: string; cidr: string; type: string; egress?: string }>;
+    /** `ipv6Cidr` counts only where `cidr` is absent (an IPv6-only subnet): names are IPv4 otherwise. */
+    subnets: Record<string, { name: string; cidr?: string; ipv6Cidr?: string; type: string; egress?: string }>;
     /** On a cluster host: the VPC's subnets on other hosts (name -> CIDR), named too. */
     overlay?: { names?: Record<string, string> };
   }>;
@@ -30,17 +31,23 @@ export interface DnsLayout {
 
 export interface DnsRecord { name: string; address: string; vpc: string; subnet: string }
 
-/** A VPC's subnets with their CIDRs: those here, then (on a cluster host) those on other hosts. */
+/**
+ * A VPC's subnets with their hosts' addresses: those here, then (on a
+ * cluster host) those on other hosts. A subnet with an IPv4 block is named
+ * by its IPv4 host (dual-stack ones too: the files are as they were before
+ * IPv6); an IPv6-only subnet by its IPv6 host (::2), which a hosts file
+ * takes as well.
+ */
 const subnetsOf = (vpc: DnsLayout['vpcs'][string] | undefined): Array<[string, string]> => [
-  ...Object.values(vpc?.subnets ?? {}).map((s): [string, string] => [s.name, s.cidr]),
-  ...Object.entries(vpc?.overlay?.names ?? {}),
+  ...Object.values(vpc?.subnets ?? {}).map((s): [string, string] => [s.name, hostOf(s)]),
+  ...Object.entries(vpc?.overlay?.names ?? {}).map(([name, cidr]): [string, string] => [name, hostIp(cidr)]),
 ];
 
 /** The names a host of `vpc` resolves: its VPC's subnets, then each peer's (peers in name order). */
 export function visibleRecords(state: DnsLayout, vpc: string): DnsRecord[] {
   const peers = [...new Set(peersOf(state.peerings, vpc))].filter((p) => p !== vpc && state.vpcs[p]).sort();
   return [vpc, ...peers].flatMap((v) => subnetsOf(state.vpcs[v])
-    .map(([subnet, cidr]) => ({ name: dnsName(v, subnet), address: hostIp(cidr), vpc: v, subnet })));
+    .map(([subnet, address]) => ({ name: dnsName(v, subnet), address, vpc: v, subnet })));
 }
 
 /** The files vpcctl writes in `/etc/netns/<ns>/`, in the order they are written. */
@@ -168,7 +175,7 @@ export function namesScope(before: DnsLayout, after: DnsLayout, also: Iterable<s
 function sameNames(a: DnsLayout['vpcs'][string] | undefined, b: DnsLayout['vpcs'][string] | undefined): boolean {
   if (!a || !b) return a === b;
   const flat = (v: NonNullable<typeof a>) => [
-    ...Object.values(v.subnets).map((s) => `${s.name} ${s.cidr} ${s.type} ${s.egress ?? 'none'}`),
+    ...Object.values(v.subnets).map((s) => `${s.name} ${s.cidr ?? s.ipv6Cidr} ${s.type} ${s.egress ?? 'none'}`),
     ...Object.entries(v.overlay?.names ?? {}).map(([name, cidr]) => `${name} ${cidr} remote`),
   ].sort().join('\n');
   return flat(a) === flat(b);

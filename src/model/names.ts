@@ -5,6 +5,7 @@
  */
 import { VpcctlError } from '../errors.js';
 import { type Cidr, hexOf, parseCidr } from './cidr.js';
+import { parseCidr6 } from './cidr6.js';
 import { pairOrder } from './peering.js';
 
 export type NameKind = 'vpc' | 'subnet' | 'topology';
@@ -64,6 +65,16 @@ export const GATEWAY_LINK_PREFIX = 'vg';
 export const PEER_LINK_PREFIX = 'px';
 /** Router end of a subnet's veth; subnets of a VPC never overlap, so the network is unique in the router. */
 export const subnetLink = (subnetCidr: Cidr | string): string => linkName('sn', subnetCidr);
+/**
+ * Router end of an IPv6-only subnet's veth: `s6-` + bits 32..63 of its /64
+ * in hex. A VPC's IPv6 prefix is /44 or longer, so its /64s differ only in
+ * those bits: unique in the router, and never a `sn-` name.
+ */
+export const subnetLink6 = (subnetCidr6: string): string =>
+  `s6-${((parseCidr6(subnetCidr6).network >> 64n) & 0xffffffffn).toString(16).padStart(8, '0')}`;
+/** Router end of a subnet's veth, whichever family names it (IPv4 when it has a block). */
+export const subnetLinkOf = (s: { cidr?: string; ipv6Cidr?: string }): string =>
+  s.cidr !== undefined ? subnetLink(s.cidr) : subnetLink6(s.ipv6Cidr!);
 /** Router end of a peering veth; a VPC's peers never overlap each other, so unique in the router. */
 export const peerLink = (peerVpcCidr: Cidr | string): string => linkName(PEER_LINK_PREFIX, peerVpcCidr);
 /** Host-namespace end of a VPC's internet gateway; transit blocks are unique in the host. */

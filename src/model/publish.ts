@@ -24,6 +24,16 @@ export interface Publish {
   targets: PublishTarget[];
 }
 
+/**
+ * Publishing is IPv4 DNAT at the host (an address of the host to the
+ * subnet's IPv4 host): an IPv6-only subnet has no IPv4 host to take it.
+ */
+export function checkPublishable(s: Pick<SubnetState, 'name' | 'cidr'>, vpc: string, at?: string): void {
+  if (s.cidr !== undefined) return;
+  const message = `subnet "${s.name}" of vpc "${vpc}" is IPv6-only: publish forwards an IPv4 host port to the subnet's IPv4 host (DNAT), and it has none`;
+  throw new VpcctlError('INVALID_INPUT', at ? `${at}: ${message}` : message);
+}
+
 export const publishKey = (p: { protocol: string; hostPort: number }): string => `${p.protocol}/${p.hostPort}`;
 export const describePublish = (p: Pick<Publish, 'address' | 'hostPort' | 'protocol'>): string =>
   `${p.address}:${p.hostPort}/${p.protocol}`;
@@ -39,17 +49,19 @@ export function publishesOf(vpc: VpcState): Publish[] {
   const subnets = Object.values(vpc.subnets).filter((s) => s.publish?.length)
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const s of subnets) {
+    checkPublishable(s, vpc.name);
+    const host = hostIp(s.cidr!);
     for (const e of s.publish ?? []) {
       const key = publishKey(e);
       const g = groups.get(key);
       if (!g) {
-        groups.set(key, { vpc: vpc.name, protocol: e.protocol, hostPort: e.hostPort, port: e.port, address: e.address, targets: [{ subnet: s.name, host: hostIp(s.cidr) }] });
+        groups.set(key, { vpc: vpc.name, protocol: e.protocol, hostPort: e.hostPort, port: e.port, address: e.address, targets: [{ subnet: s.name, host }] });
         continue;
       }
       if (g.port !== e.port || g.address !== e.address) {
         throw new VpcctlError('CONFLICT', `vpc "${vpc.name}" publishes ${e.protocol} host port ${e.hostPort} twice, to port ${g.port} at ${g.address} (subnet "${g.targets[0]!.subnet}") and to port ${e.port} at ${e.address} (subnet "${s.name}"): one host port is one publish; list its subnets as targets`);
       }
-      if (!g.targets.some((t) => t.subnet === s.name)) g.targets.push({ subnet: s.name, host: hostIp(s.cidr) });
+      if (!g.targets.some((t) => t.subnet === s.name)) g.targets.push({ subnet: s.name, host });
     }
   }
   return [...groups.values()].sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : a.hostPort - b.hostPort));

@@ -112,14 +112,15 @@ export type Footprint = Map<string, { cidr: string; uplink: string | null; publi
 
 interface VpcLike {
   name: string; cidr: string; uplink: string | null;
-  subnets: Record<string, { name: string; cidr: string; type: string }>;
+  /** An IPv6-only subnet (no `cidr`) claims nothing here: the host gets no route to it. */
+  subnets: Record<string, { name: string; cidr?: string; type: string }>;
 }
 
 export function footprint(vpcs: Record<string, VpcLike>): Footprint {
   const out: Footprint = new Map();
   for (const v of Object.values(vpcs)) {
     const publics = new Set<string>();
-    for (const s of Object.values(v.subnets)) if (s.type === 'public') publics.add(`${s.name} ${s.cidr}`);
+    for (const s of Object.values(v.subnets)) if (s.type === 'public' && s.cidr !== undefined) publics.add(`${s.name} ${s.cidr}`);
     out.set(v.name, { cidr: v.cidr, uplink: v.uplink, publics });
   }
   return out;
@@ -140,7 +141,7 @@ export function newClaims(before: Footprint, after: Record<string, VpcLike>): Cl
     const fresh = !was || was.cidr !== v.cidr || was.uplink !== v.uplink;
     if (fresh) out.push({ vpc: v.name, cidr: v.cidr, uplink: v.uplink });
     for (const s of Object.values(v.subnets)) {
-      if (s.type === 'public' && (fresh || !was!.publics.has(`${s.name} ${s.cidr}`))) {
+      if (s.type === 'public' && s.cidr !== undefined && (fresh || !was!.publics.has(`${s.name} ${s.cidr}`))) {
         out.push({ vpc: v.name, subnet: s.name, cidr: s.cidr, uplink: v.uplink });
       }
     }

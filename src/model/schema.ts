@@ -54,6 +54,11 @@ const AnyCidrString = z
   })
   .meta({ description: 'IPv4 or IPv6 CIDR block, host bits clear', examples: ['10.0.1.0/24', 'fd00:10::/56'] });
 
+/** A policy's subnet: its IPv4 CIDR, or the /64 of an IPv6-only subnet. */
+const SubnetBlockString = AnyCidrString.meta({
+  description: "the subnet's IPv4 CIDR (an IPv6-only subnet's: its IPv6 /64)", examples: ['10.0.1.0/24', 'fd00:10::/64'],
+});
+
 const nameString = (kind: NameKind) =>
   z.string().regex(NAME_RE, { error: (iss) => messageOf(() => validateName(kind, String(iss.input))) });
 
@@ -119,9 +124,9 @@ const policyFields = {
 };
 
 /** A policy document for apply-policy: names its subnet by CIDR. */
-export const PolicySchema = z.strictObject({ subnet: CidrString, ...policyFields });
+export const PolicySchema = z.strictObject({ subnet: SubnetBlockString, ...policyFields });
 /** A policy inside a topology subnet: the subnet is implied. */
-export const SubnetPolicySchema = z.strictObject({ subnet: CidrString.optional(), ...policyFields });
+export const SubnetPolicySchema = z.strictObject({ subnet: SubnetBlockString.optional(), ...policyFields });
 
 export type Policy = z.output<typeof PolicySchema>;
 /** A policy once checked, as the state keeps it (`subnet` optional). */
@@ -148,7 +153,8 @@ const PublishSchema = z.strictObject({
 
 const SubnetSchema = z.strictObject({
   name: nameString('subnet'),
-  cidr: CidrString,
+  cidr: CidrString.optional()
+    .meta({ description: "the subnet's IPv4 block inside the vpc's cidr; omitted in a dual-stack vpc: an IPv6-only subnet" }),
   ipv6Cidr: Cidr6String.optional()
     .meta({ description: "the subnet's IPv6 /64 inside the vpc's ipv6Cidr; default in a dual-stack vpc: the next free /64" }),
   type: z.enum(['public', 'private']),

@@ -9,8 +9,9 @@ import { type Cidr, checkPrefix, contains, formatCidr, overlaps, parseCidr } fro
 import { hostNs } from './names.js';
 import { peerOf, samePair } from './peering.js';
 import { checkNotSpecial } from './special-ranges.js';
+import { checkPublishable } from './publish.js';
 import {
-  type Cidr6, checkNotSpecial6, checkPrefix6, contains6, ulaFor, countOf6, formatCidr6, nthSubnet6, overlaps6, parseCidr6,
+  type Cidr6, isV6Text, checkNotSpecial6, checkPrefix6, contains6, ulaFor, countOf6, formatCidr6, nthSubnet6, overlaps6, parseCidr6,
 } from './cidr6.js';
 import type { Topology } from './schema.js';
 
@@ -89,6 +90,20 @@ export function checkVpcCidr6(cidr: Cidr6 | string, at?: string): Cidr6 {
   withAt(at, () => checkNotSpecial6(c, 'vpc'));
   return c;
 }
+
+/**
+ * A subnet without an IPv4 CIDR is IPv6-only: possible only in a
+ * dual-stack VPC (the VPC itself always keeps its IPv4 CIDR, as in AWS).
+ */
+export function checkIpv6Only(vpc: string, dualStack: boolean, at?: string): void {
+  if (!dualStack) {
+    fail('INVALID_INPUT', at, `a subnet of vpc "${vpc}" needs an IPv4 cidr: the vpc is IPv4-only (only a dual-stack vpc, made with an IPv6 cidr, has IPv6-only subnets)`);
+  }
+}
+
+/** The subnets of a VPC that have an IPv4 block (IPv6-only ones have none to overlap). */
+export const ipv4Subnets = (subnets: Record<string, { name: string; cidr?: string | undefined }>): NamedCidr[] =>
+  Object.values(subnets).flatMap((s) => (s.cidr !== undefined ? [{ name: s.name, cidr: s.cidr }] : []));
 
 /** A VPC's IPv6 prefix as asked: given, derived from its name (`ipv6: true`), or none. */
 export const vpcIpv6 = (v: { name: string; ipv6Cidr?: string | undefined; ipv6?: boolean | undefined }): string | undefined =>
@@ -241,7 +256,9 @@ export function validateTopology(topology: Topology): Topology {
       const twin = names.get(subnet.name);
       if (twin !== undefined) attempt(() => fail('CONFLICT', `${sat}.name`, `subnet "${subnet.name}" is also defined at ${at}.subnets[${twin}]`));
       else names.set(subnet.name, j);
-      const cidr = vpcCidr ? attempt(() => checkSubnetCidr(vpcCidr, subnet.cidr, [], sat)) : undefined;
+      // No cidr: an IPv6-only subnet, which only a dual-stack VPC has (its /64 is allocated if not given).
+      if (subnet.cidr === undefined) attempt(() => checkIpv6Only(vpc.name, own6 !== undefined, `${sat}.cidr`));
+      const cidr = vpcCidr && subnet.cidr !== undefined ? attempt(() => checkSubnetCidr(vpcCidr, subnet.cidr!, [], sat)) : undefined;
       const ns = hostNs(vpc.name, subnet.name);
       const other = hosts.get(ns);
       if (other) attempt(() => checkHostNsFree(vpc.name, subnet.name, [other], sat));
@@ -261,9 +278,14 @@ export function validateTopology(topology: Topology): Topology {
       }
 
       attempt(() => checkEgress(subnet.type, subnet.egress, `${sat}.egress`));
+      if (subnet.publish?.length) attempt(() => checkPublishable(subnet, vpc.name, `${sat}.publish`));
       const policySubnet = subnet.policy?.subnet;
       if (cidr && policySubnet !== undefined && policySubnet !== formatCidr(cidr)) {
         attempt(() => fail('INVALID_POLICY', `${sat}.policy.subnet`, `${policySubnet} is not this subnet's CIDR (${formatCidr(cidr)})`));
+      }
+      // An IPv6-only subnet's policy names its /64 (when the file gives one: an allocated /64 is not known here).
+      if (subnet.cidr === undefined && policySubnet !== undefined && (!isV6Text(policySubnet) || (subnet.ipv6Cidr !== undefined && policySubnet !== subnet.ipv6Cidr))) {
+        attempt(() => fail('INVALID_POLICY', `${sat}.policy.subnet`, `${policySubnet} is not this IPv6-only subnet's CIDR${subnet.ipv6Cidr ? ` (${subnet.ipv6Cidr})` : ''}`));
       }
       const ports: number[] = [];
       subnet.apps.forEach((app, k) => {

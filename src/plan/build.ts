@@ -1,7 +1,7 @@
 import type { Op } from './ops.js';
 import type { NftObject } from '../firewall/nft.js';
 import {
-  HOST_LINK, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, ROUTER_GATEWAY_LINK, gatewayRootLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLink,
+  HOST_LINK, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, ROUTER_GATEWAY_LINK, gatewayRootLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLinkOf,
 } from '../model/names.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import { gatewayIp, hostIfaceCidr, hostIp, transitEnds, transitEnds6, LINK_ENDS6, gatewayIfaceCidr6, gatewayIp6, hostIfaceCidr6 } from '../model/addresses.js';
@@ -85,13 +85,13 @@ export function vpcOps(vpc: VpcState): Op[] {
 }
 
 /** Routes a subnet host needs beyond its own subnet: the VPC (or everything, if public) and its peers. */
-function hostRoutes(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op[] {
+function hostRoutes(vpc: VpcState, subnet: SubnetState & { cidr: string }, peerCidrs: string[]): Op[] {
   const ns = hostNs(vpc.name, subnet.name);
   const via = gatewayIp(subnet.cidr);
   const route = (dst: string): Op => ({ op: 'routeAdd', ns, dst, via, dev: HOST_LINK });
   if (subnet.type === 'public') return [route('default')];
   const routes = [route(vpc.cidr), ...peerCidrs.filter((c) => !isV6Text(c)).map(route)];
-  if (subnet.egress === 'nat') routes.push(egressRouteOp(vpc, subnet, true));
+  if (subnet.egress === 'nat') routes.push(egressRouteOp(vpc, subnet, true)!);
   return routes;
 }
 
@@ -118,18 +118,20 @@ function subnet6Ops(vpc: VpcState, subnet: SubnetState, peerCidrs: string[], rns
  * The default route of a private subnet with a NAT gateway, added or
  * removed on its own (set-egress), so the host namespace and its apps stay.
  * The router's table decides what may leave by it; the route only lets the
- * host try.
+ * host try. Null for an IPv6-only subnet (no IPv4 route at all).
  */
-export function egressRouteOp(vpc: VpcState, subnet: SubnetState, add: boolean): Op {
+export function egressRouteOp(vpc: VpcState, subnet: SubnetState, add: boolean): Op | null {
+  if (subnet.cidr === undefined) return null;
   const ns = hostNs(vpc.name, subnet.name);
   return add
     ? { op: 'routeAdd', ns, dst: 'default', via: gatewayIp(subnet.cidr), dev: HOST_LINK }
     : { op: 'routeDel', ns, dst: 'default', dev: HOST_LINK };
 }
 
-/** set-egress in a dual-stack subnet: the IPv6 default route of the egress-only gateway, with the IPv4 one. */
+/** set-egress: the IPv4 default route, and in a dual-stack or IPv6-only subnet the IPv6 one of the egress-only gateway. */
 export function egressRouteOps(vpc: VpcState, subnet: SubnetState, add: boolean): Op[] {
-  const ops = [egressRouteOp(vpc, subnet, add)];
+  const v4 = egressRouteOp(vpc, subnet, add);
+  const ops = v4 ? [v4] : [];
   if (vpc.ipv6Cidr && subnet.ipv6Cidr) {
     const ns = hostNs(vpc.name, subnet.name);
     ops.push(add
@@ -139,11 +141,29 @@ export function egressRouteOps(vpc: VpcState, subnet: SubnetState, add: boolean)
   return ops;
 }
 
-/** `peerCidrs`: the peers' prefixes, both families (an IPv6 one only where both VPCs are dual-stack). */
+/**
+ * The IPv4 side of a subnet: the gateway .1/32 on the router's end, a /32
+ * route to the host, the host's .2 and its routes.
+ */
+function subnet4Ops(vpc: VpcState, subnet: SubnetState & { cidr: string }, peerCidrs: string[], rns: string, link: string): Op[] {
+  const ns = hostNs(vpc.name, subnet.name);
+  return [
+    { op: 'addrAdd', ns: rns, dev: link, cidr: `${gatewayIp(subnet.cidr)}/32` },
+    { op: 'routeAdd', ns: rns, dst: `${hostIp(subnet.cidr)}/32`, dev: link },
+    { op: 'addrAdd', ns, dev: HOST_LINK, cidr: hostIfaceCidr(subnet.cidr) },
+    ...hostRoutes(vpc, subnet, peerCidrs),
+  ];
+}
+
+/**
+ * `peerCidrs`: the peers' prefixes, both families (an IPv6 one only where
+ * both VPCs are dual-stack). An IPv6-only subnet (no `cidr`) has no IPv4
+ * address, route or NAT anywhere: its link is named after its /64.
+ */
 export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[]): Op[] {
   const rns = routerNs(vpc.name);
   const ns = hostNs(vpc.name, subnet.name);
-  const link = subnetLink(subnet.cidr);
+  const link = subnetLinkOf(subnet);
   const tag = linkTag({ kind: 'subnet', vpc: vpc.name, subnet: subnet.name });
   const ops: Op[] = [
     { op: 'netnsAdd', ns, tag: hostTag(vpc.name, subnet.name) },
@@ -152,12 +172,9 @@ export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[
       // Across hosts a packet may leave by the VPC's VXLAN link: the host sends no more than it carries.
       ...(vpc.overlay ? { mtu: vpc.overlay.mtu } : {}),
     },
-    { op: 'addrAdd', ns: rns, dev: link, cidr: `${gatewayIp(subnet.cidr)}/32` },
-    { op: 'routeAdd', ns: rns, dst: `${hostIp(subnet.cidr)}/32`, dev: link },
-    { op: 'addrAdd', ns, dev: HOST_LINK, cidr: hostIfaceCidr(subnet.cidr) },
     // No per-namespace sysctl for apps to serve port 80: they get
     // CAP_NET_BIND_SERVICE as an ambient capability instead (netkit spawn.rs).
-    ...hostRoutes(vpc, subnet, peerCidrs),
+    ...(subnet.cidr !== undefined ? subnet4Ops(vpc, { ...subnet, cidr: subnet.cidr }, peerCidrs, rns, link) : []),
     ...(subnet.ipv6Cidr && vpc.ipv6Cidr ? subnet6Ops(vpc, subnet, peerCidrs, rns, link) : []),
   ];
   const policy = policyOp(vpc, subnet);
@@ -238,11 +255,11 @@ export const unpeerOps = (_p: PeeringState, a: VpcState, b: VpcState): Op[] =>
 export function peerRouteOps(vpc: VpcState, peerCidr: string, subnets: SubnetState[], add: boolean): Op[] {
   const v6 = isV6Text(peerCidr);
   return subnets
-    .filter((s) => s.type === 'private' && (!v6 || s.ipv6Cidr))
+    .filter((s) => s.type === 'private' && (v6 ? s.ipv6Cidr : s.cidr))
     .map((s): Op => {
       const ns = hostNs(vpc.name, s.name);
       return add
-        ? { op: 'routeAdd', ns, dst: peerCidr, via: v6 ? gatewayIp6(s.ipv6Cidr!) : gatewayIp(s.cidr), dev: HOST_LINK }
+        ? { op: 'routeAdd', ns, dst: peerCidr, via: v6 ? gatewayIp6(s.ipv6Cidr!) : gatewayIp(s.cidr!), dev: HOST_LINK }
         : { op: 'routeDel', ns, dst: peerCidr, dev: HOST_LINK };
     });
 }

@@ -75,7 +75,8 @@ const publishText = (s: SubnetState) =>
 function subnetChanges(before: SubnetState, after: SubnetState): Pick<DiffItem, 'attributes' | 'policy'> {
   const attributes: AttributeChange[] = [];
   const attr = (attribute: string, b: string | null, a: string | null) => { if (b !== a) attributes.push({ attribute, before: b, after: a }); };
-  attr('cidr', before.cidr, after.cidr);
+  attr('cidr', before.cidr ?? null, after.cidr ?? null);
+  attr('ipv6Cidr', before.ipv6Cidr ?? null, after.ipv6Cidr ?? null);
   attr('type', before.type, after.type);
   if (before.type === 'private' || after.type === 'private') attr('egress', before.egress ?? 'none', after.egress ?? 'none');
   attr('publish', publishText(before), publishText(after));

@@ -62,7 +62,8 @@ export function rootRoutes(state: State): Map<string, { vpc: VpcState; cidr: str
     const cidr = parseCidr(v.cidr);
     if (vpcs.some((o) => o !== v && overlaps(cidr, parseCidr(o.cidr)))) continue;
     for (const s of Object.values(v.subnets)) {
-      if (s.type === 'public') out.set(s.cidr, { vpc: v, cidr: s.cidr, subnet: s.name });
+      // An IPv6-only subnet has no IPv4 block to route (IPv6 leaves by NAT66: router.ts).
+      if (s.type === 'public' && s.cidr !== undefined) out.set(s.cidr, { vpc: v, cidr: s.cidr, subnet: s.name });
     }
   }
   return out;

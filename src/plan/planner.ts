@@ -113,7 +113,7 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
       touchedRouters.add(des.name);
       changes.push(d ? `replace subnet ${des.name}/${s.name}` : `delete subnet ${des.name}/${s.name}`);
       // On vpcctl's own gateway link only: a foreign route to the same CIDR is never deleted.
-      if (s.type === 'public' && cur.transit) dels.push({ op: 'routeDel', ns: ROOT_NS, dst: s.cidr, dev: gatewayRootLink(cur.transit) });
+      if (s.type === 'public' && cur.transit && s.cidr !== undefined) dels.push({ op: 'routeDel', ns: ROOT_NS, dst: s.cidr, dev: gatewayRootLink(cur.transit) });
     }
     for (const d of Object.values(des.subnets)) {
       const s = cur.subnets[d.name];

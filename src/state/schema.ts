@@ -46,7 +46,8 @@ const AppStateSchema = z.looseObject({
 
 const SubnetStateSchema = z.looseObject({
   name,
-  cidr,
+  // Absent: an IPv6-only subnet, which has its /64 then (checked below).
+  cidr: cidr.optional(),
   ipv6Cidr: cidr6.optional(),
   type: z.enum(['public', 'private']),
   policy: SubnetPolicySchema.optional(),
@@ -59,6 +60,8 @@ const SubnetStateSchema = z.looseObject({
   })).optional(),
   apps: z.array(AppStateSchema),
   owner: z.string().optional(),
+}).superRefine((s, ctx) => {
+  if (s.cidr === undefined && s.ipv6Cidr === undefined) ctx.addIssue({ code: 'custom', path: ['cidr'], message: 'is required (or ipv6Cidr, for an IPv6-only subnet)' });
 });
 
 /** A record whose keys are the names of its values (the code looks objects up by key, then uses .name). */

@@ -39,7 +39,8 @@ export interface AppState {
 /** A subnet as the state keeps it. */
 export interface SubnetState {
   name: string;
-  cidr: string;
+  /** The subnet's IPv4 block; absent: an IPv6-only subnet (dual-stack VPCs only, ipv6Cidr then set). */
+  cidr?: string;
   /** The subnet's IPv6 /64 (dual-stack VPCs only; absent: IPv4 only). */
   ipv6Cidr?: string;
   type: SubnetType;

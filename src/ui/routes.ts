@@ -9,7 +9,7 @@ import { VpcctlError } from '../errors.js';
 import type { Vpcctl } from '../api/vpcctl.js';
 import type { MatrixResult } from '../api/connectivity.js';
 import type { PolicyInput } from '../model/schema.js';
-import { gatewayIp, hostIp } from '../model/addresses.js';
+import { blockOf, gatewayOf, hostOf } from '../model/addresses.js';
 import { hostNs, routerNs } from '../model/names.js';
 import { parseJsonText } from '../cli/document.js';
 import { findSubnet } from '../api/lookup.js';
@@ -110,8 +110,9 @@ export async function subnetPanel(api: Vpcctl, q: URLSearchParams) {
   const s = findSubnet(state, vpc, subnet);
   const [policy, apps] = await Promise.all([api.showPolicy({ vpc, subnet }), api.listApps({ vpc })]);
   return {
-    vpc, subnet, cidr: s.cidr, type: s.type, egress: s.egress ?? null,
-    addresses: { host: hostIp(s.cidr), gateway: gatewayIp(s.cidr), namespace: hostNs(vpc, subnet), router: routerNs(vpc) },
+    // An IPv6-only subnet: its /64, and IPv6 addresses.
+    vpc, subnet, cidr: blockOf(s), type: s.type, egress: s.egress ?? null,
+    addresses: { host: hostOf(s), gateway: gatewayOf(s), namespace: hostNs(vpc, subnet), router: routerNs(vpc) },
     publish: s.publish ?? [],
     policy,
     apps: apps.filter((a) => a.subnet === subnet).map((a) => ({

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { freshStateDir, ip, nft, vpcctl } from '../helpers/sandbox.js';
+import { ip, freshStateDir, nft, vpcctl } from '../helpers/sandbox.js';
+import { Children, fetchFrom, hostV6 } from '../helpers/ipv6.js';
 import { SIM, buildSimInternet } from '../../src/sim/internet.js';
 import { native } from '../../src/native.js';
 
@@ -15,28 +15,16 @@ const readAcceptRa = () => readFileSync(ACCEPT_RA, 'utf8').trim();
 const writeAcceptRa = (v: string) => writeFileSync(ACCEPT_RA, v);
 
 /** A server of the simulated internet on [::]:8080 that answers each client with the address it sees. */
-let server: ChildProcess | undefined;
+const children = new Children();
 test.before(async () => {
   await buildSimInternet();
-  const script = `require('net').createServer((s)=>s.end(s.remoteAddress+'\\n')).listen(${PORT},'::',()=>console.log('up'))`;
-  server = spawn('/usr/sbin/ip', ['netns', 'exec', SIM.ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    server!.stdout!.once('data', () => resolve());
-    server!.once('exit', (code) => reject(new Error(`server exited (${code})`)));
-  });
+  await children.addressEcho(PORT);
 });
-test.after.always(() => { if (server?.pid && server.exitCode === null) { try { process.kill(server.pid); } catch { /* gone */ } } });
+test.after.always(() => children.stopAll());
 
 /** What the server says it saw, fetched from inside `ns` ('' when nothing came back). */
-function fetch6(ns: string, to = SIM.serverAddress6): string {
-  const script = `const s=require('net').connect({host:'${to}',port:${PORT}});let d='';s.on('data',(b)=>d+=b);s.on('end',()=>{process.stdout.write(d);process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(2),1500);`;
-  const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 5000 });
-  return r.status === 0 ? r.stdout.trim() : '';
-}
+const fetch6 = (ns: string, to: string = SIM.serverAddress6) => fetchFrom(ns, to, PORT);
 
-// Link-local lines left out: the kernel's own, and their DAD state changes with time.
-const global = (text: string) => text.split('\n').filter((l) => !l.includes('fe80')).join('\n');
-const hostV6 = () => ({ routes: global(ip(['-6', 'route', 'show', 'table', 'all'])), addrs: global(ip(['-6', '-o', 'addr'])) });
 let before: ReturnType<typeof hostV6>;
 
 test.serial('a host whose IPv6 default route comes from router advertisements (accept_ra=1) is not cut off: refused, exit 2, nothing changed', async (t) => {

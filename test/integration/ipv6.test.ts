@@ -1,43 +1,20 @@
 import test from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshStateDir, ip, netnsList, nft, vpcctl } from '../helpers/sandbox.js';
+import { Children, checkSpoofingDropped, hostV6, ping, tcp } from '../helpers/ipv6.js';
+import { checkRefusals, type Refusal } from '../helpers/refusals.js';
 import { native } from '../../src/native.js';
 
 // Dual-stack VPCs (issue 17). One sandbox per file: tests share the host, so they run one at a time.
 const state = freshStateDir();
 const run = (...args: string[]) => vpcctl(state, args);
 const readState = () => readFileSync(join(state, 'state.json'), 'utf8');
-const ping = async (ns: string, dst: string) => (await (await native()).ping(ns, dst, 700)).ok;
-const tcp = async (ns: string, dst: string, port: number) => (await (await native()).tcpConnect(ns, dst, port, 700)).ok;
 
-/** TCP listeners started by this file (killed by pid at the end): `node` on [::] (both families) in a namespace. */
-const listeners: ChildProcess[] = [];
-async function listen(ns: string, ports: number[]): Promise<void> {
-  const script = `const net=require('net');let n=0;for(const p of ${JSON.stringify(ports)})net.createServer((s)=>s.end()).listen(p,'::',()=>{if(++n===${ports.length})console.log('up')});`;
-  const child = spawn('/usr/sbin/ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  listeners.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`listener in ${ns} exited (${code})`)));
-  });
-}
-test.after.always(() => {
-  for (const c of listeners) if (c.pid && c.exitCode === null && c.signalCode === null) { try { process.kill(c.pid); } catch { /* gone with its namespace */ } }
-});
+const children = new Children();
+const listen = (ns: string, ports: number[]) => children.listen(ns, ports);
+test.after.always(() => children.stopAll());
 
-/** A TCP connect from `ns` bound to source `from` (a forged one when `from` is not the host's): true when it connects. */
-function connectFrom(ns: string, from: string, dst: string, port: number): boolean {
-  const script = `const s=require('net').connect({host:'${dst}',port:${port},localAddress:'${from}'},()=>{process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(2),800);`;
-  const r = spawnSyncNode(ns, script);
-  return r === 0;
-}
-function spawnSyncNode(ns: string, script: string): number | null {
-  return spawnSync('/usr/sbin/ip', ['netns', 'exec', ns, process.execPath, '-e', script], { timeout: 5000 }).status;
-}
-
-const hostV6 = () => ({ routes: ip(['-6', 'route', 'show', 'table', 'all']), addrs: ip(['-6', 'addr']) });
 const rootBefore = hostV6();
 
 test.serial('dual-stack VPC: static /64s (::1 gateway, ::2 host, no DAD), subnets reach each other over IPv6 and IPv4', async (t) => {
@@ -116,7 +93,7 @@ test.serial('an IPv4-only VPC keeps IPv6 disabled in its router', async (t) => {
   t.is((await run('delete-vpc', '--name', 'four', '--yes')).code, 0);
 });
 
-const invalid: [string, string[], RegExp][] = [
+const invalid: Refusal[] = [
   ['malformed', ['create-vpc', '--name', 'x', '--cidr', '10.5.0.0/16', '--ipv6-cidr', 'fd00:::/56'], /fd00:::\/56 is not an IPv6 CIDR/],
   ['non-canonical', ['create-vpc', '--name', 'x', '--cidr', '10.5.0.0/16', '--ipv6-cidr', 'fd00:0010::/56'], /not in canonical form \(write fd00:10::\/56\)/],
   ['host bits', ['create-vpc', '--name', 'x', '--cidr', '10.5.0.0/16', '--ipv6-cidr', 'fd00:10::1/56'], /host bits set/],
@@ -132,21 +109,11 @@ const invalid: [string, string[], RegExp][] = [
 
 test.serial('bad IPv6 input: one-line error, exit 2, state and kernel exactly as they were', async (t) => {
   t.is((await run('create-vpc', '--name', 'v4only', '--cidr', '10.6.0.0/16')).code, 0);
-  const cases: [string, string[], RegExp][] = [
+  const cases: Refusal[] = [
     ...invalid,
     ['IPv6 subnet in an IPv4-only VPC', ['create-subnet', '--vpc', 'v4only', '--name', 'x', '--cidr', '10.6.1.0/24', '--ipv6-cidr', 'fd00:6::/64'], /has no IPv6 CIDR/],
   ];
-  const before = { ns: netnsList(), state: readState(), host: nft(['list', 'ruleset']), v6: hostV6() };
-  for (const [what, args, message] of cases) {
-    const r = await run(...args);
-    t.is(r.code, 2, `${what}: ${r.stderr}`);
-    t.regex(r.stderr, message, what);
-    t.is(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
-  }
-  t.deepEqual(netnsList(), before.ns);
-  t.is(readState(), before.state);
-  t.is(nft(['list', 'ruleset']), before.host);
-  t.deepEqual(hostV6(), before.v6);
+  await checkRefusals(t, run, cases, () => ({ ns: netnsList(), state: readState(), host: nft(['list', 'ruleset']), v6: hostV6() }));
   t.is((await run('delete-vpc', '--name', 'v4only', '--yes')).code, 0);
 });
 
@@ -161,24 +128,9 @@ test.serial('isolation: two VPCs with the same IPv6 prefix do not reach each oth
 
 test.serial('anti-spoofing: a host sending from an address not its own is dropped by its router', async (t) => {
   await listen('ns-demo-db', [7000, 7001]);
-  // A witness in the target (a table of the test's own): what arrives there from each source.
-  nft(['add', 'table', 'inet', 'witness'], 'ns-demo-db');
-  nft(['add', 'chain', 'inet', 'witness', 'in', '{ type filter hook input priority -10; policy accept; }'], 'ns-demo-db');
-  nft(['add', 'rule', 'inet', 'witness', 'in', 'ip6', 'saddr', 'fd00:10::2', 'tcp', 'dport', '7000', 'counter', 'comment', '"real"'], 'ns-demo-db');
-  nft(['add', 'rule', 'inet', 'witness', 'in', 'ip6', 'saddr', '{ fd00:10:0:1::99, 2001:db8::99 }', 'counter', 'comment', '"forged"'], 'ns-demo-db');
-  t.true(connectFrom('ns-demo-web', 'fd00:10::2', 'fd00:10:0:2::2', 7000), 'from its own address: connects');
-  // The host takes an address of another subnet (its own kernel lets it), then sends from it.
-  ip(['-6', 'addr', 'add', 'fd00:10:0:1::99/128', 'dev', 'eth0', 'nodad'], 'ns-demo-web');
-  ip(['-6', 'addr', 'add', '2001:db8::99/128', 'dev', 'eth0', 'nodad'], 'ns-demo-web');
-  t.false(connectFrom('ns-demo-web', 'fd00:10:0:1::99', 'fd00:10:0:2::2', 7000), "from subnet app's prefix: dropped");
-  t.false(connectFrom('ns-demo-web', '2001:db8::99', 'fd00:10:0:2::2', 7000), 'from an outside address: dropped');
-  t.regex(nft(['list', 'table', 'inet', 'vpcctl'], 'vpcr-demo'), /fib saddr \. iif oif missing counter packets [1-9]\d* bytes \d+ drop comment "IPv6 anti-spoofing"/);
-  const witness = nft(['list', 'table', 'inet', 'witness'], 'ns-demo-db');
-  t.regex(witness, /counter packets [1-9]\d* bytes \d+ comment "real"/, 'the witness sees real traffic');
-  t.regex(witness, /counter packets 0 bytes 0 comment "forged"/, 'no forged packet reached the target');
-  nft(['delete', 'table', 'inet', 'witness'], 'ns-demo-db');
-  ip(['-6', 'addr', 'del', 'fd00:10:0:1::99/128', 'dev', 'eth0'], 'ns-demo-web');
-  ip(['-6', 'addr', 'del', '2001:db8::99/128', 'dev', 'eth0'], 'ns-demo-web');
+  checkSpoofingDropped(t, {
+    router: 'vpcr-demo', srcNs: 'ns-demo-web', own: 'fd00:10::2', forged: 'fd00:10:0:1::99', dstNs: 'ns-demo-db', dst: 'fd00:10:0:2::2', port: 7000,
+  });
 });
 
 test.serial('policy over IPv6: one port allowed, another denied, ICMPv6 by `icmp`, neighbour discovery under default deny', async (t) => {

@@ -2,6 +2,7 @@ import test from 'ava';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshStateDir, ip, netnsList, nft, vpcctl } from '../helpers/sandbox.js';
+import { checkRefusals, type Refusal } from '../helpers/refusals.js';
 import { native } from '../../src/native.js';
 
 // One sandbox per file: tests share the host table, so they run one at a time.
@@ -46,7 +47,7 @@ test.serial('create-subnet: host namespace, eth0 at .2, gateway .1 on the router
   t.is((await run('create-subnet', '--vpc', 'demo', '--name', 'web', '--cidr', '10.0.1.0/24', '--type', 'private')).code, 2);
 });
 
-const invalid: [string, string[], RegExp][] = [
+const invalid: Refusal[] = [
   ['malformed CIDR', ['create-vpc', '--name', 'x', '--cidr', '10.0.0/16'], /is not a CIDR/],
   ['VPC prefix too long', ['create-vpc', '--name', 'x', '--cidr', '10.5.0.0/29'], /\/29/],
   ['VPC prefix too short', ['create-vpc', '--name', 'x', '--cidr', '10.0.0.0/7'], /\/7/],
@@ -63,16 +64,7 @@ const invalid: [string, string[], RegExp][] = [
 ];
 
 test.serial('bad input: one-line error, exit 2, state and kernel exactly as they were', async (t) => {
-  const before = { ns: netnsList(), state: readFileSync(join(state, 'state.json'), 'utf8'), host: nft(['list', 'ruleset']) };
-  for (const [what, args, message] of invalid) {
-    const r = await run(...args);
-    t.is(r.code, 2, `${what}: ${r.stderr}`);
-    t.regex(r.stderr, message, what);
-    t.is(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
-  }
-  t.deepEqual(netnsList(), before.ns);
-  t.is(readFileSync(join(state, 'state.json'), 'utf8'), before.state);
-  t.is(nft(['list', 'ruleset']), before.host);
+  await checkRefusals(t, run, invalid, () => ({ ns: netnsList(), state: readFileSync(join(state, 'state.json'), 'utf8'), host: nft(['list', 'ruleset']) }));
 });
 
 test.serial('VPCs are isolated, also with overlapping CIDRs', async (t) => {

@@ -139,3 +139,16 @@ test('single-host features a topology asks for are refused in cluster mode, with
     { name: 'web', cidr: '10.0.1.0/24', type: 'public', publish: [{ port: 80, hostPort: 8080 }] }] }] }), { live: new Set(['h1']) }));
   t.regex(pub.message, /^vpcs\[0\]\.subnets\[0\]\.publish: published ports are not available in cluster mode/);
 });
+
+test('IPv6-only subnets are refused in cluster mode: create-subnet without a cidr, and a topology subnet without one', (t) => {
+  const i = withHosts('h1');
+  createVpc(i, { name: 'a', cidr: '10.0.0.0/16' });
+  const cli = errorOf(() => createSubnet(i, { vpc: 'a', name: 'web', type: 'public' }, new Set(['h1'])));
+  t.is(cli.code, 'INVALID_INPUT');
+  t.regex(cli.message, /^subnet "web" needs a cidr: IPv6-only subnets are not available in cluster mode yet$/);
+  t.deepEqual(i.subnets.a ?? {}, {}, 'nothing recorded');
+  // A topology's IPv6-only subnet needs a dual-stack VPC, which cluster mode refuses first.
+  const topo = errorOf(() => mergeTopologyIntent(i, parseTopology({ vpcs: [{ name: 'b', cidr: '10.1.0.0/16', ipv6Cidr: 'fd00:1::/56', subnets: [
+    { name: 'web', type: 'public' }] }] }), { live: new Set(['h1']) }));
+  t.regex(topo.message, /^vpcs\[0\]\.ipv6Cidr: dual-stack VPCs are not available in cluster mode/);
+});

@@ -75,14 +75,14 @@ export function drawTopology(L: Layout, snap: Snapshot, marks: Marks): SVGElemen
         else stroke = '#1565c0';
       }
       const tile = s('g', { class: cls.join(' '), 'data-subnet': key, 'data-type': t.subnet.type },
-        s('title', {}, `${key} ${t.subnet.cidr} ${typeLabel(t.subnet)}${drift[key] ? `\ndrift: ${drift[key]!.join('; ')}` : ''}`),
+        s('title', {}, `${key} ${t.subnet.cidr ?? t.subnet.ipv6Cidr} ${typeLabel(t.subnet)}${drift[key] ? `\ndrift: ${drift[key]!.join('; ')}` : ''}`),
         s('rect', { x: t.x, y: t.y, width: t.w, height: t.h, rx: 5, fill: pub ? C.pubFill : C.privFill, stroke }));
       if (v.compact) {
         tile.append(text(t.x + 8, t.y + 19, t.subnet.name, { 'font-size': 11 }));
       } else {
         tile.append(text(t.x + 8, t.y + 17, t.subnet.name, { 'font-weight': 'bold' }));
         tile.append(text(t.x + t.w - 8, t.y + 17, typeLabel(t.subnet), { 'text-anchor': 'end', 'font-size': 10, fill: C.muted }));
-        tile.append(text(t.x + 8, t.y + 33, t.subnet.cidr, { 'font-size': 11, 'font-family': 'Menlo, Consolas, monospace' }));
+        tile.append(text(t.x + 8, t.y + 33, t.subnet.cidr ?? t.subnet.ipv6Cidr!, { 'font-size': 11, 'font-family': 'Menlo, Consolas, monospace' }));
         const label = appsLabel(t.subnet);
         if (label) tile.append(text(t.x + 8, t.y + 49, label, { 'font-size': 10, fill: C.muted }));
       }
