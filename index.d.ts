@@ -112,7 +112,7 @@ export interface FlowLogRecord {
   /** TCP/UDP ports; absent for other protocols. */
   sport?: number
   dport?: number
-  /** IP protocol number (6 TCP, 17 UDP, 1 ICMP). */
+  /** IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6). */
   proto: number
   /** The log prefix of the rule that logged it. */
   prefix: string
