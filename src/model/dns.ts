@@ -8,7 +8,7 @@
  * (crates/netkit/src/etcns.rs). This module is the pure part: which names
  * each namespace sees, the exact text of the files and where they are.
  */
-import { hostIp, hostOf } from './addresses.js';
+import { hostIp, hostIp6 } from './addresses.js';
 import { nsOwners, routerNs, routerTag, tagFitsNs } from './names.js';
 import { peersOf, type Pair } from './peering.js';
 
@@ -17,11 +17,12 @@ export const DNS_DOMAIN = 'internal';
 /** The name of a subnet's host. */
 export const dnsName = (vpc: string, subnet: string): string => `${subnet}.${vpc}.${DNS_DOMAIN}`;
 
-/** What of a state the names depend on: subnets (name, CIDR, type) and peerings. */
+/** What of a state the names depend on: subnets (name, CIDRs, type) and peerings. */
 export interface DnsLayout {
   vpcs: Record<string, {
     name: string;
-    /** `ipv6Cidr` counts only where `cidr` is absent (an IPv6-only subnet): names are IPv4 otherwise. */
+    /** Dual-stack: its subnets' IPv6 hosts are named too, for hosts of dual-stack VPCs. */
+    ipv6Cidr?: string;
     subnets: Record<string, { name: string; cidr?: string; ipv6Cidr?: string; type: string; egress?: string }>;
     /** On a cluster host: the VPC's subnets on other hosts (name -> CIDR), named too. */
     overlay?: { names?: Record<string, string> };
@@ -33,20 +34,26 @@ export interface DnsRecord { name: string; address: string; vpc: string; subnet:
 
 /**
  * A VPC's subnets with their hosts' addresses: those here, then (on a
- * cluster host) those on other hosts. A subnet with an IPv4 block is named
- * by its IPv4 host (dual-stack ones too: the files are as they were before
- * IPv6); an IPv6-only subnet by its IPv6 host (::2), which a hosts file
- * takes as well.
+ * cluster host) those on other hosts. A subnet is named by its IPv4 host
+ * and, when `v6` (the host that reads the file is in a dual-stack VPC:
+ * IPv6 between VPCs is routed only where both are), by its IPv6 host (::2)
+ * as well, listed after: glibc prefers IPv4 to a unique-local IPv6 address
+ * (RFC 6724), so a name still connects over IPv4 where it did. An
+ * IPv6-only subnet is named by its IPv6 host alone.
  */
-const subnetsOf = (vpc: DnsLayout['vpcs'][string] | undefined): Array<[string, string]> => [
-  ...Object.values(vpc?.subnets ?? {}).map((s): [string, string] => [s.name, hostOf(s)]),
+const subnetsOf = (vpc: DnsLayout['vpcs'][string] | undefined, v6: boolean): Array<[string, string]> => [
+  ...Object.values(vpc?.subnets ?? {}).flatMap((s): Array<[string, string]> => [
+    ...(s.cidr !== undefined ? [[s.name, hostIp(s.cidr)] as [string, string]] : []),
+    ...(s.ipv6Cidr !== undefined && (v6 || s.cidr === undefined) ? [[s.name, hostIp6(s.ipv6Cidr)] as [string, string]] : []),
+  ]),
   ...Object.entries(vpc?.overlay?.names ?? {}).map(([name, cidr]): [string, string] => [name, hostIp(cidr)]),
 ];
 
 /** The names a host of `vpc` resolves: its VPC's subnets, then each peer's (peers in name order). */
 export function visibleRecords(state: DnsLayout, vpc: string): DnsRecord[] {
   const peers = [...new Set(peersOf(state.peerings, vpc))].filter((p) => p !== vpc && state.vpcs[p]).sort();
-  return [vpc, ...peers].flatMap((v) => subnetsOf(state.vpcs[v])
+  const v6 = !!state.vpcs[vpc]?.ipv6Cidr;
+  return [vpc, ...peers].flatMap((v) => subnetsOf(state.vpcs[v], v6 && !!state.vpcs[v]?.ipv6Cidr)
     .map(([subnet, address]) => ({ name: dnsName(v, subnet), address, vpc: v, subnet })));
 }
 
@@ -175,7 +182,8 @@ export function namesScope(before: DnsLayout, after: DnsLayout, also: Iterable<s
 function sameNames(a: DnsLayout['vpcs'][string] | undefined, b: DnsLayout['vpcs'][string] | undefined): boolean {
   if (!a || !b) return a === b;
   const flat = (v: NonNullable<typeof a>) => [
-    ...Object.values(v.subnets).map((s) => `${s.name} ${s.cidr ?? s.ipv6Cidr} ${s.type} ${s.egress ?? 'none'}`),
+    `ipv6 ${v.ipv6Cidr ?? 'none'}`,
+    ...Object.values(v.subnets).map((s) => `${s.name} ${s.cidr ?? 'none'} ${s.ipv6Cidr ?? 'none'} ${s.type} ${s.egress ?? 'none'}`),
     ...Object.entries(v.overlay?.names ?? {}).map(([name, cidr]) => `${name} ${cidr} remote`),
   ].sort().join('\n');
   return flat(a) === flat(b);

@@ -112,7 +112,9 @@ test.serial('an app in an IPv6-only subnet listens on IPv6; its DNS name is its 
   t.regex(got.stdout, /"address":"fd00:60:0:2::2".*"client":"fd00:60::2"/, 'the built-in app says where it runs, over IPv6');
   const hosts = readFileSync('/etc/netns/vpcr-v6/hosts', 'utf8');
   t.regex(hosts, /\nfd00:60:0:2::2\tdb\.v6\.internal\n/);
-  t.regex(hosts, /\n10\.0\.3\.2\tdual\.v6\.internal\n/, 'a dual-stack subnet keeps its IPv4 record');
+  t.regex(hosts, /\n10\.0\.3\.2\tdual\.v6\.internal\nfd00:60:0:1::2\tdual\.v6\.internal\n/, 'a dual-stack subnet: its IPv4 record, then its IPv6 one');
+  const both = await run('exec', '--vpc', 'v6', '--subnet', 'web', '--', 'getent', 'ahostsv6', 'dual.v6.internal');
+  t.regex(both.stdout, /^fd00:60:0:1::2\s+STREAM dual\.v6\.internal/m, 'the IPv6 name of a dual-stack subnet resolves');
   const name = await run('exec', '--vpc', 'v6', '--subnet', 'web', '--', 'getent', 'hosts', 'db.v6.internal');
   t.regex(name.stdout, /^fd00:60:0:2::2\s+db\.v6\.internal/);
   await ok(t, 'stop-app', '--vpc', 'v6', '--subnet', 'db', '--port', '8081');

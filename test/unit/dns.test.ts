@@ -28,6 +28,20 @@ test('names: own VPC and direct peers only (peering is not transitive)', (t) => 
   t.false(names('a').some((n) => n.includes('.c.internal')));
 });
 
+test('dual-stack: a subnet is named by its IPv4 host, then its IPv6 host, for hosts of dual-stack VPCs only', (t) => {
+  const s = layout();
+  s.vpcs.a!.ipv6Cidr = 'fd00:a::/56';
+  s.vpcs.a!.subnets.web!.ipv6Cidr = 'fd00:a::/64';
+  s.vpcs.b!.ipv6Cidr = 'fd00:b::/56';
+  s.vpcs.b!.subnets.api!.ipv6Cidr = 'fd00:b::/64';
+  const names = (v: string) => visibleRecords(s, v).map((r) => `${r.name}=${r.address}`);
+  t.deepEqual(names('a'), ['web.a.internal=10.0.1.2', 'web.a.internal=fd00:a::2', 'db.a.internal=10.0.2.2', 'api.b.internal=10.1.1.2', 'api.b.internal=fd00:b::2']);
+  // c is IPv4 only: IPv6 is not routed between it and b, so its hosts get b's IPv4 names alone
+  t.deepEqual(names('c'), ['x.c.internal=10.2.1.2', 'api.b.internal=10.1.1.2']);
+  t.regex(vpcEtcFiles(s, 'a').hosts!, /\n10\.0\.1\.2\tweb\.a\.internal\nfd00:a::2\tweb\.a\.internal\n/, 'IPv4 first: glibc prefers it to a ULA');
+  t.true(namesScope(layout(), s).has('a'), 'a subnet gaining a /64 rewrites the files');
+});
+
 test('on a cluster host the names of subnets on other hosts resolve too, for the VPC and its peers; a change of them is a change of names', (t) => {
   const s = layout();
   s.vpcs.a!.overlay = { names: { far: '10.0.9.0/24' } };

@@ -94,12 +94,13 @@ test('block, host and gateway of a subnet: IPv4 when it has a block, else IPv6',
   t.is(hostOf(v.subnets.dual!), '10.0.1.2');
 });
 
-test('DNS: an IPv6-only subnet is named by its IPv6 host in the hosts file; others keep their IPv4 record', (t) => {
+test('DNS: an IPv6-only subnet is named by its IPv6 host in the hosts file; a dual-stack one by its IPv4 host, then its IPv6 one', (t) => {
   const s = stateWith(vpc());
-  const records = Object.fromEntries(visibleRecords(s, 'demo').map((r) => [r.name, r.address]));
-  t.deepEqual(records, {
-    'web.demo.internal': 'fd00:10::2', 'db.demo.internal': 'fd00:10:0:2::2', 'worker.demo.internal': 'fd00:10:0:3::2', 'dual.demo.internal': '10.0.1.2',
-  });
+  const records = visibleRecords(s, 'demo').map((r) => `${r.name}=${r.address}`).sort();
+  t.deepEqual(records, [
+    'db.demo.internal=fd00:10:0:2::2', 'dual.demo.internal=10.0.1.2', 'dual.demo.internal=fd00:10:0:1::2',
+    'web.demo.internal=fd00:10::2', 'worker.demo.internal=fd00:10:0:3::2',
+  ]);
   t.regex(vpcEtcFiles(s, 'demo').hosts!, /\nfd00:10:0:2::2\tdb\.demo\.internal\n/);
 });
 
