@@ -1,10 +1,9 @@
-import { statSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { VpcctlError } from '../errors.js';
 import type { Vpcctl } from '../api/vpcctl.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../graph/formats.js';
 import { print, writeOut } from './stdio.js';
 import { warn } from './output.js';
+import { writeUserFile } from './user-file.js';
 
 /**
  * `vpcctl graph`: `-o` is the format, as for every other command
@@ -23,13 +22,6 @@ function formatOrFile(value: string): { format: GraphFormat } | { file: string }
   throw new InvalidArgumentError(`"${value}" is no format (${GRAPH_FORMATS.join(', ')}); to write a file: --output-file ${value}`);
 }
 
-/** A directory there is a one-line error (exit 2), not a raw EISDIR (/dev/null, a FIFO: written as asked). */
-function writeOutputFile(path: string, text: string): void {
-  const st = (() => { try { return statSync(path); } catch { return undefined; } })();
-  if (st?.isDirectory()) throw new VpcctlError('INVALID_INPUT', `${path} is a directory: give a file to write to`);
-  writeFileSync(path, text);
-}
-
 export function registerGraph(program: Command, api: (cmd: Command) => Vpcctl): void {
   program.command('graph').description('draw the topology (-o json: the same as data)')
     .addOption(new Option('-o, --output <format>', 'output format (default: svg)').choices(GRAPH_FORMATS).argParser(formatOrFile))
@@ -43,6 +35,6 @@ export function registerGraph(program: Command, api: (cmd: Command) => Vpcctl): 
       }
       const format = o.format ?? (o.output && 'format' in o.output ? o.output.format : 'svg');
       const text = await api(cmd).graph({ format });
-      if (file) { writeOutputFile(file, text); print(`wrote ${file}`); } else writeOut(text);
+      if (file) { writeUserFile(file, text); print(`wrote ${file}`); } else writeOut(text);
     });
 }

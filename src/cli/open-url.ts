@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { invokingUser } from './invoking-user.js';
 
 const SESSION_VARS = ['DISPLAY', 'WAYLAND_DISPLAY', 'XDG_RUNTIME_DIR', 'DBUS_SESSION_BUS_ADDRESS', 'XAUTHORITY'];
 
@@ -34,11 +35,8 @@ function homeOf(uid: number): string | undefined {
 
 /** Starts the browser on `url`; returns why not, or null when started. */
 export function openInBrowser(url: string, env: NodeJS.ProcessEnv = process.env): string | null {
-  const uid = Number(env.SUDO_UID);
-  const gid = Number(env.SUDO_GID);
-  if (!env.SUDO_UID || !Number.isInteger(uid) || uid <= 0 || !Number.isInteger(gid) || gid < 0) {
-    return 'not started: vpcctl runs as root without sudo, and a browser must not run as root';
-  }
+  const { uid, gid, viaSudo } = invokingUser(env);
+  if (!viaSudo) return 'not started: vpcctl runs as root without sudo, and a browser must not run as root';
   if (!env.DISPLAY && !env.WAYLAND_DISPLAY) return 'not started: no display (DISPLAY or WAYLAND_DISPLAY)';
   const opener = onPath('xdg-open', env.PATH);
   if (!opener) return 'not started: no xdg-open on PATH';

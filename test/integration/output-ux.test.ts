@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { CLI, freshStateDir, vpcctl } from '../helpers/sandbox.js';
@@ -240,6 +240,39 @@ test.serial('graph: -o is the format (json too), --output-file the file; -o FILE
   t.is(bad.stderr.trim().split('\n').length, 1, bad.stderr);
   t.regex(bad.stderr, /"xml" is no format \(svg, mermaid, dot, json\); to write a file: --output-file xml/);
   t.false(existsSync('xml'));
+});
+
+test.serial('graph --output-file as root: never through a symbolic link, never over another user\'s file; under sudo a new file is the user\'s', async (t) => {
+  const dir = freshStateDir();
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, 'keep');
+  symlinkSync(victim, join(dir, 'link.svg'));
+  const refused = (r: { code: number; stderr: string }, re: RegExp) => {
+    t.is(r.code, 2, r.stderr);
+    t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    t.regex(r.stderr, re);
+  };
+  refused(await run('graph', '--output-file', join(dir, 'link.svg')), /link\.svg is a symbolic link: vpcctl runs as root and does not write through one/);
+  t.is(readFileSync(victim, 'utf8'), 'keep', 'the file the link aims at is untouched');
+
+  const bobs = join(dir, 'bob.svg');
+  writeFileSync(bobs, "bob's");
+  chownSync(bobs, 1234, 1234);
+  refused(await run('graph', '--output-file', bobs), /bob\.svg belongs to another user \(uid 1234\)/);
+  t.is(readFileSync(bobs, 'utf8'), "bob's", 'not truncated');
+
+  // Under sudo by uid 1234: their own file is overwritten, root's is not, a new one is theirs.
+  const sudo = { SUDO_UID: '1234', SUDO_GID: '1234', SUDO_USER: 'bob' };
+  const asBob = (...args: string[]) => vpcctl(state, args, sudo);
+  t.is((await asBob('graph', '--output-file', bobs)).code, 0);
+  t.regex(readFileSync(bobs, 'utf8'), /<svg /);
+  refused(await asBob('graph', '--output-file', victim), /victim belongs to another user \(uid 0\)/);
+  t.is(readFileSync(victim, 'utf8'), 'keep');
+  const fresh = join(dir, 'new.svg');
+  t.is((await asBob('graph', '--output-file', fresh)).code, 0);
+  t.deepEqual([statSync(fresh).uid, statSync(fresh).gid], [1234, 1234], "a new file is the user's");
+  refused(await run('graph', '--output-file', join(dir, 'no', 'such', 'g.svg')), /its directory does not exist/);
+  t.is((await run('graph', '--output-file', '/dev/null')).code, 0, 'a device is written as asked');
 });
 
 test('on a terminal: colour unless NO_COLOR; `| head -1` ends quietly with exit 0', (t) => {
