@@ -9,7 +9,7 @@ import { VpcctlError } from '../errors.js';
 import type { Vpcctl } from '../api/vpcctl.js';
 import type { MatrixResult } from '../api/connectivity.js';
 import type { PolicyInput } from '../model/schema.js';
-import { blockOf, gatewayOf, hostOf } from '../model/addresses.js';
+import { blockOf, gatewayIp6, gatewayOf, hostIp6, hostOf } from '../model/addresses.js';
 import { hostNs, routerNs } from '../model/names.js';
 import { parseJsonText } from '../cli/document.js';
 import { findSubnet } from '../api/lookup.js';
@@ -113,6 +113,8 @@ export async function subnetPanel(api: Vpcctl, q: URLSearchParams) {
     // An IPv6-only subnet: its /64, and IPv6 addresses.
     vpc, subnet, cidr: blockOf(s), type: s.type, egress: s.egress ?? null,
     addresses: { host: hostOf(s), gateway: gatewayOf(s), namespace: hostNs(vpc, subnet), router: routerNs(vpc) },
+    // A dual-stack subnet: its IPv6 side as well.
+    ipv6: s.cidr !== undefined && s.ipv6Cidr ? { cidr: s.ipv6Cidr, host: hostIp6(s.ipv6Cidr), gateway: gatewayIp6(s.ipv6Cidr) } : null,
     publish: s.publish ?? [],
     policy,
     apps: apps.filter((a) => a.subnet === subnet).map((a) => ({

@@ -39,7 +39,7 @@ const TOPOLOGY = {
       ],
     },
     { name: 'ops', cidr: '10.30.0.0/16', subnets: [{ name: 'mon', cidr: '10.30.1.0/24', type: 'private' }] },
-    { name: 'lab', cidr: '10.20.0.0/16', subnets: [{ name: 'x', cidr: '10.20.1.0/24', type: 'private' }] },
+    { name: 'lab', cidr: '10.20.0.0/16', ipv6Cidr: 'fd00:20::/56', subnets: [{ name: 'x', cidr: '10.20.1.0/24', type: 'private' }] },
   ],
   peerings: [{ vpc1: 'shop', vpc2: 'ops' }],
 };
@@ -140,6 +140,15 @@ test.serial('the subnet panel: addresses, policy rules with their hit counters a
   const icmp = page.locator('#policy-rules tr').filter({ hasText: 'ingress[1]' }).locator('td');
   t.regex(await icmp.nth(1).textContent() ?? '', /allow icmp/);
   t.true(Number(await icmp.nth(2).textContent()) >= 1, 'the page\'s own probes were counted');
+});
+
+test.serial('a dual-stack subnet: its tile names both prefixes, its panel both families', async (t) => {
+  t.regex(await page.locator(`svg ${tile('lab/x')} title`).textContent() ?? '', /^lab\/x 10\.20\.1\.0\/24 · fd00:20::\/64 /);
+  await page.click(`svg ${tile('lab/x')}`);
+  await page.waitForSelector('#subnet-panel[data-subnet="lab/x"]', { timeout: 10_000 });
+  const text = await page.locator('#subnet-panel').textContent() ?? '';
+  t.regex(text, /host address10\.20\.1\.2/);
+  t.regex(text, /IPv6 CIDRfd00:20::\/64IPv6 hostfd00:20::2IPv6 gatewayfd00:20::1/);
 });
 
 test.serial('apps: status and last log lines; stop and start from the page, as the CLI then sees them', async (t) => {

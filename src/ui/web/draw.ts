@@ -3,7 +3,7 @@
  * model `vpcctl graph` uses. Every tile carries data-subnet="vpc/subnet" and
  * every VPC data-vpc="name": the page's clicks and the tests find them so.
  */
-import { appsLabel, typeLabel, vpcLabel } from '../../graph/view.js';
+import { appsLabel, cidrLabel, typeLabel, vpcLabel } from '../../graph/view.js';
 import { igwPath, type Layout } from '../layout.js';
 import type { Snapshot } from '../live.js';
 import { s } from './dom.js';
@@ -75,7 +75,7 @@ export function drawTopology(L: Layout, snap: Snapshot, marks: Marks): SVGElemen
         else stroke = '#1565c0';
       }
       const tile = s('g', { class: cls.join(' '), 'data-subnet': key, 'data-type': t.subnet.type },
-        s('title', {}, `${key} ${t.subnet.cidr ?? t.subnet.ipv6Cidr} ${typeLabel(t.subnet)}${drift[key] ? `\ndrift: ${drift[key]!.join('; ')}` : ''}`),
+        s('title', {}, `${key} ${cidrLabel(t.subnet)} ${typeLabel(t.subnet)}${drift[key] ? `\ndrift: ${drift[key]!.join('; ')}` : ''}`),
         s('rect', { x: t.x, y: t.y, width: t.w, height: t.h, rx: 5, fill: pub ? C.pubFill : C.privFill, stroke }));
       if (v.compact) {
         tile.append(text(t.x + 8, t.y + 19, t.subnet.name, { 'font-size': 11 }));

@@ -9,6 +9,8 @@ import type { CompactMatrix } from '../routes.js';
 interface Panel {
   vpc: string; subnet: string; cidr: string; type: string; egress: string | null;
   addresses: { host: string; gateway: string; namespace: string; router: string };
+  /** A dual-stack subnet's IPv6 side (an IPv6-only one has it in `cidr` and `addresses`). */
+  ipv6: { cidr: string; host: string; gateway: string } | null;
   publish: Array<{ hostPort: number; port: number; protocol: string }>;
   policy: { policy: unknown; rules: Array<{ rule: string; text: string; packets: number; bytes: number; chain: string }>; drift: string[] };
   apps: Array<{ port: number; pid: number; user: string; running: boolean; startedAt: string; log: string[] }>;
@@ -42,6 +44,7 @@ export async function subnetPanel(key: string, ctx: PanelContext): Promise<HTMLE
   box.append(h('table', {},
     row('CIDR', p.cidr), row('type', `${p.type}${p.egress === 'nat' ? ' (egress via NAT gateway)' : ''}`),
     row('host address', p.addresses.host), row('gateway', p.addresses.gateway),
+    ...(p.ipv6 ? [row('IPv6 CIDR', p.ipv6.cidr), row('IPv6 host', p.ipv6.host), row('IPv6 gateway', p.ipv6.gateway)] : []),
     row('namespace', p.addresses.namespace), row('router', p.addresses.router),
     ...p.publish.map((x) => row('published', `host :${x.hostPort} -> ${x.port}/${x.protocol}`))));
 
