@@ -460,7 +460,7 @@ async fn nflog_records_the_rule_and_the_flow() {
     assert_eq!(r.prefix, "ingress[1]");
     assert_eq!(
         (r.proto, r.dst, r.dport),
-        (6, Ipv4Addr::new(127, 0, 0, 1), Some(7777))
+        (6, Ipv4Addr::new(127, 0, 0, 1).into(), Some(7777))
     );
     assert_eq!(r.hook, Some(1), "input");
     // nothing else was logged (another port, the same group)
