@@ -65,6 +65,18 @@ export interface Drift {
 }
 
 /**
+ * What an early read saw: the key line of the cached plan it checked, the
+ * revision and nft marks of the state it read, and the ops of that plan
+ * the kernel does not hold.
+ */
+export interface EarlyDrift {
+  key: string
+  revision?: number
+  marks: Record<string, NftMark>
+  drift: Array<Drift>
+}
+
+/**
  * Runs a plan (typed ops, or the JSON text of their array: see `PlanOp`
  * and docs/plan-ops.md) in one call: ops
  * pipelined along their dependencies, undone in reverse on the first
@@ -408,6 +420,28 @@ export declare function userLookup(name: string): Promise<UserIds | null>
  * string and the copy back to UTF-8 (a megabyte at 500 subnets).
  */
 export declare function verify(plan: Array<PlanOp> | string | Buffer, options?: VerifyOptions | undefined | null): Promise<Array<Drift>>
+
+/**
+ * Stops the early read, if one runs (before its next namespace), and
+ * drops it: the command does not need it. A take waiting for it then
+ * gets null.
+ */
+export declare function verifyEarlyCancel(): void
+
+/**
+ * Starts the read of `planFile` (a cached full plan: its key, a newline,
+ * the plan's JSON) against the kernel, with the nft marks of `stateFile`,
+ * on threads of its own; returns at once. A second call while one is held
+ * does nothing.
+ */
+export declare function verifyEarlyStart(planFile: string, stateFile: string): void
+
+/**
+ * The early read of these files, once it is over; null when none was
+ * started for them, or it failed (the caller then reads the usual way).
+ * Takes it: a second call gets null.
+ */
+export declare function verifyEarlyTake(planFile: string, stateFile: string): Promise<EarlyDrift | null>
 
 export interface VerifyOptions {
   /**

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { FileLock, FlowLogReader, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, routeListAll6, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, vethAdd } = nativeBinding
+const { FileLock, FlowLogReader, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, routeListAll6, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, verifyEarlyCancel, verifyEarlyStart, verifyEarlyTake, vethAdd } = nativeBinding
 export { FileLock }
 export { FlowLogReader }
 export { addrAdd }
@@ -813,5 +813,8 @@ export { tcpListeners }
 export { udpSockets }
 export { userLookup }
 export { verify }
+export { verifyEarlyCancel }
+export { verifyEarlyStart }
+export { verifyEarlyTake }
 export { vethAdd }
 export const __napiBindingTarget = __napiLoadedBindingTarget

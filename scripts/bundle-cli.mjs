@@ -90,6 +90,24 @@ const { metafile } = await build({
   banner: { js: "const __vpcctlUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 
+// The launcher's early read (src/cli/early.ts), required before cli.cjs: a
+// few kB that start the kernel read of `apply` and `status` while the CLI
+// loads. Plain require, no code cache: compiling it costs less than a cache would save.
+const early = await build({
+  entryPoints: ['dist/cli/early.js'],
+  metafile: true,
+  outfile: 'dist/bundle/early.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  define: { 'import.meta.url': '__vpcctlUrl' },
+  banner: { js: "const __vpcctlUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+const earlyBytes = Object.values(early.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+if (earlyBytes > 64 * 1024) throw new Error(`dist/bundle/early.cjs is ${earlyBytes} bytes: it loads before every call, keep it to what early.ts needs`);
+
 // Code loaded from V8's cache cannot import(): every package the bundle does
 // not hold must be require()d (createRequire in an ES module source).
 for (const [input, { imports }] of Object.entries(metafile.inputs)) {

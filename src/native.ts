@@ -1,49 +1,24 @@
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { type NativeCode, VpcctlError } from './errors.js';
-import { PACKAGE_ROOT } from './paths.js';
-import { platformInfo } from './platform.js';
+import { loadAddon, type Native } from './native-load.js';
 import { planJson, type Op } from './plan/ops.js';
-import type { ExecuteOptions, ExecuteResult, PlanOp, VerifyOptions, Drift } from '../index.js';
+import type { ExecuteOptions, ExecuteResult, PlanOp, VerifyOptions, Drift, EarlyDrift } from '../index.js';
 
-/**
- * The native module (crates/vpcctl-node), typed by the generated index.d.ts.
- * Loaded on first use so `vpcctl --help` and `vpcctl doctor` work (and say
- * why) even where the addon cannot load.
- */
-export type Native = typeof import('../index.js');
+export type { Native } from './native-load.js';
 
 let cached: Native | undefined;
 
+/**
+ * The native module, loaded on first use so `vpcctl --help` and `vpcctl
+ * doctor` work (and say why) even where the addon cannot load.
+ */
 export async function native(): Promise<Native> {
   if (cached) return cached;
-  const platform = platformInfo();
-  if (!platform.supported) {
-    throw new VpcctlError('KERNEL', `vpcctl has no native binary for ${process.platform}-${process.arch}${platform.triple ? ` (${platform.triple})` : ''}: it ships ${platform.targets.join(', ')}`);
+  try {
+    cached = coded(loadAddon());
+  } catch (e) {
+    throw new VpcctlError('KERNEL', (e as Error).message);
   }
-  // The addon itself, not napi's generic loader (index.js, what `vpcctl/native`
-  // exports): that one probes for musl by reading /usr/bin/ldd and is an ES
-  // module of its own, which every CLI call would pay for. platformInfo has
-  // already named the binary: next to package.json in a build from source,
-  // or in the per-platform package npm installs.
-  // The addon allocates with mimalloc, which reads its options from the
-  // environment at load. By default it keeps freed pages of its many
-  // executor threads for a while, and backs its arenas with transparent
-  // huge pages, each zeroed whole on first touch: together ~45 MB more peak
-  // RSS for a 500-subnet apply, and ~1 ms more to load the addon.
-  process.env.MIMALLOC_PURGE_DELAY ??= '0';
-  process.env.MIMALLOC_ALLOW_THP ??= '0';
-  const require = createRequire(join(PACKAGE_ROOT, 'package.json'));
-  const errors: string[] = [];
-  for (const where of [`./vpcctl.${platform.platformArchABI}.node`, `vpcctl-${platform.platformArchABI}`]) {
-    try {
-      cached = coded(require(where) as Native);
-      return cached;
-    } catch (e) {
-      errors.push((e as Error).message.split('\n')[0]!);
-    }
-  }
-  throw new VpcctlError('KERNEL', `cannot load vpcctl's native module: ${errors.join('; ')} (run 'make build')`);
+  return cached;
 }
 
 /** `[EXISTS] vethAdd ...`: the binding puts netkit's stable code before the message (crates/vpcctl-node/src/common.rs). */
@@ -122,3 +97,16 @@ export async function verifyPlan(plan: readonly Op[] | string | Buffer, options?
 }
 
 const isOps = (plan: readonly Op[] | string | Buffer): plan is readonly Op[] => Array.isArray(plan);
+
+/**
+ * The launcher's early read of the state in `stateDir` (cli/early.ts), once
+ * it is over: null when none ran for these files or it failed. One-shot.
+ */
+export async function takeEarlyDrift(planFile: string, stateFile: string): Promise<EarlyDrift | null> {
+  return (await native()).verifyEarlyTake(planFile, stateFile);
+}
+
+/** Stops the early read, if one runs: the command will not use it. */
+export async function cancelEarlyDrift(): Promise<void> {
+  (await native()).verifyEarlyCancel();
+}

@@ -3,7 +3,9 @@ import { wantedNamespaces } from '../model/names.js';
 import type { StateStore } from '../state/store.js';
 import type { State, VpcOverlay } from '../state/types.js';
 import { alive, deployApp, type AppInfo } from './apps.js';
-import { cacheDirOf, findDrift, planText } from './drift.js';
+import { findDrift, planText } from './drift.js';
+import { cacheDirOf } from './plan-cache.js';
+import { cancelEarlyDrift } from '../native.js';
 import { namesPresent } from './dns.js';
 import { Engine, type ChangeOptions, type ChangeResult } from './engine.js';
 import { guardedChange } from './network.js';
@@ -113,12 +115,15 @@ async function unchangedSince(store: StateStore, engine: Engine, digest: string,
   const elapsed = stopwatch();
   const state = await store.read();
   const last = state.lastApply;
-  if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0) return null;
-  if (last.digest !== digest) return null;
+  if (!last || last.prune !== prune || last.revision !== state.revision || state.pending.length > 0 || last.digest !== digest) {
+    await cancelEarlyDrift(); // the launcher's early read, if it started one: its threads would slow what follows
+    return null;
+  }
   // Deep drift too: an unchanged file repairs whatever changed behind
-  // vpcctl's back. Started first: the native threads read the namespaces
-  // while this one does the cheaper checks below.
-  const drift = findDrift(state, undefined, store.dir);
+  // vpcctl's back. Usually read already (the launcher started it, cli/early.ts),
+  // else started now: the native threads read the namespaces while this one
+  // does the cheaper checks below.
+  const drift = findDrift(state, undefined, store.dir, { early: true });
   drift.catch(() => {}); // awaited below unless a cheaper check already failed
   const view = await engine.kernelView();
   if (Object.keys(state.vpcs).length > 0 && view.hostForward !== '1') return null;

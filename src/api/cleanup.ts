@@ -7,7 +7,7 @@ import type { StateStore } from '../state/store.js';
 import { ringDir } from './flow-logs.js';
 import type { State } from '../state/types.js';
 import type { Engine } from './engine.js';
-import { CACHE_FILE as FULL_PLAN_CACHE, cacheDirOf } from './drift.js';
+import { cacheFileOf } from './plan-cache.js';
 import { removeAllEtcFiles } from '../state/etc-netns.js';
 
 /** What `cleanupAll` removed (or, as a dry run, would remove). */
@@ -80,7 +80,7 @@ export async function cleanupAll(store: StateStore, engine: Engine, opts: { dryR
   rmSync(store.file, { force: true });
   rmSync(join(store.dir, 'logs'), { recursive: true, force: true });
   rmSync(ringDir(store.dir), { recursive: true, force: true }); // flow-log rings
-  rmSync(join(cacheDirOf(store.dir), FULL_PLAN_CACHE), { force: true });
+  rmSync(cacheFileOf(store.dir), { force: true });
   return {
     namespaces, links, files, warnings,
     ...(restore ? { ipForwardRestored: before } : {}),

@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { verifyPlan } from '../native.js';
+import { join } from 'node:path';
+import type { Drift } from '../../index.js';
+import { takeEarlyDrift, verifyPlan } from '../native.js';
 import { buildId } from '../paths.js';
-import { fullPlan } from '../plan/full.js';
+import { fullPlan, type FullPlan } from '../plan/full.js';
 import { planJson } from '../plan/ops.js';
 import type { OpDrift } from '../plan/repair.js';
 import { wantedNamespaces } from '../model/names.js';
 import type { NftMarks, State } from '../state/types.js';
+import { stateFileOf } from '../state/dir.js';
+import { CACHE_FILE, cacheDirOf, cacheFileOf } from './plan-cache.js';
+
 
 /**
  * Deep drift: the current state's full plan (every kernel object vpcctl made
@@ -22,11 +26,9 @@ import type { NftMarks, State } from '../state/types.js';
  * none since apps bind low ports with a capability), so verify has no
  * path lookup per namespace whose cost grows with their number.
  */
-export async function findDrift(state: State, only?: ReadonlySet<string>, stateDir?: string): Promise<OpDrift[]> {
+export async function findDrift(state: State, only?: ReadonlySet<string>, stateDir?: string, opts: { early?: boolean } = {}): Promise<OpDrift[]> {
   let full = only || !stateDir ? fullPlan(state, only) : null;
-  const text = full ? planJson(full.ops) : planText(state, cacheDirOf(stateDir!));
-  if (text.length === 2 && String(text) === '[]') return []; // nothing made: nothing to check
-  const found = await verifyPlan(text, { nft: state.nftMarks ?? {} });
+  const found = (!full && opts.early ? await earlyDrift(state, stateDir!) : null) ?? await verifyNow(state, full, stateDir);
   if (found.length === 0) return [];
   full ??= fullPlan(state); // the same ops in the same order as the cached text
   return found
@@ -35,15 +37,28 @@ export async function findDrift(state: State, only?: ReadonlySet<string>, stateD
     .map((d) => ({ op: full.ops[d.index]!, object: full.owners[d.index]!, kind: d.kind, detail: d.detail }));
 }
 
-export const CACHE_FILE = 'full-plan.json';
+async function verifyNow(state: State, full: FullPlan | null, stateDir?: string): Promise<Drift[]> {
+  const text = full ? planJson(full.ops) : planText(state, cacheDirOf(stateDir!));
+  if (text.length === 2 && String(text) === '[]') return []; // nothing made: nothing to check
+  return verifyPlan(text, { nft: state.nftMarks ?? {} });
+}
 
 /**
- * Where the cache of a state dir lives: under /run (volatile, like the
- * namespaces it describes), never beside the state, so it never competes
- * with the state for space on a full disk. `VPCCTL_CACHE_DIR` moves it.
+ * The launcher's early read of this state dir (cli/early.ts), when it read
+ * what `state` holds: the cached plan of this state (its key) with this
+ * state's nft marks, from the same revision of the file. Null otherwise:
+ * then the read is done now.
  */
-export const cacheDirOf = (stateDir: string): string =>
-  join(process.env.VPCCTL_CACHE_DIR ?? '/run/vpcctl/cache', createHash('sha1').update(resolve(stateDir)).digest('hex').slice(0, 16));
+async function earlyDrift(state: State, stateDir: string): Promise<Drift[] | null> {
+  const early = await takeEarlyDrift(cacheFileOf(stateDir), stateFileOf(stateDir));
+  if (!early || early.key !== planKey(state) || (early.revision ?? undefined) !== state.revision) return null;
+  return sameMarks(early.marks, state.nftMarks ?? {}) ? early.drift : null;
+}
+
+const sameMarks = (a: Record<string, { gen: number }>, b: NftMarks): boolean => {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((ns) => b[ns]?.gen === a[ns]!.gen);
+};
 
 /** What the full plan of a state depends on, as a digest: the state's objects and the planner that reads them. */
 export const planKey = (state: State, build = buildId()): string =>

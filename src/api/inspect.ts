@@ -143,7 +143,7 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
   const pending = state.pending.filter((ns) => isVpcctlNsName(ns));
   const ignored = state.pending.filter((ns) => !isVpcctlNsName(ns));
   // A missing namespace is reported above, once, not again as its netnsAdd.
-  const drift = (await findDrift(state, undefined, stateDir))
+  const drift = (await findDrift(state, undefined, stateDir, { early: true }))
     .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)))
     .map(({ object, kind, detail }) => ({ object, kind, detail }))
     // The names' files under /etc/netns (api/dns.ts): a subnet whose namespace is missing is reported once, above.

@@ -5,11 +5,9 @@ import { native } from '../native.js';
 import { fileId, replaceFile, restoreFile, sameFile, type FileId } from './durable.js';
 import { isSealed, seal } from './seal.js';
 import { STATE_VERSION, emptyState, type State } from './types.js';
+import { stateFileOf } from './dir.js';
 
-export const DEFAULT_STATE_DIR = '/var/lib/vpcctl';
-
-export const stateDirFrom = (explicit?: string): string =>
-  explicit ?? process.env.VPCCTL_STATE_DIR ?? DEFAULT_STATE_DIR;
+export { DEFAULT_STATE_DIR, stateDirFrom } from './dir.js';
 
 /** "no space left on device (ENOSPC)" from Node's "ENOSPC: no space left on device, write". */
 const reasonOf = (e: unknown): string => {
@@ -32,7 +30,7 @@ export class StateStore {
   readonly file: string;
   readonly backup: string;
   constructor(readonly dir: string) {
-    this.file = join(dir, 'state.json');
+    this.file = stateFileOf(dir);
     this.backup = `${this.file}.bak`;
   }
 

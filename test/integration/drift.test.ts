@@ -1,9 +1,13 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FETCH, freshStateDir, inNs, ip, nft, vpcctl } from '../helpers/sandbox.js';
 import { SIM, buildSimInternet } from '../../src/sim/internet.js';
 import { native } from '../../src/native.js';
+import { findDrift } from '../../src/api/drift.js';
+import { cacheFileOf } from '../../src/api/plan-cache.js';
+import { stateFileOf } from '../../src/state/dir.js';
+import { StateStore } from '../../src/state/store.js';
 
 // Issue 13, item 3: deep drift. Objects vpcctl made are broken behind its back (with ip/nft as
 // independent tools); `status` must name each (exit 1, --json too), `apply` of the unchanged file
@@ -203,4 +207,61 @@ test.serial('a state without nft marks (written by an older vpcctl) is verified 
   nft(['delete', 'table', 'inet', 'vpcctl'], 'ns-demo-web');
   await detectAndRepair(t, { object: 'subnet demo/web', detail: /table.*missing/ });
   t.truthy(JSON.parse(readFileSync(file, 'utf8')).nftMarks?.['ns-demo-web'], 'the repair recorded a mark again');
+});
+
+test.serial("the launcher's early read is kept only for the state it was made from", async (t) => {
+  // The CLI starts the deep read of apply and status before it loads (cli/early.ts); findDrift
+  // keeps that result only when the plan key, revision and nft marks are those of the state it
+  // read. Here the early read is given a plan whose route to web is one the kernel never had,
+  // and once it is over (its thread gone) the cache gets the true plan back. So the early result
+  // (drift) differs from the truth (none), and which one findDrift returns shows whether it was
+  // kept.
+  const n = await native();
+  const planFile = cacheFileOf(state);
+  const stateFile = stateFileOf(state);
+  t.is((await run('status')).code, 0, 'in sync, and the cache holds the current plan');
+  const real = readFileSync(planFile, 'latin1');
+  const nl = real.indexOf('\n');
+  const ops = JSON.parse(real.slice(nl + 1)) as { op: string; ns: string; dst?: string }[];
+  const at = ops.findIndex((o) => o.op === 'routeAdd' && o.ns === 'vpcr-demo' && o.dst === '10.0.1.2/32');
+  t.true(at >= 0, "the plan holds the router's route to web");
+  ops[at]!.dst = '10.0.99.2/32';
+  const tampered = `${real.slice(0, nl)}\n${JSON.stringify(ops)}`;
+  const restore = () => writeFileSync(planFile, real, 'latin1');
+  /** verifyEarlyStart returns with its thread running under this name; it ends with the read. */
+  const earlyRunning = () => readdirSync('/proc/self/task').some((tid) => {
+    try { return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8') === 'vpcctl-early\n'; } catch { return false; }
+  });
+  /** An early read of the tampered plan, over when this returns; the cache holds the true plan again. */
+  const startTampered = async (stateFile: string) => {
+    writeFileSync(planFile, tampered, 'latin1');
+    n.verifyEarlyStart(planFile, stateFile); // may be over already: it reads 6 namespaces
+    while (earlyRunning()) await new Promise((r) => setTimeout(r, 2));
+    restore();
+  };
+  const current = await new StateStore(state).read();
+  const early = async (s: typeof current) => {
+    await startTampered(stateFile);
+    return findDrift(s, undefined, state, { early: true });
+  };
+  try {
+    const kept = await early(current);
+    t.is(kept.length, 1, 'same state: the early result is kept');
+    t.like(kept[0]?.op, { op: 'routeAdd', ns: 'vpcr-demo', dst: '10.0.1.2/32' }, 'its drift names the op at that index');
+    t.deepEqual(await early({ ...current, revision: (current.revision ?? 0) + 1 }), [], 'another revision: read again, in sync');
+    const marks = { ...current.nftMarks, 'ns-demo-web': { gen: (current.nftMarks?.['ns-demo-web']?.gen ?? 0) + 1 } };
+    t.deepEqual(await early({ ...current, nftMarks: marks }), [], 'other nft marks: read again (by content), in sync');
+    t.deepEqual(await early({ ...current, vpcs: { ...current.vpcs, demo: { ...current.vpcs.demo!, cidr: '10.0.0.0/15' } } }).then((d) => d.filter((x) => x.op.op === 'routeAdd' && x.op.dst === '10.0.1.2/32')), [],
+      'another plan key: not kept');
+    t.deepEqual(await findDrift(current, undefined, state, { early: true }), [], 'taken once: nothing started, read now');
+    await startTampered(stateFile);
+    n.verifyEarlyCancel();
+    t.is(await n.verifyEarlyTake(planFile, stateFile), null, 'a cancelled read is not handed out');
+    await startTampered(`${stateFile}.other`);
+    t.is(await n.verifyEarlyTake(planFile, stateFile), null, 'a read of another state file is not handed out');
+  } finally {
+    restore();
+  }
+  t.regex((await run('apply', '-f', file)).stdout, /^0 changes/m, 'the CLI with its own early read: a no-op');
+  t.is((await run('status')).code, 0);
 });

@@ -10,6 +10,7 @@
 pub mod addr;
 pub mod apps;
 mod common;
+pub mod early_verify;
 pub mod execute;
 pub mod flowlog;
 pub mod link;

@@ -67,12 +67,13 @@ pub async fn verify(plan: PlanInput, options: Option<VerifyOptions>) -> Result<V
         opts.proc_sysctls = o.proc_sysctls.unwrap_or(opts.proc_sysctls);
     }
     let drifts = blocking(move || verify::verify(&ops, &opts)).await?;
-    Ok(drifts
-        .into_iter()
-        .map(|d| Drift {
-            index: d.index as u32,
-            detail: d.detail,
-            kind: d.kind.as_str().to_string(),
-        })
-        .collect())
+    Ok(drifts.into_iter().map(to_js).collect())
+}
+
+pub fn to_js(d: verify::Drift) -> Drift {
+    Drift {
+        index: d.index as u32,
+        detail: d.detail,
+        kind: d.kind.as_str().to_string(),
+    }
 }

@@ -9,14 +9,14 @@
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicUsize, Ordering},
-        Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, Mutex,
     },
     time::Duration,
 };
 
 use crate::{
-    error::{Error, Result},
+    error::{Error, Kind, Result},
     netns,
     observe::{self, Need, NftMark, Snapshot},
     plan::Op,
@@ -66,6 +66,10 @@ pub struct Options {
     /// (their /proc/sys/net entries share one dentry hash chain), about a
     /// third of a 500-namespace verify. When false they are not checked.
     pub proc_sysctls: bool,
+    /// Set by someone else to stop the read before the next namespace: a
+    /// read started speculatively (the CLI's early read) is abandoned this
+    /// way when the command turns out not to need it.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Options {
@@ -77,6 +81,7 @@ impl Default for Options {
             concurrency: 2,
             timeout: Duration::from_secs(5),
             proc_sysctls: true,
+            cancel: None,
         }
     }
 }
@@ -170,6 +175,13 @@ fn observe_all(
             break;
         };
         if failure.lock().unwrap().is_some() {
+            break;
+        }
+        if opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+            failure
+                .lock()
+                .unwrap()
+                .get_or_insert(Error::new(Kind::Other, "verify", "cancelled"));
             break;
         }
         let snap = visitor

@@ -264,3 +264,14 @@ fn needs_ask_for_what_the_plan_makes() {
     opts.proc_sysctls = true;
     assert_eq!(needs(&proc_op, &opts)[0].1.sysctls.len(), 1);
 }
+
+#[test]
+fn a_cancelled_read_stops_before_its_next_namespace() {
+    let ops = plan::parse(PLAN).unwrap();
+    let opts = Options {
+        cancel: Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true))),
+        ..Default::default()
+    };
+    let err = verify(&ops, &opts).expect_err("a cancelled read has no result");
+    assert!(err.to_string().contains("cancelled"), "{err}");
+}

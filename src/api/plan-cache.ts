@@ -1,0 +1,20 @@
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+
+/**
+ * Where the text of a state's full plan is cached (drift.ts, planText).
+ * Its own module because the launcher's early read (cli/early.ts) reads
+ * that file before the CLI loads.
+ */
+export const CACHE_FILE = 'full-plan.json';
+
+/**
+ * Where the cache of a state dir lives: under /run (volatile, like the
+ * namespaces it describes), never beside the state, so it never competes
+ * with the state for space on a full disk. `VPCCTL_CACHE_DIR` moves it.
+ */
+export const cacheDirOf = (stateDir: string): string =>
+  join(process.env.VPCCTL_CACHE_DIR ?? '/run/vpcctl/cache', createHash('sha1').update(resolve(stateDir)).digest('hex').slice(0, 16));
+
+/** The cached full plan of a state dir: a line with its key, then the plan's JSON. */
+export const cacheFileOf = (stateDir: string): string => join(cacheDirOf(stateDir), CACHE_FILE);

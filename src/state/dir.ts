@@ -1,0 +1,13 @@
+import { join } from 'node:path';
+
+/**
+ * Where a state lives. Its own module because the launcher's early read
+ * (cli/early.ts) must find the state without loading the store.
+ */
+export const DEFAULT_STATE_DIR = '/var/lib/vpcctl';
+
+export const stateDirFrom = (explicit?: string): string =>
+  explicit ?? process.env.VPCCTL_STATE_DIR ?? DEFAULT_STATE_DIR;
+
+/** The state file of a state dir. */
+export const stateFileOf = (dir: string): string => join(dir, 'state.json');
