@@ -5,14 +5,14 @@ import { formatCidr, parseCidr } from '../model/cidr.js';
 import { hostNs, validateName } from '../model/names.js';
 import { joins, samePair } from '../model/peering.js';
 import { checkPort } from '../model/ports.js';
-import type { PolicyInput, SubnetPolicy, TopologyInput } from '../model/schema.js';
+import type { SubnetPolicy, TopologyInput } from '../model/schema.js';
 import {
   checkEgress, checkHostNsFree, checkIpv6Only, ipv4Subnets, checkPeering, checkSubnetCidr, checkSubnetCidr6, checkVpcCidr, checkVpcCidr6, nextSubnet6, vpcIpv6,
 } from '../model/validate.js';
 import { parseCidr6 } from '../model/cidr6.js';
 import { blockOf, blockText, normBlock } from '../model/addresses.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
-import type { Egress, PeeringState, State, SubnetState, SubnetType } from '../state/types.js';
+import type { Egress, PeeringState, State, SubnetState } from '../state/types.js';
 import type { Claim } from '../model/root-routes.js';
 import * as apps from './apps.js';
 import type { AppInfo, DeployAppInput } from './apps.js';
@@ -27,49 +27,17 @@ import { policyReport, type PolicyReport } from './policy-report.js';
 import { type PublishInput, type UnpublishInput, refuseHostPort, removePublish, setPublish } from './publish.js';
 import { type Publish, allPublishes, policyWarnings, publishesOf } from '../model/publish.js';
 import { upsertVpc } from './vpc-upsert.js';
+import type { ApplyPolicyInput, CreateSubnetInput, CreateVpcInput, PeeringRef, SubnetRef, VpcRef, VpcctlOptions } from './inputs.js';
 import { storedPolicy } from '../model/policy-meaning.js';
 import type { FlowLogQuery, FollowOptions } from './flow-logs.js';
 import type { FlowLogEntry } from '../model/flow-logs.js';
 
 export type { ApplyOptions, ApplyResult } from './apply.js';
+export type { VpcctlOptions, CreateVpcInput, CreateSubnetInput, VpcRef, SubnetRef, PeeringRef, ApplyPolicyInput } from './inputs.js';
 export type { PublishInput, UnpublishInput } from './publish.js';
 export type { Publish } from '../model/publish.js';
 export type { FlowLogQuery, FollowOptions } from './flow-logs.js';
 export type { FlowLogEntry } from '../model/flow-logs.js';
-
-/** Options of a Vpcctl: where its state lives, and the default uplink. */
-export interface VpcctlOptions {
-  /** Where the state lives (default: $VPCCTL_STATE_DIR or /var/lib/vpcctl). */
-  stateDir?: string;
-  /** Host interface for internet traffic of new VPCs (default: the default route's). */
-  uplink?: string;
-}
-
-/** A VPC to create; `uplink` defaults to the default route's interface. */
-export interface CreateVpcInput {
-  name: string; cidr: string; uplink?: string | undefined;
-  /** Dual-stack: the VPC's IPv6 prefix (/44 to /60, canonical form). */
-  ipv6Cidr?: string | undefined;
-  /** Dual-stack with a /56 of fd00::/8 derived from the name (when ipv6Cidr is not given). */
-  ipv6?: boolean | undefined;
-}
-/** A subnet to create; `egress` only for private subnets (`nat`: outbound through the VPC's NAT gateway). */
-export interface CreateSubnetInput {
-  vpc: string; name: string;
-  /** The subnet's IPv4 block. Left out in a dual-stack VPC: an IPv6-only subnet (an error in an IPv4-only one). */
-  cidr?: string | undefined;
-  type: SubnetType; egress?: Egress | undefined;
-  /** The subnet's IPv6 /64 in a dual-stack VPC; default there: the next free /64. */
-  ipv6Cidr?: string | undefined;
-}
-/** Names one VPC. */
-export interface VpcRef { name: string }
-/** Names one subnet of a VPC. */
-export interface SubnetRef { vpc: string; subnet: string }
-/** Names two VPCs (in either order). */
-export interface PeeringRef { vpc1: string; vpc2: string }
-/** A policy for a subnet: `subnet` may be left out when the policy's own `subnet` names the subnet's CIDR. */
-export interface ApplyPolicyInput { vpc: string; subnet?: string | undefined; policy: PolicyInput }
 
 /**
  * vpcctl's engine as a library: the CLI is a thin layer over this class.
