@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { VpcctlError } from '../errors.js';
+import { kindOf } from '../file-kind.js';
 
 /** A small file's text, or '' when it cannot be read (an app's log that is not there yet). */
 export function readText(path: string): string {
@@ -17,15 +18,6 @@ export const POLICY_MAX_BYTES = 1024 * 1024;
 
 const sizeText = (n: number) =>
   n % 2 ** 20 === 0 ? `${n / 2 ** 20} MiB` : n % 2 ** 10 === 0 ? `${n / 2 ** 10} KiB` : `${n} bytes`;
-
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
 
 /**
  * The text of an input file (`what`: "topology", "policy"), refused with

@@ -1,6 +1,7 @@
-import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VpcctlError } from '../errors.js';
+import { kindOf } from '../file-kind.js';
 import { native } from '../native.js';
 import { fileId, replaceFile, restoreFile, sameFile, type FileId } from './durable.js';
 import { isSealed, seal } from './seal.js';
@@ -8,6 +9,17 @@ import { STATE_VERSION, emptyState, type State } from './types.js';
 import { stateFileOf } from './dir.js';
 
 export { DEFAULT_STATE_DIR, stateDirFrom } from './dir.js';
+
+/**
+ * A state file's text. Anything but a regular file in its place (a FIFO
+ * would block the read forever, /dev/zero never end it) is refused, as a
+ * StateProblem, before it is opened.
+ */
+function readStateText(file: string): string {
+  const st = statSync(file);
+  if (!st.isFile()) throw new StateProblem(`state ${file} is ${kindOf(st)}, not a regular file`);
+  return readFileSync(file, 'utf8');
+}
 
 /** "no space left on device (ENOSPC)" from Node's "ENOSPC: no space left on device, write". */
 const reasonOf = (e: unknown): string => {
@@ -37,10 +49,10 @@ export class StateStore {
   async read(): Promise<State> {
     let text: string;
     try {
-      text = readFileSync(this.file, 'utf8');
+      text = readStateText(this.file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(process.env.VPCCTL_TRANSIT_POOL);
-      throw await this.error(`cannot read state ${this.file}: ${reasonOf(e)}`);
+      throw await this.error(e instanceof StateProblem ? e.message : `cannot read state ${this.file}: ${reasonOf(e)}`);
     }
     let state: State;
     try {
@@ -81,7 +93,7 @@ export class StateStore {
   /** How to recover: copy the backup back when it is a good state, else start over. */
   async restoreHint(): Promise<string> {
     try {
-      await this.parse(readFileSync(this.backup, 'utf8'), this.backup);
+      await this.parse(readStateText(this.backup), this.backup);
       return `the previous state is in ${this.backup}: cp ${this.backup} ${this.file}`;
     } catch {
       return `no good backup (${this.backup}): 'vpcctl cleanup-all' removes everything vpcctl made`;

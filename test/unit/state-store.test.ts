@@ -1,5 +1,6 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VpcctlError } from '../../src/errors.js';
@@ -134,4 +135,27 @@ test('store: temporary state files of runs that died are removed by the next wri
   t.true(existsSync(live));
   t.true(existsSync(other));
   t.deepEqual(readdirSync(d).filter((n) => n.includes('.tmp-')).sort(), ['notes.tmp-7', 'state.json.tmp-1']);
+});
+
+test('a state file that is not a regular file is refused at once, naming what it is (a FIFO would block, /dev/zero never end)', async (t) => {
+  const fifoDir = dir();
+  execFileSync('mkfifo', [join(fifoDir, 'state.json')]);
+  const started = Date.now();
+  const fifo = await t.throwsAsync(new StateStore(fifoDir).read(), { instanceOf: VpcctlError });
+  t.is(fifo?.code, 'STATE');
+  t.regex(fifo?.message ?? '', /^state .*state\.json is a FIFO, not a regular file; no good backup/);
+  t.true(Date.now() - started < 2000, 'not blocked on the FIFO');
+
+  const zeroDir = dir();
+  symlinkSync('/dev/zero', join(zeroDir, 'state.json'));
+  const zero = await t.throwsAsync(new StateStore(zeroDir).read(), { instanceOf: VpcctlError });
+  t.regex(zero?.message ?? '', /is a character device, not a regular file/);
+
+  // A good state beside a FIFO backup: read as usual; its restore hint does not block on the backup either.
+  const backupDir = dir();
+  const store = new StateStore(backupDir);
+  await store.write(sample());
+  execFileSync('mkfifo', [store.backup]);
+  t.is((await store.read()).revision, 4);
+  t.regex(await store.restoreHint(), /^no good backup/);
 });
