@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname } from 'node:path';
 import { VpcctlError } from '../errors.js';
+import { kindOf } from '../file-kind.js';
 import { NAME_RE } from '../model/names.js';
 import { replaceFile } from '../state/durable.js';
 
@@ -75,6 +76,9 @@ const sameNetwork = (a: string, b: string, prefix: number): boolean => {
 export function readClusterConfig(path: string): ClusterConfig {
   let raw: unknown;
   try {
+    // A FIFO or a device named by --cluster would block the read or never end it.
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error(`${kindOf(st)}, not a regular file`);
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new VpcctlError('INVALID_INPUT', `cluster config ${path}: ${(e as Error).message.split('\n')[0]}`);

@@ -1,5 +1,9 @@
 import test from 'ava';
-import { checkUnderlay, detectUnderlay, parseEndpoints, validateHostName } from '../../src/cluster/config.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkUnderlay, detectUnderlay, parseEndpoints, readClusterConfig, validateHostName } from '../../src/cluster/config.js';
 import { errorOf } from '../helpers/error-of.js';
 
 const iface = (address: string, cidr: string, internal = false) => ({ address, cidr, internal, family: 'IPv4' as const, netmask: '', mac: '' });
@@ -26,4 +30,17 @@ test("etcd's size limits read as what to change, outages as unavailable", async 
   t.is(big.code, 'ETCD');
   t.regex(big.message, /^etcd refused the write as too large \(etcdserver: too many operations in txn request\): start its members with a higher --max-txn-ops/);
   t.regex(unavailable({ details: 'Deadline exceeded' }).message, /^etcd unavailable: no answer within \d+ ms/);
+});
+
+test('a cluster file that is not a regular file is refused at once (a FIFO would block every command)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpcctl-cluster-'));
+  const fifo = join(dir, 'cluster.json');
+  execFileSync('mkfifo', [fifo]);
+  const e = errorOf(() => readClusterConfig(fifo));
+  t.is(e.code, 'INVALID_INPUT');
+  t.is(e.message, `cluster config ${fifo}: a FIFO, not a regular file`);
+  t.regex(errorOf(() => readClusterConfig(dir)).message, /: a directory, not a regular file$/);
+  const good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ etcd: ['http://192.0.2.1:2379'], host: 'a', underlay: '192.0.2.7' }));
+  t.like(readClusterConfig(good), { host: 'a', underlay: '192.0.2.7' });
 });
