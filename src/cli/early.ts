@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { cacheFileOf } from '../api/plan-cache.js';
 import { clusterConfigured } from '../cluster/config.js';
 import { loadAddon } from '../native-load.js';
-import { DEFAULT_STATE_DIR, stateFileOf } from '../state/dir.js';
+import { stateDirFrom, stateFileOf } from '../state/dir.js';
 
 /**
  * The early read. A no-op `apply` or a `status` ends on the native deep read
@@ -43,7 +43,7 @@ export function earlyTarget(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   // A dry run never takes the fast path; help prints and exits; an option
   // after the command may be a global one, a state dir given there, too.
   if (rest.some((a) => a === '--dry-run' || a === '-h' || a === '--help' || a.startsWith('--state-dir') || a.startsWith('--cluster'))) return null;
-  return { command, stateDir: stateDir ?? env.VPCCTL_STATE_DIR ?? DEFAULT_STATE_DIR, cluster };
+  return { command, stateDir: stateDirFrom(stateDir, env), cluster };
 }
 
 export function startEarlyRead(argv: readonly string[] = process.argv): void {

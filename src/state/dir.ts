@@ -6,8 +6,9 @@ import { join } from 'node:path';
  */
 export const DEFAULT_STATE_DIR = '/var/lib/vpcctl';
 
-export const stateDirFrom = (explicit?: string): string =>
-  explicit ?? process.env.VPCCTL_STATE_DIR ?? DEFAULT_STATE_DIR;
+/** `--state-dir`, else $VPCCTL_STATE_DIR, else the default. */
+export const stateDirFrom = (explicit?: string, env: NodeJS.ProcessEnv = process.env): string =>
+  explicit ?? env.VPCCTL_STATE_DIR ?? DEFAULT_STATE_DIR;
 
 /** The state file of a state dir. */
 export const stateFileOf = (dir: string): string => join(dir, 'state.json');

@@ -13,7 +13,8 @@ use std::{
     time::Duration,
 };
 
-const NLMSG_HDRLEN: usize = 16;
+/// struct nlmsghdr's size: where a message's payload starts.
+pub const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 pub const NLM_F_REQUEST: u16 = 1;

@@ -14,12 +14,11 @@ use std::{
 use crate::{
     error::{in_ns, Context, Result},
     netns,
-    nlsock::NlSock,
+    nlsock::{NlSock, NLMSG_HDRLEN},
 };
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const TCP_LISTEN: u32 = 10;
-const NLMSG_HDR: usize = 16;
 /// struct inet_diag_req_v2: family, protocol, ext, pad, states, then the
 /// 48-byte inet_diag_sockid.
 const REQ_LEN: usize = 56;
@@ -104,7 +103,7 @@ fn dump(
         |kind, m| {
             // Filtered again here: the kernel's port filter is a courtesy.
             if kind == SOCK_DIAG_BY_FAMILY {
-                out.extend(parse_msg(&m[NLMSG_HDR..]).filter(|l| l.port == port));
+                out.extend(parse_msg(&m[NLMSG_HDRLEN..]).filter(|l| l.port == port));
             }
         },
     );

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::NFNL_SUBSYS_ULOG;
-use crate::nlsock::attrs;
+use crate::nlsock::{attrs, NLMSG_HDRLEN};
 
 const NFULNL_MSG_PACKET: u16 = NFNL_SUBSYS_ULOG << 8;
 const NFULA_PACKET_HDR: u16 = 1;
@@ -12,7 +12,6 @@ const NFULA_IFINDEX_INDEV: u16 = 4;
 const NFULA_IFINDEX_OUTDEV: u16 = 5;
 const NFULA_PAYLOAD: u16 = 9;
 const NFULA_PREFIX: u16 = 10;
-const NLMSG_HDRLEN: usize = 16;
 
 /// One logged packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
