@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FETCH, freshStateDir, inNs, ip, nft, vpcctl } from '../helpers/sandbox.js';
 import { SIM, buildSimInternet } from '../../src/sim/internet.js';
 import { native } from '../../src/native.js';
@@ -264,4 +265,20 @@ test.serial("the launcher's early read is kept only for the state it was made fr
   }
   t.regex((await run('apply', '-f', file)).stdout, /^0 changes/m, 'the CLI with its own early read: a no-op');
   t.is((await run('status')).code, 0);
+});
+
+test.serial('a FIFO in place of the state file: apply and status refuse it at once, the early read included', async (t) => {
+  // The early read starts only when the state dir has a cached plan: give this one a copy of the real one.
+  const fifoDir = mkdtempSync('/run/vpcctl/drift-fifo-');
+  mkdirSync(dirname(cacheFileOf(fifoDir)), { recursive: true });
+  copyFileSync(cacheFileOf(state), cacheFileOf(fifoDir));
+  execFileSync('mkfifo', [stateFileOf(fifoDir)]);
+  const before = Date.now();
+  for (const args of [['status'], ['apply', '-f', file]]) {
+    const r = await vpcctl(fifoDir, args);
+    t.is(r.code, 1, args.join(' '));
+    t.regex(r.stderr, /state .*state\.json is a FIFO, not a regular file/);
+  }
+  t.true(Date.now() - before < 5000, 'nothing blocked on the FIFO');
+  t.is((await run('status')).code, 0, 'the real state is untouched and in sync');
 });
