@@ -93,13 +93,14 @@ const VANISH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Creates the pair over `h` (a connection in `v.ns`), its peer created
 /// inside `v.peer_ns` (IFLA_NET_NS_FD in the peer's info), so no link is
 /// ever moved. The kernel ignores IFLA_IFALIAS at creation and cannot bring
-/// the peer up before the pair is linked (ENOTCONN), so aliases and the
-/// peer's up follow as setlinks, the peer's over `peer_h` (in `v.peer_ns`).
+/// the peer up before the pair is linked (ENOTCONN), so aliases and ups
+/// follow as setlinks (the order is explained below), the peer's over
+/// `peer_h` (in `v.peer_ns`).
 /// If those fail the pair is removed again.
 pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
     let peer_fd = netns::open(&v.peer_ns)?;
     let mut peer = LinkUnspec::new_with_name(&v.peer_name).setns_by_fd(peer_fd.as_raw_fd());
-    let mut main = LinkVeth::new(&v.name, &v.peer_name).up();
+    let mut main = LinkVeth::new(&v.name, &v.peer_name);
     if let Some(m) = v.mtu {
         peer = peer.mtu(m);
         main = main.mtu(m);
@@ -148,19 +149,26 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
     if let Some(a) = &v.peer_alias {
         peer_set = peer_set.alias(a);
     }
-    let main_alias = async {
-        match &v.alias {
-            Some(a) => {
-                h.link()
-                    .set(LinkUnspec::new_with_name(&v.name).alias(a).build())
-                    .execute()
-                    .await
-            }
-            None => Ok(()),
-        }
+    // In this order, because IPv6 walks the namespace's whole routing table
+    // (rt6_sync_up/down) at each NETDEV_CHANGE of an up link, a router's
+    // table holds ~7 routes per dual-stack subnet, and the walks hold the
+    // rtnl lock: an alias set while the link is down sends no such event;
+    // up while its peer is down, the link is not ready and nothing walks;
+    // the peer coming up (carrier on) makes the one walk. Before, the alias
+    // of an up link added one or two: 7% more on a 500-subnet dual-stack apply.
+    let set = |h: &Handle, m: LinkMessage| {
+        let req = h.link().set(m);
+        async move { req.execute().await }
     };
-    let (a, b) = futures::join!(main_alias, peer_h.link().set(peer_set.build()).execute());
-    if let Err(e) = a.and(b) {
+    let r = async {
+        if let Some(a) = &v.alias {
+            set(h, LinkUnspec::new_with_name(&v.name).alias(a).build()).await?;
+        }
+        set(h, LinkUnspec::new_with_name(&v.name).up().build()).await?;
+        set(peer_h, peer_set.build()).await
+    }
+    .await;
+    if let Err(e) = r {
         let _ = del(h, &v.ns, &v.name).await;
         return Err(e).ctx(|| v.describe());
     }
