@@ -1,5 +1,5 @@
 import type { ExecutionContext } from 'ava';
-import type { CliResult } from './sandbox.js';
+import { settleIpv6, type CliResult } from './sandbox.js';
 
 /** A command that must be refused: what it is, its arguments, the one-line message expected. */
 export type Refusal = [what: string, args: string[], message: RegExp];
@@ -7,7 +7,8 @@ export type Refusal = [what: string, args: string[], message: RegExp];
 /**
  * Bad input's contract: each command exits 2 with one line matching its
  * message, and `snapshot()` (state, namespaces, tables, routes: what the
- * test watches) is afterwards exactly what it was before them.
+ * test watches) is afterwards exactly what it was before them (taken once
+ * the host's IPv6 addresses have settled: settleIpv6).
  */
 export async function checkRefusals(
   t: ExecutionContext,
@@ -15,6 +16,7 @@ export async function checkRefusals(
   cases: readonly Refusal[],
   snapshot: () => unknown,
 ): Promise<void> {
+  await settleIpv6(); // the kernel's own work after earlier commands is not these refusals'
   const before = snapshot();
   for (const [what, args, message] of cases) {
     const r = await run(...args);

@@ -46,6 +46,19 @@ export function ip(args: string[], ns?: string): string {
   return r.stdout;
 }
 
+/**
+ * Waits (up to 5 s) until no IPv6 address of the host namespace is still
+ * tentative. A link vpcctl made there (a VPC's gateway link) gets a
+ * link-local address from the kernel, whose duplicate address detection
+ * ends a second or two after the command; only then are its routes in the
+ * host's table. A snapshot taken before that would see them appear later.
+ */
+export async function settleIpv6(): Promise<void> {
+  for (let i = 0; i < 50 && ip(['-6', 'addr', 'show', 'tentative']).trim() !== ''; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export const netnsList = (): string[] =>
   ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean).sort();
 
