@@ -6,7 +6,7 @@
 //! when the generation is not the one the caller remembers). Read-only.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{hash_map::Entry, BTreeSet, HashMap},
     ffi::CString,
     fs::File,
     io::{self, Read},
@@ -227,8 +227,8 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
                 match index {
                     None => Err(format!("no link {conf}")),
                     Some(i) => {
-                        if !netconf.contains_key(&i) {
-                            netconf.insert(i, s.netconf(i).map_err(ctx("netconf"))?);
+                        if let Entry::Vacant(e) = netconf.entry(i) {
+                            e.insert(s.netconf(i).map_err(ctx("netconf"))?);
                         }
                         netconf[&i]
                             .iter()

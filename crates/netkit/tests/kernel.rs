@@ -451,7 +451,7 @@ async fn nflog_records_the_rule_and_the_flow() {
     assert!(e.to_string().contains("refused"), "{e}");
     let mut got = Vec::new();
     for _ in 0..4 {
-        got.extend(sub.next().unwrap());
+        got.extend(sub.receive().unwrap());
         if !got.is_empty() {
             break;
         }
@@ -471,7 +471,7 @@ async fn nflog_records_the_rule_and_the_flow() {
         Duration::from_secs(1)
     )
     .is_err());
-    assert!(sub.next().unwrap().is_empty());
+    assert!(sub.receive().unwrap().is_empty());
     netns::del(ns).unwrap();
 }
 

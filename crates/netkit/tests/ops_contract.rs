@@ -62,7 +62,8 @@ fn strip(v: Value) -> Value {
     let Value::Object(m) = v else { unreachable!() };
     Value::Object(
         m.into_iter()
-            .filter(|(k, v)| !v.is_null() && !(k == "onlink" && *v == json!(false)))
+            // Absent and default-valued fields are the same op.
+            .filter(|(k, v)| !(v.is_null() || k == "onlink" && *v == json!(false)))
             .collect(),
     )
 }

@@ -401,7 +401,7 @@ fn link_up_and_its_undo() {
         .unwrap_err();
     assert!(e.to_string().contains("rolled back 1 ops"), "{e}");
     assert!(!is_up(), "the rollback set it down again");
-    run(&[up.clone()]);
+    run(std::slice::from_ref(&up));
     assert!(is_up());
     run(&[up]); // already up: nothing to do, no error
     assert!(is_up());

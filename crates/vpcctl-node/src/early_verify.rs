@@ -158,7 +158,10 @@ pub fn verify_early_start(plan_file: String, state_file: String) {
 /// started for them, or it failed (the caller then reads the usual way).
 /// Takes it: a second call gets null.
 #[napi]
-pub async fn verify_early_take(plan_file: String, state_file: String) -> Result<Option<EarlyDrift>> {
+pub async fn verify_early_take(
+    plan_file: String,
+    state_file: String,
+) -> Result<Option<EarlyDrift>> {
     let job = {
         let mut slot = JOB.lock().unwrap();
         match slot.take() {

@@ -32,7 +32,6 @@ pub struct FlowRecord {
     pub outdev: Option<u32>,
 }
 
-
 /// The record in a whole NFLOG netlink message (header included); None for
 /// anything else (another message, a packet that is not IP).
 pub fn decode(msg: &[u8]) -> Option<FlowRecord> {
@@ -155,9 +154,9 @@ fn ipv6(p: &[u8]) -> Option<IpHead> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::nfgen;
     use super::*;
     use crate::nlsock::push_attr;
-    use super::super::nfgen;
 
     /// An NFLOG message as the kernel sends it: header, nfgenmsg, attributes.
     fn message(prefix: &str, payload: &[u8]) -> Vec<u8> {

@@ -53,7 +53,7 @@ pub struct Subscription {
 }
 
 /// Subscribes to group `group` in namespace `ns` (the socket is opened by a
-/// thread inside it, and stays there). `wait` bounds each `next`. One
+/// thread inside it, and stays there). `wait` bounds each `receive`. One
 /// listener per group and namespace: the kernel refuses a second (EBUSY).
 pub fn subscribe(ns: &str, group: u16, wait: Duration) -> Result<Subscription> {
     let what = || format!("nflog group {group}{}", in_ns(ns));
@@ -94,7 +94,7 @@ pub fn subscribe(ns: &str, group: u16, wait: Duration) -> Result<Subscription> {
 impl Subscription {
     /// The records that arrive within the wait given to `subscribe` (one
     /// datagram's worth; empty when nothing came).
-    pub fn next(&mut self) -> Result<Vec<FlowRecord>> {
+    pub fn receive(&mut self) -> Result<Vec<FlowRecord>> {
         let mut out = Vec::new();
         let what = || format!("nflog group {}{}", self.group, in_ns(&self.ns));
         self.sock.receive(|_, m| out.extend(decode(m))).ctx(what)?;

@@ -117,7 +117,7 @@ impl Nft {
         let mut low = LOW_FDS.lock().unwrap();
         reserve_low_fds(&mut low);
         // Free the highest reserved number: the socket takes it, or a lower one.
-        low.sort_by_key(|f| std::os::fd::AsRawFd::as_raw_fd(f));
+        low.sort_by_key(std::os::fd::AsRawFd::as_raw_fd);
         drop(low.pop());
         if lowest_free_fd() >= FD_SETSIZE {
             return Err(Cause::Msg(

@@ -116,10 +116,11 @@ fn needs(ops: &[Op], opts: &Options) -> Vec<(String, Need)> {
         }
         let need = map.get_mut(op.ns()).expect("added above");
         match op {
-            Op::SysctlSet { key, .. } => {
-                if opts.proc_sysctls || observe::sysctl_source(key) != observe::SysctlSource::Proc {
-                    need.sysctls.insert(key.clone());
-                }
+            Op::SysctlSet { key, .. }
+                if opts.proc_sysctls
+                    || observe::sysctl_source(key) != observe::SysctlSource::Proc =>
+            {
+                need.sysctls.insert(key.clone());
             }
             Op::NftApply { family, table, .. } => {
                 need.tables.insert((family.clone(), table.clone()));
@@ -177,7 +178,11 @@ fn observe_all(
         if failure.lock().unwrap().is_some() {
             break;
         }
-        if opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
             failure
                 .lock()
                 .unwrap()

@@ -269,7 +269,9 @@ fn needs_ask_for_what_the_plan_makes() {
 fn a_cancelled_read_stops_before_its_next_namespace() {
     let ops = plan::parse(PLAN).unwrap();
     let opts = Options {
-        cancel: Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true))),
+        cancel: Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+            true,
+        ))),
         ..Default::default()
     };
     let err = verify(&ops, &opts).expect_err("a cancelled read has no result");
