@@ -114,6 +114,13 @@ export interface StatusReport {
    * content), one entry per op of the state's full plan, naming its object.
    */
   drift: DriftEntry[];
+  /**
+   * Set when another vpcctl held the state's lock as this report was made
+   * (only asked when the report is not ok): a change was in progress, and
+   * what it was making or deleting shows as missing, orphaned, pending or
+   * drift until it ends. `pid` is the holder's, null if unreadable.
+   */
+  inProgress?: { pid: number | null };
 }
 
 export interface DriftEntry {

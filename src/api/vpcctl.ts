@@ -386,7 +386,13 @@ export class Vpcctl {
 
   /** Drift between the state and the kernel. */
   async status(): Promise<StatusReport> {
-    return status(await this.state(), this.store.dir);
+    const report = await status(await this.state(), this.store.dir);
+    // status takes no lock (it reads): a difference may be a change still running. An in-sync report asks nothing more.
+    if (!report.ok) {
+      const pid = await this.store.holder();
+      if (pid !== undefined) report.inProgress = { pid };
+    }
+    return report;
   }
 
   /** Remove everything vpcctl made, found by its tags even without a state file. */

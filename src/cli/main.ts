@@ -133,9 +133,11 @@ export function buildProgram(): Command {
       if (printData(o, s)) return;
       if (s.ok) print(ok('in sync: the kernel matches the state'));
       else {
+        const running = s.inProgress ? `vpcctl${s.inProgress.pid ? ` pid ${s.inProgress.pid}` : ''}` : '';
+        if (running) print(`${bad('busy')}      a change is in progress (${running} holds the state's lock): what it makes or deletes shows below until it ends; run status again then`);
         for (const ns of s.missing) print(`${bad('missing')}   netns ${ns} (in the state, not in the kernel): 'vpcctl apply' or re-run the create`);
         for (const ns of s.orphaned) print(`${bad('orphaned')}  netns ${ns} (tagged vpcctl's, not in the state): 'vpcctl cleanup-all' removes it`);
-        for (const ns of s.pending) print(`${bad('pending')}   netns ${ns} (a run stopped mid-change): the next command repairs it`);
+        for (const ns of s.pending) print(`${bad('pending')}   netns ${ns} ${running ? `(being changed by ${running})` : '(a run stopped mid-change): the next command repairs it'}`);
         for (const ns of s.ignored) print(`${bad('ignored')}   pending entry ${JSON.stringify(ns)} is no vpcctl namespace name: nothing is done to it, the next command drops it from the state`);
         for (const d of s.drift) print(`${bad('drift')}     ${d.object}: ${d.detail}`);
         if (s.drift.length) print("repair: 'vpcctl apply -f FILE' of the unchanged file, or any command on that VPC (create-subnet, apply-policy, ...)");

@@ -39,7 +39,8 @@ export function driftByObject(state: State, s: StatusReport): Record<string, str
     for (const sub of Object.values(v.subnets)) byNs.set(hostNs(v.name, sub.name), `${v.name}/${sub.name}`);
   }
   for (const ns of s.missing) add(byNs.get(ns) ?? '', `netns ${ns} is missing`);
-  for (const ns of s.pending) add(byNs.get(ns) ?? '', `netns ${ns}: a run stopped mid-change`);
+  if (s.inProgress) add('', 'a change is in progress (another vpcctl holds the lock): what it makes or deletes shows here until it ends');
+  for (const ns of s.pending) add(byNs.get(ns) ?? '', `netns ${ns}: ${s.inProgress ? 'being changed' : 'a run stopped mid-change'}`);
   for (const ns of s.orphaned) add('', `netns ${ns} is orphaned`);
   for (const d of s.drift) {
     const m = /^(vpc|subnet) (\S+)$/.exec(d.object);

@@ -282,3 +282,29 @@ test.serial('a FIFO in place of the state file: apply and status refuse it at on
   t.true(Date.now() - before < 5000, 'nothing blocked on the FIFO');
   t.is((await run('status')).code, 0, 'the real state is untouched and in sync');
 });
+
+test.serial("status while another vpcctl holds the state's lock: says a change is in progress and whose; without the lock the same difference reads as before", async (t) => {
+  const n = await native();
+  // What status sees in the middle of another command's create: a namespace of ours made, not yet in the state.
+  const made = 'ns-demo-coming';
+  await n.netnsAdd(made, 'vpcctl:host:demo/coming');
+  const lock = await n.lockFile(join(state, 'lock'), 1000); // this process writes its pid into the lock file
+  try {
+    const r = await run('status');
+    t.is(r.code, 1);
+    t.regex(r.stdout, new RegExp(`busy +a change is in progress \\(vpcctl pid ${process.pid} holds the state's lock\\)`));
+    t.regex(r.stdout, new RegExp(`orphaned +netns ${made}`));
+    const j = JSON.parse((await run('status', '--json')).stdout) as { inProgress?: unknown; orphaned: string[] };
+    t.deepEqual(j.inProgress, { pid: process.pid });
+    t.deepEqual(j.orphaned, [made]);
+  } finally {
+    lock.release();
+  }
+  const r = await run('status');
+  t.is(r.code, 1);
+  t.notRegex(r.stdout, /in progress/);
+  t.regex(r.stdout, new RegExp(`orphaned +netns ${made} \\(tagged vpcctl's, not in the state\\)`));
+  t.false('inProgress' in JSON.parse((await run('status', '--json')).stdout), 'absent once nobody holds the lock');
+  await n.netnsDel(made);
+  t.is((await run('status')).code, 0, 'in sync again');
+});

@@ -93,6 +93,16 @@ test('status findings are keyed by what the page draws', (t) => {
   t.deepEqual(d[''], ['netns ns-x-y is orphaned', 'table gone']);
 });
 
+test('status during another command: the dashboard says a change is in progress, and pending namespaces are being changed, not left by a crash', (t) => {
+  const state = emptyState();
+  state.vpcs.a = { name: 'a', cidr: '10.0.0.0/16', subnets: { web: { name: 'web', cidr: '10.0.1.0/24', type: 'public', apps: [] } } } as never;
+  const report = { ok: false, missing: [], orphaned: [], pending: ['ns-a-web'], ignored: [], drift: [] };
+  t.deepEqual(driftByObject(state, report)['a/web'], ['netns ns-a-web: a run stopped mid-change']);
+  const busy = driftByObject(state, { ...report, inProgress: { pid: 42 } });
+  t.deepEqual(busy['a/web'], ['netns ns-a-web: being changed']);
+  t.regex(busy['']![0]!, /^a change is in progress/);
+});
+
 test('a pasted policy: JSON errors name line and column as the CLI does', (t) => {
   t.deepEqual(parsePolicyText('{"ingress": []}'), { ingress: [] });
   const e = t.throws(() => parsePolicyText('{\n  "ingress": [,]\n}'));
