@@ -156,6 +156,18 @@ export declare function linkList(ns: string): Promise<Array<LinkInfo>>
 export declare function lockFile(path: string, timeoutMs: number): Promise<FileLock>
 
 /**
+ * Who holds the lock on `path` now, without waiting and without creating
+ * the file: null when nobody does (or there is no lock file).
+ */
+export declare function lockHolder(path: string): Promise<LockHolder | null>
+
+/** Another process holding a lock, as `lockHolder` finds it. */
+export interface LockHolder {
+  /** The pid the holder wrote into the file; absent if unreadable. */
+  pid?: number
+}
+
+/**
  * Creates named netns `name` (under /run/netns), brings its `lo` up and
  * sets `lo`'s alias to `tag` (vpcctl's ownership tag).
  */

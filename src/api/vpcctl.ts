@@ -389,8 +389,8 @@ export class Vpcctl {
     const report = await status(await this.state(), this.store.dir);
     // status takes no lock (it reads): a difference may be a change still running. An in-sync report asks nothing more.
     if (!report.ok) {
-      const pid = await this.store.holder();
-      if (pid !== undefined) report.inProgress = { pid };
+      const holder = await this.store.holder();
+      if (holder) report.inProgress = holder;
     }
     return report;
   }

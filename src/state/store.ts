@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VpcctlError } from '../errors.js';
 import { kindOf } from '../file-kind.js';
@@ -132,37 +132,13 @@ export class StateStore {
   }
 
   /**
-   * Who holds the lock now, without waiting: undefined when nobody does (or
-   * there is no lock file: it is never made here), else the holder's pid as
-   * it wrote it, null if unreadable. Taking the lock for a moment to see is
-   * the only reliable test (flock); a command starting meanwhile waits a few
-   * milliseconds.
+   * Who holds the lock now, without waiting and without making a lock file:
+   * undefined when nobody does, else the pid the holder wrote (null if
+   * unreadable). A command starting meanwhile waits a few milliseconds.
    */
-  async holder(): Promise<number | null | undefined> {
-    const path = join(this.dir, 'lock');
-    try {
-      if (!statSync(path).isFile()) return undefined;
-    } catch {
-      return undefined;
-    }
-    try {
-      (await (await native()).lockFile(path, 0)).release();
-      return undefined;
-    } catch (e) {
-      if (!(e instanceof VpcctlError) || e.native !== 'BUSY') return undefined;
-    }
-    let fd: number | undefined;
-    try {
-      // A pid is a few digits: never read more, whatever the file has become.
-      fd = openSync(path, 'r');
-      const buf = Buffer.alloc(16);
-      const pid = Number(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)).trim());
-      return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
-    } catch {
-      return null;
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
+  async holder(): Promise<{ pid: number | null } | undefined> {
+    const h = await (await native()).lockHolder(join(this.dir, 'lock'));
+    return h ? { pid: h.pid ?? null } : undefined;
   }
 
   /**

@@ -48,11 +48,9 @@ pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
             Err((_, e)) => return Err(e).ctx(what),
         }
         if start.elapsed() >= timeout {
-            let mut holder = String::new();
-            let _ = open.read_to_string(&mut holder);
-            let by = match holder.trim() {
-                "" => String::new(),
-                pid => format!(" by pid {pid}"),
+            let by = match pid_in(&mut open) {
+                None => String::new(),
+                Some(pid) => format!(" by pid {pid}"),
             };
             return Err(Error::new(
                 Kind::Busy,
@@ -68,6 +66,36 @@ pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
     let _ = file.rewind();
     let _ = write!(file, "{}", std::process::id());
     Ok(FileLock { _file: file })
+}
+
+/// Who holds the lock on `path` now, without waiting and without creating
+/// the file: None when nobody does (or there is no regular file there),
+/// else the pid its holder wrote (None inside if unreadable). Taking the
+/// lock for an instant is the only reliable test with flock.
+pub fn holder(path: &str) -> Result<Option<Option<u32>>> {
+    let what = || format!("lock {path}");
+    let open = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::os(what(), e)),
+    };
+    if !open.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    match Flock::lock(open, FlockArg::LockExclusiveNonblock) {
+        Ok(_free) => Ok(None),
+        Err((mut f, Errno::EWOULDBLOCK)) => Ok(Some(pid_in(&mut f))),
+        Err((_, e)) => Err(e).ctx(what),
+    }
+}
+
+/// The holder's pid as it wrote it into the lock file (a few digits: never
+/// more is read, whatever the file has become).
+fn pid_in(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.take(16).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok().filter(|p| *p > 0)
 }
 
 #[cfg(test)]
@@ -89,10 +117,14 @@ mod tests {
         assert!(err.contains("still held by pid"), "{err}");
         assert!(err.contains(&std::process::id().to_string()), "{err}");
 
+        assert_eq!(holder(path).unwrap(), Some(Some(std::process::id())));
         drop(first);
+        assert_eq!(holder(path).unwrap(), None, "free: nobody holds it");
         let second = acquire(path, Duration::from_millis(10));
         assert!(second.is_ok(), "free once the holder is gone");
         drop(second);
         std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(holder(path).unwrap(), None, "no lock file: none made");
+        assert!(!std::path::Path::new(path).exists());
     }
 }

@@ -30,3 +30,18 @@ pub async fn lock_file(path: String, timeout_ms: u32) -> Result<FileLock> {
     let held = blocking(move || netkit::lock::acquire(&path, timeout)).await?;
     Ok(FileLock { held: Some(held) })
 }
+
+/// Another process holding a lock, as `lockHolder` finds it.
+#[napi(object)]
+pub struct LockHolder {
+    /// The pid the holder wrote into the file; absent if unreadable.
+    pub pid: Option<u32>,
+}
+
+/// Who holds the lock on `path` now, without waiting and without creating
+/// the file: null when nobody does (or there is no lock file).
+#[napi]
+pub async fn lock_holder(path: String) -> Result<Option<LockHolder>> {
+    let found = blocking(move || netkit::lock::holder(&path)).await?;
+    Ok(found.map(|pid| LockHolder { pid }))
+}
