@@ -29,15 +29,21 @@ pub struct FileLock {
 /// Blocking: call it off any async runtime's workers.
 pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
     let what = || format!("lock {path}");
-    // O_CLOEXEC (std's default): processes spawned while it is held must not inherit it.
+    // O_CLOEXEC (std's default): processes spawned while it is held must not
+    // inherit it. O_NOFOLLOW: the pid is written into the file, so a symlink
+    // planted in a shared state dir must not make that a write elsewhere.
     let mut open = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| Error::os(what(), e))?;
+    if !open.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(Error::new(Kind::Other, what(), "not a regular file"));
+    }
     // Polled, not a blocking flock: a wait must end after `timeout`.
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
@@ -74,9 +80,15 @@ pub fn acquire(path: &str, timeout: Duration) -> Result<FileLock> {
 /// lock for an instant is the only reliable test with flock.
 pub fn holder(path: &str) -> Result<Option<Option<u32>>> {
     let what = || format!("lock {path}");
-    let open = match OpenOptions::new().read(true).write(true).open(path) {
+    // Read-only, and never through a symlink: only a lock file of ours is asked.
+    let open = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
         Err(e) => return Err(Error::os(what(), e)),
     };
     if !open.metadata().is_ok_and(|m| m.is_file()) {
@@ -126,5 +138,21 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(holder(path).unwrap(), None, "no lock file: none made");
         assert!(!std::path::Path::new(path).exists());
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_the_lock_is_neither_written_through_nor_asked() {
+        let dir = std::env::temp_dir().join(format!("netkit-lock-link-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("someone-elses");
+        std::fs::write(&target, "keep me").unwrap();
+        let path = dir.join("lock");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let path = path.to_str().unwrap();
+
+        assert!(acquire(path, Duration::from_millis(10)).is_err());
+        assert_eq!(holder(path).unwrap(), None);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
