@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { wantedNamespaces } from '../model/names.js';
 import type { StateStore } from '../state/store.js';
 import type { State, VpcOverlay } from '../state/types.js';
@@ -10,6 +9,7 @@ import { namesPresent } from './dns.js';
 import { Engine, type ChangeOptions, type ChangeResult } from './engine.js';
 import { guardedChange } from './network.js';
 import { stopwatch } from './stopwatch.js';
+import { fingerprint } from '../fingerprint.js';
 import { emptyDiff } from '../plan/diff.js';
 
 /** Options of `apply`: those of every change, plus prune and the owner. */
@@ -58,8 +58,8 @@ export async function applyTopology(
   // With prune, who applies is part of what was applied: the same text from another file prunes other
   // objects. Without, the same text changes nothing a second time, whoever applies it.
   // A host going down changes the overlays, not the topology: both make the document.
-  const hash = createHash('sha256').update(JSON.stringify(opts.overlays ? [topology, opts.overlays] : topology));
-  const digest = (prune ? hash.update(`\0${opts.pruneAll ? '*' : opts.owner ?? ''}`) : hash).digest('base64url');
+  const text = JSON.stringify(opts.overlays ? [topology, opts.overlays] : topology);
+  const digest = fingerprint(prune ? `${text}\0${opts.pruneAll ? '*' : opts.owner ?? ''}` : text);
   const unchanged = opts.dryRun ? null : await unchangedSince(store, engine, digest, prune);
   if (unchanged) return unchanged;
   // zod loads only here, past the fast path: it costs more than the rest of a no-op re-apply.

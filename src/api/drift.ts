@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Drift } from '../../index.js';
+import { fingerprint } from '../fingerprint.js';
 import { takeEarlyDrift, verifyPlan } from '../native.js';
 import { buildId } from '../paths.js';
 import { fullPlan, type FullPlan } from '../plan/full.js';
@@ -11,7 +11,6 @@ import { wantedNamespaces } from '../model/names.js';
 import type { NftMarks, State } from '../state/types.js';
 import { stateFileOf } from '../state/dir.js';
 import { CACHE_FILE, cacheDirOf, cacheFileOf } from './plan-cache.js';
-
 
 /**
  * Deep drift: the current state's full plan (every kernel object vpcctl made
@@ -62,7 +61,7 @@ const sameMarks = (a: Record<string, { gen: number }>, b: NftMarks): boolean => 
 
 /** What the full plan of a state depends on, as a digest: the state's objects and the planner that reads them. */
 export const planKey = (state: State, build = buildId()): string =>
-  createHash('sha1').update(JSON.stringify([build, state.transitPool, state.vpcs, state.peerings])).digest('hex');
+  fingerprint(JSON.stringify([build, state.transitPool, state.vpcs, state.peerings]));
 
 /**
  * The JSON text of the whole state's full plan. Building it for hundreds of

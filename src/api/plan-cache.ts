@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import { fingerprint } from '../fingerprint.js';
 
 /**
  * Where the text of a state's full plan is cached (drift.ts, planText).
@@ -14,7 +14,7 @@ export const CACHE_FILE = 'full-plan.json';
  * with the state for space on a full disk. `VPCCTL_CACHE_DIR` moves it.
  */
 export const cacheDirOf = (stateDir: string): string =>
-  join(process.env.VPCCTL_CACHE_DIR ?? '/run/vpcctl/cache', createHash('sha1').update(resolve(stateDir)).digest('hex').slice(0, 16));
+  join(process.env.VPCCTL_CACHE_DIR ?? '/run/vpcctl/cache', fingerprint(resolve(stateDir)));
 
 /** The cached full plan of a state dir: a line with its key, then the plan's JSON. */
 export const cacheFileOf = (stateDir: string): string => join(cacheDirOf(stateDir), CACHE_FILE);

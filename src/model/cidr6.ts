@@ -6,7 +6,7 @@
  * state and in the kernel's read-back. A different spelling is refused with
  * the canonical one named, as host bits set are in IPv4.
  */
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { VpcctlError } from '../errors.js';
 
 export interface Cidr6 {
@@ -140,9 +140,11 @@ export function checkPrefix6(c: Cidr6, min: number, max: number, what: string): 
  * A VPC's /56 in the unique local range fd00::/8 (RFC 4193), derived from
  * its name: stable across runs and hosts, different VPC names almost never
  * collide (48 bits of SHA-256), and a collision between peered VPCs is
- * refused like any overlap.
+ * refused like any overlap. node:crypto loads here, on first use, not with
+ * every CLI call that imports this module (4-6 ms: see fingerprint.ts).
  */
 export function ulaFor(name: string): string {
+  const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
   const h = createHash('sha256').update(`vpcctl ula ${name}`).digest();
   let v = 0xfdn;
   for (let i = 0; i < 6; i++) v = (v << 8n) | BigInt(h[i]!);

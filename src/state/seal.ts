@@ -1,21 +1,22 @@
-import { hash } from 'node:crypto';
+import { fingerprint } from '../fingerprint.js';
 import type { State } from './types.js';
 
 /**
  * state.json ends with a checksum of the rest of its text:
- *   {"version":1,...,"checksum":"sha256:<hex>"}
+ *   {"version":1,...,"checksum":"fp64:<hex>"}
  * A file whose checksum matches is one vpcctl wrote (after its own checks)
  * and nobody changed since: its shape is known, and reading it needs no
- * schema (loading zod costs ~20 ms, a fifth of a quick call; the hash of a
- * 500-subnet state ~0.3 ms). Any other file (edited by hand, truncated, from
- * an older vpcctl) is validated against the state schema, so a checksum
- * never makes a file unreadable: it only decides how much checking it gets.
+ * schema (loading zod costs ~20 ms, a fifth of a quick call; the fingerprint
+ * of a 500-subnet state ~0.3 ms). Any other file (edited by hand, truncated,
+ * from an older vpcctl, sealed with sha256 before) is validated against
+ * the state schema, so a checksum never makes a file unreadable: it only
+ * decides how much checking it gets.
  */
 
 const MARK = ',"checksum":"';
-const PREFIX = 'sha256:';
+const PREFIX = 'fp64:';
 
-const digest = (body: string) => PREFIX + hash('sha256', body, 'hex');
+const digest = (body: string) => PREFIX + fingerprint(body);
 
 /** The state as the text of state.json, checksum last. */
 export function seal(state: State): string {

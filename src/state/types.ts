@@ -151,7 +151,7 @@ export interface State {
   /** Bumped by every write: tells whether anything changed since a given moment. */
   revision?: number;
   /**
-   * The last topology applied, as the SHA-256 of the JSON text of the
+   * The last topology applied, as the fingerprint (fingerprint.ts) of the JSON text of the
    * document given (`digest`), to answer a re-apply of the same document,
    * with nothing written since (`revision`), without re-validating and
    * re-planning it. A digest, not the text: the text was a second copy of

@@ -33,11 +33,12 @@ test('seal: a sealed state is recognised; any change, reformatting or truncation
   const text = seal(sample());
   t.true(isSealed(text));
   t.like(JSON.parse(text), { version: 1, revision: 3 });
-  t.regex(text, /,"checksum":"sha256:[0-9a-f]{64}"}\n$/);
+  t.regex(text, /,"checksum":"fp64:[0-9a-f]{16}"}\n$/);
   t.false(isSealed(text.replace('10.0.1.0/24', '10.0.2.0/24')), 'a changed value');
   t.false(isSealed(JSON.stringify(JSON.parse(text), null, 2)), 'reformatted (jq .)');
   t.false(isSealed(text.slice(0, text.length / 2)), 'truncated');
   t.false(isSealed(JSON.stringify(sample())), 'no checksum');
+  t.false(isSealed(text.replace(/fp64:[0-9a-f]{16}/, `sha256:${'0'.repeat(64)}`)), 'sealed the way vpcctl did before fp64');
   // Sealing a state read back (checksum field and all) gives the same text.
   t.is(seal(JSON.parse(text)), text);
 });
@@ -78,6 +79,17 @@ test('store: write then read round-trips; each write keeps the file it replaces 
   t.is(readFileSync(store.backup, 'utf8'), textA);
   t.is((await store.read()).vpcs.demo!.cidr, '10.9.0.0/16');
   t.deepEqual(readdirSync(store.dir).sort(), ['state.json', 'state.json.bak'], 'no temporary files');
+});
+
+test('store: a state sealed by an older vpcctl (sha256) is read through the schema and sealed anew by the next write', async (t) => {
+  const store = new StateStore(dir());
+  const body = JSON.stringify(sample());
+  writeFileSync(store.file, `${body.slice(0, -1)},"checksum":"sha256:${'ab'.repeat(32)}"}\n`);
+  const read = await store.read();
+  t.is(read.vpcs.demo!.cidr, '10.0.0.0/16');
+  t.false('checksum' in read);
+  await store.write(read);
+  t.true(isSealed(readFileSync(store.file, 'utf8')));
 });
 
 test('store transaction: the first write rotates the backup, later ones do not; revert puts the file back byte for byte', async (t) => {
