@@ -97,10 +97,14 @@ export async function runAgent(cfg: ClusterConfig, opts: AgentOptions = {}): Pro
     let report: AgentReport;
     try {
       // Peers are the live hosts: a host whose lease lapsed loses its FDB and neighbour entries here.
-      const overlays = overlaysOf(snap.intent, cfg.host, await store.liveHosts(), await underlayLink(cfg.underlay));
+      const live = await store.liveHosts();
+      const overlays = overlaysOf(snap.intent, cfg.host, live, await underlayLink(cfg.underlay));
       const r = await api.apply(share, { prune: true, pruneAll: true, overlays });
       await stopUnwantedApps(api, share);
-      report = { ok: true, revision: snap.revision, digest, subnets, vpcs: share.vpcs.length, at: new Date().toISOString(), elapsedMs: Math.round(r.elapsedMs) };
+      report = {
+        ok: true, revision: snap.revision, digest, subnets, vpcs: share.vpcs.length, liveHosts: [...live].sort(),
+        at: new Date().toISOString(), elapsedMs: Math.round(r.elapsedMs),
+      };
       if (r.changed) log(`revision ${snap.revision}: ${share.vpcs.length} vpcs, ${subnets} subnets here; ${r.changes.length} changes in ${r.elapsedMs.toFixed(0)} ms`);
     } catch (e) {
       report = { ok: false, revision: snap.revision, digest, subnets, vpcs: share.vpcs.length, at: new Date().toISOString(), error: (e as Error).message };

@@ -82,7 +82,12 @@ export interface HostStatus {
   subnets: number;
   /** What its agent last reported; absent: it never ran. */
   applied?: AgentReport;
-  /** The agent's last apply is the host's current share of the intent. */
+  /**
+   * The agent's last apply is the host's current share of the intent, made
+   * with the hosts live now: a host that comes back (or goes) changes the
+   * tunnels and routes to it on every other host, and until each agent has
+   * applied that, traffic to it is still dropped there.
+   */
   inSync: boolean;
 }
 
@@ -93,6 +98,8 @@ export interface AgentReport {
   digest: string;
   subnets: number;
   vpcs: number;
+  /** The hosts live when it applied (sorted): its overlays reach those. Older agents do not say. */
+  liveHosts?: string[];
   at: string;
   elapsedMs?: number;
   error?: string;
@@ -110,13 +117,17 @@ export async function clusterStatus(cfg: ClusterConfig): Promise<ClusterStatus> 
       const subnets = share.vpcs.reduce((n, v) => n + (v.subnets?.length ?? 0), 0);
       return {
         name: h.name, underlay: h.underlay, live: live.has(h.name), subnets, ...(applied ? { applied } : {}),
-        inSync: !!applied?.ok && applied.digest === shareDigest(share),
+        inSync: !!applied?.ok && applied.digest === shareDigest(share) && sameHosts(applied.liveHosts, live),
       };
     });
     const subnets = Object.values(snap.intent.subnets).reduce((n, s) => n + Object.keys(s).length, 0);
     return { revision: snap.revision, vpcs: Object.keys(snap.intent.vpcs).length, subnets, hosts };
   });
 }
+
+/** A report from an agent that does not list them is judged by its share alone. */
+const sameHosts = (seen: string[] | undefined, live: ReadonlySet<string>): boolean =>
+  !seen || (seen.length === live.size && seen.every((h) => live.has(h)));
 
 /**
  * Remove a host from the cluster. Its subnets must go first: with `drain`

@@ -249,6 +249,18 @@ test.serial("the agent applies its host's share through the planner, reports it,
   t.true(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
   t.false((await status()).hosts.find((h) => h.name === 'h1')!.live);
   t.true(netnsList().includes('ns-quorum-late'), 'traffic keeps flowing while no agent runs');
+
+  // In sync means applied with the hosts live now: the other hosts' tunnels to h1 went with its lease.
+  const after = await status();
+  const h1 = after.hosts.find((h) => h.name === 'h1')!;
+  t.true((h1.applied as { liveHosts?: string[] }).liveHosts?.includes('h1'));
+  t.false(h1.inSync, 'its last apply saw itself live');
+  const liveNow = after.hosts.filter((h) => h.live).map((h) => h.name).sort();
+  const s = ClusterStore.open(etcd.endpoints);
+  try {
+    await s.client.put(`${key.status('h1')}agent`).value(JSON.stringify({ ...h1.applied, liveHosts: liveNow }));
+  } finally { s.close(); }
+  t.true((await status()).hosts.find((h) => h.name === 'h1')!.inSync, 'a report made with the same hosts live');
 });
 
 test.serial('leave: refused while the host runs subnets; --drain moves them; the agent of a removed host empties it', async (t) => {
