@@ -33,9 +33,11 @@ export const transitEnds = (cidr: string): LinkEnds =>
   ({ near: withPrefix(cidr, 1), far: withPrefix(cidr, 2), nearIp: nth(cidr, 1), farIp: nth(cidr, 2) });
 
 // IPv6: in a subnet's /64, ::1 is the gateway (the router's end) and ::2 the
-// host, as in IPv4; no link-local address is needed for either. Links
-// between two routers, or a router and the machine, carry the link-local
-// fe80::1 (near end) and fe80::2 (far end): per link, so never in conflict.
+// host, as in IPv4. Routers make no link-local address of their own
+// (plan/build.ts); each of their links carries a fixed one: fe80::1 on a
+// subnet's link and on the first VPC's end of a peering, fe80::2 on the
+// second's and on the router's end of its gateway link (whose end on the
+// machine keeps the kernel's own). Per link, so never in conflict.
 const nth6 = (cidr: string, n: number): string => ip6ToString(hostAddress6(parseCidr6(cidr), n));
 
 export const gatewayIp6 = (subnetCidr6: string): string => nth6(subnetCidr6, 1);

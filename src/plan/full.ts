@@ -4,7 +4,7 @@ import { overlaps, parseCidr } from '../model/cidr.js';
 import { peersOf } from '../model/peering.js';
 import { rootRuleset } from '../firewall/root.js';
 import type { PeeringState, State, VpcState } from '../state/types.js';
-import { peeringOps, subnetOps, vpcOps, rootRouteOp, routerTableOp } from './build.js';
+import { gatewayAddrs6, peeringOps, subnetOps, vpcOps, rootRouteOp, routerTableOp } from './build.js';
 import { overlayOps } from './overlay.js';
 
 /**
@@ -38,14 +38,18 @@ export function peerCidrs(state: State, vpc: string): string[] {
 
 /**
  * A VPC made whole: its router (namespace, sysctls, gateway, and on a
- * cluster host its overlay), every subnet, then the router's table.
+ * cluster host its overlay), every subnet, the router's IPv6 addresses on
+ * the subnets' links once they all exist (gatewayAddrs6 says why), then
+ * the router's table.
  */
 export function vpcParts(state: State, vpc: VpcState): Part[] {
   const ops = [...vpcOps(vpc), ...(vpc.overlay ? overlayOps(vpc.name, vpc.overlay) : [])];
   const peers = peerCidrs(state, vpc.name);
+  const subnets = Object.values(vpc.subnets);
   return [
     { owner: vpcOwner(vpc.name), ops },
-    ...Object.values(vpc.subnets).map((s) => ({ owner: subnetOwner(vpc.name, s.name), ops: subnetOps(vpc, s, peers) })),
+    ...subnets.map((s) => ({ owner: subnetOwner(vpc.name, s.name), ops: subnetOps(vpc, s, peers) })),
+    ...subnets.map((s) => ({ owner: subnetOwner(vpc.name, s.name), ops: gatewayAddrs6(vpc, s) })).filter((p) => p.ops.length > 0),
     { owner: vpcOwner(vpc.name), ops: [routerTableOp(vpc)] },
   ];
 }

@@ -4,7 +4,7 @@ import { rootRuleset } from '../firewall/root.js';
 import { pairKey } from '../model/peering.js';
 import type { State, SubnetState, VpcState } from '../state/types.js';
 import {
-  egressRouteOps, peeringOps, peerPrefixes, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, policyTableSpec, routerTableOp,
+  egressRouteOps, gatewayAddrs6, peeringOps, peerPrefixes, subnetOps, rootRouteOp, unpeerOps, peerRouteOps, policyOp, policyDelOp, policyTableSpec, routerTableOp,
 } from './build.js';
 import { needsForward6, rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
@@ -100,7 +100,8 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     for (const part of vpcParts(desired, des)) adds.push(...part.ops);
   }
 
-  // Subnets of VPCs that stay.
+  // Subnets of VPCs that stay; the router's IPv6 addresses once all their links exist (gatewayAddrs6).
+  const gateways6: Op[] = [];
   for (const des of Object.values(desired.vpcs)) {
     const cur = current.vpcs[des.name];
     if (!cur || rebuiltVpcs.has(des.name)) continue;
@@ -123,6 +124,7 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
         if (!fresh) { delNs(ns); changes.push(`repair subnet ${des.name}/${d.name}`); }
         if (!s) { delNs(ns); changes.push(`create subnet ${des.name}/${d.name}`); }
         adds.push(...subnetOps(des, d, peerCidrs(desired, des.name)));
+        gateways6.push(...gatewayAddrs6(des, d));
         touchedRouters.add(des.name);
       } else {
         // The policy table: the policy (by meaning: the same rules with or without a `subnet` key, or keys in
@@ -147,6 +149,7 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
       }
     }
   }
+  adds.push(...gateways6);
 
   // Overlays of routers that stay: only their peers (remote hosts and subnets) change.
   for (const des of Object.values(desired.vpcs)) {

@@ -90,6 +90,8 @@ test.serial('public subnets reach the IPv6 internet (NAT66 at the host), private
   t.is(fetch6('ns-net6-db'), '', 'not even with a default route added by hand: the router drops it');
   t.regex(nft(['list', 'table', 'inet', 'vpcctl'], 'vpcr-net6'), /private subnets have no internet \(IPv6\)/);
   t.is((await run('status')).code, 0);
+  // The router's gateway link has vpcctl's fixed link-local only (the kernel makes none in a router).
+  t.deepEqual([...ip(['-6', 'addr', 'show', 'igw0'], 'vpcr-net6').matchAll(/inet6 (fe80::\S+)/g)].map((m) => m[1]), ['fe80::2/64']);
 });
 
 test.serial('egress-only gateway: a private subnet with a NAT gateway opens IPv6 connections out, nothing comes in', async (t) => {

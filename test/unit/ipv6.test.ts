@@ -186,6 +186,29 @@ test('planner, dual-stack: router sysctls, ::1/::2 addresses, routes of both fam
   t.deepEqual(plan(des, des, kernelWith(des)).ops, [], 'a dual-stack state in the kernel: nothing to do');
 });
 
+test('planner, dual-stack: routers make no link-local of their own; their IPv6 addresses come after their subnets\' links', (t) => {
+  const routerV6 = (o: Op) => o.op === 'addrAdd' && o.ns.startsWith('vpcr-') && o.dev.startsWith('sn-') && o.cidr.includes(':');
+  // In each router: after the last subnet link made there (a link coming up walks its router's IPv6 table).
+  const after = (ops: Op[]) => ['vpcr-demo', 'vpcr-b'].every((r) => {
+    const lastLink = ops.findLastIndex((o) => o.op === 'vethAdd' && o.ns === r && o.name.startsWith('sn-'));
+    const first = ops.findIndex((o) => routerV6(o) && o.ns === r);
+    return lastLink < first || first < 0;
+  });
+  const des = dualState();
+  const created = plan(emptyState(), des, { namespaces: new Set(), hostForward: '1' }).ops;
+  t.true(find(created, 'sysctlSet').some((o) => o.ns === 'vpcr-demo' && o.key === 'net/ipv6/conf/default/addr_gen_mode' && o.value === '1'));
+  t.deepEqual(created.filter(routerV6).map((o) => (o as { cidr: string }).cidr).filter((c) => c.startsWith('fe80')), ['fe80::1/64', 'fe80::1/64', 'fe80::1/64']);
+  t.true(after(created), 'new VPCs');
+  // Subnets added to a VPC that stays: the same order.
+  const more = structuredClone(des);
+  for (const [name, i] of [['x', 7], ['y', 8]] as const) {
+    more.vpcs.demo!.subnets[name] = { name, cidr: `10.0.${i}.0/24`, ipv6Cidr: `fd00:10:0:${i}::/64`, type: 'private', apps: [] };
+  }
+  const added = plan(des, more, kernelWith(des)).ops;
+  t.is(added.filter(routerV6).length, 4);
+  t.true(after(added), 'subnets added');
+});
+
 test('planner: a subnet\'s IPv6 prefix changing rebuilds it; a VPC becoming dual-stack rebuilds its router', (t) => {
   const cur = dualState();
   const des = structuredClone(cur);

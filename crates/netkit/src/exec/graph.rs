@@ -18,6 +18,9 @@ enum Res {
     Fdb(String, String, String),
     /// A neighbour entry (namespace, link, address).
     Neigh(String, String, String),
+    /// What a link made in a namespace starts with: its `conf/default`
+    /// sysctls (a link copies them when it is made).
+    LinkDefaults(String),
 }
 
 /// The resources `op` touches: (key, written?).
@@ -39,6 +42,8 @@ fn resources(op: &Op) -> Vec<(Res, bool)> {
             r.push((Res::Ns(peer_ns.clone()), false));
             r.push(link(&ns, name));
             r.push(link(peer_ns, peer_name));
+            r.push((Res::LinkDefaults(ns.clone()), false));
+            r.push((Res::LinkDefaults(peer_ns.clone()), false));
         }
         Op::LinkDel { name: dev, .. }
         | Op::LinkUp { name: dev, .. }
@@ -49,11 +54,17 @@ fn resources(op: &Op) -> Vec<(Res, bool)> {
             Some(dev) => r.push(link(&ns, dev)),
             None => r.push((Res::Route(ns), true)),
         },
-        Op::SysctlSet { key, .. } => r.push((Res::Sysctl(ns, key.clone()), true)),
+        Op::SysctlSet { key, .. } => {
+            if key.contains("/conf/default/") {
+                r.push((Res::LinkDefaults(ns.clone()), true));
+            }
+            r.push((Res::Sysctl(ns, key.clone()), true))
+        }
         // The underlay is read in the executor's namespace.
         Op::VxlanAdd(v) => {
             r.push((Res::Ns(String::new()), false));
             r.push((Res::Link(String::new(), v.dev.clone()), false));
+            r.push((Res::LinkDefaults(ns.clone()), false));
             r.push(link(&ns, &v.name));
         }
         // Entries on one link are independent of each other; the link is
@@ -171,5 +182,27 @@ mod overlay_tests {
         assert_eq!(d[4], vec![0, 1]);
         assert_eq!(d[5], vec![0, 1, 2]); // the same MAC: in list order
         assert_eq!(d[6], vec![0, 1, 2, 3, 4, 5]); // deleting the link waits for its entries
+    }
+
+    #[test]
+    fn links_wait_for_the_default_sysctls_of_their_namespaces() {
+        let d = dependencies(
+            &parse(
+                r#"[
+            {"op":"netnsAdd","ns":"r","tag":"t"},
+            {"op":"netnsAdd","ns":"h","tag":"t"},
+            {"op":"sysctlSet","ns":"r","key":"net/ipv6/conf/default/addr_gen_mode","value":"1"},
+            {"op":"sysctlSet","ns":"r","key":"net/ipv6/conf/all/forwarding","value":"1"},
+            {"op":"vethAdd","ns":"h","name":"a","alias":"x","peerNs":"r","peerName":"b","peerAlias":"x"},
+            {"op":"vxlanAdd","ns":"r","name":"vx0","vni":42,"local":"192.0.2.1","dev":"eth0","alias":"a"},
+            {"op":"sysctlSet","ns":"h","key":"net/ipv6/conf/default/accept_dad","value":"0"}
+        ]"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(d[3], vec![0]); // an `all` sysctl: no link waits for it
+        assert_eq!(d[4], vec![0, 1, 2]); // the veth's end in r is made after r's default
+        assert_eq!(d[5], vec![0, 2]);
+        assert_eq!(d[6], vec![1, 4]); // a later default waits for the links made before it
     }
 }
