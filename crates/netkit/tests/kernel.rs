@@ -312,6 +312,7 @@ async fn namespaces_talk_over_veth() {
 
     // a process started inside the namespace, listed, killed by netns deletion
     let log = std::env::temp_dir().join("nk-talk.log");
+    let _ = std::fs::remove_file(&log); // spawn appends: start from nothing
     let argv: Vec<String> = ["sh", "-c", "readlink /proc/self/ns/net; exec sleep 30"]
         .map(String::from)
         .to_vec();
@@ -330,6 +331,12 @@ async fn namespaces_talk_over_veth() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(spawn::pid_alive(pid));
+    // In the namespace from its fork on; its first line is written once sh has run readlink.
+    let t = Instant::now();
+    while std::fs::metadata(&log).map_or(0, |m| m.len()) == 0 {
+        assert!(t.elapsed() < Duration::from_secs(2), "nothing logged");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let code = spawn::run(b, &["sh".into(), "-c".into(), "exit 3".into()]).unwrap();
     assert_eq!(code, 3);
     netns::del(a).unwrap();
