@@ -73,7 +73,7 @@ export async function applyTopology(
     const result = await guardedChange(new Engine(held), (d, root) => {
       d.beforeSave(remember);
       // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
-      d.beforeSave((state) => planText(state, cacheDirOf(store.dir)));
+      d.whileRunning((state) => planText(state, cacheDirOf(store.dir)));
       return mergeTopology(d.state, topo, { prune: opts.prune, uplink, root, owner, overlays: opts.overlays, pruneAll: opts.pruneAll });
     }, { ...opts, verifyAll: true }, (claim) => claimPath(topo, claim));
     result.diff.kept = result.value;

@@ -59,11 +59,26 @@ export interface Draft {
    */
   beforeSave(fn: (state: State) => void): void;
   /**
+   * Runs `fn` on the desired state while its plan executes (on native
+   * threads: Node's thread is idle then), or before saving when there is
+   * none; not for a dry run. For work the save does not need, whose result
+   * is harmless if the plan then fails: a cache. What it throws is ignored:
+   * it must not decide the command (the kernel is changing meanwhile).
+   */
+  whileRunning(fn: (state: State) => void): void;
+  /**
    * Names a VPC the command is about even when it changes nothing there (an
    * idempotent create-subnet, the same policy again): its drift is checked
    * and repaired too.
    */
   touch(vpc: string): void;
+}
+
+/** Runs the whileRunning work of a change: what it throws is ignored (Draft.whileRunning). */
+function besides(fns: ReadonlyArray<(state: State) => void>, state: State): void {
+  for (const fn of fns) {
+    try { fn(state); } catch { /* a cache not made: the next reader builds it */ }
+  }
 }
 
 /** How the executor says it did not roll a failed plan back (crates/netkit/src/exec.rs, execute). */
@@ -129,9 +144,11 @@ export class Engine {
       const read = await this.store.read();
       const current = trustPending(read, (m) => warnings.push(m));
       const saving: Array<(state: State) => void> = [];
+      const alongside: Array<(state: State) => void> = [];
       const named = new Set<string>();
       const draft: Draft = {
-        state: structuredClone(current), warn: (m) => warnings.push(m), beforeSave: (fn) => saving.push(fn), touch: (v) => named.add(v),
+        state: structuredClone(current), warn: (m) => warnings.push(m), touch: (v) => named.add(v),
+        beforeSave: (fn) => saving.push(fn), whileRunning: (fn) => alongside.push(fn),
       };
       const value = await mutate(draft);
       const desired = draft.state;
@@ -158,6 +175,7 @@ export class Engine {
       if (plan.ops.length === 0) {
         const changed = !same(current, desired);
         // Bookkeeping (beforeSave) is saved, but is not a change.
+        besides(alongside, desired);
         for (const fn of saving) fn(desired);
         // Untrusted pending entries, once reported, are dropped from the file.
         if (changed || saving.length > 0 || read !== current) await saved.write(desired);
@@ -181,7 +199,12 @@ export class Engine {
       }
       let learnt;
       try {
-        learnt = await this.run(plan, opts);
+        const running = this.run(plan, opts);
+        running.catch(() => {}); // awaited below: a failure before that is not unhandled
+        // Once the executor has started (after the microtasks that reach its native call).
+        await new Promise((r) => setImmediate(r));
+        besides(alongside, desired);
+        learnt = await running;
       } catch (e) {
         if ((e as VpcctlError).native === 'PARTIAL') throw await this.keepPartial(current, desired, plan, saved, e as Error);
         // The executor has undone what it did: the kernel is as it was, and so is the state.

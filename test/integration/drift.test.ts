@@ -308,3 +308,37 @@ test.serial("status while another vpcctl holds the state's lock: says a change i
   await n.netnsDel(made);
   t.is((await run('status')).code, 0, 'in sync again');
 });
+
+test.serial("apply leaves the cache holding the saved state's full plan (built while the executor ran); a failed apply's cache is rebuilt by the next reader", async (t) => {
+  const planFile = cacheFileOf(state);
+  const { planKey } = await import('../../src/api/drift.js');
+  const { fullPlan } = await import('../../src/plan/full.js');
+  const { planJson } = await import('../../src/plan/ops.js');
+  const store = new StateStore(state);
+  const cacheOf = () => {
+    const text = readFileSync(planFile, 'latin1');
+    const nl = text.indexOf('\n');
+    return { key: text.slice(0, nl), plan: text.slice(nl + 1) };
+  };
+  const grown = structuredClone(topology);
+  grown.vpcs[0]!.subnets.push({ name: 'extra', cidr: '10.0.9.0/24', type: 'private' } as (typeof grown.vpcs)[0]['subnets'][0]);
+  const grownFile = join(dir, 'grown.json');
+  writeFileSync(grownFile, JSON.stringify(grown));
+  const r = await run('apply', '-f', grownFile);
+  t.is(r.code, 0, r.stderr);
+  const saved = await store.read();
+  t.truthy(saved.vpcs.demo!.subnets.extra);
+  t.deepEqual(cacheOf(), { key: planKey(saved), plan: planJson(fullPlan(saved).ops) });
+
+  // One more subnet, its plan failing (a fault injected): state and kernel stay as they were.
+  grown.vpcs[0]!.subnets.push({ name: 'extra2', cidr: '10.0.10.0/24', type: 'private' } as (typeof grown.vpcs)[0]['subnets'][0]);
+  writeFileSync(grownFile, JSON.stringify(grown));
+  const failed = await vpcctl(state, ['apply', '-f', grownFile], { VPCCTL_FAULT_AT: '2' });
+  t.not(failed.code, 0);
+  const before = await store.read();
+  t.true(!!before.vpcs.demo!.subnets.extra && !before.vpcs.demo!.subnets.extra2, 'the state is the one before');
+  t.not(cacheOf().key, planKey(before), "the cache was built for the change's state while it ran");
+  t.is((await run('status')).code, 0, 'in sync: the cache is only a cache');
+  t.is(cacheOf().key, planKey(await store.read()), 'status rebuilt it for the saved state');
+  for (const name of ['extra']) t.is((await run('delete-subnet', '--vpc', 'demo', '--name', name)).code, 0);
+});
