@@ -81,8 +81,6 @@ function besides(fns: ReadonlyArray<(state: State) => void>, state: State): void
   }
 }
 
-/** How the executor says it did not roll a failed plan back (crates/netkit/src/exec.rs, execute). */
-
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** VPCs a change touches that exist before it: changed ones and both ends of a changed peering. */
