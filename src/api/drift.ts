@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Drift } from '../../index.js';
 import { fingerprint } from '../fingerprint.js';
@@ -77,19 +77,35 @@ export function planText(state: State, dir: string): string | Buffer {
   try {
     // Bytes, never decoded into a JS string: verify takes them as they are
     // (ASCII, below, so UTF-8), a megabyte at 500 subnets.
-    const cached = readFileSync(file);
+    const cached = readRegular(file);
     const nl = cached.indexOf(10);
     if (nl > 0 && cached.toString('latin1', 0, nl) === key) return cached.subarray(nl + 1);
-  } catch { /* absent or unreadable: rebuilt below */ }
+  } catch { /* absent, unreadable or not a regular file: rebuilt below, and renamed over it */ }
   // Anything beyond ASCII (an uplink's name may have it) only occurs inside JSON strings: escape it.
   const text = planJson(fullPlan(state).ops).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   try {
     const tmp = `${file}.${process.pid}.tmp`; // status writes it too, without the lock
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, `${key}\n${text}`, { mode: 0o600 });
-    renameSync(tmp, file);
+    rmSync(tmp, { force: true }); // a leftover of a killed run with this pid
+    writeFileSync(tmp, `${key}\n${text}`, { mode: 0o600, flag: 'wx' }); // a new file: never through a link
+    renameSync(tmp, file); // replaces whatever is there (a FIFO, a link) without opening it
   } catch { /* an unwritable cache dir: no cache */ }
   return text;
+}
+
+/**
+ * A regular file's bytes, never through a symlink; anything else throws
+ * before a byte is read (a FIFO would block the read forever, /dev/zero
+ * never end it). Opened non-blocking, so a FIFO without a writer returns.
+ */
+function readRegular(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error(`${file} is not a regular file`);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

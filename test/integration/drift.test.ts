@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FETCH, freshStateDir, inNs, ip, nft, vpcctl } from '../helpers/sandbox.js';
 import { SIM, buildSimInternet } from '../../src/sim/internet.js';
@@ -281,6 +281,29 @@ test.serial('a FIFO in place of the state file: apply and status refuse it at on
   }
   t.true(Date.now() - before < 5000, 'nothing blocked on the FIFO');
   t.is((await run('status')).code, 0, 'the real state is untouched and in sync');
+});
+
+test.serial('anything but a regular file in place of the cached plan (a FIFO, a link to /dev/zero or to a file) is not read: rebuilt and replaced', async (t) => {
+  const planFile = cacheFileOf(state);
+  const target = join(dir, 'not-a-plan');
+  writeFileSync(target, 'keep me\n');
+  const places: Array<[string, () => void]> = [
+    ['a FIFO', () => execFileSync('mkfifo', [planFile])],
+    ['a link to /dev/zero', () => symlinkSync('/dev/zero', planFile)],
+    ['a link to a file', () => symlinkSync(target, planFile)],
+  ];
+  for (const [what, make] of places) {
+    rmSync(planFile, { force: true });
+    make();
+    const before = Date.now();
+    for (const args of [['status'], ['apply', '-f', file]]) {
+      const r = await run(...args);
+      t.is(r.code, 0, `${what}: ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    }
+    t.true(Date.now() - before < 5000, `${what}: nothing blocked`);
+    t.true(lstatSync(planFile).isFile(), `${what}: a regular file again`);
+  }
+  t.is(readFileSync(target, 'utf8'), 'keep me\n', 'nothing written through the link');
 });
 
 test.serial("status while another vpcctl holds the state's lock: says a change is in progress and whose; without the lock the same difference reads as before", async (t) => {
