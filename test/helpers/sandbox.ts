@@ -59,6 +59,18 @@ export async function settleIpv6(): Promise<void> {
   }
 }
 
+/**
+ * Whether no link of `ns` (the host's when absent) matches `name`, waiting up
+ * to 5 s for it to go. A veth whose other end was in a deleted namespace
+ * goes when the kernel's cleanup destroys that namespace, a moment after
+ * the command that deleted it returned.
+ */
+export async function linkGone(name: RegExp, ns?: string): Promise<boolean> {
+  const present = () => ip(['-o', 'link', 'show'], ns).split('\n').some((l) => name.test(l.split(': ')[1]?.split('@')[0] ?? ''));
+  for (const t0 = Date.now(); present() && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 20));
+  return !present();
+}
+
 export const netnsList = (): string[] =>
   ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean).sort();
 

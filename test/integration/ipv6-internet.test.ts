@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ip, freshStateDir, nft, vpcctl } from '../helpers/sandbox.js';
+import { ip, freshStateDir, linkGone, nft, vpcctl } from '../helpers/sandbox.js';
 import { Children, fetchFrom, hostV6 } from '../helpers/ipv6.js';
 import { SIM, buildSimInternet } from '../../src/sim/internet.js';
 import { native } from '../../src/native.js';
@@ -26,13 +26,6 @@ test.after.always(() => children.stopAll());
 const fetch6 = (ns: string, to: string = SIM.serverAddress6) => fetchFrom(ns, to, PORT);
 
 let before: ReturnType<typeof hostV6>;
-
-/** Whether the host has no gateway link (vg-*) left, waiting up to 5 s for one to go. */
-async function gatewayLinksGone(): Promise<boolean> {
-  const left = () => /^\d+: vg-/m.test(ip(['-o', 'link', 'show']));
-  for (const t0 = Date.now(); left() && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 20));
-  return !left();
-}
 
 test.serial('a host whose IPv6 default route comes from router advertisements (accept_ra=1) is not cut off: refused, exit 2, nothing changed', async (t) => {
   const stateBefore = (await run('list-vpcs', '-o', 'json')).stdout;
@@ -82,7 +75,7 @@ test.serial('a host IPv6 route into the range the gateway links take their /126s
 test.serial('public subnets reach the IPv6 internet (NAT66 at the host), private ones do not', async (t) => {
   // The IPv4-only VPC deleted above: its gateway link (with the kernel's IPv6 on the host's end) goes
   // when the kernel's cleanup destroys its router namespace, a moment after delete-vpc returned.
-  t.true(await gatewayLinksGone(), "the deleted VPC's gateway link is gone");
+  t.true(await linkGone(/^vg-/), "the deleted VPC's gateway link is gone");
   before = hostV6();
   t.is(await forward6(), '0');
   let r = await run('create-vpc', '--name', 'net6', '--cidr', '10.0.0.0/16', '--ipv6-cidr', 'fd00:60::/56');
