@@ -18,6 +18,9 @@ test.after.always(() => children.stopAll());
 const rootBefore = hostV6();
 
 test.serial('dual-stack VPC: static /64s (::1 gateway, ::2 host, no DAD), subnets reach each other over IPv6 and IPv4', async (t) => {
+  // The routers' link-local choice is theirs: the host's default for new links stays as it was.
+  const hostGenMode = async () => (await (await native()).sysctlGet('', 'net/ipv6/conf/default/addr_gen_mode')).trim();
+  const genModeBefore = await hostGenMode();
   let r = await run('create-vpc', '--name', 'demo', '--cidr', '10.0.0.0/16', '--ipv6-cidr', 'fd00:10::/56');
   t.is(r.code, 0, r.stderr);
   r = await run('create-subnet', '--vpc', 'demo', '--name', 'web', '--cidr', '10.0.1.0/24', '--type', 'public');
@@ -43,6 +46,8 @@ test.serial('dual-stack VPC: static /64s (::1 gateway, ::2 host, no DAD), subnet
   t.notRegex(routerAddrs, /tentative/);
   // Each link carries vpcctl's fixed link-local (fe80::1 on each subnet's link), none of the kernel's.
   t.deepEqual([...routerAddrs.matchAll(/inet6 (fe80::\S+)/g)].map((m) => m[1]), ['fe80::1/64', 'fe80::1/64', 'fe80::1/64']);
+  t.is((await (await native()).sysctlGet('vpcr-demo', 'net/ipv6/conf/default/addr_gen_mode')).trim(), '1');
+  t.is(await hostGenMode(), genModeBefore, "the host's addr_gen_mode is untouched");
 
   t.true(await ping('ns-demo-web', 'fd00:10:0:2::2'), 'web -> db over IPv6');
   t.true(await ping('ns-demo-db', 'fd00:10::2'), 'db -> web over IPv6');
