@@ -17,7 +17,10 @@ export interface VpcctlOptions {
 /** A VPC to create; `uplink` defaults to the default route's interface. */
 export interface CreateVpcInput {
   name: string; cidr: string; uplink?: string | undefined;
-  /** Dual-stack: the VPC's IPv6 prefix (/44 to /60, canonical form). */
+  /**
+   * Dual-stack: the VPC's IPv6 prefix (/44 to /60, canonical form). Unique-local (fd00::/8): its
+   * internet is NAT66; global (2000::/3, routed to this host by its provider): routed, no NAT66.
+   */
   ipv6Cidr?: string | undefined;
   /** Dual-stack with a /56 of fd00::/8 derived from the name (when ipv6Cidr is not given). */
   ipv6?: boolean | undefined;

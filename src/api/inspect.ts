@@ -1,6 +1,6 @@
 import { native } from '../native.js';
 import { gatewayRootLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
-import { gatewayIp6, gatewayOf, hostIp6, hostOf, transitEnds } from '../model/addresses.js';
+import { gatewayIp6, gatewayOf, hostIp6, hostOf, routedPrefix6, transitEnds } from '../model/addresses.js';
 import { peerOf, peersOf } from '../model/peering.js';
 import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js';
 import { appStatus, type AppInfo } from './apps.js';
@@ -51,7 +51,11 @@ export interface VpcDetail extends VpcSummary {
   published: Publish[];
   /** Flow logs on (`flow-logs enable`): the subnets' policy tables log new connections. */
   flowLogs: boolean;
-  gateway: null | { uplink: string | null; transit: string; hostAddress: string; routerAddress: string; hostLink: string };
+  gateway: null | {
+    uplink: string | null; transit: string; hostAddress: string; routerAddress: string; hostLink: string;
+    /** A dual-stack VPC's way out over IPv6: its global prefix routed by the host, or its unique-local one translated (addresses.ts). */
+    ipv6?: 'routed' | 'nat66';
+  };
   subnetDetails: SubnetDetail[];
   peerings: { peer: string; peerCidr: string; link: string }[];
 }
@@ -77,7 +81,10 @@ export function detail(state: State, v: VpcState): VpcDetail {
     published: publishesOf(v),
     flowLogs: !!v.flowLogs,
     gateway: t && v.transit
-      ? { uplink: v.uplink, transit: v.transit, hostAddress: t.nearIp, routerAddress: t.farIp, hostLink: gatewayRootLink(v.transit) }
+      ? {
+        uplink: v.uplink, transit: v.transit, hostAddress: t.nearIp, routerAddress: t.farIp, hostLink: gatewayRootLink(v.transit),
+        ...(v.ipv6Cidr ? { ipv6: routedPrefix6(v) ? 'routed' as const : 'nat66' as const } : {}),
+      }
       : null,
     subnetDetails: Object.values(v.subnets).map((s) => ({
       name: s.name, ...(s.cidr !== undefined ? { cidr: s.cidr } : {}), type: s.type, egress: egressOf(s), namespace: hostNs(v.name, s.name),

@@ -2,7 +2,8 @@ import { VpcctlError } from '../errors.js';
 import { native } from '../native.js';
 import { formatCidr, nthSubnet, overlaps, parseCidr, size, type Cidr } from '../model/cidr.js';
 import {
-  checkClaims, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, raDefaultsAtRisk, rootConstraints, newClaims, routes6InPool,
+  checkClaims, checkClaims6, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, raDefaultsAtRisk, rootConstraints, rootConstraints6,
+  newClaims, routes6InPool,
   type Claim, type Footprint, type RootNet,
 } from '../model/root-routes.js';
 import { IP6_FORWARD, ROOT_NS, gatewayRootLink } from '../model/names.js';
@@ -61,7 +62,8 @@ const rootFootprint = (state: State): Footprint => footprint(state.vpcs);
 /**
  * The host-route guard: refuses (OVERLAP, exit 2, before any change) a new
  * VPC or public subnet of `after` that overlaps a route vpcctl does not
- * own, an uplink's network or the transit pool. Reads the host only when
+ * own, an uplink's network or the transit pool, and a newly routed IPv6
+ * prefix that overlaps a host IPv6 route or another VPC's routed prefix. Reads the host only when
  * the change claims something.
  */
 async function guardRootRoutes(
@@ -77,6 +79,10 @@ async function guardRootRoutes(
   const dflt = defaultRouteDev(net);
   if (dflt) uplinks.push(dflt);
   checkClaims(claims, rootConstraints(net, { transitPool: after.transitPool, uplinks }), at);
+  if (claims.some((c) => c.ipv6)) {
+    const routes6 = await (await native()).routeListAll6(ROOT_NS).catch(() => []); // no IPv6 on the host: no routes
+    checkClaims6(claims, rootConstraints6(net, routes6, after.vpcs), at);
+  }
 }
 
 /**

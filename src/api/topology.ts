@@ -215,6 +215,7 @@ function uplinkPath(topo: Topology, vpc: string): string {
 export function claimPath(topo: Topology, claim: Claim): string | undefined {
   const i = topo.vpcs.findIndex((v) => v.name === claim.vpc);
   if (i < 0) return undefined;
+  if (claim.ipv6) return `vpcs[${i}].ipv6Cidr`;
   if (claim.subnet === undefined) return `vpcs[${i}].cidr`;
   const j = topo.vpcs[i]!.subnets.findIndex((s) => s.name === claim.subnet);
   return j < 0 ? undefined : `vpcs[${i}].subnets[${j}].cidr`;

@@ -56,7 +56,7 @@ export function buildProgram(): Command {
   program.command('create-vpc').description('create a VPC: its router namespace, internet gateway and firewall table')
     .requiredOption('--name <name>', 'VPC name').requiredOption('--cidr <cidr>', 'VPC CIDR, /8 to /28')
     .option('--uplink <iface>', "host interface for internet traffic (default: the default route's)")
-    .option('--ipv6-cidr <cidr>', 'dual-stack: the IPv6 prefix, /44 to /60 (e.g. fd00:10::/56)')
+    .option('--ipv6-cidr <cidr>', 'dual-stack: the IPv6 prefix, /44 to /60 (fd00:10::/56: NAT66; a global one routed to this host: routed)')
     .option('--ipv6', "dual-stack with a /56 of fd00::/8 derived from the VPC's name")
     .action(async (o, cmd) => {
       if (clustered(cmd)) {
@@ -121,6 +121,11 @@ export function buildProgram(): Command {
       print(v.gateway
         ? `internet gateway: uplink ${v.gateway.uplink}, transit ${v.gateway.transit} (host ${v.gateway.hostAddress} on ${v.gateway.hostLink}, router ${v.gateway.routerAddress} on ${ROUTER_GATEWAY_LINK})`
         : 'internet gateway: none (no uplink)');
+      if (v.gateway?.ipv6) {
+        print(v.gateway.ipv6 === 'routed'
+          ? `IPv6 internet: routed, no NAT66 (a global prefix: the host routes ${v.ipv6Cidr} to the router)`
+          : `IPv6 internet: NAT66 (a unique-local prefix: translated to the uplink's address)`);
+      }
       if (v.flowLogs) print("flow logs: on ('vpcctl flow-logs --vpc " + v.name + " --follow')");
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
       for (const p of v.published) print(`published: ${p.address}:${p.hostPort}/${p.protocol} -> ${p.targets.map((t) => t.subnet).join(', ')} port ${p.port}`);

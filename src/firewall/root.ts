@@ -1,5 +1,5 @@
 import { GATEWAY_LINK_PREFIX, linksNamed } from '../model/names.js';
-import { TRANSIT6_POOL, transitEnds } from '../model/addresses.js';
+import { TRANSIT6_POOL, routedPrefix6, transitEnds } from '../model/addresses.js';
 import { allPublishes } from '../model/publish.js';
 import type { State } from '../state/types.js';
 import {
@@ -43,9 +43,9 @@ export function rootRuleset(state: State): NftObject[] | null {
     chain('postrouting', 'postrouting', 'nat', 100),
     ...uplinks.map((uplink) =>
       rule('postrouting', [saddr(prefix(state.transitPool)), oif(uplink), masquerade], `VPC internet via ${uplink}`)),
-    // Dual-stack VPCs' IPv6 (their routers' gateway ends, addresses.ts): masqueraded too. VPC prefixes
-    // are mostly unique-local (fd00::/8) and a host seldom has a routed prefix for them, so NAT66 it is.
-    ...[...new Set(vpcs.filter((v) => v.ipv6Cidr && v.uplink && v.transit).map((v) => v.uplink!))].sort().map((uplink) =>
+    // Dual-stack VPCs with a unique-local prefix leave as their routers' gateway ends (addresses.ts):
+    // masqueraded too (NAT66). A global prefix is routed as it is (routedPrefix6): nothing to translate.
+    ...[...new Set(vpcs.filter((v) => v.ipv6Cidr && v.uplink && v.transit && !routedPrefix6(v)).map((v) => v.uplink!))].sort().map((uplink) =>
       rule('postrouting', [{ match: { op: '==', left: { payload: { protocol: 'ip6', field: 'saddr' } }, right: prefix(TRANSIT6_POOL) } }, oif(uplink), masquerade],
         `VPC internet via ${uplink} (IPv6)`)),
   ];

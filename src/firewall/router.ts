@@ -1,5 +1,5 @@
 import { OVERLAY_LINK, PEER_LINK_PREFIX, ROUTER_GATEWAY_LINK, linksNamed } from '../model/names.js';
-import { transitEnds, transitEnds6 } from '../model/addresses.js';
+import { routedPrefix6, transitEnds, transitEnds6 } from '../model/addresses.js';
 import { publishesOf, type Publish } from '../model/publish.js';
 import type { VpcState } from '../state/types.js';
 import {
@@ -115,8 +115,9 @@ export function routerRuleset(vpc: VpcState): NftObject[] {
       rule('postrouting', [oif(IGW), saddr('@public'), snat(routerSide)], 'public subnets leave by the gateway'),
     );
     if (nat.length) objects.push(rule('postrouting', [oif(IGW), saddr('@nat'), snat(routerSide)], 'the NAT gateway'));
-    if (vpc.ipv6Cidr) {
-      // IPv6 leaves translated to the router's end of the gateway link, as IPv4 does (addresses.ts, transitEnds6).
+    if (vpc.ipv6Cidr && !routedPrefix6(vpc)) {
+      // A unique-local prefix leaves translated to the router's end of the gateway link, as IPv4 does
+      // (addresses.ts, transitEnds6); a global one is routed as it is (routedPrefix6).
       const routerSide6 = transitEnds6(vpc.transit).farIp;
       objects.push(rule('postrouting', [oif(IGW), ip6('saddr', '@public6'), snat6(routerSide6)], 'public subnets leave by the gateway (IPv6)'));
       if (subnets.some(egressOnly)) objects.push(rule('postrouting', [oif(IGW), ip6('saddr', '@egress6'), snat6(routerSide6)], 'the egress-only gateway (IPv6)'));

@@ -7,7 +7,7 @@
  *   or vpc1's) and .2 the far end (the VPC router's, or vpc2's).
  */
 import { formatCidr, hostAddress, ipToString, parseCidr } from './cidr.js';
-import { hostAddress6, ip6ToString, isV6Text, parseCidr6 } from './cidr6.js';
+import { contains6, hostAddress6, ip6ToString, isV6Text, parseCidr6 } from './cidr6.js';
 
 const nth = (cidr: string, n: number): string => ipToString(hostAddress(parseCidr(cidr), n));
 const withPrefix = (cidr: string, n: number): string => `${nth(cidr, n)}/${parseCidr(cidr).prefix}`;
@@ -76,3 +76,23 @@ export function transitEnds6(transitCidr: string): LinkEnds {
   const at = (n: number) => ip6ToString(base + BigInt(n));
   return { near: `${at(1)}/126`, far: `${at(2)}/126`, nearIp: at(1), farIp: at(2) };
 }
+
+/**
+ * IPv6 leaves a VPC one of two ways, chosen by its prefix alone:
+ * - a global unicast prefix (2000::/3) is one the host's provider routes to
+ *   the host (a delegated prefix): it is routed as it is, no NAT66. The host
+ *   gets a route to the whole prefix over the VPC's gateway link (so the
+ *   replies to an egress-only subnet come back too), and servers see the
+ *   subnet's own address, as in AWS;
+ * - any other (unique local fd00::/8, the `--ipv6` default) cannot cross the
+ *   internet: the router translates it to its gateway end and the host
+ *   masquerades that (NAT66, the fallback).
+ * Either way nothing from beyond the host opens a connection into the VPC
+ * (firewall/root.ts): routing the prefix makes the VPC reachable for
+ * replies, not for new connections.
+ */
+const GLOBAL_UNICAST6 = { network: 0x2n << 124n, prefix: 3 };
+export const isRoutedPrefix6 = (prefix: string): boolean => contains6(GLOBAL_UNICAST6, parseCidr6(prefix));
+/** The VPC's IPv6 prefix if the host routes it (global unicast, with an internet gateway), else null. */
+export const routedPrefix6 = (v: { ipv6Cidr?: string | undefined; transit: string | null }): string | null =>
+  (v.ipv6Cidr && v.transit && isRoutedPrefix6(v.ipv6Cidr) ? v.ipv6Cidr : null);

@@ -8,8 +8,9 @@
  */
 import { VpcctlError } from '../errors.js';
 import { type Cidr, formatCidr, overlaps, parseCidr } from './cidr.js';
-import { overlaps6, parseCidr6 } from './cidr6.js';
+import { type Cidr6, overlaps6, parseCidr6 } from './cidr6.js';
 import { isGatewayLinkName, parseTag } from './names.js';
+import { routedPrefix6 } from './addresses.js';
 
 // Structural twins of the native NetView (index.d.ts), so this stays pure.
 export interface RootLink { name: string; alias?: string | null; up: boolean; loopback: boolean }
@@ -23,6 +24,8 @@ export interface RootNet { links: RootLink[]; addrs: RootAddr[]; routes: RootRou
 export const TABLE = { DEFAULT: 253, MAIN: 254, LOCAL: 255 } as const;
 /** rtm_type values of routes that steer traffic: unicast, blackhole, unreachable, prohibit. */
 const STEERING = new Set([1, 6, 7, 8]);
+/** rtm_type of a route to one of the host's own addresses (in the `local` table). */
+const RTN_LOCAL = 2;
 const TYPE_NAMES: Record<number, string> = { 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' };
 /** rtm_protocol names as iproute2 spells them (/etc/iproute2/rt_protos). */
 const PROTOCOLS: Record<number, string> = {
@@ -107,27 +110,31 @@ export function checkUplinkLink(net: RootNet, name: string): void {
 
 // --- Claims: what a change would newly put on the machine's routing table --------
 
-/** A VPC's CIDR and uplink and its public subnets, as they were before a change. */
-export type Footprint = Map<string, { cidr: string; uplink: string | null; publics: Set<string> }>;
+/** A VPC's CIDR and uplink, its public subnets and its routed IPv6 prefix, as they were before a change. */
+export type Footprint = Map<string, { cidr: string; uplink: string | null; publics: Set<string>; routed6: string | null }>;
 
 interface VpcLike {
   name: string; cidr: string; uplink: string | null;
+  /** A global IPv6 prefix with a gateway is routed by the host (addresses.ts, routedPrefix6): a claim too. */
+  ipv6Cidr?: string | undefined; transit?: string | null;
   /** An IPv6-only subnet (no `cidr`) claims nothing here: the host gets no route to it. */
   subnets: Record<string, { name: string; cidr?: string; type: string }>;
 }
+
+const routed6Of = (v: VpcLike): string | null => routedPrefix6({ ipv6Cidr: v.ipv6Cidr, transit: v.transit ?? null });
 
 export function footprint(vpcs: Record<string, VpcLike>): Footprint {
   const out: Footprint = new Map();
   for (const v of Object.values(vpcs)) {
     const publics = new Set<string>();
     for (const s of Object.values(v.subnets)) if (s.type === 'public' && s.cidr !== undefined) publics.add(`${s.name} ${s.cidr}`);
-    out.set(v.name, { cidr: v.cidr, uplink: v.uplink, publics });
+    out.set(v.name, { cidr: v.cidr, uplink: v.uplink, publics, routed6: routed6Of(v) });
   }
   return out;
 }
 
-/** A new VPC (or one whose CIDR or uplink changes), or a new public subnet. */
-export interface Claim { vpc: string; subnet?: string; cidr: string; uplink: string | null }
+/** A new VPC (or one whose CIDR or uplink changes), a new public subnet, or a newly routed IPv6 prefix (`ipv6`). */
+export interface Claim { vpc: string; subnet?: string; cidr: string; uplink: string | null; ipv6?: true }
 
 /**
  * What a change claims that was not there before. Only these are checked:
@@ -145,6 +152,8 @@ export function newClaims(before: Footprint, after: Record<string, VpcLike>): Cl
         out.push({ vpc: v.name, subnet: s.name, cidr: s.cidr, uplink: v.uplink });
       }
     }
+    const routed = routed6Of(v);
+    if (routed && (fresh || was!.routed6 !== routed)) out.push({ vpc: v.name, cidr: routed, uplink: v.uplink, ipv6: true });
   }
   return out;
 }
@@ -158,6 +167,7 @@ export const claimName = (c: Claim): string =>
  */
 export function checkClaims(claims: Claim[], constraints: Constraint[], at?: (c: Claim) => string | undefined): void {
   for (const claim of claims) {
+    if (claim.ipv6) continue; // checkClaims6
     const cidr = parseCidr(claim.cidr);
     const hit = constraints.find((k) => overlaps(k.cidr, cidr));
     if (!hit) continue;
@@ -202,4 +212,51 @@ export function routes6InPool(routes6: RootRoute[], pool: string): RootRoute[] {
       return false; // an address route (no prefix) or a form not ours to judge
     }
   });
+}
+
+/** Something a routed IPv6 prefix must not overlap: a host route, or another VPC's routed prefix (`vpc`). */
+export interface Constraint6 { cidr: Cidr6; text: string; vpc?: string }
+
+/**
+ * What the host's IPv6 table and the other routed VPCs forbid a routed
+ * prefix: routes of any table but `local` (IPv6 rules are not read: every
+ * table counts), steering traffic, not the default, not on vpcctl's own
+ * links; the host's own addresses; and every VPC's routed prefix, since the host has one route per
+ * prefix and a global prefix belongs to one network.
+ */
+export function rootConstraints6(net: RootNet, routes6: RootRoute[], vpcs: Record<string, VpcLike>): Constraint6[] {
+  const own = new Set(net.links.filter(isOwnLink).map((l) => l.name));
+  const out: Constraint6[] = [];
+  for (const r of routes6) {
+    // The host's own addresses (their `local` routes), even one without a prefix route of its own.
+    if (r.table === TABLE.LOCAL && r.kind === RTN_LOCAL && !(r.dev && own.has(r.dev))) {
+      try { out.push({ cidr: parseCidr6(r.dst), text: `the host's own address ${r.dst.replace(/\/128$/, '')}${r.dev ? ` on ${r.dev}` : ''}` }); } catch { /* not ours to judge */ }
+      continue;
+    }
+    if (r.table === TABLE.LOCAL || !STEERING.has(r.kind) || r.dst === 'default' || r.dst === '::/0' || (r.dev && own.has(r.dev))) continue;
+    try {
+      out.push({ cidr: parseCidr6(r.dst), text: `the host route ${describeRoute(r)}` });
+    } catch {
+      // an address route (no prefix): a /128 the kernel spells without one
+      try { out.push({ cidr: parseCidr6(`${r.dst}/128`), text: `the host route ${describeRoute(r)}` }); } catch { /* not ours to judge */ }
+    }
+  }
+  for (const v of Object.values(vpcs)) {
+    const routed = routed6Of(v);
+    if (routed) out.push({ cidr: parseCidr6(routed), text: `vpc "${v.name}" (${routed}), which the host routes already`, vpc: v.name });
+  }
+  return out;
+}
+
+/** checkClaims for routed IPv6 prefixes: OVERLAP (exit 2) naming what is in the way. */
+export function checkClaims6(claims: Claim[], constraints: Constraint6[], at?: (c: Claim) => string | undefined): void {
+  for (const claim of claims) {
+    if (!claim.ipv6) continue;
+    const cidr = parseCidr6(claim.cidr);
+    const hit = constraints.find((k) => k.vpc !== claim.vpc && overlaps6(k.cidr, cidr));
+    if (!hit) continue;
+    const where = at?.(claim);
+    const message = `${claimName(claim)} IPv6 ${claim.cidr} (a global prefix, routed by the host) overlaps ${hit.text}: choose another prefix`;
+    throw new VpcctlError('OVERLAP', where ? `${where}: ${message}` : message);
+  }
 }

@@ -174,7 +174,7 @@ const VpcSchema = z.strictObject({
   name: nameString('vpc'),
   cidr: CidrString,
   ipv6Cidr: Cidr6String.optional()
-    .meta({ description: 'makes the vpc dual-stack: its IPv6 prefix, /44 to /60 (e.g. fd00:10::/56)' }),
+    .meta({ description: 'makes the vpc dual-stack: its IPv6 prefix, /44 to /60. A unique-local one (fd00:10::/56) reaches the internet by NAT66; a global one (2000::/3, a prefix routed to this host) is routed, no NAT66' }),
   ipv6: z.boolean().optional()
     .meta({ description: "dual-stack with a /56 of fd00::/8 derived from the vpc's name (stable); ignored when ipv6Cidr is given" }),
   uplink: z

@@ -4,7 +4,7 @@ import {
   HOST_LINK, IP_FORWARD, NFT_FAMILY, NFT_TABLE, ROOT_NS, ROUTER_GATEWAY_LINK, gatewayRootLink, hostNs, hostTag, linkTag, peerLink, routerNs, routerTag, subnetLinkOf,
 } from '../model/names.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
-import { gatewayIp, hostIfaceCidr, hostIp, transitEnds, transitEnds6, LINK_ENDS6, gatewayIfaceCidr6, gatewayIp6, hostIfaceCidr6 } from '../model/addresses.js';
+import { gatewayIp, hostIfaceCidr, hostIp, transitEnds, transitEnds6, LINK_ENDS6, gatewayIfaceCidr6, gatewayIp6, hostIfaceCidr6, routedPrefix6 } from '../model/addresses.js';
 import { isV6Text } from '../model/cidr6.js';
 import { ALLOW_ALL, type CompilablePolicy, compilePolicy } from '../firewall/policy.js';
 import { routerRuleset } from '../firewall/router.js';
@@ -89,6 +89,9 @@ export function vpcOps(vpc: VpcState): Op[] {
         { op: 'addrAdd', ns, dev: ROUTER_GATEWAY_LINK, cidr: t6.far },
         { op: 'routeAdd', ns, dst: '::/0', via: t6.nearIp, dev: ROUTER_GATEWAY_LINK },
       );
+      // A routed prefix (addresses.ts): the host sends it to the router, on vpcctl's own link only.
+      const routed = routedPrefix6(vpc);
+      if (routed) ops.push({ op: 'routeAdd', ns: ROOT_NS, dst: routed, via: t6.farIp, dev: hostLink });
     }
   }
   return ops;

@@ -18,6 +18,9 @@ export const SIM = {
   uplinkAddress6: '2001:db8:ffff::1',
   upstreamAddress6: '2001:db8:ffff::fe',
   serverAddress6: '2001:db8:100::10',
+  // The prefix the simulated provider routes to the host (as one delegates a prefix to a customer):
+  // a VPC given a prefix inside it is routed, its subnets seen by their own addresses (addresses.ts).
+  delegated6: '2001:db8:8000::/33',
 } as const;
 
 export interface SimInternet { serverPid: number }
@@ -35,11 +38,15 @@ export async function buildSimInternet(logFile = '/run/sim-inet.log'): Promise<S
   await n.routeAdd('', { dst: '::/0', via: SIM.upstreamAddress6, dev: SIM.uplink });
   await n.addrAdd(SIM.ns, 'wan0', `${SIM.upstreamAddress6}/64`);
   await n.addrAdd(SIM.ns, 'lo', `${SIM.serverAddress6}/128`);
+  await n.routeAdd(SIM.ns, { dst: SIM.delegated6, via: SIM.uplinkAddress6, dev: 'wan0' });
   const serverPid = await n.spawnDetached(SIM.ns, [process.execPath, APP_SERVER, String(SIM.serverPort)], {
     logFile, env: { VPCCTL_APP_VPC: 'internet', VPCCTL_APP_SUBNET: 'web', VPCCTL_APP_ADDRESS: SIM.serverAddress },
   });
+  // Reached from the host across the uplink: a new veth carries nothing until the kernel's link
+  // watcher (batched, up to a second) has seen its carrier, and a test's first packet must not be lost.
   for (let i = 0; i < 50; i++) {
-    if ((await n.tcpConnect(SIM.ns, SIM.serverAddress, SIM.serverPort, 100)).ok) break;
+    // IPv6 answers later still: neighbour discovery over the new link.
+    if ((await n.tcpConnect('', SIM.serverAddress, SIM.serverPort, 100)).ok && (await n.ping('', SIM.upstreamAddress6, 100)).ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   return { serverPid };

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import type { ExecutionContext } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import { native } from '../../src/native.js';
-import { SIM } from '../../src/sim/internet.js';
+import { SIM, buildSimInternet } from '../../src/sim/internet.js';
 import { ip, nft } from './sandbox.js';
 
 /** Helpers of the IPv6 integration tests (ipv6*.test.ts): probes from inside namespaces, and listeners killed by pid. */
@@ -60,6 +60,19 @@ export function fetchFrom(ns: string, to: string, port: number): string {
   const [cmd, args] = inNsNode(ns, script);
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
   return r.status === 0 ? r.stdout.trim() : '';
+}
+
+/**
+ * A test file's simulated internet with an addressEcho server on [::]:port, stopped after the file.
+ * Returns fetch6: what the server says it saw, fetched from `ns` ('' when nothing came back).
+ */
+export function simInternet6(test: TestFn, port: number, children: Children): (ns: string, to?: string) => string {
+  test.before(async () => {
+    await buildSimInternet();
+    await children.addressEcho(port);
+  });
+  test.after.always(() => children.stopAll());
+  return (ns, to = SIM.serverAddress6) => fetchFrom(ns, to, port);
 }
 
 // Link-local lines left out: the kernel's own, and their DAD state changes with time.

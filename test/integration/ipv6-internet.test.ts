@@ -1,8 +1,8 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ip, freshStateDir, linkGone, nft, vpcctl } from '../helpers/sandbox.js';
-import { Children, fetchFrom, hostV6 } from '../helpers/ipv6.js';
-import { SIM, buildSimInternet } from '../../src/sim/internet.js';
+import { Children, hostV6, simInternet6 } from '../helpers/ipv6.js';
+import { SIM } from '../../src/sim/internet.js';
 import { native } from '../../src/native.js';
 
 // The IPv6 side of the simulated internet (2001:db8::/32) and dual-stack VPCs' way to it (issue 17).
@@ -16,14 +16,8 @@ const writeAcceptRa = (v: string) => writeFileSync(ACCEPT_RA, v);
 
 /** A server of the simulated internet on [::]:8080 that answers each client with the address it sees. */
 const children = new Children();
-test.before(async () => {
-  await buildSimInternet();
-  await children.addressEcho(PORT);
-});
-test.after.always(() => children.stopAll());
+const fetch6 = simInternet6(test, PORT, children);
 
-/** What the server says it saw, fetched from inside `ns` ('' when nothing came back). */
-const fetch6 = (ns: string, to: string = SIM.serverAddress6) => fetchFrom(ns, to, PORT);
 
 let before: ReturnType<typeof hostV6>;
 

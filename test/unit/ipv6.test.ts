@@ -1,19 +1,23 @@
-import { RTPROT_RA, raDefaultsAtRisk, routes6InPool } from '../../src/model/root-routes.js';
+import {
+  RTPROT_RA, checkClaims, checkClaims6, footprint, newClaims, raDefaultsAtRisk, rootConstraints6, routes6InPool,
+} from '../../src/model/root-routes.js';
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import {
   contains6, formatCidr6, hostAddress6, ip6ToString, nthSubnet6, overlaps6, parseCidr6, parseIp6, ulaFor,
 } from '../../src/model/cidr6.js';
-import { gatewayIp6, hostIfaceCidr6, transitEnds6 } from '../../src/model/addresses.js';
+import { gatewayIp6, hostIfaceCidr6, isRoutedPrefix6, routedPrefix6, transitEnds6 } from '../../src/model/addresses.js';
 import { checkSubnetCidr6, checkVpcCidr6, nextSubnet6, validateTopology } from '../../src/model/validate.js';
 import { parseTopology } from '../../src/model/schema.js';
 import { compilePolicy } from '../../src/firewall/policy.js';
 import { routerRuleset } from '../../src/firewall/router.js';
+import { rootRuleset } from '../../src/firewall/root.js';
 import { plan, type KernelView } from '../../src/plan/planner.js';
 import { fullPlan } from '../../src/plan/full.js';
 import type { Op } from '../../src/plan/ops.js';
 import { emptyState, type State, type VpcState } from '../../src/state/types.js';
 import { checkFixture } from '../helpers/fixture.js';
+import { errorOf } from '../helpers/error-of.js';
 
 // --- CIDR math ------------------------------------------------------------------
 
@@ -266,4 +270,91 @@ test('host IPv6 routes into the gateway pool: a foreign one is found; the defaul
     route('fd7f:ffff:ffff:ffff::1/128', 'eth2'), route('2001:db8::/64', 'eth0'), route('fe80::/64', 'eth0'),
   ], pool).map((r) => r.dev), ['eth0', 'eth1', 'eth2'], 'fd00::/8 and fd7f::/16 contain the pool, a /128 sits in it');
   t.deepEqual(routes6InPool([route('::/0', 'eth0'), route('2001:db8::/32', 'eth0')], pool), []);
+});
+
+// --- Routed IPv6: a global prefix leaves as it is ----------------------------------
+
+test('a global prefix (2000::/3) is routed when the VPC has a gateway; unique-local and others are translated', (t) => {
+  t.true(isRoutedPrefix6('2001:db8:8000::/56'));
+  t.true(isRoutedPrefix6('3fff::/56'));
+  t.false(isRoutedPrefix6('fd00:10::/56'));
+  t.false(isRoutedPrefix6('4000::/56'), 'outside 2000::/3: not global unicast');
+  t.false(isRoutedPrefix6('100::/64'), 'discard-only');
+  t.is(routedPrefix6({ ipv6Cidr: '2001:db8:8000::/56', transit: '100.64.0.0/30' }), '2001:db8:8000::/56');
+  t.is(routedPrefix6({ ipv6Cidr: '2001:db8:8000::/56', transit: null }), null, 'no gateway: nothing to route');
+  t.is(routedPrefix6({ ipv6Cidr: 'fd00:10::/56', transit: '100.64.0.0/30' }), null);
+  t.is(routedPrefix6({ transit: '100.64.0.0/30' }), null);
+});
+
+const routedState = (): State => {
+  const s = emptyState();
+  s.vpcs.g = {
+    name: 'g', cidr: '10.0.0.0/16', ipv6Cidr: '2001:db8:8000::/56', uplink: 'eth0', transit: '100.64.0.4/30',
+    subnets: {
+      web: { name: 'web', cidr: '10.0.1.0/24', ipv6Cidr: '2001:db8:8000:1::/64', type: 'public', apps: [] },
+      worker: { name: 'worker', cidr: '10.0.2.0/24', ipv6Cidr: '2001:db8:8000:2::/64', type: 'private', egress: 'nat', apps: [] },
+    },
+  };
+  s.vpcs.u = { ...structuredClone(s.vpcs.g!), name: 'u', ipv6Cidr: 'fd00:10::/56', transit: '100.64.0.8/30' };
+  s.vpcs.u.subnets.web!.ipv6Cidr = 'fd00:10:0:1::/64';
+  s.vpcs.u.subnets.worker!.ipv6Cidr = 'fd00:10:0:2::/64';
+  return s;
+};
+
+test('routed: no NAT66 at its router nor at the host; the host routes its whole prefix over its own gateway link', (t) => {
+  const s = routedState();
+  const g = texts(routerRuleset(s.vpcs.g!));
+  t.notRegex(g, /"snat":\{"family":"ip6"/, 'nothing translated at the router');
+  t.regex(g, /egress-only gateway: private subnets out \(IPv6\)/, 'the egress-only gateway stays a firewall rule');
+  t.regex(g, /private subnets are not reachable from outside \(IPv6\)/);
+  t.regex(texts(routerRuleset(s.vpcs.u!)), /"snat":\{"family":"ip6","addr":"fd7f:ffff:ffff:ffff::6440:a"\}/, 'the unique-local one is');
+  // The host masquerades the gateway pool (the unique-local VPC), never a routed prefix.
+  const root = texts(rootRuleset(s)!);
+  t.regex(root, /VPC internet via eth0 \(IPv6\)/);
+  const onlyRouted = routedState();
+  delete onlyRouted.vpcs.u;
+  t.notRegex(texts(rootRuleset(onlyRouted)!), /VPC internet via eth0 \(IPv6\)/, 'no NAT66 rule when no VPC needs one');
+  t.regex(texts(rootRuleset(onlyRouted)!), /nothing beyond the host opens connections into a VPC/);
+
+  const p = plan(emptyState(), s, { namespaces: new Set(), hostForward: '1', hostForward6: '1' });
+  const hostRoutes = find(p.ops, 'routeAdd').filter((o) => o.ns === '' && o.dst.includes(':'));
+  t.deepEqual(hostRoutes, [{ op: 'routeAdd', ns: '', dst: '2001:db8:8000::/56', via: 'fd7f:ffff:ffff:ffff::6440:6', dev: 'vg-64400004' }]);
+  const vethAt = p.ops.findIndex((o) => o.op === 'vethAdd' && o.name === 'vg-64400004');
+  const addrAt = p.ops.findIndex((o) => o.op === 'addrAdd' && o.cidr === 'fd7f:ffff:ffff:ffff::6440:5/126');
+  t.true(vethAt < addrAt && addrAt < p.ops.indexOf(hostRoutes[0]!), 'after its link and the address that makes the router on-link');
+  // verify checks it (the full plan is what status compares with the kernel).
+  t.true(fullPlan(s).ops.some((o) => o.op === 'routeAdd' && o.ns === '' && o.dst === '2001:db8:8000::/56'));
+});
+
+test('routed prefixes on the host: claimed when new or changed, refused over a host route or another routed VPC', (t) => {
+  const s = routedState();
+  t.deepEqual(newClaims(footprint({}), s.vpcs).filter((c) => c.ipv6), [{ vpc: 'g', cidr: '2001:db8:8000::/56', uplink: 'eth0', ipv6: true }]);
+  t.deepEqual(newClaims(footprint(s.vpcs), s.vpcs), [], 'unchanged: nothing to check');
+  const moved = routedState();
+  moved.vpcs.g!.ipv6Cidr = '2001:db8:9000::/56';
+  t.deepEqual(newClaims(footprint(s.vpcs), moved.vpcs).filter((c) => c.ipv6).map((c) => c.cidr), ['2001:db8:9000::/56']);
+
+  const r6 = (dst: string, extra: Record<string, unknown> = {}) => ({ dst, dev: 'eth0', table: 254, protocol: 4, scope: 0, kind: 1, metric: 1024, ...extra });
+  const net = { links: [{ name: 'vg-64400004', alias: 'vpcctl:igw:g', up: true, loopback: false }], addrs: [], routes: [], ruleTables: [] };
+  const routes6 = [
+    r6('::/0', { via: '2001:db8:ffff::fe' }),
+    r6('2001:db8:ffff::/64', { protocol: 2 }),
+    r6('2001:db8:8000::/56', { dev: 'vg-64400004' }), // vpcctl's own route: no constraint
+    r6('2001:db8:a000::/48', { table: 255, kind: 5 }), // local table, not an address
+    r6('2001:db8:c000::1/128', { table: 255, kind: 2, dev: 'eth1' }), // an address of the host's, without a prefix route
+    r6('2001:db8:7000::/48', { kind: 6, dev: undefined }), // a blackhole
+  ];
+  const constraints = rootConstraints6(net, routes6, s.vpcs);
+  const claim = (cidr: string, vpc = 'n') => [{ vpc, cidr, uplink: 'eth0', ipv6: true as const }];
+  t.notThrows(() => checkClaims6(claim('2001:db8:8000::/56', 'g'), constraints), 'a VPC does not collide with its own route');
+  t.notThrows(() => checkClaims6(claim('2001:db8:a000::/56'), constraints));
+  t.notThrows(() => checkClaims6(claim('2001:db8:b000::/56'), constraints));
+  let e = errorOf(() => checkClaims6(claim('2001:db8:8000::/60'), constraints));
+  t.is(e.code, 'OVERLAP');
+  t.regex(e.message, /^vpc "n" IPv6 2001:db8:8000::\/60 \(a global prefix, routed by the host\) overlaps vpc "g" \(2001:db8:8000::\/56\), which the host routes already/);
+  e = errorOf(() => checkClaims6(claim('2001:db8:ffff::/56'), constraints, () => 'vpcs[1].ipv6Cidr'));
+  t.regex(e.message, /^vpcs\[1\]\.ipv6Cidr: vpc "n" .* overlaps the host route 2001:db8:ffff::\/64 dev eth0 \(proto kernel\): choose another prefix$/);
+  t.regex(errorOf(() => checkClaims6(claim('2001:db8:7000::/56'), constraints)).message, /overlaps the host route blackhole 2001:db8:7000::\/48/);
+  t.regex(errorOf(() => checkClaims6(claim('2001:db8:c000::/56'), constraints)).message, /overlaps the host's own address 2001:db8:c000::1 on eth1: choose another prefix$/);
+  t.notThrows(() => checkClaims(claim('2001:db8:ffff::/56'), []), 'the IPv4 check leaves IPv6 claims to checkClaims6');
 });

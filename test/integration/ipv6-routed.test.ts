@@ -1,0 +1,137 @@
+import test from 'ava';
+import { freshStateDir, ip, linkGone, nft, vpcctl } from '../helpers/sandbox.js';
+import { Children, hostV6, simInternet6, tcp } from '../helpers/ipv6.js';
+import { SIM } from '../../src/sim/internet.js';
+
+// Routed IPv6 (issue 17): a VPC with a global prefix inside the one the simulated provider routes
+// to the host (SIM.delegated6) reaches the IPv6 internet without NAT66, by its subnets' own addresses.
+const state = freshStateDir();
+const run = (...args: string[]) => vpcctl(state, args);
+const PORT = 8080;
+const PREFIX = '2001:db8:8000::/56';
+const WEB = '2001:db8:8000:1::2';
+const WORKER = '2001:db8:8000:2::2';
+
+/** A server of the simulated internet on [::]:8080 that answers each client with the address it sees. */
+const children = new Children();
+const fetch6 = simInternet6(test, PORT, children);
+
+/**
+ * fetch6 where an answer is expected, tried a few times: a gateway link made a moment ago carries
+ * nothing until the kernel's link watcher (batched, up to a second) has seen its carrier, and the
+ * neighbour solicitation lost meanwhile is resent only a second later.
+ */
+async function fetchSoon(ns: string, to?: string): Promise<string> {
+  for (let i = 0; i < 8; i++) {
+    const got = fetch6(ns, to);
+    if (got) return got;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return '';
+}
+/** The host's routes to `prefix` (`ip -6 route show` lines). */
+const hostRoutes = (prefix: string) => ip(['-6', 'route', 'show', prefix]).trim();
+
+let before: ReturnType<typeof hostV6>;
+
+test.serial('a global prefix is routed: the server sees the subnet\'s own address, and the host routes the prefix to the router', async (t) => {
+  before = hostV6();
+  let r = await run('create-vpc', '--name', 'r6', '--cidr', '10.0.0.0/16', '--ipv6-cidr', PREFIX);
+  t.is(r.code, 0, r.stderr);
+  r = await run('create-subnet', '--vpc', 'r6', '--name', 'web', '--cidr', '10.0.1.0/24', '--ipv6-cidr', '2001:db8:8000:1::/64', '--type', 'public');
+  t.is(r.code, 0, r.stderr);
+  r = await run('create-subnet', '--vpc', 'r6', '--name', 'worker', '--cidr', '10.0.2.0/24', '--ipv6-cidr', '2001:db8:8000:2::/64', '--type', 'private', '--egress', 'nat');
+  t.is(r.code, 0, r.stderr);
+  r = await run('create-subnet', '--vpc', 'r6', '--name', 'db', '--cidr', '10.0.3.0/24', '--ipv6-cidr', '2001:db8:8000:3::/64', '--type', 'private');
+  t.is(r.code, 0, r.stderr);
+
+  t.regex(hostRoutes(PREFIX), /^2001:db8:8000::\/56 via fd7f:ffff:ffff:ffff::6440:2 dev vg-[0-9a-f]+/);
+  t.is(await fetchSoon('ns-r6-web'), WEB, 'no NAT66: the server sees the public subnet\'s own address');
+  t.is(await fetchSoon('ns-r6-worker'), WORKER, 'the egress-only gateway: out by its own address, and the replies back');
+  t.is(fetch6('ns-r6-db'), '', 'a private subnet without NAT gateway has no IPv6 internet');
+  // Nothing of this VPC is translated, at the router or at the host.
+  t.notRegex(nft(['list', 'table', 'inet', 'vpcctl'], 'vpcr-r6'), /snat ip6/);
+  t.notRegex(nft(['list', 'table', 'inet', 'vpcctl']), /ip6 saddr .* masquerade/);
+  t.regex((await run('show-vpc', 'r6')).stdout, /^IPv6 internet: routed, no NAT66 \(a global prefix: the host routes 2001:db8:8000::\/56 to the router\)$/m);
+  t.is(JSON.parse((await run('show-vpc', 'r6', '-o', 'json')).stdout).gateway.ipv6, 'routed');
+  t.is((await run('status')).code, 0);
+});
+
+test.serial('nothing from the internet opens a connection into a routed VPC, public or egress-only', async (t) => {
+  // The provider routes the prefix to the host (SIM.delegated6): packets arrive, and are dropped.
+  t.regex(ip(['-6', 'route', 'show', SIM.delegated6], SIM.ns), /via 2001:db8:ffff::1/);
+  await children.listen('ns-r6-web', [PORT]);
+  await children.listen('ns-r6-worker', [PORT]);
+  t.false(await tcp(SIM.ns, WEB, PORT), 'into the public subnet: nothing (as in IPv4: only published ports)');
+  t.false(await tcp(SIM.ns, WORKER, PORT), 'into the egress-only subnet: nothing');
+  t.regex(nft(['list', 'table', 'inet', 'vpcctl']), /nothing beyond the host opens connections into a VPC/);
+  // The listeners are up: the host itself reaches the public one (as it reaches public subnets over IPv4),
+  // and the router keeps it from the private one.
+  t.true(await tcp('', WEB, PORT));
+  t.false(await tcp('', WORKER, PORT));
+  t.true(await tcp('ns-r6-web', WORKER, PORT), 'the VPC itself reaches it');
+});
+
+test.serial('the host route is checked like every other: deleted by hand, status says so and the next command on the VPC puts it back', async (t) => {
+  const line = hostRoutes(PREFIX);
+  const dev = /dev (vg-[0-9a-f]+)/.exec(line)![1]!;
+  ip(['-6', 'route', 'del', PREFIX, 'dev', dev]);
+  const s = await run('status');
+  t.is(s.code, 1, s.stdout);
+  t.regex(s.stdout, /drift +vpc r6: route 2001:db8:8000::\/56 via fd7f:ffff:ffff:ffff::6440:2 dev vg-[0-9a-f]+ in the host namespace is missing/);
+  const r = await run('create-subnet', '--vpc', 'r6', '--name', 'extra', '--cidr', '10.0.9.0/24', '--ipv6-cidr', '2001:db8:8000:9::/64');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /repair vpc r6: /);
+  t.is(hostRoutes(PREFIX), line);
+  t.is((await run('status')).code, 0);
+  t.is(await fetchSoon('ns-r6-web'), WEB);
+  t.is((await run('delete-subnet', '--vpc', 'r6', '--name', 'extra')).code, 0);
+});
+
+test.serial('a routed prefix must not take a host route or another VPC\'s routed prefix: refused, exit 2, nothing changed', async (t) => {
+  const stateBefore = (await run('list-vpcs', '-o', 'json')).stdout;
+  const routesBefore = ip(['-6', 'route', 'show', 'table', 'all']);
+  // Another VPC inside the first one's prefix.
+  let r = await run('create-vpc', '--name', 'twin', '--cidr', '10.1.0.0/16', '--ipv6-cidr', '2001:db8:8000::/60');
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /^vpcctl: vpc "twin" IPv6 2001:db8:8000::\/60 \(a global prefix, routed by the host\) overlaps vpc "r6" \(2001:db8:8000::\/56\), which the host routes already: choose another prefix$/m);
+  // The uplink's own network (a proto kernel route).
+  r = await run('create-vpc', '--name', 'twin', '--cidr', '10.1.0.0/16', '--ipv6-cidr', '2001:db8:ffff::/56');
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /overlaps the host route 2001:db8:ffff::\/64 dev uplink0 \(proto kernel\): choose another prefix$/m);
+  // A foreign static route (a VPN, another tool's network).
+  ip(['-6', 'route', 'add', '2001:db8:9000::/48', 'via', SIM.upstreamAddress6, 'dev', SIM.uplink]);
+  try {
+    r = await run('create-vpc', '--name', 'twin', '--cidr', '10.1.0.0/16', '--ipv6-cidr', '2001:db8:9000::/56');
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, /overlaps the host route 2001:db8:9000::\/48 via 2001:db8:ffff::fe dev uplink0/);
+    t.is(r.stderr.trim().split('\n').length, 1);
+    t.is((await run('list-vpcs', '-o', 'json')).stdout, stateBefore);
+    t.regex(hostRoutes('2001:db8:9000::/48'), /via 2001:db8:ffff::fe dev uplink0/, 'the foreign route is as it was');
+  } finally {
+    ip(['-6', 'route', 'del', '2001:db8:9000::/48', 'via', SIM.upstreamAddress6, 'dev', SIM.uplink]);
+  }
+  t.is(ip(['-6', 'route', 'show', 'table', 'all']), routesBefore);
+  t.deepEqual(ip(['netns', 'list']).split('\n').filter((l) => l.includes('twin')), []);
+  // A unique-local prefix equal to nothing routed is NAT66 and claims nothing on the host: allowed.
+  r = await run('create-vpc', '--name', 'twin', '--cidr', '10.1.0.0/16', '--ipv6-cidr', 'fd00:8000::/56');
+  t.is(r.code, 0, r.stderr);
+  t.is(hostRoutes('fd00:8000::/56'), '');
+  t.is((await run('delete-vpc', '--name', 'twin', '--yes')).code, 0);
+});
+
+test.serial('a topology file names the field of a refused routed prefix', async (t) => {
+  const file = `${state}/twin.json`;
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(file, JSON.stringify({ vpcs: [{ name: 'twin', cidr: '10.1.0.0/16', ipv6Cidr: '2001:db8:ffff::/56', subnets: [] }] }));
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /^vpcctl: vpcs\[0\]\.ipv6Cidr: vpc "twin" IPv6 2001:db8:ffff::\/56 .* overlaps the host route 2001:db8:ffff::\/64 dev uplink0/m);
+});
+
+test.serial('teardown: the host route goes with the VPC; nothing IPv6 left on the host', async (t) => {
+  t.is((await run('delete-vpc', '--name', 'r6', '--yes')).code, 0);
+  t.true(await linkGone(/^vg-/), 'the gateway link is gone with the router');
+  t.is(hostRoutes(PREFIX), '');
+  t.deepEqual(hostV6(), before);
+});
