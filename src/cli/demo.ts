@@ -13,7 +13,7 @@ import { SIM, buildSimInternet } from '../sim/internet.js';
 import { native } from '../native.js';
 import { renderMatrix } from './matrix.js';
 import { type FlowLogEntry, formatEntry } from '../model/flow-logs.js';
-import { APP_FETCH, CLI_BIN } from '../paths.js';
+import { APP_FETCH, APP_SERVER, CLI_BIN } from '../paths.js';
 
 
 /**
@@ -207,6 +207,24 @@ export async function demo(opts: { keep: boolean }): Promise<number> {
   stop.abort();
   await following;
   for (const e of seen) say(formatEntry(e));
+
+  step('IPv6: a dual-stack VPC on 2001:db8:8000::/56, inside the prefix the provider routes to this host: routed, no NAT66');
+  await v.createVpc({ name: 'edge', cidr: '10.2.0.0/16', ipv6Cidr: '2001:db8:8000::/56' });
+  await v.createSubnet({ vpc: 'edge', name: 'web', cidr: '10.2.1.0/24', type: 'public' });
+  const edge = await v.show({ name: 'edge' });
+  say(`edge/web: ${edge.subnetDetails[0]!.cidr} and ${edge.subnetDetails[0]!.ipv6Cidr} (host ${edge.subnetDetails[0]!.ipv6Host})`);
+  // An IPv6 server of the simulated internet that says which client address it saw.
+  await n.spawnDetached(SIM.ns, [process.execPath, APP_SERVER, '8080'], {
+    logFile: join(scratch, 'server6.log'), env: { VPCCTL_APP_VPC: 'internet', VPCCTL_APP_SUBNET: 'web', VPCCTL_APP_ADDRESS: SIM.serverAddress6 },
+  });
+  // A gateway link made a moment ago carries nothing until the kernel has seen its carrier (up to ~2 s).
+  let seen6 = { code: 1, out: '' };
+  for (let i = 0; i < 10 && seen6.code !== 0; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 300));
+    seen6 = await runQuiet('edge', 'web', [process.execPath, APP_FETCH, `http://[${SIM.serverAddress6}]:8080/`]);
+  }
+  const client = (() => { try { return (JSON.parse(seen6.out) as { client?: string }).client; } catch { return undefined; } })();
+  say(`edge/web fetching http://[${SIM.serverAddress6}]:8080/ : ${seen6.code === 0 ? `${pc.green('ok')}, the server saw ${client ?? '?'} (the subnet's own address)` : pc.red('no internet')}`);
 
   const out = process.env.VPCCTL_DEMO_OUT ?? process.cwd();
   mkdirSync(out, { recursive: true });

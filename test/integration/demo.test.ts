@@ -32,6 +32,7 @@ test('the demo runs to the end in a sandbox of its own and leaves nothing behind
   t.regex(r.stdout, /^ {4}from prod\/web: db\.prod\.internal -> 10\.0\.2\.2$/m);
   t.regex(r.stdout, /^ {4}from prod\/web: web\.dev\.internal -> 10\.1\.1\.2$/m, "a peered VPC's name");
   t.regex(r.stdout, /^ {4}prod\/web fetching http:\/\/198\.51\.100\.10\/ : ok$/m, 'the answer understood, not printed raw');
+  t.regex(r.stdout, /^ {4}edge\/web fetching http:\/\/\[2001:db8:100::10\]:8080\/ : ok, the server saw 2001:db8:8000::2 \(the subnet's own address\)$/m, 'routed IPv6');
   // A story: a step line, then its lines indented under it; no raw output of the programs run.
   t.notRegex(r.stdout, /\{"vpc"/, 'no raw JSON of the built-in server');
   const stray = r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('==> ') && !l.startsWith('    '));

@@ -44,11 +44,14 @@ test.serial('a global prefix is routed: the server sees the subnet\'s own addres
   t.is(r.code, 0, r.stderr);
   r = await run('create-subnet', '--vpc', 'r6', '--name', 'db', '--cidr', '10.0.3.0/24', '--ipv6-cidr', '2001:db8:8000:3::/64', '--type', 'private');
   t.is(r.code, 0, r.stderr);
+  r = await run('create-subnet', '--vpc', 'r6', '--name', 'v6only', '--ipv6-cidr', '2001:db8:8000:4::/64', '--type', 'public');
+  t.is(r.code, 0, r.stderr);
 
   t.regex(hostRoutes(PREFIX), /^2001:db8:8000::\/56 via fd7f:ffff:ffff:ffff::6440:2 dev vg-[0-9a-f]+/);
   t.is(await fetchSoon('ns-r6-web'), WEB, 'no NAT66: the server sees the public subnet\'s own address');
   t.is(await fetchSoon('ns-r6-worker'), WORKER, 'the egress-only gateway: out by its own address, and the replies back');
   t.is(fetch6('ns-r6-db'), '', 'a private subnet without NAT gateway has no IPv6 internet');
+  t.is(await fetchSoon('ns-r6-v6only'), '2001:db8:8000:4::2', 'an IPv6-only subnet too');
   // Nothing of this VPC is translated, at the router or at the host.
   t.notRegex(nft(['list', 'table', 'inet', 'vpcctl'], 'vpcr-r6'), /snat ip6/);
   t.notRegex(nft(['list', 'table', 'inet', 'vpcctl']), /ip6 saddr .* masquerade/);
