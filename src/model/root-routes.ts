@@ -221,8 +221,9 @@ export interface Constraint6 { cidr: Cidr6; text: string; vpc?: string }
  * What the host's IPv6 table and the other routed VPCs forbid a routed
  * prefix: routes of any table but `local` (IPv6 rules are not read: every
  * table counts), steering traffic, not the default, not on vpcctl's own
- * links; the host's own addresses; and every VPC's routed prefix, since the host has one route per
- * prefix and a global prefix belongs to one network.
+ * links; the host's own addresses; and every VPC's routed prefix, since
+ * the host has one route per prefix and a global prefix belongs to one
+ * network.
  */
 export function rootConstraints6(net: RootNet, routes6: RootRoute[], vpcs: Record<string, VpcLike>): Constraint6[] {
   const own = new Set(net.links.filter(isOwnLink).map((l) => l.name));
@@ -234,12 +235,7 @@ export function rootConstraints6(net: RootNet, routes6: RootRoute[], vpcs: Recor
       continue;
     }
     if (r.table === TABLE.LOCAL || !STEERING.has(r.kind) || r.dst === 'default' || r.dst === '::/0' || (r.dev && own.has(r.dev))) continue;
-    try {
-      out.push({ cidr: parseCidr6(r.dst), text: `the host route ${describeRoute(r)}` });
-    } catch {
-      // an address route (no prefix): a /128 the kernel spells without one
-      try { out.push({ cidr: parseCidr6(`${r.dst}/128`), text: `the host route ${describeRoute(r)}` }); } catch { /* not ours to judge */ }
-    }
+    try { out.push({ cidr: parseCidr6(r.dst), text: `the host route ${describeRoute(r)}` }); } catch { /* not ours to judge */ }
   }
   for (const v of Object.values(vpcs)) {
     const routed = routed6Of(v);

@@ -10,6 +10,7 @@ import { needsForward6, rootRoutes, peerCidrs, vpcParts } from './full.js';
 import { brokenByDrift, repairOps, type OpDrift } from './repair.js';
 import { OVERLAY_LINK, overlayBase, overlayDiffOps } from './overlay.js';
 import { policyMeaning } from '../model/policy-meaning.js';
+import { routedPrefix6 } from '../model/addresses.js';
 
 export { rootRoutes } from './full.js';
 
@@ -69,9 +70,11 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
   const touchedRouters = new Set<string>();
 
   // VPCs that go, or whose router must be rebuilt.
+  let handover: Map<string, Op[]> | undefined;
   for (const cur of Object.values(current.vpcs)) {
     const des = desired.vpcs[cur.name];
     if (des && same(vpcSpec(cur), vpcSpec(des)) && !broken(routerNs(cur.name))) continue;
+    dels.push(...((handover ??= handoverOps(current, desired)).get(cur.name) ?? []));
     for (const s of Object.values(cur.subnets)) delNs(hostNs(cur.name, s.name));
     // The VXLAN link first: deleted with its namespace, it would hold the VNI
     // (on the machine's underlay socket) until the kernel's cleanup ran.
@@ -213,6 +216,30 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
   const ops = [...first, ...dels, ...repairs.ops, ...adds];
   const namespaces = [...new Set(ops.flatMap((o) => (o.op === 'netnsAdd' || o.op === 'netnsDel' ? [o.ns] : [])))];
   return { ops, changes, namespaces };
+}
+
+/**
+ * The host routes of VPCs that go or are rebuilt which this plan makes
+ * again (another VPC takes the public subnet's CIDR or the routed prefix,
+ * or the VPC itself comes back): deleted first, on the old gateway link
+ * only. That link, and its routes with it, would otherwise go only when the
+ * kernel's cleanup of the old router ran, and the new route would find the
+ * old one in its place (a route on another link: refused).
+ */
+function handoverOps(current: State, desired: State): Map<string, Op[]> {
+  const wanted = new Set([...rootRoutes(desired).keys(), ...Object.values(desired.vpcs).flatMap((v) => routedPrefix6(v) ?? [])]);
+  const out = new Map<string, Op[]>();
+  const del = (v: VpcState, dst: string) => {
+    if (!wanted.has(dst) || !v.transit) return;
+    if (!out.has(v.name)) out.set(v.name, []);
+    out.get(v.name)!.push({ op: 'routeDel', ns: ROOT_NS, dst, dev: gatewayRootLink(v.transit) });
+  };
+  for (const [cidr, r] of rootRoutes(current)) del(r.vpc, cidr);
+  for (const v of Object.values(current.vpcs)) {
+    const routed = routedPrefix6(v);
+    if (routed) del(v, routed);
+  }
+  return out;
 }
 
 /** Subnets that exist before and after this plan without being rebuilt. */

@@ -132,6 +132,32 @@ test.serial('a topology file names the field of a refused routed prefix', async 
   t.regex(r.stderr, /^vpcctl: vpcs\[0\]\.ipv6Cidr: vpc "twin" IPv6 2001:db8:ffff::\/56 .* overlaps the host route 2001:db8:ffff::\/64 dev uplink0/m);
 });
 
+test.serial('a routed prefix and a public subnet\'s CIDR move between VPCs in one apply, again and again', async (t) => {
+  const { writeFileSync } = await import('node:fs');
+  // A topology re-apply keeps subnets it does not name: each VPC always has its `web`, following its CIDR.
+  const vpc = (name: string, b: number, ipv6Cidr: string) =>
+    ({ name, cidr: `10.${b}.0.0/16`, ipv6Cidr, subnets: [{ name: 'web', cidr: `10.${b}.1.0/24`, type: 'public' }] });
+  const doc = (x6: string, z6: string, zTakes: boolean) =>
+    JSON.stringify({ vpcs: zTakes ? [vpc('x', 5, x6), vpc('z', 1, z6)] : [vpc('x', 1, x6), vpc('z', 3, z6)] });
+  const one = `${state}/move-1.json`;
+  const two = `${state}/move-2.json`;
+  writeFileSync(one, doc('2001:db8:8100::/56', '2001:db8:8200::/56', false));
+  writeFileSync(two, doc('fd00:10::/56', '2001:db8:8100::/56', true));
+  // The old router's gateway link (and its routes) go only when the kernel's cleanup of its
+  // namespace runs: each move hands the routes over by deleting them on that link first.
+  for (let i = 0; i < 3; i++) {
+    for (const file of [one, two]) {
+      const r = await run('apply', '-f', file);
+      t.is(r.code, 0, `${file}, round ${i}: ${r.stderr}`);
+      t.is((await run('status')).code, 0);
+    }
+  }
+  t.regex(hostRoutes('2001:db8:8100::/56'), /via fd7f:ffff:ffff:ffff::6440:\w+ dev vg-/);
+  t.is(ip(['-6', 'route', 'show', '2001:db8:8100::/56']).trim().split('\n').length, 1, 'one route: z\'s');
+  t.is((await run('delete-vpc', '--name', 'x', '--yes')).code, 0);
+  t.is((await run('delete-vpc', '--name', 'z', '--yes')).code, 0);
+});
+
 test.serial('teardown: the host route goes with the VPC; nothing IPv6 left on the host', async (t) => {
   t.is((await run('delete-vpc', '--name', 'r6', '--yes')).code, 0);
   t.true(await linkGone(/^vg-/), 'the gateway link is gone with the router');

@@ -358,3 +358,23 @@ test('routed prefixes on the host: claimed when new or changed, refused over a h
   t.regex(errorOf(() => checkClaims6(claim('2001:db8:c000::/56'), constraints)).message, /overlaps the host's own address 2001:db8:c000::1 on eth1: choose another prefix$/);
   t.notThrows(() => checkClaims(claim('2001:db8:ffff::/56'), []), 'the IPv4 check leaves IPv6 claims to checkClaims6');
 });
+
+test('a host route that moves to another VPC in one plan is deleted on the old gateway link first', (t) => {
+  const before = routedState();
+  delete before.vpcs.u;
+  const after = routedState();
+  delete after.vpcs.u;
+  after.vpcs.g = { ...after.vpcs.g!, cidr: '10.9.0.0/16', ipv6Cidr: 'fd00:20::/56', subnets: {} }; // g gives up its prefixes
+  after.vpcs.h = { ...structuredClone(before.vpcs.g!), name: 'h', transit: '100.64.0.8/30' }; // h takes both
+  const p = plan(before, after, { ...kernelWith(before), hostForward6: '1' });
+  const dels = find(p.ops, 'routeDel').filter((o) => o.ns === '');
+  t.deepEqual(dels.map((o) => `${o.dst} ${o.dev}`).sort(), ['10.0.1.0/24 vg-64400004', '2001:db8:8000::/56 vg-64400004']);
+  const at = (op: Op) => p.ops.indexOf(op);
+  const adds = find(p.ops, 'routeAdd').filter((o) => o.ns === '' && (o.dst === '2001:db8:8000::/56' || o.dst === '10.0.1.0/24'));
+  t.is(adds.length, 2);
+  t.true(adds.every((a) => a.dev === 'vg-64400008' && dels.every((d) => at(d) < at(a))), 'deleted before h adds them');
+  t.true(dels.every((d) => at(d) < p.ops.findIndex((o) => o.op === 'netnsDel' && o.ns === 'vpcr-g')), 'while the old link is still there');
+  // A VPC that goes for good leaves its routes to its link's removal: no extra op per route.
+  const gone = plan(before, emptyState(), { ...kernelWith(before), hostForward6: '1' });
+  t.deepEqual(find(gone.ops, 'routeDel'), []);
+});
