@@ -54,6 +54,13 @@ export interface AddrInfo {
 /** Every IPv4 address in `ns` with its device. */
 export declare function addrList(ns: string): Promise<Array<AddrInfo>>
 
+/**
+ * Every global IPv6 address in `ns` with its device (the kernel's
+ * link-local ones left out), tentative ones and those of down links too:
+ * what a routed IPv6 prefix must not take from the host.
+ */
+export declare function addrList6(ns: string): Promise<Array<AddrInfo>>
+
 /** One op of a verified plan that the kernel does not hold as the op would make it. */
 export interface Drift {
   /** 0-based index of the op in the plan given to verify. */

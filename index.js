@@ -773,12 +773,13 @@ if (
   }
 }
 
-const { FileLock, FlowLogReader, addrAdd, addrDel, addrList, execute, linkDel, linkGet, linkList, lockFile, lockHolder, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, routeListAll6, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, verifyEarlyCancel, verifyEarlyStart, verifyEarlyTake, vethAdd } = nativeBinding
+const { FileLock, FlowLogReader, addrAdd, addrDel, addrList, addrList6, execute, linkDel, linkGet, linkList, lockFile, lockHolder, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, routeListAll6, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, verifyEarlyCancel, verifyEarlyStart, verifyEarlyTake, vethAdd } = nativeBinding
 export { FileLock }
 export { FlowLogReader }
 export { addrAdd }
 export { addrDel }
 export { addrList }
+export { addrList6 }
 export { execute }
 export { linkDel }
 export { linkGet }

@@ -1,5 +1,8 @@
 import { native } from '../native.js';
-import { gatewayRootLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
+import { ROOT_NS, gatewayRootLink, hostNs, isGatewayLinkName, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
+import { isV6Text } from '../model/cidr6.js';
+import type { Op } from '../plan/ops.js';
+import type { OpDrift } from '../plan/repair.js';
 import { gatewayIp6, gatewayOf, hostIp6, hostOf, routedPrefix6, transitEnds } from '../model/addresses.js';
 import { peerOf, peersOf } from '../model/peering.js';
 import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js';
@@ -137,6 +140,29 @@ export interface DriftEntry {
   kind: string;
   /** What is wrong, naming the kernel object and namespace. */
   detail: string;
+  /** When no command of vpcctl's can repair it, what the machine's owner can do. */
+  fix?: string;
+}
+
+/**
+ * A host route of vpcctl's whose destination another route holds, on a
+ * link that is not vpcctl's: the executor never replaces such a route
+ * (route.rs), so no command repairs it; say so, and what would.
+ */
+async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
+  const out = new Map<OpDrift, string>();
+  const held = drift.filter((d) => d.kind === 'differs' && d.op.op === 'routeAdd' && d.op.ns === ROOT_NS);
+  if (held.length === 0) return out;
+  const n = await native();
+  const [view, routes6] = await Promise.all([n.netView(ROOT_NS), n.routeListAll6(ROOT_NS).catch(() => [])]);
+  for (const d of held) {
+    const op = d.op as Extract<Op, { op: 'routeAdd' }>;
+    const v6 = isV6Text(op.dst);
+    const holder = (v6 ? routes6 : view.routes).find((r) => r.dst === op.dst && r.table === 254 && r.dev && r.dev !== op.dev);
+    if (!holder || isGatewayLinkName(holder.dev!)) continue;
+    out.set(d, `a route vpcctl does not own holds ${op.dst} on ${holder.dev}, and vpcctl never replaces one: remove it if it is not needed ('ip${v6 ? ' -6' : ''} route del ${op.dst} dev ${holder.dev}'), then any command on the VPC puts vpcctl's back`);
+  }
+  return out;
 }
 
 /**
@@ -157,9 +183,11 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
   const pending = state.pending.filter((ns) => isVpcctlNsName(ns));
   const ignored = state.pending.filter((ns) => !isVpcctlNsName(ns));
   // A missing namespace is reported above, once, not again as its netnsAdd.
-  const drift = (await findDrift(state, undefined, stateDir, { early: true }))
-    .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)))
-    .map(({ object, kind, detail }) => ({ object, kind, detail }))
+  const found = (await findDrift(state, undefined, stateDir, { early: true }))
+    .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)));
+  const fixes = await foreignHolders(found);
+  const drift: DriftEntry[] = found
+    .map((d) => ({ object: d.object, kind: d.kind, detail: d.detail, ...(fixes.has(d) ? { fix: fixes.get(d)! } : {}) }))
     // The names' files under /etc/netns (api/dns.ts): a subnet whose namespace is missing is reported once, above.
     .concat(namesDrift(state).filter((d) => present.has(d.subnet ? hostNs(d.vpc, d.subnet) : routerNs(d.vpc)))
       .map((d) => ({ object: d.subnet ? `subnet ${d.vpc}/${d.subnet}` : `vpc ${d.vpc}`, kind: d.kind, detail: d.detail })));

@@ -80,8 +80,10 @@ async function guardRootRoutes(
   if (dflt) uplinks.push(dflt);
   checkClaims(claims, rootConstraints(net, { transitPool: after.transitPool, uplinks }), at);
   if (claims.some((c) => c.ipv6)) {
-    const routes6 = await (await native()).routeListAll6(ROOT_NS).catch(() => []); // no IPv6 on the host: no routes
-    checkClaims6(claims, rootConstraints6(net, routes6, after.vpcs), at);
+    const n = await native();
+    // No IPv6 on the host: no routes, no addresses.
+    const [routes6, addrs6] = await Promise.all([n.routeListAll6(ROOT_NS).catch(() => []), n.addrList6(ROOT_NS).catch(() => [])]);
+    checkClaims6(claims, rootConstraints6(net, routes6, addrs6, after.vpcs), at);
   }
 }
 

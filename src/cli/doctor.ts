@@ -5,7 +5,8 @@ import { color, print } from './stdio.js';
 import { native, type Native } from '../native.js';
 import { platformInfo } from '../platform.js';
 import { GATEWAY_LINK_PREFIX, IP_FORWARD, NFT_FAMILY, NFT_TABLE, linksNamed } from '../model/names.js';
-import { constrainingRoutes, describeRoute } from '../model/root-routes.js';
+import { constrainingRoutes, describeRoute, rootConstraints6 } from '../model/root-routes.js';
+import { touchesGlobal6 } from '../model/addresses.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import { DEFAULT_TRANSIT_POOL } from '../state/types.js';
 
@@ -120,6 +121,13 @@ async function cidrConstraints(n: Native, add: (l: Level, t: string, f?: string)
   } catch (e) {
     add('warn', `cannot read the host's routes: ${(e as Error).message}`);
   }
+  // A dual-stack VPC's global IPv6 prefix is routed by the host (README, Dual-stack VPCs): the same idea.
+  const [view, routes6, addrs6] = await Promise.all([n.netView(''), n.routeListAll6('').catch(() => []), n.addrList6('').catch(() => [])])
+    .catch(() => [null, [], []] as const);
+  if (!view) return;
+  const lines6 = [...new Set(rootConstraints6(view, routes6, addrs6, {}).filter((k) => touchesGlobal6(k.cidr))
+    .map((k) => k.text.replace(/^the host route /, 'route ').replace(/^the host's own /, '')))];
+  if (lines6.length) add('ok', `new routed (global) IPv6 prefixes must not overlap:${lines6.map((l) => `\n      ${l}`).join('')}`);
 }
 
 /** Make a scratch namespace with a veth and a NAT table in it, then remove it all. */

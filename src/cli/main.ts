@@ -124,7 +124,7 @@ export function buildProgram(): Command {
       if (v.gateway?.ipv6) {
         print(v.gateway.ipv6 === 'routed'
           ? `IPv6 internet: routed, no NAT66 (a global prefix: the host routes ${v.ipv6Cidr} to the router)`
-          : `IPv6 internet: NAT66 (a unique-local prefix: translated to the uplink's address)`);
+          : `IPv6 internet: NAT66 (not a global prefix: translated to the uplink's address)`);
       }
       if (v.flowLogs) print("flow logs: on ('vpcctl flow-logs --vpc " + v.name + " --follow')");
       if (v.peerings.length) print(`peered with: ${v.peerings.map((p) => `${p.peer} (${p.peerCidr})`).join(', ')}`);
@@ -144,7 +144,10 @@ export function buildProgram(): Command {
         for (const ns of s.orphaned) print(`${bad('orphaned')}  netns ${ns} (tagged vpcctl's, not in the state): 'vpcctl cleanup-all' removes it`);
         for (const ns of s.pending) print(`${bad('pending')}   netns ${ns} ${running ? `(being changed by ${running})` : '(a run stopped mid-change): the next command repairs it'}`);
         for (const ns of s.ignored) print(`${bad('ignored')}   pending entry ${JSON.stringify(ns)} is no vpcctl namespace name: nothing is done to it, the next command drops it from the state`);
-        for (const d of s.drift) print(`${bad('drift')}     ${d.object}: ${d.detail}`);
+        for (const d of s.drift) {
+          print(`${bad('drift')}     ${d.object}: ${d.detail}`);
+          if (d.fix) print(`          ${d.fix}`);
+        }
         if (s.drift.length) print("repair: 'vpcctl apply -f FILE' of the unchanged file, or any command on that VPC (create-subnet, apply-policy, ...)");
       }
     });

@@ -7,7 +7,7 @@
  *   or vpc1's) and .2 the far end (the VPC router's, or vpc2's).
  */
 import { formatCidr, hostAddress, ipToString, parseCidr } from './cidr.js';
-import { contains6, hostAddress6, ip6ToString, isV6Text, parseCidr6 } from './cidr6.js';
+import { type Cidr6, contains6, hostAddress6, ip6ToString, isV6Text, overlaps6, parseCidr6 } from './cidr6.js';
 
 const nth = (cidr: string, n: number): string => ipToString(hostAddress(parseCidr(cidr), n));
 const withPrefix = (cidr: string, n: number): string => `${nth(cidr, n)}/${parseCidr(cidr).prefix}`;
@@ -93,6 +93,8 @@ export function transitEnds6(transitCidr: string): LinkEnds {
  */
 const GLOBAL_UNICAST6 = { network: 0x2n << 124n, prefix: 3 };
 export const isRoutedPrefix6 = (prefix: string): boolean => contains6(GLOBAL_UNICAST6, parseCidr6(prefix));
+/** Whether a routed prefix could overlap `c` at all (doctor lists only those constraints). */
+export const touchesGlobal6 = (c: Cidr6): boolean => overlaps6(GLOBAL_UNICAST6, c);
 /** The VPC's IPv6 prefix if the host routes it (global unicast, with an internet gateway), else null. */
 export const routedPrefix6 = (v: { ipv6Cidr?: string | undefined; transit: string | null }): string | null =>
   (v.ipv6Cidr && v.transit && isRoutedPrefix6(v.ipv6Cidr) ? v.ipv6Cidr : null);

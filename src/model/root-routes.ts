@@ -24,9 +24,9 @@ export interface RootNet { links: RootLink[]; addrs: RootAddr[]; routes: RootRou
 export const TABLE = { DEFAULT: 253, MAIN: 254, LOCAL: 255 } as const;
 /** rtm_type values of routes that steer traffic: unicast, blackhole, unreachable, prohibit. */
 const STEERING = new Set([1, 6, 7, 8]);
-/** rtm_type of a route to one of the host's own addresses (in the `local` table). */
+/** rtm_type of a route to the host's own addresses (in the `local` table, or an AnyIP range anywhere). */
 const RTN_LOCAL = 2;
-const TYPE_NAMES: Record<number, string> = { 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' };
+const TYPE_NAMES: Record<number, string> = { 2: 'local', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' };
 /** rtm_protocol names as iproute2 spells them (/etc/iproute2/rt_protos). */
 const PROTOCOLS: Record<number, string> = {
   0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 8: 'gated', 9: 'ra', 10: 'mrt', 11: 'zebra',
@@ -219,23 +219,31 @@ export interface Constraint6 { cidr: Cidr6; text: string; vpc?: string }
 
 /**
  * What the host's IPv6 table and the other routed VPCs forbid a routed
- * prefix: routes of any table but `local` (IPv6 rules are not read: every
- * table counts), steering traffic, not the default, not on vpcctl's own
- * links; the host's own addresses; and every VPC's routed prefix, since
- * the host has one route per prefix and a global prefix belongs to one
- * network.
+ * prefix: routes of every table (IPv6 rules are not read; `local` comes
+ * first in the lookup, so a route there shadows one in main) that steer
+ * traffic or hold the host's own addresses (AnyIP `local` routes too),
+ * not the default, not on vpcctl's own links; the host's global addresses
+ * (`addrs6`: also those still tentative or on a down link, which have no
+ * route yet); and every VPC's routed prefix, since the host has one route
+ * per prefix and a global prefix belongs to one network.
  */
-export function rootConstraints6(net: RootNet, routes6: RootRoute[], vpcs: Record<string, VpcLike>): Constraint6[] {
+export function rootConstraints6(net: RootNet, routes6: RootRoute[], addrs6: RootAddr[], vpcs: Record<string, VpcLike>): Constraint6[] {
   const own = new Set(net.links.filter(isOwnLink).map((l) => l.name));
+  const ours = (dev?: string | null) => !!dev && own.has(dev);
   const out: Constraint6[] = [];
+  const add = (cidr: string, text: string) => {
+    try { out.push({ cidr: parseCidr6(cidr), text }); } catch { /* not a prefix we judge */ }
+  };
+  // Routes first: they name the network (the uplink's own is a `proto kernel` route).
   for (const r of routes6) {
-    // The host's own addresses (their `local` routes), even one without a prefix route of its own.
-    if (r.table === TABLE.LOCAL && r.kind === RTN_LOCAL && !(r.dev && own.has(r.dev))) {
-      try { out.push({ cidr: parseCidr6(r.dst), text: `the host's own address ${r.dst.replace(/\/128$/, '')}${r.dev ? ` on ${r.dev}` : ''}` }); } catch { /* not ours to judge */ }
-      continue;
-    }
-    if (r.table === TABLE.LOCAL || !STEERING.has(r.kind) || r.dst === 'default' || r.dst === '::/0' || (r.dev && own.has(r.dev))) continue;
-    try { out.push({ cidr: parseCidr6(r.dst), text: `the host route ${describeRoute(r)}` }); } catch { /* not ours to judge */ }
+    if (!(STEERING.has(r.kind) || r.kind === RTN_LOCAL) || r.dst === 'default' || r.dst === '::/0' || ours(r.dev)) continue;
+    const address = r.kind === RTN_LOCAL && r.dst.endsWith('/128') ? r.dst.slice(0, -4) : null;
+    add(r.dst, address ? `the host's own address ${address}${r.dev ? ` on ${r.dev}` : ''}` : `the host route ${describeRoute(r)}`);
+  }
+  for (const a of addrs6) {
+    if (ours(a.dev)) continue;
+    const ip = a.cidr.split('/')[0]!;
+    add(`${ip}/128`, `the host's own address ${ip} on ${a.dev}`);
   }
   for (const v of Object.values(vpcs)) {
     const routed = routed6Of(v);

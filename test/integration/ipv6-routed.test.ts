@@ -89,6 +89,24 @@ test.serial('the host route is checked like every other: deleted by hand, status
   t.is((await run('status')).code, 0);
   t.is(await fetchSoon('ns-r6-web'), WEB);
   t.is((await run('delete-subnet', '--vpc', 'r6', '--name', 'extra')).code, 0);
+
+  // Taken by a route on another link: vpcctl never replaces a route it does not own, so status says
+  // what would repair it, every command on the VPC refuses (exit 1, rolled back), and once the owner
+  // removes that route the next command puts vpcctl's back.
+  ip(['-6', 'route', 'replace', PREFIX, 'via', SIM.upstreamAddress6, 'dev', SIM.uplink]);
+  const held = await run('status');
+  t.is(held.code, 1);
+  t.regex(held.stdout, /^ {10}a route vpcctl does not own holds 2001:db8:8000::\/56 on uplink0, and vpcctl never replaces one: remove it if it is not needed \('ip -6 route del 2001:db8:8000::\/56 dev uplink0'\), then any command on the VPC puts vpcctl's back$/m);
+  t.regex(JSON.parse((await run('status', '--json')).stdout).drift[0].fix, /vpcctl never replaces one/);
+  const refused = await run('create-subnet', '--vpc', 'r6', '--name', 'extra', '--cidr', '10.0.9.0/24', '--ipv6-cidr', '2001:db8:8000:9::/64');
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /refusing to replace a route that is not this one's/);
+  t.regex(hostRoutes(PREFIX), /via 2001:db8:ffff::fe dev uplink0/, 'the foreign route is left as it is');
+  ip(['-6', 'route', 'del', PREFIX, 'dev', SIM.uplink]);
+  t.is((await run('create-subnet', '--vpc', 'r6', '--name', 'extra', '--cidr', '10.0.9.0/24', '--ipv6-cidr', '2001:db8:8000:9::/64')).code, 0);
+  t.is(hostRoutes(PREFIX), line);
+  t.is((await run('delete-subnet', '--vpc', 'r6', '--name', 'extra')).code, 0);
+  t.is((await run('status')).code, 0);
 });
 
 test.serial('a routed prefix must not take a host route or another VPC\'s routed prefix: refused, exit 2, nothing changed', async (t) => {
@@ -114,8 +132,28 @@ test.serial('a routed prefix must not take a host route or another VPC\'s routed
   } finally {
     ip(['-6', 'route', 'del', '2001:db8:9000::/48', 'via', SIM.upstreamAddress6, 'dev', SIM.uplink]);
   }
+  // What the lookup reads before main (a blackhole in `local`), and an address of the host's that
+  // has no route yet (its link is down).
+  ip(['-6', 'route', 'add', 'blackhole', '2001:db8:b000::/48', 'table', 'local']);
+  ip(['link', 'add', 'dv0', 'type', 'veth', 'peer', 'name', 'dv1']);
+  ip(['-6', 'addr', 'add', '2001:db8:d100::1/64', 'dev', 'dv0']);
+  try {
+    r = await run('create-vpc', '--name', 'twin', '--cidr', '10.1.0.0/16', '--ipv6-cidr', '2001:db8:b000::/56');
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, /overlaps the host route blackhole 2001:db8:b000::\/48 dev lo \(table local, proto boot\)/);
+    r = await run('create-vpc', '--name', 'twin', '--cidr', '10.1.0.0/16', '--ipv6-cidr', '2001:db8:d100::/56');
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, /overlaps the host's own address 2001:db8:d100::1 on dv0: choose another prefix$/m);
+  } finally {
+    ip(['link', 'del', 'dv0']);
+    ip(['-6', 'route', 'del', 'blackhole', '2001:db8:b000::/48', 'table', 'local']);
+  }
   t.is(ip(['-6', 'route', 'show', 'table', 'all']), routesBefore);
   t.deepEqual(ip(['netns', 'list']).split('\n').filter((l) => l.includes('twin')), []);
+  // doctor lists what a routed prefix may not take; vpcctl's own route is not one of them.
+  const doctor = (await run('doctor')).stdout;
+  t.regex(doctor, /new routed \(global\) IPv6 prefixes must not overlap:[\s\S]*route 2001:db8:ffff::\/64 dev uplink0 \(proto kernel\)[\s\S]*address 2001:db8:ffff::1 on uplink0/);
+  t.notRegex(doctor, /2001:db8:8000::\/56/);
   // A unique-local prefix equal to nothing routed is NAT66 and claims nothing on the host: allowed.
   r = await run('create-vpc', '--name', 'twin', '--cidr', '10.1.0.0/16', '--ipv6-cidr', 'fd00:8000::/56');
   t.is(r.code, 0, r.stderr);

@@ -340,14 +340,24 @@ test('routed prefixes on the host: claimed when new or changed, refused over a h
     r6('::/0', { via: '2001:db8:ffff::fe' }),
     r6('2001:db8:ffff::/64', { protocol: 2 }),
     r6('2001:db8:8000::/56', { dev: 'vg-64400004' }), // vpcctl's own route: no constraint
-    r6('2001:db8:a000::/48', { table: 255, kind: 5 }), // local table, not an address
+    r6('2001:db8:a000::/48', { table: 255, kind: 5 }), // in `local`, multicast: steers nothing
     r6('2001:db8:c000::1/128', { table: 255, kind: 2, dev: 'eth1' }), // an address of the host's, without a prefix route
     r6('2001:db8:7000::/48', { kind: 6, dev: undefined }), // a blackhole
+    r6('2001:db8:9000::/48', { table: 255, kind: 6, dev: undefined }), // a blackhole in `local`, which the lookup reads first
+    r6('2001:db8:e000::/48', { kind: 2, dev: 'lo' }), // AnyIP: a range of the host's own, in main
   ];
-  const constraints = rootConstraints6(net, routes6, s.vpcs);
+  const addrs6 = [
+    { dev: 'dv0', cidr: '2001:db8:d100::1/64' }, // on a down link, or still tentative: no route yet
+    { dev: 'vg-64400004', cidr: '2001:db8:f000::1/64' }, // on vpcctl's own link
+  ];
+  const constraints = rootConstraints6(net, routes6, addrs6, s.vpcs);
   const claim = (cidr: string, vpc = 'n') => [{ vpc, cidr, uplink: 'eth0', ipv6: true as const }];
   t.notThrows(() => checkClaims6(claim('2001:db8:8000::/56', 'g'), constraints), 'a VPC does not collide with its own route');
   t.notThrows(() => checkClaims6(claim('2001:db8:a000::/56'), constraints));
+  t.notThrows(() => checkClaims6(claim('2001:db8:f000::/56'), constraints), "an address on vpcctl's own link");
+  t.regex(errorOf(() => checkClaims6(claim('2001:db8:9000::/56'), constraints)).message, /overlaps the host route blackhole 2001:db8:9000::\/48 \(table local, proto static\)/);
+  t.regex(errorOf(() => checkClaims6(claim('2001:db8:e000::/56'), constraints)).message, /overlaps the host route local 2001:db8:e000::\/48 dev lo/);
+  t.regex(errorOf(() => checkClaims6(claim('2001:db8:d100::/56'), constraints)).message, /overlaps the host's own address 2001:db8:d100::1 on dv0: choose another prefix$/);
   t.notThrows(() => checkClaims6(claim('2001:db8:b000::/56'), constraints));
   let e = errorOf(() => checkClaims6(claim('2001:db8:8000::/60'), constraints));
   t.is(e.code, 'OVERLAP');

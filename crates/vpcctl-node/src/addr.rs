@@ -1,4 +1,4 @@
-//! IPv4 addresses on links.
+//! Addresses on links.
 
 use napi_derive::napi;
 use netkit::{addr, conn, plan::Op};
@@ -27,12 +27,23 @@ pub struct AddrInfo {
 #[napi]
 pub async fn addr_list(ns: String) -> Result<Vec<AddrInfo>> {
     let h = conn::connect(&ns).map_err(err)?;
-    let list = addr::list(&h, &ns).await.map_err(err)?;
-    Ok(list
-        .into_iter()
+    Ok(to_js(addr::list(&h, &ns).await.map_err(err)?))
+}
+
+/// Every global IPv6 address in `ns` with its device (the kernel's
+/// link-local ones left out), tentative ones and those of down links too:
+/// what a routed IPv6 prefix must not take from the host.
+#[napi]
+pub async fn addr_list6(ns: String) -> Result<Vec<AddrInfo>> {
+    let h = conn::connect(&ns).map_err(err)?;
+    Ok(to_js(addr::list6(&h, &ns).await.map_err(err)?))
+}
+
+fn to_js(list: Vec<addr::AddrInfo>) -> Vec<AddrInfo> {
+    list.into_iter()
         .map(|a| AddrInfo {
             dev: a.dev,
             cidr: a.cidr,
         })
-        .collect())
+        .collect()
 }
