@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Drift } from '../../index.js';
 import { fingerprint } from '../fingerprint.js';
@@ -11,6 +11,7 @@ import { wantedNamespaces } from '../model/names.js';
 import type { NftMarks, State } from '../state/types.js';
 import { stateFileOf } from '../state/dir.js';
 import { CACHE_FILE, cacheDirOf, cacheFileOf } from './plan-cache.js';
+import { readRegular } from '../regular-file.js';
 
 /**
  * Deep drift: the current state's full plan (every kernel object vpcctl made
@@ -77,7 +78,7 @@ export function planText(state: State, dir: string): string | Buffer {
   try {
     // Bytes, never decoded into a JS string: verify takes them as they are
     // (ASCII, below, so UTF-8), a megabyte at 500 subnets.
-    const cached = readRegular(file);
+    const cached = readRegular(file, { noFollow: true });
     const nl = cached.indexOf(10);
     if (nl > 0 && cached.toString('latin1', 0, nl) === key) return cached.subarray(nl + 1);
   } catch { /* absent, unreadable or not a regular file: rebuilt below, and renamed over it */ }
@@ -91,21 +92,6 @@ export function planText(state: State, dir: string): string | Buffer {
     renameSync(tmp, file); // replaces whatever is there (a FIFO, a link) without opening it
   } catch { /* an unwritable cache dir: no cache */ }
   return text;
-}
-
-/**
- * A regular file's bytes, never through a symlink; anything else throws
- * before a byte is read (a FIFO would block the read forever, /dev/zero
- * never end it). Opened non-blocking, so a FIFO without a writer returns.
- */
-function readRegular(file: string): Buffer {
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-  try {
-    if (!fstatSync(fd).isFile()) throw new Error(`${file} is not a regular file`);
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
+import { readFileSync, readSync } from 'node:fs';
 import { VpcctlError } from '../errors.js';
-import { kindOf } from '../file-kind.js';
+import { NotReadable, readRegular } from '../regular-file.js';
 
 /** A small file's text, or '' when it cannot be read (an app's log that is not there yet). */
 export function readText(path: string): string {
@@ -28,33 +28,16 @@ const sizeText = (n: number) =>
  */
 export function readInputFile(path: string, what: string, limit: number): string {
   if (path === '-') return readStdin(what, limit);
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    return readRegular(path, { limit }).toString('utf8');
   } catch (e) {
+    if (e instanceof NotReadable) {
+      throw new VpcctlError('INVALID_INPUT', e.reason === 'kind'
+        ? `${what} ${path} is ${e.kind}: give a regular file`
+        : `${what} ${path} is larger than ${sizeText(limit)}, the most vpcctl reads for a ${what}`);
+    }
     const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
     throw new VpcctlError('INVALID_INPUT', `${what} ${path}: ${reason}`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new VpcctlError('INVALID_INPUT', `${what} ${path} is ${kindOf(st)}: give a regular file`);
-    const tooBig = () => new VpcctlError('INVALID_INPUT', `${what} ${path} is larger than ${sizeText(limit)}, the most vpcctl reads for a ${what}`);
-    if (st.size > limit) throw tooBig();
-    // One byte more than the limit: a file growing while read is caught too.
-    const buf = Buffer.allocUnsafe(Math.min(st.size, limit) + 1);
-    let n = 0;
-    while (n < buf.length) {
-      const got = readSync(fd, buf, n, buf.length - n, null);
-      if (got === 0) break;
-      n += got;
-    }
-    if (n > limit) throw tooBig();
-    return buf.toString('utf8', 0, n);
-  } catch (e) {
-    if (e instanceof VpcctlError) throw e;
-    throw new VpcctlError('INVALID_INPUT', `${what} ${path}: ${(e as Error).message}`);
-  } finally {
-    closeSync(fd);
   }
 }
 

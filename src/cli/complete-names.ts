@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { readRegular } from '../regular-file.js';
 
 /**
  * The names shell completion offers for an option's value (`--vpc <TAB>`,
@@ -31,25 +31,12 @@ export function optionValue(words: readonly string[], flag: string): string | un
   return value;
 }
 
-/** The state file's text, or undefined: opened non-blocking (a FIFO there must not hang the shell), regular files only. */
+/** The state file's text, or undefined: regular files only (a FIFO there must not hang the shell), of a sane size. */
 function readState(file: string): string | undefined {
-  let fd: number | undefined;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_BYTES) return undefined;
-    const buf = Buffer.allocUnsafe(st.size);
-    let got = 0;
-    while (got < st.size) {
-      const n = readSync(fd, buf, got, st.size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.toString('utf8', 0, got);
+    return readRegular(file, { limit: MAX_BYTES }).toString('utf8');
   } catch {
     return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname } from 'node:path';
 import { VpcctlError } from '../errors.js';
-import { kindOf } from '../file-kind.js';
+import { NotReadable, readRegular } from '../regular-file.js';
 import { NAME_RE } from '../model/names.js';
 import { replaceFile } from '../state/durable.js';
 
@@ -77,11 +77,10 @@ export function readClusterConfig(path: string): ClusterConfig {
   let raw: unknown;
   try {
     // A FIFO or a device named by --cluster would block the read or never end it.
-    const st = statSync(path);
-    if (!st.isFile()) throw new Error(`${kindOf(st)}, not a regular file`);
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(readRegular(path).toString('utf8'));
   } catch (e) {
-    throw new VpcctlError('INVALID_INPUT', `cluster config ${path}: ${(e as Error).message.split('\n')[0]}`);
+    const reason = e instanceof NotReadable ? `${e.kind}, not a regular file` : (e as Error).message.split('\n')[0];
+    throw new VpcctlError('INVALID_INPUT', `cluster config ${path}: ${reason}`);
   }
   const c = raw as Partial<ClusterConfig>;
   if (!c || !Array.isArray(c.etcd) || typeof c.host !== 'string' || typeof c.underlay !== 'string') {

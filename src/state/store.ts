@@ -1,7 +1,7 @@
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VpcctlError } from '../errors.js';
-import { kindOf } from '../file-kind.js';
+import { NotReadable, readRegular } from '../regular-file.js';
 import { native } from '../native.js';
 import { fileId, replaceFile, restoreFile, sameFile, type FileId } from './durable.js';
 import { isSealed, seal } from './seal.js';
@@ -13,12 +13,15 @@ export { DEFAULT_STATE_DIR, stateDirFrom } from './dir.js';
 /**
  * A state file's text. Anything but a regular file in its place (a FIFO
  * would block the read forever, /dev/zero never end it) is refused, as a
- * StateProblem, before it is opened.
+ * StateProblem, before a byte is read.
  */
 function readStateText(file: string): string {
-  const st = statSync(file);
-  if (!st.isFile()) throw new StateProblem(`state ${file} is ${kindOf(st)}, not a regular file`);
-  return readFileSync(file, 'utf8');
+  try {
+    return readRegular(file).toString('utf8');
+  } catch (e) {
+    if (e instanceof NotReadable) throw new StateProblem(`state ${file} is ${e.kind}, not a regular file`);
+    throw e;
+  }
 }
 
 /** "no space left on device (ENOSPC)" from Node's "ENOSPC: no space left on device, write". */
