@@ -23,7 +23,7 @@ export type { AppInfo, DeployAppInput } from './api/apps.js';
 /** Connectivity probes: input and results. */
 export type { ConnectivityInput, ConnectivityResult, MatrixResult, ProbeResult } from './api/connectivity.js';
 /** What the inspection methods return. */
-export type { VpcSummary, VpcDetail, SubnetDetail, StatusReport } from './api/inspect.js';
+export type { VpcSummary, VpcDetail, SubnetDetail, StatusReport, DriftEntry } from './api/inspect.js';
 /** What `cleanupAll` removed (or, as a dry run, would remove). */
 export type { CleanupReport } from './api/cleanup.js';
 /** A subnet's policy with the kernel's packet counters. */

@@ -133,6 +133,7 @@ export interface StatusReport {
   inProgress?: { pid: number | null };
 }
 
+/** One object of the state that the kernel does not hold as vpcctl made it (`status`). */
 export interface DriftEntry {
   /** `vpc demo`, `subnet demo/web`, `peering a b`, `host`. */
   object: string;
