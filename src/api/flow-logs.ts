@@ -9,7 +9,7 @@
  * without --follow prints those rings. The kernel lets one reader listen
  * per subnet, so one follower at a time writes a subnet's ring.
  */
-import { appendFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromNative, native } from '../native.js';
 import { FLOW_LOG_GROUP } from '../firewall/flow-log.js';
@@ -18,6 +18,8 @@ import { type FlowLogEntry, Repeats, toEntry } from '../model/flow-logs.js';
 import { replaceFile } from '../state/durable.js';
 import type { State } from '../state/types.js';
 import { findSubnet, findVpc } from './lookup.js';
+import { NotReadable, readRegular } from '../regular-file.js';
+import { VpcctlError } from '../errors.js';
 
 export interface FlowLogQuery {
   vpc: string;
@@ -52,11 +54,20 @@ function subnetsOf(state: State, q: FlowLogQuery): string[] {
   return Object.keys(vpc.subnets);
 }
 
+const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** A ring is a few thousand lines; anything far larger in its place is not one. */
+const RING_MAX_BYTES = 64 << 20;
+
+/** A ring's lines: a regular file only, never through a link (a FIFO there would hang `flow-logs` and the dashboard). */
 function readLines(file: string): string[] {
   try {
-    return readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+    return readRegular(file, { limit: RING_MAX_BYTES, noFollow: true }).toString('utf8').split('\n').filter((l) => l.length > 0);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    const what = e instanceof NotReadable ? (e.reason === 'kind' ? e.kind : `larger than ${RING_MAX_BYTES >> 20} MiB`)
+      : (e as NodeJS.ErrnoException).code === 'ELOOP' ? 'a symbolic link' : null;
+    if (what) throw new VpcctlError('STATE', `flow log ring ${file} is ${what}: not a ring vpcctl wrote; remove it`);
     throw e;
   }
 }
@@ -90,7 +101,14 @@ export class Ring {
 
   add(entries: FlowLogEntry[]): void {
     if (entries.length === 0) return;
-    appendFileSync(this.file, entries.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
+    // Never through a link, and a FIFO put in its place fails (ENXIO) instead of blocking.
+    const data = Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    const fd = openSync(this.file, APPEND, 0o600);
+    try {
+      for (let n = 0; n < data.length;) n += writeSync(fd, data, n);
+    } finally {
+      closeSync(fd);
+    }
     this.lines += entries.length;
     if (this.lines > this.size + Math.floor(this.size / 4)) {
       const kept = readLines(this.file).slice(-this.size);

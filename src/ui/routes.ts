@@ -4,7 +4,7 @@
  * the CLI's message. GET reads; POST changes (refused in read-only mode by
  * the server before it gets here).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { VpcctlError } from '../errors.js';
 import type { Vpcctl } from '../api/vpcctl.js';
 import type { MatrixResult } from '../api/connectivity.js';
@@ -38,8 +38,11 @@ const LOG_LINES = 8;
 export function logTail(file: string, lines = LOG_LINES): string[] {
   let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
-    const size = fstatSync(fd).size;
+    // A regular file only, never through a link: a FIFO in its place would hang the request.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    const st = fstatSync(fd);
+    if (!st.isFile()) return [];
+    const size = st.size;
     const len = Math.min(size, LOG_TAIL_BYTES);
     const buf = Buffer.alloc(len);
     readSync(fd, buf, 0, len, size - len);

@@ -126,14 +126,19 @@ test('repeats of one decision within the window are one entry (retransmitted SYN
   t.true(r.fresh(e, 10_001), 'the next window');
 });
 
-test('a ring keeps the last N entries of a subnet, rewritten once per N/4; readRings merges subnets by time and skips a torn line', async (t) => {
-  const { mkdtempSync, readFileSync, appendFileSync, mkdirSync } = await import('node:fs');
+/** A state dir with an empty ring dir, and the ring API (imported on use, as the tests above need none of it). */
+async function ringFixture() {
+  const fs = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
-  const { Ring, readRings, ringDir } = await import('../../src/api/flow-logs.js');
-  const dir = mkdtempSync(join(tmpdir(), 'vpcctl-ring-'));
-  mkdirSync(ringDir(dir));
-  const state = stateOf(vpc(true));
+  const api = await import('../../src/api/flow-logs.js');
+  const dir = fs.mkdtempSync(join(tmpdir(), 'vpcctl-ring-'));
+  fs.mkdirSync(api.ringDir(dir));
+  return { fs, join, dir, state: stateOf(vpc(true)), ...api };
+}
+
+test('a ring keeps the last N entries of a subnet, rewritten once per N/4; readRings merges subnets by time and skips a torn line', async (t) => {
+  const { fs: { readFileSync, appendFileSync }, join, dir, state, Ring, readRings, ringDir } = await ringFixture();
   const entry = (i: number, subnet = 'web'): FlowLogEntry => ({ ...toEntry({ ...raw, time: raw.time + i * 1000, sport: 40000 + i }, 'v', subnet)! });
   const web = new Ring(join(ringDir(dir), 'ns-v-web.jsonl'), 4);
   const lines = () => readFileSync(join(ringDir(dir), 'ns-v-web.jsonl'), 'utf8').trim().split('\n').length;
@@ -152,4 +157,24 @@ test('a ring keeps the last N entries of a subnet, rewritten once per N/4; readR
   } finally {
     delete process.env.VPCCTL_FLOW_LOG_RING;
   }
+});
+
+test('a ring is read and written as a regular file only: a FIFO or a link in its place is refused, never waited on or followed', async (t) => {
+  const { fs: { readFileSync, symlinkSync, writeFileSync }, join, dir, state, Ring, readRings, ringDir } = await ringFixture();
+  const { execFileSync } = await import('node:child_process');
+  const file = join(ringDir(dir), 'ns-v-web.jsonl');
+  execFileSync('mkfifo', [file]);
+  t.throws(() => readRings(state, dir, { vpc: 'v', subnet: 'web' }), { message: /^flow log ring .*ns-v-web\.jsonl is a FIFO: not a ring vpcctl wrote; remove it$/ });
+  t.throws(() => new Ring(file, 4), { message: /is a FIFO/ });
+
+  // A link planted after the ring was opened: the next append neither follows it nor writes the target.
+  const target = join(dir, 'elsewhere');
+  writeFileSync(target, 'not yours\n');
+  const other = join(ringDir(dir), 'ns-v-db.jsonl');
+  const ring = new Ring(other, 4);
+  symlinkSync(target, `${other}.link`);
+  execFileSync('mv', ['-f', `${other}.link`, other]);
+  t.throws(() => ring.add([toEntry({ ...raw }, 'v', 'db')!]), { code: 'ELOOP' });
+  t.is(readFileSync(target, 'utf8'), 'not yours\n');
+  t.throws(() => readRings(state, dir, { vpc: 'v', subnet: 'db' }), { message: /ns-v-db\.jsonl is a symbolic link: not a ring vpcctl wrote/ });
 });

@@ -4,7 +4,8 @@ import { columnsFor, grouped, igwPath, layout, subnetKeys, type Box } from '../.
 import { driftByObject } from '../../src/ui/live.js';
 import { compactMatrix, logTail, parsePolicyText, statusOf } from '../../src/ui/routes.js';
 import { VpcctlError } from '../../src/errors.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyState } from '../../src/state/types.js';
@@ -123,6 +124,12 @@ test('logTail: the last lines, a cut first line dropped', (t) => {
   writeFileSync(big, Array.from({ length: 2000 }, (_, i) => `line ${i}`).join('\n') + '\n');
   t.deepEqual(logTail(big, 3), ['line 1997', 'line 1998', 'line 1999']);
   t.deepEqual(logTail(join(dir, 'none.log')), []);
+  // A FIFO in a log's place is not waited on (it would hang the request), a link not followed.
+  const fifo = join(dir, 'fifo.log');
+  execFileSync('mkfifo', [fifo]);
+  t.deepEqual(logTail(fifo), []);
+  symlinkSync(small, join(dir, 'link.log'));
+  t.deepEqual(logTail(join(dir, 'link.log')), []);
 });
 
 test('lines cross no box: peerings across rows go round the right, gateways of lower rows along the left margin', (t) => {
