@@ -63,8 +63,8 @@ const rootFootprint = (state: State): Footprint => footprint(state.vpcs);
  * The host-route guard: refuses (OVERLAP, exit 2, before any change) a new
  * VPC or public subnet of `after` that overlaps a route vpcctl does not
  * own, an uplink's network or the transit pool, and a newly routed IPv6
- * prefix that overlaps a host IPv6 route or another VPC's routed prefix. Reads the host only when
- * the change claims something.
+ * prefix that overlaps a host IPv6 route or address or another VPC's
+ * routed prefix. Reads the host only when the change claims something.
  */
 async function guardRootRoutes(
   before: Footprint,
