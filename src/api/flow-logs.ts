@@ -9,7 +9,7 @@
  * without --follow prints those rings. The kernel lets one reader listen
  * per subnet, so one follower at a time writes a subnet's ring.
  */
-import { closeSync, constants, mkdirSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromNative, native } from '../native.js';
 import { FLOW_LOG_GROUP } from '../firewall/flow-log.js';
@@ -67,7 +67,7 @@ function readLines(file: string): string[] {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     const what = e instanceof NotReadable ? (e.reason === 'kind' ? e.kind : `larger than ${RING_MAX_BYTES >> 20} MiB`)
       : (e as NodeJS.ErrnoException).code === 'ELOOP' ? 'a symbolic link' : null;
-    if (what) throw new VpcctlError('STATE', `flow log ring ${file} is ${what}: not a ring vpcctl wrote; remove it`);
+    if (what) throw notARing(file, what);
     throw e;
   }
 }
@@ -75,6 +75,7 @@ function readLines(file: string): string[] {
 /** The entries the rings of a query's subnets keep, oldest first. */
 export function readRings(state: State, stateDir: string, q: FlowLogQuery): FlowLogEntry[] {
   const out: FlowLogEntry[] = [];
+  if (existsSync(ringDir(stateDir))) ringDirChecked(stateDir);
   for (const subnet of subnetsOf(state, q)) {
     for (const line of readLines(ringFile(stateDir, hostNs(q.vpc, subnet))).slice(-ringSize())) {
       try {
@@ -86,6 +87,42 @@ export function readRings(state: State, stateDir: string, q: FlowLogQuery): Flow
     }
   }
   return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+}
+
+const notARing = (file: string, what: string) => new VpcctlError('STATE', `flow log ring ${file} is ${what}: not a ring vpcctl wrote; remove it`);
+
+/**
+ * A ring opened to append: never through a symbolic link, a FIFO in its
+ * place fails (ENXIO) instead of blocking, and a file with another name
+ * (a hard link: the state, or anything else) is not written to.
+ */
+function openRingForAppend(file: string): number {
+  let fd: number;
+  try {
+    fd = openSync(file, APPEND, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const what = code === 'ELOOP' ? 'a symbolic link' : code === 'ENXIO' ? 'a FIFO' : code === 'EISDIR' ? 'a directory' : null;
+    throw what ? notARing(file, what) : e;
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile() || st.nlink !== 1) {
+    closeSync(fd);
+    throw notARing(file, st.isFile() ? `a file with ${st.nlink} names (a hard link)` : 'not a regular file');
+  }
+  return fd;
+}
+
+/**
+ * The rings' directory, made if absent: a real directory, not a link to
+ * one elsewhere (the follower, root, would write its rings there).
+ */
+function ringDirChecked(stateDir: string): string {
+  const dir = ringDir(stateDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new VpcctlError('STATE', `flow log directory ${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}: not vpcctl's; remove it`);
+  return dir;
 }
 
 /**
@@ -101,9 +138,8 @@ export class Ring {
 
   add(entries: FlowLogEntry[]): void {
     if (entries.length === 0) return;
-    // Never through a link, and a FIFO put in its place fails (ENXIO) instead of blocking.
     const data = Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    const fd = openSync(this.file, APPEND, 0o600);
+    const fd = openRingForAppend(this.file);
     try {
       for (let n = 0; n < data.length;) n += writeSync(fd, data, n);
     } finally {
@@ -149,7 +185,7 @@ export async function followFlowLogs(
   if (!state.vpcs[q.vpc]!.flowLogs) opts.warn?.(`flow logs of vpc "${q.vpc}" are off, nothing is logged: 'vpcctl flow-logs enable --vpc ${q.vpc}'`);
   const n = await native();
   const reader = new n.FlowLogReader(FLOW_LOG_GROUP);
-  mkdirSync(ringDir(stateDir), { recursive: true, mode: 0o700 });
+  ringDirChecked(stateDir);
   const bySubnet = new Map<string, { subnet: string; ring: Ring }>();
   /** Subnets left to another follower (warned once) or whose namespace is not there yet. */
   const skipped = new Set<string>();

@@ -1,6 +1,7 @@
 import { native } from '../native.js';
-import { ROOT_NS, gatewayRootLink, hostNs, isGatewayLinkName, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
+import { ROOT_NS, gatewayRootLink, hostNs, isVpcctlNsName, parseTag, routerNs, wantedNamespaces } from '../model/names.js';
 import { isV6Text } from '../model/cidr6.js';
+import { RTN_UNICAST, TABLE, routeTypeName } from '../model/root-routes.js';
 import type { Op } from '../plan/ops.js';
 import type { OpDrift } from '../plan/repair.js';
 import { gatewayIp6, gatewayOf, hostIp6, hostOf, routedPrefix6, transitEnds } from '../model/addresses.js';
@@ -146,22 +147,26 @@ export interface DriftEntry {
 }
 
 /**
- * A host route of vpcctl's whose destination another route holds, on a
- * link that is not vpcctl's: the executor never replaces such a route
- * (route.rs), so no command repairs it; say so, and what would.
+ * A host route of vpcctl's whose destination another route holds (on
+ * another link, a multipath one, or a blackhole, unreachable, prohibit or
+ * throw route): the executor never replaces a route that is not on the
+ * link it adds to (route.rs), so no command repairs it; say so, and what
+ * would.
  */
 async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
   const out = new Map<OpDrift, string>();
-  const held = drift.filter((d) => d.kind === 'differs' && d.op.op === 'routeAdd' && d.op.ns === ROOT_NS);
+  const held = drift.filter((d) => d.op.op === 'routeAdd' && d.op.ns === ROOT_NS);
   if (held.length === 0) return out;
   const n = await native();
   const [view, routes6] = await Promise.all([n.netView(ROOT_NS), n.routeListAll6(ROOT_NS).catch(() => [])]);
   for (const d of held) {
     const op = d.op as Extract<Op, { op: 'routeAdd' }>;
     const v6 = isV6Text(op.dst);
-    const holder = (v6 ? routes6 : view.routes).find((r) => r.dst === op.dst && r.table === 254 && r.dev && r.dev !== op.dev);
-    if (!holder || isGatewayLinkName(holder.dev!)) continue;
-    out.set(d, `a route vpcctl does not own holds ${op.dst} on ${holder.dev}, and vpcctl never replaces one: remove it if it is not needed ('ip${v6 ? ' -6' : ''} route del ${op.dst} dev ${holder.dev}'), then any command on the VPC puts vpcctl's back`);
+    const holder = (v6 ? routes6 : view.routes).find((r) => r.dst === op.dst && r.table === TABLE.MAIN && (r.kind !== RTN_UNICAST || r.dev !== op.dev));
+    if (!holder) continue;
+    const type = holder.kind === RTN_UNICAST ? '' : `${routeTypeName(holder.kind)} `;
+    const what = type ? `a ${type}route` : holder.dev ? `a route on ${holder.dev}` : 'a multipath route';
+    out.set(d, `${what} holds ${op.dst}, and vpcctl never replaces a route that is not on its own link: remove it if it is not needed ('ip${v6 ? ' -6' : ''} route del ${type}${op.dst}'), then any command on the VPC puts vpcctl's back`);
   }
   return out;
 }

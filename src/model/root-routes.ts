@@ -22,11 +22,16 @@ export interface RootRoute {
 export interface RootNet { links: RootLink[]; addrs: RootAddr[]; routes: RootRoute[]; ruleTables: number[] }
 
 export const TABLE = { DEFAULT: 253, MAIN: 254, LOCAL: 255 } as const;
-/** rtm_type values of routes that steer traffic: unicast, blackhole, unreachable, prohibit. */
-const STEERING = new Set([1, 6, 7, 8]);
+export const RTN_UNICAST = 1;
+/** rtm_type values of routes that steer traffic: unicast, blackhole, unreachable, prohibit, throw. */
+const STEERING = new Set([RTN_UNICAST, 6, 7, 8, 9]);
 /** rtm_type of a route to the host's own addresses (in the `local` table, or an AnyIP range anywhere). */
 const RTN_LOCAL = 2;
-const TYPE_NAMES: Record<number, string> = { 2: 'local', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' };
+/** rtm_type of a route to one of the host's IPv6 anycast addresses. */
+const RTN_ANYCAST = 4;
+const TYPE_NAMES: Record<number, string> = { 2: 'local', 4: 'anycast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit', 9: 'throw' };
+/** A route type as `ip route` spells it (`blackhole`), or its number. */
+export const routeTypeName = (kind: number): string => TYPE_NAMES[kind] ?? (kind === RTN_UNICAST ? 'unicast' : String(kind));
 /** rtm_protocol names as iproute2 spells them (/etc/iproute2/rt_protos). */
 const PROTOCOLS: Record<number, string> = {
   0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 8: 'gated', 9: 'ra', 10: 'mrt', 11: 'zebra',
@@ -40,13 +45,13 @@ export const isOwnLink = (l: RootLink): boolean => isGatewayLinkName(l.name) && 
 
 /**
  * The routes that constrain address choice: in the tables the main lookup
- * uses (main, default, and any table a rule looks up; never `local`, which
- * holds the host's own addresses), steering traffic, not the default
- * route, and not on one of vpcctl's links.
+ * uses (local, main, default, and any table a rule looks up), steering
+ * traffic (so not the host's own addresses and broadcasts that `local`
+ * holds, but a blackhole put there, which the lookup reads first), not the
+ * default route, and not on one of vpcctl's links.
  */
 export function constrainingRoutes(net: RootNet): RootRoute[] {
-  const tables = new Set<number>([TABLE.MAIN, TABLE.DEFAULT, ...net.ruleTables]);
-  tables.delete(TABLE.LOCAL);
+  const tables = new Set<number>([TABLE.LOCAL, TABLE.MAIN, TABLE.DEFAULT, ...net.ruleTables]);
   const own = new Set(net.links.filter(isOwnLink).map((l) => l.name));
   return net.routes.filter((r) =>
     tables.has(r.table) && STEERING.has(r.kind) && r.dst !== 'default' && !(r.dev && own.has(r.dev)));
@@ -236,8 +241,8 @@ export function rootConstraints6(net: RootNet, routes6: RootRoute[], addrs6: Roo
   };
   // Routes first: they name the network (the uplink's own is a `proto kernel` route).
   for (const r of routes6) {
-    if (!(STEERING.has(r.kind) || r.kind === RTN_LOCAL) || r.dst === 'default' || r.dst === '::/0' || ours(r.dev)) continue;
-    const address = r.kind === RTN_LOCAL && r.dst.endsWith('/128') ? r.dst.slice(0, -4) : null;
+    if (!(STEERING.has(r.kind) || r.kind === RTN_LOCAL || r.kind === RTN_ANYCAST) || r.dst === 'default' || r.dst === '::/0' || ours(r.dev)) continue;
+    const address = (r.kind === RTN_LOCAL || r.kind === RTN_ANYCAST) && r.dst.endsWith('/128') ? r.dst.slice(0, -4) : null;
     add(r.dst, address ? `the host's own address ${address}${r.dev ? ` on ${r.dev}` : ''}` : `the host route ${describeRoute(r)}`);
   }
   for (const a of addrs6) {

@@ -174,7 +174,25 @@ test('a ring is read and written as a regular file only: a FIFO or a link in its
   const ring = new Ring(other, 4);
   symlinkSync(target, `${other}.link`);
   execFileSync('mv', ['-f', `${other}.link`, other]);
-  t.throws(() => ring.add([toEntry({ ...raw }, 'v', 'db')!]), { code: 'ELOOP' });
+  t.throws(() => ring.add([toEntry({ ...raw }, 'v', 'db')!]), { message: /ns-v-db\.jsonl is a symbolic link: not a ring vpcctl wrote; remove it$/ });
   t.is(readFileSync(target, 'utf8'), 'not yours\n');
   t.throws(() => readRings(state, dir, { vpc: 'v', subnet: 'db' }), { message: /ns-v-db\.jsonl is a symbolic link: not a ring vpcctl wrote/ });
+
+  // A hard link (another name of the state, say) in its place: not written to either.
+  execFileSync('rm', ['-f', other]);
+  execFileSync('ln', [target, other]);
+  t.throws(() => ring.add([toEntry({ ...raw }, 'v', 'db')!]), { message: /is a file with 2 names \(a hard link\): not a ring vpcctl wrote/ });
+  t.is(readFileSync(target, 'utf8'), 'not yours\n');
+  // A FIFO swapped in after the ring was opened: refused at once (ENXIO), not waited on.
+  execFileSync('rm', ['-f', other]);
+  execFileSync('mkfifo', [other]);
+  t.throws(() => ring.add([toEntry({ ...raw }, 'v', 'db')!]), { message: /ns-v-db\.jsonl is a FIFO: not a ring/ });
+});
+
+test('the rings\' directory must be a directory of its own, not a link to one elsewhere', async (t) => {
+  const { fs: { mkdtempSync, rmSync, symlinkSync }, join, dir, state, readRings, ringDir } = await ringFixture();
+  const elsewhere = mkdtempSync(join(dir, 'elsewhere-'));
+  rmSync(ringDir(dir), { recursive: true });
+  symlinkSync(elsewhere, ringDir(dir));
+  t.throws(() => readRings(state, dir, { vpc: 'v' }), { message: /^flow log directory .*flow-logs is a symbolic link: not vpcctl's; remove it$/ });
 });

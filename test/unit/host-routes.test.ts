@@ -45,13 +45,17 @@ const host = (): RootNet => ({
     route('192.168.1.20', { dev: 'eth0', table: 255, kind: 2, scope: 254, protocol: 2 }),
     route('127.0.0.0/8', { dev: 'lo', table: 255, kind: 2, scope: 254, protocol: 2 }),
     route('224.0.0.0/4', { dev: 'eth0', kind: 5 }), // multicast type: not a unicast route
+    route('10.72.1.0/24', { table: 255, kind: 8 }), // a prohibit route in `local`, which the lookup reads first
+    route('10.71.1.0/24', { kind: 9 }), // throw: main's lookup ends there
   ].map((r) => (r.dst.includes('/') || r.dst === 'default' ? r : { ...r, dst: `${r.dst}/32` })),
   ruleTables: [255, 254, 253, 100],
 });
 
 test('constraining routes: foreign, non-default, steering, in the tables the lookup uses', (t) => {
   const dsts = constrainingRoutes(host()).map((r) => `${r.dst}@${r.table}`).sort();
-  t.deepEqual(dsts, ['10.200.0.0/16@254', '10.66.0.0/16@254', '10.8.0.0/24@100', '10.99.0.0/16@254', '192.168.1.0/24@254']);
+  t.deepEqual(dsts, ['10.200.0.0/16@254', '10.66.0.0/16@254', '10.71.1.0/24@254', '10.72.1.0/24@255', '10.8.0.0/24@100', '10.99.0.0/16@254', '192.168.1.0/24@254']);
+  t.is(describeRoute(constrainingRoutes(host()).find((r) => r.dst === '10.72.1.0/24')!), 'prohibit 10.72.1.0/24 (table local, proto static)');
+  t.is(describeRoute(constrainingRoutes(host()).find((r) => r.dst === '10.71.1.0/24')!), 'throw 10.71.1.0/24 (proto static)');
 });
 
 test('routes are described as ip route shows them, with table and protocol', (t) => {

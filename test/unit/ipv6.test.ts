@@ -345,6 +345,8 @@ test('routed prefixes on the host: claimed when new or changed, refused over a h
     r6('2001:db8:7000::/48', { kind: 6, dev: undefined }), // a blackhole
     r6('2001:db8:9000::/48', { table: 255, kind: 6, dev: undefined }), // a blackhole in `local`, which the lookup reads first
     r6('2001:db8:e000::/48', { kind: 2, dev: 'lo' }), // AnyIP: a range of the host's own, in main
+    r6('2001:db8:9100::/48', { kind: 9, dev: undefined }), // throw
+    r6('2001:db8:91e0::1/128', { table: 255, kind: 4, dev: 'lo' }), // an anycast address of the host's
   ];
   const addrs6 = [
     { dev: 'dv0', cidr: '2001:db8:d100::1/64' }, // on a down link, or still tentative: no route yet
@@ -357,6 +359,8 @@ test('routed prefixes on the host: claimed when new or changed, refused over a h
   t.notThrows(() => checkClaims6(claim('2001:db8:f000::/56'), constraints), "an address on vpcctl's own link");
   t.regex(errorOf(() => checkClaims6(claim('2001:db8:9000::/56'), constraints)).message, /overlaps the host route blackhole 2001:db8:9000::\/48 \(table local, proto static\)/);
   t.regex(errorOf(() => checkClaims6(claim('2001:db8:e000::/56'), constraints)).message, /overlaps the host route local 2001:db8:e000::\/48 dev lo/);
+  t.regex(errorOf(() => checkClaims6(claim('2001:db8:9100::/56'), constraints)).message, /overlaps the host route throw 2001:db8:9100::\/48/);
+  t.regex(errorOf(() => checkClaims6(claim('2001:db8:91e0::/56'), constraints)).message, /overlaps the host's own address 2001:db8:91e0::1 on lo/);
   t.regex(errorOf(() => checkClaims6(claim('2001:db8:d100::/56'), constraints)).message, /overlaps the host's own address 2001:db8:d100::1 on dv0: choose another prefix$/);
   t.notThrows(() => checkClaims6(claim('2001:db8:b000::/56'), constraints));
   let e = errorOf(() => checkClaims6(claim('2001:db8:8000::/60'), constraints));

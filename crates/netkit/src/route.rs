@@ -138,10 +138,10 @@ pub async fn add(h: &Handle, ns: &str, r: &Route, dev_index: Option<u32>) -> Res
         None => r.dev_index(h, ns, &what).await?,
     };
     let msg = r.message_at(dev_index, &what)?.build();
-    let exists = match h.route().add(msg.clone()).execute().await.ctx(what) {
-        Err(e) if e.errno() == Some(libc::EEXIST) => e,
+    match h.route().add(msg.clone()).execute().await.ctx(what) {
+        Err(e) if e.errno() == Some(libc::EEXIST) => {}
         added => return added.map(|()| None),
-    };
+    }
     // The kernel's dump lists routes to one destination by metric: the
     // first is the one a replace of a metric-0 route takes over.
     let dst: Cidr = r
@@ -166,8 +166,17 @@ pub async fn add(h: &Handle, ns: &str, r: &Route, dev_index: Option<u32>) -> Res
                 r.dev.as_deref().unwrap_or("the same device")
             ),
         )),
-        // Listed away in between, or another table's: report the kernel's EEXIST.
-        None => Err(exists),
+        // No unicast route there: a blackhole, unreachable, prohibit or
+        // throw route holds the destination (or one was listed away in
+        // between: the kernel's EEXIST said so a moment ago).
+        None => Err(Error::new(
+            Kind::Foreign,
+            what(),
+            format!(
+                "a route to {} is there that is not a unicast route (a blackhole, unreachable, prohibit or throw route): refusing to replace a route that is not this one's",
+                r.dst
+            ),
+        )),
     }
 }
 
