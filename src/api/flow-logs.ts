@@ -56,6 +56,9 @@ function subnetsOf(state: State, q: FlowLogQuery): string[] {
 
 const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
+/** What a ring's open refused (O_NOFOLLOW, O_NONBLOCK on a FIFO without reader), as a message says it. */
+const OPEN_REFUSALS: Record<string, string | undefined> = { ELOOP: 'a symbolic link', ENXIO: 'a FIFO', EISDIR: 'a directory' };
+
 /** A ring is a few thousand lines; anything far larger in its place is not one. */
 const RING_MAX_BYTES = 64 << 20;
 
@@ -65,10 +68,8 @@ function readLines(file: string): string[] {
     return readRegular(file, { limit: RING_MAX_BYTES, noFollow: true }).toString('utf8').split('\n').filter((l) => l.length > 0);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    const what = e instanceof NotReadable ? (e.reason === 'kind' ? e.kind : `larger than ${RING_MAX_BYTES >> 20} MiB`)
-      : (e as NodeJS.ErrnoException).code === 'ELOOP' ? 'a symbolic link' : null;
-    if (what) throw notARing(file, what);
-    throw e;
+    const what = e instanceof NotReadable ? (e.reason === 'kind' ? e.kind : `larger than ${RING_MAX_BYTES >> 20} MiB`) : OPEN_REFUSALS[(e as NodeJS.ErrnoException).code ?? ''];
+    throw what ? notARing(file, what) : e;
   }
 }
 
@@ -101,8 +102,7 @@ function openRingForAppend(file: string): number {
   try {
     fd = openSync(file, APPEND, 0o600);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const what = code === 'ELOOP' ? 'a symbolic link' : code === 'ENXIO' ? 'a FIFO' : code === 'EISDIR' ? 'a directory' : null;
+    const what = OPEN_REFUSALS[(e as NodeJS.ErrnoException).code ?? ''];
     throw what ? notARing(file, what) : e;
   }
   const st = fstatSync(fd);

@@ -4,7 +4,7 @@ import { formatCidr, nthSubnet, overlaps, parseCidr, size, type Cidr } from '../
 import {
   checkClaims, checkClaims6, checkUplinkLink, constrainingRoutes, defaultRouteDev, footprint, raDefaultsAtRisk, rootConstraints, rootConstraints6,
   newClaims, routes6InPool,
-  type Claim, type Footprint, type RootNet,
+  type Claim, type Footprint, type RootAddr, type RootNet, type RootRoute,
 } from '../model/root-routes.js';
 import { IP6_FORWARD, ROOT_NS, gatewayRootLink } from '../model/names.js';
 import { TRANSIT6_POOL } from '../model/addresses.js';
@@ -80,11 +80,16 @@ async function guardRootRoutes(
   if (dflt) uplinks.push(dflt);
   checkClaims(claims, rootConstraints(net, { transitPool: after.transitPool, uplinks }), at);
   if (claims.some((c) => c.ipv6)) {
-    const n = await native();
-    // No IPv6 on the host: no routes, no addresses.
-    const [routes6, addrs6] = await Promise.all([n.routeListAll6(ROOT_NS).catch(() => []), n.addrList6(ROOT_NS).catch(() => [])]);
+    const { routes6, addrs6 } = await hostIpv6();
     checkClaims6(claims, rootConstraints6(net, routes6, addrs6, after.vpcs), at);
   }
+}
+
+/** The machine's IPv6 routes (every table) and global addresses; none where the host has no IPv6. */
+export async function hostIpv6(): Promise<{ routes6: RootRoute[]; addrs6: RootAddr[] }> {
+  const n = await native();
+  const [routes6, addrs6] = await Promise.all([n.routeListAll6(ROOT_NS).catch(() => []), n.addrList6(ROOT_NS).catch(() => [])]);
+  return { routes6, addrs6 };
 }
 
 /**

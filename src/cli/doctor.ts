@@ -7,6 +7,7 @@ import { platformInfo } from '../platform.js';
 import { GATEWAY_LINK_PREFIX, IP_FORWARD, NFT_FAMILY, NFT_TABLE, linksNamed } from '../model/names.js';
 import { constrainingRoutes, describeRoute, rootConstraints6 } from '../model/root-routes.js';
 import { touchesGlobal6 } from '../model/addresses.js';
+import { hostIpv6 } from '../api/network.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import { DEFAULT_TRANSIT_POOL } from '../state/types.js';
 
@@ -114,17 +115,16 @@ async function cidrConstraints(n: Native, add: (l: Level, t: string, f?: string)
   try {
     pool = (await new StateStore(stateDirFrom()).read()).transitPool;
   } catch { /* no readable state: the pool a first VPC would get */ }
+  let view: Awaited<ReturnType<Native['netView']>>;
   try {
-    const routes = constrainingRoutes(await n.netView(''));
-    const lines = [`transit pool ${pool}`, ...routes.map((r) => `route ${describeRoute(r)}`)];
-    add('ok', `new VPCs and public subnets must not overlap (vpcctl refuses them):${lines.map((l) => `\n      ${l}`).join('')}`);
+    view = await n.netView('');
   } catch (e) {
-    add('warn', `cannot read the host's routes: ${(e as Error).message}`);
+    return add('warn', `cannot read the host's routes: ${(e as Error).message}`);
   }
+  const lines = [`transit pool ${pool}`, ...constrainingRoutes(view).map((r) => `route ${describeRoute(r)}`)];
+  add('ok', `new VPCs and public subnets must not overlap (vpcctl refuses them):${lines.map((l) => `\n      ${l}`).join('')}`);
   // A dual-stack VPC's global IPv6 prefix is routed by the host (README, Dual-stack VPCs): the same idea.
-  const [view, routes6, addrs6] = await Promise.all([n.netView(''), n.routeListAll6('').catch(() => []), n.addrList6('').catch(() => [])])
-    .catch(() => [null, [], []] as const);
-  if (!view) return;
+  const { routes6, addrs6 } = await hostIpv6();
   const lines6 = [...new Set(rootConstraints6(view, routes6, addrs6, {}).filter((k) => touchesGlobal6(k.cidr))
     .map((k) => k.text.replace(/^the host route /, 'route ').replace(/^the host's own /, '')))];
   if (lines6.length) add('ok', `new routed (global) IPv6 prefixes must not overlap:${lines6.map((l) => `\n      ${l}`).join('')}`);
