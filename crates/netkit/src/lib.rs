@@ -9,6 +9,7 @@ pub mod conn;
 pub mod error;
 pub mod etcns;
 pub mod exec;
+pub mod ifreq;
 pub mod link;
 pub mod lock;
 pub mod neigh;

@@ -39,7 +39,7 @@ impl Veth {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LinkInfo {
     pub index: u32,
     pub name: String,
@@ -48,6 +48,8 @@ pub struct LinkInfo {
     pub mtu: u32,
     pub mac: Option<String>,
     pub kind: Option<String>,
+    /// IFLA_LINK: for a veth, its peer's index (in the peer's namespace).
+    pub peer: Option<u32>,
 }
 
 impl From<LinkMessage> for LinkInfo {
@@ -60,12 +62,14 @@ impl From<LinkMessage> for LinkInfo {
             mtu: 0,
             mac: None,
             kind: None,
+            peer: None,
         };
         for a in m.attributes {
             match a {
                 LinkAttribute::IfName(n) => info.name = n,
                 LinkAttribute::IfAlias(a) => info.alias = Some(a),
                 LinkAttribute::Mtu(v) => info.mtu = v,
+                LinkAttribute::Link(i) => info.peer = Some(i),
                 LinkAttribute::Address(b) if b.len() == 6 => {
                     info.mac = Some(
                         b.iter()

@@ -343,6 +343,16 @@ pub fn link_dump_payload() -> Vec<u8> {
     p
 }
 
+/// An RTM_GETLINK request for one link, by name (no stats).
+pub fn link_get_payload(name: &str) -> Vec<u8> {
+    const IFLA_IFNAME: u16 = 3;
+    let mut p = link_dump_payload();
+    let mut n = name.as_bytes().to_vec();
+    n.push(0);
+    push_attr(&mut p, IFLA_IFNAME, &n);
+    p
+}
+
 /// Appends attribute `kind` with `data` to `p`, padded to 4 bytes.
 pub fn push_attr(p: &mut Vec<u8>, kind: u16, data: &[u8]) {
     p.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());

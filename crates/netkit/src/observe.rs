@@ -1,6 +1,7 @@
 //! What the kernel holds in one namespace, read in one visit by a thread
 //! inside it: one dump each of links, IPv4 addresses and routes (read by
-//! [`rtparse`]), the IPv4
+//! [`rtparse`]; in a namespace of many veths, links by name instead, see
+//! [`ByName`]), the IPv4
 //! devconf sysctls through RTM_GETNETCONF, other sysctls from /proc/sys,
 //! and nftables tables (the generation id first; a table is listed only
 //! when the generation is not the one the caller remembers). Read-only.
@@ -11,13 +12,14 @@ use std::{
     fs::File,
     io::{self, Read},
     net::Ipv4Addr,
-    os::fd::{AsRawFd, FromRawFd},
+    os::fd::{AsFd, AsRawFd, FromRawFd},
     time::Duration,
 };
 
 use serde_json::Value;
 
 use crate::{
+    ifreq,
     link::LinkInfo,
     neigh::Neigh,
     nft::{self, Nft},
@@ -49,6 +51,22 @@ pub struct Need {
     pub overlay: BTreeSet<String>,
     /// Also dump IPv6 addresses and routes (the plan puts some here).
     pub inet6: bool,
+    /// Read these links by name instead of dumping them all.
+    pub by_name: Option<ByName>,
+}
+
+/// The links of a namespace read by name, not by a dump: a router's. Each
+/// veth's message in a dump costs a walk of the namespace's table of peer
+/// namespace ids ([`crate::ifreq`]), so a dump of N veths whose peers are
+/// in N namespaces is quadratic. `light` ones are read with ioctls (index,
+/// up, MTU: no alias, no kind; the caller confirms them from the other end,
+/// whose IFLA_LINK names their index), the `full` ones with one
+/// RTM_GETLINK each. Links that are in neither are not seen at all: a
+/// route through one reads as a route through no known link.
+#[derive(Debug, Default, Clone)]
+pub struct ByName {
+    pub light: BTreeSet<String>,
+    pub full: BTreeSet<String>,
 }
 
 /// A table as observed.
@@ -64,6 +82,9 @@ pub enum TableSeen {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub links: HashMap<String, LinkInfo>,
+    /// Links read with ioctls ([`ByName::light`]): their alias and kind
+    /// are unknown (None in `links`), not absent.
+    pub light: BTreeSet<String>,
     /// (link index, `a.b.c.d/len`).
     pub addrs: Vec<(u32, String)>,
     /// IPv4 unicast routes of the main table.
@@ -157,23 +178,13 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
     let ctx =
         |what: &'static str| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
 
-    let mut links = Vec::new();
-    // struct ifinfomsg, AF_UNSPEC: every link.
-    s.request(
-        nlsock::RTM_GETLINK,
-        true,
-        &nlsock::link_dump_payload(),
-        |_, m| {
-            if let Some(l) = rtparse::link(m) {
-                if l.kind.as_deref() == Some("vxlan") {
-                    snap.vxlans
-                        .extend(overlayview::vxlan(m).map(|v| (l.name.clone(), v)));
-                }
-                links.push(l);
-            }
-        },
-    )
-    .map_err(ctx("link dump"))?;
+    let links = match &need.by_name {
+        None => dump_links(&mut s, &mut snap).map_err(ctx("link dump"))?,
+        Some(by) => {
+            snap.light = by.light.clone();
+            links_by_name(&mut s, by).map_err(ctx("link read"))?
+        }
+    };
     let by_index: HashMap<u32, String> = links.iter().map(|l| (l.index, l.name.clone())).collect();
     snap.links = links.into_iter().map(|l| (l.name.clone(), l)).collect();
 
@@ -264,6 +275,57 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
         }
     }
     Ok(snap)
+}
+
+/// Every link of the namespace, by one dump (VXLAN links' settings too).
+fn dump_links(s: &mut NlSock, snap: &mut Snapshot) -> io::Result<Vec<LinkInfo>> {
+    let mut links = Vec::new();
+    // struct ifinfomsg, AF_UNSPEC: every link.
+    s.request(
+        nlsock::RTM_GETLINK,
+        true,
+        &nlsock::link_dump_payload(),
+        |_, m| {
+            if let Some(l) = rtparse::link(m) {
+                if l.kind.as_deref() == Some("vxlan") {
+                    snap.vxlans
+                        .extend(overlayview::vxlan(m).map(|v| (l.name.clone(), v)));
+                }
+                links.push(l);
+            }
+        },
+    )?;
+    Ok(links)
+}
+
+/// The links `by` names that exist (see [`ByName`]).
+fn links_by_name(s: &mut NlSock, by: &ByName) -> io::Result<Vec<LinkInfo>> {
+    let mut links = Vec::new();
+    for name in &by.full {
+        let mut found = None;
+        match s.request(
+            nlsock::RTM_GETLINK,
+            false,
+            &nlsock::link_get_payload(name),
+            |_, m| found = rtparse::link(m),
+        ) {
+            Ok(()) => links.extend(found),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for name in &by.light {
+        if let Some(seen) = ifreq::by_name(s.as_fd(), name)? {
+            links.push(LinkInfo {
+                index: seen.index,
+                name: name.clone(),
+                up: seen.up,
+                mtu: seen.mtu,
+                ..Default::default()
+            });
+        }
+    }
+    Ok(links)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::{link::LinkInfo, nlsock::attrs, route::Route};
 const HDR: usize = 16;
 const IFF_UP: u32 = 1;
 const IFLA_MTU: u16 = 4;
+const IFLA_LINK: u16 = 5;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_IFALIAS: u16 = 20;
@@ -62,12 +63,14 @@ pub fn link(m: &[u8]) -> Option<LinkInfo> {
         mtu: 0,
         mac: None,
         kind: None,
+        peer: None,
     };
     for (k, v) in attrs(&m[HDR + 16..]) {
         match k {
             IFLA_IFNAME => l.name = text(v),
             IFLA_IFALIAS => l.alias = Some(text(v)),
             IFLA_MTU if v.len() == 4 => l.mtu = u32_at(v, 0),
+            IFLA_LINK if v.len() == 4 => l.peer = Some(u32_at(v, 0)),
             IFLA_LINKINFO => {
                 l.kind = attrs(v)
                     .find(|(k, _)| *k == IFLA_INFO_KIND)

@@ -420,3 +420,70 @@ fn link_up_and_its_undo() {
         netns::del(ns).unwrap();
     }
 }
+
+/// A router's ends of its subnets' veths are read by name (ioctls), not
+/// dumped (verify/by_name.rs): set down, given another MTU or replaced by a
+/// link that is not the subnet's peer, each is still named.
+#[test]
+fn router_ends_read_by_name_still_drift() {
+    sandbox_only!();
+    let ops = vpc("vl", 3);
+    let marks = run(&ops).nft;
+    assert_eq!(check(&ops, &marks), vec![]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = rt.block_on(async { conn::connect("vl-r") }).unwrap();
+    let veth1 = index_of(
+        &ops,
+        |o| matches!(o, Op::VethAdd { peer_ns, .. } if peer_ns == "vl-h1"),
+    );
+    rt.block_on(link::set_up(&h, "vl-r", "sn-1", false))
+        .unwrap();
+    let d = check(&ops, &marks);
+    assert!(
+        d.iter().any(|d| d.index == veth1
+            && d.kind == DriftKind::Differs
+            && d.detail == "link sn-1 in vl-r is down"),
+        "{d:?}"
+    );
+    rt.block_on(link::set_up(&h, "vl-r", "sn-1", true)).unwrap();
+    // The kernel dropped the route through it when it went down.
+    let route1 = index_of(
+        &ops,
+        |o| matches!(o, Op::RouteAdd { ns, route } if ns == "vl-r" && route.dev.as_deref() == Some("sn-1")),
+    );
+    run(&ops[route1..=route1]);
+    assert_eq!(check(&ops, &marks), vec![]);
+
+    // sn-1 deleted (its pair goes with it) and a new sn-1 made whose peer
+    // is elsewhere, and a new eth0 in vl-h1 whose peer is elsewhere too:
+    // both ends exist, up, with the right aliases, but are not one veth.
+    rt.block_on(link::del(&h, "vl-r", "sn-1")).unwrap();
+    let tag = "vpcctl:vl/1".to_string();
+    let h1 = rt.block_on(async { conn::connect("vl-h1") }).unwrap();
+    let other = "vl-x";
+    netns::add(other).unwrap();
+    let veth = |ns: &str, name: &str, peer: &str| link::Veth {
+        ns: ns.into(),
+        name: name.into(),
+        alias: Some(tag.clone()),
+        peer_ns: other.into(),
+        peer_name: peer.into(),
+        peer_alias: None,
+        mtu: None,
+    };
+    let hx = rt.block_on(async { conn::connect(other) }).unwrap();
+    rt.block_on(link::veth_add(&h, &hx, &veth("vl-r", "sn-1", "a")))
+        .unwrap();
+    rt.block_on(link::veth_add(&h1, &hx, &veth("vl-h1", "eth0", "b")))
+        .unwrap();
+    let d = check(&ops, &marks);
+    assert!(
+        d.iter().any(|d| d.index == veth1
+            && d.detail == "link sn-1 in vl-r is not the peer of eth0 in vl-h1"),
+        "{d:?}"
+    );
+    netns::del(other).unwrap();
+}

@@ -100,6 +100,7 @@ pub fn check(ops: &[Op], snaps: &HashMap<String, Option<Snapshot>>) -> Vec<Drift
             } => snap(peer_ns).and_then(|p| {
                 link_drift(s, ns, name, alias.as_deref(), *mtu)
                     .or_else(|| link_drift(p, peer_ns, peer_name, peer_alias.as_deref(), *mtu))
+                    .or_else(|| pair_drift((s, ns, name), (p, peer_ns, peer_name)))
             }),
             Op::VxlanAdd(_) | Op::FdbAdd { .. } | Op::NeighAdd { .. } => {
                 super::overlay::check_overlay(op, s, snap(""))
@@ -132,7 +133,9 @@ fn on_link(op: &Op) -> Option<&str> {
     }
 }
 
-/// One end of a veth: present, a veth, up, with its alias and MTU.
+/// One end of a veth: present, a veth, up, with its alias and MTU. An end
+/// read light (`Snapshot::light`) has no kind or alias to compare: it is
+/// the veth by [`pair_drift`], and its alias is not read.
 fn link_drift(s: &Snapshot, ns: &str, name: &str, alias: Option<&str>, mtu: Option<u32>) -> Found {
     let Some(l) = s.link(name) else {
         return Some((
@@ -142,13 +145,14 @@ fn link_drift(s: &Snapshot, ns: &str, name: &str, alias: Option<&str>, mtu: Opti
     };
     let differs =
         |what: String| Some((DriftKind::Differs, format!("link {name} {} {what}", at(ns))));
-    if l.kind.as_deref() != Some("veth") {
+    let light = s.light.contains(name);
+    if !light && l.kind.as_deref() != Some("veth") {
         return differs(format!(
             "is a {}, not a veth",
             l.kind.as_deref().unwrap_or("device")
         ));
     }
-    if alias.is_some() && l.alias.as_deref() != alias {
+    if !light && alias.is_some() && l.alias.as_deref() != alias {
         let now = l
             .alias
             .as_deref()
@@ -165,6 +169,29 @@ fn link_drift(s: &Snapshot, ns: &str, name: &str, alias: Option<&str>, mtu: Opti
         return differs("is down".into());
     }
     None
+}
+
+/// A veth end read light is the one the plan made when the other end (a
+/// veth, read whole) has it as its peer: IFLA_LINK is the peer's index.
+/// Both ends are present (link_drift).
+fn pair_drift(a: (&Snapshot, &str, &str), b: (&Snapshot, &str, &str)) -> Found {
+    let ((ls, lns, lname), (fs, fns, fname)) =
+        match (a.0.light.contains(a.2), b.0.light.contains(b.2)) {
+            (true, false) => (a, b),
+            (false, true) => (b, a),
+            _ => return None,
+        };
+    let (light, whole) = (ls.link(lname)?, fs.link(fname)?);
+    (whole.peer != Some(light.index)).then(|| {
+        (
+            DriftKind::Differs,
+            format!(
+                "link {lname} {} is not the peer of {fname} {}",
+                at(lns),
+                at(fns)
+            ),
+        )
+    })
 }
 
 fn same_route(a: &Route, want: &Route) -> bool {

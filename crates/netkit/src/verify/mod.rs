@@ -2,7 +2,8 @@
 //! ops that make something (a namespace, a veth, an address, a route, a
 //! sysctl, an nftables table, a link up) are compared with what each
 //! namespace holds, read once per namespace ([`observe`]) by a few threads
-//! that visit the namespaces in turn. Removal ops are ignored. The result
+//! that visit the namespaces in turn (a router's links by name, not by a
+//! dump: [`by_name`]). Removal ops are ignored. The result
 //! is the ops that do not hold, so that a caller can report them and run
 //! them again (they are idempotent).
 
@@ -22,6 +23,7 @@ use crate::{
     plan::Op,
 };
 
+mod by_name;
 mod check;
 mod overlay;
 pub use check::check;
@@ -99,6 +101,7 @@ fn at(ns: &str) -> String {
 /// first appearance.
 fn needs(ops: &[Op], opts: &Options) -> Vec<(String, Need)> {
     let marks = &opts.nft;
+    let mut by_name = by_name::plan(ops);
     let mut order: Vec<String> = Vec::new();
     let mut map: HashMap<String, Need> = HashMap::new();
     for op in ops.iter().filter(|o| makes(o)) {
@@ -109,6 +112,7 @@ fn needs(ops: &[Op], opts: &Options) -> Vec<(String, Need)> {
                     ns.to_string(),
                     Need {
                         mark: marks.get(ns).copied(),
+                        by_name: by_name.remove(ns),
                         ..Default::default()
                     },
                 );

@@ -30,6 +30,7 @@ fn link(index: u32, name: &str, alias: &str, kind: &str) -> LinkInfo {
         mtu: if name == "lo" { 65536 } else { 1400 },
         mac: None,
         kind: (!kind.is_empty()).then(|| kind.into()),
+        peer: None,
     }
 }
 
@@ -276,4 +277,64 @@ fn a_cancelled_read_stops_before_its_next_namespace() {
     };
     let err = verify(&ops, &opts).expect_err("a cancelled read has no result");
     assert!(err.to_string().contains("cancelled"), "{err}");
+}
+
+/// The router's end read light: index, state and MTU only, no alias or kind.
+fn light(r: &mut Snapshot, h: &mut Snapshot) {
+    let l = r.links.get_mut("sn-a").unwrap();
+    (l.alias, l.kind) = (None, None);
+    r.light.insert("sn-a".into());
+    h.links.get_mut("eth0").unwrap().peer = Some(5);
+}
+
+#[test]
+fn a_light_end_is_the_veth_whose_other_end_names_its_index() {
+    assert_eq!(drifts(light), vec![]);
+    let d = drifts(|r, h| {
+        light(r, h);
+        h.links.get_mut("eth0").unwrap().peer = Some(9);
+    });
+    assert_eq!(
+        d,
+        vec![(
+            3,
+            "differs",
+            "link sn-a in r is not the peer of eth0 in h".into()
+        )]
+    );
+    let d = drifts(|r, h| {
+        light(r, h);
+        h.links.get_mut("eth0").unwrap().peer = None;
+    });
+    assert_eq!(d.len(), 1, "{d:?}");
+    let d = drifts(|r, h| {
+        light(r, h);
+        r.links.get_mut("sn-a").unwrap().up = false;
+    });
+    assert_eq!(d, vec![(3, "differs", "link sn-a in r is down".into())]);
+    let d = drifts(|r, h| {
+        light(r, h);
+        r.links.get_mut("sn-a").unwrap().mtu = 1500;
+    });
+    assert_eq!(
+        d,
+        vec![(
+            3,
+            "differs",
+            "link sn-a in r has mtu 1500, want 1400".into()
+        )]
+    );
+    // The whole end is still read whole: its kind and alias count.
+    let d = drifts(|r, h| {
+        light(r, h);
+        h.links.get_mut("eth0").unwrap().alias = Some("x".into());
+    });
+    assert_eq!(
+        d,
+        vec![(
+            3,
+            "differs",
+            "link eth0 in h has alias \"x\", want \"t\"".into()
+        )]
+    );
 }

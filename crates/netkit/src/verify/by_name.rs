@@ -1,0 +1,162 @@
+//! Which namespaces have their links read by name rather than dumped
+//! ([`ByName`]), and which of those links are read light (ioctls).
+//!
+//! A veth's two ends: the one in the namespace with more veths (a router's
+//! end of a subnet's link) is read light, the other (the subnet's end) is
+//! dumped whole, and its IFLA_LINK must name the light end's index (see
+//! check.rs, `pair_drift`). Only namespaces where every op is of a kind
+//! that needs nothing of a link but its index, state and MTU qualify: the
+//! host namespace, and any with a VXLAN link or its entries, keep the dump.
+
+use std::collections::{HashMap, HashSet};
+
+use super::makes;
+use crate::{
+    observe::{self, ByName},
+    plan::Op,
+};
+
+/// The namespaces to read by name, with what to read in each.
+pub fn plan(ops: &[Op]) -> HashMap<String, ByName> {
+    let made: Vec<&Op> = ops.iter().filter(|o| makes(o)).collect();
+    let mut veths: HashMap<&str, usize> = HashMap::new();
+    let mut unfit: HashSet<&str> = HashSet::from([""]);
+    for op in &made {
+        if let Op::VethAdd { ns, peer_ns, .. } = op {
+            *veths.entry(ns).or_default() += 1;
+            *veths.entry(peer_ns).or_default() += 1;
+        }
+        if !fits(op) {
+            unfit.extend(op.namespaces());
+        }
+    }
+    let count = |ns: &str| veths.get(ns).copied().unwrap_or(0);
+    let mut out: HashMap<String, ByName> = HashMap::new();
+    for op in &made {
+        if let Op::VethAdd {
+            ns,
+            name,
+            peer_ns,
+            peer_name,
+            ..
+        } = op
+        {
+            let (at, link) = match count(ns).cmp(&count(peer_ns)) {
+                std::cmp::Ordering::Greater => (ns, name),
+                std::cmp::Ordering::Less => (peer_ns, peer_name),
+                std::cmp::Ordering::Equal => continue,
+            };
+            if !unfit.contains(at.as_str()) {
+                out.entry(at.clone())
+                    .or_default()
+                    .light
+                    .insert(link.clone());
+            }
+        }
+    }
+    // Every other link the ops of those namespaces name, read whole.
+    for op in &made {
+        for (ns, link) in links_named(op) {
+            if let Some(by) = out.get_mut(ns) {
+                if !by.light.contains(link) {
+                    by.full.insert(link.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a link's index, state and MTU are all the op's check needs of it.
+fn fits(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::NetnsAdd { .. }
+            | Op::VethAdd { .. }
+            | Op::LinkUp { .. }
+            | Op::AddrAdd { .. }
+            | Op::RouteAdd { .. }
+            | Op::SysctlSet { .. }
+            | Op::NftApply { .. }
+    )
+}
+
+/// The links an op names, with their namespaces.
+fn links_named(op: &Op) -> Vec<(&str, &str)> {
+    match op {
+        Op::NetnsAdd { ns, .. } => vec![(ns, "lo")],
+        Op::VethAdd {
+            ns,
+            name,
+            peer_ns,
+            peer_name,
+            ..
+        } => vec![(ns, name), (peer_ns, peer_name)],
+        Op::LinkUp { ns, name } => vec![(ns, name)],
+        Op::AddrAdd { ns, dev, .. } => vec![(ns, dev)],
+        Op::RouteAdd { ns, route } => route
+            .dev
+            .iter()
+            .map(|d| (ns.as_str(), d.as_str()))
+            .collect(),
+        Op::SysctlSet { ns, key, .. } => match observe::sysctl_source(key) {
+            observe::SysctlSource::Netconf { conf, .. } if conf != "all" && conf != "default" => {
+                vec![(ns, conf)]
+            }
+            _ => vec![],
+        },
+        _ => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan;
+
+    fn names(by: &ByName) -> (Vec<&str>, Vec<&str>) {
+        (
+            by.light.iter().map(String::as_str).collect(),
+            by.full.iter().map(String::as_str).collect(),
+        )
+    }
+
+    #[test]
+    fn a_router_reads_its_subnet_ends_light_and_the_rest_whole() {
+        let ops = plan::parse(
+            r#"[
+            {"op":"netnsAdd","ns":"r","tag":"t"},
+            {"op":"sysctlSet","ns":"r","key":"net/ipv4/conf/all/rp_filter","value":"1"},
+            {"op":"vethAdd","ns":"","name":"vg-1","alias":"t","peerNs":"r","peerName":"gw","peerAlias":"t"},
+            {"op":"addrAdd","ns":"r","dev":"gw","cidr":"100.64.0.2/30"},
+            {"op":"netnsAdd","ns":"h0","tag":"t"},
+            {"op":"vethAdd","ns":"r","name":"s0","alias":"t","peerNs":"h0","peerName":"eth0","peerAlias":"t"},
+            {"op":"routeAdd","ns":"r","dst":"10.0.0.2/32","dev":"s0"},
+            {"op":"netnsAdd","ns":"h1","tag":"t"},
+            {"op":"vethAdd","ns":"r","name":"s1","alias":"t","peerNs":"h1","peerName":"eth0","peerAlias":"t"},
+            {"op":"routeDel","ns":"r","dst":"10.9.0.0/16","dev":"old"},
+            {"op":"routeAdd","ns":"h1","dst":"default","via":"10.0.1.1","dev":"eth0"}
+        ]"#,
+        )
+        .unwrap();
+        let by = plan(&ops);
+        // The host namespace is never read by name; hosts (one veth each) dump theirs.
+        assert_eq!(by.keys().collect::<Vec<_>>(), vec!["r"]);
+        // gw's other end is in the host namespace (one veth there, three here).
+        assert_eq!(names(&by["r"]), (vec!["gw", "s0", "s1"], vec!["lo"]));
+    }
+
+    #[test]
+    fn a_namespace_with_an_overlay_link_or_an_even_pair_keeps_its_dump() {
+        let ops = plan::parse(
+            r#"[
+            {"op":"vethAdd","ns":"a","name":"x","alias":"t","peerNs":"b","peerName":"y","peerAlias":"t"},
+            {"op":"vethAdd","ns":"c","name":"x","alias":"t","peerNs":"d","peerName":"y","peerAlias":"t"},
+            {"op":"vethAdd","ns":"c","name":"z","alias":"t","peerNs":"e","peerName":"y","peerAlias":"t"},
+            {"op":"fdbAdd","ns":"c","dev":"vx","mac":"02:00:00:00:00:01","dst":"192.0.2.1"}
+        ]"#,
+        )
+        .unwrap();
+        assert!(plan(&ops).is_empty());
+    }
+}
