@@ -141,12 +141,13 @@ impl Op {
 
     /// The namespaces the op works in (a veth has an end in two; a VXLAN
     /// link's underlay is in the executor's own namespace, "").
-    pub fn namespaces(&self) -> Vec<&str> {
-        match self {
-            Op::VethAdd { ns, peer_ns, .. } => vec![ns, peer_ns],
-            Op::VxlanAdd(v) if !v.ns.is_empty() => vec![&v.ns, ""],
-            op => vec![op.ns()],
-        }
+    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
+        let other = match self {
+            Op::VethAdd { peer_ns, .. } => Some(peer_ns.as_str()),
+            Op::VxlanAdd(v) if !v.ns.is_empty() => Some(""),
+            _ => None,
+        };
+        std::iter::once(self.ns()).chain(other)
     }
 }
 

@@ -3,7 +3,9 @@
 //! does not have is an error naming the op and the field. Rulesets stay
 //! JSON text, one [`Ruleset`] per distinct text.
 
-use std::{cell::RefCell, collections::HashMap, fmt, sync::Arc};
+use std::{cell::RefCell, fmt, sync::Arc};
+
+use rustc_hash::FxHashMap;
 
 use serde::{
     de::{self, value::MapDeserializer, DeserializeSeed, MapAccess, SeqAccess, Visitor},
@@ -37,7 +39,7 @@ pub fn parse(json: &str) -> crate::Result<Vec<Op>> {
 #[derive(Default)]
 struct Cx<'a> {
     /// One Ruleset per distinct text, so each is checked once.
-    rulesets: RefCell<HashMap<&'a str, Arc<Ruleset>>>,
+    rulesets: RefCell<FxHashMap<&'a str, Arc<Ruleset>>>,
     /// Why op K failed: `op K: ...`.
     failed: RefCell<Option<String>>,
 }

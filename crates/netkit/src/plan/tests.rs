@@ -172,7 +172,7 @@ fn parses_the_overlay_ops_and_refuses_bad_values_before_running() {
     let Op::VxlanAdd(v) = &ops[0] else { panic!() };
     assert_eq!((v.vni, v.port(), v.mtu), (42, 4789, None));
     assert_eq!(
-        ops[0].namespaces(),
+        ops[0].namespaces().collect::<Vec<_>>(),
         vec!["r", ""],
         "the underlay is the host's"
     );

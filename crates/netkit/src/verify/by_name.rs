@@ -8,7 +8,9 @@
 //! that needs nothing of a link but its index, state and MTU qualify: the
 //! host namespace, and any with a VXLAN link or its entries, keep the dump.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::makes;
 use crate::{
@@ -19,8 +21,8 @@ use crate::{
 /// The namespaces to read by name, with what to read in each.
 pub fn plan(ops: &[Op]) -> HashMap<String, ByName> {
     let made: Vec<&Op> = ops.iter().filter(|o| makes(o)).collect();
-    let mut veths: HashMap<&str, usize> = HashMap::new();
-    let mut unfit: HashSet<&str> = HashSet::from([""]);
+    let mut veths: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut unfit: FxHashSet<&str> = FxHashSet::from_iter([""]);
     for op in &made {
         if let Op::VethAdd { ns, peer_ns, .. } = op {
             *veths.entry(ns).or_default() += 1;

@@ -1,7 +1,9 @@
 //! Compares a plan's ops with namespace snapshots ([`super::observe`]):
 //! pure, no kernel access.
 
-use std::collections::{HashMap, HashSet};
+use std::{collections::HashMap, hash::BuildHasher};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{at, makes, Drift, DriftKind};
 use crate::{
@@ -15,13 +17,13 @@ use crate::{
 /// A snapshot's addresses and routes indexed for lookups: a router holds
 /// one of each per subnet, and each subnet's ops look theirs up.
 struct Index<'a> {
-    addrs: HashSet<(u32, &'a str)>,
-    routes: HashMap<Option<Cidr>, Vec<&'a Route>>,
+    addrs: FxHashSet<(u32, &'a str)>,
+    routes: FxHashMap<Option<Cidr>, Vec<&'a Route>>,
 }
 
 impl<'a> Index<'a> {
     fn of(s: &'a Snapshot) -> Self {
-        let mut routes: HashMap<Option<Cidr>, Vec<&Route>> = HashMap::new();
+        let mut routes: FxHashMap<Option<Cidr>, Vec<&Route>> = FxHashMap::default();
         for r in &s.routes {
             routes.entry(r.dst.parse().ok()).or_default().push(r);
         }
@@ -34,20 +36,28 @@ impl<'a> Index<'a> {
 
 /// Compares each op that makes something with the snapshots of its
 /// namespaces (None: the namespace is missing). Pure.
-pub fn check(ops: &[Op], snaps: &HashMap<String, Option<Snapshot>>) -> Vec<Drift> {
+pub fn check<S: BuildHasher>(
+    ops: &[Op],
+    snaps: &HashMap<String, Option<Snapshot>, S>,
+) -> Vec<Drift> {
     let mut drifts = Vec::new();
-    let index: HashMap<&str, Index> = snaps
+    let index: FxHashMap<&str, Index> = snaps
         .iter()
         .filter_map(|(ns, s)| Some((ns.as_str(), Index::of(s.as_ref()?))))
         .collect();
+    // Each namespace once: absent (None), missing (Some(None)) or read.
+    let seen: FxHashMap<&str, Option<&Snapshot>> = snaps
+        .iter()
+        .map(|(ns, s)| (ns.as_str(), s.as_ref()))
+        .collect();
     // Missing namespaces: one drift each, on its netnsAdd or else the first
     // op that works in it.
-    let mut reported: HashSet<&str> = HashSet::new();
-    let missing = |ns: &str| matches!(snaps.get(ns), Some(None));
+    let mut reported: FxHashSet<&str> = FxHashSet::default();
+    let missing = |ns: &str| matches!(seen.get(ns), Some(None));
     // The end of a veth whose other end's namespace is missing went with
     // it: what the plan puts on that end (addresses, routes) is part of
     // the one drift, not more.
-    let gone_links: HashSet<(&str, &str)> = ops
+    let gone_links: FxHashSet<(&str, &str)> = ops
         .iter()
         .filter_map(|o| match o {
             Op::VethAdd {
@@ -69,13 +79,14 @@ pub fn check(ops: &[Op], snaps: &HashMap<String, Option<Snapshot>>) -> Vec<Drift
         })
         .collect();
     for (i, op) in ops.iter().enumerate().filter(|(_, o)| makes(o)) {
-        let gone: Vec<&str> = op.namespaces().into_iter().filter(|n| missing(n)).collect();
-        for ns in &gone {
-            let owner = ops
-                .iter()
-                .position(|o| matches!(o, Op::NetnsAdd { ns: n, .. } if n == ns))
-                .unwrap_or(i);
+        let mut any_gone = false;
+        for ns in op.namespaces().filter(|n| missing(n)) {
+            any_gone = true;
             if reported.insert(ns) {
+                let owner = ops
+                    .iter()
+                    .position(|o| matches!(o, Op::NetnsAdd { ns: n, .. } if n == ns))
+                    .unwrap_or(i);
                 drifts.push(Drift {
                     index: owner,
                     detail: format!("netns {ns} is missing"),
@@ -83,10 +94,13 @@ pub fn check(ops: &[Op], snaps: &HashMap<String, Option<Snapshot>>) -> Vec<Drift
                 });
             }
         }
-        if !gone.is_empty() || on_link(op).is_some_and(|l| gone_links.contains(&(op.ns(), l))) {
+        if any_gone
+            || (!gone_links.is_empty()
+                && on_link(op).is_some_and(|l| gone_links.contains(&(op.ns(), l))))
+        {
             continue;
         }
-        let snap = |ns: &str| snaps.get(ns).and_then(Option::as_ref);
+        let snap = |ns: &str| seen.get(ns).copied().flatten();
         let Some(s) = snap(op.ns()) else { continue };
         let found = match op {
             Op::VethAdd {
@@ -238,17 +252,15 @@ fn check_op(op: &Op, s: &Snapshot, ix: &Index) -> Found {
             Some(_) => None,
         },
         Op::AddrAdd { ns, dev, cidr } => {
-            let want = cidr
-                .parse::<Cidr>()
-                .map(|c| c.to_string())
-                .unwrap_or(cidr.clone());
             let Some(l) = s.link(dev) else {
                 return missing(format!(
                     "address {cidr} missing on {dev} {} (no link {dev})",
                     at(ns)
                 ));
             };
-            if ix.addrs.contains(&(l.index, want.as_str())) {
+            // The kernel's spelling; the plan's is usually the same already.
+            let held = |a: &str| ix.addrs.contains(&(l.index, a));
+            if held(cidr) || cidr.parse::<Cidr>().is_ok_and(|c| held(&c.to_string())) {
                 None
             } else {
                 missing(format!("address {cidr} missing on {dev} {}", at(ns)))

@@ -16,6 +16,8 @@ use std::{
     time::Duration,
 };
 
+use rustc_hash::FxHashMap;
+
 use crate::{
     error::{Error, Kind, Result},
     netns,
@@ -102,23 +104,23 @@ fn at(ns: &str) -> String {
 fn needs(ops: &[Op], opts: &Options) -> Vec<(String, Need)> {
     let marks = &opts.nft;
     let mut by_name = by_name::plan(ops);
-    let mut order: Vec<String> = Vec::new();
-    let mut map: HashMap<String, Need> = HashMap::new();
+    let mut out: Vec<(String, Need)> = Vec::new();
+    let mut at: FxHashMap<&str, usize> = FxHashMap::default();
     for op in ops.iter().filter(|o| makes(o)) {
         for ns in op.namespaces() {
-            if !map.contains_key(ns) {
-                order.push(ns.to_string());
-                map.insert(
+            at.entry(ns).or_insert_with(|| {
+                out.push((
                     ns.to_string(),
                     Need {
                         mark: marks.get(ns).copied(),
                         by_name: by_name.remove(ns),
                         ..Default::default()
                     },
-                );
-            }
+                ));
+                out.len() - 1
+            });
         }
-        let need = map.get_mut(op.ns()).expect("added above");
+        let need = &mut out[at[op.ns()]].1;
         match op {
             Op::SysctlSet { key, .. }
                 if opts.proc_sysctls
@@ -139,13 +141,7 @@ fn needs(ops: &[Op], opts: &Options) -> Vec<(String, Need)> {
             _ => {}
         }
     }
-    order
-        .into_iter()
-        .map(|ns| {
-            let need = map.remove(&ns).expect("listed");
-            (ns, need)
-        })
-        .collect()
+    out
 }
 
 /// Whether the op makes something (the ops verify checks).
@@ -169,9 +165,9 @@ fn makes(op: &Op) -> bool {
 fn observe_all(
     needs: &[(String, Need)],
     opts: &Options,
-) -> Result<HashMap<String, Option<Snapshot>>> {
+) -> Result<FxHashMap<String, Option<Snapshot>>> {
     let next = AtomicUsize::new(0);
-    let out: Mutex<HashMap<String, Option<Snapshot>>> = Mutex::new(HashMap::new());
+    let out: Mutex<FxHashMap<String, Option<Snapshot>>> = Mutex::new(FxHashMap::default());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let proc_sys = observe::open_proc_sys().map_err(|e| Error::os("open /proc/sys", e))?;
     let visit_all = |visitor: &netns::Visitor| loop {
@@ -235,7 +231,10 @@ fn observe_all(
 pub fn verify(ops: &[Op], opts: &Options) -> Result<Vec<Drift>> {
     let needs = needs(ops, opts);
     let snaps = observe_all(&needs, opts)?;
-    Ok(check(ops, &snaps))
+    let drift = check(ops, &snaps);
+    // Freeing thousands of snapshots is milliseconds the caller need not wait for.
+    std::thread::spawn(move || drop(snaps));
+    Ok(drift)
 }
 
 #[cfg(test)]
