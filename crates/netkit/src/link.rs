@@ -50,6 +50,8 @@ pub struct LinkInfo {
     pub kind: Option<String>,
     /// IFLA_LINK: for a veth, its peer's index (in the peer's namespace).
     pub peer: Option<u32>,
+    /// Whether the peer is in another namespace (IFLA_LINK_NETNSID given).
+    pub peer_elsewhere: bool,
 }
 
 impl From<LinkMessage> for LinkInfo {
@@ -63,6 +65,7 @@ impl From<LinkMessage> for LinkInfo {
             mac: None,
             kind: None,
             peer: None,
+            peer_elsewhere: false,
         };
         for a in m.attributes {
             match a {
@@ -70,6 +73,7 @@ impl From<LinkMessage> for LinkInfo {
                 LinkAttribute::IfAlias(a) => info.alias = Some(a),
                 LinkAttribute::Mtu(v) => info.mtu = v,
                 LinkAttribute::Link(i) => info.peer = Some(i),
+                LinkAttribute::LinkNetNsId(_) => info.peer_elsewhere = true,
                 LinkAttribute::Address(b) if b.len() == 6 => {
                     info.mac = Some(
                         b.iter()

@@ -16,6 +16,7 @@ const HDR: usize = 16;
 const IFF_UP: u32 = 1;
 const IFLA_MTU: u16 = 4;
 const IFLA_LINK: u16 = 5;
+const IFLA_LINK_NETNSID: u16 = 37;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_IFALIAS: u16 = 20;
@@ -64,6 +65,7 @@ pub fn link(m: &[u8]) -> Option<LinkInfo> {
         mac: None,
         kind: None,
         peer: None,
+        peer_elsewhere: false,
     };
     for (k, v) in attrs(&m[HDR + 16..]) {
         match k {
@@ -71,6 +73,7 @@ pub fn link(m: &[u8]) -> Option<LinkInfo> {
             IFLA_IFALIAS => l.alias = Some(text(v)),
             IFLA_MTU if v.len() == 4 => l.mtu = u32_at(v, 0),
             IFLA_LINK if v.len() == 4 => l.peer = Some(u32_at(v, 0)),
+            IFLA_LINK_NETNSID => l.peer_elsewhere = true,
             IFLA_LINKINFO => {
                 l.kind = attrs(v)
                     .find(|(k, _)| *k == IFLA_INFO_KIND)

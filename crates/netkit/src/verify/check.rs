@@ -186,8 +186,10 @@ fn link_drift(s: &Snapshot, ns: &str, name: &str, alias: Option<&str>, mtu: Opti
 }
 
 /// A veth end read light is the one the plan made when the other end (a
-/// veth, read whole) has it as its peer: IFLA_LINK is the peer's index.
-/// Both ends are present (link_drift).
+/// veth, read whole) has it as its peer: IFLA_LINK is the peer's index,
+/// and IFLA_LINK_NETNSID says that peer is in another namespace (indexes
+/// are per namespace: a peer beside it may have the same number). Both
+/// ends are present (link_drift).
 fn pair_drift(a: (&Snapshot, &str, &str), b: (&Snapshot, &str, &str)) -> Found {
     let ((ls, lns, lname), (fs, fns, fname)) =
         match (a.0.light.contains(a.2), b.0.light.contains(b.2)) {
@@ -196,7 +198,7 @@ fn pair_drift(a: (&Snapshot, &str, &str), b: (&Snapshot, &str, &str)) -> Found {
             _ => return None,
         };
     let (light, whole) = (ls.link(lname)?, fs.link(fname)?);
-    (whole.peer != Some(light.index)).then(|| {
+    (whole.peer != Some(light.index) || !whole.peer_elsewhere).then(|| {
         (
             DriftKind::Differs,
             format!(

@@ -30,7 +30,7 @@ fn link(index: u32, name: &str, alias: &str, kind: &str) -> LinkInfo {
         mtu: if name == "lo" { 65536 } else { 1400 },
         mac: None,
         kind: (!kind.is_empty()).then(|| kind.into()),
-        peer: None,
+        ..Default::default()
     }
 }
 
@@ -284,7 +284,8 @@ fn light(r: &mut Snapshot, h: &mut Snapshot) {
     let l = r.links.get_mut("sn-a").unwrap();
     (l.alias, l.kind) = (None, None);
     r.light.insert("sn-a".into());
-    h.links.get_mut("eth0").unwrap().peer = Some(5);
+    let eth0 = h.links.get_mut("eth0").unwrap();
+    (eth0.peer, eth0.peer_elsewhere) = (Some(5), true);
 }
 
 #[test]
@@ -307,6 +308,19 @@ fn a_light_end_is_the_veth_whose_other_end_names_its_index() {
         h.links.get_mut("eth0").unwrap().peer = None;
     });
     assert_eq!(d.len(), 1, "{d:?}");
+    // Index 5 here, but of a link in h itself: not the router's sn-a.
+    let d = drifts(|r, h| {
+        light(r, h);
+        h.links.get_mut("eth0").unwrap().peer_elsewhere = false;
+    });
+    assert_eq!(
+        d,
+        vec![(
+            3,
+            "differs",
+            "link sn-a in r is not the peer of eth0 in h".into()
+        )]
+    );
     let d = drifts(|r, h| {
         light(r, h);
         r.links.get_mut("sn-a").unwrap().up = false;
