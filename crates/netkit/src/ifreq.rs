@@ -45,6 +45,24 @@ pub fn by_name(fd: BorrowedFd<'_>, name: &str) -> io::Result<Option<Seen>> {
     Ok(Some(Seen { index, up, mtu }))
 }
 
+/// The name of the link with index `index` (SIOCGIFNAME), None if there
+/// is none: for a route through a link that was not read by name.
+pub fn name_of(fd: BorrowedFd<'_>, index: u32) -> io::Result<Option<String>> {
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    req.ifr_ifru.ifru_ifindex = index as libc::c_int;
+    if !ioctl(fd, libc::SIOCGIFNAME, &mut req)? {
+        return Ok(None);
+    }
+    let name: Vec<u8> = req
+        .ifr_name
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
+    Ok(Some(String::from_utf8_lossy(&name).into_owned()))
+}
+
 /// One SIOCGIF* request; false if the link does not exist (ENODEV).
 fn ioctl(fd: BorrowedFd<'_>, cmd: libc::c_ulong, req: &mut libc::ifreq) -> io::Result<bool> {
     // SAFETY: `req` is a whole struct ifreq the kernel reads the name of
@@ -88,5 +106,7 @@ mod tests {
         assert!(by_name(s, "a-name-far-too-long-for-a-link")
             .unwrap()
             .is_none());
+        assert_eq!(name_of(s, 1).unwrap().as_deref(), Some("lo"));
+        assert_eq!(name_of(s, 999_999).unwrap(), None);
     }
 }

@@ -50,8 +50,9 @@ pub struct LinkInfo {
     pub kind: Option<String>,
     /// IFLA_LINK: for a veth, its peer's index (in the peer's namespace).
     pub peer: Option<u32>,
-    /// Whether the peer is in another namespace (IFLA_LINK_NETNSID given).
-    pub peer_elsewhere: bool,
+    /// IFLA_LINK_NETNSID: the id (in this link's namespace) of the
+    /// namespace its peer is in; None when the peer is beside it.
+    pub peer_netnsid: Option<i32>,
 }
 
 impl From<LinkMessage> for LinkInfo {
@@ -65,7 +66,7 @@ impl From<LinkMessage> for LinkInfo {
             mac: None,
             kind: None,
             peer: None,
-            peer_elsewhere: false,
+            peer_netnsid: None,
         };
         for a in m.attributes {
             match a {
@@ -73,7 +74,7 @@ impl From<LinkMessage> for LinkInfo {
                 LinkAttribute::IfAlias(a) => info.alias = Some(a),
                 LinkAttribute::Mtu(v) => info.mtu = v,
                 LinkAttribute::Link(i) => info.peer = Some(i),
-                LinkAttribute::LinkNetNsId(_) => info.peer_elsewhere = true,
+                LinkAttribute::LinkNetNsId(id) => info.peer_netnsid = Some(id),
                 LinkAttribute::Address(b) if b.len() == 6 => {
                     info.mac = Some(
                         b.iter()

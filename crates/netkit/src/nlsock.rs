@@ -206,6 +206,30 @@ impl NlSock {
     }
 }
 
+impl NlSock {
+    /// The id this socket's namespace gives the namespace open as `ns_fd`
+    /// (RTM_GETNSID with NETNSA_FD): None when it gave it none. What
+    /// IFLA_LINK_NETNSID of a link here means: its peer is in that namespace.
+    pub fn nsid_of(&mut self, ns_fd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
+        const RTM_NEWNSID: u16 = 88;
+        const RTM_GETNSID: u16 = 90;
+        const NETNSA_NSID: u16 = 1;
+        const NETNSA_FD: u16 = 3;
+        // struct rtgenmsg { u8 family } padded to 4, then NETNSA_FD.
+        let mut p = vec![libc::AF_UNSPEC as u8, 0, 0, 0];
+        push_attr(&mut p, NETNSA_FD, &(ns_fd.as_raw_fd() as u32).to_ne_bytes());
+        let mut id = None;
+        self.request(RTM_GETNSID, false, &p, |t, m| {
+            if t == RTM_NEWNSID && m.len() >= NLMSG_HDRLEN + 4 {
+                id = attrs(&m[NLMSG_HDRLEN + 4..])
+                    .find(|(k, v)| *k == NETNSA_NSID && v.len() == 4)
+                    .map(|(_, v)| i32::from_ne_bytes(v.try_into().unwrap()));
+            }
+        })?;
+        Ok(id.filter(|i| *i >= 0))
+    }
+}
+
 /// A netlink message: header (length, `kind`, `flags`, sequence 0, port 0)
 /// and `payload`.
 pub fn message(kind: u16, flags: u16, payload: &[u8]) -> Vec<u8> {

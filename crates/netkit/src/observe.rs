@@ -53,6 +53,9 @@ pub struct Need {
     pub inet6: bool,
     /// Read these links by name instead of dumping them all.
     pub by_name: Option<ByName>,
+    /// Namespaces whose id here is read (`Snapshot::nsids`): those of the
+    /// light ends whose other ends are here.
+    pub nsids: BTreeSet<String>,
 }
 
 /// The links of a namespace read by name, not by a dump: a router's. Each
@@ -99,6 +102,9 @@ pub struct Snapshot {
     pub fdb: HashMap<String, Vec<(String, Option<Ipv4Addr>)>>,
     /// IPv4 neighbour entries of the links of `Need::overlay` that exist.
     pub neigh: HashMap<String, Vec<(Ipv4Addr, Neigh)>>,
+    /// The ids this namespace gives those of `Need::nsids` (None: none given,
+    /// or the namespace could not be opened).
+    pub nsids: HashMap<String, Option<i32>>,
 }
 
 impl Snapshot {
@@ -171,8 +177,14 @@ pub fn open_proc_sys() -> io::Result<File> {
 }
 
 /// Reads the namespace the calling thread is in. `timeout` bounds each
-/// netlink read; `proc_sys` is from [`open_proc_sys`].
-pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Result<Snapshot> {
+/// netlink read; `proc_sys` is from [`open_proc_sys`]; `ns_files` holds the
+/// namespaces of `need.nsids` that could be opened.
+pub fn observe_here(
+    need: &Need,
+    timeout: Duration,
+    proc_sys: &File,
+    ns_files: &HashMap<String, File>,
+) -> io::Result<Snapshot> {
     let mut snap = Snapshot::default();
     let mut s = NlSock::route(timeout)?;
     let ctx =
@@ -186,6 +198,19 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
         }
     };
     let by_index: HashMap<u32, String> = links.iter().map(|l| (l.index, l.name.clone())).collect();
+    // Read by name, a namespace's routes may go through links not read:
+    // those are named by index (an ioctl on a second descriptor, as the
+    // socket is busy with the dump).
+    let names = match need.by_name {
+        Some(_) => Some(s.as_fd().try_clone_to_owned()?),
+        None => None,
+    };
+    let dev_name = |i: u32| {
+        by_index.get(&i).cloned().or_else(|| {
+            let fd = names.as_ref()?;
+            ifreq::name_of(fd.as_fd(), i).ok().flatten()
+        })
+    };
     snap.links = links.into_iter().map(|l| (l.name.clone(), l)).collect();
 
     let families: &[i32] = if need.inet6 {
@@ -207,10 +232,17 @@ pub fn observe_here(need: &Need, timeout: Duration, proc_sys: &File) -> io::Resu
         rtmsg[0] = family as u8;
         rtmsg[4] = libc::RT_TABLE_MAIN;
         s.request(nlsock::RTM_GETROUTE, true, &rtmsg, |_, m| {
-            snap.routes
-                .extend(rtparse::route(m, |i| by_index.get(&i).cloned()));
+            snap.routes.extend(rtparse::route(m, dev_name));
         })
         .map_err(ctx("route dump"))?;
+    }
+
+    for ns in &need.nsids {
+        let id = match ns_files.get(ns) {
+            Some(f) => s.nsid_of(f.as_fd()).map_err(ctx("namespace id"))?,
+            None => None,
+        };
+        snap.nsids.insert(ns.clone(), id);
     }
 
     for dev in &need.overlay {

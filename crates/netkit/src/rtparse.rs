@@ -65,7 +65,7 @@ pub fn link(m: &[u8]) -> Option<LinkInfo> {
         mac: None,
         kind: None,
         peer: None,
-        peer_elsewhere: false,
+        peer_netnsid: None,
     };
     for (k, v) in attrs(&m[HDR + 16..]) {
         match k {
@@ -73,7 +73,7 @@ pub fn link(m: &[u8]) -> Option<LinkInfo> {
             IFLA_IFALIAS => l.alias = Some(text(v)),
             IFLA_MTU if v.len() == 4 => l.mtu = u32_at(v, 0),
             IFLA_LINK if v.len() == 4 => l.peer = Some(u32_at(v, 0)),
-            IFLA_LINK_NETNSID => l.peer_elsewhere = true,
+            IFLA_LINK_NETNSID if v.len() == 4 => l.peer_netnsid = Some(u32_at(v, 0) as i32),
             IFLA_LINKINFO => {
                 l.kind = attrs(v)
                     .find(|(k, _)| *k == IFLA_INFO_KIND)

@@ -486,4 +486,49 @@ fn router_ends_read_by_name_still_drift() {
         "{d:?}"
     );
     netns::del(other).unwrap();
+
+    // An impostor by coincidence (found by a hostile test): subnet 0's eth0
+    // moved away, the router end sn-0 (index 2) kept, and a new eth0 whose
+    // peer is the first link (index 2 as well) of a fresh namespace.
+    let veth0 = index_of(
+        &ops,
+        |o| matches!(o, Op::VethAdd { peer_ns, .. } if peer_ns == "vl-h0"),
+    );
+    let h0 = rt.block_on(async { conn::connect("vl-h0") }).unwrap();
+    let (away, fresh) = ("vl-away", "vl-fresh");
+    netns::add(away).unwrap();
+    netns::add(fresh).unwrap();
+    let away_fd = netns::open(away).unwrap();
+    rt.block_on(
+        h0.link()
+            .set(
+                rtnetlink::LinkUnspec::new_with_name("eth0")
+                    .setns_by_fd(std::os::fd::AsRawFd::as_raw_fd(&away_fd))
+                    .build(),
+            )
+            .execute(),
+    )
+    .unwrap();
+    let hf = rt.block_on(async { conn::connect(fresh) }).unwrap();
+    let impostor = link::Veth {
+        ns: "vl-h0".into(),
+        name: "eth0".into(),
+        alias: Some("vpcctl:vl/0".into()),
+        peer_ns: fresh.into(),
+        peer_name: "p0".into(),
+        peer_alias: None,
+        mtu: None,
+    };
+    rt.block_on(link::veth_add(&h0, &hf, &impostor)).unwrap();
+    let p0 = rt.block_on(link::get(&hf, fresh, "p0")).unwrap().unwrap();
+    let sn0 = rt.block_on(link::get(&h, "vl-r", "sn-0")).unwrap().unwrap();
+    assert_eq!(p0.index, sn0.index, "the same index in two namespaces");
+    let d = check(&ops, &marks);
+    assert!(
+        d.iter().any(|d| d.index == veth0
+            && d.detail == "link sn-0 in vl-r is not the peer of eth0 in vl-h0"),
+        "{d:?}"
+    );
+    netns::del(fresh).unwrap();
+    netns::del(away).unwrap();
 }

@@ -8,7 +8,7 @@
 //! that needs nothing of a link but its index, state and MTU qualify: the
 //! host namespace, and any with a VXLAN link or its entries, keep the dump.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -18,8 +18,18 @@ use crate::{
     plan::Op,
 };
 
-/// The namespaces to read by name, with what to read in each.
-pub fn plan(ops: &[Op]) -> HashMap<String, ByName> {
+/// What verify reads differently for the light ends.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The namespaces to read by name, with what to read in each.
+    pub by_name: HashMap<String, ByName>,
+    /// For each namespace holding the whole end of a light one: the
+    /// namespaces whose id it is asked for (to tell its ends' peers apart).
+    pub ids: HashMap<String, BTreeSet<String>>,
+}
+
+/// Which namespaces are read by name, and the ids their light ends need.
+pub fn plan(ops: &[Op]) -> Plan {
     let made: Vec<&Op> = ops.iter().filter(|o| makes(o)).collect();
     let mut veths: FxHashMap<&str, usize> = FxHashMap::default();
     let mut unfit: FxHashSet<&str> = FxHashSet::from_iter([""]);
@@ -34,6 +44,7 @@ pub fn plan(ops: &[Op]) -> HashMap<String, ByName> {
     }
     let count = |ns: &str| veths.get(ns).copied().unwrap_or(0);
     let mut out: HashMap<String, ByName> = HashMap::new();
+    let mut ids: HashMap<String, BTreeSet<String>> = HashMap::new();
     for op in &made {
         if let Op::VethAdd {
             ns,
@@ -43,9 +54,9 @@ pub fn plan(ops: &[Op]) -> HashMap<String, ByName> {
             ..
         } = op
         {
-            let (at, link) = match count(ns).cmp(&count(peer_ns)) {
-                std::cmp::Ordering::Greater => (ns, name),
-                std::cmp::Ordering::Less => (peer_ns, peer_name),
+            let (at, link, whole_at) = match count(ns).cmp(&count(peer_ns)) {
+                std::cmp::Ordering::Greater => (ns, name, peer_ns),
+                std::cmp::Ordering::Less => (peer_ns, peer_name, ns),
                 std::cmp::Ordering::Equal => continue,
             };
             if !unfit.contains(at.as_str()) {
@@ -53,6 +64,7 @@ pub fn plan(ops: &[Op]) -> HashMap<String, ByName> {
                     .or_default()
                     .light
                     .insert(link.clone());
+                ids.entry(whole_at.clone()).or_default().insert(at.clone());
             }
         }
     }
@@ -66,7 +78,7 @@ pub fn plan(ops: &[Op]) -> HashMap<String, ByName> {
             }
         }
     }
-    out
+    Plan { by_name: out, ids }
 }
 
 /// Whether a link's index, state and MTU are all the op's check needs of it.
@@ -141,11 +153,23 @@ mod tests {
         ]"#,
         )
         .unwrap();
-        let by = plan(&ops);
+        let p = plan(&ops);
+        let by = &p.by_name;
         // The host namespace is never read by name; hosts (one veth each) dump theirs.
         assert_eq!(by.keys().collect::<Vec<_>>(), vec!["r"]);
         // gw's other end is in the host namespace (one veth there, three here).
         assert_eq!(names(&by["r"]), (vec!["gw", "s0", "s1"], vec!["lo"]));
+        // Each namespace with a whole end asks for r's id.
+        let mut asking: Vec<(&str, Vec<&str>)> = p
+            .ids
+            .iter()
+            .map(|(ns, of)| (ns.as_str(), of.iter().map(String::as_str).collect()))
+            .collect();
+        asking.sort();
+        assert_eq!(
+            asking,
+            vec![("", vec!["r"]), ("h0", vec!["r"]), ("h1", vec!["r"])]
+        );
     }
 
     #[test]
@@ -159,6 +183,7 @@ mod tests {
         ]"#,
         )
         .unwrap();
-        assert!(plan(&ops).is_empty());
+        let p = plan(&ops);
+        assert!(p.by_name.is_empty() && p.ids.is_empty(), "{p:?}");
     }
 }

@@ -186,10 +186,12 @@ fn link_drift(s: &Snapshot, ns: &str, name: &str, alias: Option<&str>, mtu: Opti
 }
 
 /// A veth end read light is the one the plan made when the other end (a
-/// veth, read whole) has it as its peer: IFLA_LINK is the peer's index,
-/// and IFLA_LINK_NETNSID says that peer is in another namespace (indexes
-/// are per namespace: a peer beside it may have the same number). Both
-/// ends are present (link_drift).
+/// veth, read whole) has it as its peer: IFLA_LINK is the peer's index and
+/// IFLA_LINK_NETNSID the id of the peer's namespace, which must be the id
+/// the whole end's namespace gives the light end's (indexes are per
+/// namespace: a link of the same number may be anywhere). That makes the
+/// light end the veth itself, though its kind was not read. Both ends are
+/// present (link_drift).
 fn pair_drift(a: (&Snapshot, &str, &str), b: (&Snapshot, &str, &str)) -> Found {
     let ((ls, lns, lname), (fs, fns, fname)) =
         match (a.0.light.contains(a.2), b.0.light.contains(b.2)) {
@@ -198,7 +200,11 @@ fn pair_drift(a: (&Snapshot, &str, &str), b: (&Snapshot, &str, &str)) -> Found {
             _ => return None,
         };
     let (light, whole) = (ls.link(lname)?, fs.link(fname)?);
-    (whole.peer != Some(light.index) || !whole.peer_elsewhere).then(|| {
+    let light_ns_id = fs.nsids.get(lns).copied().flatten();
+    let paired = whole.peer == Some(light.index)
+        && whole.peer_netnsid.is_some()
+        && whole.peer_netnsid == light_ns_id;
+    (!paired).then(|| {
         (
             DriftKind::Differs,
             format!(

@@ -103,7 +103,10 @@ fn at(ns: &str) -> String {
 /// first appearance.
 fn needs(ops: &[Op], opts: &Options) -> Vec<(String, Need)> {
     let marks = &opts.nft;
-    let mut by_name = by_name::plan(ops);
+    let by_name::Plan {
+        mut by_name,
+        mut ids,
+    } = by_name::plan(ops);
     let mut out: Vec<(String, Need)> = Vec::new();
     let mut at: FxHashMap<&str, usize> = FxHashMap::default();
     for op in ops.iter().filter(|o| makes(o)) {
@@ -114,6 +117,7 @@ fn needs(ops: &[Op], opts: &Options) -> Vec<(String, Need)> {
                     Need {
                         mark: marks.get(ns).copied(),
                         by_name: by_name.remove(ns),
+                        nsids: ids.remove(ns).unwrap_or_default(),
                         ..Default::default()
                     },
                 ));
@@ -170,6 +174,12 @@ fn observe_all(
     let out: Mutex<FxHashMap<String, Option<Snapshot>>> = Mutex::new(FxHashMap::default());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let proc_sys = observe::open_proc_sys().map_err(|e| Error::os("open /proc/sys", e))?;
+    // Opened once for all the threads: the namespaces whose ids are asked.
+    let ns_files: HashMap<String, std::fs::File> = needs
+        .iter()
+        .flat_map(|(_, n)| &n.nsids)
+        .filter_map(|ns| Some((ns.clone(), netns::open(ns).ok()?)))
+        .collect();
     let visit_all = |visitor: &netns::Visitor| loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some((ns, need)) = needs.get(i) else {
@@ -190,7 +200,9 @@ fn observe_all(
             break;
         }
         let snap = visitor
-            .visit(ns, || observe::observe_here(need, opts.timeout, &proc_sys))
+            .visit(ns, || {
+                observe::observe_here(need, opts.timeout, &proc_sys, &ns_files)
+            })
             .and_then(|r| {
                 r.transpose()
                     .map_err(|e| Error::os(format!("verify {}", at(ns)), e))

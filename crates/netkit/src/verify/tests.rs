@@ -285,7 +285,8 @@ fn light(r: &mut Snapshot, h: &mut Snapshot) {
     (l.alias, l.kind) = (None, None);
     r.light.insert("sn-a".into());
     let eth0 = h.links.get_mut("eth0").unwrap();
-    (eth0.peer, eth0.peer_elsewhere) = (Some(5), true);
+    (eth0.peer, eth0.peer_netnsid) = (Some(5), Some(0));
+    h.nsids.insert("r".into(), Some(0));
 }
 
 #[test]
@@ -308,19 +309,24 @@ fn a_light_end_is_the_veth_whose_other_end_names_its_index() {
         h.links.get_mut("eth0").unwrap().peer = None;
     });
     assert_eq!(d.len(), 1, "{d:?}");
-    // Index 5 here, but of a link in h itself: not the router's sn-a.
-    let d = drifts(|r, h| {
-        light(r, h);
-        h.links.get_mut("eth0").unwrap().peer_elsewhere = false;
-    });
-    assert_eq!(
-        d,
-        vec![(
-            3,
-            "differs",
-            "link sn-a in r is not the peer of eth0 in h".into()
-        )]
-    );
+    // Index 5, but of a link beside eth0 (no namespace id), or in a
+    // namespace other than r (another id): not the router's sn-a.
+    for (peer_ns, r_id) in [(None, Some(0)), (Some(1), Some(0)), (Some(0), None)] {
+        let d = drifts(|r, h| {
+            light(r, h);
+            h.links.get_mut("eth0").unwrap().peer_netnsid = peer_ns;
+            h.nsids.insert("r".into(), r_id);
+        });
+        assert_eq!(
+            d,
+            vec![(
+                3,
+                "differs",
+                "link sn-a in r is not the peer of eth0 in h".into()
+            )],
+            "{peer_ns:?} {r_id:?}"
+        );
+    }
     let d = drifts(|r, h| {
         light(r, h);
         r.links.get_mut("sn-a").unwrap().up = false;
