@@ -49,21 +49,22 @@ export type Op =
 
 /**
  * The plan as the executor reads it: the JSON array of its ops. Hosts of a
- * topology share compiled rulesets (build.ts), so each distinct ruleset is
- * written once and its text reused: JSON.stringify of the whole plan would
- * serialise the same policy hundreds of times.
+ * topology share compiled rulesets (build.ts): each distinct ruleset is
+ * written once, where it first occurs, and a later op with the same one
+ * gives that op's index instead (docs/plan-ops.md). Written out each time,
+ * a 5,000-subnet plan was 12 MB, three quarters of it the same few policies.
  */
 export function planJson(ops: readonly Op[]): string {
-  const texts = new Map<NftObject[], string>();
-  const parts = ops.map((o) => {
+  const first = new Map<NftObject[], number>();
+  const parts = ops.map((o, i) => {
     if (o.op !== 'nftApply') return JSON.stringify(o);
-    let text = texts.get(o.ruleset);
-    if (text === undefined) {
-      text = JSON.stringify(o.ruleset);
-      texts.set(o.ruleset, text);
+    let ruleset = first.get(o.ruleset)?.toString();
+    if (ruleset === undefined) {
+      ruleset = JSON.stringify(o.ruleset);
+      first.set(o.ruleset, i);
     }
     const { ruleset: _written, ...rest } = o;
-    return `${JSON.stringify(rest).slice(0, -1)},"ruleset":${text}}`;
+    return `${JSON.stringify(rest).slice(0, -1)},"ruleset":${ruleset}}`;
   });
   return `[${parts.join(',')}]`;
 }

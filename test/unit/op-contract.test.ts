@@ -103,8 +103,11 @@ const NOT_PLANNED = ['addrDel'];
 type Obj = Record<string, unknown>;
 
 function contract() {
-  // As the executor receives them: through planJson.
-  const ops = JSON.parse(planJson(plannedOps())) as Obj[];
+  // As the executor receives them: through planJson, each example whole
+  // (a ruleset given as an earlier op's index is resolved: the examples are
+  // parsed one by one).
+  const written = JSON.parse(planJson(plannedOps())) as Obj[];
+  const ops = written.map((o) => (typeof o.ruleset === 'number' ? { ...o, ruleset: written[o.ruleset]!.ruleset } : o));
   const kinds: Record<string, { fields: Record<string, Presence>; planned: Obj[]; everyField: Obj }> = {};
   for (const [kind, fields] of Object.entries(OP_FIELDS) as [string, Record<string, Presence>][]) {
     const shapes = new Map<string, Obj>();

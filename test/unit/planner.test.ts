@@ -129,7 +129,7 @@ test('a policy change is one nftables transaction in the host namespace', (t) =>
   t.deepEqual(kinds(plan(des, cur, kernelWith(cur)).ops), ['nftDelete']);
 });
 
-test('planJson writes exactly what JSON.stringify writes, for hosts sharing a compiled ruleset', (t) => {
+test('planJson writes a shared compiled ruleset once and refers to it by op index after', (t) => {
   let state = withVpc(emptyState());
   const policy = { ingress: [{ port: 80, protocol: 'tcp' as const, action: 'allow' as const }], egress: [], default: 'deny' as const };
   for (let i = 0; i < 3; i++) {
@@ -141,8 +141,14 @@ test('planJson writes exactly what JSON.stringify writes, for hosts sharing a co
   const hosts = applies.filter((o) => o.ns.startsWith('ns-'));
   t.is(hosts.length, 3, 'three hosts with one policy');
   t.is(hosts[0]!.ruleset, hosts[2]!.ruleset, 'compiled once, shared');
-  t.is(planJson(ops), JSON.stringify(ops));
-  t.deepEqual(JSON.parse(planJson(ops)), JSON.parse(JSON.stringify(ops)));
+  const written = JSON.parse(planJson(ops)) as Record<string, unknown>[];
+  const at = ops.indexOf(hosts[0]!);
+  t.deepEqual(written[at]!.ruleset, hosts[0]!.ruleset, 'the first host: the ruleset itself');
+  t.is(written[ops.indexOf(hosts[1]!)]!.ruleset, at, 'the others: the index of that op');
+  t.is(written[ops.indexOf(hosts[2]!)]!.ruleset, at);
+  // Resolving the indexes gives exactly what JSON.stringify writes.
+  const resolved = written.map((o) => (typeof o.ruleset === 'number' ? { ...o, ruleset: written[o.ruleset]!.ruleset } : o));
+  t.deepEqual(resolved, JSON.parse(JSON.stringify(ops)));
   t.is(planJson([]), '[]');
 });
 

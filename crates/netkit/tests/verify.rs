@@ -520,9 +520,8 @@ fn router_ends_read_by_name_still_drift() {
         mtu: None,
     };
     rt.block_on(link::veth_add(&h0, &hf, &impostor)).unwrap();
-    let p0 = rt.block_on(link::get(&hf, fresh, "p0")).unwrap().unwrap();
-    let sn0 = rt.block_on(link::get(&h, "vl-r", "sn-0")).unwrap().unwrap();
-    assert_eq!(p0.index, sn0.index, "the same index in two namespaces");
+    // Usually p0 and sn-0 both have index 2 (not always: the kernel may
+    // number p0 otherwise); the unit tests pin the coincidence itself.
     let d = check(&ops, &marks);
     assert!(
         d.iter().any(|d| d.index == veth0

@@ -40,6 +40,9 @@ pub fn parse(json: &str) -> crate::Result<Vec<Op>> {
 struct Cx<'a> {
     /// One Ruleset per distinct text, so each is checked once.
     rulesets: RefCell<FxHashMap<&'a str, Arc<Ruleset>>>,
+    /// The ruleset of each nftApply op so far, by 0-based op index: what a
+    /// later op's `"ruleset": N` refers to.
+    by_op: RefCell<FxHashMap<usize, Arc<Ruleset>>>,
     /// Why op K failed: `op K: ...`.
     failed: RefCell<Option<String>>,
 }
@@ -187,18 +190,36 @@ impl<'a> OpSeed<'_, 'a> {
                 key: w.key,
                 value: w.value,
             }),
-            "nftApply" => NftApply::deserialize(d).map(|w| {
+            "nftApply" => NftApply::deserialize(d).and_then(|w| {
                 let text = w.ruleset.get();
-                let mut rulesets = self.0.rulesets.borrow_mut();
-                Op::NftApply {
+                let ruleset = if text.starts_with(|c: char| c.is_ascii_digit()) {
+                    // The same ruleset as an earlier op's: plans where one
+                    // policy covers thousands of hosts stay small.
+                    let earlier = text.parse::<usize>().ok().filter(|n| *n < self.1 - 1);
+                    earlier
+                        .and_then(|n| self.0.by_op.borrow().get(&n).cloned())
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "ruleset {text} is not the index of an earlier nftApply op"
+                            ))
+                        })?
+                } else {
+                    let mut rulesets = self.0.rulesets.borrow_mut();
+                    rulesets
+                        .entry(text)
+                        .or_insert_with(|| Ruleset::from_text(text))
+                        .clone()
+                };
+                self.0
+                    .by_op
+                    .borrow_mut()
+                    .insert(self.1 - 1, ruleset.clone());
+                Ok(Op::NftApply {
                     ns: w.ns,
                     family: w.family,
                     table: w.table,
-                    ruleset: rulesets
-                        .entry(text)
-                        .or_insert_with(|| Ruleset::from_text(text))
-                        .clone(),
-                }
+                    ruleset,
+                })
             }),
             "nftDelete" => Table::deserialize(d).map(|w| Op::NftDelete {
                 ns: w.ns,

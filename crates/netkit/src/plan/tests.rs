@@ -122,6 +122,47 @@ fn ops_with_the_same_ruleset_text_share_it() {
 }
 
 #[test]
+fn a_ruleset_may_be_the_index_of_an_earlier_nft_apply() {
+    let rs = r#"[{"chain":{"family":"inet","table":"t","name":"c"}}]"#;
+    let plan = format!(
+        r#"[{{"op":"nftApply","ns":"a","family":"inet","table":"t","ruleset":{rs}}},
+            {{"op":"netnsAdd","ns":"b","tag":""}},
+            {{"op":"nftApply","ns":"b","family":"inet","table":"t","ruleset":0}},
+            {{"op":"nftApply","ns":"c","family":"inet","table":"t","ruleset":2}}]"#
+    );
+    let ops = parse(&plan).unwrap();
+    let ruleset = |op: &Op| match op {
+        Op::NftApply { ruleset, .. } => ruleset.clone(),
+        _ => panic!(),
+    };
+    assert!(Arc::ptr_eq(&ruleset(&ops[0]), &ruleset(&ops[2])));
+    assert!(Arc::ptr_eq(&ruleset(&ops[0]), &ruleset(&ops[3])));
+    assert_eq!(ruleset(&ops[3]).text(), rs);
+    // Not an nftApply, itself, later, or not an index at all.
+    for (n, why) in [
+        ("1", "op 3"),
+        ("2", "op 3"),
+        ("3", "op 3"),
+        ("0.5", "op 3"),
+        ("99999999999999999999", "op 3"),
+    ] {
+        let plan = format!(
+            r#"[{{"op":"nftApply","ns":"a","family":"inet","table":"t","ruleset":{rs}}},
+                {{"op":"netnsAdd","ns":"b","tag":""}},
+                {{"op":"nftApply","ns":"b","family":"inet","table":"t","ruleset":{n}}}]"#
+        );
+        let e = parse(&plan).unwrap_err().to_string();
+        assert!(
+            e.contains(why)
+                && e.contains(&format!(
+                    "ruleset {n} is not the index of an earlier nftApply op"
+                )),
+            "{n}: {e}"
+        );
+    }
+}
+
+#[test]
 fn op_may_stand_anywhere_in_its_object() {
     let ops = parse(
         r#"[{"ns":"x","dev":"eth0","op":"addrAdd","cidr":"10.0.0.1/24"},
