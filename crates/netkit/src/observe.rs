@@ -63,7 +63,8 @@ pub struct Need {
 /// namespace ids ([`crate::ifreq`]), so a dump of N veths whose peers are
 /// in N namespaces is quadratic. `light` ones are read with ioctls (index,
 /// up, MTU: no alias, no kind; the caller confirms them from the other end,
-/// whose IFLA_LINK names their index), the `full` ones with one
+/// whose IFLA_LINK and IFLA_LINK_NETNSID name their index and namespace,
+/// see `Need::nsids`), the `full` ones with one
 /// RTM_GETLINK each. Links that are in neither are not seen at all: a
 /// route through one reads as a route through no known link.
 #[derive(Debug, Default, Clone)]
