@@ -135,6 +135,47 @@ test.serial("a router's route to a host deleted: create-subnet in that VPC repai
   await worksAsDeclared(t);
 });
 
+test.serial("a router's end of a subnet's veth renamed: named missing, and one apply makes the pair again with the apps running", async (t) => {
+  // The router's ends are read by name, not dumped (verify/by_name.rs).
+  ip(['link', 'set', 'sn-0a000200', 'down'], 'vpcr-demo');
+  ip(['link', 'set', 'sn-0a000200', 'name', 'renamed0'], 'vpcr-demo');
+  t.false(await tcp('ns-demo-api', '10.0.2.2', 80), 'db is cut off');
+  await detectAndRepair(t, { object: 'subnet demo/db', detail: /link sn-0a000200 in vpcr-demo is missing/ });
+  t.notRegex(ip(['-o', 'link'], 'vpcr-demo'), /renamed0/, 'the renamed end went with its old pair');
+  await worksAsDeclared(t);
+});
+
+test.serial("a subnet's end replaced by a veth whose peer is elsewhere: named as not the router end's peer", async (t) => {
+  // The real eth0 moved to a namespace of the test's; a new eth0 (same alias, address and route) whose
+  // peer is in a fresh namespace, where a link's index may well equal the router end's.
+  const alias = ip(['-o', 'link', 'show', 'eth0'], 'ns-demo-api').match(/alias (\S+)/)?.[1];
+  t.truthy(alias);
+  ip(['netns', 'add', 'drift-away']);
+  ip(['netns', 'add', 'drift-fresh']);
+  try {
+    ip(['link', 'set', 'eth0', 'netns', 'drift-away'], 'ns-demo-api');
+    ip(['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'p0', 'netns', 'drift-fresh'], 'ns-demo-api');
+    ip(['link', 'set', 'eth0', 'alias', alias!, 'up'], 'ns-demo-api');
+    ip(['link', 'set', 'p0', 'up'], 'drift-fresh');
+    ip(['addr', 'add', '10.0.3.2/24', 'dev', 'eth0'], 'ns-demo-api');
+    ip(['route', 'add', 'default', 'via', '10.0.3.1', 'dev', 'eth0'], 'ns-demo-api');
+    t.false(await ping('ns-demo-api', '10.0.2.2'), 'api is cut off');
+    const json = JSON.parse((await run('status', '--json')).stdout) as { ok: boolean; drift: { object: string; detail: string }[] };
+    t.false(json.ok);
+    t.true(json.drift.some((d) => d.object === 'subnet demo/api' && /link sn-0a000300 in vpcr-demo is not the peer of eth0 in ns-demo-api/.test(d.detail)),
+      JSON.stringify(json.drift));
+    // Not vpcctl's pair as made: the subnet's namespace is rebuilt (no app runs in api).
+    const r = await run('apply', '-f', file);
+    t.is(r.code, 0, r.stderr);
+    t.is((await run('status')).code, 0);
+    ids['ns-demo-api'] = nsId('ns-demo-api');
+    await worksAsDeclared(t);
+  } finally {
+    ip(['netns', 'del', 'drift-away']);
+    ip(['netns', 'del', 'drift-fresh']);
+  }
+});
+
 test.serial("an address deleted (a subnet's gateway on the router): apply puts it back", async (t) => {
   ip(['addr', 'del', '10.0.3.1/32', 'dev', 'sn-0a000300'], 'vpcr-demo');
   t.false(await ping('ns-demo-api', '10.0.2.2'), 'api lost its gateway');

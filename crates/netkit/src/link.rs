@@ -124,7 +124,10 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
         .await
         .ctx(|| v.describe());
     // The name is taken. By this object's own link (its alias), left by an
-    // earlier run: remove it and try again. Or by a link on its way out: a
+    // earlier run: remove it and try again. Or, the name here being free, the
+    // peer's name is taken by this object's own end (the peer alias) whose
+    // partner was renamed or moved away behind vpcctl's back: remove that
+    // end (its partner goes with it) and try again. Or by a link on its way out: a
     // namespace being destroyed (a rebuild, a create right after a delete, a
     // command killed after netnsDel) frees its veths' other ends a moment
     // after the unmount, when the kernel's cleanup runs; and a command killed
@@ -139,7 +142,16 @@ pub async fn veth_add(h: &Handle, peer_h: &Handle, v: &Veth) -> Result<()> {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await
             }
             Some(_) => break,
-            None => {}
+            None => match get(peer_h, &v.peer_ns, &v.peer_name).await? {
+                Some(p) if v.peer_alias.is_some() && p.alias == v.peer_alias => {
+                    del(peer_h, &v.peer_ns, &v.peer_name).await?
+                }
+                Some(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                }
+                Some(_) => break,
+                None => {}
+            },
         }
         r = h
             .link()

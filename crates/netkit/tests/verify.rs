@@ -530,4 +530,60 @@ fn router_ends_read_by_name_still_drift() {
     );
     netns::del(fresh).unwrap();
     netns::del(away).unwrap();
+
+    // The router end of subnet 2 renamed behind our back: missing, while
+    // the subnet's end (our alias) stays. Re-running the veth op removes
+    // that end (the renamed partner goes with it) and makes the pair again;
+    // with the ops on its two ends, all holds again (found by a hostile
+    // test: the re-run failed with EEXIST on the peer's name, forever).
+    let veth2 = index_of(
+        &ops,
+        |o| matches!(o, Op::VethAdd { peer_ns, .. } if peer_ns == "vl-h2"),
+    );
+    let sn2 = rt.block_on(link::get(&h, "vl-r", "sn-2")).unwrap().unwrap();
+    rt.block_on(
+        h.link()
+            .set(
+                rtnetlink::LinkUnspec::new_with_index(sn2.index)
+                    .down()
+                    .build(),
+            )
+            .execute(),
+    )
+    .unwrap();
+    rt.block_on(
+        h.link()
+            .set(
+                rtnetlink::LinkUnspec::new_with_index(sn2.index)
+                    .name("zz")
+                    .build(),
+            )
+            .execute(),
+    )
+    .unwrap();
+    let d = check(&ops, &marks);
+    assert!(
+        d.iter()
+            .any(|d| d.index == veth2 && d.detail == "link sn-2 in vl-r is missing"),
+        "{d:?}"
+    );
+    let on_pair = |o: &Op| match o {
+        Op::AddrAdd { ns, dev, .. } => {
+            (ns == "vl-r" && dev == "sn-2") || (ns == "vl-h2" && dev == "eth0")
+        }
+        Op::RouteAdd { ns, route } => {
+            let dev = route.dev.as_deref();
+            (ns == "vl-r" && dev == Some("sn-2")) || (ns == "vl-h2" && dev == Some("eth0"))
+        }
+        _ => false,
+    };
+    let mut repair = vec![ops[veth2].clone()];
+    repair.extend(ops.iter().filter(|o| on_pair(o)).cloned());
+    run(&repair);
+    assert!(
+        rt.block_on(link::get(&h, "vl-r", "zz")).unwrap().is_none(),
+        "the renamed end went with its pair"
+    );
+    let d = check(&ops, &marks);
+    assert!(d.iter().all(|d| d.index != veth2), "{d:?}");
 }
