@@ -421,6 +421,35 @@ fn link_up_and_its_undo() {
     }
 }
 
+/// The index of the op making the veth into host namespace `host`.
+fn veth_to(ops: &[Op], host: &str) -> usize {
+    index_of(
+        ops,
+        |o| matches!(o, Op::VethAdd { peer_ns, .. } if peer_ns == host),
+    )
+}
+
+/// Asserts that op `index` drifted with exactly `detail`, among others.
+fn assert_drift(d: &[Drift], index: usize, detail: &str) {
+    assert!(
+        d.iter().any(|d| d.index == index && d.detail == detail),
+        "want op {index}: {detail}; got {d:?}"
+    );
+}
+
+/// A veth made behind vpcctl's back: `name` in `ns` (with `alias`), its peer `peer_name` in `peer_ns`.
+fn foreign_veth(ns: &str, name: &str, alias: &str, peer_ns: &str, peer_name: &str) -> link::Veth {
+    link::Veth {
+        ns: ns.into(),
+        name: name.into(),
+        alias: Some(alias.into()),
+        peer_ns: peer_ns.into(),
+        peer_name: peer_name.into(),
+        peer_alias: None,
+        mtu: None,
+    }
+}
+
 /// A router's ends of its subnets' veths are read by name (ioctls), not
 /// dumped (verify/by_name.rs): set down, given another MTU or replaced by a
 /// link that is not the subnet's peer, each is still named.
@@ -435,10 +464,7 @@ fn router_ends_read_by_name_still_drift() {
         .build()
         .unwrap();
     let h = rt.block_on(async { conn::connect("vl-r") }).unwrap();
-    let veth1 = index_of(
-        &ops,
-        |o| matches!(o, Op::VethAdd { peer_ns, .. } if peer_ns == "vl-h1"),
-    );
+    let veth1 = veth_to(&ops, "vl-h1");
     rt.block_on(link::set_up(&h, "vl-r", "sn-1", false))
         .unwrap();
     let d = check(&ops, &marks);
@@ -465,35 +491,24 @@ fn router_ends_read_by_name_still_drift() {
     let h1 = rt.block_on(async { conn::connect("vl-h1") }).unwrap();
     let other = "vl-x";
     netns::add(other).unwrap();
-    let veth = |ns: &str, name: &str, peer: &str| link::Veth {
-        ns: ns.into(),
-        name: name.into(),
-        alias: Some(tag.clone()),
-        peer_ns: other.into(),
-        peer_name: peer.into(),
-        peer_alias: None,
-        mtu: None,
-    };
     let hx = rt.block_on(async { conn::connect(other) }).unwrap();
+    let veth = |ns: &str, name: &str, peer: &str| foreign_veth(ns, name, &tag, other, peer);
     rt.block_on(link::veth_add(&h, &hx, &veth("vl-r", "sn-1", "a")))
         .unwrap();
     rt.block_on(link::veth_add(&h1, &hx, &veth("vl-h1", "eth0", "b")))
         .unwrap();
     let d = check(&ops, &marks);
-    assert!(
-        d.iter().any(|d| d.index == veth1
-            && d.detail == "link sn-1 in vl-r is not the peer of eth0 in vl-h1"),
-        "{d:?}"
+    assert_drift(
+        &d,
+        veth1,
+        "link sn-1 in vl-r is not the peer of eth0 in vl-h1",
     );
     netns::del(other).unwrap();
 
     // An impostor by coincidence (found by a hostile test): subnet 0's eth0
     // moved away, the router end sn-0 (index 2) kept, and a new eth0 whose
     // peer is the first link (index 2 as well) of a fresh namespace.
-    let veth0 = index_of(
-        &ops,
-        |o| matches!(o, Op::VethAdd { peer_ns, .. } if peer_ns == "vl-h0"),
-    );
+    let veth0 = veth_to(&ops, "vl-h0");
     let h0 = rt.block_on(async { conn::connect("vl-h0") }).unwrap();
     let (away, fresh) = ("vl-away", "vl-fresh");
     netns::add(away).unwrap();
@@ -510,23 +525,15 @@ fn router_ends_read_by_name_still_drift() {
     )
     .unwrap();
     let hf = rt.block_on(async { conn::connect(fresh) }).unwrap();
-    let impostor = link::Veth {
-        ns: "vl-h0".into(),
-        name: "eth0".into(),
-        alias: Some("vpcctl:vl/0".into()),
-        peer_ns: fresh.into(),
-        peer_name: "p0".into(),
-        peer_alias: None,
-        mtu: None,
-    };
+    let impostor = foreign_veth("vl-h0", "eth0", "vpcctl:vl/0", fresh, "p0");
     rt.block_on(link::veth_add(&h0, &hf, &impostor)).unwrap();
     // Usually p0 and sn-0 both have index 2 (not always: the kernel may
     // number p0 otherwise); the unit tests pin the coincidence itself.
     let d = check(&ops, &marks);
-    assert!(
-        d.iter().any(|d| d.index == veth0
-            && d.detail == "link sn-0 in vl-r is not the peer of eth0 in vl-h0"),
-        "{d:?}"
+    assert_drift(
+        &d,
+        veth0,
+        "link sn-0 in vl-r is not the peer of eth0 in vl-h0",
     );
     netns::del(fresh).unwrap();
     netns::del(away).unwrap();
@@ -536,10 +543,7 @@ fn router_ends_read_by_name_still_drift() {
     // that end (the renamed partner goes with it) and makes the pair again;
     // with the ops on its two ends, all holds again (found by a hostile
     // test: the re-run failed with EEXIST on the peer's name, forever).
-    let veth2 = index_of(
-        &ops,
-        |o| matches!(o, Op::VethAdd { peer_ns, .. } if peer_ns == "vl-h2"),
-    );
+    let veth2 = veth_to(&ops, "vl-h2");
     let sn2 = rt.block_on(link::get(&h, "vl-r", "sn-2")).unwrap().unwrap();
     rt.block_on(
         h.link()
@@ -562,11 +566,7 @@ fn router_ends_read_by_name_still_drift() {
     )
     .unwrap();
     let d = check(&ops, &marks);
-    assert!(
-        d.iter()
-            .any(|d| d.index == veth2 && d.detail == "link sn-2 in vl-r is missing"),
-        "{d:?}"
-    );
+    assert_drift(&d, veth2, "link sn-2 in vl-r is missing");
     let on_pair = |o: &Op| match o {
         Op::AddrAdd { ns, dev, .. } => {
             (ns == "vl-r" && dev == "sn-2") || (ns == "vl-h2" && dev == "eth0")
@@ -586,4 +586,34 @@ fn router_ends_read_by_name_still_drift() {
     );
     let d = check(&ops, &marks);
     assert!(d.iter().all(|d| d.index != veth2), "{d:?}");
+
+    // The same with the subnet's end not ours (no alias: someone else's
+    // link of that name): never touched, the op fails with EEXIST.
+    rt.block_on(link::del(&h, "vl-r", "sn-2")).unwrap(); // the pair, eth0 with it
+    let h2 = rt.block_on(async { conn::connect("vl-h2") }).unwrap();
+    let theirs = "vl-theirs";
+    netns::add(theirs).unwrap();
+    let ht = rt.block_on(async { conn::connect(theirs) }).unwrap();
+    let mut foreign = foreign_veth("vl-h2", "eth0", "", theirs, "t0");
+    foreign.alias = None;
+    rt.block_on(link::veth_add(&h2, &ht, &foreign)).unwrap();
+    let mt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = mt.block_on(exec::execute(
+        &ops[veth2..=veth2],
+        &exec::Options::default(),
+        &|_, _| {},
+    ));
+    let e = r.expect_err("a foreign eth0 is not ours to remove");
+    assert!(e.to_string().contains("File exists"), "{e}");
+    assert!(
+        rt.block_on(link::get(&h2, "vl-h2", "eth0"))
+            .unwrap()
+            .is_some(),
+        "the foreign eth0 is still there"
+    );
+    netns::del(theirs).unwrap();
 }

@@ -80,22 +80,11 @@ fn read(plan_file: &str, state_file: &str, cancel: Arc<AtomicBool>) -> Outcome {
     let (key, plan_text) = text
         .split_once('\n')
         .ok_or_else(|| format!("{plan_file}: no key line"))?;
-    // The state's marks are read while the plan is parsed (megabytes each
-    // at thousands of subnets).
-    let (marks, ops) = std::thread::scope(|s| {
-        let marks = s.spawn(|| -> std::result::Result<StateMarks, String> {
-            let state = read_file(state_file)?;
-            serde_json::from_slice(&state).map_err(|e| format!("{state_file}: {e}"))
-        });
-        let ops = plan::parse(plan_text).map_err(|e| e.to_string());
-        (
-            marks
-                .join()
-                .unwrap_or_else(|_| Err("state read panicked".into())),
-            ops,
-        )
-    });
-    let (marks, ops) = (marks?, ops?);
+    let state = read_file(state_file)?;
+    let marks: StateMarks =
+        serde_json::from_slice(&state).map_err(|e| format!("{state_file}: {e}"))?;
+    drop(state);
+    let ops = plan::parse(plan_text).map_err(|e| e.to_string())?;
     let opts = verify::Options {
         nft: marks
             .nft_marks

@@ -174,10 +174,12 @@ fn observe_all(
     let out: Mutex<FxHashMap<String, Option<Snapshot>>> = Mutex::new(FxHashMap::default());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let proc_sys = observe::open_proc_sys().map_err(|e| Error::os("open /proc/sys", e))?;
-    // Opened once for all the threads: the namespaces whose ids are asked.
-    let ns_files: HashMap<String, std::fs::File> = needs
-        .iter()
-        .flat_map(|(_, n)| &n.nsids)
+    // Opened once for all the threads: the namespaces whose ids are asked
+    // (every subnet asks its router's: named once each, then opened).
+    let asked: std::collections::BTreeSet<&String> =
+        needs.iter().flat_map(|(_, n)| &n.nsids).collect();
+    let ns_files: HashMap<String, std::fs::File> = asked
+        .into_iter()
         .filter_map(|ns| Some((ns.clone(), netns::open(ns).ok()?)))
         .collect();
     let visit_all = |visitor: &netns::Visitor| loop {
@@ -244,8 +246,11 @@ pub fn verify(ops: &[Op], opts: &Options) -> Result<Vec<Drift>> {
     let needs = needs(ops, opts);
     let snaps = observe_all(&needs, opts)?;
     let drift = check(ops, &snaps);
-    // Freeing thousands of snapshots is milliseconds the caller need not wait for.
-    std::thread::spawn(move || drop(snaps));
+    // Freeing thousands of snapshots is milliseconds the caller need not
+    // wait for; a few are freed here, cheaper than starting a thread.
+    if snaps.len() > 256 {
+        std::thread::spawn(move || drop(snaps));
+    }
     Ok(drift)
 }
 
