@@ -54,7 +54,7 @@ export function startEarlyRead(argv: readonly string[] = process.argv): void {
     const planFile = cacheFileOf(target.stateDir);
     const stateFile = stateFileOf(target.stateDir);
     if (!existsSync(planFile) || !existsSync(stateFile)) return;
-    loadAddon().verifyEarlyStart(planFile, stateFile);
+    loadAddon({ shortLived: true }).verifyEarlyStart(planFile, stateFile);
   } catch {
     // The CLI loads the addon again and says what is wrong, if anything is.
   }

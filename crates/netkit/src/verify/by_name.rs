@@ -8,7 +8,7 @@
 //! that needs nothing of a link but its index, state and MTU qualify: the
 //! host namespace, and any with a VXLAN link or its entries, keep the dump.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -18,22 +18,23 @@ use crate::{
     plan::Op,
 };
 
-/// What verify reads differently for the light ends.
+/// What verify reads differently for the light ends, by namespace name
+/// (borrowed from the ops: thousands of subnets, no copies).
 #[derive(Debug, Default)]
-pub struct Plan {
+pub struct Plan<'a> {
     /// The namespaces to read by name, with what to read in each.
-    pub by_name: HashMap<String, ByName>,
+    pub by_name: FxHashMap<&'a str, ByName>,
     /// For each namespace holding the whole end of a light one: the
     /// namespaces whose id it is asked for (to tell its ends' peers apart).
-    pub ids: HashMap<String, BTreeSet<String>>,
+    pub ids: FxHashMap<&'a str, BTreeSet<String>>,
 }
 
 /// Which namespaces are read by name, and the ids their light ends need.
-pub fn plan(ops: &[Op]) -> Plan {
-    let made: Vec<&Op> = ops.iter().filter(|o| makes(o)).collect();
+pub fn plan(ops: &[Op]) -> Plan<'_> {
+    let made = || ops.iter().filter(|o| makes(o));
     let mut veths: FxHashMap<&str, usize> = FxHashMap::default();
     let mut unfit: FxHashSet<&str> = FxHashSet::from_iter([""]);
-    for op in &made {
+    for op in made() {
         if let Op::VethAdd { ns, peer_ns, .. } = op {
             *veths.entry(ns).or_default() += 1;
             *veths.entry(peer_ns).or_default() += 1;
@@ -43,9 +44,9 @@ pub fn plan(ops: &[Op]) -> Plan {
         }
     }
     let count = |ns: &str| veths.get(ns).copied().unwrap_or(0);
-    let mut out: HashMap<String, ByName> = HashMap::new();
-    let mut ids: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for op in &made {
+    let mut out: FxHashMap<&str, ByName> = FxHashMap::default();
+    let mut ids: FxHashMap<&str, BTreeSet<String>> = FxHashMap::default();
+    for op in made() {
         if let Op::VethAdd {
             ns,
             name,
@@ -60,19 +61,19 @@ pub fn plan(ops: &[Op]) -> Plan {
                 std::cmp::Ordering::Equal => continue,
             };
             if !unfit.contains(at.as_str()) {
-                out.entry(at.clone())
-                    .or_default()
-                    .light
-                    .insert(link.clone());
-                ids.entry(whole_at.clone()).or_default().insert(at.clone());
+                out.entry(at).or_default().light.insert(link.clone());
+                let asked = ids.entry(whole_at).or_default();
+                if !asked.contains(at) {
+                    asked.insert(at.clone());
+                }
             }
         }
     }
     // Every other link the ops of those namespaces name, read whole.
-    for op in &made {
-        for (ns, link) in links_named(op) {
+    for op in made() {
+        for (ns, link) in links_named(op).into_iter().flatten() {
             if let Some(by) = out.get_mut(ns) {
-                if !by.light.contains(link) {
+                if !by.light.contains(link) && !by.full.contains(link) {
                     by.full.insert(link.to_string());
                 }
             }
@@ -95,31 +96,27 @@ fn fits(op: &Op) -> bool {
     )
 }
 
-/// The links an op names, with their namespaces.
-fn links_named(op: &Op) -> Vec<(&str, &str)> {
+/// The links an op names (two at most), with their namespaces.
+fn links_named(op: &Op) -> [Option<(&str, &str)>; 2] {
     match op {
-        Op::NetnsAdd { ns, .. } => vec![(ns, "lo")],
+        Op::NetnsAdd { ns, .. } => [Some((ns, "lo")), None],
         Op::VethAdd {
             ns,
             name,
             peer_ns,
             peer_name,
             ..
-        } => vec![(ns, name), (peer_ns, peer_name)],
-        Op::LinkUp { ns, name } => vec![(ns, name)],
-        Op::AddrAdd { ns, dev, .. } => vec![(ns, dev)],
-        Op::RouteAdd { ns, route } => route
-            .dev
-            .iter()
-            .map(|d| (ns.as_str(), d.as_str()))
-            .collect(),
+        } => [Some((ns, name)), Some((peer_ns, peer_name))],
+        Op::LinkUp { ns, name } => [Some((ns, name)), None],
+        Op::AddrAdd { ns, dev, .. } => [Some((ns, dev)), None],
+        Op::RouteAdd { ns, route } => [route.dev.as_deref().map(|d| (ns.as_str(), d)), None],
         Op::SysctlSet { ns, key, .. } => match observe::sysctl_source(key) {
             observe::SysctlSource::Netconf { conf, .. } if conf != "all" && conf != "default" => {
-                vec![(ns, conf)]
+                [Some((ns, conf)), None]
             }
-            _ => vec![],
+            _ => [None, None],
         },
-        _ => vec![],
+        _ => [None, None],
     }
 }
 
@@ -156,14 +153,14 @@ mod tests {
         let p = plan(&ops);
         let by = &p.by_name;
         // The host namespace is never read by name; hosts (one veth each) dump theirs.
-        assert_eq!(by.keys().collect::<Vec<_>>(), vec!["r"]);
+        assert_eq!(by.keys().copied().collect::<Vec<_>>(), vec!["r"]);
         // gw's other end is in the host namespace (one veth there, three here).
         assert_eq!(names(&by["r"]), (vec!["gw", "s0", "s1"], vec!["lo"]));
         // Each namespace with a whole end asks for r's id.
         let mut asking: Vec<(&str, Vec<&str>)> = p
             .ids
             .iter()
-            .map(|(ns, of)| (ns.as_str(), of.iter().map(String::as_str).collect()))
+            .map(|(ns, of)| (*ns, of.iter().map(String::as_str).collect()))
             .collect();
         asking.sort();
         assert_eq!(

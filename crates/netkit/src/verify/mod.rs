@@ -29,6 +29,8 @@ mod by_name;
 mod check;
 mod overlay;
 pub use check::check;
+#[cfg(test)]
+use check::check_in;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriftKind {

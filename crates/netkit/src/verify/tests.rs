@@ -358,3 +358,51 @@ fn a_light_end_is_the_veth_whose_other_end_names_its_index() {
         )]
     );
 }
+
+#[test]
+fn a_plan_checked_in_two_halves_gives_what_one_pass_gives() {
+    // PLAN 600 times over: 6,600 ops, split in two halves of 3,300.
+    let one = plan::parse(PLAN).unwrap();
+    let ops: Vec<Op> = (0..600).flat_map(|_| one.iter().cloned()).collect();
+    let both = |s: &HashMap<String, Option<Snapshot>>| {
+        let whole = check_in(&ops, s, usize::MAX);
+        assert_eq!(check_in(&ops, s, 1), whole);
+        whole
+    };
+    assert_eq!(both(&good()), vec![]);
+    // Each linkUp of eth0 (op 10 of each copy) drifts, in op order.
+    let mut s = good();
+    s.get_mut("h")
+        .unwrap()
+        .as_mut()
+        .unwrap()
+        .links
+        .get_mut("eth0")
+        .unwrap()
+        .up = false;
+    let d = both(&s);
+    assert!(
+        d.len() >= 600 && d.windows(2).all(|w| w[0].index < w[1].index),
+        "{d:?}"
+    );
+    assert!(d
+        .iter()
+        .any(|x| x.index == 6_600 - 1 && x.detail.contains("is down")));
+    // A missing namespace met by both halves: one drift, on its first netnsAdd.
+    let mut s = good();
+    s.insert("h".into(), None);
+    let want = vec![Drift {
+        index: 2,
+        detail: "netns h is missing".into(),
+        kind: DriftKind::Missing,
+    }];
+    assert_eq!(both(&s), want);
+    // Without a netnsAdd: the first op of the plan that works there.
+    let ops: Vec<Op> = ops
+        .into_iter()
+        .filter(|o| !matches!(o, Op::NetnsAdd { ns, .. } if ns == "h"))
+        .collect();
+    let d = check_in(&ops, &s, 1);
+    assert_eq!((d.len(), d[0].index), (1, 2));
+    assert_eq!(d, check_in(&ops, &s, usize::MAX));
+}
