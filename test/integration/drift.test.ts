@@ -145,6 +145,34 @@ test.serial("a router's end of a subnet's veth renamed: named missing, and one a
   await worksAsDeclared(t);
 });
 
+test.serial("a foreign link given a router end's name: named, apply refuses it and changes nothing; once it is gone one apply repairs", async (t) => {
+  // The real end renamed away (and down), a bridge in its place: read light, it is no veth end of db's.
+  ip(['link', 'set', 'sn-0a000200', 'down'], 'vpcr-demo');
+  ip(['link', 'set', 'sn-0a000200', 'name', 'moved0'], 'vpcr-demo');
+  ip(['link', 'add', 'sn-0a000200', 'type', 'bridge'], 'vpcr-demo');
+  const json = JSON.parse((await run('status', '--json')).stdout) as { ok: boolean; drift: { object: string; detail: string }[] };
+  t.false(json.ok);
+  t.true(json.drift.some((d) => d.object === 'subnet demo/db' && /link sn-0a000200 in vpcr-demo is not the peer of eth0 in ns-demo-db/.test(d.detail)),
+    `named as not the peer, not as a link to set up: ${JSON.stringify(json.drift)}`);
+  for (let i = 0; i < 2; i++) {
+    const r = await run('apply', '-f', file);
+    t.is(r.code, 1, r.stdout);
+    t.regex(r.stderr, /^vpcctl: link sn-0a000200 in netns "vpcr-demo": in the way: a bridge that vpcctl did not make/);
+    t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  // Nothing was rebuilt, stopped or recorded as pending, and the bridge is as it was (down, no address).
+  for (const ns of NAMESPACES) t.is(nsId(ns), ids[ns], `${ns} was not rebuilt`);
+  t.deepEqual(await appPids(), pids, 'the apps still run');
+  t.notRegex((await run('status')).stdout, /pending/);
+  const bridge = ip(['-d', '-o', 'addr', 'show', 'dev', 'sn-0a000200'], 'vpcr-demo') + ip(['-d', '-o', 'link', 'show', 'sn-0a000200'], 'vpcr-demo');
+  t.regex(bridge, /bridge/);
+  t.notRegex(bridge, /10\.0\.2\.1|[<,]UP[,>]/, bridge);
+  ip(['link', 'del', 'sn-0a000200'], 'vpcr-demo');
+  await detectAndRepair(t, { object: 'subnet demo/db', detail: /link sn-0a000200 in vpcr-demo is missing/ });
+  t.notRegex(ip(['-o', 'link'], 'vpcr-demo'), /moved0/, 'the renamed end went with its old pair');
+  await worksAsDeclared(t);
+});
+
 test.serial("a subnet's end replaced by a veth whose peer is elsewhere: named as not the router end's peer", async (t) => {
   // The real eth0 moved to a namespace of the test's; a new eth0 (same alias, address and route) whose
   // peer is in a fresh namespace, where a link's index may well equal the router end's.

@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 
-use netkit::{exec, netns, nstag, plan, sockdiag};
+use netkit::{conn, exec, link, netns, nstag, plan, sockdiag};
 
 mod common;
 use common::sandboxed;
@@ -92,4 +92,89 @@ async fn lo_aliases_of_many_namespaces_in_one_call() {
     );
     netns::del("tg-tagged").unwrap();
     netns::del("tg-plain").unwrap();
+}
+
+/// A plan that rebuilds a namespace and makes its veth again is refused
+/// before anything runs when the veth's name on the side it does not
+/// rebuild is held by a link that nothing in the plan removes (a bridge,
+/// a veth of someone else's): the namespace and what runs in it stay. A
+/// veth whose other end is in the namespace being rebuilt goes with it:
+/// that plan runs. (No `ip` here: a process forked while the test above
+/// holds a listener would keep it open.)
+#[test]
+fn a_rebuild_is_refused_before_it_starts_when_a_foreign_link_holds_its_name() {
+    if !sandboxed() {
+        return;
+    }
+    let (r, h, x) = ("pf-r", "pf-h", "pf-x");
+    for ns in [r, h, x] {
+        netns::add(ns).unwrap();
+    }
+    let rebuild = plan::parse(&format!(
+        r#"[{{"op":"netnsDel","ns":"{h}"}},{{"op":"netnsAdd","ns":"{h}","tag":"t"}},
+            {{"op":"vethAdd","ns":"{r}","name":"sn-0","alias":"t","peerNs":"{h}","peerName":"eth0","peerAlias":"t"}}]"#
+    ))
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let execute = |ops| rt.block_on(exec::execute(ops, &exec::Options::default(), &|_, _| {}));
+    let id_of = |ns: &str| {
+        let m = std::fs::metadata(netns::path(ns)).unwrap();
+        std::os::unix::fs::MetadataExt::ino(&m)
+    };
+    let hr = rt.block_on(async { conn::connect(r) }).unwrap();
+    // Someone else's veth: sn-0 in pf-r, untagged, its peer `peer` in `to`.
+    let veth = |to: &str, peer: &str| {
+        let ht = rt.block_on(async { conn::connect(to) }).unwrap();
+        let v = link::Veth {
+            ns: r.into(),
+            name: "sn-0".into(),
+            alias: None,
+            peer_ns: to.into(),
+            peer_name: peer.into(),
+            peer_alias: None,
+            mtu: None,
+        };
+        rt.block_on(link::veth_add(&hr, &ht, &v)).unwrap();
+    };
+
+    // A bridge, then a veth of someone else's (its peer in pf-x): refused, pf-h untouched.
+    for foreign in 0..2 {
+        if foreign == 0 {
+            let bridge = rtnetlink::LinkBridge::new("sn-0").build();
+            rt.block_on(hr.link().add(bridge).execute()).unwrap();
+        } else {
+            veth(x, "p0");
+        }
+        let before = id_of(h);
+        let e = execute(&rebuild).unwrap_err();
+        assert_eq!(e.kind(), netkit::error::Kind::Foreign, "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("link sn-0 in netns \"{r}\": in the way")),
+            "{e}"
+        );
+        assert_eq!(id_of(h), before, "{h} was not deleted");
+        rt.block_on(link::del(&hr, r, "sn-0")).unwrap();
+    }
+
+    // sn-0 a veth whose other end is in pf-h (untagged): it goes with pf-h, the plan runs.
+    veth(h, "old0");
+    execute(&rebuild).unwrap();
+    let hh = rt.block_on(async { conn::connect(h) }).unwrap();
+    let names: Vec<String> = rt
+        .block_on(link::list(&hh, h))
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert!(
+        names.contains(&"eth0".to_string()) && !names.contains(&"old0".to_string()),
+        "{names:?}"
+    );
+    for ns in [r, h, x] {
+        netns::del(ns).unwrap();
+    }
 }

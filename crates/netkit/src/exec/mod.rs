@@ -31,6 +31,7 @@ mod links;
 mod nftctx;
 mod nfttable;
 mod overlay;
+mod preflight;
 mod rollback;
 mod schedule;
 mod state;

@@ -61,6 +61,7 @@ pub async fn execute(
         }
     }
     let ex = Exec::new(ops);
+    super::preflight::names_in_the_way(ops, &ex.conns).await?;
     // Ops fused into the NetnsAdd of their namespace (apply_fused): they
     // never go to `ready` themselves.
     let mut claimed = vec![false; ops.len()];

@@ -199,9 +199,22 @@ impl<'a> Cx<'a> {
                     peer_alias,
                     mtu,
                 } => self.snap(peer_ns).and_then(|p| {
-                    link_drift(s, ns, name, alias.as_deref(), *mtu)
-                        .or_else(|| link_drift(p, peer_ns, peer_name, peer_alias.as_deref(), *mtu))
-                        .or_else(|| pair_drift((s, ns, name), (p, peer_ns, peer_name)))
+                    let here = link_drift(s, ns, name, alias.as_deref(), *mtu);
+                    let there = link_drift(p, peer_ns, peer_name, peer_alias.as_deref(), *mtu);
+                    // An end that is absent first; then whether the two are
+                    // one pair, before anything else about them: a foreign
+                    // link at a light end's name (down, say) is not the end
+                    // to set up, and nothing may be repaired on it in place.
+                    let absent = |f: &Found| matches!(f, Some((DriftKind::Missing, _)));
+                    if absent(&here) {
+                        here
+                    } else if absent(&there) {
+                        there
+                    } else {
+                        pair_drift((s, ns, name), (p, peer_ns, peer_name))
+                            .or(here)
+                            .or(there)
+                    }
                 }),
                 Op::VxlanAdd(_) | Op::FdbAdd { .. } | Op::NeighAdd { .. } => {
                     super::overlay::check_overlay(op, s, self.snap(""))
