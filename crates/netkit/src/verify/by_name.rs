@@ -4,7 +4,7 @@
 //! A veth's two ends: the one in the namespace with more veths (a router's
 //! end of a subnet's link) is read light, the other (the subnet's end) is
 //! dumped whole, and its IFLA_LINK must name the light end's index (see
-//! check.rs, `pair_drift`). Only namespaces where every op is of a kind
+//! compare.rs, `pair_drift`). Only namespaces where every op is of a kind
 //! that needs nothing of a link but its index, state and MTU qualify: the
 //! host namespace, and any with a VXLAN link or its entries, keep the dump.
 

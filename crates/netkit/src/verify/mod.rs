@@ -27,6 +27,7 @@ use crate::{
 
 mod by_name;
 mod check;
+mod compare;
 mod overlay;
 pub use check::check;
 #[cfg(test)]

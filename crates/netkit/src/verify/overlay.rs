@@ -1,9 +1,9 @@
 //! Drift of the cross-host data plane's ops: a VXLAN link as vxlanAdd makes
 //! it (kind, alias, VNI, source, port, underlay, learning off, no group,
 //! MAC, MTU, up), and the FDB and neighbour entries fdbAdd and neighAdd
-//! make. Pure, like check.rs.
+//! make. Pure, like compare.rs.
 
-use super::{at, check::Found, DriftKind};
+use super::{at, compare::Found, DriftKind};
 use crate::{observe::Snapshot, plan::Op, vxlan::Vxlan};
 
 /// `host`: the snapshot of the executor's namespace (for the underlay's index).
