@@ -173,6 +173,26 @@ test.serial("a foreign link given a router end's name: named, apply refuses it a
   await worksAsDeclared(t);
 });
 
+test.serial("a bridge at a subnet's eth0 (the real one renamed): named as what it is; apply refuses, keeping the namespace, its apps and the bridge", async (t) => {
+  ip(['link', 'set', 'eth0', 'name', 'moved0'], 'ns-demo-db');
+  ip(['link', 'add', 'eth0', 'type', 'bridge'], 'ns-demo-db');
+  const json = JSON.parse((await run('status', '--json')).stdout) as { ok: boolean; drift: { object: string; detail: string }[] };
+  t.true(json.drift.some((d) => d.object === 'subnet demo/db' && d.detail === 'link eth0 in ns-demo-db is a bridge, not a veth'), JSON.stringify(json.drift));
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 1, r.stdout);
+  t.regex(r.stderr, /^vpcctl: link eth0 in netns "ns-demo-db": in the way: a bridge that vpcctl did not make/);
+  for (const ns of NAMESPACES) t.is(nsId(ns), ids[ns], `${ns} was not rebuilt`);
+  t.deepEqual(await appPids(), pids, 'the apps still run');
+  t.regex(ip(['-d', '-o', 'link', 'show', 'eth0'], 'ns-demo-db'), /bridge/);
+  // Put back as it was: in sync again, nothing rebuilt.
+  ip(['link', 'del', 'eth0'], 'ns-demo-db');
+  ip(['link', 'set', 'moved0', 'name', 'eth0'], 'ns-demo-db');
+  const s = await run('status');
+  t.is(s.code, 0, s.stdout);
+  t.deepEqual(await appPids(), pids, 'the apps still run');
+  await worksAsDeclared(t);
+});
+
 test.serial("a subnet's end replaced by a veth whose peer is elsewhere: named as not the router end's peer", async (t) => {
   // The real eth0 moved to a namespace of the test's; a new eth0 (same alias, address and route) whose
   // peer is in a fresh namespace, where a link's index may well equal the router end's.

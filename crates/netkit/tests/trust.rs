@@ -160,8 +160,35 @@ fn a_rebuild_is_refused_before_it_starts_when_a_foreign_link_holds_its_name() {
         rt.block_on(link::del(&hr, r, "sn-0")).unwrap();
     }
 
+    // In pf-h, which the plan rebuilds: a bridge at eth0 is refused too (it
+    // would go with the namespace), the namespace kept.
+    let hh = rt.block_on(async { conn::connect(h) }).unwrap();
+    let bridge = rtnetlink::LinkBridge::new("eth0").build();
+    rt.block_on(hh.link().add(bridge).execute()).unwrap();
+    let before = id_of(h);
+    let e = execute(&rebuild).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with(&format!("link eth0 in netns \"{h}\": in the way: a bridge")),
+        "{e}"
+    );
+    assert_eq!(id_of(h), before, "{h} was not deleted");
+    rt.block_on(link::del(&hh, h, "eth0")).unwrap();
+    drop(hh); // its socket would keep pf-h alive after the plan deletes it
+
     // sn-0 a veth whose other end is in pf-h (untagged): it goes with pf-h, the plan runs.
     veth(h, "old0");
+    execute(&rebuild).unwrap();
+    // The pair made again, both ends' tags changed behind vpcctl's back: a
+    // pair of vpcctl's, which the rebuild replaces.
+    for (ns, l) in [(r, "sn-0"), (h, "eth0")] {
+        let hn = rt.block_on(async { conn::connect(ns) }).unwrap();
+        let i = rt.block_on(link::get(&hn, ns, l)).unwrap().unwrap().index;
+        let set = rtnetlink::LinkUnspec::new_with_index(i)
+            .alias("changed")
+            .build();
+        rt.block_on(hn.link().set(set).execute()).unwrap();
+    }
     execute(&rebuild).unwrap();
     let hh = rt.block_on(async { conn::connect(h) }).unwrap();
     let names: Vec<String> = rt

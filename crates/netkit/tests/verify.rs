@@ -588,7 +588,7 @@ fn router_ends_read_by_name_still_drift() {
     assert!(d.iter().all(|d| d.index != veth2), "{d:?}");
 
     // The same with the subnet's end not ours (no alias: someone else's
-    // link of that name): never touched, the op fails with EEXIST.
+    // link of that name): never touched, the op refused.
     rt.block_on(link::del(&h, "vl-r", "sn-2")).unwrap(); // the pair, eth0 with it
     let h2 = rt.block_on(async { conn::connect("vl-h2") }).unwrap();
     let theirs = "vl-theirs";
@@ -607,8 +607,13 @@ fn router_ends_read_by_name_still_drift() {
         &exec::Options::default(),
         &|_, _| {},
     ));
+    // Refused before anything runs (exec/preflight.rs), naming it.
     let e = r.expect_err("a foreign eth0 is not ours to remove");
-    assert!(e.to_string().contains("File exists"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("link eth0 in netns \"vl-h2\": in the way: a veth without vpcctl's tag"),
+        "{e}"
+    );
     assert!(
         rt.block_on(link::get(&h2, "vl-h2", "eth0"))
             .unwrap()

@@ -1,11 +1,14 @@
-//! Before a plan runs: the name each of its veths takes in a namespace the
-//! plan does not make must be free, or held by something the plan itself
-//! removes: vpcctl's own link of that object (its alias; vethAdd replaces
-//! it), or one end of a pair whose other end is in a namespace the plan
-//! deletes (it goes with that namespace). Anything else is a link vpcctl did
-//! not make, which it never removes: the vethAdd would fail with EEXIST
-//! only after the plan had deleted and rebuilt namespaces, stopping their
-//! apps, for nothing, and again at every retry. So the plan is refused
+//! Before a plan runs: the name each of its veths takes in a namespace
+//! that exists before the plan (kept, or deleted and made again) must be
+//! free, or held by what is vpcctl's and goes: a link with the op's alias
+//! for that end (vethAdd replaces it), or a veth with an end in a namespace
+//! the plan deletes (in a namespace it rebuilds, also the veth whose other
+//! end is the op's other end's namespace: a pair of vpcctl's whose tag was
+//! changed). Anything else (a bridge, someone else's veth) is a link vpcctl
+//! did not make. It never removes one: in a kept namespace the vethAdd
+//! would fail with EEXIST only after the plan had deleted and rebuilt
+//! namespaces (their apps stopped), and again at every retry; in a rebuilt
+//! one the link would go with vpcctl's namespace. So the plan is refused
 //! before anything runs, naming the link.
 
 use std::{collections::HashSet, os::fd::AsFd, time::Duration};
@@ -20,17 +23,18 @@ use crate::{
 };
 
 pub(super) async fn names_in_the_way(ops: &[Op], conns: &Conns) -> Result<()> {
-    let made: HashSet<&str> = ops
-        .iter()
-        .filter_map(|o| match o {
-            Op::NetnsAdd { ns, .. } => Some(ns.as_str()),
-            _ => None,
-        })
-        .collect();
-    let deleted: Vec<&str> = ops
+    let deleted: HashSet<&str> = ops
         .iter()
         .filter_map(|o| match o {
             Op::NetnsDel { ns } => Some(ns.as_str()),
+            _ => None,
+        })
+        .collect();
+    // Made by the plan and not there before it: nothing in them yet.
+    let fresh: HashSet<&str> = ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::NetnsAdd { ns, .. } if !deleted.contains(ns.as_str()) => Some(ns.as_str()),
             _ => None,
         })
         .collect();
@@ -47,14 +51,30 @@ pub(super) async fn names_in_the_way(ops: &[Op], conns: &Conns) -> Result<()> {
         else {
             continue;
         };
-        for (at, link, tag) in [(ns, name, alias), (peer_ns, peer_name, peer_alias)] {
-            if made.contains(at.as_str()) {
+        let sides = [
+            (ns.as_str(), name, alias, peer_ns.as_str()),
+            (peer_ns.as_str(), peer_name, peer_alias, ns.as_str()),
+        ];
+        for (at, link, tag, other) in sides {
+            if fresh.contains(at) || (!at.is_empty() && !netns::exists(at)) {
                 continue;
             }
             let Some(l) = link::get(&conns.get(at).await?, at, link).await? else {
                 continue;
             };
-            if (tag.is_some() && l.alias == *tag) || goes_with_deleted(&l, at, &deleted)? {
+            if tag.is_some() && l.alias == *tag {
+                continue;
+            }
+            // What goes when the plan deletes namespaces: a veth with an end
+            // in one. In a namespace the plan rebuilds, also the end of the
+            // veth it makes again (its other end the op's other end's
+            // namespace): a pair of vpcctl's whose tag was changed.
+            let rebuilt = deleted.contains(at);
+            let mut gone: Vec<&str> = deleted.iter().copied().collect();
+            if rebuilt {
+                gone.push(other);
+            }
+            if l.kind.as_deref() == Some("veth") && goes_with(&l, at, rebuilt, &gone)? {
                 continue;
             }
             let what = match (l.kind.as_deref(), l.alias.as_deref()) {
@@ -76,13 +96,20 @@ pub(super) async fn names_in_the_way(ops: &[Op], conns: &Conns) -> Result<()> {
     Ok(())
 }
 
-/// Whether `l`, a link in `at`, is a veth whose other end is in one of the
-/// namespaces `deleted` (its IFLA_LINK_NETNSID is the id `at` gives it).
-fn goes_with_deleted(l: &LinkInfo, at: &str, deleted: &[&str]) -> Result<bool> {
-    let Some(id) = l.peer_netnsid.filter(|_| l.kind.as_deref() == Some("veth")) else {
-        return Ok(false);
+/// Whether veth `l`, in `at`, has its other end in one of `gone` (by its
+/// IFLA_LINK_NETNSID, against the id `at` gives each), or beside it in
+/// `at` when `at` itself goes (`at_goes`).
+fn goes_with(l: &LinkInfo, at: &str, at_goes: bool, gone: &[&str]) -> Result<bool> {
+    let Some(id) = l.peer_netnsid else {
+        return Ok(at_goes);
     };
-    let files: Vec<std::fs::File> = deleted.iter().filter_map(|d| netns::open(d).ok()).collect();
+    let files: Vec<std::fs::File> = gone
+        .iter()
+        .filter_map(|ns| match *ns {
+            "" => std::fs::File::open("/proc/self/ns/net").ok(),
+            ns => netns::open(ns).ok(),
+        })
+        .collect();
     if files.is_empty() {
         return Ok(false);
     }

@@ -35,27 +35,30 @@ impl<'a> Index<'a> {
 
 pub(super) type Found = Option<(DriftKind, String)>;
 
-/// A veth as vethAdd makes it, from its two ends' snapshots: an end that
-/// is absent first; then whether the two are one pair, before anything else
-/// about them: a foreign link at a light end's name (down, say) is not the
-/// end to set up, and nothing may be repaired on it in place.
+/// A veth as vethAdd makes it, from its two ends' snapshots, in this
+/// order: an end that is absent; an end that is not a veth or not tagged as
+/// made (the link to name, when someone put another at that name); whether
+/// the two are one pair; then whether they are up, of the right MTU. So a
+/// foreign link at a light end's name (down, say) is `not the peer`, never
+/// `down`: nothing is repaired on it in place.
 pub(super) fn veth_drift(
     a: (&Snapshot, &str, &str, Option<&str>),
     b: (&Snapshot, &str, &str, Option<&str>),
     mtu: Option<u32>,
 ) -> Found {
-    let here = link_drift(a.0, a.1, a.2, a.3, mtu);
-    let there = link_drift(b.0, b.1, b.2, b.3, mtu);
+    let here = end_identity(a.0, a.1, a.2, a.3);
+    let there = end_identity(b.0, b.1, b.2, b.3);
     let absent = |f: &Found| matches!(f, Some((DriftKind::Missing, _)));
     if absent(&here) {
-        here
-    } else if absent(&there) {
-        there
-    } else {
-        pair_drift((a.0, a.1, a.2), (b.0, b.1, b.2))
-            .or(here)
-            .or(there)
+        return here;
     }
+    if absent(&there) {
+        return there;
+    }
+    here.or(there)
+        .or_else(|| pair_drift((a.0, a.1, a.2), (b.0, b.1, b.2)))
+        .or_else(|| end_state(a.0, a.1, a.2, mtu))
+        .or_else(|| end_state(b.0, b.1, b.2, mtu))
 }
 
 /// The link an op puts something on.
@@ -70,10 +73,10 @@ pub(super) fn on_link(op: &Op) -> Option<&str> {
     }
 }
 
-/// One end of a veth: present, a veth, up, with its alias and MTU. An end
-/// read light (`Snapshot::light`) has no kind or alias to compare: it is
-/// the veth by [`pair_drift`], and its alias is not read.
-fn link_drift(s: &Snapshot, ns: &str, name: &str, alias: Option<&str>, mtu: Option<u32>) -> Found {
+/// One end of a veth: present, a veth, with its alias. An end read light
+/// (`Snapshot::light`) has no kind or alias to compare: it is the veth by
+/// [`pair_drift`], and its alias is not read.
+fn end_identity(s: &Snapshot, ns: &str, name: &str, alias: Option<&str>) -> Found {
     let Some(l) = s.link(name) else {
         return Some((
             DriftKind::Missing,
@@ -99,6 +102,14 @@ fn link_drift(s: &Snapshot, ns: &str, name: &str, alias: Option<&str>, mtu: Opti
             alias.unwrap_or_default()
         ));
     }
+    None
+}
+
+/// One end of a veth, present: up, with the MTU the op gives.
+fn end_state(s: &Snapshot, ns: &str, name: &str, mtu: Option<u32>) -> Found {
+    let l = s.link(name)?;
+    let differs =
+        |what: String| Some((DriftKind::Differs, format!("link {name} {} {what}", at(ns))));
     if let Some(m) = mtu.filter(|m| *m != l.mtu) {
         return differs(format!("has mtu {}, want {m}", l.mtu));
     }
@@ -114,7 +125,7 @@ fn link_drift(s: &Snapshot, ns: &str, name: &str, alias: Option<&str>, mtu: Opti
 /// the whole end's namespace gives the light end's (indexes are per
 /// namespace: a link of the same number may be anywhere). That makes the
 /// light end the veth itself, though its kind was not read. Both ends are
-/// present (link_drift).
+/// present (end_identity).
 fn pair_drift(a: (&Snapshot, &str, &str), b: (&Snapshot, &str, &str)) -> Found {
     let ((ls, lns, lname), (fs, fns, fname)) =
         match (a.0.light.contains(a.2), b.0.light.contains(b.2)) {
