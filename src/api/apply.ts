@@ -66,19 +66,22 @@ export async function applyTopology(
   const { claimPath, mergeTopology, readTopology } = await import('./topology.js');
   const topo = readTopology(topology);
   const owner = topo.name !== undefined ? `topology ${topo.name}` : opts.owner ?? 'api';
-  // Saved with the change itself: the write gives the state revision + 1.
+  // Saved with a write: the write gives the state revision + 1.
   const remember = (state: State) => { state.lastApply = { digest, prune, revision: (state.revision ?? 0) + 1 }; };
+  // A document with apps is applied once its apps run, not when the network is made: an apply
+  // stopped in between (an app that fails to start, a kill) must not let the next one say
+  // "0 changes" (unchangedSince) with the apps never started.
+  const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));
   return store.locked(async () => {
     const held = store.held();
     const result = await guardedChange(new Engine(held), (d, root) => {
-      d.beforeSave(remember);
+      if (!wantApps) d.beforeSave(remember);
       // The next re-apply verifies this state's full plan: build its text now, not in that no-op call.
       d.whileRunning((state) => planText(state, cacheDirOf(store.dir)));
       return mergeTopology(d.state, topo, { prune: opts.prune, uplink, root, owner, overlays: opts.overlays, pruneAll: opts.pruneAll });
     }, { ...opts, verifyAll: true }, (claim) => claimPath(topo, claim));
     result.diff.kept = result.value;
     const started: AppInfo[] = [];
-    const wantApps = topo.vpcs.some((v) => v.subnets.some((s) => s.apps.length > 0));
     if (wantApps) {
       // After a dry run the state is the one before: an app of a subnet still to be made does not run either.
       const state = await held.read();
@@ -94,8 +97,8 @@ export async function applyTopology(
       }
       if (!opts.dryRun) result.diff.apps.start = started.map((a) => ({ vpc: a.vpc, subnet: a.subnet, port: a.port }));
     }
-    // Starting apps wrote the state after the change: remember the document again.
-    if (started.length > 0) {
+    // Every app runs: now the document is applied.
+    if (wantApps && !opts.dryRun) {
       const state = await held.read();
       remember(state);
       await held.write(state);

@@ -122,7 +122,7 @@ async function startApp(stateDir: string, vpcAddress: string, input: DeployAppIn
       const inUse = /EADDRINUSE|address already in use/i.test(log);
       throw new VpcctlError(inUse ? 'IN_USE' : 'INVALID_INPUT',
         inUse ? `port ${port} is already in use in subnet "${input.subnet}"`
-          : `app exited at once: ${log.trim().split('\n').pop() ?? 'no output'} (log: ${logFile})`);
+          : `app exited at once: ${log.trim().split('\n').pop() || 'no output'} (log: ${logFile})`);
     }
     const probe = await n.tcpConnect(ns, vpcAddress, port, 100);
     if (probe.ok) break;

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freshStateDir, inNs, netnsList, vpcctl, FETCH } from '../helpers/sandbox.js';
 import { alive } from '../../src/api/apps.js';
 import { native } from '../../src/native.js';
@@ -111,4 +113,25 @@ test.serial('stop-app and deletions leave no process behind', async (t) => {
   t.deepEqual(all, []);
   t.false(netnsList().some((n) => n.startsWith('ns-') || n.startsWith('vpcr-')));
   t.false(alive(apps.find((a) => a.vpc === 'dev')!.pid), 'cleanup-all stopped dev\'s apps');
+});
+
+test.serial("an apply whose app does not start fails, and so does the next (never '0 changes' with the app not running); the fixed file starts it", async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'vpcctl-apps-')), 'topology.json');
+  const doc = (command?: string[]) => JSON.stringify({
+    vpcs: [{ name: 'ap', cidr: '10.30.0.0/16', subnets: [
+      { name: 'web', cidr: '10.30.1.0/24', type: 'private', apps: [{ port: 8080, ...(command ? { command } : {}) }] }] }],
+  });
+  writeFileSync(file, doc(['/bin/false']));
+  for (let i = 0; i < 2; i++) {
+    const r = await run('apply', '-f', file);
+    t.is(r.code, 2, `apply ${i + 1}: ${r.stdout}`);
+    t.regex(r.stderr, /app exited at once: no output \(log: /);
+  }
+  writeFileSync(file, doc());
+  const ok = await run('apply', '-f', file);
+  t.is(ok.code, 0, ok.stderr);
+  const apps = JSON.parse((await run('list-apps', '--json')).stdout) as { vpc: string; running: boolean }[];
+  t.deepEqual(apps.map((a) => [a.vpc, a.running]), [['ap', true]]);
+  t.regex((await run('apply', '-f', file)).stdout, /^0 changes/m);
+  t.is((await run('delete-vpc', '--name', 'ap')).code, 0);
 });
