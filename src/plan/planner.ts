@@ -173,6 +173,13 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
     const [a, b] = [desired.vpcs[p.vpc1], desired.vpcs[p.vpc2]];
     const stays = (v: VpcState | undefined) => v && !rebuiltVpcs.has(v.name);
     if (stays(a) && stays(b)) dels.push(...unpeerOps(p, a!, b!));
+    // A VPC that goes takes its end of the peering with its router, but only when the kernel has
+    // destroyed that namespace, after the command returned: the staying router's end is deleted
+    // here, so the peering is gone when the command says so.
+    const gone = (name: string) => (desired.vpcs[name] ? undefined : current.vpcs[name]);
+    const [goneA, goneB] = [gone(p.vpc1), gone(p.vpc2)];
+    if (stays(a) && goneB) dels.push(...unpeerOps(p, a!, goneB));
+    if (stays(b) && goneA) dels.push(...unpeerOps(p, b!, goneA));
     for (const [v, other] of [[a, current.vpcs[p.vpc2]], [b, current.vpcs[p.vpc1]]] as const) {
       if (stays(v) && other) {
         for (const c of peerPrefixes(current.vpcs[v!.name] ?? v!, other)) dels.push(...peerRouteOps(v!, c, keptSubnets(current, desired, v!.name), false));

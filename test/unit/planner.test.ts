@@ -119,6 +119,20 @@ test('peering: one veth between routers, routes both ways, routes in private hos
   t.deepEqual(kinds(back.ops), ['linkDel', 'routeDel']);
 });
 
+test("deleting a peered VPC deletes the staying router's end of the peering, not waiting for the kernel's namespace cleanup", (t) => {
+  let cur = withSubnet(withVpc(emptyState()), 'demo', 'db', '10.0.2.0/24', 'private');
+  cur = withSubnet(withVpc(cur, 'dev', '10.1.0.0/16', '100.64.0.4/30'), 'dev', 'web', '10.1.1.0/24', 'public');
+  cur.peerings = [{ vpc1: 'demo', vpc2: 'dev', link: '100.64.0.8/30' }];
+  for (const [gone, stays, end] of [['dev', 'demo', 'px-0a010000'], ['demo', 'dev', 'px-0a000000']] as const) {
+    const des = structuredClone(cur);
+    delete des.vpcs[gone];
+    des.peerings = [];
+    const p = plan(cur, des, kernelWith(cur));
+    t.deepEqual(find(p.ops, 'linkDel').map((o) => [o.ns, o.name]), [[`vpcr-${stays}`, end]]);
+    t.true(find(p.ops, 'netnsDel').some((o) => o.ns === `vpcr-${gone}`));
+  }
+});
+
 test('a policy change is one nftables transaction in the host namespace', (t) => {
   const cur = withSubnet(withVpc(emptyState()), 'demo', 'web', '10.0.1.0/24', 'public');
   const des = structuredClone(cur);
