@@ -89,11 +89,12 @@ export const argvOf = (command: string[] | string | undefined, port: number): st
 
 /**
  * Start an app detached inside the subnet's host namespace (the native module
- * forks, enters the namespace and execs in the child), then wait until it
- * listens or dies. A bad user, or a port taken in the subnet (by one of its
- * apps or any other process), is refused before anything runs.
+ * forks, enters the namespace and execs in the child). A bad user, or a port
+ * taken in the subnet (by one of its apps or any other process), is refused
+ * before anything runs. Returns as soon as the process exists: readiness is
+ * waited for once it is recorded (`deployApp`).
  */
-async function startApp(stateDir: string, vpcAddress: string, input: DeployAppInput, subnet: SubnetState): Promise<AppState> {
+async function spawnApp(stateDir: string, vpcAddress: string, input: DeployAppInput, subnet: SubnetState): Promise<AppState> {
   const port = checkPort(input.port);
   const taken = subnet.apps.find((a) => a.port === port && alive(a.pid));
   if (taken) throw new VpcctlError('IN_USE', `port ${port} is already used by an app (pid ${taken.pid}) in subnet "${input.subnet}"`);
@@ -105,8 +106,7 @@ async function startApp(stateDir: string, vpcAddress: string, input: DeployAppIn
   const logDir = join(stateDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${input.vpc}-${input.subnet}-${port}.log`);
-  const n = await native();
-  const pid = await n.spawnDetached(ns, argv, {
+  const pid = await (await native()).spawnDetached(ns, argv, {
     uid: ids.uid, gid: ids.gid, logFile,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -114,21 +114,27 @@ async function startApp(stateDir: string, vpcAddress: string, input: DeployAppIn
       VPCCTL_APP_ADDRESS: vpcAddress, VPCCTL_APP_PORT: String(port),
     },
   });
-  // Ready when a TCP connect from inside the namespace succeeds; a custom
-  // command that never listens is given the benefit of the doubt after 5 s.
+  return { port, pid, command: argv, user, logFile, startedAt: new Date().toISOString() };
+}
+
+/**
+ * Ready when a TCP connect from inside the namespace succeeds; a custom
+ * command that never listens is given the benefit of the doubt after 5 s.
+ * An app that dies first is an error, with its log's last line.
+ */
+async function waitReady(ns: string, vpcAddress: string, app: AppState, subnetName: string): Promise<void> {
+  const n = await native();
   for (let i = 0; i < 50; i++) {
-    if (!alive(pid)) {
-      const log = readText(logFile);
+    if (!alive(app.pid)) {
+      const log = readText(app.logFile);
       const inUse = /EADDRINUSE|address already in use/i.test(log);
       throw new VpcctlError(inUse ? 'IN_USE' : 'INVALID_INPUT',
-        inUse ? `port ${port} is already in use in subnet "${input.subnet}"`
-          : `app exited at once: ${log.trim().split('\n').pop() || 'no output'} (log: ${logFile})`);
+        inUse ? `port ${app.port} is already in use in subnet "${subnetName}"`
+          : `app exited at once: ${log.trim().split('\n').pop() || 'no output'} (log: ${app.logFile})`);
     }
-    const probe = await n.tcpConnect(ns, vpcAddress, port, 100);
-    if (probe.ok) break;
+    if ((await n.tcpConnect(ns, vpcAddress, app.port, 100)).ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { port, pid, command: argv, user, logFile, startedAt: new Date().toISOString() };
 }
 
 /**
@@ -162,18 +168,30 @@ async function stopProcess(pid: number, ns: string): Promise<void> {
 // --- The lifecycle the API offers: each step reads and writes the state -----
 // (callers hold the store's lock around deployApp and stopApps).
 
-/** Start an app in a subnet and record it; an app the state could not record is stopped again. */
+/**
+ * Start an app in a subnet and record it. It is recorded as soon as it
+ * exists, before its readiness wait: a command killed during that wait
+ * leaves an app the state knows (stopped, listed, restarted by apply), not
+ * an untracked process holding the port. One that dies before it is ready,
+ * or that the state could not record, is stopped and forgotten again.
+ */
 export async function deployApp(store: StateStore, input: DeployAppInput): Promise<AppInfo> {
   const state = await store.read();
   const subnet = findSubnet(state, input.vpc, input.subnet);
+  const ns = hostNs(input.vpc, input.subnet);
   // An IPv6-only subnet's app is reached (and probed) at the host's IPv6 address.
-  const app = await startApp(store.dir, hostOf(subnet), input, subnet);
-  subnet.apps = [...subnet.apps.filter((a) => a.port !== app.port), app];
+  const address = hostOf(subnet);
+  const app = await spawnApp(store.dir, address, input, subnet);
+  const before = subnet.apps.filter((a) => a.port !== app.port);
+  subnet.apps = [...before, app];
   try {
     await store.write(state);
+    await waitReady(ns, address, app, input.subnet);
   } catch (e) {
-    // An app the state does not know would run untracked: stop it.
-    await stopProcess(app.pid, hostNs(input.vpc, input.subnet));
+    // An app the state does not know, or that never came up, would run untracked: stop it.
+    await stopProcess(app.pid, ns);
+    subnet.apps = before;
+    await store.write(state).catch(() => { /* the first error is the one to report */ });
     throw e;
   }
   return appStatus(input.vpc, input.subnet, app);

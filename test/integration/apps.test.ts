@@ -1,8 +1,10 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshStateDir, inNs, netnsList, vpcctl, FETCH } from '../helpers/sandbox.js';
+import { CLI, freshStateDir, inNs, netnsList, vpcctl, FETCH } from '../helpers/sandbox.js';
+import { APP_SERVER } from '../../src/paths.js';
 import { alive } from '../../src/api/apps.js';
 import { native } from '../../src/native.js';
 
@@ -134,4 +136,36 @@ test.serial("an apply whose app does not start fails, and so does the next (neve
   t.deepEqual(apps.map((a) => [a.vpc, a.running]), [['ap', true]]);
   t.regex((await run('apply', '-f', file)).stdout, /^0 changes/m);
   t.is((await run('delete-vpc', '--name', 'ap')).code, 0);
+});
+
+test.serial('an apply killed while its app starts leaves the app recorded: the next apply adopts it, no untracked process holds the port', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpcctl-apps-'));
+  const file = join(dir, 'topology.json');
+  // Listens only after 2 s, so the apply is still in its readiness wait when it is killed.
+  const command = ['/bin/sh', '-c', 'sleep 2; exec "$@"', 'sh', process.execPath, APP_SERVER, '8080'];
+  writeFileSync(file, JSON.stringify({
+    vpcs: [{ name: 'ka', cidr: '10.31.0.0/16', subnets: [
+      { name: 'web', cidr: '10.31.1.0/24', type: 'private', apps: [{ port: 8080, command }] }] }],
+  }));
+  const child = spawn(process.execPath, [CLI, 'apply', '-f', file], { env: { ...process.env, VPCCTL_STATE_DIR: state }, stdio: 'ignore' });
+  const exited = new Promise((r) => child.once('exit', r));
+  const log = join(state, 'logs', 'ka-web-8080.log');
+  for (let i = 0; i < 200 && !existsSync(log); i++) await new Promise((r) => setTimeout(r, 25));
+  t.true(existsSync(log), 'the app was spawned');
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGKILL');
+  await exited;
+  // The app outlives the killed apply and listens.
+  let holders: number[] = [];
+  for (let i = 0; i < 60 && holders.length === 0; i++) {
+    holders = (await (await native()).tcpListeners('ns-ka-web', 8080)).flatMap((l) => l.pids);
+    if (holders.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(holders.length, 1, 'the app listens');
+  const again = await run('apply', '-f', file);
+  t.is(again.code, 0, again.stderr);
+  const apps = JSON.parse((await run('list-apps', '--vpc', 'ka', '--json')).stdout) as { pid: number; running: boolean }[];
+  t.deepEqual(apps.map((a) => [a.pid, a.running]), [[holders[0], true]], 'the app that holds the port is the one the state knows');
+  t.is((await run('delete-vpc', '--name', 'ka')).code, 0);
+  t.false(alive(holders[0]!), 'delete-vpc stopped it');
 });
