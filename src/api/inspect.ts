@@ -172,6 +172,27 @@ async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
 }
 
 /**
+ * A link that is no veth at the name of one of vpcctl's veth ends: the
+ * executor's preflight refuses to run a plan that would make a veth there
+ * (it removes only links it made), so `apply` cannot repair this drift;
+ * say so, and what would.
+ */
+async function foreignAtVethNames(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
+  const out = new Map<OpDrift, string>();
+  const n = await native();
+  for (const d of drift) {
+    if (d.op.op !== 'vethAdd') continue;
+    for (const [ns, name] of [[d.op.ns, d.op.name], [d.op.peerNs, d.op.peerName]] as const) {
+      const link = await n.linkGet(ns, name).catch(() => null);
+      if (!link?.kind || link.kind === 'veth') continue;
+      out.set(d, `a ${link.kind} that vpcctl did not make holds the name ${name} ${ns === ROOT_NS ? 'in the host namespace' : `in ${ns}`}, and vpcctl removes only what it made: apply refuses while it is there; remove or rename it ('ip${ns === ROOT_NS ? '' : ` -n ${ns}`} link del ${name}'), then any command on the VPC repairs it`);
+      break;
+    }
+  }
+  return out;
+}
+
+/**
  * Compare the state with the kernel: namespaces present and tagged as they
  * should be, and every object of the state's full plan as it was made.
  */
@@ -191,7 +212,7 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
   // A missing namespace is reported above, once, not again as its netnsAdd.
   const found = (await findDrift(state, undefined, stateDir, { early: true }))
     .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)));
-  const fixes = await foreignHolders(found);
+  const fixes = new Map([...await foreignHolders(found), ...await foreignAtVethNames(found)]);
   const drift: DriftEntry[] = found
     .map((d) => ({ object: d.object, kind: d.kind, detail: d.detail, ...(fixes.has(d) ? { fix: fixes.get(d)! } : {}) }))
     // The names' files under /etc/netns (api/dns.ts): a subnet whose namespace is missing is reported once, above.

@@ -148,7 +148,9 @@ export function buildProgram(): Command {
           print(`${bad('drift')}     ${d.object}: ${d.detail}`);
           if (d.fix) print(`          ${d.fix}`);
         }
-        if (s.drift.length) print("repair: 'vpcctl apply -f FILE' of the unchanged file, or any command on that VPC (create-subnet, apply-policy, ...)");
+        // A drift with a fix is one no command of vpcctl's repairs while it stands (a foreign route or link).
+        const first = s.drift.some((d) => d.fix) ? 'after the fixes above, ' : '';
+        if (s.drift.length) print(`repair: ${first}'vpcctl apply -f FILE' of the unchanged file, or any command on that VPC (create-subnet, apply-policy, ...)`);
       }
     });
   program.command('cleanup-all').description("remove every kernel object tagged as vpcctl's, and the state (asks first on a terminal)")

@@ -154,6 +154,10 @@ test.serial("a foreign link given a router end's name: named, apply refuses it a
   t.false(json.ok);
   t.true(json.drift.some((d) => d.object === 'subnet demo/db' && /link sn-0a000200 in vpcr-demo is not the peer of eth0 in ns-demo-db/.test(d.detail)),
     `named as not the peer, not as a link to set up: ${JSON.stringify(json.drift)}`);
+  // status does not promise what apply will refuse: it says what to remove.
+  const text = (await run('status')).stdout;
+  t.regex(text, /a bridge that vpcctl did not make holds the name sn-0a000200 in vpcr-demo, .*apply refuses while it is there; remove or rename it \('ip -n vpcr-demo link del sn-0a000200'\)/);
+  t.regex(text, /^repair: after the fixes above, 'vpcctl apply -f FILE'/m);
   for (let i = 0; i < 2; i++) {
     const r = await run('apply', '-f', file);
     t.is(r.code, 1, r.stdout);
@@ -176,8 +180,9 @@ test.serial("a foreign link given a router end's name: named, apply refuses it a
 test.serial("a bridge at a subnet's eth0 (the real one renamed): named as what it is; apply refuses, keeping the namespace, its apps and the bridge", async (t) => {
   ip(['link', 'set', 'eth0', 'name', 'moved0'], 'ns-demo-db');
   ip(['link', 'add', 'eth0', 'type', 'bridge'], 'ns-demo-db');
-  const json = JSON.parse((await run('status', '--json')).stdout) as { ok: boolean; drift: { object: string; detail: string }[] };
-  t.true(json.drift.some((d) => d.object === 'subnet demo/db' && d.detail === 'link eth0 in ns-demo-db is a bridge, not a veth'), JSON.stringify(json.drift));
+  const json = JSON.parse((await run('status', '--json')).stdout) as { ok: boolean; drift: { object: string; detail: string; fix?: string }[] };
+  t.true(json.drift.some((d) => d.object === 'subnet demo/db' && d.detail === 'link eth0 in ns-demo-db is a bridge, not a veth'
+    && /^a bridge that vpcctl did not make holds the name eth0 in ns-demo-db, /.test(d.fix ?? '')), JSON.stringify(json.drift));
   const r = await run('apply', '-f', file);
   t.is(r.code, 1, r.stdout);
   t.regex(r.stderr, /^vpcctl: link eth0 in netns "ns-demo-db": in the way: a bridge that vpcctl did not make/);
