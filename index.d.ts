@@ -313,7 +313,7 @@ export type PlanOp =
   | { op: 'netnsAdd'; ns: string; tag: string }
   | { op: 'netnsDel'; ns: string }
   | { op: 'vethAdd'; ns: string; name: string; alias: string; peerNs: string; peerName: string; peerAlias: string; mtu?: number }
-  | { op: 'linkDel'; ns: string; name: string }
+  | { op: 'linkDel'; ns: string; name: string; alias?: string }
   | { op: 'linkUp'; ns: string; name: string }
   | { op: 'addrAdd'; ns: string; dev: string; cidr: string }
   | { op: 'addrDel'; ns: string; dev: string; cidr: string }

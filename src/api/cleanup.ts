@@ -55,11 +55,12 @@ export async function cleanupAll(store: StateStore, engine: Engine, opts: { dryR
     return ours;
   });
   const namespaces = [...new Set([...all.filter((ns) => ownsNs(ns, tags.get(ns), false)), ...pending])];
-  const links = (await n.linkList(ROOT_NS)).filter((l) => l.alias && parseTag(l.alias)).map((l) => l.name);
+  const links = (await n.linkList(ROOT_NS)).filter((l) => l.alias && parseTag(l.alias));
 
   const ops: Op[] = [
     ...namespaces.map((ns): Op => ({ op: 'netnsDel', ns })),
-    ...links.map((name): Op => ({ op: 'linkDel', ns: ROOT_NS, name })),
+    // With the alias read: a link renamed in its place since this read is not deleted by name.
+    ...links.map((l): Op => ({ op: 'linkDel', ns: ROOT_NS, name: l.name, alias: l.alias })),
     { op: 'nftDelete', ns: ROOT_NS, family: NFT_FAMILY, table: NFT_TABLE },
   ];
   // ip_forward goes back only if it still holds the 1 vpcctl set: a 0 now
@@ -74,7 +75,7 @@ export async function cleanupAll(store: StateStore, engine: Engine, opts: { dryR
     ops.push({ op: 'sysctlSet', ns: ROOT_NS, key: IP6_FORWARD, value: before6 });
   }
   // What would go, for a confirmation: nothing is touched.
-  if (opts.dryRun) return { namespaces, links, files: [], warnings };
+  if (opts.dryRun) return { namespaces, links: links.map((l) => l.name), files: [], warnings };
   await engine.run({ ops, changes: [], namespaces });
   const files = removeAllEtcFiles();
   rmSync(store.file, { force: true });
@@ -82,7 +83,7 @@ export async function cleanupAll(store: StateStore, engine: Engine, opts: { dryR
   rmSync(ringDir(store.dir), { recursive: true, force: true }); // flow-log rings
   rmSync(cacheFileOf(store.dir), { force: true });
   return {
-    namespaces, links, files, warnings,
+    namespaces, links: links.map((l) => l.name), files, warnings,
     ...(restore ? { ipForwardRestored: before } : {}),
     ...(before !== undefined && !restore ? { ipForwardLeft: now } : {}),
   };

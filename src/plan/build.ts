@@ -276,8 +276,9 @@ export function peeringOps(p: PeeringState, a: VpcState, b: VpcState): Op[] {
   return ops;
 }
 
+/** The end of a peering in `a`'s router, and with it the pair: only the link that carries the peering's tag. */
 export const unpeerOps = (_p: PeeringState, a: VpcState, b: VpcState): Op[] =>
-  [{ op: 'linkDel', ns: routerNs(a.name), name: peerLink(b.cidr) }];
+  [{ op: 'linkDel', ns: routerNs(a.name), name: peerLink(b.cidr), alias: linkTag({ kind: 'peer', vpc1: a.name, vpc2: b.name }) }];
 
 /** Routes to a peer in the private hosts of a VPC (public hosts reach it by their default route). */
 export function peerRouteOps(vpc: VpcState, peerCidr: string, subnets: SubnetState[], add: boolean): Op[] {

@@ -21,7 +21,7 @@ export const OP_FIELDS: OpFields = {
     ns: 'required', name: 'required', alias: 'required', peerNs: 'required', peerName: 'required', peerAlias: 'required',
     mtu: 'optional',
   },
-  linkDel: { ns: 'required', name: 'required' },
+  linkDel: { ns: 'required', name: 'required', alias: 'optional' },
   linkUp: { ns: 'required', name: 'required' },
   addrAdd: { ns: 'required', dev: 'required', cidr: 'required' },
   addrDel: { ns: 'required', dev: 'required', cidr: 'required' },

@@ -19,7 +19,8 @@ export type Op =
       peerAlias: string;
       mtu?: number;
     }
-  | { op: 'linkDel'; ns: string; name: string }
+  /** With `alias`, a link at `name` that does not carry it is someone else's: left alone. */
+  | { op: 'linkDel'; ns: string; name: string; alias?: string }
   | { op: 'linkUp'; ns: string; name: string }
   | { op: 'addrAdd'; ns: string; dev: string; cidr: string }
   | { op: 'addrDel'; ns: string; dev: string; cidr: string }

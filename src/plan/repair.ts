@@ -1,6 +1,7 @@
 import type { Op } from './ops.js';
 import type { State } from '../state/types.js';
 import { fullPlan } from './full.js';
+import { parseTag } from '../model/names.js';
 
 /**
  * Drift: an op of the current state's full plan (full.ts) that the kernel
@@ -41,19 +42,28 @@ export function opKey(o: Op): string {
  * up again; anything else wrong with a veth re-makes it, with a namespace
  * rebuilds it.
  */
+/**
+ * A peering's veth runs between two routers: rebuilding the far router for
+ * it (as a subnet's namespace is for its veth) would rebuild that whole VPC,
+ * its subnets and apps, for one link. The pair is made again instead; a
+ * foreign link at its name then stops the plan in the executor's preflight.
+ */
+const isPeering = (o: Op) => o.op === 'vethAdd' && parseTag(o.alias)?.kind === 'peer';
+
 const isDown = (d: OpDrift) => (d.op.op === 'vethAdd' || d.op.op === 'vxlanAdd' || d.op.op === 'netnsAdd') && d.kind === 'differs' && /\bis down\b/.test(d.detail);
 
 /**
  * Namespaces drift shows to be broken beyond repair in place, to be rebuilt
  * as a missing one is: one that lost its ownership tag (or is not a
  * namespace vpcctl made), and the host end of a veth that is present but
- * not as made (its alias: vpcctl no longer recognises it as its own).
+ * not as made (its alias: vpcctl no longer recognises it as its own), but
+ * not for a peering (isPeering).
  */
 export function brokenByDrift(drift: readonly OpDrift[] | undefined): Set<string> {
   const out = new Set<string>();
   for (const d of drift ?? []) {
     if (d.op.op === 'netnsAdd' && !isDown(d)) out.add(d.op.ns);
-    else if (d.op.op === 'vethAdd' && d.kind === 'differs' && !isDown(d)) out.add(d.op.peerNs);
+    else if (d.op.op === 'vethAdd' && d.kind === 'differs' && !isDown(d) && !isPeering(d.op)) out.add(d.op.peerNs);
     // A VXLAN link not as made (another VNI, underlay or owner) is remade with its router.
     else if (d.op.op === 'vxlanAdd' && d.kind === 'differs' && !isDown(d)) out.add(d.op.ns);
   }
@@ -116,7 +126,7 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
       if (down) {
         emit({ op: 'linkUp', ns: o.ns, name: o.name });
         emit({ op: 'linkUp', ns: o.peerNs, name: o.peerName });
-      } else if (d.kind === 'differs') {
+      } else if (d.kind === 'differs' && !isPeering(o)) {
         continue; // not vpcctl's as made: rebuilt with its host namespace (brokenByDrift)
       } else {
         emit(o);

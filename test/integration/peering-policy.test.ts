@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshStateDir, ip, nft, vpcctl, ROOT } from '../helpers/sandbox.js';
 import { native } from '../../src/native.js';
@@ -162,4 +162,25 @@ test.serial('remove-policy opens the subnet again; unpeer restores isolation; de
   t.is((await run('delete-vpc', '--name', 'c')).code, 0);
   t.deepEqual(JSON.parse((await run('list-peerings', '--json')).stdout), []);
   t.notRegex(ip(['link'], 'vpcr-b'), /px-/);
+});
+
+test.serial("a foreign link at the staying router's peering end: delete-vpc of the peer leaves it, and rebuilds nothing of the VPC that stays", async (t) => {
+  t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
+  const end = ip(['-o', 'link'], 'vpcr-b').match(/\d+: (px-[0-9a-f]+)@/)![1]!;
+  const appsOfB = async () => (JSON.parse((await run('list-apps', '--vpc', 'b', '--json')).stdout) as { pid: number; running: boolean }[])
+    .map((a) => [a.pid, a.running]);
+  const before = await appsOfB();
+  t.is(before.length, 4);
+  const inode = (ns: string) => statSync(`/run/netns/${ns}`).ino;
+  const ids = ['vpcr-b', 'ns-b-web', 'ns-b-db'].map(inode);
+  // vpcctl's end renamed away, someone's bridge at its name.
+  ip(['link', 'set', end, 'name', 'moved0'], 'vpcr-b');
+  ip(['link', 'add', end, 'type', 'bridge'], 'vpcr-b');
+  const r = await run('delete-vpc', '--name', 'a');
+  t.is(r.code, 0, r.stderr);
+  t.regex(ip(['-d', '-o', 'link', 'show', end], 'vpcr-b'), /bridge/, "the bridge is not vpcctl's to delete");
+  t.deepEqual(['vpcr-b', 'ns-b-web', 'ns-b-db'].map(inode), ids, "b's namespaces were not rebuilt");
+  t.deepEqual(await appsOfB(), before, "b's apps still run");
+  t.deepEqual(JSON.parse((await run('list-peerings', '--json')).stdout), []);
+  ip(['link', 'del', end], 'vpcr-b');
 });

@@ -109,6 +109,16 @@ test('a deleted veth is made again with every address and route on its two ends'
   t.deepEqual(p.namespaces, [], 'the host namespace and its apps stay');
 });
 
+test("a peering's veth not as made is made again, never by rebuilding the far router (a whole VPC)", (t) => {
+  const s = topology();
+  const d = driftOf(s, (o) => o.op === 'vethAdd' && o.alias.startsWith('vpcctl:peer:'), 'differs', 'link px-0a000000 in vpcr-dev is not the peer of px-0a010000 in vpcr-demo');
+  const p = plan(s, s, kernelOf(s, [d]));
+  t.deepEqual(p.namespaces, [], 'no namespace is deleted or made');
+  t.deepEqual(p.ops.map((o) => [o.op, o.ns]), [
+    ['vethAdd', 'vpcr-demo'], ['addrAdd', 'vpcr-demo'], ['addrAdd', 'vpcr-dev'], ['routeAdd', 'vpcr-demo'], ['routeAdd', 'vpcr-dev'],
+  ]);
+});
+
 test('a namespace that lost its tag is rebuilt as a missing one is', (t) => {
   const s = topology();
   const d = driftOf(s, (o) => o.op === 'netnsAdd' && o.ns === 'ns-demo-db', 'differs', 'namespace ns-demo-db is not tagged');

@@ -33,7 +33,7 @@ kinds! {
     "netnsDel" => Op::NetnsDel { ns } => json!({"ns": ns});
     "vethAdd" => Op::VethAdd { ns, name, alias, peer_ns, peer_name, peer_alias, mtu } =>
         json!({"ns": ns, "name": name, "alias": alias, "peerNs": peer_ns, "peerName": peer_name, "peerAlias": peer_alias, "mtu": mtu});
-    "linkDel" => Op::LinkDel { ns, name } => json!({"ns": ns, "name": name});
+    "linkDel" => Op::LinkDel { ns, name, alias } => json!({"ns": ns, "name": name, "alias": alias});
     "linkUp" => Op::LinkUp { ns, name } => json!({"ns": ns, "name": name});
     "linkDown" => Op::LinkDown { ns, name } => json!({"ns": ns, "name": name});
     "addrAdd" => Op::AddrAdd { ns, dev, cidr } => json!({"ns": ns, "dev": dev, "cidr": cidr});

@@ -205,3 +205,41 @@ fn a_rebuild_is_refused_before_it_starts_when_a_foreign_link_holds_its_name() {
         netns::del(ns).unwrap();
     }
 }
+
+#[test]
+fn a_tagged_link_del_deletes_only_the_link_that_carries_its_alias() {
+    if !sandboxed() {
+        return;
+    }
+    let ns = "ld-r";
+    netns::add(ns).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let execute = |ops: &str| {
+        rt.block_on(exec::execute(
+            &plan::parse(ops).unwrap(),
+            &exec::Options::default(),
+            &|_, _| {},
+        ))
+    };
+    let del =
+        format!(r#"[{{"op":"linkDel","ns":"{ns}","name":"px-0","alias":"vpcctl:peer:a~b"}}]"#);
+    let h = rt.block_on(async { conn::connect(ns) }).unwrap();
+    let present = || rt.block_on(link::get(&h, ns, "px-0")).unwrap();
+
+    // Someone else's bridge at the name: left alone, and the op succeeds.
+    let bridge = rtnetlink::LinkBridge::new("px-0").build();
+    rt.block_on(h.link().add(bridge).execute()).unwrap();
+    execute(&del).unwrap();
+    assert_eq!(present().and_then(|l| l.kind).as_deref(), Some("bridge"));
+    // Tagged as the op says: deleted. Absent: a success too.
+    rt.block_on(link::set_alias(&h, ns, "px-0", "vpcctl:peer:a~b"))
+        .unwrap();
+    execute(&del).unwrap();
+    assert!(present().is_none());
+    execute(&del).unwrap();
+    drop(h);
+    netns::del(ns).unwrap();
+}

@@ -84,5 +84,10 @@ pub async fn link_list(ns: String) -> Result<Vec<LinkInfo>> {
 /// Deletes a link (both ends for a veth). Absent is success.
 #[napi]
 pub async fn link_del(ns: String, name: String) -> Result<()> {
-    run(Op::LinkDel { ns, name }).await
+    run(Op::LinkDel {
+        ns,
+        name,
+        alias: None,
+    })
+    .await
 }

@@ -50,6 +50,8 @@ pub enum PlanOp {
     LinkDel {
         ns: String,
         name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        alias: Option<String>,
     },
     LinkUp {
         ns: String,

@@ -64,6 +64,7 @@ impl Exec {
                 let del = Op::LinkDel {
                     ns: ns.clone(),
                     name: name.clone(),
+                    alias: None,
                 };
                 // Deleted explicitly even when the peer's namespace goes too:
                 // a namespace is destroyed by a kernel worker after the
@@ -74,9 +75,16 @@ impl Exec {
                     gone_with: vec![ns.clone()],
                 })
             }
-            Op::LinkDel { ns, name } => {
+            Op::LinkDel { ns, name, alias } => {
                 self.links.forget(ns, name);
-                link::del(&self.conns.get(ns).await?, ns, name).await?;
+                let h = self.conns.get(ns).await?;
+                if let Some(want) = alias {
+                    let held = link::get(&h, ns, name).await?;
+                    if held.is_some_and(|l| l.alias.as_deref() != Some(want)) {
+                        return Ok(None);
+                    }
+                }
+                link::del(&h, ns, name).await?;
                 None
             }
             Op::LinkUp { ns, name } => {

@@ -39,7 +39,11 @@ impl Exec {
                     // the link holds its VNI on the host, so a retry at once
                     // would find it taken. A linkDel frees it before returning.
                     Added::Made => Some(Undo {
-                        op: Op::LinkDel { ns, name },
+                        op: Op::LinkDel {
+                            ns,
+                            name,
+                            alias: None,
+                        },
                         gone_with: vec![],
                     }),
                     Added::Raised => Undo::here(Op::LinkDown { ns, name }),

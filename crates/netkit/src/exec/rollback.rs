@@ -76,7 +76,7 @@ async fn run_undos(ex: &Exec, undos: Vec<Undo>, opts: &Options) -> Vec<String> {
     // Links of veths made by this plan die with their own namespace.
     let mut veth_gone: HashMap<(String, String), Vec<String>> = HashMap::new();
     for u in &undos {
-        if let Op::LinkDel { ns, name } = &u.op {
+        if let Op::LinkDel { ns, name, .. } = &u.op {
             veth_gone.insert((ns.clone(), name.clone()), u.gone_with.clone());
         }
     }

@@ -34,9 +34,13 @@ pub enum Op {
         peer_alias: Option<String>,
         mtu: Option<u32>,
     },
+    /// Deletes a link; with `alias`, only one that carries it: a link
+    /// someone else put at the name is left alone (and the op succeeds, as
+    /// for an absent one: what the op deletes is not there).
     LinkDel {
         ns: String,
         name: String,
+        alias: Option<String>,
     },
     /// Sets a link up (repairs a link someone set down, without rebuilding
     /// its namespace).
@@ -170,7 +174,7 @@ impl fmt::Display for Op {
                     in_ns(peer_ns)
                 )
             }
-            Op::LinkDel { ns, name } => write!(f, "linkDel {name}{}", in_ns(ns)),
+            Op::LinkDel { ns, name, .. } => write!(f, "linkDel {name}{}", in_ns(ns)),
             Op::LinkUp { ns, name } => write!(f, "linkUp {name}{}", in_ns(ns)),
             Op::LinkDown { ns, name } => write!(f, "linkDown {name}{}", in_ns(ns)),
             Op::AddrAdd { ns, dev, cidr } => write!(f, "addrAdd {cidr} on {dev}{}", in_ns(ns)),

@@ -153,9 +153,10 @@ impl<'a> OpSeed<'_, 'a> {
                 peer_alias: Some(w.peer_alias),
                 mtu: w.mtu,
             }),
-            "linkDel" => OnLink::deserialize(d).map(|w| Op::LinkDel {
+            "linkDel" => LinkDel::deserialize(d).map(|w| Op::LinkDel {
                 ns: w.ns,
                 name: w.name,
+                alias: w.alias,
             }),
             "linkUp" => OnLink::deserialize(d).map(|w| Op::LinkUp {
                 ns: w.ns,
@@ -312,6 +313,14 @@ struct VethAdd {
 struct OnLink {
     ns: String,
     name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkDel {
+    ns: String,
+    name: String,
+    alias: Option<String>,
 }
 
 #[derive(Deserialize)]
