@@ -172,20 +172,25 @@ async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
 }
 
 /**
- * A link that is no veth at the name of one of vpcctl's veth ends: the
- * executor's preflight refuses to run a plan that would make a veth there
- * (it removes only links it made), so `apply` cannot repair this drift;
- * say so, and what would.
+ * A link vpcctl will not touch at the name of one of its veth ends: one that
+ * is no veth, or at a peering's end a veth without the peering's tag (a
+ * peering is re-made in place, never with a namespace that would take the
+ * link with it). The executor's preflight refuses a plan that would make a
+ * veth there, so `apply` cannot repair this drift: say so, and what would.
  */
 async function foreignAtVethNames(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
   const out = new Map<OpDrift, string>();
   const n = await native();
   for (const d of drift) {
     if (d.op.op !== 'vethAdd') continue;
-    for (const [ns, name] of [[d.op.ns, d.op.name], [d.op.peerNs, d.op.peerName]] as const) {
+    const peering = parseTag(d.op.alias)?.kind === 'peer';
+    for (const [ns, name, alias] of [[d.op.ns, d.op.name, d.op.alias], [d.op.peerNs, d.op.peerName, d.op.peerAlias]] as const) {
       const link = await n.linkGet(ns, name).catch(() => null);
-      if (!link?.kind || link.kind === 'veth') continue;
-      out.set(d, `a ${link.kind} that vpcctl did not make holds the name ${name} ${ns === ROOT_NS ? 'in the host namespace' : `in ${ns}`}, and vpcctl removes only what it made: apply refuses while it is there; remove or rename it ('ip${ns === ROOT_NS ? '' : ` -n ${ns}`} link del ${name}'), then any command on the VPC repairs it`);
+      if (!link?.kind) continue;
+      const what = link.kind !== 'veth' ? `a ${link.kind}`
+        : peering && link.alias !== alias ? `a veth ${link.alias ? `tagged ${JSON.stringify(link.alias)}` : 'without a tag'}` : null;
+      if (!what) continue;
+      out.set(d, `${what} that vpcctl did not make holds the name ${name} ${ns === ROOT_NS ? 'in the host namespace' : `in ${ns}`}, and vpcctl removes only what it made: apply refuses while it is there; remove or rename it ('ip${ns === ROOT_NS ? '' : ` -n ${ns}`} link del ${name}'), then any command on the VPC repairs it`);
       break;
     }
   }

@@ -164,6 +164,26 @@ test.serial('remove-policy opens the subnet again; unpeer restores isolation; de
   t.notRegex(ip(['link'], 'vpcr-b'), /px-/);
 });
 
+test.serial("a peering end whose tag someone changed: status gives the fix, apply refuses it, and following the fix repairs", async (t) => {
+  t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
+  for (const ns of ['vpcr-a', 'vpcr-b']) {
+    const end = ip(['-o', 'link'], ns).match(/\d+: (px-[0-9a-f]+)@/)![1]!;
+    ip(['link', 'set', end, 'alias', 'someone'], ns);
+  }
+  const s = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  const fix = s.drift.find((d) => d.object === 'peering a b' && d.fix)?.fix ?? '';
+  t.regex(fix, /^a veth tagged "someone" that vpcctl did not make holds the name px-[0-9a-f]+ in vpcr-[ab], /, JSON.stringify(s.drift));
+  const r = await run('create-subnet', '--vpc', 'a', '--name', 'web', '--cidr', '10.10.1.0/24', '--type', 'public');
+  t.is(r.code, 1, r.stdout);
+  t.regex(r.stderr, /in the way: a veth tagged "someone" that vpcctl did not make/);
+  const [, ns, name] = fix.match(/'ip -n (\S+) link del (\S+)'/)!;
+  ip(['link', 'del', name!], ns!);
+  const again = await run('create-subnet', '--vpc', 'a', '--name', 'web', '--cidr', '10.10.1.0/24', '--type', 'public');
+  t.is(again.code, 0, again.stderr);
+  t.is((await run('status')).code, 0);
+  t.true(await ping('ns-a-db', '10.20.2.2'));
+});
+
 test.serial("a foreign link at the staying router's peering end: delete-vpc of the peer leaves it, and rebuilds nothing of the VPC that stays", async (t) => {
   t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
   const end = ip(['-o', 'link'], 'vpcr-b').match(/\d+: (px-[0-9a-f]+)@/)![1]!;
