@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { readText } from './files.js';
 import { join } from 'node:path';
 import { APP_SERVER } from '../paths.js';
-import { alive } from '../pids.js';
+import { alive, environOf, pgidOf } from '../pids.js';
 import { VpcctlError } from '../errors.js';
 import { native } from '../native.js';
 import { hostNs } from '../model/names.js';
@@ -75,6 +75,15 @@ async function refuseHeldPort(ns: string, port: number, where: string): Promise<
   throw new VpcctlError('IN_USE', `port ${port} is already in use in ${where} (${who})`);
 }
 
+/** Stops the untracked leftovers of this very app holding its port (leftoverApps), if only they hold it. */
+async function stopLeftovers(ns: string, input: DeployAppInput, subnet: SubnetState): Promise<void> {
+  const held = await (await native()).tcpListeners(ns, input.port);
+  const pids = [...new Set(held.flatMap((l) => l.pids))];
+  if (pids.length === 0) return;
+  const left = leftoverApps(pids, input, ns, new Set(subnet.apps.map((a) => a.pid)));
+  await Promise.all(left.map((pid) => stopProcess(pid, ns)));
+}
+
 function commOf(pid: number): string {
   try {
     return ` (${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()})`;
@@ -101,6 +110,7 @@ async function spawnApp(stateDir: string, vpcAddress: string, input: DeployAppIn
   const user = input.user ?? 'nobody';
   const ids = await lookupUser(user);
   const ns = hostNs(input.vpc, input.subnet);
+  await stopLeftovers(ns, { ...input, port }, subnet);
   await refuseHeldPort(ns, port, `subnet "${input.subnet}" of vpc "${input.vpc}"`);
   const argv = argvOf(input.command, port);
   const logDir = join(stateDir, 'logs');
@@ -151,18 +161,49 @@ export function inNamespace(pid: number, ns: string): boolean {
   }
 }
 
-/** SIGTERM, then SIGKILL if the app is still there after a second; only if it is in `ns`. */
+/**
+ * SIGTERM, then SIGKILL if the app is still there after a second; only if
+ * it is in `ns`. An app runs in a session of its own (spawnDetached): when
+ * it leads its process group the group is signalled, so what a command line
+ * started (`sh -c 'server; echo done'`) does not outlive it holding the port.
+ */
 async function stopProcess(pid: number, ns: string): Promise<void> {
   if (!alive(pid) || !inNamespace(pid, ns)) return;
-  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  const target = pgidOf(pid) === pid ? -pid : pid;
+  const running = () => {
+    try { process.kill(target, 0); return target < 0 || alive(pid); } catch { return false; }
+  };
+  try { process.kill(target, 'SIGTERM'); } catch { return; }
   const gone = async (ms: number) => {
-    for (let i = 0; i < ms / 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-    return !alive(pid);
+    for (let i = 0; i < ms / 50 && running(); i++) await new Promise((r) => setTimeout(r, 50));
+    return !running();
   };
   if (await gone(1000)) return;
-  try { process.kill(pid, 'SIGKILL'); } catch { return; }
+  try { process.kill(target, 'SIGKILL'); } catch { return; }
   // A kill is delivered when the process next runs: on a busy machine, a moment later.
   await gone(2000);
+}
+
+/**
+ * Processes listening on `port` in the subnet that vpcctl started there as
+ * that subnet's app on that port (its environment says so, and it is in the
+ * namespace) but that the state does not know: what a command killed
+ * between spawning an app and recording it leaves. Returned by the leader
+ * of their process group when that is such an app too.
+ */
+function leftoverApps(pids: number[], input: DeployAppInput, ns: string, known: Set<number>): number[] {
+  const ours = (pid: number) => {
+    const env = environOf(pid);
+    return inNamespace(pid, ns) && env.get('VPCCTL_APP_VPC') === input.vpc && env.get('VPCCTL_APP_SUBNET') === input.subnet
+      && env.get('VPCCTL_APP_PORT') === String(input.port);
+  };
+  const out = new Set<number>();
+  for (const pid of pids) {
+    if (!ours(pid)) return [];
+    const leader = pgidOf(pid);
+    out.add(leader !== null && leader !== pid && ours(leader) ? leader : pid);
+  }
+  return [...out].filter((p) => !known.has(p));
 }
 
 // --- The lifecycle the API offers: each step reads and writes the state -----

@@ -169,3 +169,55 @@ test.serial('an apply killed while its app starts leaves the app recorded: the n
   t.is((await run('delete-vpc', '--name', 'ka')).code, 0);
   t.false(alive(holders[0]!), 'delete-vpc stopped it');
 });
+
+test.serial("deploy-app stops an untracked leftover of the same app holding the port (a command killed between spawn and record), nothing else", async (t) => {
+  t.is((await run('create-vpc', '--name', 'lo1', '--cidr', '10.32.0.0/16')).code, 0);
+  t.is((await run('create-subnet', '--vpc', 'lo1', '--name', 'web', '--cidr', '10.32.1.0/24', '--type', 'private')).code, 0);
+  const n = await native();
+  const dir = mkdtempSync(join(tmpdir(), 'vpcctl-apps-'));
+  const start = (port: number, env: Record<string, string>) =>
+    n.spawnDetached('ns-lo1-web', [process.execPath, APP_SERVER, String(port)], { logFile: join(dir, `${port}.log`), env });
+  const listening = async (port: number) => {
+    for (let i = 0; i < 50; i++) {
+      const pids = (await n.tcpListeners('ns-lo1-web', port)).flatMap((l) => l.pids);
+      if (pids.length) return pids;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return [];
+  };
+  const appEnv = (port: number) => ({ VPCCTL_APP_VPC: 'lo1', VPCCTL_APP_SUBNET: 'web', VPCCTL_APP_ADDRESS: '10.32.1.2', VPCCTL_APP_PORT: String(port) });
+  // What a killed deploy-app leaves: the app, with the environment vpcctl gives it, not in the state.
+  const left = await start(9100, appEnv(9100));
+  t.deepEqual(await listening(9100), [left]);
+  const r = await run('deploy-app', '--vpc', 'lo1', '--subnet', 'web', '--port', '9100');
+  t.is(r.code, 0, r.stderr);
+  t.false(alive(left), 'the leftover was stopped');
+  const apps = JSON.parse((await run('list-apps', '--vpc', 'lo1', '--json')).stdout) as { pid: number }[];
+  t.deepEqual(await listening(9100), apps.map((a) => a.pid));
+  // Anything else on a port is refused and left running: no tag, or another subnet's app.
+  for (const [port, env] of [[9101, {}], [9102, { ...appEnv(9102), VPCCTL_APP_SUBNET: 'db' }]] as const) {
+    const other = await start(port, env);
+    t.deepEqual(await listening(port), [other]);
+    const refused = await run('deploy-app', '--vpc', 'lo1', '--subnet', 'web', '--port', String(port));
+    t.is(refused.code, 2, refused.stdout);
+    t.regex(refused.stderr, new RegExp(`port ${port} is already in use .*held by pid ${other} `));
+    t.true(alive(other));
+    process.kill(other, 'SIGKILL');
+  }
+  t.is((await run('delete-vpc', '--name', 'lo1')).code, 0);
+});
+
+test.serial("stop-app stops what the app's command line started too (its process group), so the port is free again", async (t) => {
+  t.is((await run('create-vpc', '--name', 'pg', '--cidr', '10.33.0.0/16')).code, 0);
+  t.is((await run('create-subnet', '--vpc', 'pg', '--name', 'web', '--cidr', '10.33.1.0/24', '--type', 'private')).code, 0);
+  const line = `${process.execPath} ${APP_SERVER} 9200; echo done`;
+  const r = await run('deploy-app', '--vpc', 'pg', '--subnet', 'web', '--port', '9200', '--command', line);
+  t.is(r.code, 0, r.stderr);
+  const before = await pidsIn('ns-pg-web');
+  t.is(before.length, 2, 'the shell and its server');
+  t.is((await run('stop-app', '--vpc', 'pg', '--subnet', 'web', '--port', '9200')).code, 0);
+  for (const p of before) t.false(alive(p), `pid ${p} stopped`);
+  const again = await run('deploy-app', '--vpc', 'pg', '--subnet', 'web', '--port', '9200');
+  t.is(again.code, 0, again.stderr);
+  t.is((await run('delete-vpc', '--name', 'pg')).code, 0);
+});
