@@ -1,25 +1,26 @@
 import { readFileSync } from 'node:fs';
 
-/** True while the process exists and is not a zombie waiting to be reaped. */
-export function alive(pid: number): boolean {
+/** The fields of /proc/PID/stat after the command name (state first), or null when it is gone. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** The process group of `pid` (field 5 of /proc/PID/stat), or null when it is gone. */
-export function pgidOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
 }
 
+/** True while the process exists and is not a zombie waiting to be reaped. */
+export function alive(pid: number): boolean {
+  const f = statFields(pid);
+  return f !== null && f[0] !== 'Z';
+}
+
+/** The process group of `pid` (field 5 of /proc/PID/stat), or null when it is gone. */
+export function pgidOf(pid: number): number | null {
+  const f = statFields(pid);
+  return f ? Number(f[2]) : null;
+}
 /** The environment `pid` started with (/proc/PID/environ), or an empty map when it cannot be read. */
 export function environOf(pid: number): Map<string, string> {
   try {

@@ -63,25 +63,23 @@ export async function lookupUser(user: string): Promise<{ uid: number; gid: numb
 /**
  * Refuses a port that a process already listens on inside the namespace
  * (IPv4 or IPv6, any address), asked of the kernel over sock_diag: a
- * readiness probe would otherwise be answered by that other listener.
+ * readiness probe would otherwise be answered by that other listener. When
+ * only untracked leftovers of this very app hold it (leftoverApps), they
+ * are stopped instead.
  */
-async function refuseHeldPort(ns: string, port: number, where: string): Promise<void> {
-  const held = await (await native()).tcpListeners(ns, port);
+async function claimPort(ns: string, input: DeployAppInput & { port: number }, subnet: SubnetState): Promise<void> {
+  const held = await (await native()).tcpListeners(ns, input.port);
   if (held.length === 0) return;
   const pids = [...new Set(held.flatMap((l) => l.pids))];
+  const left = leftoverApps(pids, input, ns, new Set(subnet.apps.map((a) => a.pid)));
+  if (left.length > 0) {
+    await Promise.all(left.map((pid) => stopProcess(pid, ns)));
+    return;
+  }
   const who = pids.length
     ? `held by ${pids.map((p) => `pid ${p}${commOf(p)}`).join(', ')}`
     : `held by a socket of uid ${held[0]!.uid} whose process cannot be seen`;
-  throw new VpcctlError('IN_USE', `port ${port} is already in use in ${where} (${who})`);
-}
-
-/** Stops the untracked leftovers of this very app holding its port (leftoverApps), if only they hold it. */
-async function stopLeftovers(ns: string, input: DeployAppInput, subnet: SubnetState): Promise<void> {
-  const held = await (await native()).tcpListeners(ns, input.port);
-  const pids = [...new Set(held.flatMap((l) => l.pids))];
-  if (pids.length === 0) return;
-  const left = leftoverApps(pids, input, ns, new Set(subnet.apps.map((a) => a.pid)));
-  await Promise.all(left.map((pid) => stopProcess(pid, ns)));
+  throw new VpcctlError('IN_USE', `port ${input.port} is already in use in subnet "${input.subnet}" of vpc "${input.vpc}" (${who})`);
 }
 
 function commOf(pid: number): string {
@@ -110,8 +108,7 @@ async function spawnApp(stateDir: string, vpcAddress: string, input: DeployAppIn
   const user = input.user ?? 'nobody';
   const ids = await lookupUser(user);
   const ns = hostNs(input.vpc, input.subnet);
-  await stopLeftovers(ns, { ...input, port }, subnet);
-  await refuseHeldPort(ns, port, `subnet "${input.subnet}" of vpc "${input.vpc}"`);
+  await claimPort(ns, { ...input, port }, subnet);
   const argv = argvOf(input.command, port);
   const logDir = join(stateDir, 'logs');
   mkdirSync(logDir, { recursive: true });
