@@ -101,6 +101,13 @@ function matchesOf(direction: Direction, r: PolicyRule, ipv6: boolean): Expr[][]
   return peerMatches(direction, r).map((peer) => [...peer, ...protoMatches(r, ipv6)]);
 }
 
+/**
+ * Protocols as numbers, never names: libnftables turns a name into its
+ * number with getprotobyname(3), whose one result is shared by every thread
+ * of a process, and the executor applies tables from several threads.
+ */
+const PROTO = { tcp: 6, udp: 17, icmp: 1, 'ipv6-icmp': 58 } as const;
+
 function protoMatches(r: PolicyRule, ipv6: boolean): Expr[] {
   const exprs: Expr[] = [];
   if (r.port !== undefined) {
@@ -109,9 +116,9 @@ function protoMatches(r: PolicyRule, ipv6: boolean): Expr[] {
     exprs.push({ match: { op: '==', left: { payload: { protocol: r.protocol, field: 'dport' } }, right: oneOrSet(ports) } });
   } else if (r.protocol === 'icmp' && ipv6) {
     // In a dual-stack subnet `icmp` is ICMP and ICMPv6.
-    exprs.push({ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: ['icmp', 'ipv6-icmp'] } } });
+    exprs.push({ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: [PROTO.icmp, PROTO['ipv6-icmp']] } } });
   } else if (r.protocol !== 'all') {
-    exprs.push({ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: r.protocol } });
+    exprs.push({ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: PROTO[r.protocol] } });
   }
   return exprs;
 }

@@ -82,17 +82,17 @@ test('cidr scoping: ingress matches the source, egress the destination', (t) => 
     { counter: null },
     { drop: null },
   ]);
-  // 0.0.0.0/0 means any IPv4 peer; protocol without a port is an l4proto match.
+  // 0.0.0.0/0 means any IPv4 peer; protocol without a port is an l4proto match, by number.
   t.deepEqual(userRule(objs, 'egress[1]').expr.slice(0, 2), [
     { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: 'ipv4' } },
-    { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'udp' } },
+    { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 17 } },
   ]);
 });
 
 test('icmp and all: protocol match or none', (t) => {
   const objs = compile({ subnet: '10.0.1.0/24', ingress: [{ protocol: 'icmp', action: 'allow' }, { action: 'deny' }] });
   t.deepEqual(userRule(objs, 'ingress[0]').expr, [
-    { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'icmp' } },
+    { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 1 } },
     { counter: null },
     { accept: null },
   ]);

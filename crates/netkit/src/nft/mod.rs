@@ -26,6 +26,11 @@ mod ruleset;
 pub use ruleset::{check_ruleset, listed_objects, parse_family};
 
 const NFT_CTX_OUTPUT_JSON: c_uint = 1 << 4;
+/// Protocols listed as numbers: libnftables names them with
+/// getprotobynumber(3), whose one static result is shared by every thread
+/// of the process, so two threads listing at once (verify, the executor)
+/// read each other's names (tests/nft_threads.rs).
+const NFT_CTX_OUTPUT_NUMERIC_PROTO: c_uint = 1 << 7;
 const LIB: &str = "libnftables.so.1";
 
 struct Lib {
@@ -135,7 +140,7 @@ impl Nft {
                 return Err(Cause::Msg(Kind::Nftables, "nft_ctx_new failed".into()));
             }
             // JSON input is only parsed when JSON output is on.
-            (lib.set_flags)(ctx, NFT_CTX_OUTPUT_JSON);
+            (lib.set_flags)(ctx, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_NUMERIC_PROTO);
             (lib.buffer_output)(ctx);
             (lib.buffer_error)(ctx);
             Ok(Nft { lib, ctx })

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+mod proto;
+
 /// A table's content, normalised.
 #[derive(Debug, Default, PartialEq)]
 struct Content {
@@ -43,9 +45,12 @@ fn norm_expr(v: &Value) -> Value {
                 items.sort_by_cached_key(Value::to_string);
                 return serde_json::json!({ "set": items });
             }
+            let protocol = o.get("left").is_some_and(names_protocol);
             let mut out = Map::new();
             for (k, x) in o {
-                let x = if k == "right" {
+                let x = if k == "right" && protocol {
+                    one(protocols_as_numbers(&norm_expr(x)))
+                } else if k == "right" {
                     one(norm_expr(x))
                 } else {
                     norm_expr(x)
@@ -55,6 +60,39 @@ fn norm_expr(v: &Value) -> Value {
             Value::Object(out)
         }
         Value::Array(a) => Value::Array(a.iter().map(norm_expr).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether a match's left side is an IP protocol number, which a ruleset
+/// may give by name (`meta l4proto icmp`) and a listing gives as a number.
+fn names_protocol(left: &Value) -> bool {
+    match single(left) {
+        Some(("meta", m)) => m.get("key").and_then(Value::as_str) == Some("l4proto"),
+        Some(("payload", p)) => matches!(
+            (
+                p.get("protocol").and_then(Value::as_str),
+                p.get("field").and_then(Value::as_str)
+            ),
+            (Some("ip"), Some("protocol")) | (Some("ip6"), Some("nexthdr"))
+        ),
+        _ => false,
+    }
+}
+
+/// A protocol name, or each in a set, as its number (unknown names stay).
+fn protocols_as_numbers(v: &Value) -> Value {
+    match v {
+        Value::String(s) => proto::number(s).map_or_else(|| v.clone(), Value::from),
+        Value::Array(a) => {
+            let mut a: Vec<Value> = a.iter().map(protocols_as_numbers).collect();
+            a.sort_by_cached_key(Value::to_string);
+            Value::Array(a)
+        }
+        Value::Object(_) => match single(v) {
+            Some(("set", items)) => serde_json::json!({ "set": protocols_as_numbers(items) }),
+            _ => v.clone(),
+        },
         other => other.clone(),
     }
 }

@@ -169,3 +169,39 @@ fn one_element_lists_and_set_order_are_spelling() {
         None
     );
 }
+
+/// Listings name no protocol (nft/mod.rs asks libnftables for numbers);
+/// a ruleset may still name them, as plans made before did.
+#[test]
+fn a_protocol_given_by_name_is_the_same_as_its_number() {
+    let rules = |right: Value| {
+        json!([{"rule": {"family": "inet", "table": "t", "chain": "c", "expr": [
+            {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": right}},
+            {"accept": null}]}}])
+    };
+    let listing = |right: Value| json!({"nftables": rules(right).as_array().unwrap().clone()});
+    let same = |named: Value, listed: Value| diff(&rules(named).to_string(), &listing(listed));
+    assert_eq!(same(json!("icmp"), json!(1)), None);
+    assert_eq!(
+        same(
+            json!({"set": ["ipv6-icmp", "icmp"]}),
+            json!({"set": [1, 58]})
+        ),
+        None
+    );
+    assert_eq!(same(json!("gre"), json!(47)), None);
+    assert_eq!(
+        same(json!("udp"), json!(1)).as_deref(),
+        Some("rule 1 of chain c changed")
+    );
+    // Only where a protocol is matched: a port is not one.
+    let port = |right: Value| {
+        json!([{"rule": {"family": "inet", "table": "t", "chain": "c", "expr": [
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": right}}]}}])
+    };
+    assert!(diff(
+        &port(json!("icmp")).to_string(),
+        &json!({"nftables": port(json!(1)).as_array().unwrap().clone()})
+    )
+    .is_some());
+}
