@@ -184,6 +184,28 @@ test.serial("a peering end whose tag someone changed: status gives the fix, appl
   t.true(await ping('ns-a-db', '10.20.2.2'));
 });
 
+test.serial('one peering end re-tagged, either one: status and a command on either VPC see it alike', async (t) => {
+  t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
+  for (const ns of ['vpcr-a', 'vpcr-b']) {
+    const end = ip(['-o', 'link'], ns).match(/\d+: (px-[0-9a-f]+)@/)![1]!;
+    ip(['link', 'set', end, 'alias', 'someone'], ns);
+    const s = await run('status', '--json');
+    t.is(s.code, 1, `${ns}: ${s.stdout}`);
+    const drift = (JSON.parse(s.stdout) as { drift: { object: string; detail: string }[] }).drift;
+    t.true(drift.some((d) => d.object === 'peering a b' && d.detail.includes(`${end} in ${ns}`)), JSON.stringify(drift));
+    // Each VPC's own command reads its peering's ends as status does (both whole): never "nothing changed".
+    for (const vpc of ['a', 'b']) {
+      const r = await run('create-subnet', '--vpc', vpc, '--name', 'web', '--cidr', `10.${vpc === 'a' ? 10 : 20}.1.0/24`, '--type', 'public');
+      t.is(r.code, 1, `${ns}, vpc ${vpc}: ${r.stdout}`);
+      t.regex(r.stderr, new RegExp(`link ${end} in netns "${ns}": in the way: a veth tagged "someone"`));
+    }
+    ip(['link', 'del', end], ns);
+    t.is((await run('create-subnet', '--vpc', 'a', '--name', 'web', '--cidr', '10.10.1.0/24', '--type', 'public')).code, 0);
+    t.is((await run('status')).code, 0, ns);
+  }
+  t.true(await ping('ns-a-db', '10.20.2.2'));
+});
+
 test.serial("a foreign link at the staying router's peering end: delete-vpc of the peer leaves it, and rebuilds nothing of the VPC that stays", async (t) => {
   t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
   const end = ip(['-o', 'link'], 'vpcr-b').match(/\d+: (px-[0-9a-f]+)@/)![1]!;

@@ -1,9 +1,9 @@
 //! Which namespaces have their links read by name rather than dumped
 //! ([`ByName`]), and which of those links are read light (ioctls).
 //!
-//! A veth's two ends: the one in the namespace with more veths (a router's
-//! end of a subnet's link) is read light, the other (the subnet's end) is
-//! dumped whole, and its IFLA_LINK must name the light end's index (see
+//! A veth's two ends: when one is the only veth of its namespace (a
+//! subnet's end), the other (the router's end) is read light and the
+//! subnet's end is dumped whole, and its IFLA_LINK must name the light end's index (see
 //! compare.rs, `pair_drift`). Only namespaces where every op is of a kind
 //! that needs nothing of a link but its index, state and MTU qualify: the
 //! host namespace, and any with a VXLAN link or its entries, keep the dump.
@@ -34,7 +34,11 @@ pub fn plan(ops: &[Op]) -> Plan<'_> {
     let made = || ops.iter().filter(|o| makes(o));
     let mut veths: FxHashMap<&str, usize> = FxHashMap::default();
     let mut unfit: FxHashSet<&str> = FxHashSet::from_iter([""]);
+    let mut created: FxHashSet<&str> = FxHashSet::default();
     for op in made() {
+        if let Op::NetnsAdd { ns, .. } = op {
+            created.insert(ns);
+        }
         if let Op::VethAdd { ns, peer_ns, .. } = op {
             *veths.entry(ns).or_default() += 1;
             *veths.entry(peer_ns).or_default() += 1;
@@ -55,10 +59,15 @@ pub fn plan(ops: &[Op]) -> Plan<'_> {
             ..
         } = op
         {
+            // Light only opposite a namespace that this plan makes with this
+            // one veth (a subnet's), whatever part of a state the plan is:
+            // a peering's ends, and a gateway's opposite the host, are read
+            // whole, so their kind and alias are checked; there are few.
+            let alone = |at: &str| count(at) == 1 && created.contains(at);
             let (at, link, whole_at) = match count(ns).cmp(&count(peer_ns)) {
-                std::cmp::Ordering::Greater => (ns, name, peer_ns),
-                std::cmp::Ordering::Less => (peer_ns, peer_name, ns),
-                std::cmp::Ordering::Equal => continue,
+                std::cmp::Ordering::Greater if alone(peer_ns) => (ns, name, peer_ns),
+                std::cmp::Ordering::Less if alone(ns) => (peer_ns, peer_name, ns),
+                _ => continue,
             };
             if !unfit.contains(at.as_str()) {
                 out.entry(at).or_default().light.insert(link.clone());
@@ -154,8 +163,8 @@ mod tests {
         let by = &p.by_name;
         // The host namespace is never read by name; hosts (one veth each) dump theirs.
         assert_eq!(by.keys().copied().collect::<Vec<_>>(), vec!["r"]);
-        // gw's other end is in the host namespace (one veth there, three here).
-        assert_eq!(names(&by["r"]), (vec!["gw", "s0", "s1"], vec!["lo"]));
+        // gw's other end is in the host namespace, which no plan makes: whole.
+        assert_eq!(names(&by["r"]), (vec!["s0", "s1"], vec!["gw", "lo"]));
         // Each namespace with a whole end asks for r's id.
         let mut asking: Vec<(&str, Vec<&str>)> = p
             .ids
@@ -163,10 +172,28 @@ mod tests {
             .map(|(ns, of)| (*ns, of.iter().map(String::as_str).collect()))
             .collect();
         asking.sort();
-        assert_eq!(
-            asking,
-            vec![("", vec!["r"]), ("h0", vec!["r"]), ("h1", vec!["r"])]
-        );
+        assert_eq!(asking, vec![("h0", vec!["r"]), ("h1", vec!["r"])]);
+    }
+
+    #[test]
+    fn a_veth_between_two_namespaces_of_many_veths_is_read_whole_at_both_ends() {
+        let ops = plan::parse(
+            r#"[
+            {"op":"netnsAdd","ns":"h0","tag":"t"},
+            {"op":"netnsAdd","ns":"h1","tag":"t"},
+            {"op":"netnsAdd","ns":"h2","tag":"t"},
+            {"op":"netnsAdd","ns":"g0","tag":"t"},
+            {"op":"vethAdd","ns":"r","name":"s0","alias":"t","peerNs":"h0","peerName":"eth0","peerAlias":"t"},
+            {"op":"vethAdd","ns":"r","name":"s1","alias":"t","peerNs":"h1","peerName":"eth0","peerAlias":"t"},
+            {"op":"vethAdd","ns":"r","name":"s2","alias":"t","peerNs":"h2","peerName":"eth0","peerAlias":"t"},
+            {"op":"vethAdd","ns":"q","name":"s0","alias":"t","peerNs":"g0","peerName":"eth0","peerAlias":"t"},
+            {"op":"vethAdd","ns":"r","name":"px-q","alias":"p","peerNs":"q","peerName":"px-r","peerAlias":"p"}
+        ]"#,
+        )
+        .unwrap();
+        let by = plan(&ops).by_name;
+        assert_eq!(names(&by["r"]), (vec!["s0", "s1", "s2"], vec!["px-q"]));
+        assert_eq!(names(&by["q"]), (vec!["s0"], vec!["px-r"]));
     }
 
     #[test]
