@@ -153,8 +153,27 @@ export interface LinkInfo {
   kind?: string
 }
 
+/**
+ * A link at the name of a veth end the plan makes, that vpcctl did not make
+ * and does not remove: `execute` refuses the plan while it is there.
+ */
+export interface LinkInTheWay {
+  /** Its namespace ("" = the host's). */
+  ns: string
+  name: string
+  /** What it is: `a bridge`, `a veth tagged "x"`, `a veth without vpcctl's tag`. */
+  what: string
+}
+
 /** Every link in `ns`. */
 export declare function linkList(ns: string): Promise<Array<LinkInfo>>
+
+/**
+ * Every link in the way of a plan (what execute() takes), by the executor's
+ * own check, reading the kernel and changing nothing; empty when the plan
+ * may run. `status` asks it of the repair `apply` would run.
+ */
+export declare function linksInTheWay(plan: Array<PlanOp> | string | Buffer): Promise<Array<LinkInTheWay>>
 
 /**
  * Takes the lock on `path` (created, mode 0600), waiting up to `timeoutMs`

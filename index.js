@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { FileLock, FlowLogReader, addrAdd, addrDel, addrList, addrList6, execute, linkDel, linkGet, linkList, lockFile, lockHolder, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, routeListAll6, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, verifyEarlyCancel, verifyEarlyStart, verifyEarlyTake, vethAdd } = nativeBinding
+const { FileLock, FlowLogReader, addrAdd, addrDel, addrList, addrList6, execute, linkDel, linkGet, linkList, linksInTheWay, lockFile, lockHolder, netnsAdd, netnsDel, netnsExists, netnsList, netnsPids, netnsTag, netnsTags, netView, nftApply, nftAvailable, nftDelete, nftListRuleset, nftListTable, pidAlive, ping, pingMany, routeAdd, routeDel, routeList, routeListAll6, runInNetns, spawnDetached, sysctlGet, sysctlSet, tcpConnect, tcpListeners, udpSockets, userLookup, verify, verifyEarlyCancel, verifyEarlyStart, verifyEarlyTake, vethAdd } = nativeBinding
 export { FileLock }
 export { FlowLogReader }
 export { addrAdd }
@@ -784,6 +784,7 @@ export { execute }
 export { linkDel }
 export { linkGet }
 export { linkList }
+export { linksInTheWay }
 export { lockFile }
 export { lockHolder }
 export { netnsAdd }

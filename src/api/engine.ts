@@ -1,12 +1,13 @@
 import { VpcctlError } from '../errors.js';
 import { executePlan, native } from '../native.js';
 import type { ExecuteResult } from '../../index.js';
-import { IP6_FORWARD, IP_FORWARD, ROOT_NS, isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
+import { isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
 import { needsForward6 } from '../plan/full.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import type { State } from '../state/types.js';
 import type { StateStore, StateTransaction } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
+import { readKernelView } from './kernel-view.js';
 import { findDrift, nextMarks } from './drift.js';
 import { afterPartialPlan } from './partial.js';
 import { syncNames } from './dns.js';
@@ -124,15 +125,8 @@ function faultFor(run: number): number | undefined {
 export class Engine {
   constructor(readonly store: StateStore) {}
 
-  async kernelView(): Promise<KernelView> {
-    const n = await native();
-    const [namespaces, hostForward, hostForward6] = await Promise.all([
-      n.netnsList(),
-      n.sysctlGet(ROOT_NS, IP_FORWARD),
-      // Absent on a host without IPv6: then no dual-stack VPC gets a gateway anyway.
-      n.sysctlGet(ROOT_NS, IP6_FORWARD).then((v) => v.trim(), () => undefined),
-    ]);
-    return { namespaces: new Set(namespaces), hostForward: hostForward.trim(), ...(hostForward6 !== undefined ? { hostForward6 } : {}) };
+  kernelView(): Promise<KernelView> {
+    return readKernelView();
   }
 
   async change<T>(mutate: (draft: Draft) => T | Promise<T>, opts: ChangeOptions = {}): Promise<ChangeResult<T>> {

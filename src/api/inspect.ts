@@ -10,6 +10,8 @@ import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js
 import { appStatus, type AppInfo } from './apps.js';
 import { type Publish, publishesOf } from '../model/publish.js';
 import { findDrift } from './drift.js';
+import { readKernelView } from './kernel-view.js';
+import { plan as makePlan } from '../plan/planner.js';
 import { namesDrift } from './dns.js';
 import { dnsName } from '../model/dns.js';
 
@@ -172,27 +174,23 @@ async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
 }
 
 /**
- * A link vpcctl will not touch at the name of one of its veth ends: one that
- * is no veth, or at a peering's end a veth without the peering's tag (a
- * peering is re-made in place, never with a namespace that would take the
- * link with it). The executor's preflight refuses a plan that would make a
- * veth there, so `apply` cannot repair this drift: say so, and what would.
+ * A link vpcctl will not touch at the name of a veth the repair would make
+ * (a bridge, at a peering's end a veth without the peering's tag): the
+ * executor's preflight refuses the plan, so `apply` cannot repair this
+ * drift: say so, and what would. The executor's own check is asked of the
+ * plan `apply` would run (the planner with this drift), so status and apply
+ * cannot disagree. Each link's fix goes on the drift of the veth it blocks.
  */
-async function foreignAtVethNames(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
+async function inTheWayOfRepair(state: State, drift: OpDrift[]): Promise<Map<OpDrift, string>> {
   const out = new Map<OpDrift, string>();
-  const n = await native();
-  for (const d of drift) {
-    if (d.op.op !== 'vethAdd') continue;
-    const peering = parseTag(d.op.alias)?.kind === 'peer';
-    for (const [ns, name, alias] of [[d.op.ns, d.op.name, d.op.alias], [d.op.peerNs, d.op.peerName, d.op.peerAlias]] as const) {
-      const link = await n.linkGet(ns, name).catch(() => null);
-      if (!link?.kind) continue;
-      const what = link.kind !== 'veth' ? `a ${link.kind}`
-        : peering && link.alias !== alias ? `a veth ${link.alias ? `tagged ${JSON.stringify(link.alias)}` : 'without a tag'}` : null;
-      if (!what) continue;
-      out.set(d, `${what} that vpcctl did not make holds the name ${name} ${ns === ROOT_NS ? 'in the host namespace' : `in ${ns}`}, and vpcctl removes only what it made: apply refuses while it is there; remove or rename it ('ip${ns === ROOT_NS ? '' : ` -n ${ns}`} link del ${name}'), then any command on the VPC repairs it`);
-      break;
-    }
+  if (drift.length === 0) return out;
+  const repair = makePlan(state, state, { ...await readKernelView(), drift });
+  for (const link of await (await native()).linksInTheWay(repair.ops)) {
+    const blocked = drift.find(({ op }) => op.op === 'vethAdd'
+      && ((op.ns === link.ns && op.name === link.name) || (op.peerNs === link.ns && op.peerName === link.name))) ?? drift[0]!;
+    if (out.has(blocked)) continue;
+    const root = link.ns === ROOT_NS;
+    out.set(blocked, `${link.what} that vpcctl did not make holds the name ${link.name} ${root ? 'in the host namespace' : `in ${link.ns}`}, and vpcctl removes only what it made: apply refuses while it is there; remove or rename it ('ip${root ? '' : ` -n ${link.ns}`} link del ${link.name}'), then any command on the VPC repairs it`);
   }
   return out;
 }
@@ -217,7 +215,7 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
   // A missing namespace is reported above, once, not again as its netnsAdd.
   const found = (await findDrift(state, undefined, stateDir, { early: true }))
     .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)));
-  const fixes = new Map([...await foreignHolders(found), ...await foreignAtVethNames(found)]);
+  const fixes = new Map([...await foreignHolders(found), ...await inTheWayOfRepair(state, found)]);
   const drift: DriftEntry[] = found
     .map((d) => ({ object: d.object, kind: d.kind, detail: d.detail, ...(fixes.has(d) ? { fix: fixes.get(d)! } : {}) }))
     // The names' files under /etc/netns (api/dns.ts): a subnet whose namespace is missing is reported once, above.

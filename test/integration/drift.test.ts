@@ -229,6 +229,32 @@ test.serial("a subnet's end replaced by a veth whose peer is elsewhere: named as
   }
 });
 
+test.serial("someone's veth at a subnet's router end, its peer elsewhere: status gives the fix apply needs, and following it repairs", async (t) => {
+  // The executor's preflight refuses a veth that is not vpcctl's and would not go with a namespace
+  // the repair deletes; status asks that same check of the repair plan, so it says what to remove.
+  ip(['netns', 'add', 'drift-elsewhere']);
+  try {
+    ip(['link', 'set', 'sn-0a000300', 'name', 'moved0'], 'vpcr-demo');
+    ip(['link', 'add', 'sn-0a000300', 'type', 'veth', 'peer', 'name', 'p0', 'netns', 'drift-elsewhere'], 'vpcr-demo');
+    const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; detail: string; fix?: string }[] };
+    const fix = json.drift.find((d) => d.object === 'subnet demo/api')?.fix ?? '';
+    t.regex(fix, /^a veth without vpcctl's tag that vpcctl did not make holds the name sn-0a000300 in vpcr-demo, /, JSON.stringify(json.drift));
+    const r = await run('apply', '-f', file);
+    t.is(r.code, 1, r.stdout);
+    t.regex(r.stderr, /^vpcctl: link sn-0a000300 in netns "vpcr-demo": in the way: a veth without vpcctl's tag/);
+    t.regex(ip(['-o', 'link', 'show', 'p0'], 'drift-elsewhere'), /p0@/, "someone's veth is left as it was");
+    const [, ns, name] = fix.match(/'ip -n (\S+) link del (\S+)'/)!;
+    ip(['link', 'del', name!], ns!);
+    const again = await run('apply', '-f', file);
+    t.is(again.code, 0, again.stderr);
+    t.is((await run('status')).code, 0);
+    ids['ns-demo-api'] = nsId('ns-demo-api');
+    await worksAsDeclared(t);
+  } finally {
+    ip(['netns', 'del', 'drift-elsewhere']);
+  }
+});
+
 test.serial("an address deleted (a subnet's gateway on the router): apply puts it back", async (t) => {
   ip(['addr', 'del', '10.0.3.1/32', 'dev', 'sn-0a000300'], 'vpcr-demo');
   t.false(await ping('ns-demo-api', '10.0.2.2'), 'api lost its gateway');

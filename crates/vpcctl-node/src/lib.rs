@@ -19,6 +19,7 @@ pub mod netns;
 pub mod netview;
 pub mod nft;
 pub mod plan_op;
+pub mod preflight;
 pub mod probe;
 mod progress;
 pub mod route;

@@ -37,6 +37,7 @@ mod schedule;
 mod state;
 
 pub use deadline::execute_one;
+pub use preflight::{in_the_way, InTheWay};
 pub use schedule::execute;
 
 #[derive(Debug, Clone)]

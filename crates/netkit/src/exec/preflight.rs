@@ -22,7 +22,43 @@ use crate::{
     plan::Op,
 };
 
+/// A link at the name of a veth end a plan makes, that vpcctl did not make
+/// and does not remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InTheWay {
+    /// Its namespace ("" = the host's).
+    pub ns: String,
+    pub name: String,
+    /// What it is: `a bridge`, `a veth tagged "x"`, `a veth without vpcctl's tag`.
+    pub what: String,
+}
+
+impl InTheWay {
+    fn error(&self) -> Error {
+        Error::new(
+            Kind::Foreign,
+            format!("link {}{}", self.name, in_ns(&self.ns)),
+            format!(
+                "in the way: {} that vpcctl did not make, and does not remove; \
+                 remove or rename it, then run again (nothing was changed)",
+                self.what
+            ),
+        )
+    }
+}
+
+/// The first link in the way of `ops` refuses the plan (the executor's check).
 pub(super) async fn names_in_the_way(ops: &[Op], conns: &Conns) -> Result<()> {
+    match in_the_way(ops, conns).await?.into_iter().next() {
+        Some(link) => Err(link.error()),
+        None => Ok(()),
+    }
+}
+
+/// Every link in the way of `ops`, in plan order (empty: the plan may run).
+/// Read only: what `status` asks of the plan `apply` would run.
+pub async fn in_the_way(ops: &[Op], conns: &Conns) -> Result<Vec<InTheWay>> {
+    let mut found = Vec::new();
     let deleted: HashSet<&str> = ops
         .iter()
         .filter_map(|o| match o {
@@ -83,17 +119,14 @@ pub(super) async fn names_in_the_way(ops: &[Op], conns: &Conns) -> Result<()> {
                 (Some(k), _) => format!("a {k}"),
                 (None, _) => "a device".to_string(),
             };
-            return Err(Error::new(
-                Kind::Foreign,
-                format!("link {link}{}", in_ns(at)),
-                format!(
-                    "in the way: {what} that vpcctl did not make, and does not remove; \
-                     remove or rename it, then run again (nothing was changed)"
-                ),
-            ));
+            found.push(InTheWay {
+                ns: at.to_string(),
+                name: link.clone(),
+                what,
+            });
         }
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Whether veth `l`, in `at`, has its other end in one of `gone` (by its
