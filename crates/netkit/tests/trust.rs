@@ -115,11 +115,8 @@ fn a_rebuild_is_refused_before_it_starts_when_a_foreign_link_holds_its_name() {
             {{"op":"vethAdd","ns":"{r}","name":"sn-0","alias":"t","peerNs":"{h}","peerName":"eth0","peerAlias":"t"}}]"#
     ))
     .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let execute = |ops| rt.block_on(exec::execute(ops, &exec::Options::default(), &|_, _| {}));
+    let rt = common::runtime();
+    let execute = |ops| common::execute_on(&rt, ops);
     let id_of = |ns: &str| {
         let m = std::fs::metadata(netns::path(ns)).unwrap();
         std::os::unix::fs::MetadataExt::ino(&m)
@@ -213,17 +210,8 @@ fn a_tagged_link_del_deletes_only_the_link_that_carries_its_alias() {
     }
     let ns = "ld-r";
     netns::add(ns).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let execute = |ops: &str| {
-        rt.block_on(exec::execute(
-            &plan::parse(ops).unwrap(),
-            &exec::Options::default(),
-            &|_, _| {},
-        ))
-    };
+    let rt = common::runtime();
+    let execute = |ops: &str| common::execute_on(&rt, &plan::parse(ops).unwrap());
     let del =
         format!(r#"[{{"op":"linkDel","ns":"{ns}","name":"px-0","alias":"vpcctl:peer:a~b"}}]"#);
     let h = rt.block_on(async { conn::connect(ns) }).unwrap();

@@ -111,6 +111,19 @@ pub fn index_of(ops: &[Op], f: impl Fn(&Op) -> bool) -> usize {
     ops.iter().position(f).expect("op in plan")
 }
 
+/// One thread for a test's plans and rtnetlink calls alike.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs `ops` on `rt` with the executor's defaults.
+pub fn execute_on(rt: &tokio::runtime::Runtime, ops: &[Op]) -> netkit::Result<exec::Report> {
+    rt.block_on(exec::execute(ops, &exec::Options::default(), &|_, _| {}))
+}
+
 pub fn run(ops: &[Op]) -> exec::Report {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
