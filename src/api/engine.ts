@@ -8,6 +8,7 @@ import type { State } from '../state/types.js';
 import type { StateStore, StateTransaction } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
 import { readKernelView } from './kernel-view.js';
+import { foreignDeletions } from './ownership.js';
 import { findDrift, nextMarks } from './drift.js';
 import { afterPartialPlan } from './partial.js';
 import { syncNames } from './dns.js';
@@ -280,26 +281,16 @@ export class Engine {
    */
   private async keepToOwn(plan: Plan, current: State, warn: (m: string) => void): Promise<void> {
     const recorded = new Set<string>([...current.pending, ...wantedNamespaces(current)]);
-    const dels = plan.ops.filter((o): o is Extract<typeof o, { op: 'netnsDel' }> => o.op === 'netnsDel');
-    if (dels.length === 0) return;
-    const n = await native();
-    // One native call reads every tag (null for an absent name: a half-made
-    // /run/netns entry, removed only if the rule names it ours).
-    const tags = await n.netnsTags(dels.map((o) => o.ns));
-    const creates = new Set(plan.ops.flatMap((o) => (o.op === 'netnsAdd' ? [o.ns] : [])));
-    const foreign = new Set<string>();
-    dels.forEach((o, i) => {
-      if (ownsNs(o.ns, tags[i], recorded.has(o.ns))) return;
-      if (creates.has(o.ns)) {
-        throw new VpcctlError('CONFLICT', `network namespace "${o.ns}" exists and is not vpcctl's: remove or rename it first`);
-      }
-      foreign.add(o.ns);
-      warn(`network namespace ${JSON.stringify(o.ns)} is not vpcctl's (${tags[i] ? `tagged "${tags[i]}"` : 'untagged'}): left alone`);
-    });
-    if (foreign.size === 0) return;
-    plan.ops = plan.ops.filter((o) => !(o.op === 'netnsDel' && foreign.has(o.ns)));
-    plan.namespaces = plan.namespaces.filter((ns) => !foreign.has(ns));
+    const foreign = await foreignDeletions(plan.ops, recorded);
+    const remade = foreign.find((f) => f.remade);
+    if (remade) throw new VpcctlError('CONFLICT', `network namespace "${remade.ns}" exists and is not vpcctl's: remove or rename it first`);
+    if (foreign.length === 0) return;
+    for (const f of foreign) warn(`network namespace ${JSON.stringify(f.ns)} is not vpcctl's (${f.tag ? `tagged "${f.tag}"` : 'untagged'}): left alone`);
+    const names = new Set(foreign.map((f) => f.ns));
+    plan.ops = plan.ops.filter((o) => !(o.op === 'netnsDel' && names.has(o.ns)));
+    plan.namespaces = plan.namespaces.filter((ns) => !names.has(ns));
   }
+
 }
 
 /**

@@ -11,6 +11,7 @@ import { appStatus, type AppInfo } from './apps.js';
 import { type Publish, publishesOf } from '../model/publish.js';
 import { findDrift } from './drift.js';
 import { readKernelView } from './kernel-view.js';
+import { foreignDeletions } from './ownership.js';
 import { plan as makePlan } from '../plan/planner.js';
 import { namesDrift } from './dns.js';
 import { dnsName } from '../model/dns.js';
@@ -173,24 +174,60 @@ async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
   return out;
 }
 
+/** A link in the way of the repair, with the drift it blocks. */
+interface Blocker {
+  blocked: OpDrift;
+  /** `link sn-0a000100 in vpcr-demo is a bridge that vpcctl did not make` */
+  detail: string;
+  fix: string;
+}
+
 /**
- * A link vpcctl will not touch at the name of a veth the repair would make
+ * Links vpcctl will not touch at the names of veths the repair would make
  * (a bridge, at a peering's end a veth without the peering's tag): the
  * executor's preflight refuses the plan, so `apply` cannot repair this
  * drift: say so, and what would. The executor's own check is asked of the
  * plan `apply` would run (the planner with this drift), so status and apply
- * cannot disagree. Each link's fix goes on the drift of the veth it blocks.
+ * cannot disagree. Each link goes with the drift of the veth it blocks, or
+ * of that veth's namespace (a missing one is re-made with its veths).
  */
-async function inTheWayOfRepair(state: State, drift: OpDrift[]): Promise<Map<OpDrift, string>> {
-  const out = new Map<OpDrift, string>();
-  if (drift.length === 0) return out;
+async function inTheWayOfRepair(state: State, drift: OpDrift[]): Promise<Blocker[]> {
+  if (drift.length === 0) return [];
   const repair = makePlan(state, state, { ...await readKernelView(), drift });
+  const out: Blocker[] = [];
   for (const link of await (await native()).linksInTheWay(repair.ops)) {
-    const blocked = drift.find(({ op }) => op.op === 'vethAdd'
-      && ((op.ns === link.ns && op.name === link.name) || (op.peerNs === link.ns && op.peerName === link.name))) ?? drift[0]!;
-    if (out.has(blocked)) continue;
-    const root = link.ns === ROOT_NS;
-    out.set(blocked, `${link.what} that vpcctl did not make holds the name ${link.name} ${root ? 'in the host namespace' : `in ${link.ns}`}, and vpcctl removes only what it made: apply refuses while it is there; remove or rename it ('ip${root ? '' : ` -n ${link.ns}`} link del ${link.name}'), then any command on the VPC repairs it`);
+    const ends = (op: Op) => op.op === 'vethAdd' && ((op.ns === link.ns && op.name === link.name) || (op.peerNs === link.ns && op.peerName === link.name));
+    const veth = repair.ops.find(ends);
+    const spaces = veth?.op === 'vethAdd' ? [veth.ns, veth.peerNs] : [link.ns];
+    const blocked = drift.find((d) => ends(d.op)) ?? drift.find((d) => spaces.includes(d.op.ns)) ?? drift[0]!;
+    const where = link.ns === ROOT_NS ? 'in the host namespace' : `in ${link.ns}`;
+    const ip = `ip${link.ns === ROOT_NS ? '' : ` -n ${link.ns}`} link`;
+    // Interface names have 15 characters at most.
+    const aside = `${link.name.slice(0, 11)}-old`;
+    const peer = link.what.startsWith('a veth') ? ', which deletes its peer too' : '';
+    // In a namespace the repair deletes and makes again, a renamed link would go with it.
+    const rebuilt = repair.ops.some((o) => o.op === 'netnsDel' && o.ns === link.ns);
+    const keep = rebuilt
+      ? `it would go with ${link.ns}, which the repair makes again: move it out ('${ip} set ${link.name} netns NAMESPACE')`
+      : `rename it ('${ip} set ${link.name} name ${aside}')`;
+    out.push({
+      blocked,
+      detail: `link ${link.name} ${where} is ${link.what} that vpcctl did not make`,
+      fix: `${link.what} that vpcctl did not make holds the name ${link.name} ${where}, and vpcctl removes only what it made: apply refuses while it is there; ${keep} or remove it ('${ip} del ${link.name}'${peer}), then any command on the VPC repairs it`,
+    });
+  }
+  // A namespace the repair would rebuild whose tag says it is not vpcctl's (engine.ts keepToOwn refuses).
+  const recorded = new Set([...state.pending, ...wantedNamespaces(state)]);
+  for (const f of (await foreignDeletions(repair.ops, recorded)).filter((x) => x.remade)) {
+    const made = repair.ops.find((o) => o.op === 'netnsAdd' && o.ns === f.ns);
+    const tag = made?.op === 'netnsAdd' ? made.tag : undefined;
+    const blocked = drift.find((d) => d.op.op === 'netnsAdd' && d.op.ns === f.ns) ?? drift.find((d) => d.op.ns === f.ns) ?? drift[0]!;
+    const now = f.tag ? `tagged ${JSON.stringify(f.tag)}` : 'untagged';
+    out.push({
+      blocked,
+      detail: `netns ${f.ns} is ${now}, not vpcctl's`,
+      fix: `netns ${f.ns} is ${now}, and vpcctl never deletes or rebuilds a namespace that is not its own: apply refuses while it is so; if it is vpcctl's, put its tag back ('ip -n ${f.ns} link set lo alias ${tag ?? '...'}'), then any command on the VPC repairs it; if it is someone else's, it must go first ('ip netns del ${f.ns}')`,
+    });
   }
   return out;
 }
@@ -212,12 +249,18 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
   }
   const pending = state.pending.filter((ns) => isVpcctlNsName(ns));
   const ignored = state.pending.filter((ns) => !isVpcctlNsName(ns));
+  const all = await findDrift(state, undefined, stateDir, { early: true });
   // A missing namespace is reported above, once, not again as its netnsAdd.
-  const found = (await findDrift(state, undefined, stateDir, { early: true }))
-    .filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)));
-  const fixes = new Map([...await foreignHolders(found), ...await inTheWayOfRepair(state, found)]);
+  const found = all.filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)));
+  const fixes = await foreignHolders(found);
+  const blockers = await inTheWayOfRepair(state, all);
+  for (const b of blockers) {
+    if (found.includes(b.blocked)) fixes.set(b.blocked, fixes.has(b.blocked) ? `${fixes.get(b.blocked)!}; and ${b.fix}` : b.fix);
+  }
   const drift: DriftEntry[] = found
     .map((d) => ({ object: d.object, kind: d.kind, detail: d.detail, ...(fixes.has(d) ? { fix: fixes.get(d)! } : {}) }))
+    // What blocks re-making a missing namespace: the namespace itself is listed above, its link here.
+    .concat(blockers.filter((b) => !found.includes(b.blocked)).map((b) => ({ object: b.blocked.object, kind: 'differs', detail: b.detail, fix: b.fix })))
     // The names' files under /etc/netns (api/dns.ts): a subnet whose namespace is missing is reported once, above.
     .concat(namesDrift(state).filter((d) => present.has(d.subnet ? hostNs(d.vpc, d.subnet) : routerNs(d.vpc)))
       .map((d) => ({ object: d.subnet ? `subnet ${d.vpc}/${d.subnet}` : `vpc ${d.vpc}`, kind: d.kind, detail: d.detail })));

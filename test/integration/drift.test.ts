@@ -156,7 +156,7 @@ test.serial("a foreign link given a router end's name: named, apply refuses it a
     `named as not the peer, not as a link to set up: ${JSON.stringify(json.drift)}`);
   // status does not promise what apply will refuse: it says what to remove.
   const text = (await run('status')).stdout;
-  t.regex(text, /a bridge that vpcctl did not make holds the name sn-0a000200 in vpcr-demo, .*apply refuses while it is there; remove or rename it \('ip -n vpcr-demo link del sn-0a000200'\)/);
+  t.regex(text, /a bridge that vpcctl did not make holds the name sn-0a000200 in vpcr-demo, .*apply refuses while it is there; rename it \('ip -n vpcr-demo link set sn-0a000200 name sn-0a000200-old'\) or remove it \('ip -n vpcr-demo link del sn-0a000200'\), then/);
   t.regex(text, /^repair: after the fixes above, 'vpcctl apply -f FILE'/m);
   for (let i = 0; i < 2; i++) {
     const r = await run('apply', '-f', file);
@@ -253,6 +253,71 @@ test.serial("someone's veth at a subnet's router end, its peer elsewhere: status
   } finally {
     ip(['netns', 'del', 'drift-elsewhere']);
   }
+});
+
+/** Every `ip ... link del NAME` or `ip ... link set ...` a status fix prints, run as printed. */
+const followFixes = (fix: string, verb: 'del' | 'set') => {
+  const re = verb === 'del' ? /'ip -n (\S+) link del (\S+)'/g : /'ip -n (\S+) link set (\S+) name (\S+)'/g;
+  const done = [...fix.matchAll(re)].map(([, ns, name, to]) => (to ? ip(['link', 'set', name!, 'name', to], ns!) : ip(['link', 'del', name!], ns!)));
+  return done.length;
+};
+
+test.serial('two foreign links in the way of one subnet: one status line gives both fixes; following them lets one apply repair', async (t) => {
+  // The pair deleted, a bridge at each of its names.
+  ip(['link', 'del', 'sn-0a000300'], 'vpcr-demo');
+  ip(['link', 'add', 'sn-0a000300', 'type', 'bridge'], 'vpcr-demo');
+  ip(['link', 'add', 'eth0', 'type', 'bridge'], 'ns-demo-api');
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  const fixes = json.drift.filter((d) => d.fix);
+  t.is(fixes.length, 1, JSON.stringify(json.drift));
+  t.is(fixes[0]!.object, 'subnet demo/api');
+  // The router's bridge may be renamed and kept; the subnet's namespace is made again, so its bridge must move out or go.
+  t.regex(fixes[0]!.fix!, /rename it \('ip -n vpcr-demo link set sn-0a000300 name sn-0a000300-old'\)/);
+  t.regex(fixes[0]!.fix!, /it would go with ns-demo-api, which the repair makes again: move it out \('ip -n ns-demo-api link set eth0 netns NAMESPACE'\)/);
+  t.is(followFixes(fixes[0]!.fix!, 'set'), 1, fixes[0]!.fix);
+  ip(['link', 'del', 'eth0'], 'ns-demo-api');
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 0, r.stderr);
+  t.is((await run('status')).code, 0);
+  // The renamed bridge is someone's: left as it is.
+  t.regex(ip(['-d', '-o', 'link', 'show', 'sn-0a000300-old'], 'vpcr-demo'), /bridge/);
+  ip(['link', 'del', 'sn-0a000300-old'], 'vpcr-demo');
+  ids['ns-demo-api'] = nsId('ns-demo-api');
+  await worksAsDeclared(t);
+});
+
+test.serial("a subnet's namespace deleted and a bridge at its router end's name: status names the bridge beside the missing namespace, with the fix", async (t) => {
+  ip(['netns', 'del', 'ns-demo-api']);
+  ip(['link', 'add', 'sn-0a000300', 'type', 'bridge'], 'vpcr-demo');
+  const s = await run('status', '--json');
+  const json = JSON.parse(s.stdout) as { missing: string[]; drift: { object: string; detail: string; fix?: string }[] };
+  t.deepEqual(json.missing, ['ns-demo-api']);
+  const line = json.drift.find((d) => d.fix);
+  t.is(line?.object, 'subnet demo/api', JSON.stringify(json.drift));
+  t.is(line?.detail, 'link sn-0a000300 in vpcr-demo is a bridge that vpcctl did not make');
+  t.is((await run('apply', '-f', file)).code, 1, 'apply refuses while the bridge is there');
+  t.is(followFixes(line!.fix!, 'del'), 1);
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 0, r.stderr);
+  t.is((await run('status')).code, 0);
+  ids['ns-demo-api'] = nsId('ns-demo-api');
+  await worksAsDeclared(t);
+});
+
+test.serial("a subnet's namespace tagged as someone else's: status says apply will not rebuild it and how to give it back; following that repairs", async (t) => {
+  const tag = ip(['-o', 'link', 'show', 'lo'], 'ns-demo-api').match(/alias (\S+)/)![1]!;
+  ip(['link', 'set', 'lo', 'alias', 'hijacked'], 'ns-demo-api');
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  const fix = json.drift.find((d) => d.object === 'subnet demo/api' && d.fix)?.fix ?? '';
+  t.regex(fix, /^netns ns-demo-api is tagged "hijacked", and vpcctl never deletes or rebuilds a namespace that is not its own/, JSON.stringify(json.drift));
+  t.true(fix.includes(`'ip -n ns-demo-api link set lo alias ${tag}'`), fix);
+  const refused = await run('apply', '-f', file);
+  t.is(refused.code, 2, refused.stdout);
+  t.regex(refused.stderr, /"ns-demo-api" exists and is not vpcctl's/);
+  ip(['link', 'set', 'lo', 'alias', tag], 'ns-demo-api');
+  t.is((await run('apply', '-f', file)).code, 0);
+  t.is((await run('status')).code, 0);
+  await worksAsDeclared(t);
 });
 
 test.serial("an address deleted (a subnet's gateway on the router): apply puts it back", async (t) => {
