@@ -331,7 +331,11 @@ export interface PingTarget {
 export type PlanOp =
   | { op: 'netnsAdd'; ns: string; tag: string }
   | { op: 'netnsDel'; ns: string }
-  | { op: 'vethAdd'; ns: string; name: string; alias: string; peerNs: string; peerName: string; peerAlias: string; mtu?: number }
+  | { op: 'vethAdd'; ns: string; name: string; alias: string; peerNs: string; peerName: string; peerAlias: string; mtu?: number; /**
+     * `peerNs` is a subnet's namespace: this veth is its only way out,
+     * and verify reads the `ns` end light (docs/plan-ops.md).
+     */
+  leaf?: boolean }
   | { op: 'linkDel'; ns: string; name: string; alias?: string }
   | { op: 'linkUp'; ns: string; name: string }
   | { op: 'addrAdd'; ns: string; dev: string; cidr: string }

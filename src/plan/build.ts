@@ -197,6 +197,8 @@ export function subnetOps(vpc: VpcState, subnet: SubnetState, peerCidrs: string[
     { op: 'netnsAdd', ns, tag: hostTag(vpc.name, subnet.name) },
     {
       op: 'vethAdd', ns: rns, name: link, alias: tag, peerNs: ns, peerName: HOST_LINK, peerAlias: tag,
+      // The subnet's namespace has no other way out: verify reads the router's end light (docs/plan-ops.md).
+      leaf: true,
       // Across hosts a packet may leave by the VPC's VXLAN link: the host sends no more than it carries.
       ...(vpc.overlay ? { mtu: vpc.overlay.mtu } : {}),
     },

@@ -19,7 +19,7 @@ export const OP_FIELDS: OpFields = {
   netnsDel: { ns: 'required' },
   vethAdd: {
     ns: 'required', name: 'required', alias: 'required', peerNs: 'required', peerName: 'required', peerAlias: 'required',
-    mtu: 'optional',
+    mtu: 'optional', leaf: 'optional',
   },
   linkDel: { ns: 'required', name: 'required', alias: 'optional' },
   linkUp: { ns: 'required', name: 'required' },

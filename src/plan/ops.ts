@@ -18,6 +18,8 @@ export type Op =
       peerName: string;
       peerAlias: string;
       mtu?: number;
+      /** `peerNs` has no other way out (a subnet's): verify reads the `ns` end light (docs/plan-ops.md). */
+      leaf?: boolean;
     }
   /** With `alias`, a link at `name` that does not carry it is someone else's: left alone. */
   | { op: 'linkDel'; ns: string; name: string; alias?: string }

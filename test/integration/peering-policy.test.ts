@@ -206,6 +206,22 @@ test.serial('one peering end re-tagged, either one: status and a command on eith
   t.true(await ping('ns-a-db', '10.20.2.2'));
 });
 
+test.serial('a VPC without subnets, peered: its peer\'s end re-tagged is drift for status and for a command alike', async (t) => {
+  t.is((await run('create-vpc', '--name', 'e', '--cidr', '10.50.0.0/16')).code, 0);
+  t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'e')).code, 0);
+  const end = ip(['-o', 'link'], 'vpcr-a').match(/\d+: (px-0a320000)@/)![1]!;
+  ip(['link', 'set', end, 'alias', 'someone'], 'vpcr-a');
+  const s = await run('status');
+  t.is(s.code, 1, s.stdout);
+  t.regex(s.stdout, new RegExp(`peering a e: link ${end} in vpcr-a has alias "someone"`));
+  const r = await run('create-subnet', '--vpc', 'a', '--name', 'web', '--cidr', '10.10.1.0/24', '--type', 'public');
+  t.is(r.code, 1, r.stdout);
+  t.regex(r.stderr, /in the way: a veth tagged "someone"/);
+  ip(['link', 'set', end, 'alias', 'vpcctl:peer:a~e'], 'vpcr-a');
+  t.is((await run('status')).code, 0);
+  t.is((await run('delete-vpc', '--name', 'e', '--yes')).code, 0);
+});
+
 test.serial("a foreign link at the staying router's peering end: delete-vpc of the peer leaves it, and rebuilds nothing of the VPC that stays", async (t) => {
   t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
   const end = ip(['-o', 'link'], 'vpcr-b').match(/\d+: (px-[0-9a-f]+)@/)![1]!;

@@ -31,8 +31,8 @@ macro_rules! kinds {
 kinds! {
     "netnsAdd" => Op::NetnsAdd { ns, tag } => json!({"ns": ns, "tag": tag});
     "netnsDel" => Op::NetnsDel { ns } => json!({"ns": ns});
-    "vethAdd" => Op::VethAdd { ns, name, alias, peer_ns, peer_name, peer_alias, mtu } =>
-        json!({"ns": ns, "name": name, "alias": alias, "peerNs": peer_ns, "peerName": peer_name, "peerAlias": peer_alias, "mtu": mtu});
+    "vethAdd" => Op::VethAdd { ns, name, alias, peer_ns, peer_name, peer_alias, mtu, leaf } =>
+        json!({"ns": ns, "name": name, "alias": alias, "peerNs": peer_ns, "peerName": peer_name, "peerAlias": peer_alias, "mtu": mtu, "leaf": leaf.then_some(true)});
     "linkDel" => Op::LinkDel { ns, name, alias } => json!({"ns": ns, "name": name, "alias": alias});
     "linkUp" => Op::LinkUp { ns, name } => json!({"ns": ns, "name": name});
     "linkDown" => Op::LinkDown { ns, name } => json!({"ns": ns, "name": name});

@@ -30,6 +30,7 @@ pub async fn veth_add(spec: VethSpec) -> Result<()> {
         peer_name: spec.peer_name,
         peer_alias: spec.peer_alias,
         mtu: spec.mtu,
+        leaf: false,
     })
     .await
 }

@@ -46,6 +46,10 @@ pub enum PlanOp {
         peer_alias: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         mtu: Option<u32>,
+        /// `peerNs` is a subnet's namespace: this veth is its only way out,
+        /// and verify reads the `ns` end light (docs/plan-ops.md).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        leaf: Option<bool>,
     },
     LinkDel {
         ns: String,

@@ -42,6 +42,7 @@ impl Exec {
                 peer_name,
                 peer_alias,
                 mtu,
+                ..
             } => {
                 let v = Veth {
                     ns: ns.clone(),

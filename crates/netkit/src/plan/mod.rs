@@ -33,6 +33,13 @@ pub enum Op {
         peer_name: String,
         peer_alias: Option<String>,
         mtu: Option<u32>,
+        /// `peer_ns` is a leaf: this veth is its only way out (a subnet's
+        /// namespace). Verify then reads the `ns` end light (by ioctls: no
+        /// kind, no alias) and proves the pair from the leaf's end, whose
+        /// peer it must be ([`crate::verify`]); every other veth is read
+        /// whole at both ends. A hint on the op, so that every plan holding
+        /// the veth (a command's part or the whole state) reads it alike.
+        leaf: bool,
     },
     /// Deletes a link; with `alias`, only one that carries it: a link
     /// someone else put at the name is left alone (and the op succeeds, as

@@ -152,6 +152,7 @@ impl<'a> OpSeed<'_, 'a> {
                 peer_name: w.peer_name,
                 peer_alias: Some(w.peer_alias),
                 mtu: w.mtu,
+                leaf: w.leaf,
             }),
             "linkDel" => LinkDel::deserialize(d).map(|w| Op::LinkDel {
                 ns: w.ns,
@@ -306,6 +307,8 @@ struct VethAdd {
     peer_name: String,
     peer_alias: String,
     mtu: Option<u32>,
+    #[serde(default)]
+    leaf: bool,
 }
 
 #[derive(Deserialize)]

@@ -41,6 +41,7 @@ fn parses_camel_case_ops() {
             peer_name: "eth0".into(),
             peer_alias: Some("vpcctl".into()),
             mtu: Some(1400),
+            leaf: false,
         }
     );
     let Op::RouteAdd { route, .. } = &ops[6] else {

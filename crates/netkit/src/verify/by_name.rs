@@ -1,8 +1,8 @@
 //! Which namespaces have their links read by name rather than dumped
 //! ([`ByName`]), and which of those links are read light (ioctls).
 //!
-//! A veth's two ends: when one is the only veth of its namespace (a
-//! subnet's end), the other (the router's end) is read light and the
+//! A veth's two ends: when its op says the peer's namespace is a leaf (a
+//! subnet's: `leaf`), the `ns` end (the router's) is read light and the
 //! subnet's end is dumped whole, and its IFLA_LINK must name the light end's index (see
 //! compare.rs, `pair_drift`). Only namespaces where every op is of a kind
 //! that needs nothing of a link but its index, state and MTU qualify: the
@@ -32,48 +32,30 @@ pub struct Plan<'a> {
 /// Which namespaces are read by name, and the ids their light ends need.
 pub fn plan(ops: &[Op]) -> Plan<'_> {
     let made = || ops.iter().filter(|o| makes(o));
-    let mut veths: FxHashMap<&str, usize> = FxHashMap::default();
     let mut unfit: FxHashSet<&str> = FxHashSet::from_iter([""]);
-    let mut created: FxHashSet<&str> = FxHashSet::default();
-    for op in made() {
-        if let Op::NetnsAdd { ns, .. } = op {
-            created.insert(ns);
-        }
-        if let Op::VethAdd { ns, peer_ns, .. } = op {
-            *veths.entry(ns).or_default() += 1;
-            *veths.entry(peer_ns).or_default() += 1;
-        }
-        if !fits(op) {
-            unfit.extend(op.namespaces());
-        }
+    for op in made().filter(|o| !fits(o)) {
+        unfit.extend(op.namespaces());
     }
-    let count = |ns: &str| veths.get(ns).copied().unwrap_or(0);
     let mut out: FxHashMap<&str, ByName> = FxHashMap::default();
     let mut ids: FxHashMap<&str, BTreeSet<String>> = FxHashMap::default();
     for op in made() {
+        // Light only where the op says the other end is a leaf's (a
+        // subnet's): the same in every plan that holds the veth, a command's
+        // part of the state or the whole of it. A peering's ends and a
+        // gateway's are read whole, so their kind and alias are checked.
         if let Op::VethAdd {
             ns,
             name,
             peer_ns,
-            peer_name,
+            leaf: true,
             ..
         } = op
         {
-            // Light only opposite a namespace that this plan makes with this
-            // one veth (a subnet's), whatever part of a state the plan is:
-            // a peering's ends, and a gateway's opposite the host, are read
-            // whole, so their kind and alias are checked; there are few.
-            let alone = |at: &str| count(at) == 1 && created.contains(at);
-            let (at, link, whole_at) = match count(ns).cmp(&count(peer_ns)) {
-                std::cmp::Ordering::Greater if alone(peer_ns) => (ns, name, peer_ns),
-                std::cmp::Ordering::Less if alone(ns) => (peer_ns, peer_name, ns),
-                _ => continue,
-            };
-            if !unfit.contains(at.as_str()) {
-                out.entry(at).or_default().light.insert(link.clone());
-                let asked = ids.entry(whole_at).or_default();
-                if !asked.contains(at) {
-                    asked.insert(at.clone());
+            if !unfit.contains(ns.as_str()) {
+                out.entry(ns).or_default().light.insert(name.clone());
+                let asked = ids.entry(peer_ns).or_default();
+                if !asked.contains(ns) {
+                    asked.insert(ns.clone());
                 }
             }
         }
@@ -150,10 +132,10 @@ mod tests {
             {"op":"vethAdd","ns":"","name":"vg-1","alias":"t","peerNs":"r","peerName":"gw","peerAlias":"t"},
             {"op":"addrAdd","ns":"r","dev":"gw","cidr":"100.64.0.2/30"},
             {"op":"netnsAdd","ns":"h0","tag":"t"},
-            {"op":"vethAdd","ns":"r","name":"s0","alias":"t","peerNs":"h0","peerName":"eth0","peerAlias":"t"},
+            {"op":"vethAdd","ns":"r","name":"s0","alias":"t","peerNs":"h0","peerName":"eth0","peerAlias":"t","leaf":true},
             {"op":"routeAdd","ns":"r","dst":"10.0.0.2/32","dev":"s0"},
             {"op":"netnsAdd","ns":"h1","tag":"t"},
-            {"op":"vethAdd","ns":"r","name":"s1","alias":"t","peerNs":"h1","peerName":"eth0","peerAlias":"t"},
+            {"op":"vethAdd","ns":"r","name":"s1","alias":"t","peerNs":"h1","peerName":"eth0","peerAlias":"t","leaf":true},
             {"op":"routeDel","ns":"r","dst":"10.9.0.0/16","dev":"old"},
             {"op":"routeAdd","ns":"h1","dst":"default","via":"10.0.1.1","dev":"eth0"}
         ]"#,
@@ -183,10 +165,10 @@ mod tests {
             {"op":"netnsAdd","ns":"h1","tag":"t"},
             {"op":"netnsAdd","ns":"h2","tag":"t"},
             {"op":"netnsAdd","ns":"g0","tag":"t"},
-            {"op":"vethAdd","ns":"r","name":"s0","alias":"t","peerNs":"h0","peerName":"eth0","peerAlias":"t"},
-            {"op":"vethAdd","ns":"r","name":"s1","alias":"t","peerNs":"h1","peerName":"eth0","peerAlias":"t"},
-            {"op":"vethAdd","ns":"r","name":"s2","alias":"t","peerNs":"h2","peerName":"eth0","peerAlias":"t"},
-            {"op":"vethAdd","ns":"q","name":"s0","alias":"t","peerNs":"g0","peerName":"eth0","peerAlias":"t"},
+            {"op":"vethAdd","ns":"r","name":"s0","alias":"t","peerNs":"h0","peerName":"eth0","peerAlias":"t","leaf":true},
+            {"op":"vethAdd","ns":"r","name":"s1","alias":"t","peerNs":"h1","peerName":"eth0","peerAlias":"t","leaf":true},
+            {"op":"vethAdd","ns":"r","name":"s2","alias":"t","peerNs":"h2","peerName":"eth0","peerAlias":"t","leaf":true},
+            {"op":"vethAdd","ns":"q","name":"s0","alias":"t","peerNs":"g0","peerName":"eth0","peerAlias":"t","leaf":true},
             {"op":"vethAdd","ns":"r","name":"px-q","alias":"p","peerNs":"q","peerName":"px-r","peerAlias":"p"}
         ]"#,
         )
@@ -196,13 +178,35 @@ mod tests {
         assert_eq!(names(&by["q"]), (vec!["s0"], vec!["px-r"]));
     }
 
+    /// A VPC without subnets, peered: its router holds one veth, as a
+    /// subnet's namespace does, but the op names no leaf, so both ends are
+    /// read whole, in the whole state's plan and in a command's part alike.
     #[test]
-    fn a_namespace_with_an_overlay_link_or_an_even_pair_keeps_its_dump() {
+    fn a_peering_to_a_namespace_of_one_veth_is_read_whole() {
+        let whole = r#"
+            {"op":"netnsAdd","ns":"r","tag":"t"},
+            {"op":"netnsAdd","ns":"h0","tag":"t"},
+            {"op":"vethAdd","ns":"r","name":"s0","alias":"t","peerNs":"h0","peerName":"eth0","peerAlias":"t","leaf":true},
+            {"op":"vethAdd","ns":"r","name":"s1","alias":"t","peerNs":"h1","peerName":"eth0","peerAlias":"t","leaf":true},
+            {"op":"vethAdd","ns":"r","name":"px-e","alias":"p","peerNs":"e","peerName":"px-r","peerAlias":"p"}"#;
+        for ops in [
+            format!(r#"[{whole}, {{"op":"netnsAdd","ns":"e","tag":"t"}}]"#),
+            format!("[{whole}]"),
+        ] {
+            let ops = plan::parse(&ops).unwrap();
+            let by = plan(&ops).by_name;
+            assert_eq!(names(&by["r"]), (vec!["s0", "s1"], vec!["lo", "px-e"]));
+            assert!(!by.contains_key("e"));
+        }
+    }
+
+    #[test]
+    fn a_namespace_with_an_overlay_link_keeps_its_dump_and_a_veth_not_to_a_leaf_is_read_whole() {
         let ops = plan::parse(
             r#"[
             {"op":"vethAdd","ns":"a","name":"x","alias":"t","peerNs":"b","peerName":"y","peerAlias":"t"},
-            {"op":"vethAdd","ns":"c","name":"x","alias":"t","peerNs":"d","peerName":"y","peerAlias":"t"},
-            {"op":"vethAdd","ns":"c","name":"z","alias":"t","peerNs":"e","peerName":"y","peerAlias":"t"},
+            {"op":"vethAdd","ns":"c","name":"x","alias":"t","peerNs":"d","peerName":"y","peerAlias":"t","leaf":true},
+            {"op":"vethAdd","ns":"c","name":"z","alias":"t","peerNs":"e","peerName":"y","peerAlias":"t","leaf":true},
             {"op":"fdbAdd","ns":"c","dev":"vx","mac":"02:00:00:00:00:01","dst":"192.0.2.1"}
         ]"#,
         )

@@ -177,6 +177,7 @@ impl<'a> Cx<'a> {
                     peer_name,
                     peer_alias,
                     mtu,
+                    ..
                 } => self.snap(peer_ns).and_then(|p| {
                     veth_drift(
                         (s, ns, name, alias.as_deref()),

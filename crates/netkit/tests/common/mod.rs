@@ -94,7 +94,7 @@ pub fn vpc(p: &str, n: usize) -> Vec<Op> {
         let tag = format!("vpcctl:{p}/{i}");
         ops.extend([
             json!({"op": "netnsAdd", "ns": h, "tag": tag}),
-            json!({"op": "vethAdd", "ns": r, "name": dev, "alias": tag, "peerNs": h, "peerName": "eth0", "peerAlias": tag}),
+            json!({"op": "vethAdd", "ns": r, "name": dev, "alias": tag, "peerNs": h, "peerName": "eth0", "peerAlias": tag, "leaf": true}),
             json!({"op": "addrAdd", "ns": r, "dev": dev, "cidr": format!("{net}.1/32")}),
             json!({"op": "routeAdd", "ns": r, "dst": format!("{net}.2/32"), "dev": dev}),
             json!({"op": "addrAdd", "ns": h, "dev": "eth0", "cidr": format!("{net}.2/24")}),
