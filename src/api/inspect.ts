@@ -193,7 +193,8 @@ interface Blocker {
  */
 async function inTheWayOfRepair(state: State, drift: OpDrift[]): Promise<Blocker[]> {
   if (drift.length === 0) return [];
-  const repair = makePlan(state, state, { ...await readKernelView(), drift });
+  // The plan as the engine makes it for an unchanged state (its pending list cleared).
+  const repair = makePlan(state, { ...state, pending: [] }, { ...await readKernelView(), drift });
   const out: Blocker[] = [];
   for (const link of await (await native()).linksInTheWay(repair.ops)) {
     const ends = (op: Op) => op.op === 'vethAdd' && ((op.ns === link.ns && op.name === link.name) || (op.peerNs === link.ns && op.peerName === link.name));
