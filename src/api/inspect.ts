@@ -174,6 +174,35 @@ async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
   return out;
 }
 
+/**
+ * A veth of vpcctl's missing at both its names, its ends still there under
+ * other names (renamed by someone, tag kept): the repair makes a new pair,
+ * and the routes still on the renamed one make every apply refuse ("not
+ * this one's"). Say where the old ends are and how to put them back. One
+ * link read per end at the op's names, and a list of the namespace's links
+ * only when both are absent.
+ */
+async function renamedVeths(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
+  const out = new Map<OpDrift, string>();
+  const n = await native();
+  for (const d of drift) {
+    const op = d.op;
+    if (op.op !== 'vethAdd' || d.kind !== 'missing') continue;
+    const ends = [[op.ns, op.name], [op.peerNs, op.peerName]] as const;
+    const present = await Promise.all(ends.map(([ns, name]) => n.linkGet(ns, name).catch(() => null)));
+    if (present.some((l) => l)) continue; // one end in place: the executor re-makes the pair from it
+    const moved = await Promise.all(ends.map(async ([ns, name]) =>
+      ({ ns, name, now: (await n.linkList(ns).catch(() => [])).find((l) => l.kind === 'veth' && l.alias === op.alias && l.name !== name)?.name })));
+    const found = moved.filter((m): m is typeof m & { now: string } => !!m.now);
+    if (found.length === 0) continue;
+    const ip = (ns: string) => `ip${ns === ROOT_NS ? '' : ` -n ${ns}`} link`;
+    const where = (ns: string) => (ns === ROOT_NS ? 'in the host namespace' : `in ${ns}`);
+    const back = found.map((m) => `'${ip(m.ns)} set ${m.now} name ${m.name}'`).join(' and ');
+    out.set(d, `vpcctl's veth for this was renamed (${found.map((m) => `${m.now} ${where(m.ns)}`).join(', ')}), and its routes are still on it, so apply refuses to make it again; give it its names back (${back}), or remove it ('${ip(found[0]!.ns)} del ${found[0]!.now}', which deletes its peer too), then any command on the VPC repairs it`);
+  }
+  return out;
+}
+
 /** A link in the way of the repair, with the drift it blocks. */
 interface Blocker {
   blocked: OpDrift;
@@ -253,7 +282,7 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
   const all = await findDrift(state, undefined, stateDir, { early: true });
   // A missing namespace is reported above, once, not again as its netnsAdd.
   const found = all.filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)));
-  const fixes = await foreignHolders(found);
+  const fixes = new Map([...await foreignHolders(found), ...await renamedVeths(found)]);
   const blockers = await inTheWayOfRepair(state, all);
   for (const b of blockers) {
     if (found.includes(b.blocked)) fixes.set(b.blocked, fixes.has(b.blocked) ? `${fixes.get(b.blocked)!}; and ${b.fix}` : b.fix);

@@ -320,6 +320,20 @@ test.serial("a subnet's namespace tagged as someone else's: status says apply wi
   await worksAsDeclared(t);
 });
 
+test.serial("both ends of a subnet's veth renamed: apply cannot make it again past the routes on the old pair; status says where it is and how to put it back", async (t) => {
+  ip(['link', 'set', 'sn-0a000300', 'name', 'moved0'], 'vpcr-demo');
+  ip(['link', 'set', 'eth0', 'name', 'moved1'], 'ns-demo-api');
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  const fix = json.drift.find((d) => d.object === 'subnet demo/api' && d.fix)?.fix ?? '';
+  t.regex(fix, /^vpcctl's veth for this was renamed \(moved0 in vpcr-demo, moved1 in ns-demo-api\)/, JSON.stringify(json.drift));
+  t.is((await run('apply', '-f', file)).code, 1, 'the routes on the renamed pair stop the repair');
+  t.is(followFixes(fix, 'set'), 2, fix);
+  t.is((await run('apply', '-f', file)).code, 0);
+  t.is((await run('status')).code, 0);
+  t.is(nsId('ns-demo-api'), ids['ns-demo-api'], 'nothing was rebuilt');
+  await worksAsDeclared(t);
+});
+
 test.serial("an address deleted (a subnet's gateway on the router): apply puts it back", async (t) => {
   ip(['addr', 'del', '10.0.3.1/32', 'dev', 'sn-0a000300'], 'vpcr-demo');
   t.false(await ping('ns-demo-api', '10.0.2.2'), 'api lost its gateway');
