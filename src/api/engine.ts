@@ -1,7 +1,7 @@
 import { VpcctlError } from '../errors.js';
 import { executePlan, native } from '../native.js';
 import type { ExecuteResult } from '../../index.js';
-import { isVpcctlNsName, ownsNs, wantedNamespaces } from '../model/names.js';
+import { ROOT_NS, isVpcctlNsName, wantedNamespaces } from '../model/names.js';
 import { needsForward6 } from '../plan/full.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import type { State } from '../state/types.js';
@@ -162,7 +162,12 @@ export class Engine {
         changed, changes: plan.changes, plan, diff, dryRun: !!opts.dryRun, warnings, value,
         elapsedMs: elapsed(),
       });
-      if (opts.dryRun) return result(plan.ops.length > 0);
+      if (opts.dryRun) {
+        // What the executor's preflight would refuse, said by the preview too.
+        const inWay = plan.ops.length > 0 ? await (await native()).linksInTheWay(plan.ops) : [];
+        for (const l of inWay) warnings.push(`apply would refuse this plan: link ${l.name} ${l.ns === ROOT_NS ? 'in the host namespace' : `in ${l.ns}`} is ${l.what} that vpcctl did not make, in the way ('vpcctl status' says what to do)`);
+        return result(plan.ops.length > 0);
+      }
       // This command's writes: the first keeps the previous state as the backup, revert() puts it back.
       const saved = this.store.transaction();
       if (plan.ops.length === 0) {

@@ -271,6 +271,9 @@ test.serial('two foreign links in the way of one subnet: one status line gives b
   const fixes = json.drift.filter((d) => d.fix);
   t.is(fixes.length, 1, JSON.stringify(json.drift));
   t.is(fixes[0]!.object, 'subnet demo/api');
+  // The preview says so too (the executor's check, asked without running).
+  const preview = await run('plan', '-f', file);
+  t.regex(preview.stdout + preview.stderr, /apply would refuse this plan: link sn-0a000300 in vpcr-demo is a bridge that vpcctl did not make/);
   // The router's bridge may be renamed and kept; the subnet's namespace is made again, so its bridge must move out or go.
   t.regex(fixes[0]!.fix!, /rename it \('ip -n vpcr-demo link set sn-0a000300 name sn-0a000300-old'\)/);
   t.regex(fixes[0]!.fix!, /it would go with ns-demo-api, which the repair makes again: move it out \('ip -n ns-demo-api link set eth0 netns NAMESPACE'\)/);
