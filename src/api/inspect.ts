@@ -272,8 +272,10 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
   const present = new Set(await n.netnsList());
   const missing = [...wanted].filter((ns) => !present.has(ns));
   const orphaned: string[] = [];
+  // A pending one (a command that stopped half-way) is listed as such below, never as an orphan.
+  const pendingNs = new Set(state.pending);
   for (const ns of present) {
-    if (wanted.has(ns)) continue;
+    if (wanted.has(ns) || pendingNs.has(ns)) continue;
     const tag = await n.netnsTag(ns);
     if (tag && parseTag(tag)) orphaned.push(ns);
   }

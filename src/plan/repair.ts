@@ -43,12 +43,13 @@ export function opKey(o: Op): string {
  * rebuilds it.
  */
 /**
- * A peering's veth runs between two routers: rebuilding the far router for
- * it (as a subnet's namespace is for its veth) would rebuild that whole VPC,
- * its subnets and apps, for one link. The pair is made again instead; a
- * foreign link at its name then stops the plan in the executor's preflight.
+ * A peering's veth runs between two routers, a gateway's between the host
+ * and a router: rebuilding the namespace at its far end for it (as a
+ * subnet's namespace is for its veth) would rebuild a whole VPC, its
+ * subnets and apps, for one link. The pair is made again instead; a foreign
+ * link at its name then stops the plan in the executor's preflight.
  */
-const isPeering = (o: Op) => o.op === 'vethAdd' && parseTag(o.alias)?.kind === 'peer';
+const isPeering = (o: Op) => o.op === 'vethAdd' && ['peer', 'igw'].includes(parseTag(o.alias)?.kind ?? '');
 
 const isDown = (d: OpDrift) => (d.op.op === 'vethAdd' || d.op.op === 'vxlanAdd' || d.op.op === 'netnsAdd') && d.kind === 'differs' && /\bis down\b/.test(d.detail);
 
@@ -57,7 +58,7 @@ const isDown = (d: OpDrift) => (d.op.op === 'vethAdd' || d.op.op === 'vxlanAdd' 
  * as a missing one is: one that lost its ownership tag (or is not a
  * namespace vpcctl made), and the host end of a veth that is present but
  * not as made (its alias: vpcctl no longer recognises it as its own), but
- * not for a peering (isPeering).
+ * not for a peering's or a gateway's veth (isPeering).
  */
 export function brokenByDrift(drift: readonly OpDrift[] | undefined): Set<string> {
   const out = new Set<string>();

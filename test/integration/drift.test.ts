@@ -337,6 +337,24 @@ test.serial("both ends of a subnet's veth renamed: apply cannot make it again pa
   await worksAsDeclared(t);
 });
 
+test.serial('a namespace a killed command left pending: status lists it as pending, never as an orphan', async (t) => {
+  const store = new StateStore(state);
+  const before = await store.read();
+  // As a command killed after making the subnet's namespace, before saving it: pending, not yet a subnet.
+  const crashed = structuredClone(before);
+  delete crashed.vpcs.demo!.subnets.api;
+  crashed.pending = ['ns-demo-api'];
+  await store.write(crashed);
+  try {
+    const report = JSON.parse((await run('status', '--json')).stdout) as { pending: string[]; orphaned: string[] };
+    t.deepEqual(report.pending, ['ns-demo-api']);
+    t.deepEqual(report.orphaned, [], "cleanup-all (the advice for orphans) would remove every VPC's objects");
+  } finally {
+    await store.write(before);
+  }
+  t.is((await run('status')).code, 0);
+});
+
 test.serial("an address deleted (a subnet's gateway on the router): apply puts it back", async (t) => {
   ip(['addr', 'del', '10.0.3.1/32', 'dev', 'sn-0a000300'], 'vpcr-demo');
   t.false(await ping('ns-demo-api', '10.0.2.2'), 'api lost its gateway');

@@ -119,6 +119,15 @@ test("a peering's veth not as made is made again, never by rebuilding the far ro
   ]);
 });
 
+test("a gateway's veth not as made is made again in place, never by rebuilding its router (a whole VPC)", (t) => {
+  const s = topology();
+  const d = driftOf(s, (o) => o.op === 'vethAdd' && o.alias === 'vpcctl:igw:demo', 'differs', 'link vg-64000000 in the host namespace has alias "other", want "vpcctl:igw:demo"');
+  const p = plan(s, s, kernelOf(s, [d]));
+  t.deepEqual(p.namespaces, [], 'no namespace is deleted or made');
+  t.false(p.ops.some((o) => o.op === 'netnsDel'), JSON.stringify(p.ops));
+  t.deepEqual(p.ops[0], d.op, 'the pair is made again first');
+});
+
 test('a namespace that lost its tag is rebuilt as a missing one is', (t) => {
   const s = topology();
   const d = driftOf(s, (o) => o.op === 'netnsAdd' && o.ns === 'ns-demo-db', 'differs', 'namespace ns-demo-db is not tagged');
