@@ -166,7 +166,9 @@ async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
     const op = d.op as Extract<Op, { op: 'routeAdd' }>;
     const v6 = isV6Text(op.dst);
     const holder = (v6 ? routes6 : view.routes).find((r) => r.dst === op.dst && r.table === TABLE.MAIN && (r.kind !== RTN_UNICAST || r.dev !== op.dev));
-    if (!holder) continue;
+    // On a link of vpcctl's (its gateway veth renamed): the repair makes the pair again and the route goes with the old one.
+    const ours = holder?.kind === RTN_UNICAST && !!parseTag(view.links.find((l) => l.name === holder.dev)?.alias ?? '');
+    if (!holder || ours) continue;
     const type = holder.kind === RTN_UNICAST ? '' : `${routeTypeName(holder.kind)} `;
     const what = type ? `a ${type}route` : holder.dev ? `a route on ${holder.dev}` : 'a multipath route';
     out.set(d, `${what} holds ${op.dst}, and vpcctl never replaces a route that is not on its own link: remove it if it is not needed ('ip${v6 ? ' -6' : ''} route del ${type}${op.dst}'), then any command on the VPC puts vpcctl's back`);
