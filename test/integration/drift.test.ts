@@ -367,6 +367,23 @@ test.serial("vpcctl's own gateway veth renamed in the host: no fix is printed fo
   await worksAsDeclared(t);
 });
 
+test.serial("a gateway's host end re-tagged: apply refuses it with a fix and rebuilds nothing (the VPC, its subnets and apps stay)", async (t) => {
+  const line = ip(['-o', 'link']).split('\n').find((l) => l.includes('alias vpcctl:igw:demo'))!;
+  const vg = line.match(/\d+: (vg-[0-9a-f]+)@/)![1]!;
+  const pids = await appPids();
+  ip(['link', 'set', vg, 'alias', 'other']);
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  t.regex(json.drift.find((d) => d.fix)?.fix ?? '', new RegExp(`^a veth tagged "other" that vpcctl did not make holds the name ${vg} in the host namespace`), JSON.stringify(json.drift));
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 1, r.stdout);
+  t.regex(r.stderr, /in the way: a veth tagged "other"/);
+  for (const ns of NAMESPACES) t.is(nsId(ns), ids[ns], `${ns} was not rebuilt`);
+  t.deepEqual(await appPids(), pids, 'the apps still run');
+  ip(['link', 'set', vg, 'alias', 'vpcctl:igw:demo']);
+  t.is((await run('status')).code, 0);
+  await worksAsDeclared(t);
+});
+
 test.serial("an address deleted (a subnet's gateway on the router): apply puts it back", async (t) => {
   ip(['addr', 'del', '10.0.3.1/32', 'dev', 'sn-0a000300'], 'vpcr-demo');
   t.false(await ping('ns-demo-api', '10.0.2.2'), 'api lost its gateway');
