@@ -16,7 +16,8 @@ import type { State } from '../state/types.js';
 import { readKernelView } from './kernel-view.js';
 import { foreignDeletions } from './ownership.js';
 
-const where = (ns: string) => (ns === ROOT_NS ? 'in the host namespace' : `in ${ns}`);
+/** `in vpcr-demo`, or `in the host namespace`. */
+export const where = (ns: string) => (ns === ROOT_NS ? 'in the host namespace' : `in ${ns}`);
 /** `ip link` for `ns`, as the owner types it. */
 const ipLink = (ns: string) => `ip${ns === ROOT_NS ? '' : ` -n ${ns}`} link`;
 

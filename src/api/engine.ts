@@ -1,7 +1,7 @@
 import { VpcctlError } from '../errors.js';
 import { executePlan, native } from '../native.js';
 import type { ExecuteResult } from '../../index.js';
-import { ROOT_NS, isVpcctlNsName, wantedNamespaces } from '../model/names.js';
+import { isVpcctlNsName, wantedNamespaces } from '../model/names.js';
 import { needsForward6 } from '../plan/full.js';
 import { plan as makePlan, type KernelView, type Plan } from '../plan/planner.js';
 import type { State } from '../state/types.js';
@@ -9,6 +9,7 @@ import type { StateStore, StateTransaction } from '../state/store.js';
 import { stopwatch } from './stopwatch.js';
 import { readKernelView } from './kernel-view.js';
 import { foreignDeletions } from './ownership.js';
+import { where } from './drift-fixes.js';
 import { findDrift, nextMarks } from './drift.js';
 import { afterPartialPlan } from './partial.js';
 import { syncNames } from './dns.js';
@@ -165,7 +166,7 @@ export class Engine {
       if (opts.dryRun) {
         // What the executor's preflight would refuse, said by the preview too.
         const inWay = plan.ops.length > 0 ? await (await native()).linksInTheWay(plan.ops) : [];
-        for (const l of inWay) warnings.push(`apply would refuse this plan: link ${l.name} ${l.ns === ROOT_NS ? 'in the host namespace' : `in ${l.ns}`} is ${l.what} that vpcctl did not make, in the way ('vpcctl status' says what to do)`);
+        for (const l of inWay) warnings.push(`apply would refuse this plan: link ${l.name} ${where(l.ns)} is ${l.what} that vpcctl did not make, in the way ('vpcctl status' says what to do)`);
         return result(plan.ops.length > 0);
       }
       // This command's writes: the first keeps the previous state as the backup, revert() puts it back.
