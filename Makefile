@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:/root/.cargo/bin:$(PATH)
 .DEFAULT_GOAL := build
 
-DEBS := libnftables1 nftables iproute2 util-linux strace procps time etcd-server python3 bsdutils
+DEBS := libnftables1 netbase nftables iproute2 util-linux strace procps time etcd-server python3 bsdutils
 RUST_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml $(wildcard Cargo.lock)
 TS_SRC := $(shell find src -name '*.ts') tsconfig.json
 
