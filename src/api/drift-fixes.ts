@@ -1,9 +1,9 @@
 /**
  * What the machine's owner can do about drift that no command of vpcctl's
  * repairs by itself (status's `fix` lines): a route of someone's holding a
- * destination, a veth of vpcctl's renamed at both ends, and what stands in
- * the way of the repair `apply` would run, asked of the executor's own
- * preflight and of the engine's ownership check, so status and apply agree.
+ * destination, and what stands in the way of the repair `apply` would run,
+ * asked of the executor's own preflight and of the engine's ownership
+ * check, so status and apply agree.
  */
 import { native } from '../native.js';
 import { ROOT_NS, parseTag, wantedNamespaces } from '../model/names.js';
@@ -22,55 +22,34 @@ export const where = (ns: string) => (ns === ROOT_NS ? 'in the host namespace' :
 const ipLink = (ns: string) => `ip${ns === ROOT_NS ? '' : ` -n ${ns}`} link`;
 
 /**
- * A host route of vpcctl's whose destination another route holds (on
- * another link, a multipath one, or a blackhole, unreachable, prohibit or
- * throw route): the executor never replaces a route that is not on the
- * link it adds to (route.rs), so no command repairs it; say so, and what
- * would.
+ * A route of vpcctl's (in the host, a router or a subnet's namespace) whose
+ * destination another route holds (on another link, a multipath one, or a
+ * blackhole, unreachable, prohibit or throw route): the executor never
+ * replaces a route that is not on the link it adds to (route.rs), so no
+ * command repairs it; say so, and what would. One read of each namespace
+ * such a route is missing in.
  */
 export async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
   const out = new Map<OpDrift, string>();
-  const held = drift.filter((d) => d.op.op === 'routeAdd' && d.op.ns === ROOT_NS);
+  const held = drift.filter((d) => d.op.op === 'routeAdd');
   if (held.length === 0) return out;
   const n = await native();
-  const [view, routes6] = await Promise.all([n.netView(ROOT_NS), n.routeListAll6(ROOT_NS).catch(() => [])]);
+  const views = new Map(await Promise.all([...new Set(held.map((d) => d.op.ns))].map(async (ns) =>
+    [ns, await Promise.all([n.netView(ns), n.routeListAll6(ns).catch(() => [])]).catch(() => null)] as const)));
   for (const d of held) {
     const op = d.op as Extract<Op, { op: 'routeAdd' }>;
+    const seen = views.get(op.ns);
+    if (!seen) continue; // the namespace is gone: rebuilt with its routes
+    const [view, routes6] = seen;
     const v6 = isV6Text(op.dst);
     const holder = (v6 ? routes6 : view.routes).find((r) => r.dst === op.dst && r.table === TABLE.MAIN && (r.kind !== RTN_UNICAST || r.dev !== op.dev));
-    // On a link of vpcctl's (its gateway veth renamed): the repair makes the pair again and the route goes with the old one.
+    // On a link of vpcctl's (its veth renamed): the repair makes the pair again and the route goes with the old one.
     const ours = holder?.kind === RTN_UNICAST && !!parseTag(view.links.find((l) => l.name === holder.dev)?.alias ?? '');
     if (!holder || ours) continue;
     const type = holder.kind === RTN_UNICAST ? '' : `${routeTypeName(holder.kind)} `;
     const what = type ? `a ${type}route` : holder.dev ? `a route on ${holder.dev}` : 'a multipath route';
-    out.set(d, `${what} holds ${op.dst}, and vpcctl never replaces a route that is not on its own link: remove it if it is not needed ('ip${v6 ? ' -6' : ''} route del ${type}${op.dst}'), then any command on the VPC puts vpcctl's back`);
-  }
-  return out;
-}
-
-/**
- * A veth of vpcctl's missing at both its names, its ends still there under
- * other names (renamed by someone, tag kept): the repair makes a new pair,
- * and the routes still on the renamed one make every apply refuse ("not
- * this one's"). Say where the old ends are and how to put them back. One
- * link read per end at the op's names, and a list of the namespace's links
- * only when both are absent.
- */
-export async function renamedVeths(drift: OpDrift[]): Promise<Map<OpDrift, string>> {
-  const out = new Map<OpDrift, string>();
-  const n = await native();
-  for (const d of drift) {
-    const op = d.op;
-    if (op.op !== 'vethAdd' || d.kind !== 'missing') continue;
-    const ends = [[op.ns, op.name], [op.peerNs, op.peerName]] as const;
-    const present = await Promise.all(ends.map(([ns, name]) => n.linkGet(ns, name).catch(() => null)));
-    if (present.some((l) => l)) continue; // one end in place: the executor re-makes the pair from it
-    const moved = await Promise.all(ends.map(async ([ns, name]) =>
-      ({ ns, name, now: (await n.linkList(ns).catch(() => [])).find((l) => l.kind === 'veth' && l.alias === op.alias && l.name !== name)?.name })));
-    const found = moved.filter((m): m is typeof m & { now: string } => !!m.now);
-    if (found.length === 0) continue;
-    const back = found.map((m) => `'${ipLink(m.ns)} set ${m.now} name ${m.name}'`).join(' and ');
-    out.set(d, `vpcctl's veth for this was renamed (${found.map((m) => `${m.now} ${where(m.ns)}`).join(', ')}), and its routes are still on it, so apply refuses to make it again; give it its names back (${back}), or remove it ('${ipLink(found[0]!.ns)} del ${found[0]!.now}', which deletes its peer too), then any command on the VPC repairs it`);
+    const ip = `ip${op.ns === ROOT_NS ? '' : ` -n ${op.ns}`}${v6 ? ' -6' : ''}`;
+    out.set(d, `${what} holds ${op.dst} ${where(op.ns)}, and vpcctl never replaces a route that is not on its own link: remove it if it is not needed ('${ip} route del ${type}${op.dst}'), then any command on the VPC puts vpcctl's back`);
   }
   return out;
 }

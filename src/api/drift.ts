@@ -12,6 +12,7 @@ import type { NftMarks, State } from '../state/types.js';
 import { stateFileOf } from '../state/dir.js';
 import { CACHE_FILE, cacheDirOf, cacheFileOf } from './plan-cache.js';
 import { readRegular } from '../regular-file.js';
+import { withRenamedEnds } from './renamed-ends.js';
 
 /**
  * Deep drift: the current state's full plan (every kernel object vpcctl made
@@ -34,10 +35,10 @@ export async function findDrift(state: State, only?: ReadonlySet<string>, stateD
   const found = (!full && opts.early ? await earlyDrift(state, stateDir!, key) : null) ?? await verifyNow(state, full, stateDir, key);
   if (found.length === 0) return [];
   full ??= fullPlan(state); // the same ops in the same order as the cached text
-  return found
+  return withRenamedEnds(found
     .filter((d) => d.index >= 0 && d.index < full.ops.length)
     .sort((a, b) => a.index - b.index)
-    .map((d) => ({ op: full.ops[d.index]!, object: full.owners[d.index]!, kind: d.kind, detail: d.detail }));
+    .map((d) => ({ op: full.ops[d.index]!, object: full.owners[d.index]!, kind: d.kind, detail: d.detail })));
 }
 
 async function verifyNow(state: State, full: FullPlan | null, stateDir: string | undefined, key: string): Promise<Drift[]> {

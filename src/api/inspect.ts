@@ -6,7 +6,7 @@ import type { State, SubnetState, SubnetType, VpcState } from '../state/types.js
 import { appStatus, type AppInfo } from './apps.js';
 import { type Publish, publishesOf } from '../model/publish.js';
 import { findDrift } from './drift.js';
-import { foreignHolders, inTheWayOfRepair, renamedVeths } from './drift-fixes.js';
+import { foreignHolders, inTheWayOfRepair } from './drift-fixes.js';
 import { namesDrift } from './dns.js';
 import { dnsName } from '../model/dns.js';
 
@@ -165,7 +165,7 @@ export async function status(state: State, stateDir?: string): Promise<StatusRep
   const all = await findDrift(state, undefined, stateDir, { early: true });
   // A missing namespace is reported above, once, not again as its netnsAdd.
   const found = all.filter((d) => !(d.op.op === 'netnsAdd' && !present.has(d.op.ns)));
-  const fixes = new Map([...await foreignHolders(found), ...await renamedVeths(found)]);
+  const fixes = await foreignHolders(found);
   const blockers = await inTheWayOfRepair(state, all);
   for (const b of blockers) {
     if (found.includes(b.blocked)) fixes.set(b.blocked, fixes.has(b.blocked) ? `${fixes.get(b.blocked)!}; and ${b.fix}` : b.fix);

@@ -16,6 +16,12 @@ export interface OpDrift {
   kind: string;
   /** One line from verify: what is wrong, naming the kernel object and namespace. */
   detail: string;
+  /**
+   * A missing veth's end found under another name with its tag (renamed by
+   * someone): its pair still holds the routes the new one needs, and is
+   * deleted first.
+   */
+  renamed?: { ns: string; name: string; alias: string };
 }
 
 /**
@@ -130,6 +136,8 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
       } else if (d.kind === 'differs' && !isPeering(o)) {
         continue; // not vpcctl's as made: rebuilt with its host namespace (brokenByDrift)
       } else {
+        // A tagged delete is a barrier in its namespace (the executor's graph): the new pair comes after it.
+        if (d.renamed) emit({ op: 'linkDel', ...d.renamed });
         emit(o);
         for (const dep of [...(onLink.get(`${o.ns}/${o.name}`) ?? []), ...(onLink.get(`${o.peerNs}/${o.peerName}`) ?? [])]) emit(dep);
       }
@@ -144,11 +152,11 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
     } else {
       emit(o);
     }
-    changes.push(`repair ${d.object}: ${d.detail}`);
+    changes.push(`repair ${d.object}: ${d.detail}${d.renamed ? ` (its old pair, renamed ${d.renamed.name} in ${d.renamed.ns || 'the host namespace'}, is deleted first)` : ''}`);
   }
   // A re-made veth comes before the addresses and routes on it, whatever order the drift came in.
   ops.sort((a, b) => rank(a) - rank(b));
   return { ops, changes: [...new Set(changes)] };
 }
 
-const rank = (o: Op) => (o.op === 'vethAdd' || o.op === 'vxlanAdd' ? 0 : o.op === 'linkUp' ? 1 : o.op === 'addrAdd' ? 2 : o.op === 'routeAdd' ? 3 : 4);
+const rank = (o: Op) => (o.op === 'linkDel' ? -1 : o.op === 'vethAdd' || o.op === 'vxlanAdd' ? 0 : o.op === 'linkUp' ? 1 : o.op === 'addrAdd' ? 2 : o.op === 'routeAdd' ? 3 : 4);

@@ -96,7 +96,7 @@ test.serial('the host route is checked like every other: deleted by hand, status
   ip(['-6', 'route', 'replace', PREFIX, 'via', SIM.upstreamAddress6, 'dev', SIM.uplink]);
   const held = await run('status');
   t.is(held.code, 1);
-  t.regex(held.stdout, /^ {10}a route on uplink0 holds 2001:db8:8000::\/56, and vpcctl never replaces a route that is not on its own link: remove it if it is not needed \('ip -6 route del 2001:db8:8000::\/56'\), then any command on the VPC puts vpcctl's back$/m);
+  t.regex(held.stdout, /^ {10}a route on uplink0 holds 2001:db8:8000::\/56 in the host namespace, and vpcctl never replaces a route that is not on its own link: remove it if it is not needed \('ip -6 route del 2001:db8:8000::\/56'\), then any command on the VPC puts vpcctl's back$/m);
   t.regex(JSON.parse((await run('status', '--json')).stdout).drift[0].fix, /vpcctl never replaces a route/);
   const refused = await run('create-subnet', '--vpc', 'r6', '--name', 'extra', '--cidr', '10.0.9.0/24', '--ipv6-cidr', '2001:db8:8000:9::/64');
   t.is(refused.code, 1);
@@ -106,7 +106,7 @@ test.serial('the host route is checked like every other: deleted by hand, status
   // A blackhole in its place (missing, to the verify, which reads unicast routes): the same.
   ip(['-6', 'route', 'replace', 'blackhole', PREFIX]);
   const blackholed = await run('status');
-  t.regex(blackholed.stdout, /^ {10}a blackhole route holds 2001:db8:8000::\/56, .*\('ip -6 route del blackhole 2001:db8:8000::\/56'\)/m);
+  t.regex(blackholed.stdout, /^ {10}a blackhole route holds 2001:db8:8000::\/56 in the host namespace, .*\('ip -6 route del blackhole 2001:db8:8000::\/56'\)/m);
   const refused2 = await run('create-subnet', '--vpc', 'r6', '--name', 'extra', '--cidr', '10.0.9.0/24', '--ipv6-cidr', '2001:db8:8000:9::/64');
   t.is(refused2.code, 1);
   t.regex(refused2.stderr, /a route to 2001:db8:8000::\/56 is there that is not a unicast route .*refusing to replace/);

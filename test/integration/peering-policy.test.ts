@@ -222,6 +222,26 @@ test.serial('a VPC without subnets, peered: its peer\'s end re-tagged is drift f
   t.is((await run('delete-vpc', '--name', 'e', '--yes')).code, 0);
 });
 
+test.serial("a peering's veth renamed at both ends: a command on either VPC deletes the old pair by its tag and makes it again, rebuilding nothing", async (t) => {
+  t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
+  const end = (ns: string) => ip(['-o', 'link'], ns).match(/\d+: (px-[0-9a-f]+)@/)![1]!;
+  const inode = (ns: string) => statSync(`/run/netns/${ns}`).ino;
+  const spaces = ['vpcr-a', 'vpcr-b', 'ns-a-web', 'ns-b-web'];
+  const ids = spaces.map(inode);
+  ip(['link', 'set', end('vpcr-a'), 'name', 'moved0'], 'vpcr-a');
+  ip(['link', 'set', end('vpcr-b'), 'name', 'moved1'], 'vpcr-b');
+  const report = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  t.true(report.drift.some((d) => d.object === 'peering a b'), JSON.stringify(report.drift));
+  t.deepEqual(report.drift.filter((d) => d.fix), [], 'nothing for the owner to do');
+  const r = await run('peer-vpcs', '--vpc1', 'b', '--vpc2', 'a');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /its old pair, renamed moved[01] in vpcr-[ab], is deleted first/);
+  for (const ns of ['vpcr-a', 'vpcr-b']) t.notRegex(ip(['-o', 'link'], ns), /moved[01]/, `the old pair is gone from ${ns}`);
+  t.true(await ping('ns-a-web', '10.20.1.2'));
+  t.is((await run('status')).code, 0);
+  t.deepEqual(spaces.map(inode), ids, 'no namespace was rebuilt');
+});
+
 test.serial("a foreign link at the staying router's peering end: delete-vpc of the peer leaves it, and rebuilds nothing of the VPC that stays", async (t) => {
   t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
   const end = ip(['-o', 'link'], 'vpcr-b').match(/\d+: (px-[0-9a-f]+)@/)![1]!;

@@ -109,6 +109,17 @@ test('a deleted veth is made again with every address and route on its two ends'
   t.deepEqual(p.namespaces, [], 'the host namespace and its apps stay');
 });
 
+test('a veth renamed at both ends: its old pair is deleted by its tag first, then made again with what was on it', (t) => {
+  const s = topology();
+  const d = driftOf(s, (o) => o.op === 'vethAdd' && o.peerNs === 'ns-demo-db');
+  const tag = (d.op as Extract<Op, { op: 'vethAdd' }>).peerAlias;
+  const p = plan(s, s, kernelOf(s, [{ ...d, renamed: { ns: 'ns-demo-db', name: 'moved1', alias: tag } }]));
+  t.deepEqual(p.ops[0], { op: 'linkDel', ns: 'ns-demo-db', name: 'moved1', alias: tag });
+  t.deepEqual(p.ops.slice(1).map((o) => o.op), ['vethAdd', 'addrAdd', 'addrAdd', 'routeAdd', 'routeAdd', 'routeAdd']);
+  t.regex(p.changes.join('\n'), /its old pair, renamed moved1 in ns-demo-db, is deleted first/);
+  t.deepEqual(p.namespaces, []);
+});
+
 test("a peering's veth not as made is made again, never by rebuilding the far router (a whole VPC)", (t) => {
   const s = topology();
   const d = driftOf(s, (o) => o.op === 'vethAdd' && o.alias.startsWith('vpcctl:peer:'), 'differs', 'link px-0a000000 in vpcr-dev is not the peer of px-0a010000 in vpcr-demo');

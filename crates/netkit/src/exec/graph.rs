@@ -27,10 +27,15 @@ enum Res {
 fn resources(op: &Op) -> Vec<(Res, bool)> {
     let ns = op.ns().to_string();
     let link = |ns: &str, name: &str| (Res::Link(ns.to_string(), name.to_string()), true);
-    let mut r = vec![(
-        Res::Ns(ns.clone()),
-        matches!(op, Op::NetnsAdd { .. } | Op::NetnsDel { .. }),
-    )];
+    // A tagged link's delete (a veth of vpcctl's, maybe renamed) takes its
+    // peer wherever it is, with the addresses and routes on both ends: it is
+    // a barrier in its namespace, so that a pair made again after it in the
+    // list (which reads both namespaces) finds those routes gone.
+    let barrier = matches!(
+        op,
+        Op::NetnsAdd { .. } | Op::NetnsDel { .. } | Op::LinkDel { alias: Some(_), .. }
+    );
+    let mut r = vec![(Res::Ns(ns.clone()), barrier)];
     match op {
         Op::NetnsAdd { .. } | Op::NetnsDel { .. } => {}
         Op::VethAdd {
@@ -152,6 +157,33 @@ mod tests {
         assert_eq!(d[10], vec![1, 2, 5, 6, 8]);
         // linkUp waits for the last op on its link (the route on sn-a).
         assert_eq!(d[11], vec![0, 4]);
+    }
+}
+
+#[cfg(test)]
+mod barrier_tests {
+    use super::*;
+    use crate::plan::parse;
+
+    #[test]
+    fn a_tagged_link_delete_orders_its_namespace_and_the_pair_made_after_it() {
+        let d = dependencies(
+            &parse(
+                r#"[
+            {"op":"addrAdd","ns":"h","dev":"x","cidr":"10.0.0.9/24"},
+            {"op":"linkDel","ns":"h","name":"moved1","alias":"t"},
+            {"op":"vethAdd","ns":"r","name":"a","alias":"t","peerNs":"h","peerName":"eth0","peerAlias":"t"},
+            {"op":"routeAdd","ns":"r","dst":"10.0.3.0/24","dev":"a"},
+            {"op":"linkDel","ns":"r","name":"vx0"},
+            {"op":"addrAdd","ns":"r","dev":"b","cidr":"10.0.9.1/24"}
+        ]"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(d[1], vec![0]); // waits for what came before in its namespace
+        assert_eq!(d[2], vec![1]); // the pair made again waits for it
+        assert_eq!(d[3], vec![2]); // and the route on the new pair for that
+        assert_eq!(d[5], Vec::<usize>::new()); // an untagged delete orders only its link
     }
 }
 
