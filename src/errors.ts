@@ -26,8 +26,8 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
  * crates/netkit/src/error.rs): set on a `KERNEL` error as `native`, so a
  * caller can tell a name already taken (`EXISTS`) from a timeout without
  * reading the message. `FOREIGN`: the object is there but is not vpcctl's,
- * and was left alone; `PARTIAL`: a plan failed after namespace deletions,
- * and nothing was rolled back.
+ * and was left alone; `PARTIAL`: a plan failed after deletions (of
+ * namespaces, or of a tagged veth), and nothing was rolled back.
  */
 export const NATIVE_CODES = [
   'EXISTS', 'NOT_FOUND', 'BUSY', 'DENIED', 'TIMEOUT', 'INVALID', 'FOREIGN', 'NFTABLES', 'UNSUPPORTED', 'PARTIAL', 'OTHER',

@@ -220,7 +220,7 @@ export function plan(current: State, desired: State, kernel: KernelView): Plan {
   const repairs = repairOps(kernel.drift ?? [], desired, remade, adds);
   changes.push(...repairs.changes);
 
-  const ops = [...first, ...dels, ...repairs.ops, ...adds];
+  const ops = [...first, ...dels, ...repairs.ops, ...adds, ...repairs.last];
   const namespaces = [...new Set(ops.flatMap((o) => (o.op === 'netnsAdd' || o.op === 'netnsDel' ? [o.ns] : [])))];
   return { ops, changes, namespaces };
 }

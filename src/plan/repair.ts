@@ -97,8 +97,8 @@ const namespacesOf = (o: Op): string[] => (o.op === 'vethAdd' ? [o.ns, o.peerNs]
  * first), outside namespaces this plan makes or deletes anyway, and not
  * already made by `planned`.
  */
-export function repairOps(drift: readonly OpDrift[], desired: State, remade: ReadonlySet<string>, planned: readonly Op[]): { ops: Op[]; changes: string[] } {
-  if (drift.length === 0) return { ops: [], changes: [] };
+export function repairOps(drift: readonly OpDrift[], desired: State, remade: ReadonlySet<string>, planned: readonly Op[]): { ops: Op[]; last: Op[]; changes: string[] } {
+  if (drift.length === 0) return { ops: [], last: [], changes: [] };
   const full = fullPlan(desired);
   const wanted = new Map<string, { op: Op; text: string }>();
   const onLink = new Map<string, Op[]>();
@@ -115,16 +115,28 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
   };
   const done = new Set(planned.map(opKey));
   const ops: Op[] = [];
+  // A renamed pair's repair: deleting it cannot be undone, so it runs after
+  // everything else has succeeded (the executor's graph has a tagged linkDel
+  // wait for every op before it).
+  const last: Op[] = [];
   const changes: string[] = [];
-  const emit = (o: Op) => {
+  const emit = (o: Op, to = ops) => {
     const key = opKey(o);
     if (done.has(key)) return;
     done.add(key);
-    ops.push(o);
+    to.push(o);
   };
   for (const d of drift) {
     const o = d.op;
-    if (!stillWanted(o) || namespacesOf(o).some((ns) => remade.has(ns))) continue;
+    if (namespacesOf(o).some((ns) => remade.has(ns))) continue;
+    if (!stillWanted(o)) {
+      // Renamed, then no longer wanted (an unpeer): the plan deletes it by its names, so by its new ones too.
+      if (d.renamed) {
+        emit({ op: 'linkDel', ...d.renamed }, last);
+        changes.push(`${d.object}: its veth, renamed ${d.renamed.name} in ${d.renamed.ns || 'the host namespace'}, is deleted too`);
+      }
+      continue;
+    }
     const down = isDown(d);
     if (o.op === 'netnsAdd') {
       if (!down) continue; // untagged: rebuilt with its namespace (brokenByDrift)
@@ -137,9 +149,10 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
         continue; // not vpcctl's as made: rebuilt with its host namespace (brokenByDrift)
       } else {
         // A tagged delete is a barrier in its namespace (the executor's graph): the new pair comes after it.
-        if (d.renamed) emit({ op: 'linkDel', ...d.renamed });
-        emit(o);
-        for (const dep of [...(onLink.get(`${o.ns}/${o.name}`) ?? []), ...(onLink.get(`${o.peerNs}/${o.peerName}`) ?? [])]) emit(dep);
+        const to = d.renamed ? last : ops;
+        if (d.renamed) emit({ op: 'linkDel', ...d.renamed }, to);
+        emit(o, to);
+        for (const dep of [...(onLink.get(`${o.ns}/${o.name}`) ?? []), ...(onLink.get(`${o.peerNs}/${o.peerName}`) ?? [])]) emit(dep, to);
       }
     } else if (o.op === 'vxlanAdd') {
       if (down) emit({ op: 'linkUp', ns: o.ns, name: o.name });
@@ -156,7 +169,8 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
   }
   // A re-made veth comes before the addresses and routes on it, whatever order the drift came in.
   ops.sort((a, b) => rank(a) - rank(b));
-  return { ops, changes: [...new Set(changes)] };
+  last.sort((a, b) => rank(a) - rank(b));
+  return { ops, last, changes: [...new Set(changes)] };
 }
 
 const rank = (o: Op) => (o.op === 'linkDel' ? -1 : o.op === 'vethAdd' || o.op === 'vxlanAdd' ? 0 : o.op === 'linkUp' ? 1 : o.op === 'addrAdd' ? 2 : o.op === 'routeAdd' ? 3 : 4);

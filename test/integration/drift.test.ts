@@ -360,6 +360,26 @@ test.serial("both ends of a subnet's veth renamed: status leaves it to apply, wh
   await worksAsDeclared(t);
 });
 
+test.serial("a renamed pair's repair runs last: an apply that fails elsewhere first leaves the renamed subnet as it was, working", async (t) => {
+  ip(['link', 'set', 'sn-0a000300', 'name', 'moved0'], 'vpcr-demo');
+  ip(['link', 'set', 'eth0', 'name', 'moved1'], 'ns-demo-api');
+  // db's route to its VPC taken by someone's bridge: that repair is refused.
+  ip(['link', 'add', 'br9', 'type', 'bridge'], 'ns-demo-db');
+  ip(['link', 'set', 'br9', 'up'], 'ns-demo-db');
+  ip(['route', 'replace', '10.0.0.0/16', 'dev', 'br9'], 'ns-demo-db');
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 1, r.stdout);
+  t.notRegex(r.stderr, /not rolled back/, r.stderr);
+  t.regex(ip(['-o', 'link'], 'ns-demo-api'), /moved1/, 'the renamed pair was not touched');
+  t.true(await tcp('ns-demo-api', '10.0.1.2', 80), 'api still reaches web through it');
+  ip(['route', 'del', '10.0.0.0/16'], 'ns-demo-db');
+  ip(['link', 'del', 'br9'], 'ns-demo-db');
+  t.is((await run('apply', '-f', file)).code, 0);
+  t.notRegex(ip(['-o', 'link'], 'ns-demo-api'), /moved1/);
+  t.is((await run('status')).code, 0);
+  await worksAsDeclared(t);
+});
+
 test.serial("a veth of someone's at a renamed subnet end's place, carrying no tag: not taken for vpcctl's, and apply refuses past the routes on it", async (t) => {
   ip(['link', 'set', 'sn-0a000300', 'name', 'moved0'], 'vpcr-demo');
   ip(['link', 'set', 'eth0', 'name', 'moved1'], 'ns-demo-api');

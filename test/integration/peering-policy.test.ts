@@ -242,6 +242,21 @@ test.serial("a peering's veth renamed at both ends: a command on either VPC dele
   t.deepEqual(spaces.map(inode), ids, 'no namespace was rebuilt');
 });
 
+test.serial("unpeer of a peering renamed at both ends: its links go by their new names too, and the VPCs are isolated again", async (t) => {
+  t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
+  const end = (ns: string) => ip(['-o', 'link'], ns).match(/\d+: (px-[0-9a-f]+)@/)![1]!;
+  ip(['link', 'set', end('vpcr-a'), 'name', 'moved0'], 'vpcr-a');
+  ip(['link', 'set', end('vpcr-b'), 'name', 'moved1'], 'vpcr-b');
+  t.true(await ping('ns-a-web', '10.20.1.2'), 'a renamed link carries traffic as before');
+  const r = await run('unpeer-vpcs', '--vpc1', 'a', '--vpc2', 'b');
+  t.is(r.code, 0, r.stderr);
+  for (const ns of ['vpcr-a', 'vpcr-b']) t.notRegex(ip(['-o', 'link'], ns), /moved[01]/, `nothing of the peering is left in ${ns}`);
+  t.false(await ping('ns-a-web', '10.20.1.2'), 'isolated again');
+  t.is((await run('status')).code, 0);
+  t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0, 'and it can be peered again');
+  t.true(await ping('ns-a-web', '10.20.1.2'));
+});
+
 test.serial("a foreign link at the staying router's peering end: delete-vpc of the peer leaves it, and rebuilds nothing of the VPC that stays", async (t) => {
   t.is((await run('peer-vpcs', '--vpc1', 'a', '--vpc2', 'b')).code, 0);
   const end = ip(['-o', 'link'], 'vpcr-b').match(/\d+: (px-[0-9a-f]+)@/)![1]!;

@@ -120,6 +120,17 @@ test('a veth renamed at both ends: its old pair is deleted by its tag first, the
   t.deepEqual(p.namespaces, []);
 });
 
+test('a peering renamed at both ends, then removed: the plan deletes it by its new name too, after everything else', (t) => {
+  const s = topology();
+  const d = driftOf(s, (o) => o.op === 'vethAdd' && o.ns === 'vpcr-demo' && o.peerNs === 'vpcr-dev');
+  const tag = (d.op as Extract<Op, { op: 'vethAdd' }>).alias;
+  const unpeered = { ...structuredClone(s), peerings: [] };
+  const p = plan(s, unpeered, kernelOf(s, [{ ...d, renamed: { ns: 'vpcr-demo', name: 'moved0', alias: tag } }]));
+  t.deepEqual(p.ops.at(-1), { op: 'linkDel', ns: 'vpcr-demo', name: 'moved0', alias: tag });
+  t.true(p.ops.slice(0, -1).some((o) => o.op === 'linkDel' && o.ns === 'vpcr-demo'), 'and by its own name, as ever');
+  t.regex(p.changes.join('\n'), /peering demo dev: its veth, renamed moved0 in vpcr-demo, is deleted too/);
+});
+
 test("a peering's veth not as made is made again, never by rebuilding the far router (a whole VPC)", (t) => {
   const s = topology();
   const d = driftOf(s, (o) => o.op === 'vethAdd' && o.alias.startsWith('vpcctl:peer:'), 'differs', 'link px-0a000000 in vpcr-dev is not the peer of px-0a010000 in vpcr-demo');

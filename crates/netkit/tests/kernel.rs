@@ -1097,7 +1097,7 @@ async fn executor_does_not_roll_back_after_a_namespace_deletion() {
         .await
         .unwrap_err()
         .to_string();
-    assert_eq!(err, "op 3 (sysctlSet net/ipv4/ip_forward=0 in netns \"nk-nr-r\"): injected fault; not rolled back: 2 ops done, namespace deletions among them");
+    assert_eq!(err, "op 3 (sysctlSet net/ipv4/ip_forward=0 in netns \"nk-nr-r\"): injected fault; not rolled back: 2 ops done, deletions among them");
     let mut left = leftovers("nk-nr");
     left.sort();
     assert_eq!(

@@ -30,7 +30,8 @@ fn resources(op: &Op) -> Vec<(Res, bool)> {
     // A tagged link's delete (a veth of vpcctl's, maybe renamed) takes its
     // peer wherever it is, with the addresses and routes on both ends: it is
     // a barrier in its namespace, so that a pair made again after it in the
-    // list (which reads both namespaces) finds those routes gone.
+    // list (which reads both namespaces) finds those routes gone. (It also
+    // waits for every op before it: `dependencies`.)
     let barrier = matches!(
         op,
         Op::NetnsAdd { .. } | Op::NetnsDel { .. } | Op::LinkDel { alias: Some(_), .. }
@@ -92,7 +93,11 @@ fn resources(op: &Op) -> Vec<(Res, bool)> {
 /// For each op, the earlier ops it must wait for: the last writer of every
 /// resource it touches, and, if it writes, every reader since that write.
 /// A route without `dev` also reads every link of its namespace seen so
-/// far (its gateway must be reachable through one of them).
+/// far (its gateway must be reachable through one of them). A tagged
+/// `linkDel` waits for every op before it: no undo brings a deleted link
+/// back, so it runs only once they have all succeeded (the planner puts the
+/// repair of a renamed veth last, and a failure anywhere else is then rolled
+/// back before the old pair is touched).
 pub fn dependencies(ops: &[Op]) -> Vec<Vec<usize>> {
     #[derive(Default)]
     struct Track {
@@ -116,7 +121,10 @@ pub fn dependencies(ops: &[Op]) -> Vec<Vec<usize>> {
                 let links = links_of.get(ns).cloned().unwrap_or_default();
                 res.extend(links.into_iter().map(|l| (l, false)));
             }
-            let mut deps = Vec::new();
+            let mut deps = match op {
+                Op::LinkDel { alias: Some(_), .. } => (0..i).collect(),
+                _ => Vec::new(),
+            };
             for (r, write) in res {
                 let t = state.entry(r).or_default();
                 deps.extend(t.writer);
@@ -175,12 +183,14 @@ mod barrier_tests {
             {"op":"vethAdd","ns":"r","name":"a","alias":"t","peerNs":"h","peerName":"eth0","peerAlias":"t"},
             {"op":"routeAdd","ns":"r","dst":"10.0.3.0/24","dev":"a"},
             {"op":"linkDel","ns":"r","name":"vx0"},
-            {"op":"addrAdd","ns":"r","dev":"b","cidr":"10.0.9.1/24"}
+            {"op":"addrAdd","ns":"r","dev":"b","cidr":"10.0.9.1/24"},
+            {"op":"linkDel","ns":"z","name":"moved2","alias":"u"}
         ]"#,
             )
             .unwrap(),
         );
-        assert_eq!(d[1], vec![0]); // waits for what came before in its namespace
+        assert_eq!(d[6], vec![0, 1, 2, 3, 4, 5]); // in another namespace too
+        assert_eq!(d[1], vec![0]); // waits for every op before it
         assert_eq!(d[2], vec![1]); // the pair made again waits for it
         assert_eq!(d[3], vec![2]); // and the route on the new pair for that
         assert_eq!(d[5], Vec::<usize>::new()); // an untagged delete orders only its link

@@ -32,8 +32,8 @@ pub(super) async fn roll_back(
     Error::new(e.kind(), what, msg)
 }
 
-/// The error of a plan that failed after a namespace deletion completed:
-/// nothing is undone. The deletion stands whatever else is undone, so
+/// The error of a plan that failed after a namespace deletion (or a tagged
+/// link's) completed: nothing is undone. The deletion stands whatever else is undone, so
 /// undoing the rest (a host table put back, ip_forward turned on again)
 /// would only leave the kernel half way between the old state and the new
 /// one. Left as it is, it is the new one minus the ops that did not run;
@@ -44,7 +44,7 @@ pub(super) fn not_rolled_back(ops: &[Op], done: usize, (i, e): (usize, Error)) -
     Error::new(
         Kind::Partial,
         what,
-        format!("{cause}; not rolled back: {done} ops done, namespace deletions among them"),
+        format!("{cause}; not rolled back: {done} ops done, deletions among them"),
     )
 }
 

@@ -68,8 +68,9 @@ pub async fn execute(
     let mut running = FuturesUnordered::new();
     let mut completed: Vec<Option<Undo>> = Vec::with_capacity(ops.len());
     let mut failure: Option<(usize, Error)> = None;
-    // Set once a namespace deletion has completed: it cannot be undone, so
-    // the plan is then not rolled back on failure (not_rolled_back).
+    // Set once a namespace deletion, or a tagged link's (a veth of vpcctl's
+    // and its peer), has completed: it cannot be undone, so the plan is then
+    // not rolled back on failure (not_rolled_back).
     let mut irreversible = false;
     loop {
         while failure.is_none() && running.len() < opts.concurrency.max(1) {
@@ -99,7 +100,11 @@ pub async fn execute(
             break;
         };
         for (i, ran) in ran {
-            irreversible |= ran.result.is_ok() && matches!(ops[i], Op::NetnsDel { .. });
+            irreversible |= ran.result.is_ok()
+                && matches!(
+                    ops[i],
+                    Op::NetnsDel { .. } | Op::LinkDel { alias: Some(_), .. }
+                );
             match (ran.result, ran.overrun) {
                 // Overran but completed: a failure whose effect is undone too.
                 (Ok(undo), Some(e)) => {
