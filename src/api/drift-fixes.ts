@@ -6,7 +6,7 @@
  * check, so status and apply agree.
  */
 import { native } from '../native.js';
-import { ROOT_NS, parseTag, wantedNamespaces } from '../model/names.js';
+import { ROOT_NS, wantedNamespaces } from '../model/names.js';
 import { isV6Text } from '../model/cidr6.js';
 import { RTN_UNICAST, TABLE, routeTypeName } from '../model/root-routes.js';
 import type { Op } from '../plan/ops.js';
@@ -33,6 +33,8 @@ export async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, str
   const out = new Map<OpDrift, string>();
   const held = drift.filter((d) => d.op.op === 'routeAdd');
   if (held.length === 0) return out;
+  // Tags of vpcctl's veths that the repair deletes (renamed at both ends, or made again from the end in place): routes on them go with them.
+  const going = new Set(drift.flatMap((d) => (d.op.op === 'vethAdd' && (d.renamed || d.replaced) ? [d.op.alias, d.op.peerAlias] : [])));
   const n = await native();
   const views = new Map(await Promise.all([...new Set(held.map((d) => d.op.ns))].map(async (ns) =>
     [ns, await Promise.all([n.netView(ns), n.routeListAll6(ns).catch(() => [])]).catch(() => null)] as const)));
@@ -42,10 +44,9 @@ export async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, str
     if (!seen) continue; // the namespace is gone: rebuilt with its routes
     const [view, routes6] = seen;
     const v6 = isV6Text(op.dst);
-    const holder = (v6 ? routes6 : view.routes).find((r) => r.dst === op.dst && r.table === TABLE.MAIN && (r.kind !== RTN_UNICAST || r.dev !== op.dev));
-    // On a link of vpcctl's (its veth renamed): the repair makes the pair again and the route goes with the old one.
-    const ours = holder?.kind === RTN_UNICAST && !!parseTag(view.links.find((l) => l.name === holder.dev)?.alias ?? '');
-    if (!holder || ours) continue;
+    const goes = (r: { kind: number; dev?: string }) => r.kind === RTN_UNICAST && going.has(view.links.find((l) => l.name === r.dev)?.alias ?? '');
+    const holder = (v6 ? routes6 : view.routes).find((r) => r.dst === op.dst && r.table === TABLE.MAIN && (r.kind !== RTN_UNICAST || r.dev !== op.dev) && !goes(r));
+    if (!holder) continue;
     const type = holder.kind === RTN_UNICAST ? '' : `${routeTypeName(holder.kind)} `;
     const what = type ? `a ${type}route` : holder.dev ? `a route on ${holder.dev}` : 'a multipath route';
     const ip = `ip${op.ns === ROOT_NS ? '' : ` -n ${op.ns}`}${v6 ? ' -6' : ''}`;

@@ -3,10 +3,13 @@
  * other names (renamed by someone, its tag kept), holding the addresses and
  * routes its new pair needs: the executor never replaces a route that is on
  * another link (route.rs), so the repair deletes the old pair first, by a
- * linkDel that carries the tag (repair.ts). The ends of a veth live and die
- * together, so one end is looked for: the subnet's for a subnet's veth (its
- * router holds a veth per subnet, and a dump of them costs their square),
- * else the op's first.
+ * linkDel that carries the tag (repair.ts). Both ends must be found, each in
+ * its own namespace with the pair's tag: deleting one end deletes its peer,
+ * wherever that is, and a peer moved elsewhere (the host, someone's
+ * namespace) or re-tagged is no longer vpcctl's to take.
+ *
+ * A veth with one end still at its name is marked `replaced`: the executor
+ * deletes that end, and its renamed partner with it, before making the pair.
  */
 import { native } from '../native.js';
 import type { OpDrift } from '../plan/repair.js';
@@ -16,14 +19,20 @@ export async function withRenamedEnds(drift: OpDrift[]): Promise<OpDrift[]> {
   const candidates = drift.filter((d) => d.op.op === 'vethAdd' && d.kind === 'missing' && !gone.has(d.op.ns) && !gone.has(d.op.peerNs));
   if (candidates.length === 0) return drift;
   const n = await native();
-  const found = new Map<OpDrift, { ns: string; name: string; alias: string }>();
+  const found = new Map<OpDrift, Partial<OpDrift>>();
   for (const d of candidates) {
     const op = d.op as Extract<OpDrift['op'], { op: 'vethAdd' }>;
     const ends = await Promise.all([n.linkGet(op.ns, op.name), n.linkGet(op.peerNs, op.peerName)].map((p) => p.catch(() => null)));
-    if (ends.some((l) => l)) continue; // one end in place: the executor makes the pair again from it
-    const [ns, name, alias] = op.leaf ? [op.peerNs, op.peerName, op.peerAlias] : [op.ns, op.name, op.alias];
-    const now = (await n.linkList(ns).catch(() => [])).find((l) => l.kind === 'veth' && l.alias === alias && l.name !== name);
-    if (now) found.set(d, { ns, name: now.name, alias });
+    if (ends.some((l) => l)) {
+      found.set(d, { replaced: true });
+      continue;
+    }
+    const moved = async (ns: string, name: string, alias: string) =>
+      (await n.linkList(ns).catch(() => [])).find((l) => l.kind === 'veth' && l.alias === alias && l.name !== name)?.name;
+    // The subnet's end first: a router holds a veth per subnet, and a dump of them costs their square.
+    const near = await moved(op.peerNs, op.peerName, op.peerAlias);
+    const far = near ? await moved(op.ns, op.name, op.alias) : undefined;
+    if (near && far) found.set(d, { renamed: { ns: op.peerNs, name: near, alias: op.peerAlias } });
   }
-  return drift.map((d) => (found.has(d) ? { ...d, renamed: found.get(d)! } : d));
+  return drift.map((d) => (found.has(d) ? { ...d, ...found.get(d)! } : d));
 }

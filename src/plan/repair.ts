@@ -22,6 +22,12 @@ export interface OpDrift {
    * deleted first.
    */
   renamed?: { ns: string; name: string; alias: string };
+  /**
+   * A missing veth with one end still at its name: the executor deletes
+   * that end (its renamed partner, and the routes there, with it) and makes
+   * the pair again.
+   */
+  replaced?: boolean;
 }
 
 /**

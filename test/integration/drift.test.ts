@@ -380,6 +380,34 @@ test.serial("a renamed pair's repair runs last: an apply that fails elsewhere fi
   await worksAsDeclared(t);
 });
 
+test.serial("a renamed pair whose router end was moved to the host and re-tagged: not vpcctl's to delete; status's fix and apply's refusal agree", async (t) => {
+  ip(['link', 'set', 'sn-0a000300', 'name', 'host0'], 'vpcr-demo');
+  ip(['link', 'set', 'host0', 'netns', '1'], 'vpcr-demo');
+  ip(['link', 'set', 'host0', 'alias', 'mine']);
+  ip(['link', 'set', 'eth0', 'name', 'moved1'], 'ns-demo-api');
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  t.regex(json.drift.find((d) => d.fix)?.fix ?? '', /^a route on moved1 holds default in ns-demo-api/, JSON.stringify(json.drift));
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 1, r.stdout);
+  t.regex(ip(['-o', 'link', 'show', 'host0']), /host0/, 'the host link is left alone');
+  t.regex(ip(['-o', 'link'], 'ns-demo-api'), /moved1/);
+  ip(['link', 'del', 'host0']);
+  t.is((await run('apply', '-f', file)).code, 0);
+  t.is((await run('status')).code, 0);
+  await worksAsDeclared(t);
+});
+
+test.serial("a router's route moved onto another subnet's veth (vpcctl's, not going): status gives the fix apply needs", async (t) => {
+  ip(['route', 'replace', '10.0.1.2/32', 'dev', 'sn-0a000200'], 'vpcr-demo');
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  t.regex(json.drift.find((d) => d.fix)?.fix ?? '', /^a route on sn-0a000200 holds 10\.0\.1\.2\/32 in vpcr-demo, .*'ip -n vpcr-demo route del 10\.0\.1\.2\/32'/, JSON.stringify(json.drift));
+  t.is((await run('apply', '-f', file)).code, 1);
+  ip(['route', 'del', '10.0.1.2/32'], 'vpcr-demo');
+  t.is((await run('apply', '-f', file)).code, 0);
+  t.is((await run('status')).code, 0);
+  await worksAsDeclared(t);
+});
+
 test.serial("a veth of someone's at a renamed subnet end's place, carrying no tag: not taken for vpcctl's, and apply refuses past the routes on it", async (t) => {
   ip(['link', 'set', 'sn-0a000300', 'name', 'moved0'], 'vpcr-demo');
   ip(['link', 'set', 'eth0', 'name', 'moved1'], 'ns-demo-api');
