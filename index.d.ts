@@ -151,6 +151,8 @@ export interface LinkInfo {
   mtu: number
   mac?: string
   kind?: string
+  /** For a veth: its peer's index, in the peer's namespace (IFLA_LINK).  */
+  peer?: number
 }
 
 /**

@@ -33,8 +33,10 @@ export async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, str
   const out = new Map<OpDrift, string>();
   const held = drift.filter((d) => d.op.op === 'routeAdd');
   if (held.length === 0) return out;
-  // Tags of vpcctl's veths that the repair deletes (renamed at both ends, or made again from the end in place): routes on them go with them.
-  const going = new Set(drift.flatMap((d) => (d.op.op === 'vethAdd' && (d.renamed || d.replaced) ? [d.op.alias, d.op.peerAlias] : [])));
+  // Links the repair deletes, routes on them with them: the two ends of a renamed pair found, and,
+  // by tag, the partner of a veth end still in place (the executor makes the pair again from it).
+  const renamedEnds = new Set(drift.flatMap((d) => (d.renamed ? [`${d.renamed.ns}/${d.renamed.name}`, `${d.renamed.peer.ns}/${d.renamed.peer.name}`] : [])));
+  const replacedTags = new Set(drift.flatMap((d) => (d.op.op === 'vethAdd' && d.replaced ? [d.op.alias, d.op.peerAlias] : [])));
   const n = await native();
   const views = new Map(await Promise.all([...new Set(held.map((d) => d.op.ns))].map(async (ns) =>
     [ns, await Promise.all([n.netView(ns), n.routeListAll6(ns).catch(() => [])]).catch(() => null)] as const)));
@@ -44,7 +46,8 @@ export async function foreignHolders(drift: OpDrift[]): Promise<Map<OpDrift, str
     if (!seen) continue; // the namespace is gone: rebuilt with its routes
     const [view, routes6] = seen;
     const v6 = isV6Text(op.dst);
-    const goes = (r: { kind: number; dev?: string }) => r.kind === RTN_UNICAST && going.has(view.links.find((l) => l.name === r.dev)?.alias ?? '');
+    const goes = (r: { kind: number; dev?: string }) => r.kind === RTN_UNICAST &&
+      (renamedEnds.has(`${op.ns}/${r.dev}`) || replacedTags.has(view.links.find((l) => l.name === r.dev)?.alias ?? ''));
     const holder = (v6 ? routes6 : view.routes).find((r) => r.dst === op.dst && r.table === TABLE.MAIN && (r.kind !== RTN_UNICAST || r.dev !== op.dev) && !goes(r));
     if (!holder) continue;
     const type = holder.kind === RTN_UNICAST ? '' : `${routeTypeName(holder.kind)} `;

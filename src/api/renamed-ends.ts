@@ -4,7 +4,9 @@
  * routes its new pair needs: the executor never replaces a route that is on
  * another link (route.rs), so the repair deletes the old pair first, by a
  * linkDel that carries the tag (repair.ts). Both ends must be found, each in
- * its own namespace with the pair's tag: deleting one end deletes its peer,
+ * its own namespace with the pair's tag, naming each other as peer (their
+ * indexes: a crafted index can still fool that, but only with vpcctl's tag
+ * copied onto both links): deleting one end deletes its peer,
  * wherever that is, and a peer moved elsewhere (the host, someone's
  * namespace) or re-tagged is no longer vpcctl's to take.
  *
@@ -28,11 +30,14 @@ export async function withRenamedEnds(drift: OpDrift[]): Promise<OpDrift[]> {
       continue;
     }
     const moved = async (ns: string, name: string, alias: string) =>
-      (await n.linkList(ns).catch(() => [])).find((l) => l.kind === 'veth' && l.alias === alias && l.name !== name)?.name;
+      (await n.linkList(ns).catch(() => [])).filter((l) => l.kind === 'veth' && l.alias === alias && l.name !== name);
     // The subnet's end first: a router holds a veth per subnet, and a dump of them costs their square.
     const near = await moved(op.peerNs, op.peerName, op.peerAlias);
-    const far = near ? await moved(op.ns, op.name, op.alias) : undefined;
-    if (near && far) found.set(d, { renamed: { ns: op.peerNs, name: near, alias: op.peerAlias } });
+    const far = near.length ? await moved(op.ns, op.name, op.alias) : [];
+    // Each other's peers (IFLA_LINK both ways), not two tagged links that happen to be there.
+    const end = near.find((a) => far.some((b) => a.peer === b.index && b.peer === a.index));
+    const peer = far.find((b) => b.index === end?.peer)?.name;
+    if (end && peer) found.set(d, { renamed: { ns: op.peerNs, name: end.name, alias: op.peerAlias, peer: { ns: op.ns, name: peer } } });
   }
   return drift.map((d) => (found.has(d) ? { ...d, ...found.get(d)! } : d));
 }

@@ -21,7 +21,7 @@ export interface OpDrift {
    * someone): its pair still holds the routes the new one needs, and is
    * deleted first.
    */
-  renamed?: { ns: string; name: string; alias: string };
+  renamed?: { ns: string; name: string; alias: string; peer: { ns: string; name: string } };
   /**
    * A missing veth with one end still at its name: the executor deletes
    * that end (its renamed partner, and the routes there, with it) and makes
@@ -138,7 +138,7 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
     if (!stillWanted(o)) {
       // Renamed, then no longer wanted (an unpeer): the plan deletes it by its names, so by its new ones too.
       if (d.renamed) {
-        emit({ op: 'linkDel', ...d.renamed }, last);
+        emit({ op: 'linkDel', ns: d.renamed.ns, name: d.renamed.name, alias: d.renamed.alias }, last);
         changes.push(`${d.object}: its veth, renamed ${d.renamed.name} in ${d.renamed.ns || 'the host namespace'}, is deleted too`);
       }
       continue;
@@ -156,7 +156,7 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
       } else {
         // A tagged delete is a barrier in its namespace (the executor's graph): the new pair comes after it.
         const to = d.renamed ? last : ops;
-        if (d.renamed) emit({ op: 'linkDel', ...d.renamed }, to);
+        if (d.renamed) emit({ op: 'linkDel', ns: d.renamed.ns, name: d.renamed.name, alias: d.renamed.alias }, to);
         emit(o, to);
         for (const dep of [...(onLink.get(`${o.ns}/${o.name}`) ?? []), ...(onLink.get(`${o.peerNs}/${o.peerName}`) ?? [])]) emit(dep, to);
       }

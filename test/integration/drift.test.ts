@@ -397,6 +397,28 @@ test.serial("a renamed pair whose router end was moved to the host and re-tagged
   await worksAsDeclared(t);
 });
 
+test.serial("two tagged veths in a subnet's namespace, one whose peer went to the host: the repair takes only the pair whose ends name each other", async (t) => {
+  // An old end left tagged in ns-demo-api, its partner moved to the host and made someone's...
+  ip(['link', 'set', 'sn-0a000300', 'name', 'host0'], 'vpcr-demo');
+  ip(['link', 'set', 'host0', 'netns', '1'], 'vpcr-demo');
+  ip(['link', 'set', 'host0', 'alias', 'mine']);
+  ip(['link', 'set', 'eth0', 'name', 'zz2'], 'ns-demo-api');
+  ip(['route', 'del', 'default'], 'ns-demo-api');
+  t.is((await run('apply', '-f', file)).code, 0);
+  // ...then the new pair renamed at both ends.
+  ip(['link', 'set', 'sn-0a000300', 'name', 'yy1'], 'vpcr-demo');
+  ip(['link', 'set', 'eth0', 'name', 'yy2'], 'ns-demo-api');
+  const dry = await run('apply', '-f', file, '--dry-run');
+  t.regex(dry.stdout, /renamed yy2 in ns-demo-api, is deleted first/, dry.stdout);
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 0, r.stderr);
+  t.regex(ip(['-o', 'link', 'show', 'host0']), /host0/, "the host's link is left alone");
+  t.is((await run('status')).code, 0);
+  ip(['link', 'del', 'host0']);
+  t.is((await run('status')).code, 0);
+  await worksAsDeclared(t);
+});
+
 test.serial("a router's route moved onto another subnet's veth (vpcctl's, not going): status gives the fix apply needs", async (t) => {
   ip(['route', 'replace', '10.0.1.2/32', 'dev', 'sn-0a000200'], 'vpcr-demo');
   const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };

@@ -113,7 +113,7 @@ test('a veth renamed at both ends: its old pair is deleted by its tag first, the
   const s = topology();
   const d = driftOf(s, (o) => o.op === 'vethAdd' && o.peerNs === 'ns-demo-db');
   const tag = (d.op as Extract<Op, { op: 'vethAdd' }>).peerAlias;
-  const p = plan(s, s, kernelOf(s, [{ ...d, renamed: { ns: 'ns-demo-db', name: 'moved1', alias: tag } }]));
+  const p = plan(s, s, kernelOf(s, [{ ...d, renamed: { ns: 'ns-demo-db', name: 'moved1', alias: tag, peer: { ns: 'vpcr-demo', name: 'moved0' } } }]));
   t.deepEqual(p.ops[0], { op: 'linkDel', ns: 'ns-demo-db', name: 'moved1', alias: tag });
   t.deepEqual(p.ops.slice(1).map((o) => o.op), ['vethAdd', 'addrAdd', 'addrAdd', 'routeAdd', 'routeAdd', 'routeAdd']);
   t.regex(p.changes.join('\n'), /its old pair, renamed moved1 in ns-demo-db, is deleted first/);
@@ -125,7 +125,7 @@ test('a peering renamed at both ends, then removed: the plan deletes it by its n
   const d = driftOf(s, (o) => o.op === 'vethAdd' && o.ns === 'vpcr-demo' && o.peerNs === 'vpcr-dev');
   const tag = (d.op as Extract<Op, { op: 'vethAdd' }>).alias;
   const unpeered = { ...structuredClone(s), peerings: [] };
-  const p = plan(s, unpeered, kernelOf(s, [{ ...d, renamed: { ns: 'vpcr-demo', name: 'moved0', alias: tag } }]));
+  const p = plan(s, unpeered, kernelOf(s, [{ ...d, renamed: { ns: 'vpcr-demo', name: 'moved0', alias: tag, peer: { ns: 'vpcr-dev', name: 'moved1' } } }]));
   t.deepEqual(p.ops.at(-1), { op: 'linkDel', ns: 'vpcr-demo', name: 'moved0', alias: tag });
   t.true(p.ops.slice(0, -1).some((o) => o.op === 'linkDel' && o.ns === 'vpcr-demo'), 'and by its own name, as ever');
   t.regex(p.changes.join('\n'), /peering demo dev: its veth, renamed moved0 in vpcr-demo, is deleted too/);

@@ -44,6 +44,8 @@ pub struct LinkInfo {
     pub mtu: u32,
     pub mac: Option<String>,
     pub kind: Option<String>,
+    /** For a veth: its peer's index, in the peer's namespace (IFLA_LINK). */
+    pub peer: Option<u32>,
 }
 
 impl From<link::LinkInfo> for LinkInfo {
@@ -56,6 +58,7 @@ impl From<link::LinkInfo> for LinkInfo {
             mtu: l.mtu,
             mac: l.mac,
             kind: l.kind,
+            peer: l.peer,
         }
     }
 }
