@@ -419,6 +419,22 @@ test.serial("two tagged veths in a subnet's namespace, one whose peer went to th
   await worksAsDeclared(t);
 });
 
+test.serial("a subnet's router end moved to the host and made someone's: the end in place is not deleted with it; status's fix and apply's refusal agree", async (t) => {
+  ip(['link', 'set', 'sn-0a000300', 'netns', '1'], 'vpcr-demo');
+  ip(['link', 'set', 'sn-0a000300', 'name', 'host0']);
+  ip(['link', 'set', 'host0', 'alias', 'mine']);
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  t.regex(json.drift.find((d) => d.fix)?.fix ?? '', /^a veth \(its peer moved to the host namespace, not tagged as vpcctl's\) that vpcctl did not make holds the name eth0 in ns-demo-api/, JSON.stringify(json.drift));
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 1, r.stdout);
+  t.regex(r.stderr, /link eth0 in netns "ns-demo-api": in the way: a veth \(its peer moved to the host namespace, not tagged/);
+  t.regex(ip(['-o', 'link', 'show', 'host0']), /host0/, "the host's link is left alone");
+  ip(['link', 'del', 'host0']);
+  t.is((await run('apply', '-f', file)).code, 0);
+  t.is((await run('status')).code, 0);
+  await worksAsDeclared(t);
+});
+
 test.serial("a router's route moved onto another subnet's veth (vpcctl's, not going): status gives the fix apply needs", async (t) => {
   ip(['route', 'replace', '10.0.1.2/32', 'dev', 'sn-0a000200'], 'vpcr-demo');
   const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };

@@ -210,6 +210,16 @@ pub async fn get(h: &Handle, ns: &str, name: &str) -> Result<Option<LinkInfo>> {
     }
 }
 
+/// One link by index. None if absent.
+pub async fn get_index(h: &Handle, ns: &str, index: u32) -> Result<Option<LinkInfo>> {
+    let r = h.link().get().match_index(index).execute().try_next().await;
+    match r.ctx(|| format!("linkGet #{index}{}", in_ns(ns))) {
+        Ok(m) => Ok(m.map(LinkInfo::from)),
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The index of link `dev`, or ENODEV under `what` (the operation that
 /// needs it) if there is none.
 pub async fn index_of(h: &Handle, ns: &str, dev: &str, what: impl Fn() -> String) -> Result<u32> {

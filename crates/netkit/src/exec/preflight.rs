@@ -1,7 +1,9 @@
 //! Before a plan runs: the name each of its veths takes in a namespace
 //! that exists before the plan (kept, or deleted and made again) must be
 //! free, or held by what is vpcctl's and goes: a link with the op's alias
-//! for that end (vethAdd replaces it), or a veth with an end in a namespace
+//! for that end (vethAdd replaces it, and its peer goes too: so only while
+//! that peer is the pair's other end, tagged as vpcctl tags it, or goes
+//! anyway, never one someone moved away or re-tagged), or a veth with an end in a namespace
 //! the plan deletes (in a namespace it rebuilds, also the veth whose other
 //! end is the op's other end's namespace: a pair of vpcctl's whose tag was
 //! changed). Anything else (a bridge, someone else's veth) is a link vpcctl
@@ -88,10 +90,20 @@ pub async fn in_the_way(ops: &[Op], conns: &Conns) -> Result<Vec<InTheWay>> {
             continue;
         };
         let sides = [
-            (ns.as_str(), name, alias, peer_ns.as_str()),
-            (peer_ns.as_str(), peer_name, peer_alias, ns.as_str()),
+            (
+                ns.as_str(),
+                name,
+                alias,
+                (peer_ns.as_str(), peer_name, peer_alias),
+            ),
+            (
+                peer_ns.as_str(),
+                peer_name,
+                peer_alias,
+                (ns.as_str(), name, alias),
+            ),
         ];
-        for (at, link, tag, other) in sides {
+        for (at, link, tag, (other, other_name, other_tag)) in sides {
             if fresh.contains(at) || (!at.is_empty() && !netns::exists(at)) {
                 continue;
             }
@@ -99,6 +111,21 @@ pub async fn in_the_way(ops: &[Op], conns: &Conns) -> Result<Vec<InTheWay>> {
                 continue;
             };
             if tag.is_some() && l.alias == *tag {
+                // vpcctl's end: vethAdd deletes it to make the pair again,
+                // and its peer with it, wherever that is now (in a namespace
+                // the plan rebuilds it goes with the namespace, whose tag
+                // says whose it is).
+                if deleted.contains(at) {
+                    continue;
+                }
+                let far = (other, other_name.as_str(), other_tag.as_deref());
+                if let Some(what) = peer_elsewhere(&l, at, far, &deleted, &fresh, conns).await? {
+                    found.push(InTheWay {
+                        ns: at.to_string(),
+                        name: link.clone(),
+                        what,
+                    });
+                }
                 continue;
             }
             // What goes when the plan deletes namespaces: a veth with an end
@@ -136,24 +163,111 @@ fn goes_with(l: &LinkInfo, at: &str, at_goes: bool, gone: &[&str]) -> Result<boo
     let Some(id) = l.peer_netnsid else {
         return Ok(at_goes);
     };
-    let files: Vec<std::fs::File> = gone
+    Ok(namespace_of(id, at, gone)?.is_some())
+}
+
+/// Why vpcctl's end `l` (its tag at the op's name, in `at`) is not vpcctl's
+/// to delete: its peer, which goes with it, is no longer the pair's other
+/// end (`far`: that end's namespace and tag) but was re-tagged, in place or
+/// moved to a namespace that stays. None while the peer is that end, is in a
+/// namespace the plan deletes, or is in no namespace one can name (one being
+/// destroyed: a rebuilt namespace's old end, freed a moment later).
+async fn peer_elsewhere(
+    l: &LinkInfo,
+    at: &str,
+    (other, other_name, other_tag): (&str, &str, Option<&str>),
+    deleted: &HashSet<&str>,
+    fresh: &HashSet<&str>,
+    conns: &Conns,
+) -> Result<Option<String>> {
+    if l.kind.as_deref() != Some("veth") {
+        return Ok(None);
+    }
+    let Some(id) = l.peer_netnsid else {
+        return Ok(Some(format!(
+            "a veth (its peer moved beside it{})",
+            in_ns(at)
+        )));
+    };
+    // Where it should be first: one id asked, not one per namespace.
+    if !fresh.contains(other) && namespace_of(id, at, &[other])?.is_some() {
+        if deleted.contains(other) {
+            return Ok(None);
+        }
+        let h = conns.get(other).await?;
+        let peer = match l.peer {
+            Some(i) => link::get_index(&h, other, i).await?,
+            None => None,
+        };
+        // At the other end's name it is named there, by its own side's check.
+        let moved = |p: &LinkInfo| p.alias.as_deref() != other_tag && p.name != other_name;
+        return Ok(peer.filter(moved).map(|p| {
+            let tag = p
+                .alias
+                .map_or("untagged".to_string(), |a| format!("tagged \"{a}\""));
+            format!("a veth (its peer {}{} {tag})", p.name, in_ns(other))
+        }));
+    }
+    // Moved by someone (rare): where to, among the namespaces that have a name.
+    let gone: Vec<&str> = deleted.iter().copied().collect();
+    if namespace_of(id, at, &gone)?.is_some() {
+        return Ok(None);
+    }
+    let mut named = vec![String::new()];
+    if let Ok(dir) = std::fs::read_dir(netns::NETNS_DIR) {
+        named.extend(
+            dir.flatten()
+                .filter_map(|e| e.file_name().into_string().ok()),
+        );
+    }
+    let named: Vec<&str> = named.iter().map(String::as_str).collect();
+    let Some(ns) = namespace_of(id, at, &named)? else {
+        return Ok(None);
+    };
+    // Moved but still tagged as vpcctl tags that end: still vpcctl's.
+    let peer = match l.peer {
+        Some(i) => link::get_index(&conns.get(ns).await?, ns, i).await?,
+        None => None,
+    };
+    if peer.is_some_and(|p| p.alias.as_deref() == other_tag) {
+        return Ok(None);
+    }
+    Ok(Some(match ns {
+        "" => "a veth (its peer moved to the host namespace, not tagged as vpcctl's)".to_string(),
+        ns => format!("a veth (its peer moved to netns \"{ns}\", not tagged as vpcctl's)"),
+    }))
+}
+
+/// Which of `candidates` is the namespace `at` knows by id `id` (the
+/// IFLA_LINK_NETNSID of a link there), if any.
+fn namespace_of<'a>(id: i32, at: &str, candidates: &[&'a str]) -> Result<Option<&'a str>> {
+    let files: Vec<(&str, std::fs::File)> = candidates
         .iter()
         .filter_map(|ns| match *ns {
-            "" => std::fs::File::open("/proc/self/ns/net").ok(),
-            ns => netns::open(ns).ok(),
+            "" => std::fs::File::open("/proc/self/ns/net")
+                .ok()
+                .map(|f| ("", f)),
+            ns => netns::open(ns).ok().map(|f| (ns, f)),
         })
         .collect();
     if files.is_empty() {
-        return Ok(false);
+        return Ok(None);
     }
-    netns::run_in(at, || -> std::io::Result<bool> {
+    let found = netns::run_in(at, || -> std::io::Result<Option<usize>> {
         let mut s = NlSock::route(Duration::from_secs(2))?;
-        for f in &files {
+        for (i, (_, f)) in files.iter().enumerate() {
             if s.nsid_of(f.as_fd())? == Some(id) {
-                return Ok(true);
+                return Ok(Some(i));
             }
         }
-        Ok(false)
+        Ok(None)
     })?
-    .map_err(|e| Error::os(format!("namespace ids{}", in_ns(at)), e))
+    .map_err(|e| Error::os(format!("namespace ids{}", in_ns(at)), e))?;
+    Ok(found.map(|i| {
+        candidates
+            .iter()
+            .find(|c| **c == files[i].0)
+            .copied()
+            .unwrap_or("")
+    }))
 }
