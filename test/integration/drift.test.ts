@@ -380,10 +380,15 @@ test.serial("a renamed pair's repair runs last: an apply that fails elsewhere fi
   await worksAsDeclared(t);
 });
 
-test.serial("a renamed pair whose router end was moved to the host and re-tagged: not vpcctl's to delete; status's fix and apply's refusal agree", async (t) => {
+/** api's router end moved to the host as host0 and made someone's (tagged "mine"): its peer is no longer vpcctl's to delete. */
+const apiRouterEndToHost = () => {
   ip(['link', 'set', 'sn-0a000300', 'name', 'host0'], 'vpcr-demo');
   ip(['link', 'set', 'host0', 'netns', '1'], 'vpcr-demo');
   ip(['link', 'set', 'host0', 'alias', 'mine']);
+};
+
+test.serial("a renamed pair whose router end was moved to the host and re-tagged: not vpcctl's to delete; status's fix and apply's refusal agree", async (t) => {
+  apiRouterEndToHost();
   ip(['link', 'set', 'eth0', 'name', 'moved1'], 'ns-demo-api');
   const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
   t.regex(json.drift.find((d) => d.fix)?.fix ?? '', /^a route on moved1 holds default in ns-demo-api/, JSON.stringify(json.drift));
@@ -399,9 +404,7 @@ test.serial("a renamed pair whose router end was moved to the host and re-tagged
 
 test.serial("two tagged veths in a subnet's namespace, one whose peer went to the host: the repair takes only the pair whose ends name each other", async (t) => {
   // An old end left tagged in ns-demo-api, its partner moved to the host and made someone's...
-  ip(['link', 'set', 'sn-0a000300', 'name', 'host0'], 'vpcr-demo');
-  ip(['link', 'set', 'host0', 'netns', '1'], 'vpcr-demo');
-  ip(['link', 'set', 'host0', 'alias', 'mine']);
+  apiRouterEndToHost();
   ip(['link', 'set', 'eth0', 'name', 'zz2'], 'ns-demo-api');
   ip(['route', 'del', 'default'], 'ns-demo-api');
   t.is((await run('apply', '-f', file)).code, 0);
@@ -420,9 +423,7 @@ test.serial("two tagged veths in a subnet's namespace, one whose peer went to th
 });
 
 test.serial("a subnet's router end moved to the host and made someone's: the end in place is not deleted with it; status's fix and apply's refusal agree", async (t) => {
-  ip(['link', 'set', 'sn-0a000300', 'netns', '1'], 'vpcr-demo');
-  ip(['link', 'set', 'sn-0a000300', 'name', 'host0']);
-  ip(['link', 'set', 'host0', 'alias', 'mine']);
+  apiRouterEndToHost();
   const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
   t.regex(json.drift.find((d) => d.fix)?.fix ?? '', /^a veth \(its peer moved to the host namespace, not tagged as vpcctl's\) that vpcctl did not make holds the name eth0 in ns-demo-api/, JSON.stringify(json.drift));
   const r = await run('apply', '-f', file);
