@@ -17,9 +17,10 @@ export interface OpDrift {
   /** One line from verify: what is wrong, naming the kernel object and namespace. */
   detail: string;
   /**
-   * A missing veth's end found under another name with its tag (renamed by
-   * someone): its pair still holds the routes the new one needs, and is
-   * deleted first.
+   * A veth's end found under another name with its tag (renamed by someone;
+   * its partner renamed too, or in place while that end's name holds
+   * another pair's renamed end): its pair still holds the routes the new
+   * one needs, and is deleted first, by the end named here.
    */
   renamed?: { ns: string; name: string; alias: string; peer: { ns: string; name: string } };
   /**
@@ -38,7 +39,9 @@ export interface OpDrift {
 export function opKey(o: Op): string {
   switch (o.op) {
     case 'netnsAdd': case 'netnsDel': return `ns:${o.ns}`;
-    case 'vethAdd': case 'vxlanAdd': case 'linkDel': return `link:${o.ns}/${o.name}`;
+    case 'vethAdd': case 'vxlanAdd': return `link:${o.ns}/${o.name}`;
+    // Not the link's key: a repair may delete one pair's end at a name another pair is made at (a swap).
+    case 'linkDel': return `unlink:${o.ns}/${o.name}`;
     case 'linkUp': return `up:${o.ns}/${o.name}`;
     case 'addrAdd': case 'addrDel': return `addr:${o.ns}/${o.dev}/${o.cidr}`;
     case 'routeAdd': case 'routeDel': return `route:${o.ns}/${o.dst}`;
@@ -76,7 +79,7 @@ export function brokenByDrift(drift: readonly OpDrift[] | undefined): Set<string
   const out = new Set<string>();
   for (const d of drift ?? []) {
     if (d.op.op === 'netnsAdd' && !isDown(d)) out.add(d.op.ns);
-    else if (d.op.op === 'vethAdd' && d.kind === 'differs' && !isDown(d) && !isPeering(d.op)) out.add(d.op.peerNs);
+    else if (d.op.op === 'vethAdd' && d.kind === 'differs' && !isDown(d) && !isPeering(d.op) && !d.renamed) out.add(d.op.peerNs);
     // A VXLAN link not as made (another VNI, underlay or owner) is remade with its router.
     else if (d.op.op === 'vxlanAdd' && d.kind === 'differs' && !isDown(d)) out.add(d.op.ns);
   }
@@ -151,7 +154,7 @@ export function repairOps(drift: readonly OpDrift[], desired: State, remade: Rea
       if (down) {
         emit({ op: 'linkUp', ns: o.ns, name: o.name });
         emit({ op: 'linkUp', ns: o.peerNs, name: o.peerName });
-      } else if (d.kind === 'differs' && !isPeering(o)) {
+      } else if (d.kind === 'differs' && !isPeering(o) && !d.renamed) {
         continue; // not vpcctl's as made: rebuilt with its host namespace (brokenByDrift)
       } else {
         // A tagged delete is a barrier in its namespace (the executor's graph): the new pair comes after it.

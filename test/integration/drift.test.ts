@@ -360,6 +360,28 @@ test.serial("both ends of a subnet's veth renamed: status leaves it to apply, wh
   await worksAsDeclared(t);
 });
 
+test.serial("two subnets' router ends swapped by name: status leaves it to apply, which makes both pairs again by their own ends, rebuilding nothing", async (t) => {
+  const pids = await appPids();
+  ip(['link', 'set', 'sn-0a000100', 'name', 'swap0'], 'vpcr-demo');
+  ip(['link', 'set', 'sn-0a000200', 'name', 'sn-0a000100'], 'vpcr-demo');
+  ip(['link', 'set', 'swap0', 'name', 'sn-0a000200'], 'vpcr-demo');
+  const json = JSON.parse((await run('status', '--json')).stdout) as { drift: { object: string; fix?: string }[] };
+  t.true(['subnet demo/web', 'subnet demo/db'].every((o) => json.drift.some((d) => d.object === o)), JSON.stringify(json.drift));
+  t.deepEqual(json.drift.filter((d) => d.fix), [], "no route of vpcctl's own for the owner to delete: apply repairs");
+  const dry = await run('apply', '-f', file, '--dry-run');
+  t.regex(dry.stdout, /its old pair, renamed sn-0a000200 in vpcr-demo, is deleted first/, dry.stdout);
+  t.regex(dry.stdout, /its old pair, renamed sn-0a000100 in vpcr-demo, is deleted first/, dry.stdout);
+  const r = await run('apply', '-f', file);
+  t.is(r.code, 0, r.stderr);
+  t.is((await run('status')).code, 0);
+  const alias = (name: string) => /alias (\S+)/.exec(ip(['-d', 'link', 'show', name], 'vpcr-demo'))?.[1];
+  t.is(alias('sn-0a000100'), 'vpcctl:subnet:demo/web');
+  t.is(alias('sn-0a000200'), 'vpcctl:subnet:demo/db');
+  for (const ns of NAMESPACES) t.is(nsId(ns), ids[ns], `${ns} was not rebuilt`);
+  t.deepEqual(await appPids(), pids, 'the apps kept running');
+  await worksAsDeclared(t);
+});
+
 test.serial("a renamed pair's repair runs last: an apply that fails elsewhere first leaves the renamed subnet as it was, working", async (t) => {
   ip(['link', 'set', 'sn-0a000300', 'name', 'moved0'], 'vpcr-demo');
   ip(['link', 'set', 'eth0', 'name', 'moved1'], 'ns-demo-api');

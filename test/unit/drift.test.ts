@@ -120,6 +120,20 @@ test('a veth renamed at both ends: its old pair is deleted by its tag first, the
   t.deepEqual(p.namespaces, []);
 });
 
+test("two router ends swapped: each pair is deleted by its own end, both are made again, no namespace is rebuilt", (t) => {
+  const s = topology();
+  const drifts = ['web', 'db'].map((sn) => driftOf(s, (o) => o.op === 'vethAdd' && o.peerNs === `ns-demo-${sn}`, 'differs', 'not the peer'));
+  const ends = drifts.map((d) => d.op as Extract<Op, { op: 'vethAdd' }>);
+  // web's router end sits at db's name and db's at web's.
+  const swapped = drifts.map((d, i) => ({ ...d, renamed: { ns: 'vpcr-demo', name: ends[1 - i]!.name, alias: ends[i]!.alias, peer: { ns: ends[i]!.peerNs, name: 'eth0' } } }));
+  t.deepEqual(plan(s, s, kernelOf(s, drifts)).namespaces.sort(), ['ns-demo-db', 'ns-demo-web'], 'without the renamed ends found, both are rebuilt');
+  const p = plan(s, s, kernelOf(s, swapped));
+  t.deepEqual(p.namespaces, [], 'the subnets keep their namespaces and apps');
+  t.deepEqual(p.ops.filter((o) => o.op === 'linkDel'), ends.map((e, i) => ({ op: 'linkDel', ns: 'vpcr-demo', name: ends[1 - i]!.name, alias: e.alias })));
+  t.deepEqual(p.ops.filter((o) => o.op === 'vethAdd'), ends, "both pairs made again, though each is at the other's deleted name");
+  t.true(p.ops.findIndex((o) => o.op === 'vethAdd') > p.ops.findLastIndex((o) => o.op === 'linkDel'), 'after both deletions');
+});
+
 test('a peering renamed at both ends, then removed: the plan deletes it by its new name too, after everything else', (t) => {
   const s = topology();
   const d = driftOf(s, (o) => o.op === 'vethAdd' && o.ns === 'vpcr-demo' && o.peerNs === 'vpcr-dev');

@@ -76,7 +76,19 @@ pub async fn in_the_way(ops: &[Op], conns: &Conns) -> Result<Vec<InTheWay>> {
             _ => None,
         })
         .collect();
+    // Tagged links the plan deletes before a vethAdd (a repair of a pair
+    // whose end was renamed, here onto another pair's name): they go first,
+    // each only if it still carries its tag (dispatch).
+    let mut tagged_dels: HashSet<(&str, &str, &str)> = HashSet::new();
     for op in ops {
+        if let Op::LinkDel {
+            ns,
+            name,
+            alias: Some(a),
+        } = op
+        {
+            tagged_dels.insert((ns, name, a));
+        }
         let Op::VethAdd {
             ns,
             name,
@@ -110,6 +122,10 @@ pub async fn in_the_way(ops: &[Op], conns: &Conns) -> Result<Vec<InTheWay>> {
             let Some(l) = link::get(&conns.get(at).await?, at, link).await? else {
                 continue;
             };
+            let tagged_del = |a: &String| tagged_dels.contains(&(at, link.as_str(), a.as_str()));
+            if l.alias.as_ref().is_some_and(tagged_del) {
+                continue;
+            }
             if tag.is_some() && l.alias == *tag {
                 // vpcctl's end: vethAdd deletes it to make the pair again,
                 // and its peer with it, wherever that is now (in a namespace
